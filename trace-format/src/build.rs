@@ -1,0 +1,295 @@
+//! Building whole traces in memory from lists of events: the fixture generator for tests,
+//! benchmarks and fuzzing seeds. Real recordings come from `trace-rt`, which uses the same
+//! codec and writer.
+
+use std::collections::BTreeMap;
+
+use crate::codec::{self, EncodeState};
+use crate::event::{Event, ThreadId};
+use crate::frame::EventChunkHeader;
+use crate::meta::{ClockInfo, End, Header, LocationDef, Meta, StringDef, ThreadDef};
+use crate::writer::TraceWriter;
+
+/// An owned event for building traces (`Log` and `Unknown` payloads are owned strings/bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedEvent {
+    /// The event with its payload stripped (`message`/`payload` empty); see [`Self::event`].
+    event: Event<'static>,
+    payload: Vec<u8>,
+}
+
+impl OwnedEvent {
+    /// Copies an event.
+    pub fn new(event: &Event<'_>) -> Self {
+        let (event, payload) = match *event {
+            Event::Log {
+                level,
+                target,
+                message,
+            } => (
+                Event::Log {
+                    level,
+                    target,
+                    message: "",
+                },
+                message.as_bytes().to_vec(),
+            ),
+            Event::Unknown { tag, payload } => {
+                (Event::Unknown { tag, payload: &[] }, payload.to_vec())
+            }
+            Event::ThreadStart { kind, index } => (Event::ThreadStart { kind, index }, vec![]),
+            ref other => (copy_plain(other), vec![]),
+        };
+        OwnedEvent { event, payload }
+    }
+
+    /// The event, borrowing the payload.
+    pub fn event(&self) -> Event<'_> {
+        match self.event {
+            Event::Log { level, target, .. } => Event::Log {
+                level,
+                target,
+                message: std::str::from_utf8(&self.payload).unwrap_or(""),
+            },
+            Event::Unknown { tag, .. } => Event::Unknown {
+                tag,
+                payload: &self.payload,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Events without payloads borrow nothing; re-typing them to `'static` is a plain copy.
+fn copy_plain(e: &Event<'_>) -> Event<'static> {
+    match *e {
+        Event::ThreadStart { kind, index } => Event::ThreadStart { kind, index },
+        Event::ThreadStop => Event::ThreadStop,
+        Event::WorkerPark => Event::WorkerPark,
+        Event::WorkerUnpark => Event::WorkerUnpark,
+        Event::TaskSpawn {
+            task,
+            kind,
+            tokio_id,
+            parent,
+            location,
+            name,
+        } => Event::TaskSpawn {
+            task,
+            kind,
+            tokio_id,
+            parent,
+            location,
+            name,
+        },
+        Event::PollStart { task } => Event::PollStart { task },
+        Event::PollEnd { ready } => Event::PollEnd { ready },
+        Event::Wake {
+            task,
+            waker,
+            source,
+        } => Event::Wake {
+            task,
+            waker,
+            source,
+        },
+        Event::TaskTerminate { task } => Event::TaskTerminate { task },
+        Event::ScheduleLatency { task, nanos } => Event::ScheduleLatency { task, nanos },
+        Event::BlockingStart { task } => Event::BlockingStart { task },
+        Event::BlockingEnd => Event::BlockingEnd,
+        Event::AllocCounters {
+            allocs,
+            frees,
+            alloc_bytes,
+            free_bytes,
+        } => Event::AllocCounters {
+            allocs,
+            frees,
+            alloc_bytes,
+            free_bytes,
+        },
+        Event::AllocSample { size, task } => Event::AllocSample { size, task },
+        Event::PauseBegin { kind, scope } => Event::PauseBegin { kind, scope },
+        Event::PauseEnd { kind, scope } => Event::PauseEnd { kind, scope },
+        Event::RegionBegin { id, name } => Event::RegionBegin { id, name },
+        Event::RegionEnd { id } => Event::RegionEnd { id },
+        Event::Counter { name, value } => Event::Counter { name, value },
+        Event::RuntimeSample {
+            global_queue,
+            alive_tasks,
+            blocking_threads,
+        } => Event::RuntimeSample {
+            global_queue,
+            alive_tasks,
+            blocking_threads,
+        },
+        Event::WorkerQueueSample { worker, depth } => Event::WorkerQueueSample { worker, depth },
+        Event::Lost { chunks, events } => Event::Lost { chunks, events },
+        Event::Log { level, target, .. } => Event::Log {
+            level,
+            target,
+            message: "",
+        },
+        Event::Unknown { tag, .. } => Event::Unknown { tag, payload: &[] },
+    }
+}
+
+/// Accumulates per-thread events and writes them as a valid trace, splitting each thread's
+/// events into chunks of at most `chunk_capacity` encoded bytes, as the recorder does.
+///
+/// ```
+/// use trace_format::{build::TraceBuilder, Event, TaskId, Trace};
+/// let mut b = TraceBuilder::new();
+/// b.thread(1, "worker-0");
+/// b.push(1, 10, Event::PollStart { task: TaskId(1) });
+/// b.push(1, 20, Event::PollEnd { ready: true });
+/// let trace = Trace::from_bytes(b.to_bytes()).unwrap();
+/// assert_eq!(trace.validate().unwrap(), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TraceBuilder {
+    /// Header written at the start; tweak freely.
+    pub header: Header,
+    /// Largest chunk payload in bytes.
+    pub chunk_capacity: usize,
+    threads: BTreeMap<ThreadId, (ThreadDef, Vec<(u64, OwnedEvent)>)>,
+    strings: Vec<StringDef>,
+    locations: Vec<LocationDef>,
+}
+
+impl Default for TraceBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TraceBuilder {
+    /// An empty trace with a nanosecond clock starting at 0.
+    pub fn new() -> Self {
+        TraceBuilder {
+            header: Header {
+                clock: ClockInfo::nanoseconds(),
+                start_time: 0,
+                wall_clock_unix_nanos: 0,
+                recorder: concat!("trace-format ", env!("CARGO_PKG_VERSION"), " builder").into(),
+                process_id: 0,
+                process_name: "generated".into(),
+                chunk_capacity: 64 * 1024,
+                features: vec![],
+            },
+            chunk_capacity: 64 * 1024,
+            threads: BTreeMap::new(),
+            strings: vec![],
+            locations: vec![],
+        }
+    }
+
+    /// Declares a thread's name (threads are also created implicitly by [`Self::push`]).
+    pub fn thread(&mut self, thread: ThreadId, name: &str) -> &mut Self {
+        self.entry(thread).0.name = name.into();
+        self
+    }
+
+    fn entry(&mut self, thread: ThreadId) -> &mut (ThreadDef, Vec<(u64, OwnedEvent)>) {
+        self.threads.entry(thread).or_insert_with(|| {
+            (
+                ThreadDef {
+                    thread,
+                    name: String::new(),
+                    os_id: 0,
+                },
+                vec![],
+            )
+        })
+    }
+
+    /// Defines a string id.
+    pub fn string(&mut self, id: u32, text: &str) -> &mut Self {
+        self.strings.push(StringDef {
+            id,
+            text: text.into(),
+        });
+        self
+    }
+
+    /// Defines a location id.
+    pub fn location(&mut self, id: u32, file: &str, line: u32, column: u32) -> &mut Self {
+        self.locations.push(LocationDef {
+            id,
+            file: file.into(),
+            line,
+            column,
+        });
+        self
+    }
+
+    /// Appends an event to `thread` at `time`. Times within a thread should not decrease
+    /// (a decreasing time is stored as equal to the previous one, as the recorder does).
+    pub fn push(&mut self, thread: ThreadId, time: u64, event: Event<'_>) -> &mut Self {
+        self.entry(thread).1.push((time, OwnedEvent::new(&event)));
+        self
+    }
+
+    /// Writes the trace, with an end record.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.write(true)
+    }
+
+    /// Writes the trace; without an end record when `finish` is false.
+    pub fn write(&self, finish: bool) -> Vec<u8> {
+        let mut w = TraceWriter::new(Vec::new(), &self.header).expect("writing to memory");
+        if !self.strings.is_empty() {
+            w.write_meta(&Meta::Strings(self.strings.clone()))
+                .expect("writing to memory");
+        }
+        if !self.locations.is_empty() {
+            w.write_meta(&Meta::Locations(self.locations.clone()))
+                .expect("writing to memory");
+        }
+        let mut end = End::default();
+        let mut buf = vec![0u8; self.chunk_capacity.max(codec::MAX_FIXED_EVENT_LEN) * 2];
+        for (thread, (def, events)) in &self.threads {
+            w.write_meta(&Meta::Thread(def.clone()))
+                .expect("writing to memory");
+            let mut seq = 0u32;
+            let mut i = 0;
+            while i < events.len() {
+                let base = events[i].0;
+                let mut state = EncodeState::new(base);
+                let mut len = 0;
+                let mut count = 0u32;
+                while i < events.len() {
+                    let ev = events[i].1.event();
+                    let need = codec::max_encoded_len(&ev);
+                    if count > 0 && len + need > self.chunk_capacity {
+                        break;
+                    }
+                    if buf.len() < len + need {
+                        buf.resize(len + need, 0);
+                    }
+                    len += codec::encode(&mut state, &mut buf[len..], events[i].0, &ev);
+                    count += 1;
+                    i += 1;
+                }
+                let header = EventChunkHeader {
+                    thread: *thread,
+                    seq,
+                    base_time: base,
+                    end_time: state.last_time,
+                    event_count: count,
+                };
+                w.write_events(&header, &buf[..len])
+                    .expect("writing to memory");
+                seq += 1;
+                end.chunks += 1;
+                end.events += u64::from(count);
+                end.end_time = end.end_time.max(state.last_time);
+            }
+        }
+        if finish {
+            w.finish(&end).expect("writing to memory")
+        } else {
+            w.into_inner()
+        }
+    }
+}

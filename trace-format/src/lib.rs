@@ -1,0 +1,46 @@
+//! The on-disk format of trace-rt traces.
+//!
+//! This crate owns everything about bytes and nothing about tokio or the viewer:
+//!
+//! - [`event`]: the event model — every kind of event a trace can hold;
+//! - [`codec`]: the compact encoding of events inside a chunk (tag, varint time delta,
+//!   varint arguments);
+//! - [`meta`]: postcard-encoded records — header (clock calibration, wall-clock anchor),
+//!   strings, locations, threads, end record;
+//! - [`frame`]: the file preamble and the checksummed frames around every chunk;
+//! - [`writer`]: a streaming writer; [`reader`]: an mmap reader that indexes chunks,
+//!   validates them and iterates events per chunk, per thread or merged in time order;
+//! - [`build`]: builds traces in memory from event lists (test fixtures).
+//!
+//! The written specification is `FORMAT.md` next to this crate's `Cargo.toml`.
+//!
+//! ```
+//! use trace_format::{build::TraceBuilder, Event, TaskId, Trace};
+//! let mut b = TraceBuilder::new();
+//! b.push(1, 100, Event::PollStart { task: TaskId(3) });
+//! b.push(1, 250, Event::PollEnd { ready: false });
+//! let trace = Trace::from_bytes(b.to_bytes())?;
+//! let times: Vec<u64> = trace.events().map(|r| r.map(|r| trace.to_nanos(r.time))).collect::<Result<_, _>>()?;
+//! assert_eq!(times, [100, 250]);
+//! # Ok::<(), trace_format::ReadError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod build;
+pub mod codec;
+pub mod event;
+pub mod frame;
+pub mod meta;
+pub mod reader;
+pub mod varint;
+pub mod writer;
+
+pub use event::{
+    Event, Level, LocationId, PauseScope, StringId, TaskId, TaskKind, ThreadId, ThreadKind,
+    WakeSource,
+};
+pub use frame::EventChunkHeader;
+pub use meta::{ClockInfo, End, Header, LocationDef, Meta, StringDef, ThreadDef};
+pub use reader::{ChunkInfo, ReadError, Record, Trace, Warning};
+pub use writer::TraceWriter;
