@@ -1,1 +1,21 @@
+//! trace-viewer: reads traces recorded by trace-rt and explains them.
+//!
+//! The library holds everything that is not the process entry point, so the command line
+//! today and the desktop window later share one implementation:
+//!
+//! - [`load`]: opening trace files with clear errors (and salvaging the readable part of a
+//!   damaged one);
+//! - [`summary`]: the whole-trace summary (recorder, duration, threads, events by kind, lost
+//!   data, warnings) behind `report` and `check`; its serialized form is the report's JSON
+//!   schema;
+//! - [`units`]: formatting of durations, byte sizes and timestamps;
+//! - [`cli`]: argument parsing, exit codes and the commands (`check`, `report`).
+//!
+//! The binary `trace-viewer` (src/main.rs) only parses arguments and calls [`cli::run`].
 
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod load;
+pub mod summary;
+pub mod units;

@@ -1,0 +1,175 @@
+//! The command line: argument parsing (clap derive), exit codes, and one module per command.
+//! Commands write to the `out` and `err` streams they are given (so tests can capture them,
+//! and a closed pipe is an error to handle, not a panic) and return the process exit code.
+//!
+//! - [`check`]: `trace-viewer check FILE`, exit 0 only for a valid, complete trace;
+//! - [`report`]: `trace-viewer report FILE [--json]`, the summary as text or JSON;
+//! - `trace-viewer FILE` will open the desktop window; until it exists it says so.
+
+pub mod check;
+pub mod report;
+mod table;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: success (`check`: the trace is valid and complete).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the trace is corrupt or cannot be read at all.
+pub const EXIT_CORRUPT: u8 = 1;
+/// Exit code: bad arguments (clap's own code), or the window, which is not built yet.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code (`check`): the trace reads but is incomplete (cut short, no end record, lost
+/// data, missing chunks, skipped records).
+pub const EXIT_INCOMPLETE: u8 = 3;
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success; for `check`: the trace is valid and complete
+  1  the trace is corrupt or cannot be read (missing file, not a trace, damaged chunk)
+  2  usage error; also `trace-viewer FILE` while the window is not built yet
+  3  `check` only: the trace reads but is incomplete (cut short, no end record,
+     lost data, missing chunks)";
+
+/// trace-viewer: look at traces recorded by trace-rt.
+#[derive(Debug, Parser)]
+#[command(
+    name = "trace-viewer",
+    version,
+    about = "Look at traces recorded by trace-rt",
+    long_about = "Look at traces recorded by trace-rt.\n\n\
+                  `trace-viewer FILE` opens the desktop window (not built yet); the \
+                  subcommands work in a terminal.",
+    after_help = EXIT_CODES_HELP,
+    args_conflicts_with_subcommands = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Trace file to open in the desktop window (not built yet; use `report` for now).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// What to do with the trace.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check that a trace is valid and complete: exit 0 and print a one-line summary, or
+    /// print the reason to stderr and exit 1 (corrupt, unreadable) or 3 (incomplete).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Check {
+        /// The trace file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Summarize a trace: recorder, process, duration, threads, events by kind, lost data
+    /// and warnings. A damaged trace is summarized as far as it reads, then exit 1.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Report {
+        /// The trace file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Print JSON (schema in trace-viewer/README.md) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a parsed command line, writing results to `out` and diagnostics to `err`, and
+/// returns the exit code. Never panics on any input file.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let result = match cli.command {
+        Some(Command::Check { file }) => check::run(&file, out, err),
+        Some(Command::Report { file, json }) => report::run(&file, json, out, err),
+        None => window(cli.file, err),
+    };
+    let result = result.and_then(|code| out.flush().map(|()| code));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`| head`) is the reader's choice, not something to report.
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                let _ = writeln!(err, "error: cannot write output: {e}");
+            }
+            EXIT_CORRUPT
+        }
+    }
+}
+
+/// `trace-viewer FILE`: the window is a later piece of work.
+fn window(file: Option<PathBuf>, err: &mut dyn Write) -> io::Result<u8> {
+    let file = file.map_or_else(|| "FILE".to_string(), |f| f.display().to_string());
+    writeln!(
+        err,
+        "trace-viewer: the desktop window is not built yet.\n\
+         For a text summary of the trace run:  trace-viewer report {file}\n\
+         To check that it is valid run:        trace-viewer check {file}"
+    )?;
+    Ok(EXIT_USAGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("trace-viewer").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn file_alone_and_subcommands_both_parse() {
+        let cli = parse(&["x.rtt"]).unwrap();
+        assert_eq!(cli.file, Some(PathBuf::from("x.rtt")));
+        assert!(cli.command.is_none());
+
+        let cli = parse(&["report", "x.rtt", "--json"]).unwrap();
+        assert!(cli.file.is_none());
+        assert!(matches!(
+            cli.command,
+            Some(Command::Report { json: true, .. })
+        ));
+
+        let cli = parse(&["check", "x.rtt"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Check { .. })));
+    }
+
+    #[test]
+    fn usage_errors_are_rejected() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["check"]).is_err());
+        assert!(parse(&["x.rtt", "report", "y.rtt"]).is_err());
+        assert!(parse(&["report", "x.rtt", "--frobnicate"]).is_err());
+        assert_eq!(
+            parse(&["check"]).unwrap_err().exit_code(),
+            EXIT_USAGE as i32
+        );
+    }
+
+    #[test]
+    fn help_documents_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit codes:"), "{help}");
+        assert!(help.contains("3  `check` only"), "{help}");
+    }
+
+    #[test]
+    fn window_is_not_built_yet() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(parse(&["x.rtt"]).unwrap(), &mut out, &mut err);
+        assert_eq!(code, EXIT_USAGE);
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.contains("not built yet"), "{err}");
+        assert!(err.contains("trace-viewer report x.rtt"), "{err}");
+    }
+}

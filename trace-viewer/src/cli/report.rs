@@ -1,0 +1,361 @@
+//! `trace-viewer report FILE [--json]`: the [`Summary`] of a trace, as aligned text for people
+//! or as JSON (schema on [`Summary`] and in `trace-viewer/README.md`) for programs.
+//!
+//! A trace that is cut short or lost data is reported with its warnings and exits 0: the
+//! report did its job. A corrupt trace is summarized as far as it reads (the whole frames
+//! before the damage), the error goes to stderr and the exit code is 1. A file that cannot be
+//! read at all prints only the error.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::table::{self, Align};
+use super::{EXIT_CORRUPT, EXIT_OK};
+use crate::load;
+use crate::summary::{FileInfo, Summary};
+use crate::units::{format_bytes, format_duration, format_rfc3339_utc};
+
+/// Runs `report` on `path`; returns the exit code.
+pub fn run(path: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {
+    let loaded = match load::open_salvaging(path) {
+        Ok(l) => l,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(EXIT_CORRUPT);
+        }
+    };
+    let mut summary = Summary::from_trace(
+        &loaded.trace,
+        FileInfo {
+            path: Some(path.display().to_string()),
+            size_bytes: loaded.file_size,
+            valid_bytes: 0,
+        },
+    );
+    if let Some(e) = &loaded.salvaged_from {
+        summary.set_error(e);
+    }
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &summary).map_err(io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(render_text(&summary).as_bytes())?;
+    }
+    Ok(match &summary.error {
+        Some(e) => {
+            writeln!(err, "error: {e}")?;
+            EXIT_CORRUPT
+        }
+        None => EXIT_OK,
+    })
+}
+
+/// Formats a number with up to four decimals, trailing zeros removed.
+fn decimal(v: f64) -> String {
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() { "0".into() } else { s.into() }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The human-readable report.
+pub fn render_text(s: &Summary) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut field = |name: &str, value: String| rows.push(vec![name.to_string(), value]);
+
+    if let Some(path) = &s.file.path {
+        field("trace", path.clone());
+    }
+    let mut file = format!(
+        "{} ({})",
+        format_bytes(s.file.size_bytes),
+        plural(s.file.size_bytes, "byte", "bytes")
+    );
+    if s.file.valid_bytes < s.file.size_bytes {
+        file += &format!(
+            ", read up to byte {}, {} not read",
+            s.file.valid_bytes,
+            plural(s.file.size_bytes - s.file.valid_bytes, "byte", "bytes")
+        );
+    }
+    field("file", file);
+    field("recorder", s.recorder.clone());
+    field(
+        "process",
+        format!("{} (pid {})", display_name(&s.process.name), s.process.pid),
+    );
+    field(
+        "started",
+        s.wall_clock_start_unix_nanos
+            .map_or_else(|| "unknown".into(), |w| format_rfc3339_utc(w, 3)),
+    );
+    field(
+        "duration",
+        match (s.first_event_ns, s.last_event_ns) {
+            (Some(first), Some(last)) => format!(
+                "{} (first event at {}, last at {})",
+                format_duration(s.duration_ns),
+                format_duration(first),
+                format_duration(last)
+            ),
+            _ => "no events".into(),
+        },
+    );
+    field(
+        "clock",
+        format!(
+            "{} ({} ns per unit)",
+            s.clock.source,
+            decimal(s.clock.nanos_per_unit)
+        ),
+    );
+    field(
+        "features",
+        if s.features.is_empty() {
+            "none".into()
+        } else {
+            s.features
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    );
+    field("chunks", s.chunks.to_string());
+    field(
+        "events",
+        match s.bytes_per_event {
+            Some(b) => format!("{} ({} bytes per event)", s.events, decimal_short(b)),
+            None => "0".into(),
+        },
+    );
+    field("lost data", lost_line(s));
+    field(
+        "status",
+        if s.error.is_some() {
+            "corrupt: only part of the trace could be read".into()
+        } else if s.complete {
+            "complete".into()
+        } else {
+            format!(
+                "incomplete ({})",
+                plural(s.warnings.len() as u64, "warning", "warnings")
+            )
+        },
+    );
+    let mut text = table::render(&rows, &[Align::Left, Align::Left], "");
+
+    text.push_str(&format!("\nthreads ({})\n", s.threads.len()));
+    if s.threads.is_empty() {
+        text.push_str("  none\n");
+    } else {
+        let mut rows = vec![
+            [
+                "id",
+                "name",
+                "role",
+                "events",
+                "chunks",
+                "lost events",
+                "missing chunks",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for t in &s.threads {
+            rows.push(vec![
+                t.id.to_string(),
+                display_name(&t.name),
+                if t.kind.is_some() {
+                    t.role()
+                } else {
+                    "-".into()
+                },
+                t.events.to_string(),
+                t.chunks.to_string(),
+                dash_if_zero(t.lost_events),
+                dash_if_zero(t.missing_chunks),
+            ]);
+        }
+        use Align::{Left, Right};
+        text += &table::render(
+            &rows,
+            &[Right, Left, Left, Right, Right, Right, Right],
+            "  ",
+        );
+    }
+
+    text.push_str("\nevents by kind\n");
+    if s.events_by_kind.is_empty() {
+        text.push_str("  none\n");
+    } else {
+        let mut kinds: Vec<(&str, u64)> = s.events_by_kind.iter().map(|(k, n)| (*k, *n)).collect();
+        kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let rows: Vec<Vec<String>> = kinds
+            .iter()
+            .map(|(k, n)| {
+                vec![
+                    k.to_string(),
+                    n.to_string(),
+                    format!("{:.1}%", *n as f64 * 100.0 / s.events as f64),
+                ]
+            })
+            .collect();
+        text += &table::render(&rows, &[Align::Left, Align::Right, Align::Right], "  ");
+    }
+
+    text.push_str(&format!("\nwarnings ({})\n", s.warnings.len()));
+    if s.warnings.is_empty() {
+        text.push_str("  none\n");
+    }
+    for w in &s.warnings {
+        text += &format!("  - {}\n", w.message);
+    }
+    if let Some(e) = &s.error {
+        text += &format!("\nerror\n  {e}\n");
+    }
+    text
+}
+
+fn display_name(name: &str) -> String {
+    if name.is_empty() {
+        "(unnamed)".into()
+    } else {
+        name.into()
+    }
+}
+
+fn dash_if_zero(n: u64) -> String {
+    if n == 0 { "-".into() } else { n.to_string() }
+}
+
+/// One decimal for bytes per event (`2.9`), two below 1.
+fn decimal_short(v: f64) -> String {
+    if v < 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// `none`, or the best estimate followed by each source.
+fn lost_line(s: &Summary) -> String {
+    let l = &s.lost;
+    if !l.any() {
+        return "none".into();
+    }
+    let mut sources = Vec::new();
+    if l.from_lost_events.records > 0 {
+        sources.push(format!(
+            "{} reporting {} / {}",
+            plural(l.from_lost_events.records, "lost event", "lost events"),
+            plural(l.from_lost_events.chunks, "chunk", "chunks"),
+            plural(l.from_lost_events.events, "event", "events"),
+        ));
+    }
+    if let Some(end) = &l.from_end_record
+        && (end.chunks > 0 || end.events > 0)
+    {
+        sources.push(format!(
+            "end record: {} / {}",
+            plural(end.chunks, "chunk", "chunks"),
+            plural(end.events, "event", "events"),
+        ));
+    }
+    if l.missing_chunks > 0 {
+        sources.push(format!(
+            "{} missing from the file",
+            plural(l.missing_chunks, "chunk", "chunks")
+        ));
+    }
+    format!(
+        "{} with {} dropped ({})",
+        plural(l.chunks, "chunk", "chunks"),
+        plural(l.events, "event", "events"),
+        sources.join("; ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trace_format::build::TraceBuilder;
+    use trace_format::{Event, TaskId, Trace};
+
+    fn summary(b: &TraceBuilder, finish: bool) -> Summary {
+        let bytes = b.write(finish);
+        let size = bytes.len() as u64;
+        let trace = Trace::from_bytes(bytes).unwrap();
+        Summary::from_trace(
+            &trace,
+            FileInfo {
+                path: Some("x.rtt".into()),
+                size_bytes: size,
+                valid_bytes: 0,
+            },
+        )
+    }
+
+    #[test]
+    fn text_report_shows_every_section() {
+        let mut b = TraceBuilder::new();
+        b.header.features = vec![("tokio_unstable".into(), "true".into())];
+        b.thread(1, "worker-0");
+        b.push(1, 1_000, Event::PollStart { task: TaskId(1) });
+        b.push(1, 3_200_001_000, Event::PollEnd { ready: true });
+        let text = render_text(&summary(&b, true));
+        for want in [
+            "trace      x.rtt\n",
+            "recorder   trace-format",
+            "process    generated (pid 0)\n",
+            "started    unknown\n",
+            "duration   3.2 s (first event at 1 µs, last at 3.2 s)\n",
+            "clock      monotonic (1 ns per unit)\n",
+            "features   tokio_unstable=true\n",
+            "lost data  none\n",
+            "status     complete\n",
+            "threads (1)\n  id  name      role  events  chunks  lost events  missing chunks\n",
+            "   1  worker-0  -          2       1            -               -\n",
+            "events by kind\n  poll_end    1  50.0%\n  poll_start  1  50.0%\n",
+            "warnings (0)\n  none\n",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+        assert!(!text.contains("error"), "{text}");
+    }
+
+    #[test]
+    fn text_report_shows_warnings_and_lost_data() {
+        let mut b = TraceBuilder::new();
+        b.push(
+            1,
+            10,
+            Event::Lost {
+                chunks: 2,
+                events: 300,
+            },
+        );
+        let text = render_text(&summary(&b, false));
+        assert!(
+            text.contains("status     incomplete (2 warnings)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("lost data  2 chunks with 300 events dropped (1 lost event reporting"),
+            "{text}"
+        );
+        assert!(text.contains("  - trace has no end record"), "{text}");
+    }
+
+    #[test]
+    fn decimals_are_trimmed() {
+        assert_eq!(decimal(1.0), "1");
+        assert_eq!(decimal(0.357), "0.357");
+        assert_eq!(decimal(0.0), "0");
+        assert_eq!(decimal_short(2.94), "2.9");
+        assert_eq!(decimal_short(0.5), "0.50");
+    }
+}

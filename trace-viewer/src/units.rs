@@ -1,0 +1,266 @@
+//! Human-readable formatting of quantities: durations with a unit chosen for their size,
+//! byte sizes, and wall-clock instants as RFC 3339 UTC timestamps.
+//!
+//! Everything here is pure and allocation-light so that reports, the window and exports all
+//! print numbers the same way.
+
+use std::fmt::Write as _;
+
+const NS_PER_US: u64 = 1_000;
+const NS_PER_MS: u64 = 1_000_000;
+const NS_PER_S: u64 = 1_000_000_000;
+const NS_PER_MIN: u64 = 60 * NS_PER_S;
+
+/// Formats a duration in nanoseconds with a unit that suits its size and three significant
+/// digits: `"850 ns"`, `"1.23 µs"`, `"45.6 ms"`, `"3.2 s"`. Durations of a minute or more are
+/// split into whole units: `"2 min 5 s"`, `"1 h 30 min"`.
+///
+/// Values are rounded before the unit is chosen, so `999_999 ns` is `"1 ms"`, not
+/// `"1000 µs"`.
+///
+/// ```
+/// use trace_viewer::units::format_duration;
+/// assert_eq!(format_duration(0), "0 ns");
+/// assert_eq!(format_duration(1_234), "1.23 µs");
+/// assert_eq!(format_duration(3_200_000_000), "3.2 s");
+/// ```
+pub fn format_duration(ns: u64) -> String {
+    let rounded = round_significant(ns, 3);
+    if rounded < NS_PER_US {
+        return format!("{rounded} ns");
+    }
+    if rounded < NS_PER_MS {
+        return scaled(rounded, NS_PER_US, "µs");
+    }
+    if rounded < NS_PER_S {
+        return scaled(rounded, NS_PER_MS, "ms");
+    }
+    if rounded < NS_PER_MIN {
+        return scaled(rounded, NS_PER_S, "s");
+    }
+    // A minute or more: whole seconds, then whole minutes past an hour.
+    let seconds = ns / NS_PER_S + u64::from(ns % NS_PER_S >= NS_PER_S / 2);
+    if seconds < 3600 {
+        let (m, s) = (seconds / 60, seconds % 60);
+        return if s == 0 {
+            format!("{m} min")
+        } else {
+            format!("{m} min {s} s")
+        };
+    }
+    let minutes = ns / NS_PER_MIN + u64::from(ns % NS_PER_MIN >= NS_PER_MIN / 2);
+    let (h, m) = (minutes / 60, minutes % 60);
+    if m == 0 {
+        format!("{h} h")
+    } else {
+        format!("{h} h {m} min")
+    }
+}
+
+/// Rounds `v` to `digits` significant decimal digits (half up), saturating at `u64::MAX`.
+fn round_significant(v: u64, digits: u32) -> u64 {
+    let len = v.checked_ilog10().map_or(1, |l| l + 1);
+    if len <= digits {
+        return v;
+    }
+    let step = 10u64.pow(len - digits);
+    let down = v - v % step;
+    if v % step >= step / 2 {
+        down.saturating_add(step)
+    } else {
+        down
+    }
+}
+
+/// `v / unit` with up to two decimals, trailing zeros removed (`v` is already rounded to
+/// three significant digits, so no precision is lost).
+fn scaled(v: u64, unit: u64, name: &str) -> String {
+    let whole = v / unit;
+    // Hundredths of the unit; exact because v has at most 3 significant digits and
+    // whole >= 1.
+    let hundredths = (v % unit) / (unit / 100);
+    let mut s = whole.to_string();
+    if hundredths != 0 {
+        let _ = write!(s, ".{hundredths:02}");
+        while s.ends_with('0') {
+            s.pop();
+        }
+    }
+    s.push(' ');
+    s.push_str(name);
+    s
+}
+
+/// Formats a byte count with a binary unit: `"512 B"`, `"1.5 KiB"`, `"12.3 MiB"`.
+///
+/// ```
+/// assert_eq!(trace_viewer::units::format_bytes(1536), "1.5 KiB");
+/// ```
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = if value < 10.0 {
+        format!("{value:.2}")
+    } else if value < 100.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.0}")
+    };
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text} {}", UNITS[unit])
+}
+
+/// Formats an instant given in nanoseconds since the Unix epoch as an RFC 3339 UTC timestamp
+/// with `fraction_digits` (0 to 9, clamped) digits after the seconds, truncated:
+/// `"2023-11-14T22:13:20.123Z"` for 3 digits.
+///
+/// ```
+/// use trace_viewer::units::format_rfc3339_utc;
+/// assert_eq!(format_rfc3339_utc(1_700_000_000_123_456_789, 3), "2023-11-14T22:13:20.123Z");
+/// assert_eq!(format_rfc3339_utc(0, 0), "1970-01-01T00:00:00Z");
+/// ```
+pub fn format_rfc3339_utc(unix_nanos: u64, fraction_digits: u32) -> String {
+    let secs = unix_nanos / NS_PER_S;
+    let nanos = unix_nanos % NS_PER_S;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    let mut s = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    let digits = fraction_digits.min(9);
+    if digits > 0 {
+        let frac = nanos / 10u64.pow(9 - digits);
+        let _ = write!(s, ".{frac:0width$}", width = digits as usize);
+    }
+    s.push('Z');
+    s
+}
+
+/// The proleptic Gregorian date of `days` days after 1970-01-01 (H. Hinnant's
+/// `civil_from_days`, for non-negative day counts).
+fn civil_from_days(days: u64) -> (u64, u32, u32) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097; // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_pick_a_unit_by_size() {
+        let cases: &[(u64, &str)] = &[
+            (0, "0 ns"),
+            (1, "1 ns"),
+            (999, "999 ns"),
+            (1_000, "1 µs"),
+            (1_234, "1.23 µs"),
+            (1_235, "1.24 µs"),
+            (12_345, "12.3 µs"),
+            (123_456, "123 µs"),
+            (999_499, "999 µs"),
+            (999_500, "1 ms"),
+            (999_999, "1 ms"),
+            (1_500_000, "1.5 ms"),
+            (45_600_000, "45.6 ms"),
+            (100_000_000, "100 ms"),
+            (1_000_000_000, "1 s"),
+            (3_200_000_000, "3.2 s"),
+            (3_249_999_999, "3.25 s"),
+            (59_940_000_000, "59.9 s"),
+            (59_950_000_000, "1 min"),
+            (60_000_000_000, "1 min"),
+            (125_000_000_000, "2 min 5 s"),
+            (3_599_400_000_000, "59 min 59 s"),
+            (3_600_000_000_000, "1 h"),
+            (5_400_000_000_000, "1 h 30 min"),
+        ];
+        for &(ns, want) in cases {
+            assert_eq!(format_duration(ns), want, "format_duration({ns})");
+        }
+    }
+
+    #[test]
+    fn durations_never_panic_at_the_extremes() {
+        assert_eq!(format_duration(u64::MAX), "5124095 h 35 min");
+        for shift in 0..64 {
+            let v = 1u64 << shift;
+            assert!(!format_duration(v).is_empty());
+            assert!(!format_duration(v - 1).is_empty());
+        }
+    }
+
+    #[test]
+    fn significant_rounding() {
+        assert_eq!(round_significant(0, 3), 0);
+        assert_eq!(round_significant(1234, 3), 1230);
+        assert_eq!(round_significant(1235, 3), 1240);
+        assert_eq!(round_significant(9999, 3), 10_000);
+        assert_eq!(round_significant(u64::MAX, 3), 18_400_000_000_000_000_000);
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(format_bytes(0), "0 B");
+        assert_eq!(format_bytes(1023), "1023 B");
+        assert_eq!(format_bytes(1024), "1 KiB");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_bytes(12_900_000), "12.3 MiB");
+        assert_eq!(format_bytes(500 << 20), "500 MiB");
+        assert_eq!(format_bytes(u64::MAX), "16 EiB");
+    }
+
+    #[test]
+    fn rfc3339_timestamps() {
+        assert_eq!(format_rfc3339_utc(0, 3), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_rfc3339_utc(1_700_000_000_000_000_000, 0),
+            "2023-11-14T22:13:20Z"
+        );
+        // A leap day, and the day after it.
+        assert_eq!(
+            format_rfc3339_utc(951_782_400 * NS_PER_S, 0),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            format_rfc3339_utc(951_868_800 * NS_PER_S, 0),
+            "2000-03-01T00:00:00Z"
+        );
+        assert_eq!(
+            format_rfc3339_utc(1_234_567_890_987_654_321, 9),
+            "2009-02-13T23:31:30.987654321Z"
+        );
+        assert_eq!(
+            format_rfc3339_utc(1_234_567_890_987_654_321, 6),
+            "2009-02-13T23:31:30.987654Z"
+        );
+        assert_eq!(
+            format_rfc3339_utc(u64::MAX, 9),
+            "2554-07-21T23:34:33.709551615Z"
+        );
+    }
+}
