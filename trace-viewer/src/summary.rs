@@ -488,6 +488,15 @@ impl Summary {
         self.complete = false;
     }
 
+    /// Records that this summary covers only the readable prefix of a damaged file (see
+    /// [`crate::load::open_salvaging`]): sets the error and drops the `no_end_record`
+    /// warning, which only says that the end of the file was not read, as the error already
+    /// does.
+    pub fn set_salvaged(&mut self, error: impl ToString) {
+        self.set_error(error);
+        self.warnings.retain(|w| w.kind != "no_end_record");
+    }
+
     /// Number of threads that wrote at least one chunk.
     pub fn threads_with_events(&self) -> usize {
         self.threads.iter().filter(|t| t.chunks > 0).count()

@@ -59,16 +59,22 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check that a trace is valid and complete: exit 0 and print a one-line summary, or
-    /// print the reason to stderr and exit 1 (corrupt, unreadable) or 3 (incomplete).
+    /// Check that a trace is valid and complete
+    ///
+    /// Decodes every chunk. Exit 0 and print a one-line summary, or print the reason to
+    /// stderr and exit 1 (corrupt, unreadable) or 3 (incomplete).
     #[command(after_help = EXIT_CODES_HELP)]
     Check {
         /// The trace file.
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
-    /// Summarize a trace: recorder, process, duration, threads, events by kind, lost data
-    /// and warnings. A damaged trace is summarized as far as it reads, then exit 1.
+    /// Summarize a trace: recorder, duration, threads, events by kind, lost data
+    ///
+    /// Prints recorder, process, wall-clock start, duration, clock, features, threads,
+    /// events by kind, bytes per event, lost data and warnings. A trace that is cut short
+    /// is reported with its warnings (exit 0); a corrupt one is summarized as far as it
+    /// reads, then the error is printed (exit 1).
     #[command(after_help = EXIT_CODES_HELP)]
     Report {
         /// The trace file.

@@ -33,7 +33,7 @@ pub fn run(path: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Write) ->
         },
     );
     if let Some(e) = &loaded.salvaged_from {
-        summary.set_error(e);
+        summary.set_salvaged(e);
     }
     if json {
         serde_json::to_writer_pretty(&mut *out, &summary).map_err(io::Error::from)?;
@@ -196,13 +196,7 @@ pub fn render_text(s: &Summary) -> String {
         kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let rows: Vec<Vec<String>> = kinds
             .iter()
-            .map(|(k, n)| {
-                vec![
-                    k.to_string(),
-                    n.to_string(),
-                    format!("{:.1}%", *n as f64 * 100.0 / s.events as f64),
-                ]
-            })
+            .map(|(k, n)| vec![k.to_string(), n.to_string(), percent(*n, s.events)])
             .collect();
         text += &table::render(&rows, &[Align::Left, Align::Right, Align::Right], "  ");
     }
@@ -218,6 +212,16 @@ pub fn render_text(s: &Summary) -> String {
         text += &format!("\nerror\n  {e}\n");
     }
     text
+}
+
+/// `n` as a share of `total`: `"50.0%"`, and `"<0.1%"` rather than a misleading `"0.0%"`.
+fn percent(n: u64, total: u64) -> String {
+    let p = n as f64 * 100.0 / total.max(1) as f64;
+    if n > 0 && p < 0.05 {
+        "<0.1%".into()
+    } else {
+        format!("{p:.1}%")
+    }
 }
 
 fn display_name(name: &str) -> String {
@@ -348,6 +352,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("  - trace has no end record"), "{text}");
+    }
+
+    #[test]
+    fn percentages_never_round_to_zero() {
+        assert_eq!(percent(1, 2), "50.0%");
+        assert_eq!(percent(1, 4002), "<0.1%");
+        assert_eq!(percent(0, 10), "0.0%");
+        assert_eq!(percent(3, 3), "100.0%");
     }
 
     #[test]

@@ -1,0 +1,504 @@
+//! End-to-end tests of the `trace-viewer` binary: fixture traces built with `TraceBuilder`,
+//! written to a temporary directory, damaged on purpose, and run through the real executable
+//! to check exit codes and output.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use trace_format::build::TraceBuilder;
+use trace_format::{Event, Level, PauseScope, StringId, TaskId, TaskKind, ThreadKind, WakeSource};
+
+const BIN: &str = env!("CARGO_BIN_EXE_trace-viewer");
+
+fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    Command::new(BIN)
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally, not by a signal")
+}
+
+/// Asserts the process neither panicked nor printed a backtrace.
+fn no_panic(o: &Output) {
+    let err = stderr(o);
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert!(code(o) != 101, "exit 101 is a panic: {err}");
+}
+
+/// A small but varied trace: two workers and a blocking thread, tasks spawned, polled, woken
+/// and terminated, a pause, a log line and a counter; small chunks so there are many.
+/// Returns the builder and the number of events of each kind it holds.
+fn fixture() -> (TraceBuilder, BTreeMap<&'static str, u64>) {
+    let mut b = TraceBuilder::new();
+    b.chunk_capacity = 96;
+    b.header.process_name = "fixture-service".into();
+    b.header.process_id = 4242;
+    b.header.wall_clock_unix_nanos = 1_700_000_000_000_000_000;
+    b.header.features = vec![("tokio_unstable".into(), "true".into())];
+    b.thread(1, "tokio-worker-0")
+        .thread(2, "tokio-worker-1")
+        .thread(3, "tokio-blocking-0");
+    b.string(1, "compaction")
+        .string(2, "app")
+        .string(3, "requests");
+
+    let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut push = |b: &mut TraceBuilder, thread: u32, time: u64, e: Event<'_>| {
+        *kinds.entry(e.kind_name()).or_default() += 1;
+        b.push(thread, time, e);
+    };
+    for (thread, index) in [(1, 0), (2, 1)] {
+        push(
+            &mut b,
+            thread,
+            1_000,
+            Event::ThreadStart {
+                kind: ThreadKind::Worker,
+                index,
+            },
+        );
+    }
+    push(
+        &mut b,
+        3,
+        1_500,
+        Event::ThreadStart {
+            kind: ThreadKind::Blocking,
+            index: 0,
+        },
+    );
+    let mut t = 2_000u64;
+    for task in 1..=40u64 {
+        let worker = 1 + (task % 2) as u32;
+        push(
+            &mut b,
+            worker,
+            t,
+            Event::TaskSpawn {
+                task: TaskId(task),
+                kind: TaskKind::Async,
+                tokio_id: task,
+                parent: TaskId::NONE,
+                location: Default::default(),
+                name: StringId::NONE,
+            },
+        );
+        for round in 0..3 {
+            push(
+                &mut b,
+                worker,
+                t + 100,
+                Event::PollStart { task: TaskId(task) },
+            );
+            push(
+                &mut b,
+                worker,
+                t + 900,
+                Event::PollEnd { ready: round == 2 },
+            );
+            if round < 2 {
+                push(
+                    &mut b,
+                    3,
+                    t + 1_200,
+                    Event::Wake {
+                        task: TaskId(task),
+                        waker: TaskId::NONE,
+                        source: WakeSource::Blocking,
+                    },
+                );
+            }
+            t += 1_500;
+        }
+        push(
+            &mut b,
+            worker,
+            t,
+            Event::TaskTerminate { task: TaskId(task) },
+        );
+        t += 10_000;
+    }
+    push(
+        &mut b,
+        1,
+        t,
+        Event::PauseBegin {
+            kind: StringId(1),
+            scope: PauseScope::Process,
+        },
+    );
+    push(
+        &mut b,
+        1,
+        t + 5_000_000,
+        Event::PauseEnd {
+            kind: StringId(1),
+            scope: PauseScope::Process,
+        },
+    );
+    push(
+        &mut b,
+        2,
+        t + 5_000_100,
+        Event::Log {
+            level: Level::Info,
+            target: StringId(2),
+            message: "served a request",
+        },
+    );
+    push(
+        &mut b,
+        2,
+        t + 5_000_200,
+        Event::Counter {
+            name: StringId(3),
+            value: 41,
+        },
+    );
+    (b, kinds)
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+#[test]
+fn check_accepts_a_valid_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, kinds) = fixture();
+    let bytes = b.to_bytes();
+    let path = write(dir.path(), "ok.rtt", &bytes);
+    let total: u64 = kinds.values().sum();
+    let chunks = trace_format::Trace::from_bytes(bytes)
+        .unwrap()
+        .chunks()
+        .len();
+    assert!(chunks > 10, "the fixture should span many chunks");
+
+    let o = run(&[&"check", &path]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("ok: {total} events, {chunks} chunks, 3 threads, 5.58 ms\n")
+    );
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn report_describes_a_valid_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, kinds) = fixture();
+    let path = write(dir.path(), "ok.rtt", &b.to_bytes());
+    let total: u64 = kinds.values().sum();
+
+    let o = run(&[&"report", &path]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    for want in [
+        "process    fixture-service (pid 4242)\n",
+        "started    2023-11-14T22:13:20.000Z\n",
+        "duration   5.58 ms (first event at 1 µs, last at 5.58 ms)\n",
+        "features   tokio_unstable=true\n",
+        "lost data  none\n",
+        "status     complete\n",
+        "threads (3)\n",
+        "tokio-blocking-0  blocking 0",
+        "warnings (0)\n  none\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(text.contains(&format!("events     {total} (")), "{text}");
+    assert!(
+        text.contains(&format!("  poll_start      {:>3}", kinds["poll_start"])),
+        "{text}"
+    );
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn report_json_has_the_right_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, kinds) = fixture();
+    let bytes = b.to_bytes();
+    let path = write(dir.path(), "ok.rtt", &bytes);
+
+    let o = run(&[&"report", &path, &"--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["file"]["size_bytes"], bytes.len() as u64);
+    assert_eq!(v["file"]["valid_bytes"], bytes.len() as u64);
+    assert_eq!(v["process"]["name"], "fixture-service");
+    assert_eq!(v["process"]["pid"], 4242);
+    assert_eq!(v["wall_clock_start"], "2023-11-14T22:13:20.000000000Z");
+    assert_eq!(v["clock"]["source"], "monotonic");
+    assert_eq!(v["features"]["tokio_unstable"], "true");
+    assert_eq!(v["events"], kinds.values().sum::<u64>());
+    let by_kind: BTreeMap<String, u64> =
+        serde_json::from_value(v["events_by_kind"].clone()).unwrap();
+    let expected: BTreeMap<String, u64> = kinds.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+    assert_eq!(by_kind, expected);
+    assert_eq!(v["first_event_ns"], 1_000);
+    assert_eq!(
+        v["duration_ns"],
+        v["last_event_ns"].as_u64().unwrap() - 1_000
+    );
+    let threads = v["threads"].as_array().unwrap();
+    let names: Vec<&str> = threads
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["tokio-worker-0", "tokio-worker-1", "tokio-blocking-0"]
+    );
+    assert_eq!(threads[1]["kind"], "worker");
+    assert_eq!(threads[1]["index"], 1);
+    let per_thread: u64 = threads.iter().map(|t| t["events"].as_u64().unwrap()).sum();
+    assert_eq!(per_thread, v["events"].as_u64().unwrap());
+    assert_eq!(v["lost"]["events"], 0);
+    assert_eq!(v["end_record"]["events"], v["events"]);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 0);
+    assert!(v["error"].is_null());
+    assert_eq!(v["complete"], true);
+}
+
+#[test]
+fn truncated_trace_fails_check_but_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, _) = fixture();
+    let bytes = b.to_bytes();
+    let cut = &bytes[..bytes.len() - 40];
+    let path = write(dir.path(), "cut.rtt", cut);
+
+    let o = run(&[&"check", &path]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.starts_with("error: incomplete trace ("), "{err}");
+    assert!(err.contains("cut short"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(stdout(&o), "");
+
+    let o = run(&[&"report", &path]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("  - trace is cut short: read up to byte"),
+        "{text}"
+    );
+    assert!(text.contains("status     incomplete (1 warning)"), "{text}");
+    assert!(text.contains("not read"), "{text}");
+
+    let o = run(&[&"report", &"--json", &path]);
+    assert_eq!(code(&o), 0);
+    let v = json(&o);
+    assert_eq!(v["warnings"][0]["kind"], "truncated");
+    assert_eq!(v["complete"], false);
+    assert!(v["end_record"].is_null());
+    assert!(v["file"]["valid_bytes"].as_u64() < v["file"]["size_bytes"].as_u64());
+}
+
+#[test]
+fn trace_without_end_record_is_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, _) = fixture();
+    let path = write(dir.path(), "unfinished.rtt", &b.write(false));
+    let o = run(&[&"check", &path]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("no end record"), "{}", stderr(&o));
+}
+
+#[test]
+fn corrupt_trace_is_an_error_with_its_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, kinds) = fixture();
+    let mut bytes = b.to_bytes();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5A;
+    let path = write(dir.path(), "bad.rtt", &bytes);
+
+    let o = run(&[&"check", &path]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.starts_with("error: corrupt trace at byte "), "{err}");
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert_eq!(stdout(&o), "");
+
+    // report prints what it could read before the damage, then the error.
+    let o = run(&[&"report", &path]);
+    no_panic(&o);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).starts_with("error: corrupt trace at byte "));
+    let text = stdout(&o);
+    assert!(text.contains("status     corrupt"), "{text}");
+    assert!(text.contains(", read up to byte "), "{text}");
+    // The missing end record is explained by the error, not warned about separately.
+    assert!(text.contains("warnings (0)"), "{text}");
+    assert!(text.contains("\nerror\n  corrupt trace at byte "), "{text}");
+
+    let o = run(&[&"report", &path, &"--json"]);
+    assert_eq!(code(&o), 1);
+    let v = json(&o);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("corrupt trace at byte ")
+    );
+    let read = v["events"].as_u64().unwrap();
+    assert!(read > 0 && read < kinds.values().sum::<u64>(), "{read}");
+    assert_eq!(v["complete"], false);
+}
+
+#[test]
+fn lost_data_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut b, _) = fixture();
+    b.push(
+        2,
+        9_000_000,
+        Event::Lost {
+            chunks: 3,
+            events: 1_200,
+        },
+    );
+    b.push(
+        1,
+        9_000_000,
+        Event::Lost {
+            chunks: 1,
+            events: 34,
+        },
+    );
+    let path = write(dir.path(), "lossy.rtt", &b.to_bytes());
+
+    let o = run(&[&"check", &path]);
+    assert_eq!(code(&o), 3);
+    assert!(
+        stderr(&o).contains("dropped 4 chunk(s) with 1234 event(s)"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(&[&"report", &path]);
+    assert_eq!(code(&o), 0);
+    let text = stdout(&o);
+    assert!(
+        text.contains("lost data  4 chunks with 1234 events dropped (2 lost events reporting"),
+        "{text}"
+    );
+
+    let v = json(&run(&[&"report", &path, &"--json"]));
+    assert_eq!(v["lost"]["events"], 1_234);
+    assert_eq!(v["lost"]["chunks"], 4);
+    assert_eq!(v["lost"]["from_lost_events"]["records"], 2);
+    assert_eq!(v["events_by_kind"]["lost"], 2);
+    assert_eq!(v["threads"][1]["lost_events"], 1_200);
+    assert_eq!(v["warnings"][0]["kind"], "lost_data");
+}
+
+#[test]
+fn not_a_trace_gets_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let junk: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let path = write(dir.path(), "junk.bin", &junk);
+    for cmd in ["check", "report"] {
+        let o = run(&[&cmd, &path]);
+        no_panic(&o);
+        assert_eq!(code(&o), 1, "{cmd}");
+        assert_eq!(
+            stderr(&o),
+            "error: not a trace-rt trace (the file does not start with \"TRACE-RT\")\n"
+        );
+    }
+}
+
+#[test]
+fn missing_file_gets_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("does-not-exist.rtt");
+    for cmd in ["check", "report"] {
+        let o = run(&[&cmd, &path]);
+        assert_eq!(code(&o), 1, "{cmd}");
+        let err = stderr(&o);
+        assert!(err.starts_with("error: cannot read "), "{err}");
+        assert!(err.contains("does-not-exist.rtt"), "{err}");
+        assert!(err.contains("No such file"), "{err}");
+    }
+}
+
+#[test]
+fn empty_file_directory_and_garbage_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.rtt", b"");
+    let short = write(dir.path(), "short.rtt", b"TRACE-");
+    let (b, _) = fixture();
+    let bytes = b.to_bytes();
+    let header_only = write(dir.path(), "header.rtt", &bytes[..40]);
+    for (path, want) in [
+        (empty.as_path(), "cut short inside its header"),
+        (short.as_path(), "cut short inside its header"),
+        (header_only.as_path(), "cut short inside its header"),
+        (dir.path(), "directory"),
+    ] {
+        for cmd in ["check", "report"] {
+            let o = run(&[&cmd, &path]);
+            no_panic(&o);
+            assert_eq!(code(&o), 1, "{cmd} {}", path.display());
+            assert!(stderr(&o).contains(want), "{cmd}: {}", stderr(&o));
+        }
+    }
+}
+
+#[test]
+fn file_alone_explains_the_window_is_not_built() {
+    let o = run(&[&"x.rtt"]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(err.contains("window is not built yet"), "{err}");
+    assert!(err.contains("trace-viewer report x.rtt"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_lists_exit_codes() {
+    let o = run(&[]);
+    assert_eq!(code(&o), 2);
+    let o = run(&[&"report"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("FILE"), "{}", stderr(&o));
+
+    let o = run(&[&"--help"]);
+    assert_eq!(code(&o), 0);
+    let help = stdout(&o);
+    for want in ["check", "report", "Exit codes:", "incomplete"] {
+        assert!(help.contains(want), "missing {want:?} in\n{help}");
+    }
+    let o = run(&[&"check", &"--help"]);
+    assert!(stdout(&o).contains("Exit codes:"));
+}
