@@ -1,0 +1,141 @@
+//! Event chunks: fixed-size byte buffers that one thread fills and the writer drains, and the
+//! bounded pool they circulate through. All of a session's chunks are allocated when it
+//! starts, so the recorder's memory is fixed by its configuration.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crossbeam_queue::ArrayQueue;
+use trace_format::EventChunkHeader;
+
+/// A buffer of encoded events.
+///
+/// Ownership moves between the pool, one thread's slot, the full queue and the writer; only
+/// the owner writes. The one exception is the session stop, which takes a chunk out of a
+/// live slot: the owner may then still finish one in-flight event, so it writes only beyond
+/// `committed` and the stopper reads only up to it.
+pub(crate) struct Chunk {
+    data: *mut u8,
+    cap: usize,
+    /// Bytes of whole events, published by the owner after each event.
+    pub(crate) committed: AtomicUsize,
+    /// Time the event deltas start from; set before the first event is committed.
+    pub(crate) base_time: AtomicU64,
+}
+
+// SAFETY: `data` is a heap allocation owned by the chunk; cross-thread access follows the
+// ownership protocol above (one writer, readers only of the committed prefix).
+unsafe impl Send for Chunk {}
+// SAFETY: as above; shared access only reads the committed prefix and the atomics.
+unsafe impl Sync for Chunk {}
+
+impl Chunk {
+    fn new(cap: usize) -> Box<Chunk> {
+        let data = Box::into_raw(vec![0u8; cap].into_boxed_slice()) as *mut u8;
+        Box::new(Chunk {
+            data,
+            cap,
+            committed: AtomicUsize::new(0),
+            base_time: AtomicU64::new(0),
+        })
+    }
+
+    /// Capacity in bytes.
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// The writable bytes `[pos, pos + len)`.
+    ///
+    /// # Safety
+    /// The caller owns the chunk (or owned it when it was stolen and writes only beyond the
+    /// committed length), `pos + len <= capacity`, and holds no other reference to these bytes.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)] // ownership is tracked by the protocol, not the borrow
+    pub(crate) unsafe fn tail(&self, pos: usize, len: usize) -> &mut [u8] {
+        debug_assert!(pos + len <= self.cap);
+        // SAFETY: in bounds per the contract; no other live reference covers these bytes.
+        unsafe { std::slice::from_raw_parts_mut(self.data.add(pos), len) }
+    }
+
+    /// The first `len` bytes.
+    ///
+    /// # Safety
+    /// `len` is at most the committed length observed with `Acquire` (or the caller owns the
+    /// chunk), so no one writes these bytes while the returned slice lives.
+    pub(crate) unsafe fn prefix(&self, len: usize) -> &[u8] {
+        let len = len.min(self.cap);
+        // SAFETY: in bounds; per the contract these bytes are no longer written.
+        unsafe { std::slice::from_raw_parts(self.data, len) }
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // SAFETY: `data` came from `Box<[u8]>` of length `cap` in `Chunk::new`.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.data, self.cap)) });
+    }
+}
+
+/// A chunk handed to the writer, with the header its owner wrote for it.
+pub(crate) struct FullChunk {
+    pub(crate) chunk: Box<Chunk>,
+    pub(crate) header: EventChunkHeader,
+    pub(crate) len: usize,
+}
+
+/// The free chunks and the full ones waiting for the writer. Both queues can hold every
+/// chunk, so pushes never fail.
+pub(crate) struct ChunkPool {
+    free: ArrayQueue<Box<Chunk>>,
+    full: ArrayQueue<FullChunk>,
+    chunk_size: usize,
+}
+
+impl ChunkPool {
+    /// Allocates `count` chunks of `chunk_size` bytes (pages are committed lazily by the OS).
+    pub(crate) fn new(count: usize, chunk_size: usize) -> Self {
+        let count = count.max(1);
+        let free = ArrayQueue::new(count);
+        for _ in 0..count {
+            let _ = free.push(Chunk::new(chunk_size));
+        }
+        ChunkPool {
+            free,
+            full: ArrayQueue::new(count),
+            chunk_size,
+        }
+    }
+
+    pub(crate) fn chunk_size(&self) -> usize {
+        self.chunk_size
+    }
+
+    /// A free chunk, or `None` when every chunk is in use (the writer is behind).
+    #[inline]
+    pub(crate) fn take(&self) -> Option<Box<Chunk>> {
+        self.free.pop()
+    }
+
+    /// Returns a chunk to the free list.
+    pub(crate) fn give_back(&self, chunk: Box<Chunk>) {
+        chunk.committed.store(0, Ordering::Relaxed);
+        // Cannot fail: the queue holds every chunk of the pool.
+        let _ = self.free.push(chunk);
+    }
+
+    /// Frees the chunks on the free list (the session is over; chunks still held by
+    /// threads are freed with their slots).
+    pub(crate) fn release_free(&self) {
+        while self.free.pop().is_some() {}
+    }
+
+    /// Queues a full chunk for the writer.
+    pub(crate) fn push_full(&self, full: FullChunk) {
+        let _ = self.full.push(full);
+    }
+
+    /// The next full chunk for the writer.
+    pub(crate) fn pop_full(&self) -> Option<FullChunk> {
+        self.full.pop()
+    }
+}

@@ -1,0 +1,364 @@
+//! The hot path: each thread encodes its events into its own chunk, with no lock, no
+//! allocation and no atomic read-modify-write per event. Once per chunk (when it is full or
+//! older than the flush interval) the thread hands it to the writer and takes a fresh one
+//! from the pool; if none is free, the chunk's events are dropped and counted, and a `Lost`
+//! event opens the next chunk. See `session.rs` for how a stop collects unfinished chunks.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use trace_format::codec::{self, EncodeState};
+use trace_format::{Event, EventChunkHeader, Meta, ThreadDef};
+
+use crate::chunk::{Chunk, FullChunk};
+use crate::clock;
+use crate::session::{self, EPOCH, Shared, Slot, busy};
+
+static NEXT_THREAD: AtomicU32 = AtomicU32::new(1);
+
+/// Records `event` on the current thread if a session is recording.
+///
+/// This is the primitive every hook uses; instrumentation layers call it with the events
+/// they observe. It never blocks, allocates (except once per thread per session), or
+/// panics. Re-entrant calls (e.g. from an allocator hook while recording) are dropped.
+///
+/// ```
+/// use trace_rt::raw::{record, Event};
+/// let session = trace_rt::Config::default().start_with_sink(trace_rt::MemorySink::new())?;
+/// record(&Event::Counter { name: trace_rt::intern("queue"), value: 3 });
+/// assert_eq!(session.stop()?.events, 1);
+/// # Ok::<(), trace_rt::Error>(())
+/// ```
+#[inline]
+pub fn record(event: &Event<'_>) {
+    let epoch = EPOCH.load(Ordering::Relaxed);
+    if epoch == 0 {
+        return;
+    }
+    let _ = LOCAL.try_with(|local| local.record(epoch, event));
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local {
+            busy: Cell::new(false),
+            inner: UnsafeCell::new(Inner { epoch: 0, thread: 0, attached: None }),
+        }
+    };
+}
+
+struct Local {
+    /// Set while `inner` is borrowed; a re-entrant call sees it and drops its event.
+    busy: Cell<bool>,
+    inner: UnsafeCell<Inner>,
+}
+
+impl Local {
+    #[inline(always)]
+    fn record(&self, epoch: u64, event: &Event<'_>) {
+        if self.busy.replace(true) {
+            return;
+        }
+        // SAFETY: `busy` was false, so no other reference to `inner` exists on this thread
+        // (only this thread can reach it) until we clear `busy` below.
+        let inner = unsafe { &mut *self.inner.get() };
+        inner.record(epoch, event);
+        self.busy.set(false);
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut();
+        if let Some(attached) = inner.attached.take()
+            && EPOCH.load(Ordering::Relaxed) == inner.epoch
+        {
+            attached.retire();
+        }
+    }
+}
+
+struct Inner {
+    /// The session epoch this thread last synchronised with.
+    epoch: u64,
+    /// Trace-local thread id, assigned on first use and kept for the thread's life.
+    thread: u32,
+    attached: Option<Attached>,
+}
+
+impl Inner {
+    #[inline(always)]
+    fn record(&mut self, epoch: u64, event: &Event<'_>) {
+        if self.epoch != epoch {
+            self.switch_session(epoch);
+        }
+        let Some(a) = &mut self.attached else {
+            return;
+        };
+        if !a.record(event) {
+            // The session took our chunk (it is stopping): let go of it.
+            self.attached = None;
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn switch_session(&mut self, epoch: u64) {
+        // The previous session, if any, has collected what it could of our chunk.
+        self.attached = None;
+        self.epoch = epoch;
+        if self.thread == 0 {
+            self.thread = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+        }
+        let Some(shared) = session::current().filter(|s| s.epoch == epoch) else {
+            return;
+        };
+        let Some(slot) = shared.register(self.thread) else {
+            return;
+        };
+        let name = std::panic::catch_unwind(|| std::thread::current().name().map(String::from))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        shared.push_meta(Meta::Thread(ThreadDef {
+            thread: self.thread,
+            name,
+            os_id: 0,
+        }));
+        self.attached = Some(Attached {
+            flush_ticks: shared.flush_ticks,
+            shared,
+            slot,
+            chunk: ptr::null_mut(),
+            cap: 0,
+            pos: 0,
+            count: 0,
+            seq: 0,
+            state: EncodeState::default(),
+            chunk_start: 0,
+            pending_lost: (0, 0),
+            chunk_lost: (0, 0),
+        });
+    }
+}
+
+/// A thread's recording state within one session.
+struct Attached {
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+    /// The chunk being filled (owned by this thread while the slot points at it), or null.
+    chunk: *mut Chunk,
+    /// Capacity of `chunk` (0 when null, so the next event takes the slow path).
+    cap: usize,
+    pos: usize,
+    count: u32,
+    /// Sequence number of `chunk`.
+    seq: u32,
+    state: EncodeState,
+    chunk_start: u64,
+    flush_ticks: u64,
+    /// Chunks and events dropped since the last `Lost` event was written.
+    pending_lost: (u64, u64),
+    /// What the `Lost` event opening the current chunk reports, (0, 0) if there is none.
+    chunk_lost: (u64, u64),
+}
+
+enum Rotate {
+    /// A chunk with room for the event is installed.
+    Ready,
+    /// No chunk is available: the event was counted as lost.
+    Dropped,
+    /// The session is stopping and took the slot.
+    Stopped,
+}
+
+impl Attached {
+    /// Records one event; `false` when the session has taken this thread's slot.
+    #[inline(always)]
+    fn record(&mut self, event: &Event<'_>) -> bool {
+        let now = clock::now();
+        let need = codec::max_encoded_len(event);
+        if self.pos + need > self.cap || now.wrapping_sub(self.chunk_start) > self.flush_ticks {
+            match self.rotate(now, need) {
+                Rotate::Ready => {}
+                Rotate::Dropped => return true,
+                Rotate::Stopped => return false,
+            }
+        }
+        // SAFETY: `chunk` is non-null after a `Ready` rotate or when `pos + need <= cap`
+        // (cap is 0 without a chunk); this thread owns it, and writes only beyond the
+        // committed length even if the session stole it since.
+        let chunk = unsafe { &*self.chunk };
+        let buf = unsafe { chunk.tail(self.pos, need) };
+        self.pos += codec::encode(&mut self.state, buf, now, event);
+        self.count += 1;
+        chunk.committed.store(self.pos, Ordering::Release);
+        true
+    }
+
+    fn header(&self) -> EventChunkHeader {
+        EventChunkHeader {
+            thread: self.slot.thread,
+            seq: self.seq,
+            base_time: self.state_base(),
+            end_time: self.state.last_time,
+            event_count: self.count,
+        }
+    }
+
+    fn state_base(&self) -> u64 {
+        // SAFETY: only called while this thread owns a non-null chunk.
+        unsafe { &*self.chunk }.base_time.load(Ordering::Relaxed)
+    }
+
+    fn lose(&mut self, chunks: u64, events: u64) {
+        self.pending_lost.0 += chunks;
+        self.pending_lost.1 += events;
+        self.shared.count_lost(chunks, events);
+    }
+
+    /// Hands the current chunk to the writer (or drops its events if no fresh chunk is
+    /// free) and installs a chunk with room for `need` bytes.
+    #[cold]
+    #[inline(never)]
+    fn rotate(&mut self, now: u64, need: usize) -> Rotate {
+        if need > self.shared.pool.chunk_size() {
+            self.lose(0, 1);
+            return Rotate::Dropped;
+        }
+        if self.chunk.is_null() {
+            let Some(fresh) = self.shared.pool.take() else {
+                self.lose(0, 1);
+                return Rotate::Dropped;
+            };
+            return self.install(ptr::null_mut(), Box::into_raw(fresh), now);
+        }
+        if self.count == 0 {
+            // Nothing to hand over: restart the empty chunk at `now`.
+            // SAFETY: this thread owns the non-null chunk.
+            unsafe { &*self.chunk }
+                .base_time
+                .store(now, Ordering::Relaxed);
+            self.state = EncodeState::new(now);
+            self.chunk_start = now;
+            return Rotate::Ready;
+        }
+        // Take the chunk back from the slot so that a stop cannot collect it half-handed-over.
+        if self
+            .slot
+            .current
+            .compare_exchange(self.chunk, busy(), Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Rotate::Stopped;
+        }
+        let old = self.chunk;
+        let next = match self.shared.pool.take() {
+            Some(fresh) => {
+                let header = self.header();
+                // SAFETY: `old` came from `Box::into_raw` and this thread owns it (the slot is
+                // busy, so the stop cannot have taken it).
+                let chunk = unsafe { Box::from_raw(old) };
+                self.shared.pool.push_full(FullChunk {
+                    chunk,
+                    header,
+                    len: self.pos,
+                });
+                self.shared.notify_writer();
+                Box::into_raw(fresh)
+            }
+            None => {
+                // The writer is behind: drop this chunk's events and reuse it. A `Lost` event
+                // opening it is not a lost user event, but what it reported must be carried
+                // to the next one.
+                let marker = self.chunk_lost;
+                let events = u64::from(self.count) - u64::from(marker != (0, 0));
+                self.pending_lost.0 += marker.0;
+                self.pending_lost.1 += marker.1;
+                self.lose(1, events);
+                old
+            }
+        };
+        self.seq = self.seq.wrapping_add(1);
+        self.install(busy(), next, now)
+    }
+
+    /// Publishes `next` in the slot (which holds `expected`) and starts filling it.
+    fn install(&mut self, expected: *mut Chunk, next: *mut Chunk, now: u64) -> Rotate {
+        // SAFETY: this thread owns `next` (fresh from the pool or taken back from the slot).
+        let chunk = unsafe { &*next };
+        chunk.base_time.store(now, Ordering::Relaxed);
+        chunk.committed.store(0, Ordering::Relaxed);
+        self.slot.seq.store(self.seq, Ordering::Relaxed);
+        if self
+            .slot
+            .current
+            .compare_exchange(expected, next, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // The session stopped meanwhile; `next` was never published, so it is ours.
+            // SAFETY: `next` came from `Box::into_raw` and no one else can reach it.
+            self.shared.pool.give_back(unsafe { Box::from_raw(next) });
+            self.chunk = ptr::null_mut();
+            self.cap = 0;
+            self.slot.handoff_done.store(true, Ordering::Release);
+            return Rotate::Stopped;
+        }
+        self.chunk = next;
+        self.cap = chunk.capacity();
+        self.pos = 0;
+        self.count = 0;
+        self.state = EncodeState::new(now);
+        self.chunk_start = now;
+        self.chunk_lost = self.pending_lost;
+        if self.pending_lost != (0, 0) {
+            let (chunks, events) = std::mem::take(&mut self.pending_lost);
+            let lost = Event::Lost { chunks, events };
+            // SAFETY: as in `record`: this thread owns the fresh chunk, which has room.
+            let buf = unsafe { chunk.tail(0, codec::MAX_FIXED_EVENT_LEN) };
+            self.pos = codec::encode(&mut self.state, buf, now, &lost);
+            self.count = 1;
+            chunk.committed.store(self.pos, Ordering::Release);
+        }
+        Rotate::Ready
+    }
+
+    /// The thread is exiting while the session records: hand over what it wrote.
+    fn retire(mut self) {
+        if self.chunk.is_null() {
+            return;
+        }
+        if self
+            .slot
+            .current
+            .compare_exchange(self.chunk, busy(), Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return; // stolen by the stop, which writes it
+        }
+        let header = self.header();
+        // SAFETY: the slot is busy, so this thread owns the chunk.
+        let chunk = unsafe { Box::from_raw(self.chunk) };
+        if self.count > 0 {
+            self.shared.pool.push_full(FullChunk {
+                chunk,
+                header,
+                len: self.pos,
+            });
+            self.shared.notify_writer();
+        } else {
+            self.shared.pool.give_back(chunk);
+        }
+        self.chunk = ptr::null_mut();
+        if self
+            .slot
+            .current
+            .compare_exchange(busy(), ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            self.slot.handoff_done.store(true, Ordering::Release);
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! A recording session: configuration, the state shared by recording threads and the writer,
+//! starting, and the stop protocol that collects every thread's unfinished chunk.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use crossbeam_queue::SegQueue;
+use trace_format::{Header, Meta};
+
+use crate::chunk::{Chunk, ChunkPool};
+use crate::clock;
+use crate::sink::{FileSink, Sink};
+use crate::writer;
+
+/// Non-zero while a session records: the one load every hook pays when not recording.
+pub(crate) static EPOCH: AtomicU64 = AtomicU64::new(0);
+static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
+static CURRENT: ArcSwapOption<Shared> = ArcSwapOption::const_empty();
+/// Serialises starting and stopping.
+static CONTROL: Mutex<()> = Mutex::new(());
+
+pub(crate) fn current() -> Option<Arc<Shared>> {
+    CURRENT.load_full()
+}
+
+pub(crate) fn set_current(shared: Option<Arc<Shared>>) {
+    CURRENT.store(shared);
+}
+
+/// Whether a session is recording right now.
+pub fn is_recording() -> bool {
+    EPOCH.load(Ordering::Relaxed) != 0
+}
+
+/// Slot states besides a real chunk pointer (heap pointers are never 1 or 2).
+pub(crate) fn busy() -> *mut Chunk {
+    std::ptr::without_provenance_mut(1)
+}
+pub(crate) fn stolen() -> *mut Chunk {
+    std::ptr::without_provenance_mut(2)
+}
+pub(crate) fn is_chunk(p: *mut Chunk) -> bool {
+    !p.is_null() && p != busy() && p != stolen()
+}
+
+/// One thread's link with a session: the chunk it is filling, published so that the stop
+/// can collect it.
+///
+/// `current` is null (no chunk), a chunk pointer (the thread may be writing into it),
+/// `busy` (the thread is handing its chunk to the writer), or `stolen` (the session stopped
+/// and took the chunk, or will take nothing more).
+pub(crate) struct Slot {
+    pub(crate) thread: u32,
+    pub(crate) current: AtomicPtr<Chunk>,
+    /// Sequence number of the chunk in `current`.
+    pub(crate) seq: AtomicU32,
+    /// Set by the thread when it saw the stop while it was `busy`.
+    pub(crate) handoff_done: AtomicBool,
+    /// The chunk the stop took; its thread may still finish one event in it, so it is freed
+    /// only when the slot is dropped (by then the thread has let go of the slot).
+    stolen_chunk: AtomicPtr<Chunk>,
+}
+
+impl Slot {
+    fn new(thread: u32) -> Self {
+        Slot {
+            thread,
+            current: AtomicPtr::new(std::ptr::null_mut()),
+            seq: AtomicU32::new(0),
+            handoff_done: AtomicBool::new(false),
+            stolen_chunk: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        for p in [*self.current.get_mut(), *self.stolen_chunk.get_mut()] {
+            if is_chunk(p) {
+                // SAFETY: chunk pointers in a slot come from `Box::into_raw`; the slot is
+                // being dropped, so neither its thread nor the writer can use them any more.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    slots: Vec<Arc<Slot>>,
+    closed: bool,
+}
+
+/// State shared by the recording threads, the writer thread and the [`Session`] handle.
+pub(crate) struct Shared {
+    pub(crate) epoch: u64,
+    pub(crate) pool: ChunkPool,
+    /// Chunk age (in ticks) after which a thread hands its chunk over even if not full.
+    pub(crate) flush_ticks: u64,
+    registry: Mutex<Registry>,
+    meta: SegQueue<Meta>,
+    pub(crate) lost_chunks: AtomicU64,
+    pub(crate) lost_events: AtomicU64,
+    pub(crate) stop: AtomicBool,
+    writer: OnceLock<Thread>,
+}
+
+impl Shared {
+    pub(crate) fn push_meta(&self, meta: Meta) {
+        self.meta.push(meta);
+    }
+
+    pub(crate) fn pop_meta(&self) -> Option<Meta> {
+        self.meta.pop()
+    }
+
+    /// Wakes the writer (a futex wake at most; never blocks).
+    pub(crate) fn notify_writer(&self) {
+        if let Some(t) = self.writer.get() {
+            t.unpark();
+        }
+    }
+
+    pub(crate) fn count_lost(&self, chunks: u64, events: u64) {
+        self.lost_chunks.fetch_add(chunks, Ordering::Relaxed);
+        self.lost_events.fetch_add(events, Ordering::Relaxed);
+    }
+
+    /// Registers a thread; `None` once the session is stopping.
+    pub(crate) fn register(&self, thread: u32) -> Option<Arc<Slot>> {
+        let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if reg.closed {
+            return None;
+        }
+        let slot = Arc::new(Slot::new(thread));
+        reg.slots.push(slot.clone());
+        Some(slot)
+    }
+
+    /// Stop protocol, on the writer thread after recording was switched off: takes every
+    /// thread's current chunk and returns `(slot, chunk, committed length)` for each
+    /// non-empty one. A thread busy handing over its chunk is waited for (it never blocks,
+    /// so this is short).
+    pub(crate) fn collect_unfinished(&self) -> Vec<(Arc<Slot>, *mut Chunk, usize)> {
+        let slots = {
+            let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+            reg.closed = true;
+            reg.slots.clone()
+        };
+        let mut out = Vec::new();
+        for slot in slots {
+            let p = slot.current.swap(stolen(), Ordering::AcqRel);
+            if p == busy() {
+                let deadline = Instant::now() + Duration::from_secs(1);
+                while !slot.handoff_done.load(Ordering::Acquire) && Instant::now() < deadline {
+                    std::thread::yield_now();
+                }
+            } else if is_chunk(p) {
+                slot.stolen_chunk.store(p, Ordering::Relaxed);
+                // SAFETY: `p` is a live chunk: it stays allocated until the slot drops.
+                let committed = unsafe { &*p }.committed.load(Ordering::Acquire);
+                if committed > 0 {
+                    out.push((slot, p, committed));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// How to record. Start with [`Config::default`] and adjust.
+///
+/// ```no_run
+/// let session = trace_rt::Config::default()
+///     .buffer_size(64 << 20)
+///     .start("trace.rtt")?;
+/// session.stop()?;
+/// # Ok::<(), trace_rt::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    chunk_size: usize,
+    buffer_size: usize,
+    flush_interval: Duration,
+    features: Vec<(String, String)>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            chunk_size: 64 * 1024,
+            buffer_size: 16 * 1024 * 1024,
+            flush_interval: Duration::from_secs(1),
+            features: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Bytes per chunk, the unit a thread fills and hands to the writer (default 64 KiB,
+    /// between 4 KiB and 16 MiB).
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = bytes;
+        self
+    }
+
+    /// Total memory for event chunks (default 16 MiB). When every chunk is full and the
+    /// writer has not caught up, threads drop their oldest unwritten chunk and count it.
+    pub fn buffer_size(mut self, bytes: usize) -> Self {
+        self.buffer_size = bytes;
+        self
+    }
+
+    /// A thread hands over its chunk once it is this old even if not full, so the file
+    /// never lags far behind (default 1 s).
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// Adds a `(key, value)` to the header's feature list (instrumentation layers use this
+    /// to say what they could see).
+    pub fn feature(mut self, key: &str, value: &str) -> Self {
+        self.features.push((key.into(), value.into()));
+        self
+    }
+
+    /// Starts recording to the file at `path` (created or truncated now).
+    pub fn start(self, path: impl AsRef<Path>) -> Result<Session, Error> {
+        let path = path.as_ref();
+        let sink = FileSink::create(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut session = self.start_with_sink(sink)?;
+        session.path = Some(path.to_path_buf());
+        Ok(session)
+    }
+
+    /// Starts recording into any [`Sink`].
+    pub fn start_with_sink(self, sink: impl Sink) -> Result<Session, Error> {
+        if !(4096..=16 << 20).contains(&self.chunk_size) {
+            return Err(Error::Config(format!(
+                "chunk size must be between 4 KiB and 16 MiB, got {} bytes",
+                self.chunk_size
+            )));
+        }
+        if self.buffer_size < 2 * self.chunk_size {
+            return Err(Error::Config(format!(
+                "buffer size ({} bytes) must hold at least two chunks of {} bytes",
+                self.buffer_size, self.chunk_size
+            )));
+        }
+        let _control = CONTROL.lock().unwrap_or_else(|p| p.into_inner());
+        if is_recording() {
+            return Err(Error::AlreadyRecording);
+        }
+        let info = clock::info();
+        let start_time = clock::now();
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let flush_ns = self
+            .flush_interval
+            .as_nanos()
+            .min(u128::from(u64::MAX >> 32)) as u64;
+        let flush_ticks = ((u128::from(flush_ns) << 32)
+            / u128::from(info.nanos_per_unit_q32.max(1)))
+        .min(u128::from(u64::MAX)) as u64;
+        let mut features = vec![(
+            "tokio_unstable".to_string(),
+            cfg!(tokio_unstable).to_string(),
+        )];
+        features.extend(self.features.iter().cloned());
+        let header = Header {
+            clock: info,
+            start_time,
+            wall_clock_unix_nanos: wall,
+            recorder: concat!("trace-rt ", env!("CARGO_PKG_VERSION")).into(),
+            process_id: std::process::id(),
+            process_name: std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default(),
+            chunk_capacity: self.chunk_size as u32,
+            features,
+        };
+        let epoch = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            epoch,
+            pool: ChunkPool::new(self.buffer_size / self.chunk_size, self.chunk_size),
+            flush_ticks,
+            registry: Mutex::new(Registry::default()),
+            meta: SegQueue::new(),
+            lost_chunks: AtomicU64::new(0),
+            lost_events: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            writer: OnceLock::new(),
+        });
+        let writer =
+            writer::spawn(shared.clone(), Box::new(sink), header).map_err(|source| Error::Io {
+                path: PathBuf::from("<writer thread>"),
+                source,
+            })?;
+        let _ = shared.writer.set(writer.thread().clone());
+        crate::intern::publish_session(&shared);
+        EPOCH.store(epoch, Ordering::SeqCst);
+        Ok(Session {
+            shared,
+            writer: Some(writer),
+            path: None,
+            started: Instant::now(),
+        })
+    }
+}
+
+/// Starts recording to `path` with the default [`Config`].
+///
+/// ```no_run
+/// let session = trace_rt::start("x.rtt")?;
+/// // ... run the workload ...
+/// let summary = session.stop()?;
+/// println!("{summary}");
+/// # Ok::<(), trace_rt::Error>(())
+/// ```
+pub fn start(path: impl AsRef<Path>) -> Result<Session, Error> {
+    Config::default().start(path)
+}
+
+/// Why recording could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Another session is recording; only one can at a time.
+    #[error("a trace-rt recording is already running in this process")]
+    AlreadyRecording,
+    /// A configuration value is out of range.
+    #[error("invalid trace-rt configuration: {0}")]
+    Config(String),
+    /// The trace could not be written.
+    #[error("cannot write trace {}: {source}", path.display())]
+    Io {
+        /// The trace file (or what failed).
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// A running recording. [`Session::stop`] finishes it; dropping the handle stops it too
+/// (discarding the summary).
+#[must_use = "recording stops when the session is dropped"]
+pub struct Session {
+    shared: Arc<Shared>,
+    writer: Option<JoinHandle<writer::Outcome>>,
+    path: Option<PathBuf>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("path", &self.path)
+            .field("epoch", &self.shared.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a finished recording wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The trace file, when recording to a file.
+    pub path: Option<PathBuf>,
+    /// Wall-clock time from start to stop.
+    pub duration: Duration,
+    /// Events written.
+    pub events: u64,
+    /// Event chunks written.
+    pub chunks: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Chunks dropped because the writer fell behind.
+    pub lost_chunks: u64,
+    /// Events dropped (in lost chunks, or while a thread had no chunk).
+    pub lost_events: u64,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(p) = &self.path {
+            write!(f, "{}: ", p.display())?;
+        }
+        write!(
+            f,
+            "{} events in {} chunks, {} bytes ({:.2} bytes/event) over {:.3} s",
+            self.events,
+            self.chunks,
+            self.bytes,
+            self.bytes as f64 / self.events.max(1) as f64,
+            self.duration.as_secs_f64()
+        )?;
+        if self.lost_events > 0 || self.lost_chunks > 0 {
+            write!(
+                f,
+                "; LOST {} events in {} chunks (writer fell behind)",
+                self.lost_events, self.lost_chunks
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Session {
+    /// The trace file, when recording to a file.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Stops recording, writes every thread's unfinished chunk and the end record, and
+    /// returns what was written.
+    pub fn stop(mut self) -> Result<Summary, Error> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<Summary, Error> {
+        let Some(writer) = self.writer.take() else {
+            return Err(Error::Config("session already stopped".into()));
+        };
+        {
+            let _control = CONTROL.lock().unwrap_or_else(|p| p.into_inner());
+            set_current(None);
+            EPOCH.store(0, Ordering::SeqCst);
+        }
+        self.shared.stop.store(true, Ordering::Release);
+        writer.thread().unpark();
+        let outcome = writer.join().unwrap_or_else(|_| writer::Outcome {
+            error: Some(std::io::Error::other("trace writer thread panicked")),
+            ..Default::default()
+        });
+        let summary = Summary {
+            path: self.path.clone(),
+            duration: self.started.elapsed(),
+            events: outcome.events,
+            chunks: outcome.chunks,
+            bytes: outcome.bytes,
+            lost_chunks: self.shared.lost_chunks.load(Ordering::Relaxed) + outcome.lost_chunks,
+            lost_events: self.shared.lost_events.load(Ordering::Relaxed) + outcome.lost_events,
+        };
+        match outcome.error {
+            Some(source) => Err(Error::Io {
+                path: self.path.clone().unwrap_or_else(|| PathBuf::from("<sink>")),
+                source,
+            }),
+            None => Ok(summary),
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = self.finish();
+        }
+    }
+}
