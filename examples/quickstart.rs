@@ -26,7 +26,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let out = args.next().unwrap_or_else(|| "quickstart.rtt".into());
     let seconds: f64 = match args.next() {
-        Some(s) => s.parse().map_err(|_| format!("SECONDS must be a number, got {s:?}"))?,
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("SECONDS must be a number, got {s:?}"))?,
         None => 3.0,
     };
 
@@ -74,7 +76,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         record(&Event::RegionEnd { id });
                         if cost > 380 {
                             let message = format!("slow job: {cost} µs");
-                            record(&Event::Log { level: Level::Warn, target, message: &message });
+                            record(&Event::Log {
+                                level: Level::Warn,
+                                target,
+                                message: &message,
+                            });
                         }
                         completed.fetch_add(1, Ordering::Relaxed);
                     }
@@ -93,7 +99,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for _ in 0..burst {
                 jobs.push_back(5 + next(&mut rng) % 400);
             }
-            record(&Event::Counter { name: depth, value: jobs.len() as i64 });
+            record(&Event::Counter {
+                name: depth,
+                value: jobs.len() as i64,
+            });
         }
         queue.ready.notify_all();
         std::thread::sleep(Duration::from_millis(2));
@@ -105,14 +114,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let summary = session.stop()?;
-    println!("{} jobs done; {summary}\n", completed.load(Ordering::Relaxed));
+    println!(
+        "{} jobs done; {summary}\n",
+        completed.load(Ordering::Relaxed)
+    );
     let code = trace_viewer::cli::report::run(
         out.as_ref(),
         false,
         &mut std::io::stdout(),
         &mut std::io::stderr(),
     )?;
-    println!("\nnext: `cargo run --release -p trace-viewer -- report {out}` (or `check`, `--json`)");
+    println!(
+        "\nnext: `cargo run --release -p trace-viewer -- report {out}` (or `check`, `--json`)"
+    );
     std::process::exit(i32::from(code));
 }
 
