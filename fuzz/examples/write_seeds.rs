@@ -24,7 +24,10 @@ fn main() -> std::io::Result<()> {
             t += 7;
             b.push(thread, t, e);
         };
-        push(Event::ThreadStart { kind: ThreadKind::Worker, index: thread });
+        push(Event::ThreadStart {
+            kind: ThreadKind::Worker,
+            index: thread,
+        });
         push(Event::TaskSpawn {
             task: TaskId(1),
             kind: TaskKind::Async,
@@ -34,26 +37,70 @@ fn main() -> std::io::Result<()> {
             name: StringId(1),
         });
         for source in WakeSource::ALL {
-            push(Event::Wake { task: TaskId(1), waker: TaskId(2), source });
+            push(Event::Wake {
+                task: TaskId(1),
+                waker: TaskId(2),
+                source,
+            });
         }
         push(Event::PollStart { task: TaskId(1) });
         push(Event::PollEnd { ready: false });
-        push(Event::ScheduleLatency { task: TaskId(1), nanos: 1000 });
+        push(Event::ScheduleLatency {
+            task: TaskId(1),
+            nanos: 1000,
+        });
         push(Event::TaskTerminate { task: TaskId(1) });
         push(Event::BlockingStart { task: TaskId(3) });
         push(Event::BlockingEnd);
-        push(Event::AllocCounters { allocs: 1, frees: 2, alloc_bytes: 3, free_bytes: 4 });
-        push(Event::AllocSample { size: 4096, task: TaskId(1) });
-        push(Event::PauseBegin { kind: StringId(2), scope: PauseScope::Process });
-        push(Event::PauseEnd { kind: StringId(2), scope: PauseScope::Thread });
-        push(Event::RegionBegin { id: 5, name: StringId(1) });
+        push(Event::AllocCounters {
+            allocs: 1,
+            frees: 2,
+            alloc_bytes: 3,
+            free_bytes: 4,
+        });
+        push(Event::AllocSample {
+            size: 4096,
+            task: TaskId(1),
+        });
+        push(Event::PauseBegin {
+            kind: StringId(2),
+            scope: PauseScope::Process,
+        });
+        push(Event::PauseEnd {
+            kind: StringId(2),
+            scope: PauseScope::Thread,
+        });
+        push(Event::RegionBegin {
+            id: 5,
+            name: StringId(1),
+        });
         push(Event::RegionEnd { id: 5 });
-        push(Event::Log { level: Level::Warn, target: StringId(1), message: "héllo" });
-        push(Event::Counter { name: StringId(1), value: -3 });
-        push(Event::RuntimeSample { global_queue: 1, alive_tasks: 2, blocking_threads: 3 });
-        push(Event::WorkerQueueSample { worker: 0, depth: 4 });
-        push(Event::Lost { chunks: 1, events: 10 });
-        push(Event::Unknown { tag: 0x80, payload: b"ext" });
+        push(Event::Log {
+            level: Level::Warn,
+            target: StringId(1),
+            message: "héllo",
+        });
+        push(Event::Counter {
+            name: StringId(1),
+            value: -3,
+        });
+        push(Event::RuntimeSample {
+            global_queue: 1,
+            alive_tasks: 2,
+            blocking_threads: 3,
+        });
+        push(Event::WorkerQueueSample {
+            worker: 0,
+            depth: 4,
+        });
+        push(Event::Lost {
+            chunks: 1,
+            events: 10,
+        });
+        push(Event::Unknown {
+            tag: 0x80,
+            payload: b"ext",
+        });
         push(Event::WorkerPark);
         push(Event::WorkerUnpark);
         push(Event::ThreadStop);

@@ -49,7 +49,10 @@ fuzz_target!(|data: &[u8]| {
     }
     // The three views agree: a valid trace iterates without error and yields the same count.
     if let Ok(n) = validated {
-        assert!(merged_ok && threads_ok, "validate() passed but iteration failed");
+        assert!(
+            merged_ok && threads_ok,
+            "validate() passed but iteration failed"
+        );
         assert_eq!(n, merged);
         assert_eq!(n, per_thread);
     } else {
