@@ -64,5 +64,97 @@ pub(crate) fn publish_session(shared: &std::sync::Arc<Shared>) {
             .collect();
         shared.push_meta(Meta::Strings(defs));
     }
+    // Holding both locks while the session becomes current means every definition is
+    // either in this snapshot or pushed by `intern*` to the current session.
+    let locations = LOCATIONS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(locs) = locations.as_ref()
+        && !locs.defs.is_empty()
+    {
+        shared.push_meta(Meta::Locations(locs.defs.clone()));
+    }
     crate::session::set_current(Some(shared.clone()));
+}
+
+#[derive(Default)]
+struct Locations {
+    ids: HashMap<(&'static str, u32, u32), u32>,
+    defs: Vec<trace_format::LocationDef>,
+}
+
+static LOCATIONS: Mutex<Option<Locations>> = Mutex::new(None);
+
+thread_local! {
+    /// Per-thread cache so that a spawn site costs a lock only the first time a thread sees it.
+    static LOCATION_CACHE: std::cell::RefCell<HashMap<usize, u32>> = std::cell::RefCell::new(HashMap::new());
+}
+
+/// Returns the id of a location given by parts (slower than [`intern_location`]: no cache).
+#[cfg_attr(not(feature = "wakes"), allow(dead_code))]
+pub(crate) fn intern_location_parts(
+    file: &str,
+    line: u32,
+    column: u32,
+) -> trace_format::LocationId {
+    let mut guard = LOCATIONS.lock().unwrap_or_else(|p| p.into_inner());
+    let locs = guard.get_or_insert_with(Locations::default);
+    if let Some(d) = locs
+        .defs
+        .iter()
+        .find(|d| d.file == file && d.line == line && d.column == column)
+    {
+        return trace_format::LocationId(d.id);
+    }
+    let id = locs.defs.len() as u32 + 1;
+    let def = trace_format::LocationDef {
+        id,
+        file: file.into(),
+        line,
+        column,
+    };
+    locs.defs.push(def.clone());
+    if let Some(shared) = crate::session::current() {
+        shared.push_meta(Meta::Locations(vec![def]));
+    }
+    trace_format::LocationId(id)
+}
+
+/// Returns the id of a source location (e.g. a task's spawn site), assigning one on first use.
+pub fn intern_location(loc: &'static std::panic::Location<'static>) -> trace_format::LocationId {
+    let key = loc as *const _ as usize;
+    let cached = LOCATION_CACHE
+        .try_with(|c| c.try_borrow().ok().and_then(|c| c.get(&key).copied()))
+        .ok()
+        .flatten();
+    if let Some(id) = cached {
+        return trace_format::LocationId(id);
+    }
+    let id = {
+        let mut guard = LOCATIONS.lock().unwrap_or_else(|p| p.into_inner());
+        let locs = guard.get_or_insert_with(Locations::default);
+        let k = (loc.file(), loc.line(), loc.column());
+        match locs.ids.get(&k) {
+            Some(&id) => id,
+            None => {
+                let id = locs.defs.len() as u32 + 1;
+                let def = trace_format::LocationDef {
+                    id,
+                    file: loc.file().into(),
+                    line: loc.line(),
+                    column: loc.column(),
+                };
+                locs.ids.insert(k, id);
+                locs.defs.push(def.clone());
+                if let Some(shared) = crate::session::current() {
+                    shared.push_meta(Meta::Locations(vec![def]));
+                }
+                id
+            }
+        }
+    };
+    let _ = LOCATION_CACHE.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            c.insert(key, id);
+        }
+    });
+    trace_format::LocationId(id)
 }

@@ -33,18 +33,27 @@
 
 #![warn(missing_docs)]
 
+pub mod activation;
 mod chunk;
 mod clock;
 mod intern;
 mod local;
+pub mod runtime;
+mod sampler;
 mod session;
 mod sink;
+#[cfg(feature = "wakes")]
+mod wakes;
 mod writer;
 
-pub use intern::intern;
+pub use activation::{Recording, env_recording, record_for};
+pub use intern::{intern, intern_location};
+pub use runtime::{Options, instrument, instrument_with};
 pub use session::{Config, Error, Session, Summary, is_recording, start};
 pub use sink::{FileSink, MemorySink, Sink};
 pub use trace_format;
+#[cfg(feature = "wakes")]
+pub use wakes::{WakeLayer, wake_layer};
 
 /// Low-level recording for instrumentation authors: write any [`Event`] on the current
 /// thread. Most users want the higher-level APIs instead.

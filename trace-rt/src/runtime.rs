@@ -1,0 +1,279 @@
+//! tokio instrumentation: the runtime hooks that turn what tokio does into trace events.
+//!
+//! | tokio hook (cfg) | events |
+//! |---|---|
+//! | `on_thread_start` / `on_thread_stop` (stable) | `ThreadStart` (blocking-pool thread) / `ThreadStop` |
+//! | `on_thread_park` / `on_thread_unpark` (stable) | `WorkerPark` / `WorkerUnpark`, and the thread becomes a `Worker` |
+//! | `on_task_spawn` (`tokio_unstable`) | `TaskSpawn` with spawn location and parent (the task polled by the spawning thread) |
+//! | `on_before_task_poll` / `on_after_task_poll` (`tokio_unstable`) | `PollStart` / `PollEnd` (ready when the task terminated inside the poll), `ScheduleLatency` when tracked |
+//! | `on_task_terminate` (`tokio_unstable`) | `TaskTerminate` |
+//!
+//! tokio runs its worker threads on blocking-pool threads, so every runtime thread starts
+//! as `Blocking`; the first poll or park on a thread re-declares it as `Worker` with tokio's
+//! worker index (a thread's role is the one its last `ThreadStart` gives).
+//!
+//! Trace task ids are tokio's task ids (a process-wide 64-bit counter that tokio does not
+//! reuse in practice); a `TaskSpawn` always starts a new task, so a reused id would still read
+//! as two tasks. Without `--cfg tokio_unstable` only the stable thread hooks exist; the trace
+//! header's `tokio_unstable` feature says which it was.
+
+use std::cell::Cell;
+use std::hash::Hasher;
+
+use trace_format::{Event, TaskId, TaskKind, ThreadKind};
+
+use crate::local::record;
+use crate::session::EPOCH;
+
+/// What the hooks know about the current thread.
+struct HookThread {
+    /// The task being polled here (0 when none): the parent of spawns, the waker of wakes.
+    current: Cell<u64>,
+    /// The session `current` was set in (so a stale value from an earlier one is ignored).
+    current_epoch: Cell<u64>,
+    /// The task being polled terminated inside this poll.
+    ready: Cell<bool>,
+    /// Whether this thread was declared a worker in the current session.
+    worker_epoch: Cell<u64>,
+    /// Whether this thread is one of tokio's (worker or blocking pool).
+    runtime_thread: Cell<bool>,
+}
+
+thread_local! {
+    static HOOK: HookThread = const {
+        HookThread {
+            current: Cell::new(0),
+            current_epoch: Cell::new(0),
+            ready: Cell::new(false),
+            worker_epoch: Cell::new(0),
+            runtime_thread: Cell::new(false),
+        }
+    };
+}
+
+/// Installs trace-rt's hooks on a tokio runtime builder (multi-thread or current-thread).
+///
+/// While no session records, each hook costs one relaxed atomic load. Call it before
+/// `build()`; it replaces hooks set earlier on the same builder. If `TRACE_RT_OUT` is set,
+/// this also starts a recording (see [`crate::activation`]).
+///
+/// ```
+/// let mut builder = tokio::runtime::Builder::new_multi_thread();
+/// trace_rt::instrument(&mut builder);
+/// let rt = builder.enable_all().build().unwrap();
+/// rt.block_on(async { tokio::spawn(async {}).await.unwrap() });
+/// ```
+pub fn instrument(builder: &mut tokio::runtime::Builder) -> &mut tokio::runtime::Builder {
+    instrument_with(builder, Options::default())
+}
+
+/// What [`instrument_with`] records beyond the defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Ask tokio to measure each task's schedule latency (time from being woken to being
+    /// polled) and record it as `ScheduleLatency` events, from which the analysis derives
+    /// wake times for every task. Costs two clock reads per poll inside tokio.
+    pub schedule_latency: bool,
+}
+
+/// [`instrument`] with [`Options`].
+pub fn instrument_with(
+    builder: &mut tokio::runtime::Builder,
+    options: Options,
+) -> &mut tokio::runtime::Builder {
+    builder
+        .on_thread_start(on_thread_start)
+        .on_thread_stop(on_thread_stop)
+        .on_thread_park(|| {
+            if EPOCH.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+                ensure_worker();
+                record(&Event::WorkerPark);
+            }
+        })
+        .on_thread_unpark(|| {
+            if EPOCH.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+                record(&Event::WorkerUnpark);
+            }
+        });
+    #[cfg(tokio_unstable)]
+    {
+        builder
+            .on_task_spawn(|meta| on_spawn(task_id(meta.id()), meta.spawned_at()))
+            .on_before_task_poll(|meta| {
+                on_poll_start(task_id(meta.id()), meta.schedule_latency());
+            })
+            .on_after_task_poll(|_| on_poll_end())
+            .on_task_terminate(|meta| on_terminate(task_id(meta.id())));
+        if options.schedule_latency {
+            builder.track_task_schedule_latency();
+        }
+    }
+    #[cfg(not(tokio_unstable))]
+    let _ = options;
+    crate::sampler::ensure_started();
+    crate::activation::from_env_once();
+    builder
+}
+
+/// tokio's task id as a number. `tokio::task::Id` exposes no accessor, but its `Hash` writes
+/// exactly its `u64`, which this hasher captures (a test checks it against `Display`).
+pub(crate) fn task_id(id: tokio::task::Id) -> u64 {
+    struct Capture(u64);
+    impl Hasher for Capture {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(b);
+            }
+        }
+        fn write_u64(&mut self, v: u64) {
+            self.0 = v;
+        }
+    }
+    let mut h = Capture(0);
+    std::hash::Hash::hash(&id, &mut h);
+    h.0
+}
+
+fn on_thread_start() {
+    let _ = HOOK.try_with(|h| h.runtime_thread.set(true));
+    crate::sampler::register_current_runtime();
+    if EPOCH.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        record(&Event::ThreadStart {
+            kind: ThreadKind::Blocking,
+            index: 0,
+        });
+    }
+}
+
+fn on_thread_stop() {
+    crate::sampler::unregister_current_runtime();
+    if EPOCH.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        record(&Event::ThreadStop);
+    }
+}
+
+/// Declares the current thread a worker once per session (on its first poll or park).
+#[inline]
+fn ensure_worker() {
+    let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+    let _ = HOOK.try_with(|h| {
+        if h.worker_epoch.get() != epoch {
+            h.worker_epoch.set(epoch);
+            let index = tokio::runtime::worker_index().unwrap_or(0) as u32;
+            record(&Event::ThreadStart {
+                kind: ThreadKind::Worker,
+                index,
+            });
+        }
+    });
+}
+
+/// The task being polled on this thread, if any.
+pub(crate) fn current_task() -> u64 {
+    let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+    HOOK.try_with(|h| {
+        if h.current_epoch.get() == epoch {
+            h.current.get()
+        } else {
+            0
+        }
+    })
+    .unwrap_or(0)
+}
+
+/// Whether this thread belongs to a tokio runtime.
+#[cfg_attr(not(feature = "wakes"), allow(dead_code))]
+pub(crate) fn on_runtime_thread() -> bool {
+    HOOK.try_with(|h| h.runtime_thread.get()).unwrap_or(false)
+}
+
+/// Whether this thread is a worker (it polled or parked in this session).
+#[cfg_attr(not(feature = "wakes"), allow(dead_code))]
+pub(crate) fn on_worker_thread() -> bool {
+    let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+    HOOK.try_with(|h| h.worker_epoch.get() == epoch && epoch != 0)
+        .unwrap_or(false)
+}
+
+#[cfg_attr(not(tokio_unstable), allow(dead_code))]
+fn on_spawn(task: u64, location: &'static std::panic::Location<'static>) {
+    if EPOCH.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        return;
+    }
+    record(&Event::TaskSpawn {
+        task: TaskId(task),
+        kind: TaskKind::Async,
+        tokio_id: task,
+        parent: TaskId(current_task()),
+        location: crate::intern::intern_location(location),
+        name: trace_format::StringId::NONE,
+    });
+}
+
+#[cfg_attr(not(tokio_unstable), allow(dead_code))]
+#[inline]
+pub(crate) fn on_poll_start(task: u64, latency: Option<std::time::Duration>) {
+    let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+    if epoch == 0 {
+        return;
+    }
+    let _ = HOOK.try_with(|h| {
+        h.current.set(task);
+        h.current_epoch.set(epoch);
+        h.ready.set(false);
+    });
+    ensure_worker();
+    record(&Event::PollStart { task: TaskId(task) });
+    if let Some(l) = latency {
+        record(&Event::ScheduleLatency {
+            task: TaskId(task),
+            nanos: l.as_nanos().min(u128::from(u64::MAX)) as u64,
+        });
+    }
+}
+
+#[cfg_attr(not(tokio_unstable), allow(dead_code))]
+#[inline]
+pub(crate) fn on_poll_end() {
+    if EPOCH.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        return;
+    }
+    let ready = HOOK
+        .try_with(|h| {
+            h.current.set(0);
+            h.ready.replace(false)
+        })
+        .unwrap_or(false);
+    record(&Event::PollEnd { ready });
+}
+
+#[cfg_attr(not(tokio_unstable), allow(dead_code))]
+pub(crate) fn on_terminate(task: u64) {
+    if EPOCH.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        return;
+    }
+    let _ = HOOK.try_with(|h| {
+        if h.current.get() == task {
+            h.ready.set(true);
+        }
+    });
+    record(&Event::TaskTerminate { task: TaskId(task) });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn task_id_matches_display() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for _ in 0..10 {
+            let h = rt.spawn(async {});
+            let id = h.id();
+            assert_eq!(super::task_id(id).to_string(), id.to_string());
+        }
+    }
+}

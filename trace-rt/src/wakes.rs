@@ -1,0 +1,289 @@
+//! Wake mode (cargo feature `wakes`): full wake coverage for every task, including tasks
+//! spawned with plain `tokio::spawn` by libraries.
+//!
+//! tokio, built with `--cfg tokio_unstable` and its `tracing` feature, wraps every task in
+//! a `runtime.spawn` span (carrying tokio's task id) and emits a `tokio::task::waker` event
+//! for every waker operation (naming the span). [`wake_layer`] is a `tracing-subscriber`
+//! layer that listens only to those (a per-layer filter, so other layers are unaffected) and
+//! records a `Wake` event on the thread that woke the task, classified by what that thread
+//! was doing:
+//!
+//! | the waking thread… | source |
+//! |---|---|
+//! | is polling the woken task itself | `SelfWake` (`yield_now`, budget exhaustion) |
+//! | is polling another task | `Task`, with that task as `waker` (channels, locks, notify) |
+//! | is a worker outside any poll (its I/O or timer driver) and the task's last poll registered a timer (`Sleep` reported `poll_elapsed` pending) | `Timer` |
+//! | … and otherwise | `Io` |
+//! | is a blocking-pool thread | `Blocking` (e.g. a `spawn_blocking` result) |
+//! | is not a runtime thread | `Foreign` |
+//!
+//! Limits: `block_on` futures and `LocalSet` tasks have no `runtime.spawn` waker events;
+//! a task waiting on both a timer and a socket (e.g. `timeout(read)`) is classified by
+//! whether its last pending poll touched a timer; wakes of a task whose span was created
+//! while no subscriber was listening are not seen. `spawn_blocking` work is recorded as
+//! `TaskSpawn` (kind `Blocking`) and `BlockingStart`/`BlockingEnd` from its span.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use trace_format::{Event, LocationId, StringId, TaskId, TaskKind, WakeSource};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event as TracingEvent, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{Filtered, Targets};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::local::record;
+use crate::runtime;
+
+/// What the layer keeps in each `runtime.spawn` span.
+struct TaskSpan {
+    task: u64,
+    kind: TaskKind,
+    /// The task's current poll found a timer not yet elapsed.
+    timer_pending: AtomicBool,
+}
+
+/// The layer; build it with [`wake_layer`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WakeLayer;
+
+/// A layer recording every task wake with its source, filtered to tokio's task and waker
+/// instrumentation so that it does not change what other layers see.
+///
+/// ```no_run
+/// use tracing_subscriber::prelude::*;
+/// tracing_subscriber::registry().with(trace_rt::wake_layer()).init();
+/// let mut builder = tokio::runtime::Builder::new_multi_thread();
+/// trace_rt::instrument(&mut builder);
+/// ```
+pub fn wake_layer<S>() -> Filtered<WakeLayer, Targets, S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let targets = Targets::new()
+        .with_target("tokio::task", tracing::Level::TRACE)
+        .with_target("runtime::resource::poll_op", tracing::Level::TRACE);
+    WakeLayer.with_filter(targets)
+}
+
+#[derive(Default)]
+struct SpawnFields {
+    task: u64,
+    kind: Option<TaskKind>,
+    file: Option<String>,
+    line: u32,
+    col: u32,
+}
+
+impl Visit for SpawnFields {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        match field.name() {
+            "task.id" => self.task = value,
+            "loc.line" => self.line = value as u32,
+            "loc.col" => self.col = value as u32,
+            _ => {}
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.record_u64(field, value as u64);
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "loc.file" => self.file = Some(value.to_string()),
+            "kind" => self.kind = Some(kind_of(value)),
+            _ => {}
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "kind" {
+            self.kind = Some(kind_of(&format!("{value:?}")));
+        }
+    }
+}
+
+fn kind_of(s: &str) -> TaskKind {
+    match s.trim_matches('"') {
+        "blocking" => TaskKind::Blocking,
+        "block_on" => TaskKind::BlockOn,
+        "local" => TaskKind::Local,
+        _ => TaskKind::Async,
+    }
+}
+
+#[derive(Default)]
+struct WakerFields {
+    wake: bool,
+    span: u64,
+}
+
+impl Visit for WakerFields {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "task.id" {
+            self.span = value;
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "op" {
+            self.wake = value == "waker.wake" || value == "waker.wake_by_ref";
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "op" {
+            let s = format!("{value:?}");
+            self.wake = s.contains("waker.wake");
+        }
+    }
+}
+
+#[derive(Default)]
+struct PollOpFields {
+    elapsed_op: bool,
+    ready: bool,
+}
+
+impl Visit for PollOpFields {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.name() == "is_ready" {
+            self.ready = value;
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "op_name" {
+            self.elapsed_op = value == "poll_elapsed";
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "op_name" {
+            self.elapsed_op = format!("{value:?}").contains("poll_elapsed");
+        }
+    }
+}
+
+thread_local! {
+    /// The `runtime.spawn` span entered on this thread (the task being polled).
+    static ENTERED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+impl<S> Layer<S> for WakeLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if attrs.metadata().name() != "runtime.spawn" {
+            return;
+        }
+        let mut f = SpawnFields::default();
+        attrs.record(&mut f);
+        let kind = f.kind.unwrap_or(TaskKind::Async);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(TaskSpan {
+                task: f.task,
+                kind,
+                timer_pending: AtomicBool::new(false),
+            });
+        }
+        // The runtime's spawn hook already records async tasks; blocking ones have no hook.
+        if kind != TaskKind::Async && crate::is_recording() {
+            let location = match f.file {
+                Some(file) => crate::intern::intern_location_parts(&file, f.line, f.col),
+                None => LocationId::NONE,
+            };
+            record(&Event::TaskSpawn {
+                task: TaskId(f.task),
+                kind,
+                tokio_id: f.task,
+                parent: TaskId(runtime::current_task()),
+                location,
+                name: StringId::NONE,
+            });
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let ext = span.extensions();
+        let Some(t) = ext.get::<TaskSpan>() else {
+            return;
+        };
+        t.timer_pending.store(false, Ordering::Relaxed);
+        let _ = ENTERED.try_with(|e| e.set(id.into_u64()));
+        if t.kind == TaskKind::Blocking {
+            record(&Event::BlockingStart {
+                task: TaskId(t.task),
+            });
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        let _ = ENTERED.try_with(|e| {
+            if e.get() == id.into_u64() {
+                e.set(0);
+            }
+        });
+        let Some(span) = ctx.span(id) else { return };
+        if let Some(t) = span.extensions().get::<TaskSpan>()
+            && t.kind == TaskKind::Blocking
+        {
+            record(&Event::BlockingEnd);
+        }
+    }
+
+    fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
+        if !crate::is_recording() {
+            return;
+        }
+        let target = event.metadata().target();
+        if target == "tokio::task::waker" {
+            let mut f = WakerFields::default();
+            event.record(&mut f);
+            if !f.wake {
+                return;
+            }
+            let Some(span) = ctx.span(&Id::from_u64(f.span.max(1))) else {
+                return;
+            };
+            let ext = span.extensions();
+            let Some(t) = ext.get::<TaskSpan>() else {
+                return;
+            };
+            let current = runtime::current_task();
+            let (source, waker) = if current != 0 && current == t.task {
+                (WakeSource::SelfWake, current)
+            } else if current != 0 {
+                (WakeSource::Task, current)
+            } else if runtime::on_worker_thread() {
+                if t.timer_pending.load(Ordering::Relaxed) {
+                    (WakeSource::Timer, 0)
+                } else {
+                    (WakeSource::Io, 0)
+                }
+            } else if runtime::on_runtime_thread() {
+                (WakeSource::Blocking, 0)
+            } else {
+                (WakeSource::Foreign, 0)
+            };
+            record(&Event::Wake {
+                task: TaskId(t.task),
+                waker: TaskId(waker),
+                source,
+            });
+        } else if target == "runtime::resource::poll_op" {
+            let mut f = PollOpFields::default();
+            event.record(&mut f);
+            if !f.elapsed_op || f.ready {
+                return;
+            }
+            let entered = ENTERED.try_with(|e| e.get()).unwrap_or(0);
+            if entered == 0 {
+                return;
+            }
+            if let Some(span) = ctx.span(&Id::from_u64(entered))
+                && let Some(t) = span.extensions().get::<TaskSpan>()
+            {
+                t.timer_pending.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Helpers for tests that run real tokio workloads and check the recorded trace: record a
+//! closure into memory, and index the result per task and per thread.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use trace_format::{Event, TaskKind, ThreadKind, Trace, WakeSource};
+
+/// The recorder is process-global: tests in one binary take turns.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Records whatever `f` does into memory and returns the trace.
+pub fn record<R>(f: impl FnOnce() -> R) -> (Trace, R) {
+    let sink = trace_rt::MemorySink::new();
+    let session = trace_rt::Config::default()
+        .start_with_sink(sink.clone())
+        .expect("start");
+    let r = f();
+    let summary = session.stop().expect("stop");
+    assert_eq!(summary.lost_events, 0, "{summary}");
+    let trace = Trace::from_bytes(sink.bytes()).expect("read back");
+    trace.validate().expect("valid trace");
+    (trace, r)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wake {
+    pub time: u64,
+    pub thread: u32,
+    pub waker: u64,
+    pub source: WakeSource,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct TaskInfo {
+    pub spawn: Option<(u64, u32)>,
+    pub kind: Option<TaskKind>,
+    pub parent: u64,
+    pub location: String,
+    /// (start, end, ready, thread)
+    pub polls: Vec<(u64, u64, bool, u32)>,
+    pub wakes: Vec<Wake>,
+    pub terminate: Option<u64>,
+    pub latencies: Vec<u64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Model {
+    pub tasks: BTreeMap<u64, TaskInfo>,
+    pub thread_kinds: BTreeMap<u32, (ThreadKind, u32)>,
+    /// (time, thread, event kind name)
+    pub parks: Vec<(u64, u32, bool)>,
+    pub blocking: Vec<(u64, u64, u32)>,
+    pub runtime_samples: usize,
+}
+
+impl Model {
+    pub fn build(trace: &Trace) -> Model {
+        let mut m = Model::default();
+        for thread in trace.thread_ids() {
+            let mut open: Vec<(u64, u64)> = vec![];
+            let mut blocking_open: Option<(u64, u64)> = None;
+            for r in trace.thread_events(thread) {
+                let r = r.expect("decode");
+                let t = trace.to_nanos(r.time);
+                match r.event {
+                    Event::ThreadStart { kind, index } => {
+                        m.thread_kinds.insert(thread, (kind, index));
+                    }
+                    Event::TaskSpawn {
+                        task,
+                        kind,
+                        parent,
+                        location,
+                        ..
+                    } => {
+                        let e = m.tasks.entry(task.0).or_default();
+                        e.spawn = Some((t, thread));
+                        e.kind = Some(kind);
+                        e.parent = parent.0;
+                        e.location = trace
+                            .location(location)
+                            .map(|l| format!("{}:{}", l.file, l.line))
+                            .unwrap_or_default();
+                    }
+                    Event::PollStart { task } => open.push((task.0, t)),
+                    Event::PollEnd { ready } => {
+                        let (task, start) = open.pop().expect("poll end without start");
+                        m.tasks
+                            .entry(task)
+                            .or_default()
+                            .polls
+                            .push((start, t, ready, thread));
+                    }
+                    Event::Wake {
+                        task,
+                        waker,
+                        source,
+                    } => m.tasks.entry(task.0).or_default().wakes.push(Wake {
+                        time: t,
+                        thread,
+                        waker: waker.0,
+                        source,
+                    }),
+                    Event::TaskTerminate { task } => {
+                        m.tasks.entry(task.0).or_default().terminate = Some(t);
+                    }
+                    Event::ScheduleLatency { task, nanos } => {
+                        m.tasks.entry(task.0).or_default().latencies.push(nanos)
+                    }
+                    Event::WorkerPark => m.parks.push((t, thread, true)),
+                    Event::WorkerUnpark => m.parks.push((t, thread, false)),
+                    Event::BlockingStart { task } => blocking_open = Some((task.0, t)),
+                    Event::BlockingEnd => {
+                        if let Some((task, s)) = blocking_open.take() {
+                            m.blocking.push((task, t - s, thread));
+                        }
+                    }
+                    Event::RuntimeSample { .. } => m.runtime_samples += 1,
+                    _ => {}
+                }
+            }
+            assert!(open.is_empty() || open.len() == 1, "unbalanced polls");
+        }
+        for t in m.tasks.values_mut() {
+            t.polls.sort();
+            t.wakes.sort_by_key(|w| w.time);
+        }
+        m
+    }
+
+    /// Tasks spawned at a location containing `needle`.
+    pub fn spawned_at(&self, needle: &str) -> Vec<(u64, &TaskInfo)> {
+        self.tasks
+            .iter()
+            .filter(|(_, t)| t.location.contains(needle))
+            .map(|(id, t)| (*id, t))
+            .collect()
+    }
+}
+
+/// A task's polls never overlap each other, and polls on one thread never overlap.
+pub fn assert_polls_well_formed(m: &Model) {
+    let mut per_thread: BTreeMap<u32, Vec<(u64, u64)>> = BTreeMap::new();
+    for (id, t) in &m.tasks {
+        for w in t.polls.windows(2) {
+            assert!(w[0].1 <= w[1].0, "task {id}: polls overlap {w:?}");
+        }
+        for p in &t.polls {
+            assert!(p.0 <= p.1, "task {id}: poll ends before it starts");
+            per_thread.entry(p.3).or_default().push((p.0, p.1));
+        }
+        if let (Some((spawn, _)), Some(first)) = (t.spawn, t.polls.first()) {
+            assert!(spawn <= first.0, "task {id} polled before spawned");
+        }
+        if let (Some(end), Some(last)) = (t.terminate, t.polls.last()) {
+            assert!(last.2, "task {id}: last poll before terminate is not ready");
+            assert!(
+                last.0 <= end && end <= last.1,
+                "task {id}: terminate outside last poll"
+            );
+        }
+    }
+    for (thread, mut polls) in per_thread {
+        polls.sort();
+        for w in polls.windows(2) {
+            assert!(w[0].1 <= w[1].0, "thread {thread}: polls overlap {w:?}");
+        }
+    }
+}

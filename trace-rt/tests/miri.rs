@@ -1,0 +1,423 @@
+//! Small tests that drive every unsafe path of the recorder, sized to run under Miri (which
+//! checks them for undefined behaviour and data races) as well as in a normal `cargo test`:
+//!
+//! ```text
+//! MIRIFLAGS="-Zmiri-disable-isolation" cargo +nightly miri test -p trace-rt --test miri
+//! ```
+//!
+//! (`.ci/miri` runs them over several scheduler seeds.) Chunks are the minimum 4 KiB and the
+//! pool holds 2 to 4 of them, and most events carry a ~900-byte message, so that a handful
+//! of events fills a chunk: hand-overs, pool exhaustion (chunk reuse and `Lost` events),
+//! thread exit, and the stop stealing chunks that threads are still writing all happen
+//! within a few dozen events.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use trace_format::{End, Event, EventChunkHeader, Header, Level, Meta, StringId, Trace, Warning};
+use trace_rt::raw::record;
+use trace_rt::{Config, MemorySink, Session, Sink, Summary};
+
+const CHUNK: usize = 4096;
+/// Fills most of a 4 KiB chunk in four events.
+const MESSAGE: &str = concat!(
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+);
+
+/// The recorder is process-global: tests in this file take turns.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Minimum-size chunks, `chunks` of them.
+fn small(chunks: usize) -> Config {
+    Config::default()
+        .chunk_size(CHUNK)
+        .buffer_size(chunks * CHUNK)
+}
+
+fn names() -> (StringId, StringId) {
+    (trace_rt::intern("miri-seq"), trace_rt::intern("miri"))
+}
+
+/// Records event number `i` of a thread: a counter holding `i`, then a large log message
+/// (two events).
+fn record_pair(i: i64) {
+    let (name, target) = names();
+    record(&Event::Counter { name, value: i });
+    record(&Event::Log {
+        level: Level::Info,
+        target,
+        message: MESSAGE,
+    });
+}
+
+/// Reads the sink's trace back and checks it against the summary.
+fn read_back(sink: &MemorySink, summary: &Summary) -> Trace {
+    let trace = Trace::from_bytes(sink.bytes()).unwrap();
+    assert_eq!(trace.validate().unwrap(), summary.events, "{summary}");
+    let end = trace.end().expect("end record").clone();
+    assert_eq!(end.events, summary.events);
+    assert_eq!(end.lost_events, summary.lost_events);
+    assert_eq!(end.lost_chunks, summary.lost_chunks);
+    for w in trace.warnings() {
+        assert!(
+            matches!(w, Warning::LostData { .. } | Warning::MissingChunks { .. }),
+            "{w}"
+        );
+    }
+    trace
+}
+
+/// Per thread: the counter values in the trace, and the events that `Lost` markers report.
+struct Written {
+    counters: BTreeMap<u32, Vec<i64>>,
+    user_events: u64,
+    lost_markers: u64,
+}
+
+fn written(trace: &Trace) -> Written {
+    let (name, _) = names();
+    let mut w = Written {
+        counters: BTreeMap::new(),
+        user_events: 0,
+        lost_markers: 0,
+    };
+    for t in trace.thread_ids() {
+        let mut last_time = 0;
+        for r in trace.thread_events(t) {
+            let r = r.unwrap();
+            assert!(r.time >= last_time, "time went backwards on thread {t}");
+            last_time = r.time;
+            match r.event {
+                Event::Counter { name: n, value } if n == name => {
+                    w.user_events += 1;
+                    w.counters.entry(t).or_default().push(value);
+                }
+                Event::Log { message, .. } => {
+                    assert_eq!(message, MESSAGE);
+                    w.user_events += 1;
+                }
+                Event::Lost { events, .. } => w.lost_markers += events,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    w
+}
+
+/// Each thread's counters increase, and every one missing before a thread's last one was
+/// counted as lost. Returns how many are missing.
+fn check_counters(w: &Written, summary: &Summary) -> u64 {
+    let mut missing = 0;
+    for (t, values) in &w.counters {
+        assert!(
+            values.windows(2).all(|p| p[0] < p[1]),
+            "thread {t}: {values:?}"
+        );
+        missing += values.last().map_or(0, |&l| l as u64 + 1) - values.len() as u64;
+    }
+    // Each missing counter takes its log event with it (both are in the same or adjacent
+    // chunks), but a chunk boundary can split a pair: compare counters only.
+    assert!(
+        missing <= summary.lost_events,
+        "{missing} missing, {summary}"
+    );
+    missing
+}
+
+/// Three long-lived threads record in several sessions; each session is stopped while they
+/// are still recording, so the stop steals chunks that are being written (and waits for
+/// threads caught handing a chunk over), and each thread's first event in the next session
+/// finds its old chunk stolen and attaches to the new one. Small pools and, in some rounds,
+/// a flush interval shorter than an event make threads hand over and reuse chunks all the
+/// time.
+#[test]
+fn stop_steals_chunks_from_recording_threads_over_several_sessions() {
+    let _g = serial();
+    const WORKERS: usize = 3;
+    const ROUNDS: usize = 3;
+    /// Pairs each worker records before the stop is requested.
+    const BEFORE: i64 = 3;
+    /// At most this many more pairs, racing the stop.
+    const DURING: i64 = 6;
+    let start = Arc::new(Barrier::new(WORKERS + 1));
+    let running = Arc::new(Barrier::new(WORKERS + 1));
+    let done = Arc::new(Barrier::new(WORKERS + 1));
+    let stopped = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|i| {
+            let (start, running, done, stopped) = (
+                start.clone(),
+                running.clone(),
+                done.clone(),
+                stopped.clone(),
+            );
+            std::thread::Builder::new()
+                .name(format!("miri-worker-{i}"))
+                .spawn(move || {
+                    let mut produced = Vec::new();
+                    for _ in 0..ROUNDS {
+                        start.wait();
+                        let mut n = 0;
+                        while n < BEFORE {
+                            record_pair(n);
+                            n += 1;
+                        }
+                        running.wait();
+                        while n < BEFORE + DURING && !stopped.load(Ordering::Relaxed) {
+                            record_pair(n);
+                            n += 1;
+                        }
+                        produced.push(2 * n as u64);
+                        done.wait();
+                    }
+                    produced
+                })
+                .unwrap()
+        })
+        .collect();
+    let mut summaries = Vec::new();
+    for round in 0..ROUNDS {
+        let sink = MemorySink::new();
+        let mut config = small(2 + round % 3);
+        if round % 2 == 1 {
+            config = config.flush_interval(Duration::from_nanos(1));
+        }
+        let session = config.start_with_sink(sink.clone()).unwrap();
+        start.wait();
+        running.wait();
+        let summary = session.stop().unwrap();
+        stopped.store(true, Ordering::Relaxed);
+        done.wait();
+        stopped.store(false, Ordering::Relaxed);
+        let trace = read_back(&sink, &summary);
+        let w = written(&trace);
+        let markers = marker_count(&trace);
+        assert_eq!(w.user_events + markers, summary.events);
+        check_counters(&w, &summary);
+        // Every worker had recorded `BEFORE` pairs when the stop began: those are in the
+        // trace or counted as lost.
+        let complete: u64 = w
+            .counters
+            .values()
+            .map(|v| v.iter().filter(|&&x| x < BEFORE).count() as u64)
+            .sum();
+        assert!(
+            complete + summary.lost_events >= (WORKERS as u64) * BEFORE as u64,
+            "round {round}: {complete} early counters, {summary}"
+        );
+        summaries.push((summary, w.user_events));
+    }
+    let produced: Vec<Vec<u64>> = workers.into_iter().map(|h| h.join().unwrap()).collect();
+    for (round, (summary, user_events)) in summaries.iter().enumerate() {
+        let total: u64 = produced.iter().map(|p| p[round]).sum();
+        assert!(
+            user_events + summary.lost_events <= total,
+            "round {round}: {total} produced, {summary}"
+        );
+    }
+}
+
+/// Number of `Lost` marker events in the trace (written by the recorder, not the user).
+fn marker_count(trace: &Trace) -> u64 {
+    trace
+        .events()
+        .filter(|r| matches!(r.as_ref().unwrap().event, Event::Lost { .. }))
+        .count() as u64
+}
+
+/// A sink that holds every chunk write until released, like a stalled disk.
+#[derive(Clone)]
+struct StalledSink {
+    inner: MemorySink,
+    gate: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl StalledSink {
+    fn new() -> Self {
+        StalledSink {
+            inner: MemorySink::new(),
+            gate: Arc::new((Mutex::new(false), Condvar::new())),
+        }
+    }
+    fn release(&self) {
+        *self.gate.0.lock().unwrap() = true;
+        self.gate.1.notify_all();
+    }
+}
+
+impl Sink for StalledSink {
+    fn header(&mut self, header: &Header) -> io::Result<()> {
+        self.inner.header(header)
+    }
+    fn meta(&mut self, meta: &Meta) -> io::Result<()> {
+        self.inner.meta(meta)
+    }
+    fn events(&mut self, header: &EventChunkHeader, events: &[u8]) -> io::Result<()> {
+        let mut open = self.gate.0.lock().unwrap();
+        while !*open {
+            open = self.gate.1.wait(open).unwrap();
+        }
+        drop(open);
+        self.inner.events(header, events)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+    fn finish(&mut self, end: &End) -> io::Result<u64> {
+        self.inner.finish(end)
+    }
+}
+
+/// With the writer stalled and a pool of three chunks, the first hand-overs take free
+/// chunks; then the pool is empty and threads reuse their own chunk, dropping its events and
+/// opening it with a `Lost` event (repeatedly, carrying the count along). One thread exits
+/// in that state (its chunk goes to the full queue), the other is still attached when the
+/// stop steals its chunk. Nothing races the stop, so the accounting is exact.
+#[test]
+fn exhausted_pool_reuses_chunks_and_reports_lost_events() {
+    let _g = serial();
+    const PAIRS: i64 = 10; // about five chunks per thread
+    let sink = StalledSink::new();
+    let session = small(3).start_with_sink(sink.clone()).unwrap();
+    // Each thread takes a chunk before either fills one, so both get one and then share
+    // the third.
+    let attached = Arc::new(Barrier::new(2));
+    let other = {
+        let attached = attached.clone();
+        std::thread::Builder::new()
+            .name("miri-exhaust".into())
+            .spawn(move || {
+                record_pair(0);
+                attached.wait();
+                (1..PAIRS).for_each(record_pair);
+            })
+            .unwrap()
+    };
+    record_pair(0);
+    attached.wait();
+    (1..PAIRS).for_each(record_pair);
+    // An event larger than a chunk is dropped and counted.
+    let (_, target) = names();
+    let huge = "x".repeat(CHUNK);
+    record(&Event::Log {
+        level: Level::Info,
+        target,
+        message: &huge,
+    });
+    other.join().unwrap();
+    sink.release();
+    let summary = session.stop().unwrap();
+    assert!(
+        summary.lost_chunks > 0 && summary.lost_events > 0,
+        "{summary}"
+    );
+
+    let trace = read_back(&sink.inner, &summary);
+    assert!(
+        trace
+            .warnings()
+            .iter()
+            .any(|w| matches!(w, Warning::LostData { .. }))
+    );
+    let w = written(&trace);
+    assert_eq!(w.user_events + marker_count(&trace), summary.events);
+    assert_eq!(
+        w.user_events + summary.lost_events,
+        2 * 2 * PAIRS as u64 + 1,
+        "{summary}"
+    );
+    assert!(w.lost_markers > 0 && w.lost_markers <= summary.lost_events);
+    check_counters(&w, &summary);
+}
+
+/// Threads that exit while the session records hand their chunk over from their
+/// thread-local destructor: some are joined before the stop (everything they recorded is in
+/// the trace or counted as lost), others exit while the stop collects their slots.
+#[test]
+fn threads_exiting_while_recording_hand_over_their_chunks() {
+    let _g = serial();
+    const PAIRS: i64 = 5;
+    let sink = MemorySink::new();
+    let session = small(4).start_with_sink(sink.clone()).unwrap();
+    let spawn = |i: usize| {
+        std::thread::Builder::new()
+            .name(format!("miri-exit-{i}"))
+            .spawn(|| (0..PAIRS).for_each(record_pair))
+            .unwrap()
+    };
+    let early: Vec<_> = (0..3).map(spawn).collect();
+    for h in early {
+        h.join().unwrap();
+    }
+    let summary = session.stop().unwrap();
+    let trace = read_back(&sink, &summary);
+    let w = written(&trace);
+    assert_eq!(
+        w.user_events + summary.lost_events,
+        3 * 2 * PAIRS as u64,
+        "{summary}"
+    );
+    check_counters(&w, &summary);
+
+    // Exits racing the stop.
+    let sink = MemorySink::new();
+    let session = small(2).start_with_sink(sink.clone()).unwrap();
+    let late: Vec<_> = (3..5).map(spawn).collect();
+    let summary = session.stop().unwrap();
+    for h in late {
+        h.join().unwrap();
+    }
+    let trace = read_back(&sink, &summary);
+    let w = written(&trace);
+    assert!(w.user_events <= 2 * 2 * PAIRS as u64);
+    check_counters(&w, &summary);
+}
+
+/// A thread whose chunk the stop took records again: nothing is recorded between sessions,
+/// and in the next session it attaches afresh (its old slot and stolen chunk are let go).
+/// A session dropped without `stop` is finished by its destructor.
+#[test]
+fn thread_with_stolen_chunk_records_in_the_next_session() {
+    let _g = serial();
+    let (name, _) = names();
+    let mut traces = Vec::new();
+    for (session_no, base) in [(0, 0i64), (1, 100), (2, 200)] {
+        let sink = MemorySink::new();
+        let session: Session = small(2).start_with_sink(sink.clone()).unwrap();
+        (base..base + 3).for_each(record_pair);
+        if session_no == 2 {
+            drop(session);
+            traces.push((Trace::from_bytes(sink.bytes()).unwrap(), base));
+        } else {
+            let summary = session.stop().unwrap();
+            traces.push((read_back(&sink, &summary), base));
+        }
+        // Not recording: goes nowhere.
+        record(&Event::Counter { name, value: -1 });
+    }
+    for (trace, base) in &traces {
+        trace.validate().unwrap();
+        let w = written(trace);
+        let values: Vec<i64> = w.counters.values().flatten().copied().collect();
+        assert!(
+            values.iter().all(|v| (*base..base + 3).contains(v)),
+            "{values:?}"
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! The default mode (tokio's hooks, no wake layer) on real runtimes: every task, poll,
+//! worker and runtime sample appears, exactly.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Model, assert_polls_well_formed, record, serial};
+use trace_format::{TaskKind, ThreadKind};
+
+fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.worker_threads(workers);
+    trace_rt::instrument(&mut b);
+    b.enable_all().build().unwrap()
+}
+
+#[test]
+fn every_task_and_poll_is_recorded_exactly() {
+    let _g = serial();
+    let rt = multi_thread(2);
+    const TASKS: usize = 50;
+    const YIELDS: usize = 20;
+    let (trace, ()) = record(|| {
+        rt.block_on(async {
+            let handles: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    tokio::spawn(async {
+                        for _ in 0..YIELDS {
+                            tokio::task::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.await.unwrap();
+            }
+        })
+    });
+    let m = Model::build(&trace);
+    let ours = m.spawned_at("tokio_hooks.rs");
+    assert_eq!(ours.len(), TASKS);
+    for (id, t) in ours {
+        // One poll per yield plus the first; the last one completes the task.
+        assert_eq!(t.polls.len(), YIELDS + 1, "task {id}");
+        assert_eq!(t.polls.iter().filter(|p| p.2).count(), 1, "task {id}");
+        assert!(t.polls.last().unwrap().2);
+        assert!(t.terminate.is_some(), "task {id} never terminated");
+        assert_eq!(t.kind, Some(TaskKind::Async));
+        assert!(
+            t.location
+                .ends_with(&format!("tokio_hooks.rs:{}", line_of_spawn())),
+            "{}",
+            t.location
+        );
+    }
+    assert_polls_well_formed(&m);
+    // Both workers declared themselves with their index.
+    let mut workers: Vec<u32> = m
+        .thread_kinds
+        .values()
+        .filter(|(k, _)| *k == ThreadKind::Worker)
+        .map(|(_, i)| *i)
+        .collect();
+    workers.sort();
+    workers.dedup();
+    assert_eq!(workers, vec![0, 1]);
+}
+
+fn line_of_spawn() -> u32 {
+    // The `tokio::spawn` in `every_task_and_poll_is_recorded_exactly`.
+    let src = include_str!("tokio_hooks.rs");
+    src.lines()
+        .position(|l| l.trim_start().starts_with("tokio::spawn(async {"))
+        .unwrap() as u32
+        + 1
+}
+
+#[test]
+fn parents_parks_and_samples() {
+    let _g = serial();
+    let rt = multi_thread(2);
+    let (trace, parent_id) = record(|| {
+        rt.block_on(async {
+            let parent = tokio::spawn(async {
+                let child =
+                    tokio::spawn(async { tokio::time::sleep(Duration::from_millis(5)).await });
+                child.await.unwrap();
+                trace_rt_task_id()
+            });
+            let id = parent.await.unwrap();
+            // Idle long enough for parks and a few runtime samples.
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            id
+        })
+    });
+    let m = Model::build(&trace);
+    let child = m
+        .tasks
+        .values()
+        .find(|t| t.parent == parent_id)
+        .expect("child task with the parent recorded");
+    assert_eq!(
+        child.polls.len(),
+        2,
+        "sleep: first poll pends, second completes"
+    );
+    assert!(m.parks.iter().any(|p| p.2), "no park recorded");
+    assert!(m.parks.iter().any(|p| !p.2), "no unpark recorded");
+    assert!(
+        m.runtime_samples >= 2,
+        "{} runtime samples",
+        m.runtime_samples
+    );
+    assert_polls_well_formed(&m);
+}
+
+fn trace_rt_task_id() -> u64 {
+    tokio::task::id().to_string().parse().unwrap()
+}
+
+#[test]
+fn current_thread_runtime_and_many_sessions() {
+    let _g = serial();
+    let mut b = tokio::runtime::Builder::new_current_thread();
+    trace_rt::instrument(&mut b);
+    let rt = b.enable_all().build().unwrap();
+    for round in 0..3 {
+        let (trace, ()) = record(|| {
+            rt.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..10 {
+                    set.spawn(async { tokio::task::yield_now().await });
+                }
+                while set.join_next().await.is_some() {}
+            })
+        });
+        let m = Model::build(&trace);
+        let ours = m.spawned_at("tokio_hooks.rs");
+        assert_eq!(ours.len(), 10, "round {round}");
+        assert!(
+            ours.iter()
+                .all(|(_, t)| t.polls.len() == 2 && t.terminate.is_some())
+        );
+        assert_polls_well_formed(&m);
+    }
+}
+
+#[test]
+fn not_recording_records_nothing_and_runtime_still_works() {
+    let _g = serial();
+    let rt = multi_thread(2);
+    let n = rt.block_on(async {
+        let mut total = 0;
+        for i in 0..100 {
+            total += tokio::spawn(async move { i }).await.unwrap();
+        }
+        total
+    });
+    assert_eq!(n, 4950);
+    assert!(!trace_rt::is_recording());
+}
