@@ -35,6 +35,13 @@ pub fn raw_ticks() -> u64 {
     clock().raw()
 }
 
+/// [`info`], computed once.
+#[cfg_attr(not(feature = "wakes"), allow(dead_code))]
+pub(crate) fn info_cached() -> &'static ClockInfo {
+    static INFO: OnceLock<ClockInfo> = OnceLock::new();
+    INFO.get_or_init(info)
+}
+
 /// Calibration of [`now`]'s units for the trace header.
 #[cfg(not(miri))]
 pub(crate) fn info() -> ClockInfo {

@@ -59,6 +59,7 @@ impl Local {
     #[inline(always)]
     fn record(&self, epoch: u64, event: &Event<'_>) {
         if self.busy.replace(true) {
+            reentrant_drop();
             return;
         }
         // SAFETY: `busy` was false, so no other reference to `inner` exists on this thread
@@ -66,6 +67,19 @@ impl Local {
         let inner = unsafe { &mut *self.inner.get() };
         inner.record(epoch, event);
         self.busy.set(false);
+    }
+}
+
+/// An event arrived while this thread was inside `record` (from an allocator or signal hook):
+/// it cannot be written, so it is counted as lost.
+#[cold]
+#[inline(never)]
+fn reentrant_drop() {
+    if let Some(shared) = session::current() {
+        shared.count_lost(0, 1);
+    }
+    if std::env::var_os("TRACE_RT_DEBUG_REENTRY").is_some() {
+        eprintln!("REENTRANT DROP");
     }
 }
 

@@ -12,6 +12,11 @@
 //! as `Blocking`; the first poll or park on a thread re-declares it as `Worker` with tokio's
 //! worker index (a thread's role is the one its last `ThreadStart` gives).
 //!
+//! Timestamps are taken inside the hooks, so a poll's recorded start and end can be late by
+//! however long the OS deschedules the worker between tokio's poll and the hook. On an
+//! oversubscribed machine this can make a poll appear to end after the same task's next poll
+//! began on another worker; the analysis clamps such overlaps.
+//!
 //! Trace task ids are tokio's task ids (a process-wide 64-bit counter that tokio does not
 //! reuse in practice); a `TaskSpawn` always starts a new task, so a reused id would still read
 //! as two tasks. Without `--cfg tokio_unstable` only the stable thread hooks exist; the trace
@@ -37,6 +42,9 @@ struct HookThread {
     worker_epoch: Cell<u64>,
     /// Whether this thread is one of tokio's (worker or blocking pool).
     runtime_thread: Cell<bool>,
+    /// Parks so far on this thread, and the clock at the last one (for wake classification).
+    parks: Cell<u64>,
+    park_time: Cell<u64>,
 }
 
 thread_local! {
@@ -47,6 +55,8 @@ thread_local! {
             ready: Cell::new(false),
             worker_epoch: Cell::new(0),
             runtime_thread: Cell::new(false),
+            parks: Cell::new(0),
+            park_time: Cell::new(0),
         }
     };
 }
@@ -87,6 +97,10 @@ pub fn instrument_with(
         .on_thread_park(|| {
             if EPOCH.load(std::sync::atomic::Ordering::Relaxed) != 0 {
                 ensure_worker();
+                let _ = HOOK.try_with(|h| {
+                    h.parks.set(h.parks.get() + 1);
+                    h.park_time.set(crate::clock::now());
+                });
                 record(&Event::WorkerPark);
             }
         })
@@ -184,18 +198,24 @@ pub(crate) fn current_task() -> u64 {
     .unwrap_or(0)
 }
 
+/// Parks so far on this thread and the clock (ticks) at the last one.
+#[cfg_attr(not(feature = "wakes"), allow(dead_code))]
+pub(crate) fn park_state() -> (u64, u64) {
+    HOOK.try_with(|h| (h.parks.get(), h.park_time.get()))
+        .unwrap_or((0, 0))
+}
+
 /// Whether this thread belongs to a tokio runtime.
 #[cfg_attr(not(feature = "wakes"), allow(dead_code))]
 pub(crate) fn on_runtime_thread() -> bool {
     HOOK.try_with(|h| h.runtime_thread.get()).unwrap_or(false)
 }
 
-/// Whether this thread is a worker (it polled or parked in this session).
+/// Whether this thread is a runtime worker (tokio's scheduler context is set on it, which
+/// is also true while it runs the I/O and timer drivers).
 #[cfg_attr(not(feature = "wakes"), allow(dead_code))]
 pub(crate) fn on_worker_thread() -> bool {
-    let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
-    HOOK.try_with(|h| h.worker_epoch.get() == epoch && epoch != 0)
-        .unwrap_or(false)
+    tokio::runtime::worker_index().is_some()
 }
 
 #[cfg_attr(not(tokio_unstable), allow(dead_code))]

@@ -10,14 +10,17 @@
 //!
 //! | the waking thread… | source |
 //! |---|---|
-//! | is polling the woken task itself | `SelfWake` (`yield_now`, budget exhaustion) |
+//! | is polling the woken task itself | `SelfWake` |
+//! | is the thread that last polled the task, outside any poll, the task cloned its own waker in that poll, and the thread has not blocked since (no park; on a current-thread runtime, a park less than 20 µs ago) | `SelfWake`: tokio defers `yield_now` and budget-exhaustion wakes to the end of the scheduler turn |
 //! | is polling another task | `Task`, with that task as `waker` (channels, locks, notify) |
 //! | is a worker outside any poll (its I/O or timer driver) and the task's last poll registered a timer (`Sleep` reported `poll_elapsed` pending) | `Timer` |
 //! | … and otherwise | `Io` |
 //! | is a blocking-pool thread | `Blocking` (e.g. a `spawn_blocking` result) |
 //! | is not a runtime thread | `Foreign` |
 //!
-//! Limits: `block_on` futures and `LocalSet` tasks have no `runtime.spawn` waker events;
+//! Limits: a task's first I/O registration also clones its waker, so an I/O wake that the
+//! same worker delivers before it blocks again (multi-thread: while it polls its driver
+//! between tasks; current-thread: within 20 µs of a park) reads as a self-wake; `block_on` futures and `LocalSet` tasks have no `runtime.spawn` waker events;
 //! a task waiting on both a timer and a socket (e.g. `timeout(read)`) is classified by
 //! whether its last pending poll touched a timer; wakes of a task whose span was created
 //! while no subscriber was listening are not seen. `spawn_blocking` work is recorded as
@@ -115,6 +118,7 @@ fn kind_of(s: &str) -> TaskKind {
 #[derive(Default)]
 struct WakerFields {
     wake: bool,
+    clone: bool,
     span: u64,
 }
 
@@ -127,12 +131,14 @@ impl Visit for WakerFields {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "op" {
             self.wake = value == "waker.wake" || value == "waker.wake_by_ref";
+            self.clone = value == "waker.clone";
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "op" {
             let s = format!("{value:?}");
             self.wake = s.contains("waker.wake");
+            self.clone = s.contains("waker.clone");
         }
     }
 }
@@ -161,9 +167,42 @@ impl Visit for PollOpFields {
     }
 }
 
+/// A deferred wake arrives within this long after a park that did not block.
+const DEFER_WINDOW_NS: u64 = 20_000;
+/// Tasks remembered per thread as possibly deferred (bounded; oldest forgotten first).
+const MAX_CANDIDATES: usize = 64;
+
 thread_local! {
     /// The `runtime.spawn` span entered on this thread (the task being polled).
     static ENTERED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// The task being polled here cloned its own waker during this poll.
+    static SELF_CLONED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// Tasks whose last poll here cloned their own waker: (task, parks at that poll's end).
+    static DEFERRED: std::cell::RefCell<Vec<(u64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether a wake of `task` outside any poll on this thread is tokio running a wake that
+/// the task itself deferred during its last poll here.
+fn take_deferred(task: u64) -> bool {
+    let Ok(Some(parks_then)) = DEFERRED.try_with(|d| {
+        let mut d = d.try_borrow_mut().ok()?;
+        let i = d.iter().rposition(|&(t, _)| t == task)?;
+        Some(d.remove(i).1)
+    }) else {
+        return false;
+    };
+    let (parks, park_time) = runtime::park_state();
+    if parks == parks_then {
+        return true;
+    }
+    // A multi-thread worker runs deferred wakes only in parks that skip the park hook; a
+    // current-thread runtime calls the hook, then polls the driver without blocking, then
+    // runs them.
+    let current_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+    let since_park = crate::clock::now().saturating_sub(park_time);
+    let info = crate::clock::info_cached();
+    current_thread && parks == parks_then + 1 && info.units_to_nanos(since_park) < DEFER_WINDOW_NS
 }
 
 impl<S> Layer<S> for WakeLayer
@@ -223,10 +262,23 @@ where
             }
         });
         let Some(span) = ctx.span(id) else { return };
-        if let Some(t) = span.extensions().get::<TaskSpan>()
-            && t.kind == TaskKind::Blocking
-        {
+        let ext = span.extensions();
+        let Some(t) = ext.get::<TaskSpan>() else {
+            return;
+        };
+        if t.kind == TaskKind::Blocking {
             record(&Event::BlockingEnd);
+        }
+        if SELF_CLONED.try_with(|c| c.replace(0)).unwrap_or(0) == t.task {
+            let parks = runtime::park_state().0;
+            let _ = DEFERRED.try_with(|d| {
+                if let Ok(mut d) = d.try_borrow_mut() {
+                    if d.len() >= MAX_CANDIDATES {
+                        d.remove(0);
+                    }
+                    d.push((t.task, parks));
+                }
+            });
         }
     }
 
@@ -238,7 +290,7 @@ where
         if target == "tokio::task::waker" {
             let mut f = WakerFields::default();
             event.record(&mut f);
-            if !f.wake {
+            if !f.wake && !f.clone {
                 return;
             }
             let Some(span) = ctx.span(&Id::from_u64(f.span.max(1))) else {
@@ -249,8 +301,16 @@ where
                 return;
             };
             let current = runtime::current_task();
+            if f.clone {
+                if current != 0 && current == t.task {
+                    let _ = SELF_CLONED.try_with(|c| c.set(current));
+                }
+                return;
+            }
             let (source, waker) = if current != 0 && current == t.task {
                 (WakeSource::SelfWake, current)
+            } else if current == 0 && take_deferred(t.task) {
+                (WakeSource::SelfWake, t.task)
             } else if current != 0 {
                 (WakeSource::Task, current)
             } else if runtime::on_worker_thread() {

@@ -20,6 +20,9 @@ pub fn record<R>(f: impl FnOnce() -> R) -> (Trace, R) {
         .start_with_sink(sink.clone())
         .expect("start");
     let r = f();
+    // A task's last poll wakes its JoinHandle before the worker's after-poll hook runs: let
+    // in-flight polls finish so that the trace ends between polls.
+    std::thread::sleep(std::time::Duration::from_millis(20));
     let summary = session.stop().expect("stop");
     assert_eq!(summary.lost_events, 0, "{summary}");
     let trace = Trace::from_bytes(sink.bytes()).expect("read back");
@@ -170,5 +173,65 @@ pub fn assert_polls_well_formed(m: &Model) {
         for w in polls.windows(2) {
             assert!(w[0].1 <= w[1].0, "thread {thread}: polls overlap {w:?}");
         }
+    }
+}
+
+/// Checks DESIGN.md's task-state partition on every task that was spawned and terminated
+/// in the trace: from spawn to terminate, time is running (polls), waiting (pending poll end
+/// → the wake that ends it) or scheduler wait (spawn or wake → poll start), with no gap and
+/// no overlap. Needs wake events (wake mode).
+pub fn assert_partition(m: &Model) {
+    for (id, t) in &m.tasks {
+        let (Some((spawn, _)), Some(end)) = (t.spawn, t.terminate) else {
+            continue;
+        };
+        if t.kind != Some(TaskKind::Async) {
+            continue;
+        }
+        let (mut running, mut waiting, mut sched) = (0u64, 0u64, 0u64);
+        let mut ready_at = spawn; // runnable since
+        let mut wakes = t.wakes.iter().peekable();
+        for (i, &(start, stop, ready, _)) in t.polls.iter().enumerate() {
+            assert!(
+                start >= ready_at,
+                "task {id}: poll {i} starts before it was runnable"
+            );
+            sched += start - ready_at;
+            running += stop - start;
+            // Wakes that happen while the task runs leave it runnable when the poll ends.
+            let mut woken_during = false;
+            while let Some(w) = wakes.peek() {
+                if w.time <= stop {
+                    woken_during = true;
+                    wakes.next();
+                } else {
+                    break;
+                }
+            }
+            if ready {
+                assert_eq!(i + 1, t.polls.len(), "task {id}: polled after completing");
+                break;
+            }
+            if woken_during {
+                ready_at = stop;
+            } else {
+                let w = wakes
+                    .next()
+                    .unwrap_or_else(|| panic!("task {id}: pending poll {i} never woken: {t:?}"));
+                waiting += w.time - stop;
+                ready_at = w.time;
+            }
+        }
+        let last_stop = t.polls.last().map_or(spawn, |p| p.1);
+        let lifetime = last_stop - spawn;
+        assert_eq!(
+            running + waiting + sched,
+            lifetime,
+            "task {id}: partition does not add up"
+        );
+        assert!(
+            end <= last_stop,
+            "task {id}: terminated after its last poll"
+        );
     }
 }
