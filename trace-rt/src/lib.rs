@@ -36,6 +36,7 @@
 pub mod activation;
 mod chunk;
 mod clock;
+mod flight;
 mod intern;
 mod local;
 pub mod runtime;
@@ -47,6 +48,7 @@ mod wakes;
 mod writer;
 
 pub use activation::{Recording, env_recording, record_for};
+pub use flight::FlightRecorder;
 pub use intern::{intern, intern_location};
 pub use runtime::{Options, instrument, instrument_with};
 pub use session::{Config, Error, Session, Summary, is_recording, start};
