@@ -1,18 +1,53 @@
 //! trace-rt: an execution tracer for async Rust.
 //!
-//! It records what every thread (and, with the tokio instrumentation, every task) did, with
-//! raw-TSC timestamps, into a compact binary trace that `trace-viewer` turns into reports,
-//! timelines and MMU curves.
+//! It records what every tokio task and worker thread did, with raw-TSC timestamps, into a
+//! compact binary trace that `trace-viewer` turns into reports (and timelines and MMU curves
+//! as the viewer grows).
 //!
-//! # Recording
+//! # Setup: three lines
 //!
 //! ```no_run
-//! let session = trace_rt::start("x.rtt")?;     // stream to a file
-//! // ... run the workload ...
-//! let summary = session.stop()?;               // flush, finish
-//! println!("{summary}");                       // events, bytes, chunks, lost
-//! # Ok::<(), trace_rt::Error>(())
+//! let mut builder = tokio::runtime::Builder::new_multi_thread();
+//! trace_rt::instrument(&mut builder);                // hooks; one relaxed load each while idle
+//! let rt = builder.enable_all().build()?;
+//! let session = trace_rt::start("x.rtt")?;           // stream to a file
+//! rt.block_on(async { /* the workload */ });
+//! println!("{}", session.stop()?);                   // flush, finish, summary
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Other ways to record, all writing the same format:
+//! - [`record_for`]`(duration, path)`: in the background, finishing by itself;
+//! - `TRACE_RT_OUT=x.rtt TRACE_RT_SECONDS=5 ./service`: started by [`instrument`] (default
+//!   10 s; it also ends when every instrumented runtime has shut down);
+//! - [`FlightRecorder`]: keep the last seconds in memory, [`FlightRecorder::write_to`] on demand.
+//!
+//! # `--cfg tokio_unstable`
+//!
+//! tokio offers its task hooks (spawn, poll start/end, terminate) only when built with
+//! `--cfg tokio_unstable`. Add it to your workspace's `.cargo/config.toml`:
+//!
+//! ```toml
+//! [build]
+//! rustflags = ["--cfg", "tokio_unstable"]
+//! ```
+//!
+//! Without it trace-rt still builds and records what tokio's stable hooks allow (worker
+//! threads, park/unpark, runtime samples, your own events), and the trace header says so
+//! (`tokio_unstable=false`, shown by `trace-viewer report`).
+//!
+//! # Modes: what each one sees
+//!
+//! | mode | how | records | wakes |
+//! |---|---|---|---|
+//! | default | [`instrument`] | threads, park/unpark, every task's spawn (location, parent), polls (ready/pending), terminate; runtime samples every 10 ms | none: a task's waiting and scheduler-wait time are not separated |
+//! | schedule latency | [`instrument_with`]`(…, Options { schedule_latency: true })` | the above, plus tokio's measured schedule latency at every poll | the time of every wake (poll start − latency), source unknown |
+//! | wakes (cargo feature `wakes`) | the above, plus `trace_rt::wake_layer()` in your `tracing` subscriber | the above, plus `spawn_blocking` work | every wake of every task (including tasks libraries spawn), with its waker and source: task, I/O, timer, blocking pool, foreign thread, self |
+//!
+//! The wakes mode turns on tokio's own `tracing` instrumentation, which costs more per poll;
+//! `benches/RESULTS.md` has the measured overhead of each mode. How sources are classified,
+//! and the limits of that, is documented on the `wakes` module (`trace_rt::wake_layer`).
+//! `block_on` futures are not tokio tasks: run them with [`block_on`] to record them as one.
 //!
 //! # How it works
 //!
@@ -29,7 +64,9 @@
 //!
 //! Module map: `clock` (TSC ticks and calibration), `local` (the per-thread hot path),
 //! `chunk` (buffers and their pool), `session` (start, stop, configuration), `writer` (the
-//! writer thread), `sink` (where chunks go), `intern` (string ids).
+//! writer thread), `sink` (where chunks go), `intern` (string and location ids), `runtime`
+//! (tokio hooks), `sampler` (runtime samples), `wakes` (the wake layer), `activation`
+//! (`record_for`, environment), `flight` (the flight recorder).
 
 #![warn(missing_docs)]
 
@@ -50,14 +87,14 @@ mod writer;
 pub use activation::{Recording, env_recording, record_for};
 pub use flight::FlightRecorder;
 pub use intern::{intern, intern_location};
-pub use runtime::{Options, instrument, instrument_with};
+pub use runtime::{Options, block_on, instrument, instrument_with};
 pub use session::{Config, Error, Session, Summary, is_recording, start};
 pub use sink::{FileSink, MemorySink, Sink};
 pub use trace_format;
 #[cfg(feature = "wakes")]
 pub use wakes::{WakeLayer, wake_layer};
 
-/// Low-level recording for instrumentation authors: write any [`Event`] on the current
+/// Low-level recording for instrumentation authors: write any [`Event`](raw::Event) on the current
 /// thread. Most users want the higher-level APIs instead.
 pub mod raw {
     pub use crate::clock::raw_ticks;

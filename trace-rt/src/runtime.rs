@@ -131,6 +131,7 @@ pub fn instrument_with(
 
 /// tokio's task id as a number. `tokio::task::Id` exposes no accessor, but its `Hash` writes
 /// exactly its `u64`, which this hasher captures (a test checks it against `Display`).
+#[cfg_attr(not(tokio_unstable), allow(dead_code))]
 pub(crate) fn task_id(id: tokio::task::Id) -> u64 {
     struct Capture(u64);
     impl Hasher for Capture {
@@ -176,11 +177,14 @@ fn ensure_worker() {
     let _ = HOOK.try_with(|h| {
         if h.worker_epoch.get() != epoch {
             h.worker_epoch.set(epoch);
-            let index = tokio::runtime::worker_index().unwrap_or(0) as u32;
-            record(&Event::ThreadStart {
-                kind: ThreadKind::Worker,
-                index,
-            });
+            // A thread running `block_on` on a multi-thread runtime polls without being one
+            // of its workers.
+            if let Some(index) = tokio::runtime::worker_index() {
+                record(&Event::ThreadStart {
+                    kind: ThreadKind::Worker,
+                    index: index as u32,
+                });
+            }
         }
     });
 }
@@ -295,5 +299,77 @@ mod tests {
             let id = h.id();
             assert_eq!(super::task_id(id).to_string(), id.to_string());
         }
+    }
+}
+
+/// Ids for futures that trace-rt itself turns into tasks (`block_on` roots), kept far above
+/// tokio's counter so they never collide with tokio task ids.
+static NEXT_OWN_TASK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 62);
+
+/// Runs `future` to completion on `rt` like `Runtime::block_on`, recording the root future
+/// as a task (kind `BlockOn`) with its polls, so that time spent in `main`'s future shows up
+/// and tasks it spawns have it as their parent.
+///
+/// ```
+/// let mut builder = tokio::runtime::Builder::new_current_thread();
+/// trace_rt::instrument(&mut builder);
+/// let rt = builder.enable_all().build().unwrap();
+/// let answer = trace_rt::block_on(&rt, async { 42 });
+/// assert_eq!(answer, 42);
+/// ```
+#[track_caller]
+pub fn block_on<F: std::future::Future>(rt: &tokio::runtime::Runtime, future: F) -> F::Output {
+    let task = NEXT_OWN_TASK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let location = std::panic::Location::caller();
+    if EPOCH.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        record(&Event::TaskSpawn {
+            task: TaskId(task),
+            kind: TaskKind::BlockOn,
+            tokio_id: 0,
+            parent: TaskId(current_task()),
+            location: crate::intern::intern_location(location),
+            name: trace_format::StringId::NONE,
+        });
+    }
+    rt.block_on(RootTask {
+        task,
+        future: std::pin::pin!(future),
+    })
+}
+
+/// Records each poll of a `block_on` root future.
+struct RootTask<'a, F> {
+    task: u64,
+    future: std::pin::Pin<&'a mut F>,
+}
+
+impl<F: std::future::Future> std::future::Future for RootTask<'_, F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let task = self.task;
+        // The root future is polled on the thread calling `block_on`, outside tokio's task
+        // hooks; it reports its polls the same way tasks do.
+        let outer = HOOK
+            .try_with(|h| (h.current.get(), h.current_epoch.get()))
+            .ok();
+        on_poll_start(task, None);
+        let r = self.future.as_mut().poll(cx);
+        if r.is_ready() {
+            // As tokio does for tasks: the terminate comes inside the last poll.
+            on_terminate(task);
+        }
+        on_poll_end();
+        // A `block_on` inside a task (rare) restores the task it interrupted.
+        if let Some((current, epoch)) = outer {
+            let _ = HOOK.try_with(|h| {
+                h.current.set(current);
+                h.current_epoch.set(epoch);
+            });
+        }
+        r
     }
 }

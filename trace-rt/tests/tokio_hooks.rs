@@ -160,3 +160,39 @@ fn not_recording_records_nothing_and_runtime_still_works() {
     assert_eq!(n, 4950);
     assert!(!trace_rt::is_recording());
 }
+
+#[test]
+fn block_on_root_future_is_a_task() {
+    let _g = serial();
+    let rt = multi_thread(2);
+    let (trace, ()) = record(|| {
+        trace_rt::block_on(&rt, async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::spawn(async {}).await.unwrap();
+        })
+    });
+    let m = Model::build(&trace);
+    let (root_id, root) = m
+        .tasks
+        .iter()
+        .find(|(_, t)| t.kind == Some(TaskKind::BlockOn))
+        .expect("block_on root task");
+    assert!(
+        root.location.contains("tokio_hooks.rs"),
+        "{}",
+        root.location
+    );
+    assert!(
+        root.polls.len() >= 2,
+        "pends on the sleep: {:?}",
+        root.polls
+    );
+    assert!(root.polls.last().unwrap().2, "last poll completes");
+    assert!(root.terminate.is_some());
+    let child = m.spawned_at("tokio_hooks.rs");
+    assert!(
+        child.iter().any(|(_, t)| t.parent == *root_id),
+        "child has the root as parent"
+    );
+    assert_polls_well_formed(&m);
+}

@@ -164,7 +164,8 @@ pub fn assert_polls_well_formed(m: &Model) {
             assert!(last.2, "task {id}: last poll before terminate is not ready");
             assert!(
                 last.0 <= end && end <= last.1,
-                "task {id}: terminate outside last poll"
+                "task {id}: terminate {end} outside last poll {last:?} of {:?}",
+                t.polls
             );
         }
     }
