@@ -287,21 +287,6 @@ pub(crate) fn on_terminate(task: u64) {
     record(&Event::TaskTerminate { task: TaskId(task) });
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn task_id_matches_display() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        for _ in 0..10 {
-            let h = rt.spawn(async {});
-            let id = h.id();
-            assert_eq!(super::task_id(id).to_string(), id.to_string());
-        }
-    }
-}
-
 /// Ids for futures that trace-rt itself turns into tasks (`block_on` roots), kept far above
 /// tokio's counter so they never collide with tokio task ids.
 static NEXT_OWN_TASK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 62);
@@ -371,5 +356,20 @@ impl<F: std::future::Future> std::future::Future for RootTask<'_, F> {
             });
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn task_id_matches_display() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for _ in 0..10 {
+            let h = rt.spawn(async {});
+            let id = h.id();
+            assert_eq!(super::task_id(id).to_string(), id.to_string());
+        }
     }
 }
