@@ -285,6 +285,12 @@ impl Trace {
                 warnings.push(truncated(offset, file_len));
                 break;
             };
+            // A crash can leave the end of a file zero-filled (space allocated, data never
+            // written): that is a cut, not damage.
+            if rest.iter().all(|&b| b == 0) {
+                warnings.push(truncated(offset, file_len));
+                break;
+            }
             let fh = frame::parse_frame_header(head).map_err(|r| ReadError::corrupt(offset, r))?;
             let body_start = pos + frame::FRAME_HEADER_LEN;
             let Some(payload) = data.get(body_start..body_start + fh.len as usize) else {

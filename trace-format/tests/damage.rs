@@ -520,3 +520,34 @@ fn open_reads_real_files() {
     assert!(matches!(e, ReadError::Io { .. }), "{e:?}");
     assert!(e.to_string().contains("missing.rtt"), "{e}");
 }
+
+/// A crash can leave a file's tail allocated but never written (zeros): it reads as a cut.
+#[test]
+fn zero_filled_tail_reads_as_truncation() {
+    let mut b = trace_format::build::TraceBuilder::new();
+    b.chunk_capacity = 64;
+    for i in 0..100u64 {
+        b.push(
+            1,
+            i * 10,
+            trace_format::Event::PollStart {
+                task: trace_format::TaskId(i + 1),
+            },
+        );
+    }
+    let good = b.write(false);
+    for zeros in [1usize, 15, 16, 17, 4096] {
+        let mut bytes = good.clone();
+        bytes.extend(std::iter::repeat_n(0u8, zeros));
+        let trace = trace_format::Trace::from_bytes(bytes).unwrap();
+        assert!(
+            trace.warnings().iter().any(|w| matches!(
+                w,
+                trace_format::Warning::Truncated { discarded, .. } if *discarded == zeros as u64
+            )),
+            "{zeros} zeros: {:?}",
+            trace.warnings()
+        );
+        assert_eq!(trace.validate().unwrap(), 100);
+    }
+}
