@@ -1,26 +1,18 @@
-//! Quickstart: record a few seconds of a small multi-threaded workload, then print the
-//! report that `trace-viewer report` would print.
+//! Quickstart: record a few seconds of a small tokio service, then print the report that
+//! `trace-viewer report` prints.
 //!
 //! ```text
 //! cargo run --release --example quickstart [-- OUT.rtt [SECONDS]]
 //! ```
 //!
-//! The workload: a dispatcher thread feeds jobs of varying cost to four worker threads
-//! through a shared queue. Each job is recorded as a region, the queue depth as a counter,
-//! and slow jobs as log lines, using the low-level `trace_rt::raw::record` API. (Once the
-//! tokio instrumentation lands, `trace_rt::instrument` records all of this by itself.)
+//! The workload, on a 4-worker runtime instrumented with `trace_rt::instrument`: a
+//! dispatcher task sends jobs over a channel to 8 handler tasks; each job does some CPU work,
+//! sometimes sleeps on a timer, and sometimes calls `spawn_blocking`; a ticker task records
+//! the queue depth as a counter. Everything tokio does is recorded by the hooks.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use trace_rt::raw::{Event, Level, record};
-
-struct Queue {
-    jobs: Mutex<VecDeque<u64>>,
-    ready: Condvar,
-}
+use trace_rt::raw::{Event, record};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -32,92 +24,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => 3.0,
     };
 
-    let job = trace_rt::intern("job");
-    let depth = trace_rt::intern("queue_depth");
-    let target = trace_rt::intern("quickstart");
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(4);
+    trace_rt::instrument(&mut builder);
+    let rt = builder.enable_all().build()?;
 
-    println!("recording {seconds} s of a 4-worker job queue to {out} ...");
+    println!("recording {seconds} s of a small tokio service to {out} ...");
     let session = trace_rt::start(&out)?;
-
-    let queue = Arc::new(Queue {
-        jobs: Mutex::new(VecDeque::new()),
-        ready: Condvar::new(),
-    });
-    let done = Arc::new(AtomicBool::new(false));
-    let completed = Arc::new(AtomicU64::new(0));
-    let workers: Vec<_> = (0..4)
-        .map(|i| {
-            let (queue, done, completed) = (queue.clone(), done.clone(), completed.clone());
-            std::thread::Builder::new()
-                .name(format!("worker-{i}"))
-                .spawn(move || {
-                    let mut region = 0u64;
-                    loop {
-                        let cost = {
-                            let mut jobs = queue.jobs.lock().expect("queue lock");
-                            loop {
-                                if done.load(Ordering::Relaxed) {
-                                    return;
-                                }
-                                if let Some(c) = jobs.pop_front() {
-                                    break c;
-                                }
-                                jobs = queue
-                                    .ready
-                                    .wait_timeout(jobs, Duration::from_millis(10))
-                                    .expect("queue lock")
-                                    .0;
-                            }
-                        };
-                        region += 1;
-                        let id = region * 4 + i as u64;
-                        record(&Event::RegionBegin { id, name: job });
-                        spin_for(Duration::from_micros(cost));
-                        record(&Event::RegionEnd { id });
-                        if cost > 380 {
-                            let message = format!("slow job: {cost} µs");
-                            record(&Event::Log {
-                                level: Level::Warn,
-                                target,
-                                message: &message,
-                            });
-                        }
-                        completed.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-                .expect("spawn worker")
-        })
-        .collect();
-
-    // The dispatcher: bursts of jobs with costs from 5 µs to 400 µs.
-    let start = Instant::now();
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    while start.elapsed().as_secs_f64() < seconds {
-        let burst = 1 + next(&mut rng) % 16;
-        {
-            let mut jobs = queue.jobs.lock().expect("queue lock");
-            for _ in 0..burst {
-                jobs.push_back(5 + next(&mut rng) % 400);
-            }
-            record(&Event::Counter {
-                name: depth,
-                value: jobs.len() as i64,
-            });
-        }
-        queue.ready.notify_all();
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    done.store(true, Ordering::Relaxed);
-    queue.ready.notify_all();
-    for w in workers {
-        w.join().expect("worker panicked");
-    }
-
+    let jobs_done = trace_rt::block_on(&rt, service(Duration::from_secs_f64(seconds)));
     let summary = session.stop()?;
-    println!(
-        "{} jobs done; {summary}\n",
-        completed.load(Ordering::Relaxed)
-    );
+    drop(rt);
+
+    println!("{jobs_done} jobs done; {summary}\n");
     let code = trace_viewer::cli::report::run(
         out.as_ref(),
         false,
@@ -128,6 +46,68 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "\nnext: `cargo run --release -p trace-viewer -- report {out}` (or `check`, `--json`)"
     );
     std::process::exit(i32::from(code));
+}
+
+async fn service(duration: Duration) -> u64 {
+    let depth = trace_rt::intern("queue_depth");
+    let (tx, rx) = tokio::sync::mpsc::channel::<u64>(256);
+    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+    let mut handlers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let rx = rx.clone();
+        handlers.spawn(async move {
+            let mut done = 0u64;
+            loop {
+                let job = rx.lock().await.recv().await;
+                let Some(cost) = job else { return done };
+                handle(cost).await;
+                done += 1;
+            }
+        });
+    }
+    let ticker_tx = tx.clone();
+    let ticker = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(5));
+        while !ticker_tx.is_closed() {
+            tick.tick().await;
+            let queued = ticker_tx.max_capacity() - ticker_tx.capacity();
+            record(&Event::Counter {
+                name: depth,
+                value: queued as i64,
+            });
+        }
+    });
+
+    // The dispatcher: bursts of jobs costing 5–300 µs of CPU.
+    let start = Instant::now();
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    while start.elapsed() < duration {
+        for _ in 0..1 + next(&mut rng) % 16 {
+            if tx.send(5 + next(&mut rng) % 300).await.is_err() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    drop(tx);
+    ticker.abort();
+    let mut total = 0;
+    while let Some(done) = handlers.join_next().await {
+        total += done.unwrap_or(0);
+    }
+    total
+}
+
+async fn handle(cost: u64) {
+    spin_for(Duration::from_micros(cost));
+    match cost % 10 {
+        0 => tokio::time::sleep(Duration::from_micros(cost)).await,
+        1 => {
+            let _ =
+                tokio::task::spawn_blocking(move || spin_for(Duration::from_micros(cost))).await;
+        }
+        _ => tokio::task::yield_now().await,
+    }
 }
 
 fn spin_for(d: Duration) {
