@@ -1,7 +1,6 @@
 //! The recorder's clock: raw TSC (or equivalent) ticks on the hot path, calibrated to
 //! nanoseconds once per session for the trace header.
 
-#[cfg(not(miri))]
 use std::sync::OnceLock;
 
 use trace_format::ClockInfo;
