@@ -249,16 +249,6 @@ impl Attached {
             };
             return self.install(ptr::null_mut(), Box::into_raw(fresh), now);
         }
-        if self.count == 0 {
-            // Nothing to hand over: restart the empty chunk at `now`.
-            // SAFETY: this thread owns the non-null chunk.
-            unsafe { &*self.chunk }
-                .base_time
-                .store(now, Ordering::Relaxed);
-            self.state = EncodeState::new(now);
-            self.chunk_start = now;
-            return Rotate::Ready;
-        }
         // Take the chunk back from the slot so that a stop cannot collect it half-handed-over.
         if self
             .slot

@@ -447,8 +447,8 @@ impl Session {
             events: outcome.events,
             chunks: outcome.chunks,
             bytes: outcome.bytes,
-            lost_chunks: self.shared.lost_chunks.load(Ordering::Relaxed) + outcome.lost_chunks,
-            lost_events: self.shared.lost_events.load(Ordering::Relaxed) + outcome.lost_events,
+            lost_chunks: outcome.lost_chunks,
+            lost_events: outcome.lost_events,
         };
         match outcome.error {
             Some(source) => Err(Error::Io {

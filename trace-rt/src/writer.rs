@@ -164,6 +164,10 @@ impl Writer {
             lost_chunks: self.shared.lost_chunks.load(Ordering::Relaxed) + self.out.lost_chunks,
             lost_events: self.shared.lost_events.load(Ordering::Relaxed) + self.out.lost_events,
         };
+        // The summary reports what the file says (a drop racing the stop after this point
+        // is in neither).
+        self.out.lost_chunks = end.lost_chunks;
+        self.out.lost_events = end.lost_events;
         self.shared.pool.release_free();
         if self.out.error.is_none() {
             match self.sink.finish(&end) {
