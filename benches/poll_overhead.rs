@@ -505,6 +505,7 @@ fn main() {
     // `cargo test --benches` runs bench targets without `--bench` (and criterion's own test
     // mode passes `--test`): a tiny smoke run of every mode and workload, then exit.
     if args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench") {
+        println!("poll_overhead: smoke run for `cargo test` (its figures mean nothing)");
         side_by_side(&benches, dir.path(), 10, 10, 1, 1);
         return;
     }
