@@ -99,8 +99,8 @@ fn side_by_side() {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // `cargo test --benches` runs bench targets with `--test`: keep that fast.
-    if args.iter().any(|a| a == "--test") {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not: keep that a smoke run.
+    if args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench") {
         scheduler_mix(0, 4, 10);
         return;
     }
