@@ -34,8 +34,7 @@ pub fn raw_ticks() -> u64 {
     clock().raw()
 }
 
-/// [`info`], computed once.
-#[cfg_attr(not(feature = "wakes"), allow(dead_code))]
+/// [`info`], computed once: the calibration does not change within a process.
 pub(crate) fn info_cached() -> &'static ClockInfo {
     static INFO: OnceLock<ClockInfo> = OnceLock::new();
     INFO.get_or_init(info)

@@ -77,8 +77,32 @@ pub(crate) fn publish_session(shared: &std::sync::Arc<Shared>) {
 
 #[derive(Default)]
 struct Locations {
-    ids: HashMap<(&'static str, u32, u32), u32>,
+    ids: HashMap<(Box<str>, u32, u32), u32>,
     defs: Vec<trace_format::LocationDef>,
+}
+
+/// The id of `file:line:column`, assigned (and sent to the current session) on first use.
+/// Both entry points go through here, so a location has one id however it is named.
+fn location_id(file: &str, line: u32, column: u32) -> u32 {
+    let mut guard = LOCATIONS.lock().unwrap_or_else(|p| p.into_inner());
+    let locs = guard.get_or_insert_with(Locations::default);
+    let key = (Box::<str>::from(file), line, column);
+    if let Some(&id) = locs.ids.get(&key) {
+        return id;
+    }
+    let id = locs.defs.len() as u32 + 1;
+    let def = trace_format::LocationDef {
+        id,
+        file: file.into(),
+        line,
+        column,
+    };
+    locs.ids.insert(key, id);
+    locs.defs.push(def.clone());
+    if let Some(shared) = crate::session::current() {
+        shared.push_meta(Meta::Locations(vec![def]));
+    }
+    id
 }
 
 static LOCATIONS: Mutex<Option<Locations>> = Mutex::new(None);
@@ -88,34 +112,14 @@ thread_local! {
     static LOCATION_CACHE: std::cell::RefCell<HashMap<usize, u32>> = std::cell::RefCell::new(HashMap::new());
 }
 
-/// Returns the id of a location given by parts (slower than [`intern_location`]: no cache).
+/// Returns the id of a location given by parts (no per-thread cache: for rare callers).
 #[cfg_attr(not(feature = "wakes"), allow(dead_code))]
 pub(crate) fn intern_location_parts(
     file: &str,
     line: u32,
     column: u32,
 ) -> trace_format::LocationId {
-    let mut guard = LOCATIONS.lock().unwrap_or_else(|p| p.into_inner());
-    let locs = guard.get_or_insert_with(Locations::default);
-    if let Some(d) = locs
-        .defs
-        .iter()
-        .find(|d| d.file == file && d.line == line && d.column == column)
-    {
-        return trace_format::LocationId(d.id);
-    }
-    let id = locs.defs.len() as u32 + 1;
-    let def = trace_format::LocationDef {
-        id,
-        file: file.into(),
-        line,
-        column,
-    };
-    locs.defs.push(def.clone());
-    if let Some(shared) = crate::session::current() {
-        shared.push_meta(Meta::Locations(vec![def]));
-    }
-    trace_format::LocationId(id)
+    trace_format::LocationId(location_id(file, line, column))
 }
 
 /// Returns the id of a source location (e.g. a task's spawn site), assigning one on first use.
@@ -128,33 +132,27 @@ pub fn intern_location(loc: &'static std::panic::Location<'static>) -> trace_for
     if let Some(id) = cached {
         return trace_format::LocationId(id);
     }
-    let id = {
-        let mut guard = LOCATIONS.lock().unwrap_or_else(|p| p.into_inner());
-        let locs = guard.get_or_insert_with(Locations::default);
-        let k = (loc.file(), loc.line(), loc.column());
-        match locs.ids.get(&k) {
-            Some(&id) => id,
-            None => {
-                let id = locs.defs.len() as u32 + 1;
-                let def = trace_format::LocationDef {
-                    id,
-                    file: loc.file().into(),
-                    line: loc.line(),
-                    column: loc.column(),
-                };
-                locs.ids.insert(k, id);
-                locs.defs.push(def.clone());
-                if let Some(shared) = crate::session::current() {
-                    shared.push_meta(Meta::Locations(vec![def]));
-                }
-                id
-            }
-        }
-    };
+    let id = location_id(loc.file(), loc.line(), loc.column());
     let _ = LOCATION_CACHE.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
             c.insert(key, id);
         }
     });
     trace_format::LocationId(id)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_location_has_one_id_whichever_way_it_is_named() {
+        let here = std::panic::Location::caller();
+        let by_location = super::intern_location(here);
+        let by_parts = super::intern_location_parts(here.file(), here.line(), here.column());
+        assert_eq!(by_location, by_parts);
+        assert_eq!(by_location, super::intern_location(here));
+        assert_ne!(
+            by_location,
+            super::intern_location_parts(here.file(), here.line() + 1, here.column())
+        );
+    }
 }

@@ -78,9 +78,6 @@ fn reentrant_drop() {
     if let Some(shared) = session::current() {
         shared.count_lost(0, 1);
     }
-    if std::env::var_os("TRACE_RT_DEBUG_REENTRY").is_some() {
-        eprintln!("REENTRANT DROP");
-    }
 }
 
 impl Drop for Local {

@@ -42,8 +42,11 @@ struct HookThread {
     worker_epoch: Cell<u64>,
     /// Whether this thread is one of tokio's (worker or blocking pool).
     runtime_thread: Cell<bool>,
-    /// Parks so far on this thread, and the clock at the last one (for wake classification).
+    /// Parks so far on this thread, and the clock at the last one (wake classification;
+    /// kept only with the `wakes` feature).
+    #[cfg_attr(not(feature = "wakes"), allow(dead_code))]
     parks: Cell<u64>,
+    #[cfg_attr(not(feature = "wakes"), allow(dead_code))]
     park_time: Cell<u64>,
 }
 
@@ -95,11 +98,16 @@ pub fn instrument_with(
         .on_thread_start(on_thread_start)
         .on_thread_stop(on_thread_stop)
         .on_thread_park(|| {
-            if EPOCH.load(std::sync::atomic::Ordering::Relaxed) != 0 {
-                ensure_worker();
+            let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+            if epoch != 0 {
                 let _ = HOOK.try_with(|h| {
-                    h.parks.set(h.parks.get() + 1);
-                    h.park_time.set(crate::clock::now());
+                    h.declare_worker(epoch);
+                    // Only the wake layer needs to know when this thread last blocked.
+                    #[cfg(feature = "wakes")]
+                    {
+                        h.parks.set(h.parks.get() + 1);
+                        h.park_time.set(crate::clock::now());
+                    }
                 });
                 record(&Event::WorkerPark);
             }
@@ -170,13 +178,12 @@ fn on_thread_stop() {
     }
 }
 
-/// Declares the current thread a worker once per session (on its first poll or park).
-#[inline]
-fn ensure_worker() {
-    let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
-    let _ = HOOK.try_with(|h| {
-        if h.worker_epoch.get() != epoch {
-            h.worker_epoch.set(epoch);
+impl HookThread {
+    /// Declares this thread a worker once per session (on its first poll or park).
+    #[inline]
+    fn declare_worker(&self, epoch: u64) {
+        if self.worker_epoch.get() != epoch {
+            self.worker_epoch.set(epoch);
             // A thread running `block_on` on a multi-thread runtime polls without being one
             // of its workers.
             if let Some(index) = tokio::runtime::worker_index() {
@@ -186,7 +193,7 @@ fn ensure_worker() {
                 });
             }
         }
-    });
+    }
 }
 
 /// The task being polled on this thread, if any.
@@ -248,8 +255,8 @@ pub(crate) fn on_poll_start(task: u64, latency: Option<std::time::Duration>) {
         h.current.set(task);
         h.current_epoch.set(epoch);
         h.ready.set(false);
+        h.declare_worker(epoch);
     });
-    ensure_worker();
     record(&Event::PollStart { task: TaskId(task) });
     if let Some(l) = latency {
         record(&Event::ScheduleLatency {

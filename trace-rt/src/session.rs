@@ -259,7 +259,7 @@ impl Config {
         if is_recording() {
             return Err(Error::AlreadyRecording);
         }
-        let info = clock::info();
+        let info = clock::info_cached().clone();
         let start_time = clock::now();
         let wall = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
