@@ -11,14 +11,16 @@
 //! thread exit, and the stop stealing chunks that threads are still writing all happen
 //! within a few dozen events.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io;
-use std::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Barrier, OnceLock};
 use std::time::Duration;
 
-use trace_format::{End, Event, EventChunkHeader, Header, Level, Meta, StringId, Trace, Warning};
+use common::{StalledSink, serial};
+use trace_format::{Event, Level, StringId, Trace, Warning};
 use trace_rt::raw::record;
-use trace_rt::{Config, MemorySink, Session, Sink, Summary};
+use trace_rt::{Config, MemorySink, Session, Summary};
 
 const CHUNK: usize = 4096;
 /// Fills most of a 4 KiB chunk in four events.
@@ -35,12 +37,6 @@ const MESSAGE: &str = concat!(
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 );
-
-/// The recorder is process-global: tests in this file take turns.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Minimum-size chunks, `chunks` of them.
 fn small(chunks: usize) -> Config {
@@ -240,49 +236,6 @@ fn marker_count(trace: &Trace) -> u64 {
         .events()
         .filter(|r| matches!(r.as_ref().unwrap().event, Event::Lost { .. }))
         .count() as u64
-}
-
-/// A sink that holds every chunk write until released, like a stalled disk.
-#[derive(Clone)]
-struct StalledSink {
-    inner: MemorySink,
-    gate: Arc<(Mutex<bool>, Condvar)>,
-}
-
-impl StalledSink {
-    fn new() -> Self {
-        StalledSink {
-            inner: MemorySink::new(),
-            gate: Arc::new((Mutex::new(false), Condvar::new())),
-        }
-    }
-    fn release(&self) {
-        *self.gate.0.lock().unwrap() = true;
-        self.gate.1.notify_all();
-    }
-}
-
-impl Sink for StalledSink {
-    fn header(&mut self, header: &Header) -> io::Result<()> {
-        self.inner.header(header)
-    }
-    fn meta(&mut self, meta: &Meta) -> io::Result<()> {
-        self.inner.meta(meta)
-    }
-    fn events(&mut self, header: &EventChunkHeader, events: &[u8]) -> io::Result<()> {
-        let mut open = self.gate.0.lock().unwrap();
-        while !*open {
-            open = self.gate.1.wait(open).unwrap();
-        }
-        drop(open);
-        self.inner.events(header, events)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-    fn finish(&mut self, end: &End) -> io::Result<u64> {
-        self.inner.finish(end)
-    }
 }
 
 /// With the writer stalled and a pool of three chunks, the first hand-overs take free

@@ -1,20 +1,16 @@
 //! End-to-end tests of the recorder core: record from real threads into real sinks, read
 //! the result back with `trace-format`, and check it exactly.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io;
-use std::sync::{Arc, Barrier, Mutex, MutexGuard};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use trace_format::{End, Event, EventChunkHeader, Header, Meta, StringId, Trace, Warning};
+use common::{StalledSink, serial};
+use trace_format::{Event, StringId, Trace, Warning};
 use trace_rt::raw::record;
-use trace_rt::{Config, MemorySink, Sink};
-
-/// The recorder is process-global: tests in this file take turns.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
+use trace_rt::{Config, MemorySink};
 
 /// Per-thread values of `Counter` events named `name`, keyed by thread name (or id).
 fn counters_by_thread(trace: &Trace, name: StringId) -> BTreeMap<String, Vec<i64>> {
@@ -94,51 +90,6 @@ fn ten_million_events_from_four_threads_read_back_exactly() {
         let r = r.unwrap();
         assert!(r.time >= last);
         last = r.time;
-    }
-}
-
-/// A sink that holds every write until it is released, like a stalled disk.
-#[derive(Clone)]
-struct StalledSink {
-    inner: MemorySink,
-    gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
-}
-
-impl StalledSink {
-    fn new() -> Self {
-        StalledSink {
-            inner: MemorySink::new(),
-            gate: Arc::new((Mutex::new(false), std::sync::Condvar::new())),
-        }
-    }
-    fn release(&self) {
-        *self.gate.0.lock().unwrap() = true;
-        self.gate.1.notify_all();
-    }
-    fn wait(&self) {
-        let mut open = self.gate.0.lock().unwrap();
-        while !*open {
-            open = self.gate.1.wait(open).unwrap();
-        }
-    }
-}
-
-impl Sink for StalledSink {
-    fn header(&mut self, header: &Header) -> io::Result<()> {
-        self.inner.header(header)
-    }
-    fn meta(&mut self, meta: &Meta) -> io::Result<()> {
-        self.inner.meta(meta)
-    }
-    fn events(&mut self, header: &EventChunkHeader, events: &[u8]) -> io::Result<()> {
-        self.wait();
-        self.inner.events(header, events)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-    fn finish(&mut self, end: &End) -> io::Result<u64> {
-        self.inner.finish(end)
     }
 }
 

@@ -236,3 +236,52 @@ pub fn assert_partition(m: &Model) {
         );
     }
 }
+
+/// A sink that holds every chunk write until released, like a stalled disk: producers that
+/// finish while it is closed cannot have waited for the writer.
+#[derive(Clone)]
+pub struct StalledSink {
+    pub inner: trace_rt::MemorySink,
+    gate: std::sync::Arc<(Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl StalledSink {
+    pub fn new() -> Self {
+        StalledSink {
+            inner: trace_rt::MemorySink::new(),
+            gate: Default::default(),
+        }
+    }
+
+    pub fn release(&self) {
+        *self.gate.0.lock().unwrap() = true;
+        self.gate.1.notify_all();
+    }
+}
+
+impl trace_rt::Sink for StalledSink {
+    fn header(&mut self, header: &trace_format::Header) -> std::io::Result<()> {
+        self.inner.header(header)
+    }
+    fn meta(&mut self, meta: &trace_format::Meta) -> std::io::Result<()> {
+        self.inner.meta(meta)
+    }
+    fn events(
+        &mut self,
+        header: &trace_format::EventChunkHeader,
+        events: &[u8],
+    ) -> std::io::Result<()> {
+        let mut open = self.gate.0.lock().unwrap();
+        while !*open {
+            open = self.gate.1.wait(open).unwrap();
+        }
+        drop(open);
+        self.inner.events(header, events)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+    fn finish(&mut self, end: &trace_format::End) -> std::io::Result<u64> {
+        self.inner.finish(end)
+    }
+}
