@@ -10,127 +10,43 @@ use crate::frame::EventChunkHeader;
 use crate::meta::{ClockInfo, End, Header, LocationDef, Meta, StringDef, ThreadDef};
 use crate::writer::TraceWriter;
 
-/// An owned event for building traces (`Log` and `Unknown` payloads are owned strings/bytes).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An owned copy of an event, kept in its encoded form (the codec is the one place that
+/// knows every variant, so copying and borrowing back need no per-variant code).
+#[derive(Clone, PartialEq, Eq)]
 pub struct OwnedEvent {
-    /// The event with its payload stripped (`message`/`payload` empty); see [`Self::event`].
-    event: Event<'static>,
-    payload: Vec<u8>,
+    /// The event encoded at time 0 from a fresh [`EncodeState`].
+    bytes: Vec<u8>,
 }
 
 impl OwnedEvent {
     /// Copies an event.
     pub fn new(event: &Event<'_>) -> Self {
-        let (event, payload) = match *event {
-            Event::Log {
-                level,
-                target,
-                message,
-            } => (
-                Event::Log {
-                    level,
-                    target,
-                    message: "",
-                },
-                message.as_bytes().to_vec(),
-            ),
-            Event::Unknown { tag, payload } => {
-                (Event::Unknown { tag, payload: &[] }, payload.to_vec())
-            }
-            Event::ThreadStart { kind, index } => (Event::ThreadStart { kind, index }, vec![]),
-            ref other => (copy_plain(other), vec![]),
-        };
-        OwnedEvent { event, payload }
+        let mut bytes = vec![0u8; codec::max_encoded_len(event)];
+        let n = codec::encode(&mut EncodeState::new(0), &mut bytes, 0, event);
+        bytes.truncate(n);
+        OwnedEvent { bytes }
     }
 
-    /// The event, borrowing the payload.
+    /// The event, borrowing its payload from this copy.
     pub fn event(&self) -> Event<'_> {
-        match self.event {
-            Event::Log { level, target, .. } => Event::Log {
-                level,
-                target,
-                message: std::str::from_utf8(&self.payload).unwrap_or(""),
-            },
-            Event::Unknown { tag, .. } => Event::Unknown {
-                tag,
-                payload: &self.payload,
-            },
-            other => other,
+        match codec::ChunkDecoder::new(&self.bytes, 0).next() {
+            Some(Ok((_, event))) => event,
+            // Only an `Unknown` event with a tag outside the extension range (which no
+            // reader can decode either) fails to come back.
+            _ => panic!(
+                "OwnedEvent holds an event the codec cannot decode: {:?}",
+                self.bytes
+            ),
         }
     }
 }
 
-/// Events without payloads borrow nothing; re-typing them to `'static` is a plain copy.
-fn copy_plain(e: &Event<'_>) -> Event<'static> {
-    match *e {
-        Event::ThreadStart { kind, index } => Event::ThreadStart { kind, index },
-        Event::ThreadStop => Event::ThreadStop,
-        Event::WorkerPark => Event::WorkerPark,
-        Event::WorkerUnpark => Event::WorkerUnpark,
-        Event::TaskSpawn {
-            task,
-            kind,
-            tokio_id,
-            parent,
-            location,
-            name,
-        } => Event::TaskSpawn {
-            task,
-            kind,
-            tokio_id,
-            parent,
-            location,
-            name,
-        },
-        Event::PollStart { task } => Event::PollStart { task },
-        Event::PollEnd { ready } => Event::PollEnd { ready },
-        Event::Wake {
-            task,
-            waker,
-            source,
-        } => Event::Wake {
-            task,
-            waker,
-            source,
-        },
-        Event::TaskTerminate { task } => Event::TaskTerminate { task },
-        Event::ScheduleLatency { task, nanos } => Event::ScheduleLatency { task, nanos },
-        Event::BlockingStart { task } => Event::BlockingStart { task },
-        Event::BlockingEnd => Event::BlockingEnd,
-        Event::AllocCounters {
-            allocs,
-            frees,
-            alloc_bytes,
-            free_bytes,
-        } => Event::AllocCounters {
-            allocs,
-            frees,
-            alloc_bytes,
-            free_bytes,
-        },
-        Event::AllocSample { size, task } => Event::AllocSample { size, task },
-        Event::PauseBegin { kind, scope } => Event::PauseBegin { kind, scope },
-        Event::PauseEnd { kind, scope } => Event::PauseEnd { kind, scope },
-        Event::RegionBegin { id, name } => Event::RegionBegin { id, name },
-        Event::RegionEnd { id } => Event::RegionEnd { id },
-        Event::Counter { name, value } => Event::Counter { name, value },
-        Event::RuntimeSample {
-            global_queue,
-            alive_tasks,
-            blocking_threads,
-        } => Event::RuntimeSample {
-            global_queue,
-            alive_tasks,
-            blocking_threads,
-        },
-        Event::WorkerQueueSample { worker, depth } => Event::WorkerQueueSample { worker, depth },
-        Event::Lost { chunks, events } => Event::Lost { chunks, events },
-        Event::Log { level, target, .. } => Event::Log {
-            level,
-            target,
-            message: "",
-        },
-        Event::Unknown { tag, .. } => Event::Unknown { tag, payload: &[] },
+impl std::fmt::Debug for OwnedEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match codec::ChunkDecoder::new(&self.bytes, 0).next() {
+            Some(Ok((_, event))) => event.fmt(f),
+            _ => write!(f, "OwnedEvent({:?})", self.bytes),
+        }
     }
 }
 
