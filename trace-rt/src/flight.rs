@@ -33,7 +33,6 @@ struct Ring {
     newest_end: u64,
     lost_chunks: u64,
     lost_events: u64,
-    evicted_chunks: u64,
 }
 
 struct RingSink {
@@ -91,7 +90,6 @@ impl Sink for RingSink {
             }
             let front = ring.chunks.pop_front().expect("checked");
             ring.bytes -= front.data.len();
-            ring.evicted_chunks += 1;
         }
         Ok(())
     }
