@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod cli;
 pub mod load;
 pub mod summary;
