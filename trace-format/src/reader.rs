@@ -476,6 +476,18 @@ impl Trace {
         self.locations.get(&id.0)
     }
 
+    /// Every defined string, in no particular order.
+    pub fn strings(&self) -> impl Iterator<Item = (crate::StringId, &str)> + '_ {
+        self.strings
+            .iter()
+            .map(|(&id, s)| (crate::StringId(id), s.as_str()))
+    }
+
+    /// Every defined location, in no particular order.
+    pub fn locations(&self) -> impl Iterator<Item = &LocationDef> + '_ {
+        self.locations.values()
+    }
+
     /// Nanoseconds from the trace start to `time` (0 for times before the start).
     pub fn to_nanos(&self, time: u64) -> u64 {
         self.header

@@ -18,5 +18,6 @@
 pub mod analysis;
 pub mod cli;
 pub mod load;
+pub mod model;
 pub mod summary;
 pub mod units;

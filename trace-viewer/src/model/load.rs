@@ -1,0 +1,829 @@
+//! Building a [`Model`] from a [`Trace`].
+//!
+//! Each thread's chunks are decoded on a core of their own (rayon) into a [`Part`]: begins are
+//! paired with ends on per-thread stacks that carry over chunk boundaries, so a poll split
+//! across two chunks is still one poll. Holes (a `Lost` event, a gap in chunk sequence
+//! numbers) close whatever is open as `cut`. The parts are then joined: task ids are mapped to
+//! dense indexes, polls grouped per thread and indexed per task, wakes grouped per task, and
+//! counter series merged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use rayon::prelude::*;
+use trace_format::{
+    ChunkInfo, Event, Level, PauseScope, ReadError, StringId, TaskId, TaskKind, ThreadId,
+    ThreadKind, Trace, WakeSource,
+};
+
+use super::{
+    AllocSample, Anomalies, CounterKind, CounterSeries, Log, LostMarker, Model, NO_TASK, Nanos,
+    Pause, Poll, Region, Span, Task, TaskIx, Thread, ThreadIx, Wake,
+};
+
+/// How far loading has got, in bytes of event data decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes decoded so far.
+    pub done_bytes: u64,
+    /// Bytes of event data in the trace.
+    pub total_bytes: u64,
+}
+
+impl Progress {
+    /// Done fraction in `[0, 1]`.
+    pub fn fraction(&self) -> f64 {
+        if self.total_bytes == 0 {
+            1.0
+        } else {
+            self.done_bytes as f64 / self.total_bytes as f64
+        }
+    }
+}
+
+/// Options for [`Model::load_with`].
+#[derive(Default, Clone, Copy)]
+pub struct LoadOptions<'a> {
+    /// Called (from any loading thread) after each chunk.
+    pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+    /// Checked after each chunk; loading stops with [`LoadError::Canceled`] once it is set.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// Why a model could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A chunk could not be decoded.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// [`LoadOptions::cancel`] was set.
+    #[error("loading was canceled")]
+    Canceled,
+}
+
+impl Model {
+    /// Decodes every event of `trace` into a model, using all cores.
+    ///
+    /// ```
+    /// use trace_format::{Event, TaskId, build::TraceBuilder};
+    /// let mut b = TraceBuilder::new();
+    /// b.push(0, 100, Event::PollStart { task: TaskId(7) });
+    /// b.push(0, 250, Event::PollEnd { ready: true });
+    /// let trace = trace_format::Trace::from_bytes(b.to_bytes())?;
+    /// let model = trace_viewer::model::Model::load(&trace)?;
+    /// assert_eq!(model.polls.len(), 1);
+    /// assert_eq!(model.polls[0].span().len(), 150);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load(trace: &Trace) -> Result<Model, LoadError> {
+        Self::load_with(trace, LoadOptions::default())
+    }
+
+    /// [`Model::load`] with progress reports and cancellation.
+    pub fn load_with(trace: &Trace, options: LoadOptions<'_>) -> Result<Model, LoadError> {
+        let mut by_thread: BTreeMap<ThreadId, Vec<&ChunkInfo>> = BTreeMap::new();
+        for c in trace.chunks() {
+            by_thread.entry(c.header.thread).or_default().push(c);
+        }
+        for chunks in by_thread.values_mut() {
+            chunks.sort_by_key(|c| c.header.seq);
+        }
+        let total_bytes = trace.chunks().iter().map(|c| u64::from(c.events_len)).sum();
+        let done = AtomicU64::new(0);
+        let tracker = Tracker {
+            options,
+            done: &done,
+            total_bytes,
+        };
+        let parts = by_thread
+            .into_par_iter()
+            .map(|(thread, chunks)| decode_thread(trace, thread, &chunks, &tracker))
+            .collect::<Result<Vec<Part>, LoadError>>()?;
+        Ok(assemble(trace, parts))
+    }
+}
+
+struct Tracker<'a> {
+    options: LoadOptions<'a>,
+    done: &'a AtomicU64,
+    total_bytes: u64,
+}
+
+impl Tracker<'_> {
+    fn chunk_done(&self, bytes: u64) -> Result<(), LoadError> {
+        let done_bytes = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if let Some(progress) = self.options.progress {
+            progress(Progress {
+                done_bytes,
+                total_bytes: self.total_bytes,
+            });
+        }
+        match self.options.cancel {
+            Some(c) if c.load(Ordering::Relaxed) => Err(LoadError::Canceled),
+            _ => Ok(()),
+        }
+    }
+}
+
+struct RawPoll {
+    start: Nanos,
+    end: Nanos,
+    task: TaskId,
+    ready: bool,
+    cut: bool,
+}
+
+struct RawSpawn {
+    time: Nanos,
+    task: TaskId,
+    kind: TaskKind,
+    tokio_id: u64,
+    parent: TaskId,
+    location: trace_format::LocationId,
+    name: StringId,
+}
+
+struct RawWake {
+    time: Nanos,
+    task: TaskId,
+    waker: TaskId,
+    source: WakeSource,
+}
+
+struct RawPause {
+    span: Span,
+    kind: StringId,
+    scope: PauseScope,
+    depth: u16,
+    cut: bool,
+}
+
+struct RawRegion {
+    span: Span,
+    id: u64,
+    name: StringId,
+    task: TaskId,
+    depth: u16,
+    cut: bool,
+}
+
+struct RawLog {
+    time: Nanos,
+    task: TaskId,
+    level: Level,
+    target: StringId,
+    message: Box<str>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum RawCounter {
+    GlobalQueue,
+    AliveTasks,
+    BlockingThreads,
+    WorkerQueue(u32),
+    User(StringId),
+}
+
+/// Everything one thread's chunks say, with begins and ends paired.
+#[derive(Default)]
+struct Part {
+    thread: ThreadId,
+    kind: Option<ThreadKind>,
+    index: u32,
+    start: Option<Nanos>,
+    stop: Option<Nanos>,
+    first: Option<Nanos>,
+    last: Nanos,
+    events: u64,
+    polls: Vec<RawPoll>,
+    parks: Vec<Span>,
+    pauses: Vec<RawPause>,
+    regions: Vec<RawRegion>,
+    spawns: Vec<RawSpawn>,
+    wakes: Vec<RawWake>,
+    terminates: Vec<(Nanos, TaskId)>,
+    latencies: Vec<(Nanos, TaskId, u64)>,
+    logs: Vec<RawLog>,
+    counters: Vec<(Nanos, RawCounter, f64)>,
+    /// `(time, bytes allocated, bytes freed)` since the thread's previous counters.
+    alloc: Vec<(Nanos, u64, u64)>,
+    samples: Vec<(Nanos, u64, TaskId)>,
+    lost: Vec<(Nanos, u64, u64)>,
+    // Open at the end of the thread's data: closed by `assemble` at the end of the trace.
+    open_polls: Vec<(Nanos, TaskId)>,
+    open_park: Option<Nanos>,
+    open_pauses: Vec<(Nanos, StringId, PauseScope)>,
+    open_regions: Vec<(Nanos, u64, StringId, TaskId)>,
+    unmatched_ends: u64,
+    cut_intervals: u64,
+}
+
+impl Part {
+    fn current_task(&self) -> TaskId {
+        self.open_polls.last().map_or(TaskId::NONE, |p| p.1)
+    }
+
+    /// Closes everything open at `at` because the data after it is missing.
+    fn cut_open(&mut self, at: Nanos) {
+        self.close_open(at, true);
+    }
+
+    fn close_open(&mut self, at: Nanos, cut: bool) {
+        while let Some((start, task)) = self.open_polls.pop() {
+            self.polls.push(RawPoll {
+                start,
+                end: at.max(start),
+                task,
+                ready: false,
+                cut,
+            });
+            self.cut_intervals += u64::from(cut);
+        }
+        if let Some(start) = self.open_park.take() {
+            self.parks.push(Span {
+                start,
+                end: at.max(start),
+            });
+        }
+        while let Some((start, kind, scope)) = self.open_pauses.pop() {
+            let depth = self.open_pauses.len() as u16;
+            self.pauses.push(RawPause {
+                span: Span {
+                    start,
+                    end: at.max(start),
+                },
+                kind,
+                scope,
+                depth,
+                cut,
+            });
+            self.cut_intervals += u64::from(cut);
+        }
+        while let Some((start, id, name, task)) = self.open_regions.pop() {
+            let depth = self.open_regions.len() as u16;
+            self.regions.push(RawRegion {
+                span: Span {
+                    start,
+                    end: at.max(start),
+                },
+                id,
+                name,
+                task,
+                depth,
+                cut,
+            });
+            self.cut_intervals += u64::from(cut);
+        }
+    }
+
+    fn end_poll(&mut self, t: Nanos, ready: bool) {
+        match self.open_polls.pop() {
+            Some((start, task)) => self.polls.push(RawPoll {
+                start,
+                end: t.max(start),
+                task,
+                ready,
+                cut: false,
+            }),
+            None => self.unmatched_ends += 1,
+        }
+    }
+
+    fn apply(&mut self, t: Nanos, event: Event<'_>) {
+        match event {
+            Event::ThreadStart { kind, index } => {
+                self.kind = Some(kind);
+                self.index = index;
+                self.start.get_or_insert(t);
+            }
+            Event::ThreadStop => self.stop = Some(t),
+            Event::WorkerPark => {
+                if let Some(start) = self.open_park.replace(t) {
+                    self.parks.push(Span { start, end: t });
+                }
+            }
+            Event::WorkerUnpark => match self.open_park.take() {
+                Some(start) => self.parks.push(Span { start, end: t }),
+                None => self.unmatched_ends += 1,
+            },
+            Event::TaskSpawn {
+                task,
+                kind,
+                tokio_id,
+                parent,
+                location,
+                name,
+            } => self.spawns.push(RawSpawn {
+                time: t,
+                task,
+                kind,
+                tokio_id,
+                parent,
+                location,
+                name,
+            }),
+            Event::PollStart { task } | Event::BlockingStart { task } => {
+                self.open_polls.push((t, task))
+            }
+            Event::PollEnd { ready } => self.end_poll(t, ready),
+            Event::BlockingEnd => self.end_poll(t, true),
+            Event::Wake {
+                task,
+                waker,
+                source,
+            } => self.wakes.push(RawWake {
+                time: t,
+                task,
+                waker,
+                source,
+            }),
+            Event::TaskTerminate { task } => self.terminates.push((t, task)),
+            Event::ScheduleLatency { task, nanos } => self.latencies.push((t, task, nanos)),
+            Event::AllocCounters {
+                alloc_bytes,
+                free_bytes,
+                ..
+            } => self.alloc.push((t, alloc_bytes, free_bytes)),
+            Event::AllocSample { size, task } => self.samples.push((t, size, task)),
+            Event::PauseBegin { kind, scope } => self.open_pauses.push((t, kind, scope)),
+            Event::PauseEnd { kind, scope } => {
+                match self
+                    .open_pauses
+                    .iter()
+                    .rposition(|&(_, k, s)| k == kind && s == scope)
+                {
+                    Some(i) => {
+                        let (start, kind, scope) = self.open_pauses.remove(i);
+                        self.pauses.push(RawPause {
+                            span: Span { start, end: t },
+                            kind,
+                            scope,
+                            depth: i as u16,
+                            cut: false,
+                        });
+                    }
+                    None => self.unmatched_ends += 1,
+                }
+            }
+            Event::RegionBegin { id, name } => {
+                let task = self.current_task();
+                self.open_regions.push((t, id, name, task));
+            }
+            Event::RegionEnd { id } => match self.open_regions.iter().rposition(|r| r.1 == id) {
+                Some(i) => {
+                    let (start, id, name, task) = self.open_regions.remove(i);
+                    self.regions.push(RawRegion {
+                        span: Span { start, end: t },
+                        id,
+                        name,
+                        task,
+                        depth: i as u16,
+                        cut: false,
+                    });
+                }
+                None => self.unmatched_ends += 1,
+            },
+            Event::Log {
+                level,
+                target,
+                message,
+            } => {
+                let task = self.current_task();
+                self.logs.push(RawLog {
+                    time: t,
+                    task,
+                    level,
+                    target,
+                    message: message.into(),
+                });
+            }
+            Event::Counter { name, value } => {
+                self.counters
+                    .push((t, RawCounter::User(name), value as f64))
+            }
+            Event::RuntimeSample {
+                global_queue,
+                alive_tasks,
+                blocking_threads,
+            } => {
+                self.counters
+                    .push((t, RawCounter::GlobalQueue, global_queue as f64));
+                self.counters
+                    .push((t, RawCounter::AliveTasks, alive_tasks as f64));
+                self.counters
+                    .push((t, RawCounter::BlockingThreads, blocking_threads as f64));
+            }
+            Event::WorkerQueueSample { worker, depth } => {
+                self.counters
+                    .push((t, RawCounter::WorkerQueue(worker), depth as f64))
+            }
+            Event::Lost { chunks, events } => {
+                let before = self.last;
+                self.cut_open(before);
+                self.lost.push((t, chunks, events));
+            }
+            Event::Unknown { .. } => {}
+        }
+    }
+}
+
+fn decode_thread(
+    trace: &Trace,
+    thread: ThreadId,
+    chunks: &[&ChunkInfo],
+    tracker: &Tracker<'_>,
+) -> Result<Part, LoadError> {
+    let mut part = Part {
+        thread,
+        ..Part::default()
+    };
+    let mut expected_seq = None;
+    for chunk in chunks {
+        let seq = chunk.header.seq;
+        if let Some(expected) = expected_seq
+            && seq > expected
+        {
+            // Chunks missing from the file: whatever was open may have ended in them.
+            let before = part.last;
+            part.cut_open(before);
+            let at = trace.to_nanos(chunk.header.base_time);
+            part.lost.push((at, u64::from(seq - expected), 0));
+        }
+        expected_seq = Some(seq.wrapping_add(1));
+        for item in trace.chunk_events(chunk) {
+            let (time, event) = item?;
+            let t = trace.to_nanos(time);
+            part.first.get_or_insert(t);
+            part.apply(t, event);
+            part.last = part.last.max(t);
+            part.events += 1;
+        }
+        tracker.chunk_done(u64::from(chunk.events_len))?;
+    }
+    Ok(part)
+}
+
+/// Dense task indexes for the file's task ids.
+struct TaskTable {
+    tasks: Vec<Task>,
+    index: HashMap<u64, TaskIx, foldhash::fast::RandomState>,
+}
+
+impl TaskTable {
+    /// The index of `id`, adding a task first seen at `time` if the trace has not spawned it.
+    fn get_or_add(&mut self, id: TaskId, time: Nanos) -> TaskIx {
+        if id == TaskId::NONE {
+            return NO_TASK;
+        }
+        if let Some(&ix) = self.index.get(&id.0) {
+            let task = &mut self.tasks[ix as usize];
+            if task.spawn.is_none() && time < task.first_seen {
+                task.first_seen = time;
+            }
+            return ix;
+        }
+        let ix = self.tasks.len() as TaskIx;
+        self.tasks.push(Task {
+            id,
+            kind: None,
+            tokio_id: 0,
+            parent: NO_TASK,
+            location: trace_format::LocationId::NONE,
+            name: StringId::NONE,
+            spawn: None,
+            terminate: None,
+            first_seen: time,
+        });
+        self.index.insert(id.0, ix);
+        ix
+    }
+
+    /// The index of `id` if the trace knows it.
+    fn get(&self, id: TaskId) -> TaskIx {
+        self.index.get(&id.0).copied().unwrap_or(NO_TASK)
+    }
+}
+
+fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
+    let mut anomalies = Anomalies::default();
+    let start = parts.iter().filter_map(|p| p.first).min().unwrap_or(0);
+    let mut end = parts.iter().map(|p| p.last).max().unwrap_or(0);
+    if let Some(e) = trace.end() {
+        end = end.max(trace.to_nanos(e.end_time));
+    }
+
+    // Whatever is still open ran until the recording stopped.
+    for part in &mut parts {
+        part.close_open(end, true);
+        anomalies.cut_intervals += part.cut_intervals;
+        anomalies.unmatched_ends += part.unmatched_ends;
+    }
+
+    // Tasks: spawned ones by spawn time, then the others by first sight.
+    let mut spawns: Vec<RawSpawn> = parts
+        .iter_mut()
+        .flat_map(|p| std::mem::take(&mut p.spawns))
+        .collect();
+    spawns.par_sort_unstable_by_key(|s| (s.time, s.task));
+    let mut table = TaskTable {
+        tasks: Vec::with_capacity(spawns.len()),
+        index: HashMap::with_capacity_and_hasher(spawns.len(), Default::default()),
+    };
+    let mut parents = Vec::with_capacity(spawns.len());
+    for s in &spawns {
+        if table.index.contains_key(&s.task.0) {
+            anomalies.duplicate_spawns += 1;
+            continue;
+        }
+        let ix = table.get_or_add(s.task, s.time);
+        let task = &mut table.tasks[ix as usize];
+        task.kind = Some(s.kind);
+        task.tokio_id = s.tokio_id;
+        task.location = s.location;
+        task.name = s.name;
+        task.spawn = Some(s.time);
+        parents.push((ix, s.parent));
+    }
+    drop(spawns);
+
+    // Polls, grouped by thread.
+    let mut polls = Vec::with_capacity(parts.iter().map(|p| p.polls.len()).sum());
+    let mut threads = Vec::with_capacity(parts.len());
+    for (thread_ix, part) in parts.iter_mut().enumerate() {
+        let mut raw = std::mem::take(&mut part.polls);
+        if !raw.is_sorted_by_key(|p| p.start) {
+            // Nested polls end inner-first; order by start, outer before inner.
+            raw.sort_by_key(|p| (p.start, std::cmp::Reverse(p.end)));
+        }
+        let first = polls.len() as u32;
+        for p in &raw {
+            let task = table.get_or_add(p.task, p.start);
+            polls.push(Poll::new(
+                p.start,
+                p.end,
+                task,
+                thread_ix as ThreadIx,
+                p.ready,
+                p.cut,
+            ));
+        }
+        let range = first..polls.len() as u32;
+        let own = &polls[range.start as usize..];
+        let poll_end_max = (!own.is_sorted_by_key(|p| p.end)).then(|| {
+            own.iter()
+                .scan(0, |max, p| {
+                    *max = p.end.max(*max);
+                    Some(*max)
+                })
+                .collect()
+        });
+        let def = trace.threads().get(&part.thread);
+        let mut parks = std::mem::take(&mut part.parks);
+        parks.sort_by_key(|s| s.start);
+        threads.push(Thread {
+            id: part.thread,
+            name: def.map(|d| d.name.clone()).unwrap_or_default(),
+            kind: part.kind,
+            index: part.index,
+            start: part.start.or(part.first),
+            stop: part.stop,
+            polls: range,
+            parks,
+            pauses: Vec::new(),
+            regions: Vec::new(),
+            poll_end_max,
+        });
+    }
+
+    for &(ix, parent) in &parents {
+        table.tasks[ix as usize].parent = table.get(parent);
+    }
+
+    // Wakes: wakers first (a waker with no polls in the file is still a task).
+    let mut wakes = Vec::with_capacity(parts.iter().map(|p| p.wakes.len()).sum());
+    for (thread_ix, part) in parts.iter_mut().enumerate() {
+        for w in std::mem::take(&mut part.wakes) {
+            let waker = table.get_or_add(w.waker, w.time);
+            let task = table.get_or_add(w.task, w.time);
+            wakes.push(Wake {
+                time: w.time,
+                task,
+                waker,
+                thread: thread_ix as ThreadIx,
+                source: w.source,
+            });
+        }
+    }
+
+    for part in &parts {
+        for &(t, id) in &part.terminates {
+            let ix = table.get_or_add(id, t);
+            let task = &mut table.tasks[ix as usize];
+            task.terminate = Some(task.terminate.map_or(t, |old| old.min(t)));
+        }
+    }
+
+    let mut schedule_latencies = Vec::new();
+    let mut logs = Vec::new();
+    let mut alloc_samples = Vec::new();
+    let mut process_pauses = Vec::new();
+    let mut lost = Vec::new();
+    for (thread_ix, part) in parts.iter_mut().enumerate() {
+        let thread = thread_ix as ThreadIx;
+        for &(t, id, nanos) in &part.latencies {
+            schedule_latencies.push((t, table.get_or_add(id, t), nanos));
+        }
+        for l in std::mem::take(&mut part.logs) {
+            logs.push(Log {
+                time: l.time,
+                thread,
+                task: table.get_or_add(l.task, l.time),
+                level: l.level,
+                target: l.target,
+                message: l.message,
+            });
+        }
+        for &(time, size, id) in &part.samples {
+            alloc_samples.push(AllocSample {
+                time,
+                size,
+                task: table.get_or_add(id, time),
+                thread,
+            });
+        }
+        let mut own_pauses = Vec::new();
+        for p in std::mem::take(&mut part.pauses) {
+            let pause = Pause {
+                span: p.span,
+                kind: p.kind,
+                scope: p.scope,
+                thread,
+                depth: p.depth,
+                cut: p.cut,
+            };
+            match p.scope {
+                PauseScope::Process => process_pauses.push(pause),
+                PauseScope::Thread => own_pauses.push(pause),
+            }
+        }
+        own_pauses.sort_by_key(|p| (p.span.start, p.depth));
+        threads[thread_ix].pauses = own_pauses;
+        let mut regions: Vec<Region> = std::mem::take(&mut part.regions)
+            .into_iter()
+            .map(|r| Region {
+                span: r.span,
+                id: r.id,
+                name: r.name,
+                task: table.get_or_add(r.task, r.span.start),
+                depth: r.depth,
+                cut: r.cut,
+            })
+            .collect();
+        regions.sort_by_key(|r| (r.span.start, r.depth));
+        threads[thread_ix].regions = regions;
+        for &(time, chunks, events) in &part.lost {
+            lost.push(LostMarker {
+                time,
+                thread,
+                chunks,
+                events,
+            });
+        }
+    }
+    schedule_latencies.sort_unstable_by_key(|&(t, task, _)| (task, t));
+    logs.sort_by_key(|l| l.time);
+    alloc_samples.sort_by_key(|s| s.time);
+    process_pauses.sort_by_key(|p| (p.span.start, p.depth));
+    lost.sort_by_key(|l| (l.time, l.thread));
+
+    let counters = counter_series(trace, &mut parts);
+
+    // Per-task indexes: polls (counting sort, then time order within each task), wakes.
+    let tasks = table.tasks;
+    let n = tasks.len();
+    let mut task_poll_offsets = vec![0u32; n + 1];
+    for p in &polls {
+        task_poll_offsets[p.task as usize + 1] += 1;
+    }
+    for i in 0..n {
+        task_poll_offsets[i + 1] += task_poll_offsets[i];
+    }
+    let mut fill = task_poll_offsets.clone();
+    let mut task_poll_index = vec![0u32; polls.len()];
+    for (i, p) in polls.iter().enumerate() {
+        let slot = &mut fill[p.task as usize];
+        task_poll_index[*slot as usize] = i as u32;
+        *slot += 1;
+    }
+    for t in 0..n {
+        let slice =
+            &mut task_poll_index[task_poll_offsets[t] as usize..task_poll_offsets[t + 1] as usize];
+        if !slice.is_sorted_by_key(|&i| polls[i as usize].start) {
+            slice.sort_by_key(|&i| polls[i as usize].start);
+        }
+        let mut prev_end = 0;
+        for &i in slice.iter() {
+            let p = &polls[i as usize];
+            if p.start < prev_end {
+                anomalies.overlapping_polls += 1;
+            }
+            prev_end = prev_end.max(p.end);
+        }
+    }
+    wakes.par_sort_unstable_by_key(|w| (w.task, w.time, w.thread));
+    let mut task_wake_offsets = vec![0u32; n + 1];
+    for w in &wakes {
+        task_wake_offsets[w.task as usize + 1] += 1;
+    }
+    for i in 0..n {
+        task_wake_offsets[i + 1] += task_wake_offsets[i];
+    }
+
+    let mut model = Model {
+        header: trace.header().clone(),
+        end_record: trace.end().cloned(),
+        warnings: trace.warnings().to_vec(),
+        end,
+        start,
+        events: parts.iter().map(|p| p.events).sum(),
+        threads,
+        tasks,
+        polls,
+        wakes,
+        process_pauses,
+        counters,
+        logs,
+        alloc_samples,
+        schedule_latencies,
+        lost,
+        anomalies,
+        task_poll_index,
+        task_poll_offsets,
+        task_wake_offsets,
+        strings: trace
+            .strings()
+            .map(|(id, s)| (id.0, s.to_string()))
+            .collect(),
+        locations: trace.locations().map(|l| (l.id, l.clone())).collect(),
+    };
+    // tokio reports completion from inside the final poll: a task ends when that poll does.
+    for ix in 0..model.tasks.len() {
+        if let Some(last) = model.task_polls(ix as TaskIx).last().map(|p| p.end)
+            && let Some(term) = model.tasks[ix].terminate
+        {
+            model.tasks[ix].terminate = Some(term.max(last));
+        }
+    }
+    model
+}
+
+fn counter_series(trace: &Trace, parts: &mut [Part]) -> Vec<CounterSeries> {
+    let mut by_kind: BTreeMap<RawCounter, Vec<(Nanos, f64)>> = BTreeMap::new();
+    for part in parts.iter_mut() {
+        for (t, kind, v) in std::mem::take(&mut part.counters) {
+            by_kind.entry(kind).or_default().push((t, v));
+        }
+    }
+    let mut series: Vec<CounterSeries> = by_kind
+        .into_iter()
+        .map(|(kind, mut points)| {
+            points.sort_by_key(|p| p.0);
+            let kind = match kind {
+                RawCounter::GlobalQueue => CounterKind::GlobalQueue,
+                RawCounter::AliveTasks => CounterKind::AliveTasks,
+                RawCounter::BlockingThreads => CounterKind::BlockingThreads,
+                RawCounter::WorkerQueue(i) => CounterKind::WorkerQueue(i),
+                RawCounter::User(name) => {
+                    CounterKind::User(trace.string(name).unwrap_or("").to_string())
+                }
+            };
+            CounterSeries { kind, points }
+        })
+        .collect();
+
+    let mut alloc: Vec<(Nanos, u64, u64)> = parts
+        .iter_mut()
+        .flat_map(|p| std::mem::take(&mut p.alloc))
+        .collect();
+    if !alloc.is_empty() {
+        alloc.sort_by_key(|a| a.0);
+        let (mut heap, mut allocated) = (0i128, 0u128);
+        let mut heap_points = Vec::with_capacity(alloc.len());
+        let mut alloc_points = Vec::with_capacity(alloc.len());
+        for (t, a, f) in alloc {
+            heap += i128::from(a) - i128::from(f);
+            allocated += u128::from(a);
+            heap_points.push((t, heap as f64));
+            alloc_points.push((t, allocated as f64));
+        }
+        series.push(CounterSeries {
+            kind: CounterKind::HeapInUse,
+            points: heap_points,
+        });
+        series.push(CounterSeries {
+            kind: CounterKind::AllocatedBytes,
+            points: alloc_points,
+        });
+    }
+    series
+}
