@@ -167,8 +167,87 @@ fn civil_from_days(days: u64) -> (u64, u32, u32) {
     (year, month, day)
 }
 
+/// Parses a duration with a unit, as the command line accepts it: `"250ns"`, `"1.5us"` (or
+/// `"1.5µs"`), `"10ms"`, `"2s"`, `"1min"`; a space before the unit is allowed. A bare number
+/// is rejected, so `10` cannot silently mean 10 ns. Returns nanoseconds, rounded to the
+/// nearest one.
+///
+/// ```
+/// use trace_viewer::units::parse_duration;
+/// assert_eq!(parse_duration("1.5ms"), Ok(1_500_000));
+/// assert_eq!(parse_duration("250 ns"), Ok(250));
+/// assert!(parse_duration("10").is_err());
+/// ```
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| {
+            format!("`{text}` has no unit: write it as e.g. 10ms, 1.5s, 250us or 80ns")
+        })?;
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.trim() {
+        "ns" => 1.0,
+        "us" | "µs" | "μs" => NS_PER_US as f64,
+        "ms" => NS_PER_MS as f64,
+        "s" => NS_PER_S as f64,
+        "min" | "m" => NS_PER_MIN as f64,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`: use ns, us (µs), ms, s or min"
+            ));
+        }
+    };
+    let value: f64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a duration: expected a number and a unit, e.g. 10ms")
+    })?;
+    let ns = (value * scale).round();
+    if !ns.is_finite() || ns > u64::MAX as f64 {
+        return Err(format!("`{text}` is too long"));
+    }
+    Ok(ns as u64)
+}
+
+/// Parses a comma-separated list of durations (`"1ms,10ms,100ms"`); see [`parse_duration`].
+pub fn parse_duration_list(text: &str) -> Result<Vec<u64>, String> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(parse_duration)
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|v| {
+            if v.is_empty() {
+                Err("expected at least one duration, e.g. 1ms,10ms".into())
+            } else {
+                Ok(v)
+            }
+        })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_parse_with_units_and_reject_bare_numbers() {
+        assert_eq!(parse_duration("80ns"), Ok(80));
+        assert_eq!(parse_duration("1.5us"), Ok(1_500));
+        assert_eq!(parse_duration("2 µs"), Ok(2_000));
+        assert_eq!(parse_duration("10ms"), Ok(10_000_000));
+        assert_eq!(parse_duration("0.5s"), Ok(500_000_000));
+        assert_eq!(parse_duration("1min"), Ok(60_000_000_000));
+        assert!(parse_duration("10").unwrap_err().contains("no unit"));
+        assert!(
+            parse_duration("10 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(parse_duration("1.2.3ms").is_err());
+        assert!(parse_duration("ms").is_err());
+        assert_eq!(
+            parse_duration_list("1ms, 10ms,"),
+            Ok(vec![1_000_000, 10_000_000])
+        );
+        assert!(parse_duration_list(",").is_err());
+    }
+
     use super::*;
 
     #[test]
