@@ -1,0 +1,585 @@
+//! The task breakdown (Go's "goroutine analysis", grouped by spawn location): where each
+//! group of tasks spent its time, the longest polls, tasks that look leaked, how busy each
+//! worker was, and the pauses by kind.
+//!
+//! Built by [`Breakdown::compute`] from the [`states`](super::states) partition, so every
+//! number here adds up to the tasks' lifetimes. Serializes to the `breakdown` part of the
+//! report's JSON.
+
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use trace_format::{LocationId, PauseScope, StringId, TaskKind};
+
+use super::states::{StateTotals, TaskState, WaitReason, for_each_segment, paused_spans};
+use crate::model::{Model, Nanos, Span, TaskIx, ThreadIx};
+
+/// What [`Breakdown::compute`] looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakdownOptions {
+    /// A task still alive at the end of the trace that has been waiting this long is a leak
+    /// suspect.
+    pub leak_threshold: Nanos,
+    /// How many of the longest polls to list.
+    pub longest_polls: usize,
+    /// How many leak suspects to list (all are counted).
+    pub leak_suspects: usize,
+}
+
+impl Default for BreakdownOptions {
+    /// Leak threshold 1 s, 10 longest polls, 20 leak suspects.
+    fn default() -> Self {
+        BreakdownOptions {
+            leak_threshold: 1_000_000_000,
+            longest_polls: 10,
+            leak_suspects: 20,
+        }
+    }
+}
+
+/// Distribution of one quantity over the tasks of a group (nanoseconds, or a count).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Stats {
+    /// Sum over the tasks.
+    pub total: u64,
+    /// Mean per task.
+    pub mean: f64,
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile (nearest rank).
+    pub p99: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+impl Stats {
+    /// Stats of `values` (sorted in place).
+    pub fn of(values: &mut [u64]) -> Stats {
+        if values.is_empty() {
+            return Stats::default();
+        }
+        values.sort_unstable();
+        let total: u64 = values.iter().sum();
+        let rank =
+            |q: f64| values[((q * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
+        Stats {
+            total,
+            mean: total as f64 / values.len() as f64,
+            p50: rank(0.5),
+            p99: rank(0.99),
+            max: values[values.len() - 1],
+        }
+    }
+}
+
+/// The columns of the breakdown: one per task state, plus the lifetime they partition.
+pub const COLUMNS: [&str; 11] = [
+    "lifetime",
+    "running",
+    "sched_wait",
+    "wait_task",
+    "wait_io",
+    "wait_timer",
+    "wait_blocking",
+    "wait_foreign",
+    "wait_self",
+    "wait_unknown",
+    "paused",
+];
+
+fn columns_of(t: &StateTotals) -> [u64; 11] {
+    let w = |r| t.wait(r);
+    [
+        t.total(),
+        t.running,
+        t.sched_wait,
+        w(WaitReason::Task),
+        w(WaitReason::Io),
+        w(WaitReason::Timer),
+        w(WaitReason::Blocking),
+        w(WaitReason::Foreign),
+        w(WaitReason::SelfWake),
+        w(WaitReason::Unknown),
+        t.paused,
+    ]
+}
+
+/// Tasks spawned at one place (and with one name and kind).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    /// "file:line:col", or the name, or "<unknown location>".
+    pub label: String,
+    /// Spawn location id (0 = unknown).
+    pub location: u32,
+    /// Task name, or empty.
+    pub name: String,
+    /// `"async"`, `"block_on"`, `"blocking"`, `"local"`, or `"unknown"` (spawn not in the trace).
+    pub kind: &'static str,
+    /// Number of tasks.
+    pub tasks: u64,
+    /// Tasks still alive at the end of the trace.
+    pub alive_at_end: u64,
+    /// Of those, leak suspects (waiting longer than the threshold).
+    pub leak_suspects: u64,
+    /// Polls per task.
+    pub polls: Stats,
+    /// Time per task in each of [`COLUMNS`], keyed by column name.
+    pub states: BTreeMap<&'static str, Stats>,
+    /// Sampled allocations made while the group's tasks were polled.
+    pub alloc_samples: u64,
+    /// The bytes of those samples.
+    pub alloc_sampled_bytes: u64,
+    /// Indexes of the group's tasks, by spawn time (not serialized).
+    #[serde(skip)]
+    pub task_ixs: Vec<TaskIx>,
+}
+
+impl Group {
+    /// Total time of a column over the group's tasks.
+    pub fn total(&self, column: &str) -> u64 {
+        self.states.get(column).map_or(0, |s| s.total)
+    }
+}
+
+/// One of the longest polls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LongPoll {
+    /// The task's label.
+    pub task: String,
+    /// Its trace task id.
+    pub task_id: u64,
+    /// Its group's label.
+    pub group: String,
+    /// The thread's label.
+    pub thread: String,
+    /// Start, ns since trace start.
+    pub start_ns: Nanos,
+    /// Duration.
+    pub duration_ns: Nanos,
+    /// True when the poll had not ended when the data stopped.
+    pub cut: bool,
+}
+
+/// A task alive at the end of the trace, waiting for longer than the threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeakSuspect {
+    /// The task's label.
+    pub task: String,
+    /// Its trace task id.
+    pub task_id: u64,
+    /// Its group's label.
+    pub group: String,
+    /// Since when it has been waiting (its last poll's end, or its spawn).
+    pub waiting_since_ns: Nanos,
+    /// How long, up to the end of the trace.
+    pub waited_ns: Nanos,
+    /// Its polls.
+    pub polls: u32,
+}
+
+/// How one worker (or blocking-pool) thread spent its time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThreadUse {
+    /// Its label ("worker 0 (tokio-runtime-worker)").
+    pub thread: String,
+    /// `"worker"`, `"blocking"`, `"other"`.
+    pub kind: &'static str,
+    /// The part of the trace the thread existed in.
+    pub span_ns: Nanos,
+    /// Polling tasks (or running blocking closures), outside pauses.
+    pub busy_ns: Nanos,
+    /// Parked, outside pauses.
+    pub idle_ns: Nanos,
+    /// In a process-wide or thread-scoped pause.
+    pub paused_ns: Nanos,
+    /// Everything else (the scheduler's own work, unrecorded time).
+    pub other_ns: Nanos,
+    /// `busy / span`.
+    pub busy_fraction: f64,
+    /// Polls run.
+    pub polls: u64,
+    /// The longest poll.
+    pub longest_poll_ns: Nanos,
+}
+
+/// Pauses of one kind and scope.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PauseKind {
+    /// The kind ("compaction", "alloc", …).
+    pub kind: String,
+    /// `"process"` or `"thread"`.
+    pub scope: &'static str,
+    /// How many.
+    pub count: u64,
+    /// Sum of their durations.
+    pub total_ns: Nanos,
+    /// The longest.
+    pub max_ns: Nanos,
+    /// Mean duration.
+    pub mean_ns: f64,
+}
+
+/// The whole breakdown. See the module docs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Breakdown {
+    /// The leak threshold used.
+    pub leak_threshold_ns: Nanos,
+    /// Number of tasks.
+    pub tasks: u64,
+    /// State totals over every task, by column.
+    pub totals: BTreeMap<&'static str, u64>,
+    /// Groups, by total running time, largest first.
+    pub groups: Vec<Group>,
+    /// The longest polls, longest first.
+    pub longest_polls: Vec<LongPoll>,
+    /// Leak suspects, longest waiting first (at most the configured number).
+    pub leak_suspects: Vec<LeakSuspect>,
+    /// All leak suspects, also those not listed.
+    pub leak_suspect_count: u64,
+    /// Worker and blocking-pool threads.
+    pub threads: Vec<ThreadUse>,
+    /// Pauses by kind and scope.
+    pub pauses: Vec<PauseKind>,
+}
+
+struct TaskResult {
+    totals: StateTotals,
+    /// `Some(since)` when alive at the end and waiting since `since`.
+    waiting_at_end: Option<Nanos>,
+}
+
+fn task_result(model: &Model, task: TaskIx, paused: &[Span]) -> TaskResult {
+    let mut totals = StateTotals::default();
+    let life_start = model.tasks[task as usize].lifetime(model.end).start;
+    // Since when the task has been out of a poll, and whether it is waiting (not runnable).
+    let (mut idle_since, mut waiting, mut last_end) = (life_start, false, life_start);
+    for_each_segment(model, task, paused, |s| {
+        totals.add(s.state, s.span.len());
+        match s.state {
+            TaskState::Running => {
+                idle_since = s.span.end;
+                waiting = false;
+            }
+            TaskState::Waiting(_) => waiting = true,
+            TaskState::SchedWait => waiting = false,
+            TaskState::Paused => {}
+        }
+        last_end = s.span.end;
+    });
+    let alive = model.tasks[task as usize].terminate.is_none();
+    TaskResult {
+        totals,
+        waiting_at_end: (alive && waiting && last_end == model.end).then_some(idle_since),
+    }
+}
+
+fn kind_name(kind: Option<TaskKind>) -> &'static str {
+    match kind {
+        Some(TaskKind::Async) => "async",
+        Some(TaskKind::BlockOn) => "block_on",
+        Some(TaskKind::Blocking) => "blocking",
+        Some(TaskKind::Local) => "local",
+        None => "unknown",
+    }
+}
+
+impl Breakdown {
+    /// Computes the breakdown of every task of `model` (in parallel over tasks).
+    pub fn compute(model: &Model, options: &BreakdownOptions) -> Breakdown {
+        let paused = paused_spans(model);
+        let results: Vec<TaskResult> = (0..model.tasks.len() as TaskIx)
+            .into_par_iter()
+            .map(|t| task_result(model, t, &paused))
+            .collect();
+
+        // Group by (location, name, kind), in order of first spawn.
+        let mut group_of: HashMap<(LocationId, StringId, Option<TaskKind>), usize> = HashMap::new();
+        let mut members: Vec<Vec<TaskIx>> = Vec::new();
+        let mut task_group = vec![0usize; model.tasks.len()];
+        for (ix, t) in model.tasks.iter().enumerate() {
+            let g = *group_of
+                .entry((t.location, t.name, t.kind))
+                .or_insert_with(|| {
+                    members.push(Vec::new());
+                    members.len() - 1
+                });
+            members[g].push(ix as TaskIx);
+            task_group[ix] = g;
+        }
+        let mut samples = vec![(0u64, 0u64); members.len()];
+        for s in &model.alloc_samples {
+            if let Some(&g) = task_group.get(s.task as usize) {
+                samples[g].0 += 1;
+                samples[g].1 += s.size;
+            }
+        }
+
+        let mut totals = StateTotals::default();
+        let mut leak_suspects = Vec::new();
+        let mut groups: Vec<Group> = Vec::with_capacity(members.len());
+        for (g, tasks) in members.into_iter().enumerate() {
+            let first = &model.tasks[tasks[0] as usize];
+            let name = model.string(first.name).to_string();
+            let label = if first.location != LocationId::NONE {
+                model.location_label(first.location)
+            } else if !name.is_empty() {
+                name.clone()
+            } else {
+                match first.kind {
+                    Some(TaskKind::BlockOn) => "block_on".into(),
+                    Some(TaskKind::Blocking) => "spawn_blocking <unknown location>".into(),
+                    None => "<spawned before the trace or unseen>".into(),
+                    _ => "<unknown location>".into(),
+                }
+            };
+            let mut columns: Vec<Vec<u64>> = vec![Vec::with_capacity(tasks.len()); COLUMNS.len()];
+            let mut polls = Vec::with_capacity(tasks.len());
+            let (mut alive, mut suspects) = (0, 0);
+            for &t in &tasks {
+                let r = &results[t as usize];
+                for (c, v) in columns.iter_mut().zip(columns_of(&r.totals)) {
+                    c.push(v);
+                }
+                add_totals(&mut totals, &r.totals);
+                polls.push(u64::from(model.task_poll_count(t)));
+                if model.tasks[t as usize].terminate.is_none() {
+                    alive += 1;
+                }
+                if let Some(since) = r.waiting_at_end {
+                    let waited = model.end - since;
+                    if waited >= options.leak_threshold {
+                        suspects += 1;
+                        leak_suspects.push((waited, t, since, g));
+                    }
+                }
+            }
+            let states = COLUMNS
+                .iter()
+                .zip(columns.iter_mut())
+                .map(|(&name, values)| (name, Stats::of(values)))
+                .collect();
+            groups.push(Group {
+                label,
+                location: first.location.0,
+                name,
+                kind: kind_name(first.kind),
+                tasks: tasks.len() as u64,
+                alive_at_end: alive,
+                leak_suspects: suspects,
+                polls: Stats::of(&mut polls),
+                states,
+                alloc_samples: samples[g].0,
+                alloc_sampled_bytes: samples[g].1,
+                task_ixs: tasks,
+            });
+        }
+
+        leak_suspects.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let leak_suspect_count = leak_suspects.len() as u64;
+        let leak_suspects = leak_suspects
+            .into_iter()
+            .take(options.leak_suspects)
+            .map(|(waited, t, since, g)| LeakSuspect {
+                task: model.task_label(t),
+                task_id: model.tasks[t as usize].id.0,
+                group: groups[g].label.clone(),
+                waiting_since_ns: since,
+                waited_ns: waited,
+                polls: model.task_poll_count(t),
+            })
+            .collect();
+
+        let longest_polls = longest_polls(model, options.longest_polls)
+            .into_iter()
+            .map(|p| {
+                let poll = &model.polls[p as usize];
+                LongPoll {
+                    task: model.task_label(poll.task),
+                    task_id: model.tasks[poll.task as usize].id.0,
+                    group: groups[task_group[poll.task as usize]].label.clone(),
+                    thread: model.threads[poll.thread() as usize].label(),
+                    start_ns: poll.start,
+                    duration_ns: poll.span().len(),
+                    cut: poll.cut(),
+                }
+            })
+            .collect();
+
+        groups.sort_by(|a, b| {
+            b.total("running")
+                .cmp(&a.total("running"))
+                .then(b.total("lifetime").cmp(&a.total("lifetime")))
+                .then(a.label.cmp(&b.label))
+        });
+
+        Breakdown {
+            leak_threshold_ns: options.leak_threshold,
+            tasks: model.tasks.len() as u64,
+            totals: COLUMNS.iter().copied().zip(columns_of(&totals)).collect(),
+            groups,
+            longest_polls,
+            leak_suspects,
+            leak_suspect_count,
+            threads: thread_use(model, &paused),
+            pauses: pause_kinds(model),
+        }
+    }
+}
+
+fn add_totals(sum: &mut StateTotals, t: &StateTotals) {
+    sum.running += t.running;
+    sum.sched_wait += t.sched_wait;
+    sum.paused += t.paused;
+    for (a, b) in sum.waiting.iter_mut().zip(t.waiting) {
+        *a += b;
+    }
+}
+
+/// Indexes of the `n` longest polls, longest first.
+fn longest_polls(model: &Model, n: usize) -> Vec<u32> {
+    let mut heap = BinaryHeap::with_capacity(n + 1);
+    for (i, p) in model.polls.iter().enumerate() {
+        heap.push(std::cmp::Reverse((
+            p.span().len(),
+            std::cmp::Reverse(i as u32),
+        )));
+        if heap.len() > n {
+            heap.pop();
+        }
+    }
+    let mut out: Vec<_> = heap.into_iter().map(|r| r.0).collect();
+    out.sort_by(|a, b| b.cmp(a));
+    out.into_iter().map(|(_, i)| i.0).collect()
+}
+
+/// Merges sorted-by-start spans into disjoint ones.
+fn union(spans: impl IntoIterator<Item = Span>) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    for s in spans {
+        match out.last_mut() {
+            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// Total length of the intersection of two sets of disjoint, sorted spans.
+fn overlap(a: &[Span], b: &[Span]) -> Nanos {
+    let (mut i, mut j, mut sum) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        sum += a[i].overlap(b[j]);
+        if a[i].end < b[j].end {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    sum
+}
+
+fn clip(spans: &[Span], to: Span) -> Vec<Span> {
+    spans
+        .iter()
+        .filter_map(|s| {
+            let c = Span {
+                start: s.start.max(to.start),
+                end: s.end.min(to.end),
+            };
+            (c.end > c.start).then_some(c)
+        })
+        .collect()
+}
+
+fn thread_use(model: &Model, process_paused: &[Span]) -> Vec<ThreadUse> {
+    (0..model.threads.len() as ThreadIx)
+        .filter_map(|ix| {
+            let th = &model.threads[ix as usize];
+            let kind = match th.kind {
+                Some(trace_format::ThreadKind::Worker) => "worker",
+                Some(trace_format::ThreadKind::Blocking) => "blocking",
+                _ if th.polls.is_empty() => return None,
+                _ => "other",
+            };
+            let span = Span {
+                start: th.start.unwrap_or(model.start).min(model.end),
+                end: th.stop.unwrap_or(model.end).min(model.end),
+            };
+            let span = Span {
+                start: span.start,
+                end: span.end.max(span.start),
+            };
+            let polls = model.thread_polls(ix);
+            let busy = clip(&union(polls.iter().map(|p| p.span())), span);
+            let idle = clip(&union(th.parks.iter().copied()), span);
+            let mut pauses: Vec<Span> = th
+                .pauses
+                .iter()
+                .map(|p| p.span)
+                .chain(process_paused.iter().copied())
+                .collect();
+            pauses.sort_by_key(|s| s.start);
+            let paused = clip(&union(pauses), span);
+            let len = |v: &[Span]| v.iter().map(Span::len).sum::<Nanos>();
+            let paused_ns = len(&paused);
+            let busy_ns = len(&busy) - overlap(&busy, &paused);
+            let idle_ns = len(&idle) - overlap(&idle, &paused);
+            // Busy and idle never overlap in a well-formed trace; if they do, do not let
+            // `other` go negative.
+            let other_ns = span.len().saturating_sub(busy_ns + idle_ns + paused_ns);
+            Some(ThreadUse {
+                thread: th.label(),
+                kind,
+                span_ns: span.len(),
+                busy_ns,
+                idle_ns,
+                paused_ns,
+                other_ns,
+                busy_fraction: if span.is_empty() {
+                    0.0
+                } else {
+                    busy_ns as f64 / span.len() as f64
+                },
+                polls: polls.len() as u64,
+                longest_poll_ns: polls.iter().map(|p| p.span().len()).max().unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+fn pause_kinds(model: &Model) -> Vec<PauseKind> {
+    let mut by: BTreeMap<(String, &'static str), (u64, Nanos, Nanos)> = BTreeMap::new();
+    let all = model
+        .process_pauses
+        .iter()
+        .chain(model.threads.iter().flat_map(|t| t.pauses.iter()));
+    for p in all {
+        let scope = match p.scope {
+            PauseScope::Process => "process",
+            PauseScope::Thread => "thread",
+        };
+        let e = by
+            .entry((model.string(p.kind).to_string(), scope))
+            .or_default();
+        e.0 += 1;
+        e.1 += p.span.len();
+        e.2 = e.2.max(p.span.len());
+    }
+    let mut out: Vec<PauseKind> = by
+        .into_iter()
+        .map(|((kind, scope), (count, total, max))| PauseKind {
+            kind,
+            scope,
+            count,
+            total_ns: total,
+            max_ns: max,
+            mean_ns: total as f64 / count as f64,
+        })
+        .collect();
+    out.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(a.kind.cmp(&b.kind)));
+    out
+}
+
+#[cfg(test)]
+mod tests;
