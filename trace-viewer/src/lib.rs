@@ -9,6 +9,7 @@
 //!   data, warnings) behind `report` and `check`; its serialized form is the report's JSON
 //!   schema;
 //! - [`units`]: formatting of durations, byte sizes and timestamps;
+//! - [`export`]: Chrome trace JSON for Perfetto and `chrome://tracing`, streamed;
 //! - [`cli`]: argument parsing, exit codes and the commands (`check`, `report`).
 //!
 //! The binary `trace-viewer` (src/main.rs) only parses arguments and calls [`cli::run`].
@@ -17,6 +18,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod export;
 pub mod load;
 pub mod model;
 pub mod summary;

@@ -7,6 +7,7 @@
 //! - `trace-viewer FILE` will open the desktop window; until it exists it says so.
 
 pub mod check;
+pub mod export;
 pub mod report;
 mod table;
 
@@ -84,6 +85,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Export a trace as Chrome trace JSON, for Perfetto (ui.perfetto.dev) or chrome://tracing
+    ///
+    /// One track per worker/blocking thread and per task (polls as slices, idle, pauses,
+    /// regions, logs), wake arrows, counters, a process-pause track. Times take a unit:
+    /// 250us, 10ms, 1.5s. A corrupt trace is exported up to the damage and exits 1.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Export(export::ExportArgs),
 }
 
 /// Runs a parsed command line, writing results to `out` and diagnostics to `err`, and
@@ -92,6 +100,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let result = match cli.command {
         Some(Command::Check { file }) => check::run(&file, out, err),
         Some(Command::Report { file, json }) => report::run(&file, json, out, err),
+        Some(Command::Export(args)) => export::run(&args, out, err),
         None => window(cli.file, err),
     };
     let result = result.and_then(|code| out.flush().map(|()| code));
