@@ -30,6 +30,13 @@ pub fn intern(text: &str) -> StringId {
         return StringId::NONE;
     }
     let mut guard = STRINGS.lock().unwrap_or_else(|p| p.into_inner());
+    intern_locked(&mut guard, text)
+}
+
+fn intern_locked(guard: &mut Option<Interner>, text: &str) -> StringId {
+    if text.is_empty() {
+        return StringId::NONE;
+    }
     let interner = guard.get_or_insert_with(Interner::default);
     if let Some(&id) = interner.ids.get(text) {
         return StringId(id);
@@ -44,6 +51,18 @@ pub fn intern(text: &str) -> StringId {
         }]));
     }
     StringId(id)
+}
+
+/// [`intern`] for callers that must not block or take a lock they may already hold (the
+/// allocator, which can run inside `intern` itself): `None` when the table is locked right
+/// now, by this thread or another; the caller tries again later.
+pub(crate) fn try_intern(text: &str) -> Option<StringId> {
+    let mut guard = match STRINGS.try_lock() {
+        Ok(g) => g,
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
+    };
+    Some(intern_locked(&mut guard, text))
 }
 
 /// Queues the definitions of every string interned so far for a starting session and makes

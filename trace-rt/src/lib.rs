@@ -49,6 +49,20 @@
 //! and the limits of that, is documented on the `wakes` module (`trace_rt::wake_layer`).
 //! `block_on` futures are not tokio tasks: run them with [`block_on`] to record them as one.
 //!
+//! # Allocator, pauses and user events
+//!
+//! Each piece is installed on its own; all of them cost one relaxed atomic load per call
+//! while nothing records.
+//!
+//! | piece | install | records |
+//! |---|---|---|
+//! | [`TracingAllocator`] | `#[global_allocator] static A: TracingAllocator<System> = TracingAllocator::new(System);` | per-thread allocation counters (heap-in-use and allocation-rate curves), sampled allocations with the task that made them (one per 512 KiB on average), allocator calls over 100 µs as thread pauses: see [`alloc`] |
+//! | [`pause()`], [`pause_thread`] | `let _g = trace_rt::pause("compaction");` | process-wide (stop-the-world) or thread-scoped pauses, until the guard drops: see [`pause`](mod@pause) |
+//! | [`layer()`] | `tracing_subscriber::registry().with(trace_rt::layer()).init();` | `tracing` spans as regions and events as logs, inside the polls of the task they run in: see [`layer`](mod@layer) |
+//! | [`counter`], [`Counter`] | `trace_rt::counter("queue_depth", n);` | named values over time |
+//!
+//! `examples/alloc_pauses.rs` installs all of them.
+//!
 //! # How it works
 //!
 //! Data flows one way: hooks → [`raw::record`] → the thread's own chunk (no lock, no
@@ -66,16 +80,21 @@
 //! `chunk` (buffers and their pool), `session` (start, stop, configuration), `writer` (the
 //! writer thread), `sink` (where chunks go), `intern` (string and location ids), `runtime`
 //! (tokio hooks), `sampler` (runtime samples), `wakes` (the wake layer), `activation`
-//! (`record_for`, environment), `flight` (the flight recorder).
+//! (`record_for`, environment), `flight` (the flight recorder), `alloc` (the allocator
+//! wrapper), `pause` (pauses), `layer` (the `tracing` layer), `counter` (user counters).
 
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod alloc;
 mod chunk;
 mod clock;
+mod counter;
 mod flight;
 mod intern;
+pub mod layer;
 mod local;
+pub mod pause;
 pub mod runtime;
 mod sampler;
 mod session;
@@ -85,8 +104,12 @@ mod wakes;
 mod writer;
 
 pub use activation::{Recording, env_recording, record_for};
+pub use alloc::{TracingAllocator, flush_alloc_counters};
+pub use counter::{Counter, counter};
 pub use flight::FlightRecorder;
 pub use intern::{intern, intern_location};
+pub use layer::{TraceLayer, layer};
+pub use pause::{PauseGuard, PauseKind, ThreadPauseGuard, pause, pause_thread};
 pub use runtime::{Options, block_on, instrument, instrument_with};
 pub use session::{Config, Error, Session, Summary, is_recording, start};
 pub use sink::{FileSink, MemorySink, Sink};

@@ -40,6 +40,22 @@ pub fn record(event: &Event<'_>) {
     let _ = LOCAL.try_with(|local| local.record(epoch, event));
 }
 
+/// For hooks that can run inside the recorder itself (the allocator: the recorder allocates
+/// while it registers a thread or queues metadata): records `event` at `time` (ticks, raised
+/// to the thread's previous event time if earlier, so it may lie in the past) and returns
+/// `true`; or, when this thread is already inside [`record`] or its recorder state is gone
+/// (the thread is exiting) or nothing records, returns `false` without writing or counting
+/// anything, so that the caller can keep what it wanted to record and try again later.
+pub(crate) fn try_record_at(time: u64, event: &Event<'_>) -> bool {
+    let epoch = EPOCH.load(Ordering::Relaxed);
+    if epoch == 0 {
+        return false;
+    }
+    LOCAL
+        .try_with(|local| local.try_record_at(epoch, time, event))
+        .unwrap_or(false)
+}
+
 thread_local! {
     static LOCAL: Local = const {
         Local {
@@ -67,6 +83,20 @@ impl Local {
         let inner = unsafe { &mut *self.inner.get() };
         inner.record(epoch, event);
         self.busy.set(false);
+    }
+}
+
+impl Local {
+    /// See [`try_record_at`].
+    fn try_record_at(&self, epoch: u64, time: u64, event: &Event<'_>) -> bool {
+        if self.busy.replace(true) {
+            return false;
+        }
+        // SAFETY: as in `record`: `busy` was false, so this is the only reference to `inner`.
+        let inner = unsafe { &mut *self.inner.get() };
+        inner.record_at(epoch, time, event);
+        self.busy.set(false);
+        true
     }
 }
 
@@ -110,6 +140,19 @@ impl Inner {
         };
         if !a.record(event) {
             // The session took our chunk (it is stopping): let go of it.
+            self.attached = None;
+        }
+    }
+
+    fn record_at(&mut self, epoch: u64, time: u64, event: &Event<'_>) {
+        if self.epoch != epoch {
+            self.switch_session(epoch);
+        }
+        let Some(a) = &mut self.attached else {
+            return;
+        };
+        let time = time.max(a.state.last_time);
+        if !a.write(time, event) {
             self.attached = None;
         }
     }
@@ -189,7 +232,13 @@ impl Attached {
     /// Records one event; `false` when the session has taken this thread's slot.
     #[inline(always)]
     fn record(&mut self, event: &Event<'_>) -> bool {
-        let now = clock::now();
+        self.write(clock::now(), event)
+    }
+
+    /// Records one event at `now` (not earlier than the chunk's last event); `false` as
+    /// for `record`.
+    #[inline(always)]
+    fn write(&mut self, now: u64, event: &Event<'_>) -> bool {
         let need = codec::max_encoded_len(event);
         if self.pos + need > self.cap || now.wrapping_sub(self.chunk_start) > self.flush_ticks {
             match self.rotate(now, need) {

@@ -109,6 +109,8 @@ pub fn instrument_with(
                         h.park_time.set(crate::clock::now());
                     }
                 });
+                // The allocator's counters of the busy period, before the thread idles.
+                crate::alloc::flush_alloc_counters();
                 record(&Event::WorkerPark);
             }
         })
@@ -174,6 +176,7 @@ fn on_thread_start() {
 fn on_thread_stop() {
     crate::sampler::unregister_current_runtime();
     if EPOCH.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        crate::alloc::flush_alloc_counters();
         record(&Event::ThreadStop);
     }
 }
