@@ -203,6 +203,7 @@ pub fn write_chrome(
             buf: Vec::with_capacity(FLUSH_AT + 64 * 1024),
             bytes: 0,
         },
+        pid_tid: format!("{},\"tid\":", plan.layout.pid).into_bytes(),
         seen: vec![0; plan.layout.tracks.len().div_ceil(64)],
         stats: ExportStats {
             extra_lanes: plan.layout.extra_lanes,
@@ -497,10 +498,15 @@ impl<'m> Plan<'m> {
             }
         }
         if !m.wakes.is_empty() {
-            let mut order: Vec<u32> = (0..m.wakes.len() as u32)
-                .filter(|&i| instant_in(r, m.wakes[i as usize].time))
+            // Sorted as packed (time, index) pairs: no indirection while sorting.
+            let mut order: Vec<(Nanos, u32)> = m
+                .wakes
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| instant_in(r, w.time))
+                .map(|(i, w)| (w.time, i as u32))
                 .collect();
-            order.par_sort_unstable_by_key(|&i| (m.wakes[i as usize].time, i));
+            order.sort_unstable();
             sources.push(Source::Wakes { order, pos: 0 });
             let markers: Vec<(u32, u32)> = self
                 .flows
@@ -907,7 +913,8 @@ enum Source {
         pos: usize,
     },
     Wakes {
-        order: Vec<u32>,
+        /// `(time, wake index)`, by time.
+        order: Vec<(Nanos, u32)>,
         pos: usize,
     },
     Markers {
@@ -933,6 +940,17 @@ enum Source {
         end: usize,
     },
 }
+
+/// The start of an event up to its pid: `,\n{"ph":PH,"cat":CAT,"pid":`, one copy.
+macro_rules! head {
+    ($ph:literal, $cat:literal) => {
+        Head(concat!(",\n{\"ph\":\"", $ph, "\",\"cat\":\"", $cat, "\",\"pid\":").as_bytes())
+    };
+}
+
+/// An event's start, made by [`head!`].
+#[derive(Clone, Copy)]
+struct Head(&'static [u8]);
 
 /// Ties at equal `(ts, dur)`: arrow starts first, arrow-ending markers last.
 const RANK_WAKE: u8 = 0;
@@ -1014,9 +1032,9 @@ impl Source {
             Source::Annots { items, pos, .. } => items
                 .get(*pos)
                 .map(|a| Key::new(a.start, a.end - a.start, RANK_OTHER)),
-            Source::Wakes { order, pos } => order
-                .get(*pos)
-                .map(|&w| Key::new(m.wakes[w as usize].time, 0, RANK_WAKE)),
+            Source::Wakes { order, pos } => {
+                order.get(*pos).map(|&(t, _)| Key::new(t, 0, RANK_WAKE))
+            }
             Source::Markers { items, pos } => items
                 .get(*pos)
                 .map(|&(p, _)| Key::new(m.polls[p as usize].start, 0, RANK_MARKER)),
@@ -1072,10 +1090,14 @@ impl<W: Write> Out<W> {
     #[inline]
     fn us(&mut self, ns: Nanos) {
         push_u64(&mut self.buf, ns / 1000);
-        let f = ns % 1000;
-        let digit = |d: u64| b'0' + d as u8;
-        self.buf
-            .extend_from_slice(&[b'.', digit(f / 100), digit(f / 10 % 10), digit(f % 10)]);
+        let f = (ns % 1000) as usize;
+        let pair = f % 100 * 2;
+        self.buf.extend_from_slice(&[
+            b'.',
+            b'0' + (f / 100) as u8,
+            DIGIT_PAIRS[pair],
+            DIGIT_PAIRS[pair + 1],
+        ]);
     }
 
     /// A JSON string.
@@ -1113,16 +1135,30 @@ impl<W: Write> Out<W> {
     }
 }
 
+/// "00" to "99".
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
 fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
-    loop {
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        tmp[i] = b'0' + v as u8;
     }
     buf.extend_from_slice(&tmp[i..]);
 }
@@ -1178,6 +1214,8 @@ struct Exporter<'a, 'm, W: Write> {
     m: &'m Model,
     plan: &'a Plan<'m>,
     out: Out<W>,
+    /// `PID,"tid":`.
+    pid_tid: Vec<u8>,
     /// Dense tracks whose metadata is written.
     seen: Vec<u64>,
     stats: ExportStats,
@@ -1257,35 +1295,31 @@ impl<W: Write> Exporter<'_, '_, W> {
         tid
     }
 
-    /// Starts an event: `,{"ph":PH,"cat":CAT,"pid":…,"tid":…,"ts":…` (callers add the rest).
-    fn head(&mut self, ph: &[u8], cat: &[u8], d: u32, ts: Nanos) {
+    /// Starts an event: `head` (from [`head!`]), then `PID,"tid":…,"ts":…` (callers add the
+    /// rest).
+    fn head(&mut self, head: Head, d: u32, ts: Nanos) {
         let tid = self.track(d);
         let o = &mut self.out;
-        o.raw(b",\n{\"ph\":\"");
-        o.raw(ph);
-        o.raw(b"\",\"cat\":\"");
-        o.raw(cat);
-        o.raw(b"\",\"pid\":");
-        o.u64(u64::from(self.plan.layout.pid));
-        o.raw(b",\"tid\":");
+        o.raw(head.0);
+        o.raw(&self.pid_tid);
         o.u64(u64::from(tid));
         o.raw(b",\"ts\":");
         o.us(ts);
         self.stats.events += 1;
     }
 
-    /// Starts an `X` slice, up to and including `"name":`.
-    fn slice(&mut self, cat: &[u8], d: u32, start: Nanos, end: Nanos) {
-        self.head(b"X", cat, d, start);
+    /// Starts an `X` slice (`head` from [`head!`]), up to and including `"name":`.
+    fn slice(&mut self, head: Head, d: u32, start: Nanos, end: Nanos) {
+        self.head(head, d, start);
         self.out.raw(b",\"dur\":");
         self.out.us(end - start);
         self.out.raw(b",\"name\":");
         self.stats.slices += 1;
     }
 
-    /// Starts a thread-scoped instant, up to and including `"name":`.
-    fn instant(&mut self, cat: &[u8], d: u32, t: Nanos) {
-        self.head(b"i", cat, d, t);
+    /// Starts a thread-scoped instant (`head` from [`head!`]), up to and including `"name":`.
+    fn instant(&mut self, head: Head, d: u32, t: Nanos) {
+        self.head(head, d, t);
         self.out.raw(b",\"s\":\"t\",\"name\":");
         self.stats.instants += 1;
     }
@@ -1367,7 +1401,7 @@ impl<W: Write> Exporter<'_, '_, W> {
                 *pos += 1;
                 let p = &m.process_pauses[i as usize];
                 self.slice(
-                    b"pause",
+                    head!("X", "pause"),
                     plan.layout.pauses_base + lane,
                     p.span.start,
                     p.span.end,
@@ -1381,7 +1415,7 @@ impl<W: Write> Exporter<'_, '_, W> {
                 self.out.raw(b"}}");
             }
             Source::Wakes { order, pos } => {
-                let wi = order[*pos];
+                let (_, wi) = order[*pos];
                 *pos += 1;
                 self.wake(wi);
             }
@@ -1390,7 +1424,12 @@ impl<W: Write> Exporter<'_, '_, W> {
                 *pos += 1;
                 let p = &m.polls[pi as usize];
                 let w = &m.wakes[wi as usize];
-                self.slice(b"wake", self.task_track(p.task, pi), p.start, p.start);
+                self.slice(
+                    head!("X", "wake"),
+                    self.task_track(p.task, pi),
+                    p.start,
+                    p.start,
+                );
                 self.out.raw(b"\"woken\",\"args\":{\"source\":\"");
                 self.out.raw(source_name(w.source).as_bytes());
                 self.out.raw(b"\"");
@@ -1401,7 +1440,7 @@ impl<W: Write> Exporter<'_, '_, W> {
             Source::Logs { pos, .. } => {
                 let l = &m.logs[*pos];
                 *pos += 1;
-                self.instant(b"log", self.thread_track(l.thread), l.time);
+                self.instant(head!("i", "log"), self.thread_track(l.thread), l.time);
                 let target = m.string(l.target);
                 self.out.str(if l.message.is_empty() {
                     target
@@ -1418,7 +1457,7 @@ impl<W: Write> Exporter<'_, '_, W> {
             Source::Lost { pos, .. } => {
                 let l = m.lost[*pos];
                 *pos += 1;
-                self.instant(b"lost", self.thread_track(l.thread), l.time);
+                self.instant(head!("i", "lost"), self.thread_track(l.thread), l.time);
                 if l.events > 0 {
                     self.out.raw(b"\"data lost: ");
                     self.out.u64(l.events);
@@ -1445,7 +1484,7 @@ impl<W: Write> Exporter<'_, '_, W> {
             Source::Samples { pos, .. } => {
                 let s = m.alloc_samples[*pos];
                 *pos += 1;
-                self.instant(b"alloc", self.thread_track(s.thread), s.time);
+                self.instant(head!("i", "alloc"), self.thread_track(s.thread), s.time);
                 self.out.raw(b"\"alloc ");
                 self.out.u64(s.size);
                 self.out.raw(b" bytes\",\"args\":{\"bytes\":");
@@ -1464,7 +1503,7 @@ impl<W: Write> Exporter<'_, '_, W> {
                     }
                 };
                 if v.is_finite() {
-                    self.head(b"C", b"counter", plan.layout.counters, t);
+                    self.head(head!("C", "counter"), plan.layout.counters, t);
                     let (name, key) = &plan.labels.counters[*series as usize];
                     self.out.raw(b",\"name\":\"");
                     self.out.raw(name);
@@ -1499,7 +1538,7 @@ impl<W: Write> Exporter<'_, '_, W> {
             tp.poll_lane.get(&i).copied().unwrap_or(0)
         };
         self.slice(
-            b"poll",
+            head!("X", "poll"),
             plan.layout.thread_base[thread as usize] + lane,
             p.start,
             p.end,
@@ -1522,7 +1561,12 @@ impl<W: Write> Exporter<'_, '_, W> {
         if p.task == NO_TASK {
             return;
         }
-        self.slice(b"poll", self.task_track(p.task, i), p.start, p.end);
+        self.slice(
+            head!("X", "poll"),
+            self.task_track(p.task, i),
+            p.start,
+            p.end,
+        );
         self.task_name(p.task);
         self.out.raw(b",\"args\":{\"thread\":\"");
         self.out.raw(&plan.labels.threads[thread as usize]);
@@ -1561,12 +1605,12 @@ impl<W: Write> Exporter<'_, '_, W> {
         let th = &m.threads[thread as usize];
         match a.kind {
             AnnotKind::Park => {
-                self.slice(b"idle", d, a.start, a.end);
+                self.slice(head!("X", "idle"), d, a.start, a.end);
                 self.out.raw(b"\"idle\"}");
             }
             AnnotKind::Pause => {
                 let p = th.pauses[a.ix as usize];
-                self.slice(b"pause", d, a.start, a.end);
+                self.slice(head!("X", "pause"), d, a.start, a.end);
                 self.pause_name(p.kind);
                 self.out.raw(b",\"args\":{\"scope\":\"thread\"");
                 self.flags(false, p.cut);
@@ -1574,7 +1618,7 @@ impl<W: Write> Exporter<'_, '_, W> {
             }
             AnnotKind::Region => {
                 let r = th.regions[a.ix as usize];
-                self.slice(b"region", d, a.start, a.end);
+                self.slice(head!("X", "region"), d, a.start, a.end);
                 let name = m.string(r.name);
                 self.out.str(if name.is_empty() { "region" } else { name });
                 self.out.raw(b",\"args\":{\"id\":");
@@ -1596,7 +1640,7 @@ impl<W: Write> Exporter<'_, '_, W> {
         } else {
             plan.layout.task_base[w.waker as usize]
         };
-        self.slice(b"wake", d, w.time, w.time);
+        self.slice(head!("X", "wake"), d, w.time, w.time);
         if w.task == NO_TASK {
             self.out.raw(b"\"wake\"");
         } else {
