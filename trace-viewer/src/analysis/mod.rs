@@ -2,3 +2,4 @@
 //! tests. Each module owns one question and knows nothing about how answers are shown.
 pub mod states;
 pub mod breakdown;
+pub mod mmu;
