@@ -39,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let code = trace_viewer::cli::report::run(
         out.as_ref(),
         false,
+        &trace_viewer::analysis::overview::AnalysisOptions::default(),
         &mut std::io::stdout(),
         &mut std::io::stderr(),
     )?;

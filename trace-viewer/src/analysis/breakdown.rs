@@ -329,7 +329,7 @@ impl Breakdown {
                 match first.kind {
                     Some(TaskKind::BlockOn) => "block_on".into(),
                     Some(TaskKind::Blocking) => "spawn_blocking <unknown location>".into(),
-                    None => "<spawned before the trace or unseen>".into(),
+                    None => "<spawn not recorded>".into(),
                     _ => "<unknown location>".into(),
                 }
             };

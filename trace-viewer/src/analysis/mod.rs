@@ -1,5 +1,15 @@
 //! Analysis: answers computed from a trace, shared by the command line, the window and the
 //! tests. Each module owns one question and knows nothing about how answers are shown.
-pub mod states;
+//!
+//! - [`states`]: each task's lifetime partitioned into running, scheduler wait, waiting (by
+//!   wake source) and paused;
+//! - [`breakdown`]: those states summed per spawn location, longest polls, leak suspects,
+//!   thread use, pauses by kind;
+//! - [`mmu`]: minimum mutator utilization, MUD percentiles and worst windows of a
+//!   utilization step function; [`utilization`] builds that function from a trace;
+//! - [`overview`]: all of the above for `trace-viewer report`.
 pub mod breakdown;
 pub mod mmu;
+pub mod overview;
+pub mod states;
+pub mod utilization;

@@ -3,18 +3,26 @@
 //! and a closed pipe is an error to handle, not a panic) and return the process exit code.
 //!
 //! - [`check`]: `trace-viewer check FILE`, exit 0 only for a valid, complete trace;
-//! - [`report`]: `trace-viewer report FILE [--json]`, the summary as text or JSON;
+//! - [`report`]: `trace-viewer report FILE [--json]`, the summary and the analysis (task
+//!   breakdown, leak suspects, threads, pauses, MMU) as text or JSON;
+//! - [`mmu`]: `trace-viewer mmu FILE [--windows LIST] [--percentiles] [--per-worker]
+//!   [--worst N] [--long-poll T] [--json]`;
 //! - `trace-viewer FILE` will open the desktop window; until it exists it says so.
 
 pub mod check;
 pub mod export;
+pub mod mmu;
 pub mod report;
+mod report_analysis;
 mod table;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+use crate::analysis::overview::AnalysisOptions;
+use crate::units::parse_duration;
 
 /// Exit code: success (`check`: the trace is valid and complete).
 pub const EXIT_OK: u8 = 0;
@@ -84,6 +92,41 @@ pub enum Command {
         /// Print JSON (schema in trace-viewer/README.md) instead of text.
         #[arg(long)]
         json: bool,
+        /// A task alive at the end that has waited this long is a leak suspect.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+        leak_threshold: u64,
+        /// Responsiveness MMU: polls at least this long make their worker unavailable.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        long_poll: Option<u64>,
+    },
+    /// Minimum mutator utilization: the worst share of the workers available in any window
+    ///
+    /// Utilization is 0 during a process-wide pause and otherwise the share of workers not in
+    /// a thread-scoped pause (or, with --long-poll, not in a poll that long). Durations take
+    /// a unit: 250us, 10ms, 1.5s.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Mmu {
+        /// The trace file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Window sizes, comma-separated (default: 20 log-spaced from 10µs to the trace length).
+        #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_duration)]
+        windows: Vec<u64>,
+        /// Add MUD percentiles (the utilization 99.9%, 99%, 95% of windows reach).
+        #[arg(long)]
+        percentiles: bool,
+        /// Add each worker's own MMU.
+        #[arg(long)]
+        per_worker: bool,
+        /// List the N worst disjoint windows of each size.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        worst: usize,
+        /// Responsiveness mode: polls at least this long make their worker unavailable.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        long_poll: Option<u64>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Export a trace as Chrome trace JSON, for Perfetto (ui.perfetto.dev) or chrome://tracing
     ///
@@ -99,7 +142,36 @@ pub enum Command {
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let result = match cli.command {
         Some(Command::Check { file }) => check::run(&file, out, err),
-        Some(Command::Report { file, json }) => report::run(&file, json, out, err),
+        Some(Command::Report {
+            file,
+            json,
+            leak_threshold,
+            long_poll,
+        }) => {
+            let mut options = AnalysisOptions::default();
+            options.breakdown.leak_threshold = leak_threshold;
+            options.utilization.long_poll = long_poll;
+            report::run(&file, json, &options, out, err)
+        }
+        Some(Command::Mmu {
+            file,
+            windows,
+            percentiles,
+            per_worker,
+            worst,
+            long_poll,
+            json,
+        }) => {
+            let args = mmu::MmuArgs {
+                windows,
+                percentiles,
+                per_worker,
+                worst,
+                long_poll,
+                json,
+            };
+            mmu::run(&file, &args, out, err)
+        }
         Some(Command::Export(args)) => export::run(&args, out, err),
         None => window(cli.file, err),
     };

@@ -9,14 +9,34 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+use super::report_analysis::render_analysis_text;
 use super::table::{self, Align};
 use super::{EXIT_CORRUPT, EXIT_OK};
+use crate::analysis::overview::{Analysis, AnalysisOptions};
 use crate::load;
+use crate::model::Model;
 use crate::summary::{FileInfo, Summary};
 use crate::units::{format_bytes, format_duration, format_rfc3339_utc};
+use serde::Serialize;
+
+/// The JSON document: the summary's fields, then the analysis's (absent when the trace's
+/// events could not be decoded).
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    #[serde(flatten)]
+    analysis: Option<&'a Analysis>,
+}
 
 /// Runs `report` on `path`; returns the exit code.
-pub fn run(path: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {
+pub fn run(
+    path: &Path,
+    json: bool,
+    options: &AnalysisOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<u8> {
     let loaded = match load::open_salvaging(path) {
         Ok(l) => l,
         Err(e) => {
@@ -35,11 +55,23 @@ pub fn run(path: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Write) ->
     if let Some(e) = &loaded.salvaged_from {
         summary.set_salvaged(e);
     }
+    // A chunk that does not decode leaves only the summary (it already names the error).
+    let analysis = match Model::load(&loaded.trace) {
+        Ok(model) => Some(Analysis::compute(&model, options)),
+        Err(_) => None,
+    };
     if json {
-        serde_json::to_writer_pretty(&mut *out, &summary).map_err(io::Error::from)?;
+        let report = ReportJson {
+            summary: &summary,
+            analysis: analysis.as_ref(),
+        };
+        serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::from)?;
         writeln!(out)?;
     } else {
         out.write_all(render_text(&summary).as_bytes())?;
+        if let Some(analysis) = &analysis {
+            out.write_all(render_analysis_text(analysis).as_bytes())?;
+        }
     }
     Ok(match &summary.error {
         Some(e) => {

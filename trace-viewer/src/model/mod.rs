@@ -339,7 +339,8 @@ impl Thread {
     pub fn label(&self) -> String {
         let role = match self.kind {
             Some(ThreadKind::Worker) => format!("worker {}", self.index),
-            Some(ThreadKind::Blocking) => format!("blocking {}", self.index),
+            // The recorder numbers blocking threads per runtime, so indexes repeat.
+            Some(ThreadKind::Blocking) => format!("blocking thread {}", self.id),
             Some(ThreadKind::Other) | None => format!("thread {}", self.id),
         };
         if self.name.is_empty() {
@@ -357,7 +358,7 @@ impl Thread {
 
 /// Counts of things the model had to repair or ignore; shown beside the results so nothing
 /// is silently dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Anomalies {
     /// Poll, blocking, park, pause or region ends whose start is not in the file.
     pub unmatched_ends: u64,

@@ -1,0 +1,188 @@
+//! The analysis behind `trace-viewer report`: what the trace could see (coverage), the task
+//! breakdown, and an MMU summary, computed together from one [`Model`].
+
+use serde::Serialize;
+
+use super::breakdown::{Breakdown, BreakdownOptions};
+use super::mmu::{self, MmuPoint, Window};
+use super::utilization::{UtilizationOptions, utilization};
+use crate::model::{Anomalies, CounterKind, Model, Nanos};
+
+/// What [`Analysis::compute`] computes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisOptions {
+    /// Breakdown options.
+    pub breakdown: BreakdownOptions,
+    /// Window sizes of the MMU summary.
+    pub mmu_windows: Vec<Nanos>,
+    /// The window of the MUD percentiles and worst windows.
+    pub mud_window: Nanos,
+    /// How many worst windows to list.
+    pub worst_windows: usize,
+    /// Utilization options (responsiveness mode).
+    pub utilization: UtilizationOptions,
+}
+
+impl Default for AnalysisOptions {
+    /// Windows 1 ms, 10 ms, 100 ms, 1 s; MUD and 3 worst windows at 10 ms.
+    fn default() -> Self {
+        AnalysisOptions {
+            breakdown: BreakdownOptions::default(),
+            mmu_windows: vec![1_000_000, 10_000_000, 100_000_000, 1_000_000_000],
+            mud_window: 10_000_000,
+            worst_windows: 3,
+            utilization: UtilizationOptions::default(),
+        }
+    }
+}
+
+/// What the recorder could see, so a reader knows which numbers to trust.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Coverage {
+    /// Whether the recorder was built with `tokio_unstable` (task hooks); null when the
+    /// header does not say.
+    pub tokio_unstable: Option<bool>,
+    /// The trace has task events (spawns or polls).
+    pub tasks: bool,
+    /// The trace has wake events (wake mode), so waits are attributed to their source.
+    pub wakes: bool,
+    /// The trace has tokio's schedule latencies.
+    pub schedule_latency: bool,
+    /// The trace has allocator counters or samples.
+    pub allocator: bool,
+    /// The trace has pauses.
+    pub pauses: bool,
+    /// The trace has `tracing` regions or logs.
+    pub tracing: bool,
+    /// What follows for the numbers, in words.
+    pub notes: Vec<String>,
+}
+
+impl Coverage {
+    /// Coverage of `model`.
+    pub fn of(model: &Model) -> Coverage {
+        let tokio_unstable = model.feature("tokio_unstable").map(|v| v == "true");
+        let tasks = !model.polls.is_empty() || model.tasks.iter().any(|t| t.spawn.is_some());
+        let wakes = model.has_wakes();
+        let schedule_latency = !model.schedule_latencies.is_empty();
+        let allocator = !model.alloc_samples.is_empty()
+            || model
+                .counters
+                .iter()
+                .any(|c| c.kind == CounterKind::HeapInUse);
+        let pauses =
+            !model.process_pauses.is_empty() || model.threads.iter().any(|t| !t.pauses.is_empty());
+        let tracing = !model.logs.is_empty() || model.threads.iter().any(|t| !t.regions.is_empty());
+        let mut notes = Vec::new();
+        if tokio_unstable == Some(false) {
+            notes.push(
+                "recorded without --cfg tokio_unstable: no task spawns, polls or terminates, \
+                 only threads, parks and runtime samples"
+                    .to_string(),
+            );
+        }
+        if tasks && !wakes {
+            notes.push(if schedule_latency {
+                "no wake events (wake mode off): waiting time is 'unknown' except tokio's \
+                 measured schedule latency, which is counted as scheduler wait"
+                    .to_string()
+            } else {
+                "no wake events (wake mode off): time between polls is waiting 'unknown'; \
+                 scheduler wait is only seen right after spawns; record with the `wakes` \
+                 feature or schedule latency to split it"
+                    .to_string()
+            });
+        }
+        Coverage {
+            tokio_unstable,
+            tasks,
+            wakes,
+            schedule_latency,
+            allocator,
+            pauses,
+            tracing,
+            notes,
+        }
+    }
+}
+
+/// The MMU part of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MmuSummary {
+    /// Worker threads the utilization is over.
+    pub workers: usize,
+    /// Mean utilization over the whole trace.
+    pub mean: f64,
+    /// MMU at each window of the options.
+    pub windows: Vec<MmuPoint>,
+    /// The window of the percentiles and worst windows.
+    pub mud_window_ns: Nanos,
+    /// Utilization at the worst window, and the 0.1 %, 1 % and 5 % quantiles of all windows
+    /// (Go's "worst, 99.9th, 99th, 95th percentile").
+    pub mud: MudPercentiles,
+    /// The worst disjoint windows at the MUD window, worst first.
+    pub worst_windows: Vec<Window>,
+}
+
+/// MUD percentiles of one window size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MudPercentiles {
+    /// The worst window (= MMU).
+    pub worst: f64,
+    /// 99.9 % of windows are better.
+    pub p99_9: f64,
+    /// 99 % of windows are better.
+    pub p99: f64,
+    /// 95 % of windows are better.
+    pub p95: f64,
+}
+
+/// Everything the report adds to the file summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// What the recorder could see.
+    pub coverage: Coverage,
+    /// The task breakdown.
+    pub breakdown: Breakdown,
+    /// The MMU summary, or null when there are no workers.
+    pub mmu: Option<MmuSummary>,
+    /// Why there is no MMU summary.
+    pub mmu_unavailable: Option<String>,
+    /// What the model had to repair or ignore.
+    pub anomalies: Anomalies,
+}
+
+impl Analysis {
+    /// Computes the analysis of `model`.
+    pub fn compute(model: &Model, options: &AnalysisOptions) -> Analysis {
+        let (mmu, mmu_unavailable) = match mmu_summary(model, options) {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e)),
+        };
+        Analysis {
+            coverage: Coverage::of(model),
+            breakdown: Breakdown::compute(model, &options.breakdown),
+            mmu,
+            mmu_unavailable,
+            anomalies: model.anomalies,
+        }
+    }
+}
+
+fn mmu_summary(model: &Model, options: &AnalysisOptions) -> Result<MmuSummary, String> {
+    let u = utilization(model, options.utilization).map_err(|e| e.to_string())?;
+    let q = mmu::mud(&u, options.mud_window, &[0.0, 0.001, 0.01, 0.05]);
+    Ok(MmuSummary {
+        workers: model.workers().len(),
+        mean: u.mean(),
+        windows: mmu::mmu_curve(&u, &options.mmu_windows),
+        mud_window_ns: options.mud_window,
+        mud: MudPercentiles {
+            worst: q[0],
+            p99_9: q[1],
+            p99: q[2],
+            p95: q[3],
+        },
+        worst_windows: mmu::worst_windows(&u, options.mud_window, options.worst_windows),
+    })
+}

@@ -1,0 +1,268 @@
+//! The text form of the report's analysis part: coverage, tasks by spawn location, longest
+//! polls, leak suspects, thread use, pauses and MMU.
+
+use super::table::{self, Align};
+use crate::analysis::breakdown::Group;
+use crate::analysis::overview::Analysis;
+use crate::units::format_duration;
+
+/// Groups shown in the text report; the JSON has all of them.
+const MAX_GROUPS: usize = 15;
+
+fn dur(ns: u64) -> String {
+    if ns == 0 {
+        "-".into()
+    } else {
+        format_duration(ns)
+    }
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+/// The wait reasons of a group with any time, largest first: `"timer 1.2 s, io 30 ms"`.
+fn waits(g: &Group) -> String {
+    let mut w: Vec<(&str, u64)> = [
+        ("task", "wait_task"),
+        ("io", "wait_io"),
+        ("timer", "wait_timer"),
+        ("blocking", "wait_blocking"),
+        ("foreign", "wait_foreign"),
+        ("self", "wait_self"),
+        ("unknown", "wait_unknown"),
+    ]
+    .iter()
+    .map(|&(name, column)| (name, g.total(column)))
+    .filter(|&(_, v)| v > 0)
+    .collect();
+    w.sort_by_key(|&(_, v)| std::cmp::Reverse(v));
+    if w.is_empty() {
+        return "-".into();
+    }
+    w.iter()
+        .map(|(name, v)| format!("{name} {}", format_duration(*v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Renders the analysis as text sections.
+pub fn render_analysis_text(a: &Analysis) -> String {
+    use Align::{Left, Right};
+    let mut text = String::new();
+
+    text.push_str("\ncoverage\n");
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let c = &a.coverage;
+    text += &format!(
+        "  tasks {}, wakes {}, schedule latency {}, allocator {}, pauses {}, tracing {}\n",
+        yes(c.tasks),
+        yes(c.wakes),
+        yes(c.schedule_latency),
+        yes(c.allocator),
+        yes(c.pauses),
+        yes(c.tracing)
+    );
+    for note in &c.notes {
+        text += &format!("  note: {note}\n");
+    }
+
+    let b = &a.breakdown;
+    text += &format!(
+        "\ntasks by spawn location ({} tasks in {} groups; times are totals over the group's tasks)\n",
+        b.tasks,
+        b.groups.len()
+    );
+    if b.groups.is_empty() {
+        text.push_str("  none\n");
+    } else {
+        let mut rows = vec![
+            [
+                "spawned at",
+                "tasks",
+                "alive",
+                "polls",
+                "running",
+                "sched wait",
+                "paused",
+                "waiting (by wake source)",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for g in b.groups.iter().take(MAX_GROUPS) {
+            rows.push(vec![
+                g.label.clone(),
+                g.tasks.to_string(),
+                if g.alive_at_end == 0 {
+                    "-".into()
+                } else {
+                    g.alive_at_end.to_string()
+                },
+                g.polls.total.to_string(),
+                dur(g.total("running")),
+                dur(g.total("sched_wait")),
+                dur(g.total("paused")),
+                waits(g),
+            ]);
+        }
+        text += &table::render(
+            &rows,
+            &[Left, Right, Right, Right, Right, Right, Right, Left],
+            "  ",
+        );
+        if b.groups.len() > MAX_GROUPS {
+            text += &format!(
+                "  … {} more groups (all of them in --json)\n",
+                b.groups.len() - MAX_GROUPS
+            );
+        }
+    }
+
+    text.push_str("\nlongest polls\n");
+    if b.longest_polls.is_empty() {
+        text.push_str("  none\n");
+    } else {
+        let mut rows = vec![
+            ["duration", "at", "thread", "task"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for p in &b.longest_polls {
+            rows.push(vec![
+                format_duration(p.duration_ns) + if p.cut { " (still running)" } else { "" },
+                format_duration(p.start_ns),
+                p.thread.clone(),
+                p.task.clone(),
+            ]);
+        }
+        text += &table::render(&rows, &[Right, Right, Left, Left], "  ");
+    }
+
+    text += &format!(
+        "\nleak suspects (alive at the end, waiting ≥ {}): {}\n",
+        format_duration(b.leak_threshold_ns),
+        b.leak_suspect_count
+    );
+    if !b.leak_suspects.is_empty() {
+        let mut rows = vec![["waiting for", "polls", "task"].map(String::from).to_vec()];
+        for l in &b.leak_suspects {
+            rows.push(vec![
+                format_duration(l.waited_ns),
+                l.polls.to_string(),
+                l.task.clone(),
+            ]);
+        }
+        text += &table::render(&rows, &[Right, Right, Left], "  ");
+        if b.leak_suspect_count > b.leak_suspects.len() as u64 {
+            text += &format!(
+                "  … {} more\n",
+                b.leak_suspect_count - b.leak_suspects.len() as u64
+            );
+        }
+    }
+
+    text.push_str("\nthreads\n");
+    if b.threads.is_empty() {
+        text.push_str("  none\n");
+    } else {
+        let mut rows = vec![
+            [
+                "thread",
+                "busy",
+                "idle",
+                "paused",
+                "other",
+                "polls",
+                "longest poll",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for t in &b.threads {
+            rows.push(vec![
+                t.thread.clone(),
+                pct(t.busy_ns, t.span_ns),
+                pct(t.idle_ns, t.span_ns),
+                pct(t.paused_ns, t.span_ns),
+                pct(t.other_ns, t.span_ns),
+                t.polls.to_string(),
+                dur(t.longest_poll_ns),
+            ]);
+        }
+        text += &table::render(
+            &rows,
+            &[Left, Right, Right, Right, Right, Right, Right],
+            "  ",
+        );
+    }
+
+    text.push_str("\npauses\n");
+    if b.pauses.is_empty() {
+        text.push_str("  none\n");
+    } else {
+        let mut rows = vec![
+            ["kind", "scope", "count", "total", "mean", "max"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for p in &b.pauses {
+            rows.push(vec![
+                p.kind.clone(),
+                p.scope.to_string(),
+                p.count.to_string(),
+                format_duration(p.total_ns),
+                format_duration(p.mean_ns.round() as u64),
+                format_duration(p.max_ns),
+            ]);
+        }
+        text += &table::render(&rows, &[Left, Left, Right, Right, Right, Right], "  ");
+    }
+
+    text.push_str("\nminimum mutator utilization\n");
+    match (&a.mmu, &a.mmu_unavailable) {
+        (Some(m), _) => {
+            text += &format!(
+                "  {} workers, mean utilization {:.3}\n  MMU   {}\n",
+                m.workers,
+                m.mean,
+                m.windows
+                    .iter()
+                    .map(|p| format!("{}: {:.3}", format_duration(p.window), p.mmu))
+                    .collect::<Vec<_>>()
+                    .join("   ")
+            );
+            text += &format!(
+                "  at {}: worst {:.3}, 99.9% of windows ≥ {:.3}, 99% ≥ {:.3}, 95% ≥ {:.3}\n",
+                format_duration(m.mud_window_ns),
+                m.mud.worst,
+                m.mud.p99_9,
+                m.mud.p99,
+                m.mud.p95
+            );
+            for w in m.worst_windows.iter().filter(|w| w.utilization < 1.0) {
+                text += &format!(
+                    "  worst window at {}: utilization {:.3}\n",
+                    format_duration(w.start),
+                    w.utilization
+                );
+            }
+        }
+        (None, Some(why)) => text += &format!("  not available: {why}\n"),
+        (None, None) => text.push_str("  not available\n"),
+    }
+
+    let an = &a.anomalies;
+    if an.unmatched_ends + an.overlapping_polls + an.duplicate_spawns > 0 {
+        text += &format!(
+            "\nrepairs: {} ends without a start, {} polls overlapping the same task's previous poll \
+             (clamped), {} duplicate spawns\n",
+            an.unmatched_ends, an.overlapping_polls, an.duplicate_spawns
+        );
+    }
+    text
+}
