@@ -1,5 +1,9 @@
 //! Chrome JSON export throughput on a generated trace of 10 M events (DESIGN.md budget: export
-//! ≥ 5 M events/s), with the model load time beside it.
+//! ≥ 5 M events/s), with the model load time and the analysis (task breakdown, MMU) beside it.
+//!
+//! The MMU is measured in responsiveness mode with the median poll length as the threshold,
+//! so about half the polls become unavailability steps (millions of steps, rather than the
+//! handful a few pauses would give).
 //!
 //! `cargo bench -p trace-viewer --bench export` runs the full size and prints the figures;
 //! without `--bench` (e.g. `cargo test --benches`) it smoke-runs on 100 k events.
@@ -14,6 +18,9 @@ use std::time::{Duration, Instant};
 
 use trace_format::build::TraceBuilder;
 use trace_format::{Event, LocationId, StringId, TaskId, TaskKind, ThreadKind, Trace, WakeSource};
+use trace_viewer::analysis::breakdown::{Breakdown, BreakdownOptions};
+use trace_viewer::analysis::mmu;
+use trace_viewer::analysis::utilization::{UtilizationOptions, utilization};
 use trace_viewer::export::chrome::{ChromeOptions, ExportStats, write_chrome};
 use trace_viewer::model::{Model, Span};
 
@@ -135,6 +142,62 @@ fn main() {
         open.as_secs_f64(),
         load.as_secs_f64(),
         rate(model.events, load) / 1e6,
+    );
+
+    let t = Instant::now();
+    let breakdown = Breakdown::compute(&model, &BreakdownOptions::default());
+    println!(
+        "{:<28} {:>8.3} s  ({} groups, {} tasks)",
+        "task breakdown",
+        t.elapsed().as_secs_f64(),
+        breakdown.groups.len(),
+        breakdown.tasks
+    );
+    let mut lens: Vec<u64> = model.polls.iter().map(|p| p.span().len()).collect();
+    let median = if lens.is_empty() {
+        1
+    } else {
+        let mid = lens.len() / 2;
+        *lens.select_nth_unstable(mid).1
+    };
+    drop(lens);
+    let t = Instant::now();
+    let u = utilization(
+        &model,
+        UtilizationOptions {
+            long_poll: Some(median.max(1)),
+        },
+    )
+    .expect("the trace has workers");
+    println!(
+        "{:<28} {:>8.3} s  ({} steps, polls ≥ {} ns unavailable)",
+        "utilization (responsiveness)",
+        t.elapsed().as_secs_f64(),
+        u.step_count(),
+        median
+    );
+    let windows = mmu::log_spaced_windows(1_000, u.duration().max(1_000), 100);
+    let t = Instant::now();
+    let curve = mmu::mmu_curve(&u, &windows);
+    println!(
+        "{:<28} {:>8.3} s  ({} windows; MMU(1 ms) = {:.3})",
+        "MMU curve",
+        t.elapsed().as_secs_f64(),
+        curve.len(),
+        mmu::mmu(&u, 1_000_000)
+    );
+    let t = Instant::now();
+    let q = mmu::mud(&u, 1_000_000, &[0.0, 0.001, 0.01, 0.05]);
+    let worst = mmu::worst_windows(&u, 1_000_000, 10);
+    println!(
+        "{:<28} {:>8.3} s  (MUD of 1 ms: {:.3} {:.3} {:.3} {:.3}; {} worst windows)",
+        "MUD + 10 worst windows",
+        t.elapsed().as_secs_f64(),
+        q[0],
+        q[1],
+        q[2],
+        q[3],
+        worst.len()
     );
 
     let options = ChromeOptions::default();
