@@ -27,7 +27,52 @@ pub fn record<R>(f: impl FnOnce() -> R) -> (Trace, R) {
     assert_eq!(summary.lost_events, 0, "{summary}");
     let trace = Trace::from_bytes(sink.bytes()).expect("read back");
     trace.validate().expect("valid trace");
+    #[cfg(not(miri))]
+    assert_analysis_partition(&trace);
     (trace, r)
+}
+
+/// Checks, with the viewer's own model and task-state analysis, DESIGN.md's partition on
+/// every task of a recorded trace: running, scheduler wait, waiting and paused tile the
+/// task's lifetime with no gap and no overlap; and no two polls overlap on one thread
+/// unless one is nested inside the other.
+#[cfg(not(miri))]
+pub fn assert_analysis_partition(trace: &Trace) {
+    use trace_viewer::analysis::states::{for_each_segment, paused_spans};
+    let m = trace_viewer::model::Model::load(trace).expect("the viewer loads the trace");
+    let paused = paused_spans(&m);
+    for task in 0..m.tasks.len() as u32 {
+        let life = m.tasks[task as usize].lifetime(m.end);
+        let mut at = life.start;
+        for_each_segment(&m, task, &paused, |s| {
+            assert_eq!(s.span.start, at, "task {task}: gap or overlap at {s:?}");
+            assert!(
+                s.span.end > s.span.start,
+                "task {task}: empty segment {s:?}"
+            );
+            at = s.span.end;
+        });
+        assert_eq!(
+            at, life.end,
+            "task {task}: states end before its lifetime does"
+        );
+    }
+    for thread in 0..m.threads.len() as u32 {
+        let polls = m.thread_polls(thread);
+        let mut open: Vec<u64> = Vec::new(); // ends of the polls enclosing the current one
+        for p in polls {
+            while open.last().is_some_and(|&end| end <= p.start) {
+                open.pop();
+            }
+            if let Some(&end) = open.last() {
+                assert!(
+                    p.end <= end,
+                    "thread {thread}: poll {p:?} overlaps an enclosing poll"
+                );
+            }
+            open.push(p.end);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
