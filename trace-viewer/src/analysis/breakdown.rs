@@ -453,18 +453,6 @@ fn longest_polls(model: &Model, n: usize) -> Vec<u32> {
     out.into_iter().map(|(_, i)| i.0).collect()
 }
 
-/// Merges sorted-by-start spans into disjoint ones.
-fn union(spans: impl IntoIterator<Item = Span>) -> Vec<Span> {
-    let mut out: Vec<Span> = Vec::new();
-    for s in spans {
-        match out.last_mut() {
-            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
-            _ => out.push(s),
-        }
-    }
-    out
-}
-
 /// Total length of the intersection of two sets of disjoint, sorted spans.
 fn overlap(a: &[Span], b: &[Span]) -> Nanos {
     let (mut i, mut j, mut sum) = (0, 0, 0);
@@ -511,8 +499,8 @@ fn thread_use(model: &Model, process_paused: &[Span]) -> Vec<ThreadUse> {
                 end: span.end.max(span.start),
             };
             let polls = model.thread_polls(ix);
-            let busy = clip(&union(polls.iter().map(|p| p.span())), span);
-            let idle = clip(&union(th.parks.iter().copied()), span);
+            let busy = clip(&Span::union(polls.iter().map(|p| p.span())), span);
+            let idle = clip(&Span::union(th.parks.iter().copied()), span);
             let mut pauses: Vec<Span> = th
                 .pauses
                 .iter()
@@ -520,7 +508,7 @@ fn thread_use(model: &Model, process_paused: &[Span]) -> Vec<ThreadUse> {
                 .chain(process_paused.iter().copied())
                 .collect();
             pauses.sort_by_key(|s| s.start);
-            let paused = clip(&union(pauses), span);
+            let paused = clip(&Span::union(pauses), span);
             let len = |v: &[Span]| v.iter().map(Span::len).sum::<Nanos>();
             let paused_ns = len(&paused);
             let busy_ns = len(&busy) - overlap(&busy, &paused);

@@ -61,6 +61,26 @@ impl Span {
         self.end == self.start
     }
 
+    /// Merges spans sorted by start into disjoint ones (empty spans are dropped).
+    ///
+    /// ```
+    /// use trace_viewer::model::Span;
+    /// let s = |start, end| Span { start, end };
+    /// assert_eq!(Span::union([s(0, 5), s(3, 8), s(8, 9), s(20, 20), s(30, 31)]),
+    ///            [s(0, 9), s(30, 31)]);
+    /// ```
+    pub fn union(sorted: impl IntoIterator<Item = Span>) -> Vec<Span> {
+        let mut out: Vec<Span> = Vec::new();
+        for s in sorted {
+            match out.last_mut() {
+                Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+                _ if !s.is_empty() => out.push(s),
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// The length of the part of `self` inside `other`.
     pub fn overlap(&self, other: Span) -> Nanos {
         self.end

@@ -186,15 +186,7 @@ impl StateTotals {
 pub fn paused_spans(model: &Model) -> Vec<Span> {
     let mut spans: Vec<Span> = model.process_pauses.iter().map(|p| p.span).collect();
     spans.sort_by_key(|s| s.start);
-    let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
-    for s in spans {
-        match merged.last_mut() {
-            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
-            _ if !s.is_empty() => merged.push(s),
-            _ => {}
-        }
-    }
-    merged
+    Span::union(spans)
 }
 
 /// Calls `f` with the segments that partition `task`'s lifetime, in time order. `paused` is
