@@ -56,7 +56,7 @@
 //!
 //! | piece | install | records |
 //! |---|---|---|
-//! | [`TracingAllocator`] | `#[global_allocator] static A: TracingAllocator<System> = TracingAllocator::new(System);` | per-thread allocation counters (heap-in-use and allocation-rate curves), sampled allocations with the task that made them (one per 512 KiB on average), allocator calls over 100 µs as thread pauses: see [`alloc`] |
+//! | [`TracingAllocator`] | `#[global_allocator] static A: TracingAllocator<System> = TracingAllocator::new(System);` | per-thread allocation counters (heap-in-use and allocation-rate curves), sampled allocations with the task that made them (one per 512 KiB on average), allocator calls over 100 µs (for blocks of 64 KiB or more, by default) as thread pauses: see [`alloc`] |
 //! | [`pause()`], [`pause_thread`] | `let _g = trace_rt::pause("compaction");` | process-wide (stop-the-world) or thread-scoped pauses, until the guard drops: see [`pause`](mod@pause) |
 //! | [`layer()`] | `tracing_subscriber::registry().with(trace_rt::layer()).init();` | `tracing` spans as regions and events as logs, inside the polls of the task they run in: see [`layer`](mod@layer) |
 //! | [`counter`], [`Counter`] | `trace_rt::counter("queue_depth", n);` | named values over time |

@@ -54,9 +54,11 @@ const BLOCKS: usize = 64 * 1024; // 64 MiB in 1 KiB blocks
 struct Settings;
 
 impl Settings {
+    /// Sample rate and slow-call threshold; every call is timed (not only large ones).
     fn set(rate: u64, slow: Duration) -> Settings {
         ALLOC.set_sample_rate(rate);
         ALLOC.set_slow_threshold(slow);
+        ALLOC.set_timed_min_size(0);
         Settings
     }
 }
@@ -65,6 +67,7 @@ impl Drop for Settings {
     fn drop(&mut self) {
         ALLOC.set_sample_rate(DEFAULT_SAMPLE_RATE);
         ALLOC.set_slow_threshold(trace_rt::alloc::DEFAULT_SLOW_THRESHOLD);
+        ALLOC.set_timed_min_size(trace_rt::alloc::DEFAULT_TIMED_MIN_SIZE);
     }
 }
 
@@ -402,6 +405,34 @@ fn slow_calls_over_the_threshold_are_thread_pauses() {
     assert_eq!(slow.len(), SLOW, "{slow:?}");
     // Timing adds two clock reads; preemption on a busy machine can add more.
     assert!(slow.iter().all(|&ns| ns < 20_000_000), "{slow:?}");
+}
+
+#[test]
+fn by_default_only_calls_for_large_blocks_are_timed() {
+    let _g = serial();
+    let _s = Settings::set(0, Duration::from_nanos(1)); // every timed call is a pause
+    ALLOC.set_timed_min_size(trace_rt::alloc::DEFAULT_TIMED_MIN_SIZE);
+    let (trace, ()) = record_to_file(|| {
+        std::thread::spawn(|| {
+            for i in 0..1000 {
+                drop(black_box(vec![i as u8; 100]));
+            }
+            for i in 0..10 {
+                drop(black_box(vec![i as u8; 1 << 20]));
+            }
+        })
+        .join()
+        .unwrap();
+    });
+    let threads = per_thread(&trace, 0);
+    let busiest = threads.values().max_by_key(|t| t.allocs).unwrap();
+    assert!(busiest.allocs >= 1010, "{busiest:?}");
+    // The ten 1 MiB allocations and their frees, not the thousand small ones.
+    assert!(
+        (10..=30).contains(&busiest.pauses.len()),
+        "{} pauses",
+        busiest.pauses.len()
+    );
 }
 
 #[test]

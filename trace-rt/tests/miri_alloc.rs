@@ -24,7 +24,8 @@ use trace_rt::{Config, MemorySink, TracingAllocator};
 #[global_allocator]
 static ALLOC: TracingAllocator<System> = TracingAllocator::new(System)
     .with_sample_rate(1)
-    .with_slow_threshold(Duration::from_nanos(1));
+    .with_slow_threshold(Duration::from_nanos(1))
+    .with_timed_min_size(0);
 
 const SIZE: usize = 777;
 
@@ -37,6 +38,20 @@ fn churn(n: usize) {
     let z: Vec<u64> = black_box(vec![0; 9]);
     let s = format!("{z:?}{}", v.len());
     black_box(s);
+}
+
+thread_local! {
+    /// Allocates in its destructor, which runs while the thread's other thread-locals (the
+    /// recorder's among them) are being destroyed.
+    static ALLOCATES_ON_EXIT: AllocatesOnDrop = const { AllocatesOnDrop };
+}
+
+struct AllocatesOnDrop;
+
+impl Drop for AllocatesOnDrop {
+    fn drop(&mut self) {
+        black_box(vec![1u8; 100]);
+    }
 }
 
 fn read_back(sink: &MemorySink, events: u64) -> Trace {
@@ -58,6 +73,7 @@ fn every_allocation_is_recorded_from_threads_that_exit() {
     let threads: Vec<_> = (0..2)
         .map(|_| {
             std::thread::spawn(|| {
+                ALLOCATES_ON_EXIT.with(|_| {});
                 churn(6);
                 trace_rt::intern("miri-alloc"); // allocates under the interner's lock
                 trace_rt::flush_alloc_counters();
