@@ -635,13 +635,17 @@ fn ping_pong() -> TraceBuilder {
         );
     }
     assert_eq!(heap_allocs, ROUNDS);
-    // Two process pauses that overlap partially (from different threads).
-    for (thread, start, end) in [(4, T0 + 5_000, T0 + 5_500), (3, T0 + 5_200, T0 + 6_000)] {
+    // Two process pauses that overlap partially (from different threads; of different kinds,
+    // since ends of one kind close the latest open pause of that kind process-wide).
+    for (thread, kind, start, end) in [
+        (4, 1, T0 + 5_000, T0 + 5_500),
+        (3, 6, T0 + 5_200, T0 + 6_000),
+    ] {
         f.at(
             thread,
             start,
             Event::PauseBegin {
-                kind: StringId(1),
+                kind: StringId(kind),
                 scope: PauseScope::Process,
             },
         );
@@ -649,7 +653,7 @@ fn ping_pong() -> TraceBuilder {
             thread,
             end,
             Event::PauseEnd {
-                kind: StringId(1),
+                kind: StringId(kind),
                 scope: PauseScope::Process,
             },
         );

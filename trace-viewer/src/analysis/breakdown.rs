@@ -237,7 +237,7 @@ pub struct Breakdown {
     pub leak_suspects: Vec<LeakSuspect>,
     /// All leak suspects, also those not listed.
     pub leak_suspect_count: u64,
-    /// Worker and blocking-pool threads.
+    /// Worker and blocking-pool threads, and other threads that ran polls (a `block_on`).
     pub threads: Vec<ThreadUse>,
     /// Pauses by kind and scope.
     pub pauses: Vec<PauseKind>,
@@ -251,22 +251,24 @@ struct TaskResult {
 
 fn task_result(model: &Model, task: TaskIx, paused: &[Span]) -> TaskResult {
     let mut totals = StateTotals::default();
-    let life_start = model.tasks[task as usize].lifetime(model.end).start;
-    // Since when the task has been out of a poll, and whether it is waiting (not runnable).
-    let (mut idle_since, mut waiting, mut last_end) = (life_start, false, life_start);
+    let life = model.tasks[task as usize].lifetime(model.end);
+    // Whether the task's last state (ignoring pauses) is waiting, i.e. not runnable.
+    let (mut waiting, mut last_end) = (false, life.start);
     for_each_segment(model, task, paused, |s| {
         totals.add(s.state, s.span.len());
         match s.state {
-            TaskState::Running => {
-                idle_since = s.span.end;
-                waiting = false;
-            }
             TaskState::Waiting(_) => waiting = true,
-            TaskState::SchedWait => waiting = false,
+            TaskState::Running | TaskState::SchedWait => waiting = false,
             TaskState::Paused => {}
         }
         last_end = s.span.end;
     });
+    // Waiting since its last poll ended (a pause splitting that poll does not move it).
+    let idle_since = model
+        .task_polls(task)
+        .map(|p| p.end)
+        .max()
+        .map_or(life.start, |end| end.clamp(life.start, life.end));
     let alive = model.tasks[task as usize].terminate.is_none();
     TaskResult {
         totals,

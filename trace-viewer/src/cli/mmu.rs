@@ -31,7 +31,7 @@ pub struct MmuArgs {
     pub per_worker: bool,
     /// List this many worst windows per window size.
     pub worst: usize,
-    /// Responsiveness mode: polls this long make their worker unavailable.
+    /// Responsiveness mode: polls longer than this make their worker unavailable.
     pub long_poll: Option<Nanos>,
     /// Print JSON.
     pub json: bool,
@@ -86,9 +86,14 @@ pub fn run(
             return Ok(EXIT_CORRUPT);
         }
     };
-    if let Some(e) = &loaded.salvaged_from {
-        writeln!(err, "warning: {e}; using the part of the trace before it")?;
-    }
+    // Like `report`: a corrupt trace is measured as far as it reads, then exits 1.
+    let salvaged_code = match &loaded.salvaged_from {
+        Some(e) => {
+            writeln!(err, "error: {e}; measured the part of the trace before it")?;
+            EXIT_CORRUPT
+        }
+        None => EXIT_OK,
+    };
     let model = match Model::load(&loaded.trace) {
         Ok(m) => m,
         Err(e) => {
@@ -153,7 +158,7 @@ pub fn run(
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
         writeln!(out)?;
-        return Ok(EXIT_OK);
+        return Ok(salvaged_code);
     }
 
     writeln!(
@@ -164,7 +169,7 @@ pub fn run(
         u.mean(),
         match args.long_poll {
             Some(t) => format!(
-                " (responsiveness: polls ≥ {} count as unavailable)",
+                " (responsiveness: polls longer than {} count as unavailable)",
                 format_duration(t)
             ),
             None => String::new(),
@@ -204,5 +209,5 @@ pub fn run(
             }
         }
     }
-    Ok(EXIT_OK)
+    Ok(salvaged_code)
 }

@@ -95,7 +95,7 @@ pub enum Command {
         /// A task alive at the end that has waited this long is a leak suspect.
         #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
         leak_threshold: u64,
-        /// Responsiveness MMU: polls at least this long make their worker unavailable.
+        /// Responsiveness MMU: polls longer than this make their worker unavailable.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         long_poll: Option<u64>,
     },
@@ -121,7 +121,7 @@ pub enum Command {
         /// List the N worst disjoint windows of each size.
         #[arg(long, value_name = "N", default_value_t = 0)]
         worst: usize,
-        /// Responsiveness mode: polls at least this long make their worker unavailable.
+        /// Responsiveness mode: polls longer than this make their worker unavailable.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         long_poll: Option<u64>,
         /// Print JSON instead of text.

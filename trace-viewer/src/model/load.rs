@@ -213,6 +213,8 @@ struct Part {
     open_polls: Vec<(Nanos, TaskId)>,
     open_park: Option<Nanos>,
     open_pauses: Vec<(Nanos, StringId, PauseScope)>,
+    /// Process-wide pause begins (`true`) and ends, paired across threads by `assemble`.
+    process_pause_marks: Vec<(Nanos, StringId, bool)>,
     open_regions: Vec<(Nanos, u64, StringId, TaskId)>,
     unmatched_ends: u64,
     cut_intervals: u64,
@@ -299,11 +301,11 @@ impl Part {
             Event::ThreadStop => self.stop = Some(t),
             Event::WorkerPark => {
                 if let Some(start) = self.open_park.replace(t) {
-                    self.parks.push(Span { start, end: t });
+                    self.parks.push(Span::new(start, t));
                 }
             }
             Event::WorkerUnpark => match self.open_park.take() {
-                Some(start) => self.parks.push(Span { start, end: t }),
+                Some(start) => self.parks.push(Span::new(start, t)),
                 None => self.unmatched_ends += 1,
             },
             Event::TaskSpawn {
@@ -338,13 +340,30 @@ impl Part {
                 source,
             }),
             Event::TaskTerminate { task } => self.terminates.push((t, task)),
-            Event::ScheduleLatency { task, nanos } => self.latencies.push((t, task, nanos)),
+            Event::ScheduleLatency { task, nanos } => {
+                // Recorded right after its poll starts, with a clock read of its own: keep
+                // the poll's start time so the analysis can find the poll it belongs to.
+                let at = match self.open_polls.last() {
+                    Some(&(start, open)) if open == task => start,
+                    _ => t,
+                };
+                self.latencies.push((at, task, nanos));
+            }
             Event::AllocCounters {
                 alloc_bytes,
                 free_bytes,
                 ..
             } => self.alloc.push((t, alloc_bytes, free_bytes)),
             Event::AllocSample { size, task } => self.samples.push((t, size, task)),
+            // A process-wide guard may be dropped on another thread: paired in `assemble`.
+            Event::PauseBegin {
+                kind,
+                scope: PauseScope::Process,
+            } => self.process_pause_marks.push((t, kind, true)),
+            Event::PauseEnd {
+                kind,
+                scope: PauseScope::Process,
+            } => self.process_pause_marks.push((t, kind, false)),
             Event::PauseBegin { kind, scope } => self.open_pauses.push((t, kind, scope)),
             Event::PauseEnd { kind, scope } => {
                 match self
@@ -355,7 +374,7 @@ impl Part {
                     Some(i) => {
                         let (start, kind, scope) = self.open_pauses.remove(i);
                         self.pauses.push(RawPause {
-                            span: Span { start, end: t },
+                            span: Span::new(start, t),
                             kind,
                             scope,
                             depth: i as u16,
@@ -373,7 +392,7 @@ impl Part {
                 Some(i) => {
                     let (start, id, name, task) = self.open_regions.remove(i);
                     self.regions.push(RawRegion {
-                        span: Span { start, end: t },
+                        span: Span::new(start, t),
                         id,
                         name,
                         task,
@@ -557,6 +576,10 @@ fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
         }
         let first = polls.len() as u32;
         for p in &raw {
+            if p.task == TaskId::NONE {
+                anomalies.events_without_task += 1;
+                continue;
+            }
             let task = table.get_or_add(p.task, p.start);
             polls.push(Poll::new(
                 p.start,
@@ -603,6 +626,10 @@ fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
     let mut wakes = Vec::with_capacity(parts.iter().map(|p| p.wakes.len()).sum());
     for (thread_ix, part) in parts.iter_mut().enumerate() {
         for w in std::mem::take(&mut part.wakes) {
+            if w.task == TaskId::NONE {
+                anomalies.events_without_task += 1;
+                continue;
+            }
             let waker = table.get_or_add(w.waker, w.time);
             let task = table.get_or_add(w.task, w.time);
             wakes.push(Wake {
@@ -617,6 +644,10 @@ fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
 
     for part in &parts {
         for &(t, id) in &part.terminates {
+            if id == TaskId::NONE {
+                anomalies.events_without_task += 1;
+                continue;
+            }
             let ix = table.get_or_add(id, t);
             let task = &mut table.tasks[ix as usize];
             task.terminate = Some(task.terminate.map_or(t, |old| old.min(t)));
@@ -631,7 +662,9 @@ fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
     for (thread_ix, part) in parts.iter_mut().enumerate() {
         let thread = thread_ix as ThreadIx;
         for &(t, id, nanos) in &part.latencies {
-            schedule_latencies.push((t, table.get_or_add(id, t), nanos));
+            if id != TaskId::NONE {
+                schedule_latencies.push((t, table.get_or_add(id, t), nanos));
+            }
         }
         for l in std::mem::take(&mut part.logs) {
             logs.push(Log {
@@ -693,6 +726,7 @@ fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
     schedule_latencies.sort_unstable_by_key(|&(t, task, _)| (task, t));
     logs.sort_by_key(|l| l.time);
     alloc_samples.sort_by_key(|s| s.time);
+    pair_process_pauses(&mut parts, end, &mut process_pauses, &mut anomalies);
     process_pauses.sort_by_key(|p| (p.span.start, p.depth));
     lost.sort_by_key(|l| (l.time, l.thread));
 
@@ -768,13 +802,63 @@ fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
     };
     // tokio reports completion from inside the final poll: a task ends when that poll does.
     for ix in 0..model.tasks.len() {
-        if let Some(last) = model.task_polls(ix as TaskIx).last().map(|p| p.end)
+        if let Some(last) = model.task_polls(ix as TaskIx).map(|p| p.end).max()
             && let Some(term) = model.tasks[ix].terminate
         {
             model.tasks[ix].terminate = Some(term.max(last));
         }
     }
     model
+}
+
+/// Pairs process-wide pause begins and ends across threads (a guard may be dropped on another
+/// thread than the one that took it), in time order: an end closes the latest open pause of
+/// its kind. Pauses still open at the end of the trace are closed there as cut.
+fn pair_process_pauses(
+    parts: &mut [Part],
+    end: Nanos,
+    out: &mut Vec<Pause>,
+    anomalies: &mut Anomalies,
+) {
+    let mut marks: Vec<(Nanos, ThreadIx, StringId, bool)> = Vec::new();
+    for (thread, part) in parts.iter_mut().enumerate() {
+        for (t, kind, begin) in std::mem::take(&mut part.process_pause_marks) {
+            marks.push((t, thread as ThreadIx, kind, begin));
+        }
+    }
+    marks.sort_by_key(|m| (m.0, m.1));
+    let mut open: Vec<(Nanos, ThreadIx, StringId)> = Vec::new();
+    for (t, thread, kind, begin) in marks {
+        if begin {
+            open.push((t, thread, kind));
+            continue;
+        }
+        match open.iter().rposition(|o| o.2 == kind) {
+            Some(i) => {
+                let (start, thread, kind) = open.remove(i);
+                out.push(Pause {
+                    span: Span::new(start, t),
+                    kind,
+                    scope: PauseScope::Process,
+                    thread,
+                    depth: i as u16,
+                    cut: false,
+                });
+            }
+            None => anomalies.unmatched_ends += 1,
+        }
+    }
+    while let Some((start, thread, kind)) = open.pop() {
+        anomalies.cut_intervals += 1;
+        out.push(Pause {
+            span: Span::new(start, end),
+            kind,
+            scope: PauseScope::Process,
+            thread,
+            depth: open.len() as u16,
+            cut: true,
+        });
+    }
 }
 
 fn counter_series(trace: &Trace, parts: &mut [Part]) -> Vec<CounterSeries> {

@@ -51,9 +51,18 @@ pub struct Span {
 }
 
 impl Span {
-    /// `end - start`.
+    /// `[start, end)`, or the empty span at `start` when `end` comes before it (times that go
+    /// backwards in a damaged file).
+    pub fn new(start: Nanos, end: Nanos) -> Span {
+        Span {
+            start,
+            end: end.max(start),
+        }
+    }
+
+    /// `end - start` (0 for a span built inverted by hand).
     pub fn len(&self) -> Nanos {
-        self.end - self.start
+        self.end.saturating_sub(self.start)
     }
 
     /// True for an empty interval.
@@ -389,6 +398,8 @@ pub struct Anomalies {
     pub overlapping_polls: u64,
     /// Spawn events for a task id already spawned (the later one is ignored).
     pub duplicate_spawns: u64,
+    /// Polls, wakes and terminates naming no task (task id 0); ignored.
+    pub events_without_task: u64,
 }
 
 /// A decoded, indexed trace. See the module docs.

@@ -404,3 +404,131 @@ fn loading_reports_progress_and_can_be_canceled() {
     .unwrap_err();
     assert!(matches!(err, LoadError::Canceled));
 }
+
+#[test]
+fn a_process_pause_may_end_on_another_thread() {
+    let mut b = TraceBuilder::new();
+    b.string(1, "gc");
+    let gc = StringId(1);
+    b.push(
+        1,
+        100,
+        Event::PauseBegin {
+            kind: gc,
+            scope: PauseScope::Process,
+        },
+    );
+    b.push(
+        2,
+        200,
+        Event::PauseEnd {
+            kind: gc,
+            scope: PauseScope::Process,
+        },
+    );
+    b.push(
+        2,
+        300,
+        Event::PauseBegin {
+            kind: gc,
+            scope: PauseScope::Process,
+        },
+    );
+    b.push(1, 1000, Event::WorkerPark);
+    let m = model(&b);
+    let spans: Vec<_> = m
+        .process_pauses
+        .iter()
+        .map(|p| (p.span, p.thread, p.cut))
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (
+                Span {
+                    start: 100,
+                    end: 200
+                },
+                0,
+                false
+            ),
+            (
+                Span {
+                    start: 300,
+                    end: 1000
+                },
+                1,
+                true
+            )
+        ]
+    );
+    assert_eq!(m.anomalies.unmatched_ends, 0);
+}
+
+#[test]
+fn events_naming_no_task_and_times_going_backwards_are_survived() {
+    let mut b = TraceBuilder::new();
+    b.chunk_capacity = 1; // one event per chunk, so a later chunk can start earlier
+    b.string(1, "alloc");
+    let kind = StringId(1);
+    b.push(1, 10, Event::PollStart { task: TaskId::NONE });
+    b.push(1, 20, Event::PollEnd { ready: false });
+    b.push(
+        1,
+        30,
+        Event::Wake {
+            task: TaskId::NONE,
+            waker: TaskId(1),
+            source: WakeSource::Task,
+        },
+    );
+    b.push(1, 40, Event::TaskTerminate { task: TaskId::NONE });
+    b.push(
+        1,
+        100,
+        Event::PauseBegin {
+            kind,
+            scope: PauseScope::Thread,
+        },
+    );
+    b.push(
+        1,
+        50,
+        Event::PauseEnd {
+            kind,
+            scope: PauseScope::Thread,
+        },
+    );
+    b.push(1, 200, Event::WorkerPark);
+    b.push(1, 150, Event::WorkerUnpark);
+    let m = model(&b);
+    assert_eq!(m.anomalies.events_without_task, 3);
+    assert!(m.polls.is_empty() && m.wakes.is_empty());
+    assert!(
+        m.threads[0]
+            .pauses
+            .iter()
+            .all(|p| p.span.end >= p.span.start)
+    );
+    assert!(m.threads[0].parks.iter().all(|p| p.end >= p.start));
+    // And the analysis over it does not panic either.
+    let b = crate::analysis::breakdown::Breakdown::compute(&m, &Default::default());
+    assert!(b.pauses.iter().all(|p| p.total_ns < 1_000));
+}
+
+#[test]
+fn schedule_latency_is_tied_to_the_poll_it_was_recorded_in() {
+    let mut b = TraceBuilder::new();
+    b.push(1, 100, Event::PollStart { task: TaskId(1) });
+    b.push(
+        1,
+        105,
+        Event::ScheduleLatency {
+            task: TaskId(1),
+            nanos: 30,
+        },
+    );
+    b.push(1, 110, Event::PollEnd { ready: false });
+    let m = model(&b);
+    assert_eq!(m.schedule_latencies, vec![(100, 0, 30)]);
+}

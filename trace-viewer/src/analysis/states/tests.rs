@@ -125,9 +125,10 @@ fn without_wakes_schedule_latency_splits_the_unknown_wait() {
     spawn(&mut b, 0, 1);
     poll(&mut b, 1, 10, 20, false);
     b.push(T, 100, Event::PollStart { task: TaskId(1) });
+    // As recorded: with its own clock read, just after the poll starts.
     b.push(
         T,
-        100,
+        103,
         Event::ScheduleLatency {
             task: TaskId(1),
             nanos: 30,
