@@ -95,19 +95,48 @@ use crate::local::try_record_at;
 use crate::session::EPOCH;
 
 /// The default mean distance between samples: 512 KiB allocated, as in Go.
+///
+/// ```
+/// let a = trace_rt::TracingAllocator::new(std::alloc::System);
+/// assert_eq!(a.sample_rate(), trace_rt::alloc::DEFAULT_SAMPLE_RATE);
+/// ```
 pub const DEFAULT_SAMPLE_RATE: u64 = 512 * 1024;
 
 /// The default threshold over which an allocator call is recorded as a pause of kind
 /// `"alloc"`.
+///
+/// ```
+/// assert_eq!(trace_rt::alloc::DEFAULT_SLOW_THRESHOLD, std::time::Duration::from_micros(100));
+/// ```
 pub const DEFAULT_SLOW_THRESHOLD: Duration = Duration::from_micros(100);
 
 /// By default, only calls for blocks at least this large are timed for the slow-call pauses.
+///
+/// ```
+/// let a = trace_rt::TracingAllocator::new(std::alloc::System);
+/// assert_eq!(a.timed_min_size(), trace_rt::alloc::DEFAULT_TIMED_MIN_SIZE);
+/// ```
 pub const DEFAULT_TIMED_MIN_SIZE: u64 = 64 * 1024;
 
 /// The `Counter` event name under which each thread records the sample rate in effect.
+///
+/// A reader finds its string id among the trace's strings:
+///
+/// ```no_run
+/// # let trace = trace_rt::trace_format::Trace::open("x.rtt")?;
+/// let rate_name = trace
+///     .strings()
+///     .find(|(_, s)| *s == trace_rt::alloc::SAMPLE_RATE_COUNTER)
+///     .map(|(id, _)| id);
+/// # Ok::<(), trace_rt::trace_format::ReadError>(())
+/// ```
 pub const SAMPLE_RATE_COUNTER: &str = "trace_rt.alloc.sample_rate";
 
 /// The pause kind of slow allocator calls.
+///
+/// ```
+/// assert_eq!(trace_rt::alloc::SLOW_CALL_PAUSE, "alloc");
+/// ```
 pub const SLOW_CALL_PAUSE: &str = "alloc";
 
 /// Calls since the last `AllocCounters` may weigh this much (size + [`CALL_WEIGHT`] each).

@@ -52,6 +52,12 @@ use crate::session::is_recording;
 const MAX_MESSAGE: usize = 1024;
 
 /// The layer; build it with [`layer`].
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// let layer: trace_rt::TraceLayer = trace_rt::layer();
+/// let _subscriber = tracing_subscriber::registry().with(layer);
+/// ```
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TraceLayer {
     _private: (),

@@ -2,6 +2,16 @@
 //! collector's stop-the-world phase) and [`pause_thread`] (only this thread is unavailable),
 //! each a guard that ends the pause when dropped.
 //!
+//! ```
+//! let session = trace_rt::Config::default().start_with_sink(trace_rt::MemorySink::new())?;
+//! {
+//!     let _stw = trace_rt::pause("compaction");      // PauseBegin { "compaction", Process }
+//!     let _mine = trace_rt::pause_thread("flush");   // PauseBegin { "flush", Thread }
+//! }                                                  // both PauseEnds, innermost first
+//! assert_eq!(session.stop()?.events, 4);
+//! # Ok::<(), trace_rt::Error>(())
+//! ```
+//!
 //! A pause is a `PauseBegin { kind, scope }` when the guard is made and a `PauseEnd { kind,
 //! scope }` when it drops, both on the thread that makes or drops the guard, with the kind
 //! interned as a string. While a process-wide pause is open, mutator utilization is zero;
@@ -118,6 +128,12 @@ pub fn pause_thread(kind: &str) -> ThreadPauseGuard {
 }
 
 /// Ends a process-wide pause when dropped; made by [`pause`].
+///
+/// ```
+/// let guard: trace_rt::PauseGuard = trace_rt::pause("gc");
+/// // It may end on another thread.
+/// std::thread::spawn(move || drop(guard)).join().unwrap();
+/// ```
 #[must_use = "the pause ends when the guard is dropped"]
 #[derive(Debug)]
 pub struct PauseGuard {
@@ -126,6 +142,11 @@ pub struct PauseGuard {
 
 /// Ends a thread-scoped pause when dropped; made by [`pause_thread`]. Not `Send`: the end
 /// must be recorded on the thread that paused.
+///
+/// ```
+/// let guard: trace_rt::ThreadPauseGuard = trace_rt::pause_thread("flush");
+/// drop(guard); // on the same thread
+/// ```
 #[must_use = "the pause ends when the guard is dropped"]
 #[derive(Debug)]
 pub struct ThreadPauseGuard {
