@@ -93,6 +93,19 @@ impl Coverage {
                     .to_string()
             });
         }
+        let seen_only_ending = (0..model.tasks.len())
+            .filter(|&t| {
+                let task = &model.tasks[t];
+                task.spawn.is_none()
+                    && task.terminate.is_some()
+                    && model.task_poll_count(t as u32) == 0
+            })
+            .count();
+        if seen_only_ending > 0 {
+            notes.push(format!(
+                "{seen_only_ending} tasks were seen only when they ended (no spawn, no poll):                  tokio reports spawn_blocking work to the terminate hook only; wake mode                  records it whole"
+            ));
+        }
         Coverage {
             tokio_unstable,
             tasks,
@@ -185,4 +198,51 @@ fn mmu_summary(model: &Model, options: &AnalysisOptions) -> Result<MmuSummary, S
         },
         worst_windows: mmu::worst_windows(&u, options.mud_window, options.worst_windows),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use trace_format::build::TraceBuilder;
+    use trace_format::{Event, TaskId, ThreadKind, Trace};
+
+    use super::*;
+
+    #[test]
+    fn coverage_explains_what_the_numbers_can_and_cannot_say() {
+        let mut b = TraceBuilder::new();
+        b.header.features = vec![("tokio_unstable".into(), "true".into())];
+        b.push(
+            1,
+            0,
+            Event::ThreadStart {
+                kind: ThreadKind::Worker,
+                index: 0,
+            },
+        );
+        b.push(1, 10, Event::PollStart { task: TaskId(1) });
+        b.push(1, 20, Event::PollEnd { ready: false });
+        b.push(2, 30, Event::TaskTerminate { task: TaskId(2) });
+        b.push(2, 31, Event::TaskTerminate { task: TaskId(3) });
+        let model = Model::load(&Trace::from_bytes(b.to_bytes()).unwrap()).unwrap();
+        let c = Coverage::of(&model);
+        assert_eq!(
+            (c.tokio_unstable, c.tasks, c.wakes),
+            (Some(true), true, false)
+        );
+        assert!(
+            c.notes.iter().any(|n| n.contains("no wake events")),
+            "{:?}",
+            c.notes
+        );
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.starts_with("2 tasks were seen only when they ended")),
+            "{:?}",
+            c.notes
+        );
+        let a = Analysis::compute(&model, &AnalysisOptions::default());
+        assert_eq!(a.mmu.as_ref().map(|m| m.workers), Some(1));
+        assert!(a.mmu_unavailable.is_none());
+    }
 }
