@@ -10,13 +10,16 @@
 //!   schema;
 //! - [`units`]: formatting of durations, byte sizes and timestamps;
 //! - [`export`]: Chrome trace JSON for Perfetto and `chrome://tracing`, streamed;
-//! - [`cli`]: argument parsing, exit codes and the commands (`check`, `report`).
+//! - [`cli`]: argument parsing, exit codes and the commands (`check`, `report`, `mmu`,
+//!   `export`), and opening the window;
+//! - [`app`]: the desktop window (egui/eframe): timeline, details, loading with progress.
 //!
 //! The binary `trace-viewer` (src/main.rs) only parses arguments and calls [`cli::run`].
 
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod app;
 pub mod cli;
 pub mod export;
 pub mod load;

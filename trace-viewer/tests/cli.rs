@@ -11,9 +11,12 @@ use trace_format::{Event, Level, PauseScope, StringId, TaskId, TaskKind, ThreadK
 
 const BIN: &str = env!("CARGO_BIN_EXE_trace-viewer");
 
+/// Runs the binary without a display, so `trace-viewer FILE` can never open a window here.
 fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
     Command::new(BIN)
         .args(args.iter().map(|a| a.as_ref()))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
         .output()
         .expect("the binary runs")
 }
@@ -476,19 +479,26 @@ fn empty_file_directory_and_garbage_never_panic() {
     }
 }
 
+#[cfg(all(unix, not(target_os = "macos")))]
 #[test]
-fn file_alone_explains_the_window_is_not_built() {
-    let o = run(&[&"x.rtt"]);
-    assert_eq!(code(&o), 2);
-    let err = stderr(&o);
-    assert!(err.contains("window is not built yet"), "{err}");
-    assert!(err.contains("trace-viewer report x.rtt"), "{err}");
+fn the_window_without_a_display_says_so_and_exits_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, _) = fixture();
+    let path = write(dir.path(), "ok.rtt", &b.to_bytes());
+    for args in [vec![&path as &dyn AsRef<std::ffi::OsStr>], vec![]] {
+        let o = run(&args);
+        no_panic(&o);
+        assert_eq!(code(&o), 4, "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.starts_with("trace-viewer: no display"), "{err}");
+        assert!(err.contains("WAYLAND_DISPLAY nor DISPLAY"), "{err}");
+        assert!(err.contains("trace-viewer report "), "{err}");
+        assert_eq!(stdout(&o), "");
+    }
 }
 
 #[test]
 fn usage_errors_exit_2_and_help_lists_exit_codes() {
-    let o = run(&[]);
-    assert_eq!(code(&o), 2);
     let o = run(&[&"report"]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("FILE"), "{}", stderr(&o));
@@ -496,7 +506,13 @@ fn usage_errors_exit_2_and_help_lists_exit_codes() {
     let o = run(&[&"--help"]);
     assert_eq!(code(&o), 0);
     let help = stdout(&o);
-    for want in ["check", "report", "Exit codes:", "incomplete"] {
+    for want in [
+        "check",
+        "report",
+        "Exit codes:",
+        "incomplete",
+        "4  the window",
+    ] {
         assert!(help.contains(want), "missing {want:?} in\n{help}");
     }
     let o = run(&[&"check", &"--help"]);

@@ -7,7 +7,8 @@
 //!   breakdown, leak suspects, threads, pauses, MMU) as text or JSON;
 //! - [`mmu`]: `trace-viewer mmu FILE [--windows LIST] [--percentiles] [--per-worker]
 //!   [--worst N] [--long-poll T] [--json]`;
-//! - `trace-viewer FILE` will open the desktop window; until it exists it says so.
+//! - `trace-viewer [FILE]` opens the desktop window ([`crate::app`]), or says why it cannot
+//!   (no display) and exits with [`EXIT_NO_WINDOW`].
 
 pub mod check;
 pub mod export;
@@ -28,19 +29,22 @@ use crate::units::parse_duration;
 pub const EXIT_OK: u8 = 0;
 /// Exit code: the trace is corrupt or cannot be read at all.
 pub const EXIT_CORRUPT: u8 = 1;
-/// Exit code: bad arguments (clap's own code), or the window, which is not built yet.
+/// Exit code: bad arguments (clap's own code).
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code (`check`): the trace reads but is incomplete (cut short, no end record, lost
 /// data, missing chunks, skipped records).
 pub const EXIT_INCOMPLETE: u8 = 3;
+/// Exit code: the window could not be opened (no display, no OpenGL).
+pub const EXIT_NO_WINDOW: u8 = 4;
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success; for `check`: the trace is valid and complete
   1  the trace is corrupt or cannot be read (missing file, not a trace, damaged chunk)
-  2  usage error; also `trace-viewer FILE` while the window is not built yet
+  2  usage error
   3  `check` only: the trace reads but is incomplete (cut short, no end record,
-     lost data, missing chunks)";
+     lost data, missing chunks)
+  4  the window could not be opened (no display: use the subcommands)";
 
 /// trace-viewer: look at traces recorded by trace-rt.
 #[derive(Debug, Parser)]
@@ -49,14 +53,13 @@ Exit codes:
     version,
     about = "Look at traces recorded by trace-rt",
     long_about = "Look at traces recorded by trace-rt.\n\n\
-                  `trace-viewer FILE` opens the desktop window (not built yet); the \
-                  subcommands work in a terminal.",
+                  `trace-viewer FILE` opens the trace in the desktop window (`trace-viewer` \
+                  alone opens an empty one); the subcommands work in a terminal.",
     after_help = EXIT_CODES_HELP,
-    args_conflicts_with_subcommands = true,
-    arg_required_else_help = true
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
-    /// Trace file to open in the desktop window (not built yet; use `report` for now).
+    /// Trace file to open in the desktop window.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
@@ -188,16 +191,22 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     }
 }
 
-/// `trace-viewer FILE`: the window is a later piece of work.
+/// `trace-viewer [FILE]`: opens the window and returns when it is closed, or says why it
+/// cannot be opened.
 fn window(file: Option<PathBuf>, err: &mut dyn Write) -> io::Result<u8> {
-    let file = file.map_or_else(|| "FILE".to_string(), |f| f.display().to_string());
-    writeln!(
-        err,
-        "trace-viewer: the desktop window is not built yet.\n\
-         For a text summary of the trace run:  trace-viewer report {file}\n\
-         To check that it is valid run:        trace-viewer check {file}"
-    )?;
-    Ok(EXIT_USAGE)
+    match crate::app::run_window(file.clone()) {
+        Ok(()) => Ok(EXIT_OK),
+        Err(e) => {
+            writeln!(err, "trace-viewer: {e}")?;
+            let file = file.map_or_else(|| "FILE".to_string(), |f| f.display().to_string());
+            writeln!(
+                err,
+                "In a terminal, for a text summary of the trace run:  trace-viewer report {file}\n\
+                 To check that it is valid run:                      trace-viewer check {file}"
+            )?;
+            Ok(EXIT_NO_WINDOW)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -232,8 +241,13 @@ mod tests {
     }
 
     #[test]
+    fn no_arguments_open_an_empty_window() {
+        let cli = parse(&[]).unwrap();
+        assert!(cli.file.is_none() && cli.command.is_none());
+    }
+
+    #[test]
     fn usage_errors_are_rejected() {
-        assert!(parse(&[]).is_err());
         assert!(parse(&["check"]).is_err());
         assert!(parse(&["x.rtt", "report", "y.rtt"]).is_err());
         assert!(parse(&["report", "x.rtt", "--frobnicate"]).is_err());
@@ -248,15 +262,5 @@ mod tests {
         let help = Cli::command().render_long_help().to_string();
         assert!(help.contains("Exit codes:"), "{help}");
         assert!(help.contains("3  `check` only"), "{help}");
-    }
-
-    #[test]
-    fn window_is_not_built_yet() {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run(parse(&["x.rtt"]).unwrap(), &mut out, &mut err);
-        assert_eq!(code, EXIT_USAGE);
-        let err = String::from_utf8(err).unwrap();
-        assert!(err.contains("not built yet"), "{err}");
-        assert!(err.contains("trace-viewer report x.rtt"), "{err}");
     }
 }

@@ -1,0 +1,440 @@
+//! What the details panel shows about the selection, computed once when the selection
+//! changes (never while drawing): a task's identity, where it was spawned, its parent, its
+//! time in each state, its polls; the clicked poll; for a clicked wait, who ended it.
+
+use trace_format::TaskKind;
+
+use super::layout::Hit;
+use super::load_job::LoadedTrace;
+use crate::analysis::states::{StateTotals, TaskState, task_totals};
+use crate::model::{NO_TASK, Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
+use crate::units::format_duration;
+
+/// About one task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDetails {
+    /// The task.
+    pub task: TaskIx,
+    /// Its label (name or location, and id).
+    pub label: String,
+    /// The trace-local id.
+    pub id: u64,
+    /// tokio's id (0: unknown).
+    pub tokio_id: u64,
+    /// `async`, `block_on`, `spawn_blocking`, `local`, or `unknown`.
+    pub kind: &'static str,
+    /// Spawn location, "file:line:col" or "<unknown location>".
+    pub location: String,
+    /// The name given at spawn, or empty.
+    pub name: String,
+    /// The parent task and its label.
+    pub parent: Option<(TaskIx, String)>,
+    /// Tasks it spawned.
+    pub children: usize,
+    /// When it was spawned, if the trace saw it.
+    pub spawn: Option<Nanos>,
+    /// When it terminated, if it did while recording.
+    pub terminate: Option<Nanos>,
+    /// The stretch its states partition.
+    pub lifetime: Span,
+    /// Its time in each state.
+    pub totals: StateTotals,
+    /// Number of polls.
+    pub polls: u32,
+    /// Its longest poll (index into `Model::polls`) and that poll's length.
+    pub longest_poll: Option<(u32, Nanos)>,
+    /// Wakes of it in the trace.
+    pub wakes: usize,
+}
+
+impl TaskDetails {
+    /// Gathers the details of `task` (walks its polls once and all tasks once).
+    pub fn compute(trace: &LoadedTrace, task: TaskIx) -> TaskDetails {
+        let model = &trace.model;
+        let t = &model.tasks[task as usize];
+        let totals = task_totals(model, task, &trace.paused);
+        let mut longest: Option<(u32, Nanos)> = None;
+        for p in model.task_polls(task) {
+            let len = p.span().len();
+            if longest.is_none_or(|(_, l)| len > l) {
+                longest = Some((poll_index(trace, p), len));
+            }
+        }
+        let children = model.tasks.iter().filter(|c| c.parent == task).count();
+        TaskDetails {
+            task,
+            label: model.task_label(task),
+            id: t.id.0,
+            tokio_id: t.tokio_id,
+            kind: match t.kind {
+                Some(TaskKind::Async) => "async",
+                Some(TaskKind::BlockOn) => "block_on",
+                Some(TaskKind::Blocking) => "spawn_blocking",
+                Some(TaskKind::Local) => "local",
+                None => "unknown (spawned before the recording)",
+            },
+            location: model.location_label(t.location),
+            name: model.string(t.name).to_string(),
+            parent: (t.parent != NO_TASK).then(|| (t.parent, model.task_label(t.parent))),
+            children,
+            spawn: t.spawn,
+            terminate: t.terminate,
+            lifetime: t.lifetime(model.end),
+            totals,
+            polls: model.task_poll_count(task),
+            longest_poll: longest,
+            wakes: model.task_wakes(task).len(),
+        }
+    }
+
+    /// Each state with its time and share of the lifetime, largest first, zeros left out.
+    pub fn state_rows(&self) -> Vec<(TaskState, Nanos, f64)> {
+        use crate::analysis::states::WaitReason;
+        let mut rows: Vec<(TaskState, Nanos)> = [TaskState::Running, TaskState::SchedWait]
+            .into_iter()
+            .chain(WaitReason::ALL.into_iter().map(TaskState::Waiting))
+            .chain([TaskState::Paused])
+            .map(|s| (s, self.totals.get(s)))
+            .filter(|&(_, ns)| ns > 0)
+            .collect();
+        rows.sort_by_key(|&(_, ns)| std::cmp::Reverse(ns));
+        let total = self.totals.total().max(1) as f64;
+        rows.into_iter()
+            .map(|(s, ns)| (s, ns, ns as f64 / total))
+            .collect()
+    }
+}
+
+/// The index in `Model::polls` of `p`, a reference into it.
+fn poll_index(trace: &LoadedTrace, p: &Poll) -> u32 {
+    let base = trace.model.polls.as_ptr() as usize;
+    ((p as *const Poll as usize - base) / std::mem::size_of::<Poll>()) as u32
+}
+
+/// About a clicked poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollDetails {
+    /// Index into `Model::polls`.
+    pub poll: u32,
+    /// The thread that ran it, and its label.
+    pub thread: (ThreadIx, String),
+    /// When.
+    pub span: Span,
+    /// Completed the task.
+    pub ready: bool,
+    /// Its end is not in the file.
+    pub cut: bool,
+    /// Which of the task's polls it is (1-based).
+    pub number: usize,
+}
+
+impl PollDetails {
+    /// The details of poll `poll`.
+    pub fn compute(trace: &LoadedTrace, poll: u32) -> PollDetails {
+        let model = &trace.model;
+        let p = model.polls[poll as usize];
+        let number = model
+            .task_polls(p.task)
+            .position(|q| q.start == p.start && q.thread() == p.thread())
+            .map_or(0, |i| i + 1);
+        PollDetails {
+            poll,
+            thread: (p.thread(), model.threads[p.thread() as usize].label()),
+            span: p.span(),
+            ready: p.ready(),
+            cut: p.cut(),
+            number,
+        }
+    }
+}
+
+/// About a thread (its lane name was clicked).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadDetails {
+    /// The thread.
+    pub thread: ThreadIx,
+    /// Its label.
+    pub label: String,
+    /// The trace-local id.
+    pub id: u32,
+    /// Polls it ran.
+    pub polls: usize,
+    /// Time inside polls.
+    pub busy: Nanos,
+    /// Time parked.
+    pub idle: Nanos,
+    /// Thread-scoped pauses.
+    pub pauses: usize,
+    /// Holes in its data.
+    pub lost: usize,
+}
+
+impl ThreadDetails {
+    /// Gathers the details of `thread` (walks its polls once).
+    pub fn compute(trace: &LoadedTrace, thread: ThreadIx) -> ThreadDetails {
+        let model = &trace.model;
+        let t = &model.threads[thread as usize];
+        let polls = model.thread_polls(thread);
+        ThreadDetails {
+            thread,
+            label: t.label(),
+            id: t.id,
+            polls: polls.len(),
+            busy: polls.iter().map(|p| p.span().len()).sum(),
+            idle: t.parks.iter().map(|s| s.len()).sum(),
+            pauses: t.pauses.len(),
+            lost: trace.lost_by_thread[thread as usize].len(),
+        }
+    }
+}
+
+/// The wake that ended a wait of `task` that ran until `end`: the first wake of the task at
+/// or after `start` and at or before `end`.
+pub fn wake_ending(trace: &LoadedTrace, task: TaskIx, span: Span) -> Option<Wake> {
+    let wakes = trace.model.task_wakes(task);
+    let i = wakes.partition_point(|w| w.time < span.start);
+    wakes.get(i).filter(|w| w.time <= span.end).copied()
+}
+
+/// A human name for a state: "running", "scheduler wait", "waiting (timer)", "paused".
+pub fn state_label(state: TaskState) -> String {
+    match state {
+        TaskState::Running => "running".into(),
+        TaskState::SchedWait => "scheduler wait (runnable)".into(),
+        TaskState::Paused => "paused (process-wide pause)".into(),
+        TaskState::Waiting(r) => format!("waiting ({})", wait_label(r)),
+    }
+}
+
+/// A short name for the legend: "running", "sched wait", "wait: timer", "paused".
+pub fn short_state_label(state: TaskState) -> String {
+    match state {
+        TaskState::Running => "running".into(),
+        TaskState::SchedWait => "sched wait".into(),
+        TaskState::Paused => "paused".into(),
+        TaskState::Waiting(r) => format!("wait: {}", r.name()),
+    }
+}
+
+/// What woke a waiting task, in words.
+pub fn wait_label(r: crate::analysis::states::WaitReason) -> &'static str {
+    use crate::analysis::states::WaitReason;
+    match r {
+        WaitReason::Task => "woken by a task",
+        WaitReason::Io => "I/O",
+        WaitReason::Timer => "timer",
+        WaitReason::Blocking => "blocking pool",
+        WaitReason::Foreign => "foreign thread",
+        WaitReason::SelfWake => "self-wake / yield",
+        WaitReason::Unknown => "unknown",
+    }
+}
+
+/// The tooltip of a timeline item: a title line, then details.
+pub fn describe_hit(trace: &LoadedTrace, hit: &Hit) -> Vec<String> {
+    let model = &trace.model;
+    let at = |span: Span| {
+        format!(
+            "{} at {}",
+            format_duration(span.len()),
+            format_duration(span.start)
+        )
+    };
+    match *hit {
+        Hit::Poll(p) => {
+            let poll = model.polls[p as usize];
+            let outcome = if poll.cut() {
+                "end not recorded (cut)"
+            } else if poll.ready() {
+                "ready: the task completed"
+            } else {
+                "pending"
+            };
+            vec![
+                model.task_label(poll.task),
+                format!("poll on {}", model.threads[poll.thread() as usize].label()),
+                at(poll.span()),
+                outcome.into(),
+            ]
+        }
+        Hit::Segment { task, span, state } => {
+            let mut lines = vec![model.task_label(task), state_label(state), at(span)];
+            if let TaskState::Waiting(_) = state
+                && let Some(w) = wake_ending(trace, task, span)
+                && w.waker != NO_TASK
+            {
+                lines.push(format!("woken by {}", model.task_label(w.waker)));
+            }
+            lines
+        }
+        Hit::Folded {
+            span, count, what, ..
+        } => vec![
+            format!("{count} {what}, too narrow to show apart"),
+            at(span),
+            "zoom in (wheel, W) or click to zoom to them".into(),
+        ],
+        Hit::Park { thread, span } => vec![
+            format!("{} idle (parked)", model.threads[thread as usize].label()),
+            at(span),
+        ],
+        Hit::ThreadPause { thread, span } => vec![
+            format!("{} paused", model.threads[thread as usize].label()),
+            at(span),
+        ],
+        Hit::ProcessPause(span) => {
+            let kinds: Vec<&str> = model
+                .process_pauses
+                .iter()
+                .filter(|p| p.span.start < span.end && p.span.end > span.start)
+                .map(|p| model.string(p.kind))
+                .filter(|k| !k.is_empty())
+                .take(3)
+                .collect();
+            let mut lines = vec!["process-wide pause (all workers stopped)".into(), at(span)];
+            if !kinds.is_empty() {
+                lines.push(format!("kind: {}", kinds.join(", ")));
+            }
+            lines
+        }
+        Hit::Lost {
+            thread,
+            time,
+            chunks,
+            events,
+        } => vec![
+            format!("data lost on {}", model.threads[thread as usize].label()),
+            if events > 0 {
+                format!(
+                    "{chunks} chunk(s) with {events} event(s) missing before {}",
+                    format_duration(time)
+                )
+            } else {
+                format!("{chunks} chunk(s) missing before {}", format_duration(time))
+            },
+            "what the lanes show around here is incomplete".into(),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::states::WaitReason;
+    use crate::app::synthetic::Synthetic;
+    use crate::model::Model;
+
+    fn loaded(s: &Synthetic) -> LoadedTrace {
+        let bytes = s.bytes();
+        let n = bytes.len() as u64;
+        let model = Model::load(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
+        LoadedTrace::new("x.rtt".into(), n, n, model, None)
+    }
+
+    #[test]
+    fn task_details_add_up_and_name_the_task() {
+        let s = Synthetic::default();
+        let t = loaded(&s);
+        let d = TaskDetails::compute(&t, 0);
+        assert_eq!(d.id, 1);
+        assert_eq!(d.location, "src/service.rs:10:5");
+        assert_eq!(d.kind, "async");
+        assert_eq!(d.polls, s.polls_per_task);
+        assert_eq!(d.totals.total(), d.lifetime.len());
+        assert_eq!(d.totals.running, u64::from(s.polls_per_task) * s.poll_ns);
+        let (poll, len) = d.longest_poll.unwrap();
+        assert_eq!(len, s.poll_ns);
+        assert_eq!(t.model.polls[poll as usize].task, 0);
+        let rows = d.state_rows();
+        let sum: f64 = rows.iter().map(|r| r.2).sum();
+        assert!((sum - 1.0).abs() < 1e-9, "{rows:?}");
+        assert!(d.parent.is_none());
+        assert_eq!(d.children, 1, "task 1 is the blocking task's parent");
+
+        let blocking = TaskDetails::compute(&t, s.tasks);
+        assert_eq!(blocking.kind, "spawn_blocking");
+        assert_eq!(blocking.parent.as_ref().map(|p| p.0), Some(0));
+    }
+
+    #[test]
+    fn poll_details_number_the_poll() {
+        let s = Synthetic::default();
+        let t = loaded(&s);
+        let polls: Vec<&Poll> = t.model.task_polls(2).collect();
+        let third = poll_index(&t, polls[2]);
+        let d = PollDetails::compute(&t, third);
+        assert_eq!(d.number, 3);
+        assert_eq!(d.span.len(), s.poll_ns);
+        assert!(!d.ready);
+        assert!(d.thread.1.starts_with("worker 0"), "{}", d.thread.1);
+    }
+
+    #[test]
+    fn the_wake_that_ended_a_wait_is_found() {
+        let s = Synthetic::default();
+        let t = loaded(&s);
+        let wake = t.model.task_wakes(0)[0];
+        let found = wake_ending(&t, 0, Span::new(wake.time - 10, wake.time + 10)).unwrap();
+        assert_eq!(found, wake);
+        assert!(wake_ending(&t, 0, Span::new(0, 10)).is_none());
+        assert_eq!(
+            state_label(TaskState::Waiting(WaitReason::Timer)),
+            "waiting (timer)"
+        );
+    }
+
+    #[test]
+    fn tooltips_describe_what_is_under_the_pointer() {
+        let s = Synthetic {
+            lost: true,
+            ..Synthetic::default()
+        };
+        let t = loaded(&s);
+        let poll = t.model.task_polls(0).next().unwrap();
+        let lines = describe_hit(&t, &Hit::Poll(poll_index(&t, poll)));
+        assert_eq!(lines[0], "src/service.rs:10:5 #1");
+        assert!(lines[1].starts_with("poll on worker 0"), "{lines:?}");
+        assert_eq!(
+            lines[2],
+            format!("10 µs at {}", format_duration(poll.start))
+        );
+        let lines = describe_hit(&t, &Hit::ProcessPause(t.paused[0]));
+        assert_eq!(lines.last().unwrap(), "kind: compaction");
+        let m = t.model.lost[0];
+        let lines = describe_hit(
+            &t,
+            &Hit::Lost {
+                thread: m.thread,
+                time: m.time,
+                chunks: m.chunks,
+                events: m.events,
+            },
+        );
+        assert!(
+            lines[1].starts_with("3 chunk(s) with 100 event(s) missing"),
+            "{lines:?}"
+        );
+        // A wait ended by another task names it.
+        let (task, wake) = (0..s.tasks)
+            .find_map(|task| {
+                t.model
+                    .task_wakes(task)
+                    .iter()
+                    .find(|w| w.waker != NO_TASK)
+                    .map(|w| (task, *w))
+            })
+            .unwrap();
+        let lines = describe_hit(
+            &t,
+            &Hit::Segment {
+                task,
+                span: Span::new(wake.time - 5, wake.time),
+                state: TaskState::Waiting(WaitReason::Task),
+            },
+        );
+        assert_eq!(
+            lines.last().unwrap(),
+            &format!("woken by {}", t.model.task_label(wake.waker))
+        );
+    }
+}

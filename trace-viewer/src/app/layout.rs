@@ -1,0 +1,791 @@
+//! Where everything in the timeline goes, computed without drawing anything, so tests can
+//! check it without a GPU and the frame cost can be measured apart from egui.
+//!
+//! - [`Lanes`]: the rows of the timeline (worker, blocking and other threads; then task
+//!   groups by spawn location, each with one row per task unless collapsed), with their
+//!   vertical positions, and the binary search for the rows in view.
+//! - [`fold`]: Tracy-style folding. Intervals narrower than [`MIN_SLICE_PX`] are merged with
+//!   their neighbours into one "folded" piece, and the search for where a fold ends jumps
+//!   over the intervals inside it by binary search. So the number of pieces, and the work to
+//!   find them, depend on the width of the screen, not on how many intervals the trace has.
+//! - [`build_scene`]: the rectangles of one frame (what colour, which poll or state stretch
+//!   each stands for), labels for slices wide enough to hold one, and the hit test that maps
+//!   a pointer position back to the thing under it.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use egui::{Pos2, Rect, pos2};
+
+use super::load_job::LoadedTrace;
+use super::state::TimeView;
+use crate::analysis::states::{Segment, TaskState, for_each_segment};
+use crate::model::{Model, Nanos, Span, TaskIx, ThreadIx};
+
+/// Height of a thread lane, in points.
+pub const THREAD_LANE_HEIGHT: f32 = 24.0;
+/// Height of a task lane.
+pub const TASK_LANE_HEIGHT: f32 = 16.0;
+/// Height of a task group's header lane.
+pub const GROUP_LANE_HEIGHT: f32 = 20.0;
+/// Intervals narrower than this (in points) fold into their neighbours.
+pub const MIN_SLICE_PX: f32 = 3.0;
+/// Intervals that start within this distance (in points) of a fold's right edge join it.
+pub const FOLD_GAP_PX: f32 = 1.0;
+/// Slices at least this wide get a text label.
+pub const LABEL_MIN_PX: f32 = 48.0;
+/// Groups with more tasks than this start collapsed.
+pub const EXPAND_LIMIT: usize = 32;
+
+/// What a lane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneKind {
+    /// A thread: the polls it ran, its idle (parked) time, its pauses and holes in its data.
+    Thread(ThreadIx),
+    /// The header of a task group (an index into [`LoadedTrace::groups`]).
+    Group(usize),
+    /// One task: its states over its lifetime.
+    Task {
+        /// The task.
+        task: TaskIx,
+        /// Its group.
+        group: usize,
+    },
+}
+
+/// One row of the timeline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lane {
+    /// What it shows.
+    pub kind: LaneKind,
+    /// Its top, in points from the top of the first lane.
+    pub top: f32,
+    /// Its height.
+    pub height: f32,
+}
+
+impl Lane {
+    /// Its bottom.
+    pub fn bottom(&self) -> f32 {
+        self.top + self.height
+    }
+}
+
+/// The rows of the timeline, top to bottom.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Lanes {
+    /// The lanes, by `top`.
+    pub lanes: Vec<Lane>,
+    /// The height of all of them.
+    pub height: f32,
+}
+
+impl Lanes {
+    /// The lanes of `trace`, with the groups whose flag in `collapsed` is set shown as their
+    /// header only.
+    pub fn build(trace: &LoadedTrace, collapsed: &[bool]) -> Lanes {
+        let model = &trace.model;
+        let mut lanes = Lanes::default();
+        for t in thread_order(model) {
+            lanes.push(LaneKind::Thread(t), THREAD_LANE_HEIGHT);
+        }
+        for (g, group) in trace.groups.iter().enumerate() {
+            lanes.push(LaneKind::Group(g), GROUP_LANE_HEIGHT);
+            if !collapsed.get(g).copied().unwrap_or(false) {
+                for &task in &group.tasks {
+                    lanes.push(LaneKind::Task { task, group: g }, TASK_LANE_HEIGHT);
+                }
+            }
+        }
+        lanes
+    }
+
+    fn push(&mut self, kind: LaneKind, height: f32) {
+        self.lanes.push(Lane {
+            kind,
+            top: self.height,
+            height,
+        });
+        self.height += height;
+    }
+
+    /// The lanes that overlap `[y0, y1)` (in lane coordinates), found by binary search.
+    pub fn visible(&self, y0: f32, y1: f32) -> Range<usize> {
+        let lo = self.lanes.partition_point(|l| l.bottom() <= y0);
+        let hi = self.lanes.partition_point(|l| l.top < y1);
+        lo..hi.max(lo)
+    }
+
+    /// The lane at height `y` (lane coordinates).
+    pub fn at(&self, y: f32) -> Option<usize> {
+        let i = self.lanes.partition_point(|l| l.bottom() <= y);
+        (i < self.lanes.len() && self.lanes[i].top <= y).then_some(i)
+    }
+
+    /// The index of the lane of `kind`, if shown.
+    pub fn find(&self, kind: LaneKind) -> Option<usize> {
+        self.lanes.iter().position(|l| l.kind == kind)
+    }
+}
+
+/// Which groups start collapsed: those with more than [`EXPAND_LIMIT`] tasks.
+pub fn default_collapsed(trace: &LoadedTrace) -> Vec<bool> {
+    trace
+        .groups
+        .iter()
+        .map(|g| g.tasks.len() > EXPAND_LIMIT)
+        .collect()
+}
+
+/// Threads in lane order: workers by index, then blocking-pool threads, then other threads
+/// that ran polls or paused (the `block_on` thread), each by id.
+pub fn thread_order(model: &Model) -> Vec<ThreadIx> {
+    use trace_format::ThreadKind;
+    let mut order = model.workers();
+    let rank = |t: &crate::model::Thread| match t.kind {
+        Some(ThreadKind::Blocking) => 0,
+        _ => 1,
+    };
+    let mut rest: Vec<ThreadIx> = (0..model.threads.len() as ThreadIx)
+        .filter(|&i| {
+            let t = &model.threads[i as usize];
+            !t.is_worker()
+                && (t.kind == Some(ThreadKind::Blocking)
+                    || !t.polls.is_empty()
+                    || !t.pauses.is_empty())
+        })
+        .collect();
+    rest.sort_by_key(|&i| {
+        (
+            rank(&model.threads[i as usize]),
+            model.threads[i as usize].id,
+        )
+    });
+    order.extend(rest);
+    order
+}
+
+/// Maps trace time to horizontal position in points, and back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct XMap {
+    /// Time at `left`.
+    pub t0: f64,
+    /// Nanoseconds per point.
+    pub ns_per_px: f64,
+    /// Left edge of the timeline.
+    pub left: f32,
+    /// Its width.
+    pub width: f32,
+}
+
+impl XMap {
+    /// The mapping that shows `view` from `left` over `width` points.
+    pub fn new(view: &TimeView, left: f32, width: f32) -> XMap {
+        let width = width.max(1.0);
+        XMap {
+            t0: view.start,
+            ns_per_px: view.span() / f64::from(width),
+            left,
+            width,
+        }
+    }
+
+    /// The position of `t`, clamped to a little beyond the timeline's edges (so a slice that
+    /// runs off screen keeps a sane width).
+    pub fn x(&self, t: Nanos) -> f32 {
+        let x = (t as f64 - self.t0) / self.ns_per_px;
+        let margin = 1_000.0;
+        x.clamp(-margin, f64::from(self.width) + margin) as f32 + self.left
+    }
+
+    /// The time at position `x`.
+    pub fn t(&self, x: f32) -> f64 {
+        self.t0 + f64::from(x - self.left) * self.ns_per_px
+    }
+
+    /// The whole nanoseconds in view, `[t0, t1)`, clamped at 0.
+    pub fn visible_nanos(&self) -> (Nanos, Nanos) {
+        let t0 = self.t0.max(0.0).floor() as Nanos;
+        let t1 = self.t(self.left + self.width).max(0.0).ceil() as Nanos;
+        (t0, t1.max(t0))
+    }
+}
+
+/// One piece of a folded lane.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// One interval, `ix`, wide enough to show by itself (or alone between wide gaps).
+    One {
+        /// Its index.
+        ix: usize,
+        /// Left edge.
+        x0: f32,
+        /// Right edge.
+        x1: f32,
+    },
+    /// Intervals `ixs` merged into one piece because they are too narrow to tell apart.
+    Folded {
+        /// Their indexes.
+        ixs: Range<usize>,
+        /// Left edge.
+        x0: f32,
+        /// Right edge.
+        x1: f32,
+    },
+}
+
+/// Folds intervals `range` of a sequence sorted by start (`start(i)`, `end(i)`) for display
+/// through `xmap`, calling `emit` with each piece from left to right.
+///
+/// An interval at least `min_px` wide is a piece of its own. A narrower one starts a fold,
+/// and every interval that starts less than `gap_px` right of the fold's right edge joins it
+/// (found by binary search, not by visiting them), unless it is itself wide: then the fold
+/// stops before it. For intervals that do not overlap (one thread's polls, one task's
+/// states) the number of pieces, and the steps to find them, are bounded by the width of
+/// the timeline in points (times the log of the count for the searches).
+pub fn fold(
+    range: Range<usize>,
+    start: impl Fn(usize) -> Nanos,
+    end: impl Fn(usize) -> Nanos,
+    xmap: &XMap,
+    min_px: f32,
+    gap_px: f32,
+    mut emit: impl FnMut(Piece),
+) {
+    // First index in `lo..hi` whose start is at or after `t`.
+    let first_at_or_after = |mut lo: usize, mut hi: usize, t: f64| {
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if (start(mid) as f64) < t {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    };
+    let mut i = range.start;
+    while i < range.end {
+        let x0 = xmap.x(start(i));
+        let x1 = xmap.x(end(i)).max(x0);
+        if x1 - x0 >= min_px {
+            emit(Piece::One { ix: i, x0, x1 });
+            i += 1;
+            continue;
+        }
+        let first = i;
+        let mut fx1 = x1;
+        let mut next = i + 1;
+        loop {
+            let j = first_at_or_after(next, range.end, xmap.t(fx1 + gap_px));
+            if j == next {
+                break;
+            }
+            let k = j - 1;
+            let kx0 = xmap.x(start(k));
+            let kx1 = xmap.x(end(k)).max(kx0);
+            if kx1 - kx0 >= min_px {
+                // The last joiner is wide: the fold stops before it.
+                if k > next {
+                    fx1 = fx1.max(xmap.x(end(k - 1)).min(kx0));
+                }
+                next = k;
+                break;
+            }
+            fx1 = fx1.max(kx1);
+            next = j;
+        }
+        if next - first == 1 {
+            emit(Piece::One { ix: first, x0, x1 });
+        } else {
+            emit(Piece::Folded {
+                ixs: first..next,
+                x0,
+                x1: fx1,
+            });
+        }
+        i = next;
+    }
+}
+
+/// The index range of intervals sorted by start, that do not overlap each other, which
+/// overlap `[t0, t1)`.
+pub fn disjoint_in<T>(
+    items: &[T],
+    span: impl Fn(&T) -> Span,
+    t0: Nanos,
+    t1: Nanos,
+) -> Range<usize> {
+    let hi = items.partition_point(|x| span(x).start < t1);
+    let lo = items[..hi].partition_point(|x| span(x).end <= t0);
+    lo..hi
+}
+
+/// Each task's state stretches ([`for_each_segment`]), computed when its lane first comes
+/// into view and kept, up to a bound on the segments held (then the cache starts over).
+#[derive(Debug, Default)]
+pub struct SegmentCache {
+    map: HashMap<TaskIx, Vec<Segment>>,
+    held: usize,
+}
+
+impl SegmentCache {
+    /// Segments held at most before the cache is emptied (24 bytes each).
+    pub const MAX_SEGMENTS: usize = 8_000_000;
+
+    /// The segments of `task`, by time.
+    pub fn get(&mut self, trace: &LoadedTrace, task: TaskIx) -> &[Segment] {
+        if !self.map.contains_key(&task) {
+            let mut v = Vec::with_capacity(trace.model.task_poll_count(task) as usize * 3 + 2);
+            for_each_segment(&trace.model, task, &trace.paused, |s| v.push(s));
+            v.shrink_to_fit();
+            if self.held + v.len() > Self::MAX_SEGMENTS {
+                self.map.clear();
+                self.held = 0;
+            }
+            self.held += v.len();
+            self.map.insert(task, v);
+        }
+        &self.map[&task]
+    }
+
+    /// Forgets everything (a new trace).
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.held = 0;
+    }
+}
+
+/// What colour a rectangle gets (the palette is the widget's business).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// A poll, coloured by its task.
+    Task(TaskIx),
+    /// A task state stretch.
+    State(TaskState),
+    /// Folded polls of a thread.
+    FoldedPolls,
+    /// Folded state stretches of a task.
+    FoldedStates,
+    /// A thread parked (idle).
+    Park,
+    /// A thread-scoped pause.
+    ThreadPause,
+    /// A process-wide pause (drawn over all lanes).
+    ProcessPause,
+    /// A hole in a thread's data.
+    Lost,
+}
+
+/// What a rectangle stands for: shown in the tooltip, selected on click.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hit {
+    /// A poll: an index into `Model::polls`.
+    Poll(u32),
+    /// A task's state stretch.
+    Segment {
+        /// The task.
+        task: TaskIx,
+        /// When.
+        span: Span,
+        /// In what state.
+        state: TaskState,
+    },
+    /// Several intervals too narrow to show apart.
+    Folded {
+        /// The lane.
+        lane: usize,
+        /// From the first one's start to the last one's end.
+        span: Span,
+        /// How many.
+        count: usize,
+        /// What they are ("polls", "parks", "states", …).
+        what: &'static str,
+    },
+    /// A thread parked.
+    Park {
+        /// The thread.
+        thread: ThreadIx,
+        /// When.
+        span: Span,
+    },
+    /// A thread-scoped pause.
+    ThreadPause {
+        /// The thread.
+        thread: ThreadIx,
+        /// When.
+        span: Span,
+    },
+    /// A process-wide pause.
+    ProcessPause(Span),
+    /// A hole in a thread's data.
+    Lost {
+        /// The thread.
+        thread: ThreadIx,
+        /// Where the data resumes.
+        time: Nanos,
+        /// Chunks missing.
+        chunks: u64,
+        /// Events in them (0 when not counted).
+        events: u64,
+    },
+}
+
+/// One rectangle of the frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Where, in screen points.
+    pub rect: Rect,
+    /// Its colour.
+    pub fill: Fill,
+    /// What it is.
+    pub hit: Hit,
+}
+
+/// A text label inside a slice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label {
+    /// Left-centre of the text.
+    pub pos: Pos2,
+    /// Room for it, in points.
+    pub max_width: f32,
+    /// The text.
+    pub text: String,
+}
+
+/// Everything in the lanes area for one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scene {
+    /// The lanes area, in screen points.
+    pub area: Rect,
+    /// Rectangles, in drawing order (later ones on top).
+    pub items: Vec<Item>,
+    /// Process-wide pauses, drawn translucent over every lane.
+    pub overlays: Vec<Item>,
+    /// Labels.
+    pub labels: Vec<Label>,
+    /// Lanes drawn, with their screen rectangles.
+    pub lanes: Vec<(usize, Rect)>,
+}
+
+impl Default for Scene {
+    fn default() -> Self {
+        Scene {
+            area: Rect::NOTHING,
+            items: Vec::new(),
+            overlays: Vec::new(),
+            labels: Vec::new(),
+            lanes: Vec::new(),
+        }
+    }
+}
+
+impl Scene {
+    /// The item under `pos`: the topmost rectangle there, else a pause overlay. Rectangles
+    /// narrower than a few points are hit within a small margin so they can be pointed at.
+    pub fn hit(&self, pos: Pos2) -> Option<&Item> {
+        let slack = |r: &Rect| {
+            let grow = ((MIN_SLICE_PX - r.width()) / 2.0).max(0.0);
+            r.expand2(egui::vec2(grow, 0.0))
+        };
+        if !self.area.contains(pos) {
+            return None;
+        }
+        self.items
+            .iter()
+            .rev()
+            .find(|i| slack(&i.rect).contains(pos))
+            .or_else(|| {
+                self.overlays
+                    .iter()
+                    .rev()
+                    .find(|i| slack(&i.rect).contains(pos))
+            })
+    }
+
+    /// The lane under `pos`.
+    pub fn lane_at(&self, pos: Pos2) -> Option<usize> {
+        self.lanes
+            .iter()
+            .find(|(_, r)| r.contains(pos))
+            .map(|&(lane, _)| lane)
+    }
+}
+
+/// The inputs of [`build_scene`].
+pub struct SceneInput<'a> {
+    /// The trace.
+    pub trace: &'a LoadedTrace,
+    /// Its lanes.
+    pub lanes: &'a Lanes,
+    /// The visible time range.
+    pub view: &'a TimeView,
+    /// How far the lanes are scrolled down.
+    pub scroll_y: f32,
+    /// The lanes area on screen.
+    pub area: Rect,
+}
+
+/// Lays out the frame: the rectangles for every lane in view.
+pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
+    let SceneInput {
+        trace,
+        lanes,
+        view,
+        scroll_y,
+        area,
+    } = *input;
+    let xmap = XMap::new(view, area.left(), area.width());
+    let (t0, t1) = xmap.visible_nanos();
+    let mut scene = Scene {
+        area,
+        ..Scene::default()
+    };
+    for li in lanes.visible(scroll_y, scroll_y + area.height()) {
+        let lane = lanes.lanes[li];
+        let top = area.top() + lane.top - scroll_y;
+        let lane_rect = Rect::from_min_max(
+            pos2(area.left(), top),
+            pos2(area.right(), top + lane.height),
+        );
+        scene.lanes.push((li, lane_rect));
+        match lane.kind {
+            LaneKind::Thread(thread) => {
+                thread_lane(&mut scene, trace, thread, li, lane_rect, &xmap, t0, t1);
+            }
+            LaneKind::Task { task, .. } => {
+                let segments = cache.get(trace, task);
+                let range = disjoint_in(segments, |s| s.span, t0, t1);
+                let (y0, y1) = (lane_rect.top() + 1.0, lane_rect.bottom() - 1.0);
+                fold(
+                    range,
+                    |i| segments[i].span.start,
+                    |i| segments[i].span.end,
+                    &xmap,
+                    MIN_SLICE_PX,
+                    FOLD_GAP_PX,
+                    |p| match p {
+                        Piece::One { ix, x0, x1 } => {
+                            let s = segments[ix];
+                            scene.items.push(Item {
+                                rect: hrect(x0, x1, y0, y1),
+                                fill: Fill::State(s.state),
+                                hit: Hit::Segment {
+                                    task,
+                                    span: s.span,
+                                    state: s.state,
+                                },
+                            });
+                        }
+                        Piece::Folded { ixs, x0, x1 } => scene.items.push(Item {
+                            rect: hrect(x0, x1, y0, y1),
+                            fill: Fill::FoldedStates,
+                            hit: Hit::Folded {
+                                lane: li,
+                                span: Span::new(
+                                    segments[ixs.start].span.start,
+                                    segments[ixs.end - 1].span.end,
+                                ),
+                                count: ixs.len(),
+                                what: "state changes",
+                            },
+                        }),
+                    },
+                );
+            }
+            LaneKind::Group(_) => {}
+        }
+    }
+    // Process-wide pauses over every lane.
+    let paused = &trace.paused;
+    let range = disjoint_in(paused, |s| *s, t0, t1);
+    let (y0, y1) = (
+        area.top(),
+        area.top() + (lanes.height - scroll_y).min(area.height()),
+    );
+    fold(
+        range,
+        |i| paused[i].start,
+        |i| paused[i].end,
+        &xmap,
+        MIN_SLICE_PX,
+        FOLD_GAP_PX,
+        |p| {
+            let (ixs, x0, x1) = match p {
+                Piece::One { ix, x0, x1 } => (ix..ix + 1, x0, x1),
+                Piece::Folded { ixs, x0, x1 } => (ixs, x0, x1),
+            };
+            scene.overlays.push(Item {
+                rect: hrect(x0, x1, y0, y1),
+                fill: Fill::ProcessPause,
+                hit: Hit::ProcessPause(Span::new(paused[ixs.start].start, paused[ixs.end - 1].end)),
+            });
+        },
+    );
+    scene
+}
+
+/// A rectangle from `x0` to `x1` (at least one point wide) and `y0` to `y1`.
+fn hrect(x0: f32, x1: f32, y0: f32, y1: f32) -> Rect {
+    Rect::from_min_max(pos2(x0, y0), pos2(x1.max(x0 + 1.0), y1))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn thread_lane(
+    scene: &mut Scene,
+    trace: &LoadedTrace,
+    thread: ThreadIx,
+    li: usize,
+    lane: Rect,
+    xmap: &XMap,
+    t0: Nanos,
+    t1: Nanos,
+) {
+    let model = &trace.model;
+    let th = &model.threads[thread as usize];
+    let h = lane.height();
+
+    // Idle: a thin bar through the middle.
+    let parks = &th.parks;
+    let (py0, py1) = (lane.top() + h * 0.45, lane.top() + h * 0.55);
+    fold(
+        disjoint_in(parks, |s| *s, t0, t1),
+        |i| parks[i].start,
+        |i| parks[i].end,
+        xmap,
+        MIN_SLICE_PX,
+        FOLD_GAP_PX,
+        |p| {
+            let (ixs, x0, x1) = match p {
+                Piece::One { ix, x0, x1 } => (ix..ix + 1, x0, x1),
+                Piece::Folded { ixs, x0, x1 } => (ixs, x0, x1),
+            };
+            let span = Span::new(parks[ixs.start].start, parks[ixs.end - 1].end);
+            scene.items.push(Item {
+                rect: hrect(x0, x1, py0, py1),
+                fill: Fill::Park,
+                hit: if ixs.len() == 1 {
+                    Hit::Park { thread, span }
+                } else {
+                    Hit::Folded {
+                        lane: li,
+                        span,
+                        count: ixs.len(),
+                        what: "idle stretches",
+                    }
+                },
+            });
+        },
+    );
+
+    // Polls.
+    let polls = model.thread_polls_in(thread, t0, t1);
+    let base = th.polls.start + offset_in(model.thread_polls(thread), polls) as u32;
+    let (y0, y1) = (lane.top() + 2.0, lane.bottom() - 2.0);
+    fold(
+        0..polls.len(),
+        |i| polls[i].start,
+        |i| polls[i].end,
+        xmap,
+        MIN_SLICE_PX,
+        FOLD_GAP_PX,
+        |p| match p {
+            Piece::One { ix, x0, x1 } => {
+                let poll = &polls[ix];
+                let rect = hrect(x0, x1, y0, y1);
+                scene.items.push(Item {
+                    rect,
+                    fill: Fill::Task(poll.task),
+                    hit: Hit::Poll(base + ix as u32),
+                });
+                label(scene, rect, || model.task_label(poll.task));
+            }
+            Piece::Folded { ixs, x0, x1 } => scene.items.push(Item {
+                rect: hrect(x0, x1, y0, y1),
+                fill: Fill::FoldedPolls,
+                hit: Hit::Folded {
+                    lane: li,
+                    span: Span::new(polls[ixs.start].start, polls[ixs.end - 1].end),
+                    count: ixs.len(),
+                    what: "polls",
+                },
+            }),
+        },
+    );
+
+    // Thread-scoped pauses: a band along the bottom.
+    let paused = &trace.thread_paused[thread as usize];
+    let (qy0, qy1) = (lane.bottom() - 5.0, lane.bottom());
+    fold(
+        disjoint_in(paused, |s| *s, t0, t1),
+        |i| paused[i].start,
+        |i| paused[i].end,
+        xmap,
+        MIN_SLICE_PX,
+        FOLD_GAP_PX,
+        |p| {
+            let (ixs, x0, x1) = match p {
+                Piece::One { ix, x0, x1 } => (ix..ix + 1, x0, x1),
+                Piece::Folded { ixs, x0, x1 } => (ixs, x0, x1),
+            };
+            scene.items.push(Item {
+                rect: hrect(x0, x1, qy0, qy1),
+                fill: Fill::ThreadPause,
+                hit: Hit::ThreadPause {
+                    thread,
+                    span: Span::new(paused[ixs.start].start, paused[ixs.end - 1].end),
+                },
+            });
+        },
+    );
+
+    // Holes in the data: a red tick at the point the data resumes, one per point at most.
+    let lost = &trace.lost_by_thread[thread as usize];
+    let lo = lost.partition_point(|m| m.time < t0);
+    let hi = lost.partition_point(|m| m.time <= t1);
+    let mut last_x = f32::NEG_INFINITY;
+    let mut i = lo;
+    while i < hi {
+        let m = lost[i];
+        let x = xmap.x(m.time);
+        if x - last_x >= 1.0 {
+            scene.items.push(Item {
+                rect: Rect::from_min_max(pos2(x - 1.0, lane.top()), pos2(x + 1.0, lane.bottom())),
+                fill: Fill::Lost,
+                hit: Hit::Lost {
+                    thread,
+                    time: m.time,
+                    chunks: m.chunks,
+                    events: m.events,
+                },
+            });
+            last_x = x;
+            i += 1;
+        } else {
+            // Skip the markers on this point.
+            let next_t = xmap.t(last_x + 1.0).ceil().max(0.0) as Nanos;
+            i = i + 1 + lost[i + 1..hi].partition_point(|m| m.time < next_t);
+        }
+    }
+}
+
+/// Where `sub`, a subslice of `all`, starts in it.
+fn offset_in<T>(all: &[T], sub: &[T]) -> usize {
+    let size = std::mem::size_of::<T>().max(1);
+    (sub.as_ptr() as usize).saturating_sub(all.as_ptr() as usize) / size
+}
+
+/// Adds a label inside `rect` when it is wide enough.
+fn label(scene: &mut Scene, rect: Rect, text: impl FnOnce() -> String) {
+    let visible = rect.intersect(scene.area);
+    if visible.width() >= LABEL_MIN_PX {
+        scene.labels.push(Label {
+            pos: pos2(visible.left() + 3.0, visible.center().y),
+            max_width: visible.width() - 6.0,
+            text: text(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,339 @@
+//! The desktop window (egui/eframe): `trace-viewer FILE`.
+//!
+//! Split so the logic can be tested without a display:
+//!
+//! - [`state`]: the view (visible time range, zoom and pan math, scroll, selection) — pure;
+//! - [`layout`]: lanes, Tracy-style folding and the rectangles of a frame — pure, so the
+//!   frame cost depends on the screen, not the trace;
+//! - [`axis`]: time-axis ticks from the whole trace down to nanoseconds — pure;
+//! - [`details`]: what the details panel and tooltips say — pure;
+//! - [`load_job`]: loading on a background thread with progress and cancel;
+//! - [`session`]: an open trace with its view and selection;
+//! - [`panels`] and [`widgets`]: drawing, and turning input into calls on the above;
+//! - [`synthetic`]: generated traces for tests and benchmarks.
+//!
+//! [`ViewerApp`] wires them into an [`eframe::App`]; [`run_window`] opens the window.
+
+pub mod axis;
+pub mod details;
+pub mod layout;
+pub mod load_job;
+pub mod panels;
+pub mod session;
+pub mod state;
+pub mod synthetic;
+pub mod widgets;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use egui::{Key, KeyboardShortcut, Modifiers, Ui};
+
+use load_job::{LoadJob, LoadOutcome};
+use session::Session;
+
+/// What the window is showing.
+#[derive(Debug)]
+pub enum Screen {
+    /// Nothing open.
+    Empty,
+    /// A trace is loading.
+    Loading(LoadJob),
+    /// The trace could not be shown.
+    Failed {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: String,
+    },
+    /// A trace is open.
+    Loaded(Box<Session>),
+}
+
+/// Something a panel asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Show the "Open" window.
+    ShowOpenDialog,
+    /// Hide it.
+    HideOpenDialog,
+    /// Open this file.
+    Open(PathBuf),
+    /// Cancel the load in progress.
+    CancelLoad,
+    /// Close the open trace.
+    CloseTrace,
+    /// Quit.
+    Quit,
+    /// Fit the selection, or the whole trace.
+    Fit,
+    /// Show the whole trace.
+    FitAll,
+    /// Collapse (`true`) or expand all task groups.
+    CollapseAll(bool),
+    /// Hide the banner about missing data.
+    DismissBanner,
+}
+
+/// The window's application state.
+pub struct ViewerApp {
+    screen: Screen,
+    /// The "Open" window's text, while it is shown.
+    open_dialog: Option<String>,
+    /// A line about what just happened (e.g. a canceled load), shown on the empty screen.
+    notice: Option<String>,
+    ctx: egui::Context,
+}
+
+impl ViewerApp {
+    /// A window showing nothing, or loading `path`.
+    pub fn new(ctx: &egui::Context, path: Option<PathBuf>) -> ViewerApp {
+        let mut app = ViewerApp {
+            screen: Screen::Empty,
+            open_dialog: None,
+            notice: None,
+            ctx: ctx.clone(),
+        };
+        if let Some(p) = path {
+            app.open(p);
+        }
+        app
+    }
+
+    /// Starts loading `path` (whatever was open is closed).
+    pub fn open(&mut self, path: PathBuf) {
+        if let Screen::Loading(job) = &self.screen {
+            job.cancel();
+        }
+        let ctx = self.ctx.clone();
+        self.notice = None;
+        self.open_dialog = None;
+        self.screen = Screen::Loading(LoadJob::start(path, move || ctx.request_repaint()));
+    }
+
+    /// Shows the progress of `job` (started by the caller, e.g. with a progress hook of its
+    /// own) and the trace when it is done.
+    pub fn adopt(&mut self, job: LoadJob) {
+        self.notice = None;
+        self.screen = Screen::Loading(job);
+    }
+
+    /// What is shown.
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    /// The open trace, if any.
+    pub fn session(&self) -> Option<&Session> {
+        match &self.screen {
+            Screen::Loaded(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The open trace, if any, to change.
+    pub fn session_mut(&mut self) -> Option<&mut Session> {
+        match &mut self.screen {
+            Screen::Loaded(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// True while a trace is loading.
+    pub fn is_loading(&self) -> bool {
+        matches!(self.screen, Screen::Loading(_))
+    }
+
+    /// The notice on the empty screen.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    /// Picks up a finished load.
+    fn poll_load(&mut self) {
+        let Screen::Loading(job) = &self.screen else {
+            return;
+        };
+        let Some(outcome) = job.poll() else {
+            return;
+        };
+        self.screen = match outcome {
+            LoadOutcome::Loaded(trace) => {
+                let title = format!("{} — trace-viewer", trace.path.display());
+                self.ctx
+                    .send_viewport_cmd(egui::ViewportCommand::Title(title));
+                Screen::Loaded(Box::new(Session::new(trace)))
+            }
+            LoadOutcome::Failed { path, error } => Screen::Failed { path, error },
+            LoadOutcome::Canceled => {
+                self.notice = Some("Loading was canceled.".into());
+                Screen::Empty
+            }
+        };
+    }
+
+    /// Carries out `action`.
+    pub fn apply(&mut self, action: Action) {
+        match action {
+            Action::ShowOpenDialog => {
+                let current = match &self.screen {
+                    Screen::Failed { path, .. } => path.display().to_string(),
+                    Screen::Loaded(s) => s.trace.path.display().to_string(),
+                    _ => String::new(),
+                };
+                self.open_dialog = Some(current);
+            }
+            Action::HideOpenDialog => self.open_dialog = None,
+            Action::Open(path) => self.open(path),
+            Action::CancelLoad => {
+                if let Screen::Loading(job) = &self.screen {
+                    job.cancel();
+                }
+            }
+            Action::CloseTrace => {
+                if let Screen::Loading(job) = &self.screen {
+                    job.cancel();
+                }
+                self.screen = Screen::Empty;
+            }
+            Action::Quit => self.ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+            Action::Fit => {
+                if let Some(s) = self.session_mut() {
+                    s.fit_selection();
+                }
+            }
+            Action::FitAll => {
+                if let Some(s) = self.session_mut() {
+                    s.view.fit_all();
+                }
+            }
+            Action::CollapseAll(c) => {
+                if let Some(s) = self.session_mut() {
+                    s.set_all_collapsed(c);
+                }
+            }
+            Action::DismissBanner => {
+                if let Some(s) = self.session_mut() {
+                    s.banner_dismissed = true;
+                }
+            }
+        }
+    }
+
+    /// Files dropped onto the window: open the first.
+    fn dropped_file(ctx: &egui::Context) -> Option<PathBuf> {
+        ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()))
+    }
+}
+
+impl eframe::App for ViewerApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.poll_load();
+        if let Some(path) = Self::dropped_file(ctx) {
+            self.open(path);
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::O)))
+        {
+            self.apply(Action::ShowOpenDialog);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        let mut actions = Vec::new();
+        egui::Panel::top("menu").show(ui, |ui| {
+            actions.extend(panels::menu::bar(ui, self.session().is_some()));
+        });
+        if let Screen::Loaded(session) = &mut self.screen {
+            if session.banner_shown() {
+                egui::Panel::top("banner").show(ui, |ui| {
+                    actions.extend(panels::status::banner(ui, &session.problems));
+                });
+            }
+            if session.view.selection.is_some() {
+                let viewport = session.scene.area.height();
+                egui::Panel::right("details")
+                    .default_size(340.0)
+                    .show(ui, |ui| panels::details::show(ui, session, viewport));
+            }
+        }
+        egui::CentralPanel::default().show(ui, |ui| match &mut self.screen {
+            Screen::Empty => actions.extend(panels::status::empty(ui, self.notice.as_deref())),
+            Screen::Loading(job) => {
+                actions.extend(panels::status::loading(ui, job));
+                // Keep the progress moving even if no chunk reports for a while.
+                ui.ctx()
+                    .request_repaint_after(std::time::Duration::from_millis(100));
+            }
+            Screen::Failed { path, error } => {
+                actions.extend(panels::status::error(ui, path, error));
+            }
+            Screen::Loaded(session) => panels::timeline::show(ui, session),
+        });
+        if let Some(text) = &mut self.open_dialog {
+            actions.extend(panels::menu::open_dialog(ui.ctx(), text));
+        }
+        for a in actions {
+            self.apply(a);
+        }
+    }
+}
+
+/// Why no window can be opened here, if that can be told beforehand: on Linux and the
+/// BSDs, neither `WAYLAND_DISPLAY` nor `DISPLAY` is set. `env` looks a variable up.
+pub fn display_problem(env: impl Fn(&str) -> Option<OsString>) -> Option<String> {
+    let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
+    let needs_display = cfg!(all(
+        unix,
+        not(target_os = "macos"),
+        not(target_os = "android")
+    ));
+    (needs_display && !set("WAYLAND_DISPLAY") && !set("DISPLAY")).then(|| {
+        "no display to open the window on (neither WAYLAND_DISPLAY nor DISPLAY is set)".into()
+    })
+}
+
+/// Opens the window, loading `path` if given; returns when it is closed. Fails with a
+/// message when the window cannot be opened (no display, no OpenGL).
+pub fn run_window(path: Option<PathBuf>) -> Result<(), String> {
+    if let Some(problem) = display_problem(|k| std::env::var_os(k)) {
+        return Err(problem);
+    }
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("trace-viewer")
+            .with_app_id("trace-viewer")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([480.0, 320.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "trace-viewer",
+        options,
+        Box::new(move |cc| Ok(Box::new(ViewerApp::new(&cc.egui_ctx, path)))),
+    )
+    .map_err(|e| format!("cannot open the window: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_display_is_told_before_trying() {
+        let none = |_: &str| None;
+        let x11 = |k: &str| (k == "DISPLAY").then(|| OsString::from(":0"));
+        let wayland = |k: &str| (k == "WAYLAND_DISPLAY").then(|| OsString::from("wayland-0"));
+        let empty = |_: &str| Some(OsString::new());
+        if cfg!(all(
+            unix,
+            not(target_os = "macos"),
+            not(target_os = "android")
+        )) {
+            assert!(display_problem(none).unwrap().contains("DISPLAY"));
+            assert!(display_problem(empty).is_some());
+        }
+        assert!(display_problem(x11).is_none());
+        assert!(display_problem(wayland).is_none());
+    }
+}

@@ -1,0 +1,272 @@
+//! The details panel: what the session computed about the selection (a task, the clicked
+//! poll or state stretch, a thread), with links to the parent task, the waker and the
+//! longest poll.
+
+use egui::{Color32, Grid, RichText, Sense, Ui, vec2};
+
+use crate::app::details::{state_label, wake_ending};
+use crate::app::session::Session;
+use crate::app::state::Selection;
+use crate::app::widgets::palette;
+use crate::model::{NO_TASK, Span, TaskIx};
+use crate::units::format_duration;
+
+/// The panel's heading (tests look for it).
+pub const HEADING: &str = "Details";
+
+/// What a click in the panel asks for.
+enum Action {
+    Reveal(TaskIx),
+    Zoom(Span),
+    Close,
+}
+
+/// Shows the details of the selection; `viewport_height` is the lanes' height (for
+/// scrolling a revealed task into view).
+pub fn show(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
+    let mut action = None;
+    ui.horizontal(|ui| {
+        ui.heading(HEADING);
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui
+                .button("Close")
+                .on_hover_text("Clear the selection (Esc)")
+                .clicked()
+            {
+                action = Some(Action::Close);
+            }
+        });
+    });
+    ui.separator();
+    egui::ScrollArea::vertical().show(ui, |ui| match session.view.selection {
+        Some(Selection::Task { segment, .. }) => {
+            task_section(ui, session, segment, &mut action);
+        }
+        Some(Selection::Thread(_)) => thread_section(ui, session),
+        None => {
+            ui.label("Click a slice in the timeline to see it here.");
+        }
+    });
+    match action {
+        Some(Action::Reveal(task)) => session.reveal_task(task, viewport_height),
+        Some(Action::Zoom(span)) => session.view.fit_to(span),
+        Some(Action::Close) => session.select(None),
+        None => {}
+    }
+}
+
+fn task_section(
+    ui: &mut Ui,
+    session: &Session,
+    segment: Option<(Span, crate::analysis::states::TaskState)>,
+    action: &mut Option<Action>,
+) {
+    let Some(d) = &session.task_details else {
+        return;
+    };
+    let model = &session.trace.model;
+    ui.label(RichText::new(&d.label).strong().size(15.0));
+    ui.add_space(4.0);
+    Grid::new("task-details")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            let row = |ui: &mut Ui, k: &str, v: String| {
+                ui.label(k);
+                ui.label(v);
+                ui.end_row();
+            };
+            row(ui, "task id", d.id.to_string());
+            row(
+                ui,
+                "tokio id",
+                if d.tokio_id == 0 {
+                    "unknown".into()
+                } else {
+                    d.tokio_id.to_string()
+                },
+            );
+            row(ui, "kind", d.kind.into());
+            row(ui, "spawned at", d.location.clone());
+            if !d.name.is_empty() {
+                row(ui, "name", d.name.clone());
+            }
+            ui.label("parent");
+            match &d.parent {
+                Some((p, label)) => {
+                    if ui
+                        .link(label)
+                        .on_hover_text("Select the parent task")
+                        .clicked()
+                    {
+                        *action = Some(Action::Reveal(*p));
+                    }
+                }
+                None => {
+                    ui.label("none in the trace");
+                }
+            }
+            ui.end_row();
+            row(ui, "children", d.children.to_string());
+            row(
+                ui,
+                "spawned",
+                d.spawn.map_or("before the recording".into(), |t| {
+                    format!("at {}", format_duration(t))
+                }),
+            );
+            row(
+                ui,
+                "terminated",
+                d.terminate.map_or("still alive at the end".into(), |t| {
+                    format!("at {}", format_duration(t))
+                }),
+            );
+            row(ui, "lifetime", format_duration(d.lifetime.len()));
+            row(ui, "polls", d.polls.to_string());
+            ui.label("longest poll");
+            match d.longest_poll {
+                Some((p, len)) => {
+                    if ui
+                        .link(format_duration(len))
+                        .on_hover_text("Zoom to it")
+                        .clicked()
+                    {
+                        *action = Some(Action::Zoom(model.polls[p as usize].span()));
+                    }
+                }
+                None => {
+                    ui.label("-");
+                }
+            }
+            ui.end_row();
+            row(ui, "wakes", d.wakes.to_string());
+        });
+
+    ui.add_space(8.0);
+    ui.label(RichText::new("time by state").strong());
+    let rows = d.state_rows();
+    // A stacked bar of the shares.
+    let (rect, _) =
+        ui.allocate_exact_size(vec2(ui.available_width().min(300.0), 12.0), Sense::hover());
+    let mut x = rect.left();
+    for &(state, _, share) in &rows {
+        let w = rect.width() * share as f32;
+        ui.painter().rect_filled(
+            egui::Rect::from_min_size(egui::pos2(x, rect.top()), vec2(w, rect.height())),
+            0.0,
+            palette::state_color(state),
+        );
+        x += w;
+    }
+    Grid::new("task-states").num_columns(3).show(ui, |ui| {
+        for (state, ns, share) in rows {
+            ui.horizontal(|ui| {
+                let (r, _) = ui.allocate_exact_size(vec2(10.0, 10.0), Sense::hover());
+                ui.painter()
+                    .rect_filled(r, 1.0, palette::state_color(state));
+                ui.label(state_label(state));
+            });
+            ui.label(format_duration(ns));
+            ui.label(format!("{:.1}%", share * 100.0));
+            ui.end_row();
+        }
+    });
+
+    if let Some(p) = &session.poll_details {
+        ui.add_space(8.0);
+        ui.label(RichText::new(format!("poll {} of {}", p.number, d.polls)).strong());
+        Grid::new("poll-details").num_columns(2).show(ui, |ui| {
+            ui.label("thread");
+            ui.label(&p.thread.1);
+            ui.end_row();
+            ui.label("started");
+            ui.label(format!("at {}", format_duration(p.span.start)));
+            ui.end_row();
+            ui.label("duration");
+            ui.label(format_duration(p.span.len()));
+            ui.end_row();
+            ui.label("outcome");
+            ui.label(if p.cut {
+                "end not recorded"
+            } else if p.ready {
+                "ready (task completed)"
+            } else {
+                "pending"
+            });
+            ui.end_row();
+        });
+    }
+    if let Some((span, state)) = segment {
+        ui.add_space(8.0);
+        ui.label(RichText::new("selected stretch").strong());
+        Grid::new("segment-details").num_columns(2).show(ui, |ui| {
+            ui.label("state");
+            ui.colored_label(palette::state_color(state), state_label(state));
+            ui.end_row();
+            ui.label("from");
+            ui.label(format!(
+                "{} for {}",
+                format_duration(span.start),
+                format_duration(span.len())
+            ));
+            ui.end_row();
+            if matches!(state, crate::analysis::states::TaskState::Waiting(_))
+                && let Some(w) = wake_ending(&session.trace, d.task, span)
+            {
+                ui.label("woken");
+                ui.horizontal(|ui| {
+                    ui.label(format!(
+                        "at {} on {}",
+                        format_duration(w.time),
+                        model.threads[w.thread as usize].label()
+                    ));
+                    if w.waker != NO_TASK
+                        && ui
+                            .link(format!("by {}", model.task_label(w.waker)))
+                            .clicked()
+                    {
+                        *action = Some(Action::Reveal(w.waker));
+                    }
+                });
+                ui.end_row();
+            }
+        });
+    }
+}
+
+fn thread_section(ui: &mut Ui, session: &Session) {
+    let Some(d) = &session.thread_details else {
+        return;
+    };
+    ui.label(RichText::new(&d.label).strong().size(15.0));
+    Grid::new("thread-details")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            let mut row = |k: &str, v: String| {
+                ui.label(k);
+                ui.label(v);
+                ui.end_row();
+            };
+            row("thread id", d.id.to_string());
+            row("polls", d.polls.to_string());
+            row("busy (in polls)", format_duration(d.busy));
+            row("idle (parked)", format_duration(d.idle));
+            row("pauses", d.pauses.to_string());
+            row(
+                "data lost",
+                if d.lost == 0 {
+                    "none".into()
+                } else {
+                    format!("{} hole(s)", d.lost)
+                },
+            );
+        });
+    if d.lost > 0 {
+        ui.colored_label(
+            Color32::from_rgb(255, 120, 120),
+            "This thread's lanes are incomplete where the red marks are.",
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! The menu bar and the "Open" window.
+
+use egui::{Key, Ui};
+
+use crate::app::Action;
+
+/// Shows the menu bar; `has_trace` enables the view entries.
+pub fn bar(ui: &mut Ui, has_trace: bool) -> Option<Action> {
+    let mut action = None;
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            if ui.button("Open…  (Ctrl+O)").clicked() {
+                action = Some(Action::ShowOpenDialog);
+            }
+            if ui.button("Close trace").clicked() {
+                action = Some(Action::CloseTrace);
+            }
+            ui.separator();
+            if ui.button("Quit").clicked() {
+                action = Some(Action::Quit);
+            }
+        });
+        ui.add_enabled_ui(has_trace, |ui| {
+            ui.menu_button("View", |ui| {
+                if ui.button("Fit selection or whole trace  (F)").clicked() {
+                    action = Some(Action::Fit);
+                }
+                if ui.button("Whole trace").clicked() {
+                    action = Some(Action::FitAll);
+                }
+                ui.separator();
+                if ui.button("Expand all task groups").clicked() {
+                    action = Some(Action::CollapseAll(false));
+                }
+                if ui.button("Collapse all task groups").clicked() {
+                    action = Some(Action::CollapseAll(true));
+                }
+            });
+        });
+        ui.menu_button("Help", |ui| {
+            ui.label(KEYS_HELP);
+        });
+    });
+    action
+}
+
+/// What the keys and the mouse do.
+pub const KEYS_HELP: &str = "\
+W / S, mouse wheel   zoom in / out (at the pointer)
+A / D, drag          pan earlier / later
+Shift + wheel        pan
+drag up / down, wheel over the lane names, PgUp / PgDn   scroll lanes
+F                    fit the selection (or the whole trace)
+Esc                  clear the selection
+click a slice        details; click a folded (grey) slice to zoom to it
+click a group name   collapse / expand it";
+
+/// The "Open" window: a path to type (or paste), Open and Cancel. `path` is its text.
+pub fn open_dialog(ctx: &egui::Context, path: &mut String) -> Option<Action> {
+    let mut action = None;
+    let mut open = true;
+    egui::Window::new("Open trace")
+        .open(&mut open)
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+        .show(ctx, |ui| {
+            ui.label("Path of a .rtt file (or drop one onto the window):");
+            let edit = ui.add(
+                egui::TextEdit::singleline(path)
+                    .desired_width(420.0)
+                    .hint_text("/path/to/trace.rtt"),
+            );
+            edit.request_focus();
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            ui.horizontal(|ui| {
+                if (ui.button("Open").clicked() || enter) && !path.trim().is_empty() {
+                    action = Some(Action::Open(path.trim().into()));
+                }
+                if ui.button("Cancel").clicked() {
+                    action = Some(Action::HideOpenDialog);
+                }
+            });
+        });
+    if !open {
+        action = Some(Action::HideOpenDialog);
+    }
+    action
+}

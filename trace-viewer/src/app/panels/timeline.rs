@@ -1,0 +1,357 @@
+//! The timeline panel: time axis on top, lane names on the left, lanes in the middle, the
+//! state legend at the bottom. Turns pointer and keyboard input into [`ViewInput`]s, lays
+//! the frame out ([`build_scene`]) and hands it to the painter.
+
+use egui::{
+    Color32, Event, FontId, Key, MouseWheelUnit, Pos2, Rect, Role, Sense, Stroke, Ui, WidgetInfo,
+    pos2, vec2,
+};
+
+use crate::app::axis::axis;
+use crate::app::details::{describe_hit, short_state_label};
+use crate::app::layout::{LaneKind, SceneInput, build_scene};
+use crate::app::session::Session;
+use crate::app::state::{Geometry, Selection, ViewInput};
+use crate::app::widgets::{palette, timeline as paint};
+
+/// Width of the lane-name column.
+pub const GUTTER_WIDTH: f32 = 230.0;
+/// Height of the time axis.
+pub const AXIS_HEIGHT: f32 = 24.0;
+/// Height of the legend strip.
+pub const LEGEND_HEIGHT: f32 = 22.0;
+
+/// The accessibility label of the lanes area (tests find it by this).
+pub const LANES_LABEL: &str = "timeline lanes";
+
+/// Where the parts of the panel go inside `full`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PanelRects {
+    /// The time axis.
+    pub axis: Rect,
+    /// Lane names.
+    pub gutter: Rect,
+    /// Lanes.
+    pub lanes: Rect,
+    /// The legend.
+    pub legend: Rect,
+}
+
+impl PanelRects {
+    /// Splits `full`.
+    pub fn new(full: Rect) -> PanelRects {
+        let left = (full.left() + GUTTER_WIDTH).min(full.right() - 50.0);
+        let top = full.top() + AXIS_HEIGHT;
+        let bottom = (full.bottom() - LEGEND_HEIGHT).max(top + 10.0);
+        PanelRects {
+            axis: Rect::from_min_max(pos2(left, full.top()), pos2(full.right(), top)),
+            gutter: Rect::from_min_max(pos2(full.left(), top), pos2(left, bottom)),
+            lanes: Rect::from_min_max(pos2(left, top), pos2(full.right(), bottom)),
+            legend: Rect::from_min_max(pos2(full.left(), bottom), full.max),
+        }
+    }
+
+    /// The geometry the view state needs.
+    pub fn geometry(&self, content_height: f32) -> Geometry {
+        Geometry {
+            left: self.lanes.left(),
+            width: self.lanes.width(),
+            viewport_height: self.lanes.height(),
+            content_height,
+        }
+    }
+}
+
+/// Shows the timeline of `session` in the rest of `ui`.
+pub fn show(ui: &mut Ui, session: &mut Session) {
+    let rects = PanelRects::new(ui.available_rect_before_wrap());
+    let lanes_resp = ui.interact(
+        rects.lanes,
+        ui.scope_id().with("timeline-lanes"),
+        Sense::click_and_drag(),
+    );
+    lanes_resp.widget_info(|| WidgetInfo::labeled(Role::Canvas, true, LANES_LABEL));
+    let gutter_resp = ui.interact(
+        rects.gutter,
+        ui.scope_id().with("timeline-gutter"),
+        Sense::click(),
+    );
+
+    // Input first, so this frame shows its effect.
+    let geometry = rects.geometry(session.lanes.height);
+    for input in gather_input(ui, &rects, &lanes_resp) {
+        session.view.apply(input, &geometry);
+    }
+    if !ui.egui_wants_keyboard_input() {
+        if ui.input(|i| i.key_pressed(Key::F)) {
+            session.fit_selection();
+        }
+        if ui.input(|i| i.key_pressed(Key::Escape)) {
+            session.select(None);
+        }
+    }
+    session
+        .view
+        .clamp_scroll(session.lanes.height, rects.lanes.height());
+
+    // A click on a lane name may change the lanes: before the layout.
+    if gutter_resp.clicked()
+        && let Some(pos) = gutter_resp.interact_pointer_pos()
+    {
+        gutter_click(session, rects.lanes.top(), pos);
+    }
+
+    // Layout.
+    let input = SceneInput {
+        trace: &session.trace,
+        lanes: &session.lanes,
+        view: &session.view.time,
+        scroll_y: session.view.scroll_y,
+        area: rects.lanes,
+    };
+    session.scene = build_scene(&input, &mut session.cache);
+
+    // Clicks.
+    if lanes_resp.clicked()
+        && let Some(pos) = lanes_resp.interact_pointer_pos()
+    {
+        let hit = session.scene.hit(pos).map(|i| i.hit.clone());
+        session.click(hit.as_ref());
+    }
+
+    // Paint.
+    let painter = ui.painter();
+    let text = ui.visuals().text_color();
+    let ax = axis(&session.view.time, rects.lanes.left(), rects.lanes.width());
+    painter.rect_filled(rects.lanes, 0.0, ui.visuals().extreme_bg_color);
+    paint::paint_grid(painter, rects.lanes, &ax);
+    let hover = lanes_resp
+        .hover_pos()
+        .and_then(|p| session.scene.hit(p).cloned());
+    paint::paint_scene(
+        painter,
+        &session.scene,
+        &session.trace.model,
+        session.view.selection,
+        hover.as_ref(),
+    );
+    paint::paint_axis(painter, rects.axis, &ax, &session.scene, text);
+    paint_gutter(ui, session, &rects);
+    paint_legend(ui, rects.legend);
+
+    if let Some(item) = hover {
+        let lines = describe_hit(&session.trace, &item.hit);
+        lanes_resp.on_hover_ui_at_pointer(|ui| {
+            let mut lines = lines.into_iter();
+            if let Some(title) = lines.next() {
+                ui.strong(title);
+            }
+            for line in lines {
+                ui.label(line);
+            }
+        });
+    }
+}
+
+/// Wheel, drag and key presses over the timeline, as view gestures.
+fn gather_input(ui: &Ui, rects: &PanelRects, lanes: &egui::Response) -> Vec<ViewInput> {
+    let mut out = Vec::new();
+    let pointer = ui.input(|i| i.pointer.hover_pos());
+    let over_lanes = pointer.filter(|p| rects.lanes.contains(*p) || rects.axis.contains(*p));
+    let over_gutter = pointer.filter(|p| rects.gutter.contains(*p));
+    let page = rects.lanes.height();
+    ui.input(|i| {
+        for e in &i.events {
+            if let Event::MouseWheel {
+                unit,
+                delta,
+                modifiers,
+                ..
+            } = e
+            {
+                let scale = match unit {
+                    MouseWheelUnit::Point => 1.0,
+                    MouseWheelUnit::Line => 40.0,
+                    MouseWheelUnit::Page => page,
+                };
+                let mut d = *delta * scale;
+                if modifiers.shift {
+                    // Shift + wheel: the vertical wheel pans.
+                    d = vec2(d.x + d.y, 0.0);
+                }
+                if let Some(p) = over_lanes {
+                    out.push(ViewInput::Wheel {
+                        dx: d.x,
+                        dy: d.y,
+                        x: p.x,
+                    });
+                } else if over_gutter.is_some() {
+                    out.push(ViewInput::ScrollLanes { dy: d.y });
+                }
+            }
+        }
+    });
+    if lanes.dragged() {
+        let d = lanes.drag_delta();
+        if d != egui::Vec2::ZERO {
+            out.push(ViewInput::Drag { dx: d.x, dy: d.y });
+        }
+    }
+    if !ui.egui_wants_keyboard_input() {
+        let x = over_lanes.map(|p| p.x);
+        ui.input(|i| {
+            for e in &i.events {
+                if let Event::Key {
+                    key,
+                    pressed: true,
+                    modifiers,
+                    ..
+                } = e
+                {
+                    if modifiers.command || modifiers.alt {
+                        continue;
+                    }
+                    match key {
+                        Key::W => out.push(ViewInput::KeyZoom { zoom_in: true, x }),
+                        Key::S => out.push(ViewInput::KeyZoom { zoom_in: false, x }),
+                        Key::A => out.push(ViewInput::KeyPan { later: false }),
+                        Key::D => out.push(ViewInput::KeyPan { later: true }),
+                        Key::PageDown => out.push(ViewInput::ScrollLanes { dy: -page * 0.9 }),
+                        Key::PageUp => out.push(ViewInput::ScrollLanes { dy: page * 0.9 }),
+                        _ => {}
+                    }
+                }
+            }
+        });
+    }
+    out
+}
+
+/// A click on a lane name: toggles a group, selects a task or a thread.
+fn gutter_click(session: &mut Session, lanes_top: f32, pos: Pos2) {
+    let y = pos.y - lanes_top + session.view.scroll_y;
+    let Some(i) = session.lanes.at(y) else {
+        return;
+    };
+    match session.lanes.lanes[i].kind {
+        LaneKind::Group(g) => session.toggle_group(g),
+        LaneKind::Task { task, .. } => session.select(Some(Selection::of_task(task))),
+        LaneKind::Thread(t) => session.select(Some(Selection::Thread(t))),
+    }
+}
+
+/// Lane names.
+fn paint_gutter(ui: &Ui, session: &Session, rects: &PanelRects) {
+    let painter = ui.painter().with_clip_rect(rects.gutter);
+    let visuals = ui.visuals();
+    painter.rect_filled(rects.gutter, 0.0, visuals.panel_fill);
+    let model = &session.trace.model;
+    let font = FontId::proportional(12.0);
+    let small = FontId::proportional(11.0);
+    let selected_task = session.view.selection.and_then(|s| s.task());
+    for &(li, lane_rect) in &session.scene.lanes {
+        let Some(&lane) = session.lanes.lanes.get(li) else {
+            continue;
+        };
+        let rect = Rect::from_min_max(
+            pos2(rects.gutter.left(), lane_rect.top()),
+            pos2(rects.gutter.right(), lane_rect.bottom()),
+        );
+        let (text, font, color, indent) = match lane.kind {
+            LaneKind::Thread(t) => (
+                model.threads[t as usize].label(),
+                font.clone(),
+                visuals.strong_text_color(),
+                4.0,
+            ),
+            LaneKind::Group(g) => {
+                let group = &session.trace.groups[g];
+                painter.rect_filled(rect, 0.0, visuals.faint_bg_color);
+                // A triangle: pointing right when collapsed, down when expanded.
+                let c = pos2(rect.left() + 9.0, rect.center().y);
+                let points = if session.collapsed[g] {
+                    vec![
+                        c + vec2(-3.0, -5.0),
+                        c + vec2(4.0, 0.0),
+                        c + vec2(-3.0, 5.0),
+                    ]
+                } else {
+                    vec![
+                        c + vec2(-5.0, -3.0),
+                        c + vec2(5.0, -3.0),
+                        c + vec2(0.0, 4.0),
+                    ]
+                };
+                painter.add(egui::Shape::convex_polygon(
+                    points,
+                    visuals.strong_text_color(),
+                    Stroke::NONE,
+                ));
+                (
+                    format!("{} ({} tasks)", group.label, group.tasks.len()),
+                    font.clone(),
+                    visuals.strong_text_color(),
+                    18.0,
+                )
+            }
+            LaneKind::Task { task, .. } => {
+                if selected_task == Some(task) {
+                    painter.rect_filled(rect, 0.0, visuals.selection.bg_fill);
+                }
+                let t = &model.tasks[task as usize];
+                let name = model.string(t.name);
+                let text = if name.is_empty() {
+                    format!("task #{}", t.id.0)
+                } else {
+                    format!("{name} #{}", t.id.0)
+                };
+                (text, small.clone(), visuals.text_color(), 20.0)
+            }
+        };
+        painter.text(
+            pos2(rect.left() + indent, rect.center().y),
+            egui::Align2::LEFT_CENTER,
+            text,
+            font,
+            color,
+        );
+        painter.line_segment(
+            [rect.left_bottom(), rect.right_bottom()],
+            Stroke::new(1.0, visuals.faint_bg_color),
+        );
+    }
+    painter.line_segment(
+        [rects.gutter.right_top(), rects.gutter.right_bottom()],
+        visuals.widgets.noninteractive.bg_stroke,
+    );
+}
+
+/// The colours of the task states.
+fn paint_legend(ui: &Ui, rect: Rect) {
+    let painter = ui.painter().with_clip_rect(rect);
+    let font = FontId::proportional(11.0);
+    let text = ui.visuals().text_color();
+    let mut x = rect.left() + 6.0;
+    let y = rect.center().y;
+    let swatch = |x: &mut f32, color: Color32, label: String| {
+        painter.rect_filled(
+            Rect::from_center_size(pos2(*x + 5.0, y), vec2(10.0, 10.0)),
+            1.0,
+            color,
+        );
+        let galley = painter.layout_no_wrap(label, font.clone(), text);
+        let w = galley.size().x;
+        painter.galley(pos2(*x + 13.0, y - galley.size().y / 2.0), galley, text);
+        *x += 13.0 + w + 12.0;
+    };
+    for state in palette::legend_states() {
+        swatch(
+            &mut x,
+            palette::state_color(state),
+            short_state_label(state),
+        );
+    }
+    swatch(&mut x, palette::FOLDED, "folded (zoom in)".into());
+    swatch(&mut x, palette::PARK, "idle".into());
+    swatch(&mut x, palette::LOST, "data lost".into());
+}

@@ -1,0 +1,270 @@
+//! Generated traces for the window's tests (and its benchmark): worker threads running tasks
+//! spawned at a few locations, with idle stretches, wakes of every source, a process-wide
+//! and a thread-scoped pause, a blocking-pool thread, and optionally a hole in the data.
+//!
+//! The layout is regular so tests can compute where things are: worker `w` runs its tasks
+//! in rounds; in each round every one of its tasks is polled once for `poll_ns`, one after
+//! the other with `gap_ns` between polls, then the worker parks for `park_ns`.
+
+use trace_format::build::TraceBuilder;
+use trace_format::{
+    Event, LocationId, PauseScope, StringId, TaskId, TaskKind, ThreadKind, WakeSource,
+};
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Synthetic {
+    /// Worker threads (trace thread ids 1..=workers).
+    pub workers: u32,
+    /// Async tasks, spread over the workers round-robin.
+    pub tasks: u32,
+    /// Polls per task (the last one completes the task).
+    pub polls_per_task: u32,
+    /// Spawn locations (`src/service.rs:<10 × n>:5`), tasks spread over them round-robin.
+    pub locations: u32,
+    /// Length of each poll.
+    pub poll_ns: u64,
+    /// Gap between two polls on a worker (at least 2 ns).
+    pub gap_ns: u64,
+    /// How long a worker parks after each round.
+    pub park_ns: u64,
+    /// Add a process-wide pause ("compaction") in the middle of the trace and a
+    /// thread-scoped pause on the last worker.
+    pub pauses: bool,
+    /// Add a blocking-pool thread running one `spawn_blocking` task.
+    pub blocking: bool,
+    /// Add a `Lost` marker (3 chunks, 100 events) on the first worker in the middle.
+    pub lost: bool,
+}
+
+impl Default for Synthetic {
+    /// 2 workers, 12 tasks × 5 polls of 10 µs, 3 locations, pauses and a blocking thread.
+    fn default() -> Self {
+        Synthetic {
+            workers: 2,
+            tasks: 12,
+            polls_per_task: 5,
+            locations: 3,
+            poll_ns: 10_000,
+            gap_ns: 1_000,
+            park_ns: 50_000,
+            pauses: true,
+            blocking: true,
+            lost: false,
+        }
+    }
+}
+
+/// The string id of the pause kind "compaction".
+pub const PAUSE_KIND: StringId = StringId(1);
+
+impl Synthetic {
+    /// The tasks worker `w` runs (trace task ids, 1-based).
+    pub fn tasks_of(&self, w: u32) -> impl Iterator<Item = u64> + '_ {
+        (0..self.tasks)
+            .filter(move |i| i % self.workers == w)
+            .map(|i| u64::from(i) + 1)
+    }
+
+    /// When round `round` of worker `w` starts (its first poll).
+    pub fn round_start(&self, w: u32, round: u32) -> u64 {
+        let n = self.tasks_of(w).count() as u64;
+        let round_len = n * (self.poll_ns + self.gap_ns) + self.park_ns;
+        1_000 + u64::from(round) * round_len
+    }
+
+    /// The `k`-th poll (0-based) of the `j`-th task of worker `w` in round `round`:
+    /// `[start, end)`.
+    pub fn poll_span(&self, w: u32, round: u32, j: u64) -> (u64, u64) {
+        let start = self.round_start(w, round) + j * (self.poll_ns + self.gap_ns);
+        (start, start + self.poll_ns)
+    }
+
+    /// The end of the last round on any worker.
+    pub fn end(&self) -> u64 {
+        (0..self.workers)
+            .map(|w| self.round_start(w, self.polls_per_task))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Builds the trace.
+    pub fn build(&self) -> TraceBuilder {
+        let mut b = TraceBuilder::new();
+        b.header.process_name = "synthetic".into();
+        b.header.features = vec![("tokio_unstable".into(), "true".into())];
+        b.string(PAUSE_KIND.0, "compaction");
+        for l in 0..self.locations.max(1) {
+            b.location(l + 1, "src/service.rs", 10 * (l + 1), 5);
+        }
+        let sources = [
+            WakeSource::Task,
+            WakeSource::Io,
+            WakeSource::Timer,
+            WakeSource::Blocking,
+            WakeSource::Foreign,
+            WakeSource::SelfWake,
+        ];
+        let mid = self.end() / 2;
+        for w in 0..self.workers {
+            let thread = w + 1;
+            b.thread(thread, &format!("tokio-runtime-worker-{w}"));
+            b.push(
+                thread,
+                0,
+                Event::ThreadStart {
+                    kind: ThreadKind::Worker,
+                    index: w,
+                },
+            );
+            let tasks: Vec<u64> = self.tasks_of(w).collect();
+            // Spawned by their worker just before its first round.
+            for &task in &tasks {
+                b.push(
+                    thread,
+                    100 + task * 800 / (u64::from(self.tasks) + 1),
+                    Event::TaskSpawn {
+                        task: TaskId(task),
+                        kind: TaskKind::Async,
+                        tokio_id: task,
+                        parent: TaskId::NONE,
+                        location: LocationId(
+                            ((task - 1) % u64::from(self.locations.max(1))) as u32 + 1,
+                        ),
+                        name: StringId::NONE,
+                    },
+                );
+            }
+            let mut paused_process = !(self.pauses && w == 0);
+            let mut paused_thread = !(self.pauses && w + 1 == self.workers && self.workers > 1);
+            let mut lost = !(self.lost && w == 0);
+            for round in 0..self.polls_per_task {
+                let last = round + 1 == self.polls_per_task;
+                for (j, &task) in tasks.iter().enumerate() {
+                    let (start, end) = self.poll_span(w, round, j as u64);
+                    if round > 0 {
+                        // Woken while the worker was parked, by a source that rotates.
+                        let source = sources[(task as usize + round as usize) % sources.len()];
+                        b.push(
+                            thread,
+                            start.saturating_sub(self.gap_ns / 2 + 1),
+                            Event::Wake {
+                                task: TaskId(task),
+                                waker: if source == WakeSource::Task {
+                                    TaskId(tasks[(j + 1) % tasks.len()])
+                                } else {
+                                    TaskId::NONE
+                                },
+                                source,
+                            },
+                        );
+                    }
+                    b.push(thread, start, Event::PollStart { task: TaskId(task) });
+                    if last {
+                        b.push(thread, end, Event::TaskTerminate { task: TaskId(task) });
+                    }
+                    b.push(thread, end, Event::PollEnd { ready: last });
+                }
+                let (_, round_end) = self.poll_span(w, round, tasks.len() as u64);
+                let park_start = round_end - self.poll_ns;
+                let park_end = park_start + self.park_ns;
+                if !lost && park_start >= mid {
+                    lost = true;
+                    b.push(
+                        thread,
+                        park_start,
+                        Event::Lost {
+                            chunks: 3,
+                            events: 100,
+                        },
+                    );
+                }
+                if !paused_process && park_start >= mid {
+                    paused_process = true;
+                    let scope = PauseScope::Process;
+                    b.push(
+                        thread,
+                        park_start,
+                        Event::PauseBegin {
+                            kind: PAUSE_KIND,
+                            scope,
+                        },
+                    );
+                    b.push(
+                        thread,
+                        park_start + self.park_ns / 2,
+                        Event::PauseEnd {
+                            kind: PAUSE_KIND,
+                            scope,
+                        },
+                    );
+                }
+                if !paused_thread && park_start >= mid / 2 {
+                    paused_thread = true;
+                    let scope = PauseScope::Thread;
+                    b.push(
+                        thread,
+                        park_start,
+                        Event::PauseBegin {
+                            kind: PAUSE_KIND,
+                            scope,
+                        },
+                    );
+                    b.push(
+                        thread,
+                        park_start + self.park_ns / 4,
+                        Event::PauseEnd {
+                            kind: PAUSE_KIND,
+                            scope,
+                        },
+                    );
+                }
+                b.push(thread, park_start + self.park_ns / 2 + 1, Event::WorkerPark);
+                b.push(thread, park_end - self.gap_ns, Event::WorkerUnpark);
+            }
+        }
+        if self.blocking {
+            let thread = self.workers + 1;
+            let task = u64::from(self.tasks) + 1;
+            b.thread(thread, "tokio-runtime-blocking");
+            b.push(
+                thread,
+                0,
+                Event::ThreadStart {
+                    kind: ThreadKind::Blocking,
+                    index: 0,
+                },
+            );
+            let start = self.end() / 4;
+            b.push(
+                thread,
+                start,
+                Event::TaskSpawn {
+                    task: TaskId(task),
+                    kind: TaskKind::Blocking,
+                    tokio_id: task,
+                    parent: TaskId(1),
+                    location: LocationId::NONE,
+                    name: StringId::NONE,
+                },
+            );
+            b.push(
+                thread,
+                start + 10,
+                Event::BlockingStart { task: TaskId(task) },
+            );
+            b.push(thread, start + self.end() / 4, Event::BlockingEnd);
+            b.push(
+                thread,
+                start + self.end() / 4 + 1,
+                Event::TaskTerminate { task: TaskId(task) },
+            );
+        }
+        b
+    }
+
+    /// The trace as file bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.build().to_bytes()
+    }
+}

@@ -1,0 +1,65 @@
+//! Colours: one per task state (the same in lanes, legend and details), a stable colour per
+//! task for worker lanes, and the colours of folds, idle time, pauses and lost data.
+
+use egui::Color32;
+
+use crate::analysis::states::{TaskState, WaitReason};
+use crate::app::layout::Fill;
+use crate::model::TaskIx;
+
+/// The colour of a task state.
+pub fn state_color(state: TaskState) -> Color32 {
+    match state {
+        TaskState::Running => Color32::from_rgb(76, 175, 80),
+        TaskState::SchedWait => Color32::from_rgb(255, 179, 0),
+        TaskState::Paused => Color32::from_rgb(229, 57, 53),
+        TaskState::Waiting(r) => match r {
+            WaitReason::Task => Color32::from_rgb(121, 134, 203),
+            WaitReason::Io => Color32::from_rgb(79, 195, 247),
+            WaitReason::Timer => Color32::from_rgb(186, 104, 200),
+            WaitReason::Blocking => Color32::from_rgb(161, 136, 127),
+            WaitReason::Foreign => Color32::from_rgb(240, 98, 146),
+            WaitReason::SelfWake => Color32::from_rgb(174, 213, 129),
+            WaitReason::Unknown => Color32::from_rgb(96, 112, 122),
+        },
+    }
+}
+
+/// Every state, in legend order.
+pub fn legend_states() -> Vec<TaskState> {
+    let mut v = vec![TaskState::Running, TaskState::SchedWait];
+    v.extend(WaitReason::ALL.into_iter().map(TaskState::Waiting));
+    v.push(TaskState::Paused);
+    v
+}
+
+/// A stable, distinct-looking colour for a task's polls on worker lanes.
+pub fn task_color(task: TaskIx) -> Color32 {
+    // Golden-ratio hue steps keep neighbouring task ids apart.
+    let h = (f64::from(task) * 0.618_033_988_75).fract() as f32;
+    egui::ecolor::Hsva::new(h, 0.55, 0.80, 1.0).into()
+}
+
+/// Folded slices.
+pub const FOLDED: Color32 = Color32::from_rgb(140, 140, 140);
+/// Idle (parked) threads.
+pub const PARK: Color32 = Color32::from_rgb(95, 95, 95);
+/// Thread-scoped pauses.
+pub const THREAD_PAUSE: Color32 = Color32::from_rgb(229, 57, 53);
+/// Process-wide pauses, over all lanes.
+pub const PROCESS_PAUSE: Color32 = Color32::from_rgba_premultiplied(60, 12, 12, 60);
+/// Holes in the data.
+pub const LOST: Color32 = Color32::from_rgb(255, 40, 40);
+
+/// The colour of a layout fill.
+pub fn fill_color(fill: Fill) -> Color32 {
+    match fill {
+        Fill::Task(t) => task_color(t),
+        Fill::State(s) => state_color(s),
+        Fill::FoldedPolls | Fill::FoldedStates => FOLDED,
+        Fill::Park => PARK,
+        Fill::ThreadPause => THREAD_PAUSE,
+        Fill::ProcessPause => PROCESS_PAUSE,
+        Fill::Lost => LOST,
+    }
+}

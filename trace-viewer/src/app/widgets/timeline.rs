@@ -1,0 +1,153 @@
+//! Paints a laid-out timeline frame: all rectangles into one [`egui::Mesh`] (a mesh of
+//! 100 k rectangles costs about what 3 k separate shapes do), the pause overlays into a
+//! second one, then the few labels, outlines and the time axis.
+
+use egui::{Align2, Color32, FontId, Mesh, Painter, Rect, Shape, Stroke, StrokeKind, pos2};
+
+use super::palette::{self, fill_color};
+use crate::app::axis::Axis;
+use crate::app::layout::{Hit, Item, Scene};
+use crate::app::state::Selection;
+use crate::model::Model;
+
+/// Paints the lanes of `scene`, with the selected task's slices and `hovered` outlined.
+pub fn paint_scene(
+    painter: &Painter,
+    scene: &Scene,
+    model: &Model,
+    selection: Option<Selection>,
+    hovered: Option<&Item>,
+) {
+    let painter = painter.with_clip_rect(scene.area);
+    // Alternate lane backgrounds so rows can be followed across the screen.
+    let mut mesh = Mesh::default();
+    for (lane, rect) in &scene.lanes {
+        if lane % 2 == 1 {
+            mesh.add_colored_rect(*rect, Color32::from_white_alpha(6));
+        }
+    }
+    mesh.reserve_triangles(scene.items.len() * 2);
+    mesh.reserve_vertices(scene.items.len() * 4);
+    for item in &scene.items {
+        mesh.add_colored_rect(item.rect, fill_color(item.fill));
+    }
+    painter.add(Shape::mesh(mesh));
+
+    if !scene.overlays.is_empty() {
+        let mut overlay = Mesh::default();
+        for item in &scene.overlays {
+            overlay.add_colored_rect(item.rect, fill_color(item.fill));
+            // Edges, so a pause stands out even where lanes are busy.
+            for x in [item.rect.left(), item.rect.right()] {
+                overlay.add_colored_rect(
+                    Rect::from_min_max(
+                        pos2(x - 0.5, item.rect.top()),
+                        pos2(x + 0.5, item.rect.bottom()),
+                    ),
+                    palette::THREAD_PAUSE,
+                );
+            }
+        }
+        painter.add(Shape::mesh(overlay));
+    }
+
+    let font = FontId::proportional(11.0);
+    for label in &scene.labels {
+        let galley = painter.layout_no_wrap(label.text.clone(), font.clone(), Color32::BLACK);
+        if galley.size().x <= label.max_width {
+            painter.galley(
+                pos2(label.pos.x, label.pos.y - galley.size().y / 2.0),
+                galley,
+                Color32::BLACK,
+            );
+        } else {
+            // Too long: clip to the slice.
+            let clip = Rect::from_min_max(
+                pos2(label.pos.x, label.pos.y - 10.0),
+                pos2(label.pos.x + label.max_width, label.pos.y + 10.0),
+            );
+            painter.with_clip_rect(clip.intersect(scene.area)).galley(
+                pos2(label.pos.x, label.pos.y - galley.size().y / 2.0),
+                galley,
+                Color32::BLACK,
+            );
+        }
+    }
+
+    if let Some(task) = selection.and_then(|s| s.task()) {
+        let stroke = Stroke::new(1.5, Color32::WHITE);
+        for item in &scene.items {
+            let of_task = match item.hit {
+                Hit::Poll(p) => model.polls[p as usize].task == task,
+                Hit::Segment { task: t, .. } => t == task,
+                _ => false,
+            };
+            if of_task {
+                painter.rect_stroke(item.rect, 0.0, stroke, StrokeKind::Outside);
+            }
+        }
+    }
+    if let Some(item) = hovered {
+        painter.rect_stroke(
+            item.rect,
+            0.0,
+            Stroke::new(1.0, Color32::from_rgb(255, 255, 160)),
+            StrokeKind::Outside,
+        );
+    }
+}
+
+/// Paints the time axis into `rect`: ticks, their labels, the base time when ticks are
+/// offsets, and a mark under each process-wide pause of `scene`.
+pub fn paint_axis(painter: &Painter, rect: Rect, axis: &Axis, scene: &Scene, text: Color32) {
+    let painter = painter.with_clip_rect(rect);
+    let font = FontId::proportional(11.0);
+    let tick_color = text.gamma_multiply(0.6);
+    for tick in &axis.ticks {
+        painter.line_segment(
+            [
+                pos2(tick.x, rect.bottom() - 6.0),
+                pos2(tick.x, rect.bottom()),
+            ],
+            Stroke::new(1.0, tick_color),
+        );
+        painter.text(
+            pos2(tick.x + 2.0, rect.bottom() - 7.0),
+            Align2::LEFT_BOTTOM,
+            &tick.label,
+            font.clone(),
+            text,
+        );
+    }
+    if let Some((_, base)) = &axis.base {
+        let galley = painter.layout_no_wrap(format!("{base} +"), font, text);
+        let bg = Rect::from_min_size(
+            pos2(rect.left(), rect.top()),
+            galley.size() + egui::vec2(6.0, 2.0),
+        );
+        painter.rect_filled(bg, 2.0, Color32::from_black_alpha(200));
+        painter.galley(pos2(rect.left() + 3.0, rect.top() + 1.0), galley, text);
+    }
+    for item in &scene.overlays {
+        let r = Rect::from_min_max(
+            pos2(item.rect.left(), rect.bottom() - 3.0),
+            pos2(item.rect.right().max(item.rect.left() + 1.0), rect.bottom()),
+        );
+        painter.rect_filled(r, 0.0, palette::THREAD_PAUSE);
+    }
+    painter.line_segment(
+        [rect.left_bottom(), rect.right_bottom()],
+        Stroke::new(1.0, tick_color),
+    );
+}
+
+/// Vertical grid lines at the ticks, behind the lanes.
+pub fn paint_grid(painter: &Painter, area: Rect, axis: &Axis) {
+    let stroke = Stroke::new(1.0, Color32::from_white_alpha(10));
+    for tick in &axis.ticks {
+        painter.line_segment(
+            [pos2(tick.x, area.top()), pos2(tick.x, area.bottom())],
+            stroke,
+        );
+    }
+}

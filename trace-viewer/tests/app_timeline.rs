@@ -1,0 +1,452 @@
+//! The window driven headless with egui_kittest (no display, no GPU): opening generated
+//! traces, zooming and panning with keys, wheel and drag, clicking a slice to see its task
+//! in the details panel, collapsing a task group, and the error panel and banner for damaged
+//! files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use egui::{Event, Key, Modifiers, MouseWheelUnit, PointerButton, Pos2, TouchPhase, vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use trace_viewer::app::layout::{Hit, LaneKind};
+use trace_viewer::app::load_job::LoadJob;
+use trace_viewer::app::panels::{details, status, timeline};
+use trace_viewer::app::state::{KEY_ZOOM_FACTOR, TimeView};
+use trace_viewer::app::synthetic::Synthetic;
+use trace_viewer::app::{Screen, ViewerApp};
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn harness(path: Option<PathBuf>) -> Harness<'static, ViewerApp> {
+    Harness::builder()
+        .with_size(vec2(1400.0, 900.0))
+        .build_eframe(move |cc| ViewerApp::new(&cc.egui_ctx, path))
+}
+
+/// Steps until the load in progress has finished.
+fn wait_loaded(h: &mut Harness<'_, ViewerApp>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while h.state().is_loading() {
+        assert!(Instant::now() < deadline, "the trace did not load in time");
+        std::thread::sleep(Duration::from_millis(5));
+        h.step();
+    }
+    // Settle the first frames of the timeline.
+    h.run_steps(3);
+}
+
+fn open(s: &Synthetic) -> (tempfile::TempDir, Harness<'static, ViewerApp>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "synthetic.rtt", &s.bytes());
+    let mut h = harness(Some(path));
+    wait_loaded(&mut h);
+    (dir, h)
+}
+
+fn view(h: &Harness<'_, ViewerApp>) -> TimeView {
+    h.state().session().expect("a trace is open").view.time
+}
+
+fn lanes_center(h: &Harness<'_, ViewerApp>) -> Pos2 {
+    h.state().session().unwrap().scene.area.center()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn opens_a_trace_and_shows_its_lanes() {
+    let s = Synthetic::default();
+    let (_dir, h) = open(&s);
+    let session = h.state().session().unwrap();
+    assert_eq!(
+        session.trace.model.polls.len() as u32,
+        s.tasks * s.polls_per_task + 1
+    );
+    // The whole trace is in view, and every kind of lane is drawn.
+    let v = view(&h);
+    assert!(
+        v.start <= 0.0 && v.end >= session.trace.model.end as f64,
+        "{v:?}"
+    );
+    let kinds: Vec<LaneKind> = session
+        .scene
+        .lanes
+        .iter()
+        .map(|&(i, _)| session.lanes.lanes[i].kind)
+        .collect();
+    assert!(kinds.iter().any(|k| matches!(k, LaneKind::Thread(_))));
+    assert!(kinds.iter().any(|k| matches!(k, LaneKind::Group(_))));
+    assert!(kinds.iter().any(|k| matches!(k, LaneKind::Task { .. })));
+    assert!(
+        session
+            .scene
+            .items
+            .iter()
+            .any(|i| matches!(i.hit, Hit::Poll(_)))
+    );
+    assert!(
+        session
+            .scene
+            .items
+            .iter()
+            .any(|i| matches!(i.hit, Hit::Segment { .. }))
+    );
+    assert_eq!(session.scene.overlays.len(), 1, "the process-wide pause");
+    assert!(!session.banner_shown(), "{:?}", session.problems);
+    h.get_by_label(timeline::LANES_LABEL);
+    h.get_by_label("File");
+}
+
+#[test]
+fn keys_zoom_and_pan() {
+    let (_dir, mut h) = open(&Synthetic::default());
+    // Keep the pointer off the lanes: W/S zoom around the middle.
+    let v0 = view(&h);
+    h.key_press(Key::W);
+    h.run_steps(2);
+    let v1 = view(&h);
+    assert!(
+        close(v1.span() * KEY_ZOOM_FACTOR, v0.span()),
+        "{v0:?} → {v1:?}"
+    );
+    assert!(close((v1.start + v1.end) / 2.0, (v0.start + v0.end) / 2.0));
+    for _ in 0..5 {
+        h.key_press(Key::W);
+    }
+    h.run_steps(2);
+    let v2 = view(&h);
+    h.key_press(Key::D);
+    h.run_steps(2);
+    let v3 = view(&h);
+    assert!(
+        close(v3.start - v2.start, v2.span() * 0.1),
+        "{v2:?} → {v3:?}"
+    );
+    assert!(close(v3.span(), v2.span()));
+    h.key_press(Key::A);
+    h.run_steps(2);
+    assert!(close(view(&h).start, v2.start));
+    h.key_press(Key::S);
+    h.run_steps(2);
+    assert!(close(view(&h).span(), v2.span() * KEY_ZOOM_FACTOR));
+    // F with nothing selected shows the whole trace again.
+    h.key_press(Key::F);
+    h.run_steps(2);
+    assert!(close(view(&h).span(), v0.span()));
+}
+
+#[test]
+fn zooming_in_far_reaches_nanoseconds_and_keeps_drawing() {
+    let (_dir, mut h) = open(&Synthetic::default());
+    for _ in 0..120 {
+        h.key_press(Key::W);
+    }
+    h.run_steps(2);
+    let v = view(&h);
+    assert!(v.span() <= 10.0 + 1e-9, "{v:?}");
+    // The axis counts nanoseconds.
+    let session = h.state().session().unwrap();
+    let ax = trace_viewer::app::axis::axis(&v, 0.0, session.scene.area.width());
+    assert!(ax.ticks.iter().any(|t| t.label.ends_with(" ns")), "{ax:?}");
+}
+
+fn wheel(h: &Harness<'_, ViewerApp>, pos: Pos2, dx: f32, dy: f32, modifiers: Modifiers) {
+    h.event(Event::PointerMoved(pos));
+    h.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Point,
+        delta: vec2(dx, dy),
+        phase: TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+        modifiers,
+    });
+}
+
+#[test]
+fn the_wheel_zooms_at_the_pointer_and_shift_wheel_pans() {
+    let (_dir, mut h) = open(&Synthetic::default());
+    let area = h.state().session().unwrap().scene.area;
+    let pos = Pos2::new(area.left() + area.width() * 0.3, area.top() + 10.0);
+    let v0 = view(&h);
+    let at = v0.time_at(pos.x, area.left(), area.width());
+    wheel(&h, pos, 0.0, 120.0, Modifiers::NONE);
+    h.run_steps(2);
+    let v1 = view(&h);
+    assert!(v1.span() < v0.span() / 2.0, "{v0:?} → {v1:?}");
+    assert!(
+        (v1.time_at(pos.x, area.left(), area.width()) - at).abs() < v1.span() * 1e-6,
+        "the time under the pointer stays put"
+    );
+    wheel(&h, pos, 0.0, -100.0, Modifiers::SHIFT);
+    h.run_steps(2);
+    let v2 = view(&h);
+    assert!(close(v2.span(), v1.span()));
+    assert!(v2.start > v1.start, "{v1:?} → {v2:?}");
+}
+
+#[test]
+fn dragging_pans_in_time() {
+    let (_dir, mut h) = open(&Synthetic::default());
+    h.key_press(Key::W);
+    h.key_press(Key::W);
+    h.run_steps(2);
+    let v0 = view(&h);
+    let a = lanes_center(&h);
+    let b = a + vec2(200.0, 0.0);
+    h.event(Event::PointerMoved(a));
+    h.drag_at(a);
+    for i in 1..=4 {
+        h.event(Event::PointerMoved(a + vec2(50.0 * i as f32, 0.0)));
+    }
+    h.drop_at(b);
+    h.run_steps(2);
+    let v1 = view(&h);
+    let area = h.state().session().unwrap().scene.area;
+    let moved = v0.start - v1.start;
+    let want = 200.0 / f64::from(area.width()) * v0.span();
+    assert!(
+        (moved - want).abs() < want * 0.1,
+        "moved {moved}, want {want}"
+    );
+    // A drag is not a click: nothing got selected.
+    assert!(h.state().session().unwrap().view.selection.is_none());
+}
+
+fn click(h: &Harness<'_, ViewerApp>, pos: Pos2) {
+    h.event(Event::PointerMoved(pos));
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos,
+            button: PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+    }
+}
+
+#[test]
+fn clicking_a_poll_shows_its_task_in_the_details_panel() {
+    let s = Synthetic::default();
+    let (_dir, mut h) = open(&s);
+    // Zoom to the first rounds so polls are wide.
+    h.state_mut()
+        .session_mut()
+        .unwrap()
+        .view
+        .fit_to(trace_viewer::model::Span::new(0, s.round_start(0, 2)));
+    h.run_steps(2);
+    let session = h.state().session().unwrap();
+    let (pos, task) = session
+        .scene
+        .items
+        .iter()
+        .find_map(|i| match i.hit {
+            Hit::Poll(p) if i.rect.width() > 20.0 => {
+                Some((i.rect.center(), session.trace.model.polls[p as usize].task))
+            }
+            _ => None,
+        })
+        .expect("a wide poll");
+    let label = session.trace.model.task_label(task);
+    assert!(h.query_by_label(details::HEADING).is_none());
+
+    click(&h, pos);
+    h.run_steps(2);
+    let session = h.state().session().unwrap();
+    assert_eq!(session.view.selection.and_then(|s| s.task()), Some(task));
+    let d = session.task_details.as_ref().unwrap();
+    assert_eq!(d.polls, s.polls_per_task);
+    h.get_by_label(details::HEADING);
+    h.get_by_label(&label);
+    h.get_by_label("src/service.rs:10:5");
+    h.get_by_label_contains("poll 1 of 5");
+
+    // F zooms to the clicked poll; Esc clears the selection and closes the panel.
+    h.key_press(Key::F);
+    h.run_steps(2);
+    assert!(view(&h).span() < 2.0 * s.poll_ns as f64, "{:?}", view(&h));
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert!(h.state().session().unwrap().view.selection.is_none());
+    assert!(h.query_by_label(details::HEADING).is_none());
+}
+
+#[test]
+fn clicking_a_task_state_selects_the_task() {
+    let s = Synthetic::default();
+    let (_dir, mut h) = open(&s);
+    let session = h.state().session().unwrap();
+    let (pos, task) = session
+        .scene
+        .items
+        .iter()
+        .find_map(|i| match i.hit {
+            Hit::Segment { task, .. } if i.rect.width() > 10.0 => Some((i.rect.center(), task)),
+            _ => None,
+        })
+        .expect("a wide state stretch");
+    click(&h, pos);
+    h.run_steps(2);
+    let session = h.state().session().unwrap();
+    assert_eq!(session.view.selection.and_then(|s| s.task()), Some(task));
+    h.get_by_label_contains("selected stretch");
+}
+
+#[test]
+fn clicking_a_group_name_collapses_it() {
+    let s = Synthetic::default();
+    let (_dir, mut h) = open(&s);
+    let session = h.state().session().unwrap();
+    let before = session.lanes.lanes.len();
+    let (li, rect) = *session
+        .scene
+        .lanes
+        .iter()
+        .find(|&&(i, _)| matches!(session.lanes.lanes[i].kind, LaneKind::Group(0)))
+        .unwrap();
+    let tasks = session.trace.groups[0].tasks.len();
+    assert!(tasks > 0 && li > 0);
+    click(&h, Pos2::new(rect.left() - 100.0, rect.center().y));
+    h.run_steps(2);
+    let session = h.state().session().unwrap();
+    assert!(session.collapsed[0]);
+    assert_eq!(session.lanes.lanes.len(), before - tasks);
+}
+
+#[test]
+fn a_file_that_is_not_a_trace_shows_the_error_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "junk.rtt", &[0x42; 4096]);
+    let mut h = harness(Some(path));
+    wait_loaded(&mut h);
+    assert!(matches!(h.state().screen(), Screen::Failed { .. }));
+    h.get_by_label(status::ERROR_HEADING);
+    h.get_by_label_contains("not a trace-rt trace");
+    // The error panel offers to open another file.
+    h.get_by_label("Open another trace…").click();
+    // A window takes a few frames to appear.
+    h.run_steps(10);
+    h.get_by_role(egui::Role::TextInput);
+}
+
+#[test]
+fn a_missing_file_shows_the_error_panel_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(dir.path().join("missing.rtt")));
+    wait_loaded(&mut h);
+    h.get_by_label(status::ERROR_HEADING);
+    h.get_by_label_contains("No such file");
+    assert!(
+        h.query_all_by_label_contains("missing.rtt").count() >= 2,
+        "path and error"
+    );
+}
+
+#[test]
+fn a_truncated_trace_opens_with_a_banner() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Synthetic::default().build();
+    b.chunk_capacity = 256;
+    let bytes = b.to_bytes();
+    let path = write(dir.path(), "cut.rtt", &bytes[..bytes.len() - 100]);
+    let mut h = harness(Some(path));
+    wait_loaded(&mut h);
+    let session = h.state().session().expect("a cut trace still opens");
+    assert!(session.banner_shown());
+    assert!(
+        session.problems.iter().any(|p| p.contains("cut short")),
+        "{:?}",
+        session.problems
+    );
+    h.get_by_label_contains(status::BANNER_HEADING);
+    h.get_by_label_contains("cut short");
+    h.get_by_label("Dismiss").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains(status::BANNER_HEADING).is_none());
+}
+
+#[test]
+fn a_corrupt_trace_opens_up_to_the_damage_with_a_banner() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Synthetic::default().build();
+    b.chunk_capacity = 256;
+    let mut bytes = b.to_bytes();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5A;
+    let path = write(dir.path(), "bad.rtt", &bytes);
+    let mut h = harness(Some(path));
+    wait_loaded(&mut h);
+    assert!(h.state().session().is_some());
+    h.get_by_label_contains("corrupt trace at byte");
+}
+
+#[test]
+fn lost_data_is_in_the_banner_and_on_the_lanes() {
+    let s = Synthetic {
+        lost: true,
+        ..Synthetic::default()
+    };
+    let (_dir, h) = open(&s);
+    let session = h.state().session().unwrap();
+    assert!(
+        session
+            .scene
+            .items
+            .iter()
+            .any(|i| matches!(i.hit, Hit::Lost { .. }))
+    );
+    h.get_by_label_contains("hole(s) in the data");
+}
+
+#[test]
+fn loading_shows_progress_and_can_be_canceled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "t.rtt", &Synthetic::default().bytes());
+    let mut h = harness(None);
+    h.get_by_label("Open a trace…");
+    // The loading thread waits in its first progress report until the test lets it go.
+    let release = Arc::new(AtomicBool::new(false));
+    let gate = release.clone();
+    let job = LoadJob::start(path, move || {
+        while !gate.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    h.state_mut().adopt(job);
+    h.run_steps(2);
+    assert!(h.state().is_loading());
+    h.get_by_label_contains("Loading t.rtt");
+    h.get_by_label(status::CANCEL).click();
+    h.run_steps(2);
+    release.store(true, Ordering::Relaxed);
+    wait_loaded(&mut h);
+    assert!(matches!(h.state().screen(), Screen::Empty));
+    assert_eq!(h.state().notice(), Some("Loading was canceled."));
+    h.get_by_label("Loading was canceled.");
+}
+
+#[test]
+fn file_open_dialog_opens_a_typed_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "typed.rtt", &Synthetic::default().bytes());
+    let mut h = harness(None);
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Open…").click();
+    h.run_steps(10);
+    let edit = h.get_by_role(egui::Role::TextInput);
+    edit.type_text(&path.display().to_string());
+    h.run_steps(2);
+    h.get_by_label("Open").click();
+    h.run_steps(1);
+    wait_loaded(&mut h);
+    assert_eq!(h.state().session().unwrap().trace.path, path);
+}
