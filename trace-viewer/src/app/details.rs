@@ -268,12 +268,22 @@ pub fn describe_hit(trace: &LoadedTrace, hit: &Hit) -> Vec<String> {
             lines
         }
         Hit::Folded {
-            span, count, what, ..
-        } => vec![
-            format!("{count} {what}, too narrow to show apart"),
-            at(span),
-            "zoom in (wheel, W) or click to zoom to them".into(),
-        ],
+            span,
+            count,
+            what,
+            mostly,
+            ..
+        } => {
+            let mut lines = vec![
+                format!("{count} {what}, too narrow to show apart"),
+                at(span),
+            ];
+            if let Some(state) = mostly {
+                lines.push(format!("mostly {}", state_label(state)));
+            }
+            lines.push("zoom in (wheel, W) or click to zoom to them".into());
+            lines
+        }
         Hit::Park { thread, span } => vec![
             format!("{} idle (parked)", model.threads[thread as usize].label()),
             at(span),

@@ -356,6 +356,38 @@ impl SegmentCache {
     }
 }
 
+/// The state that covers the most time among `segments[ixs]`: exact for up to
+/// [`DOMINANT_SAMPLES`] segments, otherwise estimated from that many evenly spaced instants
+/// (each found by binary search), so a fold costs the same however many segments it holds.
+pub fn dominant_state(segments: &[Segment], ixs: Range<usize>) -> TaskState {
+    let mut tally: Vec<(TaskState, u64)> = Vec::with_capacity(4);
+    let mut add = |state: TaskState, w: u64| match tally.iter_mut().find(|(s, _)| *s == state) {
+        Some((_, t)) => *t += w,
+        None => tally.push((state, w)),
+    };
+    let run = &segments[ixs];
+    if run.len() <= DOMINANT_SAMPLES {
+        for s in run {
+            add(s.state, s.span.len());
+        }
+    } else {
+        let (t0, t1) = (run[0].span.start, run[run.len() - 1].span.end);
+        let len = t1.saturating_sub(t0);
+        for k in 0..DOMINANT_SAMPLES as u64 {
+            let t = t0 + (len * (2 * k + 1)) / (2 * DOMINANT_SAMPLES as u64);
+            let i = run.partition_point(|s| s.span.end <= t).min(run.len() - 1);
+            add(run[i].state, 1);
+        }
+    }
+    tally
+        .into_iter()
+        .max_by_key(|&(_, w)| w)
+        .map_or(TaskState::Running, |(s, _)| s)
+}
+
+/// Instants sampled by [`dominant_state`] in a large fold.
+pub const DOMINANT_SAMPLES: usize = 16;
+
 /// What colour a rectangle gets (the palette is the widget's business).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fill {
@@ -365,8 +397,9 @@ pub enum Fill {
     State(TaskState),
     /// Folded polls of a thread.
     FoldedPolls,
-    /// Folded state stretches of a task.
-    FoldedStates,
+    /// Folded state stretches of a task, coloured (darker) by the state that covers most of
+    /// their time.
+    FoldedStates(TaskState),
     /// A thread parked (idle).
     Park,
     /// A thread-scoped pause.
@@ -401,6 +434,8 @@ pub enum Hit {
         count: usize,
         /// What they are ("polls", "parks", "states", …).
         what: &'static str,
+        /// For task states: the state covering most of their time.
+        mostly: Option<TaskState>,
     },
     /// A thread parked.
     Park {
@@ -577,19 +612,23 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
                                 },
                             });
                         }
-                        Piece::Folded { ixs, x0, x1 } => scene.items.push(Item {
-                            rect: hrect(x0, x1, y0, y1),
-                            fill: Fill::FoldedStates,
-                            hit: Hit::Folded {
-                                lane: li,
-                                span: Span::new(
-                                    segments[ixs.start].span.start,
-                                    segments[ixs.end - 1].span.end,
-                                ),
-                                count: ixs.len(),
-                                what: "state changes",
-                            },
-                        }),
+                        Piece::Folded { ixs, x0, x1 } => {
+                            let mostly = dominant_state(segments, ixs.clone());
+                            scene.items.push(Item {
+                                rect: hrect(x0, x1, y0, y1),
+                                fill: Fill::FoldedStates(mostly),
+                                hit: Hit::Folded {
+                                    lane: li,
+                                    span: Span::new(
+                                        segments[ixs.start].span.start,
+                                        segments[ixs.end - 1].span.end,
+                                    ),
+                                    count: ixs.len(),
+                                    what: "state changes",
+                                    mostly: Some(mostly),
+                                },
+                            });
+                        }
                     },
                 );
             }
@@ -672,6 +711,7 @@ fn thread_lane(
                         span,
                         count: ixs.len(),
                         what: "idle stretches",
+                        mostly: None,
                     }
                 },
             });
@@ -708,6 +748,7 @@ fn thread_lane(
                     span: Span::new(polls[ixs.start].start, polls[ixs.end - 1].end),
                     count: ixs.len(),
                     what: "polls",
+                    mostly: None,
                 },
             }),
         },

@@ -424,3 +424,29 @@ fn scrolling_shows_later_lanes_only() {
         );
     }
 }
+
+#[test]
+fn a_fold_takes_the_colour_of_its_main_state() {
+    use crate::analysis::states::WaitReason;
+    let timer = TaskState::Waiting(WaitReason::Timer);
+    let mut segments = vec![];
+    let mut t = 0;
+    for _ in 0..100 {
+        for (state, len) in [
+            (TaskState::Running, 2),
+            (timer, 7),
+            (TaskState::SchedWait, 1),
+        ] {
+            segments.push(Segment {
+                span: Span::new(t, t + len),
+                state,
+            });
+            t += len;
+        }
+    }
+    // Few segments: counted exactly; many: sampled.
+    assert_eq!(dominant_state(&segments, 0..3), timer);
+    assert_eq!(dominant_state(&segments, 0..1), TaskState::Running);
+    assert_eq!(dominant_state(&segments, 0..segments.len()), timer);
+    assert_eq!(dominant_state(&segments, 3..200), timer);
+}

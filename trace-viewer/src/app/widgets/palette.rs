@@ -42,6 +42,15 @@ pub fn task_color(task: TaskIx) -> Color32 {
 
 /// Folded slices.
 pub const FOLDED: Color32 = Color32::from_rgb(140, 140, 140);
+/// A folded stretch of task states: its main state's colour, darkened.
+pub fn folded(c: Color32) -> Color32 {
+    Color32::from_rgb(
+        (u16::from(c.r()) * 5 / 8) as u8,
+        (u16::from(c.g()) * 5 / 8) as u8,
+        (u16::from(c.b()) * 5 / 8) as u8,
+    )
+}
+
 /// Idle (parked) threads.
 pub const PARK: Color32 = Color32::from_rgb(95, 95, 95);
 /// Thread-scoped pauses.
@@ -56,7 +65,8 @@ pub fn fill_color(fill: Fill) -> Color32 {
     match fill {
         Fill::Task(t) => task_color(t),
         Fill::State(s) => state_color(s),
-        Fill::FoldedPolls | Fill::FoldedStates => FOLDED,
+        Fill::FoldedPolls => FOLDED,
+        Fill::FoldedStates(s) => folded(state_color(s)),
         Fill::Park => PARK,
         Fill::ThreadPause => THREAD_PAUSE,
         Fill::ProcessPause => PROCESS_PAUSE,
