@@ -450,3 +450,76 @@ fn file_open_dialog_opens_a_typed_path() {
     wait_loaded(&mut h);
     assert_eq!(h.state().session().unwrap().trace.path, path);
 }
+
+/// Steps until the export window's job is done.
+fn wait_exported(h: &mut Harness<'_, ViewerApp>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while h
+        .state()
+        .session()
+        .and_then(|s| s.export.as_ref())
+        .is_some_and(|e| e.job.is_some())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the export did not finish in time"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        h.step();
+    }
+    h.run_steps(3);
+}
+
+#[test]
+fn file_export_writes_perfetto_json_of_the_whole_trace_or_the_visible_range() {
+    use trace_viewer::app::panels::{export, menu};
+    let s = Synthetic::default();
+    let (dir, mut h) = open(&s);
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label(menu::EXPORT_MENU).click();
+    h.run_steps(10);
+    h.get_by_label(export::TITLE);
+    // It proposes the trace's name with .json.
+    let want = dir.path().join("synthetic.json");
+    let state = h.state().session().unwrap().export.as_ref().unwrap();
+    assert_eq!(PathBuf::from(&state.path), want);
+    h.get_by_label(export::EXPORT).click();
+    h.run_steps(1);
+    wait_exported(&mut h);
+    h.get_by_label_contains("open it in ui.perfetto.dev");
+    let whole: serde_json::Value = serde_json::from_slice(&std::fs::read(&want).unwrap()).unwrap();
+    let slices = |v: &serde_json::Value| {
+        v["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["ph"] == "X")
+            .count()
+    };
+
+    // Now only the first round of polls: fewer slices.
+    h.state_mut()
+        .session_mut()
+        .unwrap()
+        .view
+        .fit_to(trace_viewer::model::Span::new(0, s.round_start(0, 1)));
+    h.run_steps(2);
+    h.get_by_label_contains("Only what overlaps the visible range")
+        .click();
+    h.run_steps(2);
+    h.get_by_label(export::EXPORT).click();
+    h.run_steps(1);
+    wait_exported(&mut h);
+    let part: serde_json::Value = serde_json::from_slice(&std::fs::read(&want).unwrap()).unwrap();
+    assert!(slices(&part) > 0);
+    assert!(
+        slices(&part) < slices(&whole),
+        "{} vs {}",
+        slices(&part),
+        slices(&whole)
+    );
+    h.get_by_label("Close").click();
+    h.run_steps(2);
+    assert!(h.state().session().unwrap().export.is_none());
+}

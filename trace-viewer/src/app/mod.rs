@@ -16,6 +16,7 @@
 
 pub mod axis;
 pub mod details;
+pub mod jobs;
 pub mod layout;
 pub mod load_job;
 pub mod panels;
@@ -73,6 +74,14 @@ pub enum Action {
     CollapseAll(bool),
     /// Hide the banner about missing data.
     DismissBanner,
+    /// Show the export window.
+    ShowExport,
+    /// Hide it (canceling an export in progress).
+    HideExport,
+    /// Start the export the window describes.
+    StartExport,
+    /// Cancel the export in progress.
+    CancelExport,
 }
 
 /// The window's application state.
@@ -217,6 +226,32 @@ impl ViewerApp {
                     s.banner_dismissed = true;
                 }
             }
+            Action::ShowExport => {
+                if let Some(s) = self.session_mut() {
+                    s.show_export();
+                }
+            }
+            Action::HideExport => {
+                if let Some(s) = self.session_mut()
+                    && let Some(e) = s.export.take()
+                    && let Some(job) = e.job
+                {
+                    job.cancel();
+                }
+            }
+            Action::StartExport => {
+                let ctx = self.ctx.clone();
+                if let Some(s) = self.session_mut() {
+                    s.start_export(move || ctx.request_repaint());
+                }
+            }
+            Action::CancelExport => {
+                if let Some(s) = self.session_mut()
+                    && let Some(job) = s.export.as_ref().and_then(|e| e.job.as_ref())
+                {
+                    job.cancel();
+                }
+            }
         }
     }
 
@@ -229,6 +264,9 @@ impl ViewerApp {
 impl eframe::App for ViewerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll_load();
+        if let Some(s) = self.session_mut() {
+            s.poll_jobs();
+        }
         if let Some(path) = Self::dropped_file(ctx) {
             self.open(path);
         }
@@ -271,6 +309,12 @@ impl eframe::App for ViewerApp {
         });
         if let Some(text) = &mut self.open_dialog {
             actions.extend(panels::menu::open_dialog(ui.ctx(), text));
+        }
+        if let Screen::Loaded(session) = &mut self.screen {
+            let visible = session.visible_span();
+            if let Some(state) = &mut session.export {
+                actions.extend(panels::export::window(ui.ctx(), state, visible));
+            }
         }
         for a in actions {
             self.apply(a);

@@ -2,17 +2,22 @@
 //! the details panel shows for it. The panels read it and ask for changes through its
 //! methods; none of this draws.
 
+use std::sync::Arc;
+
 use super::details::{PollDetails, TaskDetails, ThreadDetails};
+use super::jobs::{ExportRequest, Job, default_export_path, export};
 use super::layout::{Hit, LaneKind, Lanes, Scene, SegmentCache, default_collapsed};
 use super::load_job::LoadedTrace;
 use super::state::{Selection, ViewState};
+use crate::export::chrome::ExportStats;
 use crate::model::{Span, TaskIx};
+use crate::units::{format_bytes, format_duration};
 
 /// An open trace.
 #[derive(Debug)]
 pub struct Session {
-    /// The trace.
-    pub trace: Box<LoadedTrace>,
+    /// The trace (shared with background jobs).
+    pub trace: Arc<LoadedTrace>,
     /// The view of it.
     pub view: ViewState,
     /// Per task group: collapsed to its header.
@@ -33,6 +38,21 @@ pub struct Session {
     pub banner_dismissed: bool,
     /// The last frame's timeline layout (hit testing, tests).
     pub scene: Scene,
+    /// The export window, while shown.
+    pub export: Option<ExportState>,
+}
+
+/// The export window: what it will write, the export running, what the last one did.
+#[derive(Debug)]
+pub struct ExportState {
+    /// Target path, as typed.
+    pub path: String,
+    /// Only the visible time range.
+    pub visible_only: bool,
+    /// The export in progress.
+    pub job: Option<Job<Result<ExportStats, String>>>,
+    /// What the last export did (or why it failed).
+    pub outcome: Option<Result<String, String>>,
 }
 
 impl Session {
@@ -56,7 +76,8 @@ impl Session {
             problems,
             banner_dismissed: false,
             scene: Scene::default(),
-            trace,
+            export: None,
+            trace: Arc::from(trace),
         }
     }
 
@@ -169,6 +190,73 @@ impl Session {
             Some(_) => {}
             None => self.select(None),
         }
+    }
+
+    /// Shows the export window, proposing `x.json` beside `x.rtt`.
+    pub fn show_export(&mut self) {
+        if self.export.is_none() {
+            self.export = Some(ExportState {
+                path: default_export_path(&self.trace.path).display().to_string(),
+                visible_only: false,
+                job: None,
+                outcome: None,
+            });
+        }
+    }
+
+    /// The time range the view shows, clamped to the trace.
+    pub fn visible_span(&self) -> Span {
+        let (t0, t1) = self.view.visible_nanos();
+        let trace = self.trace.model.span();
+        Span::new(t0.max(trace.start), t1.min(trace.end))
+    }
+
+    /// Starts exporting as the export window says; `wake` asks for a repaint.
+    pub fn start_export(&mut self, wake: impl Fn() + Send + Sync + 'static) {
+        let range = self.visible_span();
+        let Some(state) = &mut self.export else {
+            return;
+        };
+        if state.job.is_some() || state.path.trim().is_empty() {
+            return;
+        }
+        let request = ExportRequest {
+            path: state.path.trim().into(),
+            range: state.visible_only.then_some(range),
+        };
+        let trace = self.trace.clone();
+        let what = format!("exporting to {}", request.path.display());
+        state.outcome = None;
+        state.job = Some(Job::spawn(what, wake, move |h| export(&trace, &request, h)));
+    }
+
+    /// Picks up a finished export.
+    pub fn poll_jobs(&mut self) {
+        if let Some(state) = &mut self.export
+            && let Some(job) = &state.job
+            && let Some(result) = job.poll()
+        {
+            let path = state.path.trim().to_string();
+            state.outcome = Some(match result {
+                Ok(Ok(stats)) => Ok(format!(
+                    "Wrote {} events ({}) to {path}: open it in ui.perfetto.dev",
+                    stats.events,
+                    format_bytes(stats.bytes)
+                )),
+                Ok(Err(e)) => Err(e),
+                Err(()) => Err("the export stopped without a result".into()),
+            });
+            state.job = None;
+        }
+    }
+
+    /// Describes `span` for the export window: "1.2 ms from 3.4 s".
+    pub fn describe_span(span: Span) -> String {
+        format!(
+            "{} from {}",
+            format_duration(span.len()),
+            format_duration(span.start)
+        )
     }
 
     /// True while the banner about missing data is shown.

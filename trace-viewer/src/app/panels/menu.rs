@@ -12,6 +12,12 @@ pub fn bar(ui: &mut Ui, has_trace: bool) -> Option<Action> {
             if ui.button("Open…  (Ctrl+O)").clicked() {
                 action = Some(Action::ShowOpenDialog);
             }
+            if ui
+                .add_enabled(has_trace, egui::Button::new(EXPORT_MENU))
+                .clicked()
+            {
+                action = Some(Action::ShowExport);
+            }
             if ui.button("Close trace").clicked() {
                 action = Some(Action::CloseTrace);
             }
@@ -43,6 +49,9 @@ pub fn bar(ui: &mut Ui, has_trace: bool) -> Option<Action> {
     });
     action
 }
+
+/// The File menu entry that opens the export window.
+pub const EXPORT_MENU: &str = "Export to Perfetto (Chrome JSON)…";
 
 /// What the keys and the mouse do.
 pub const KEYS_HELP: &str = "\

@@ -3,6 +3,7 @@
 //! app to carry out.
 
 pub mod details;
+pub mod export;
 pub mod menu;
 pub mod status;
 pub mod timeline;

@@ -1,0 +1,76 @@
+//! The export window: File > Export to Perfetto writes Chrome trace JSON, of the whole trace
+//! or of the visible time range, on a background thread with progress and Cancel.
+
+use egui::{ProgressBar, RichText};
+
+use crate::app::Action;
+use crate::app::session::{ExportState, Session};
+use crate::model::Span;
+
+/// The window's title.
+pub const TITLE: &str = "Export to Perfetto";
+/// The button that starts the export.
+pub const EXPORT: &str = "Export";
+
+/// Shows the export window for `state`; `visible` is the time range in view.
+pub fn window(ctx: &egui::Context, state: &mut ExportState, visible: Span) -> Option<Action> {
+    let mut action = None;
+    let mut open = true;
+    egui::Window::new(TITLE)
+        .open(&mut open)
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+        .show(ctx, |ui| {
+            ui.label("Chrome trace JSON, for ui.perfetto.dev or chrome://tracing.");
+            ui.add_space(4.0);
+            let running = state.job.is_some();
+            ui.add_enabled_ui(!running, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label("File:");
+                    ui.add(egui::TextEdit::singleline(&mut state.path).desired_width(380.0));
+                });
+                ui.checkbox(
+                    &mut state.visible_only,
+                    format!(
+                        "Only what overlaps the visible range ({})",
+                        Session::describe_span(visible)
+                    ),
+                );
+            });
+            ui.add_space(4.0);
+            if let Some(job) = &state.job {
+                ui.label(&job.what);
+                let bar = match job.fraction() {
+                    Some(f) => ProgressBar::new(f).show_percentage(),
+                    None => ProgressBar::new(0.0).animate(true),
+                };
+                ui.add(bar.desired_width(400.0));
+                if ui.button("Cancel").clicked() {
+                    action = Some(Action::CancelExport);
+                }
+            } else {
+                match &state.outcome {
+                    Some(Ok(msg)) => {
+                        ui.label(RichText::new(msg).strong());
+                    }
+                    Some(Err(e)) => {
+                        ui.colored_label(ui.visuals().error_fg_color, e);
+                    }
+                    None => {}
+                }
+                ui.horizontal(|ui| {
+                    if ui.button(EXPORT).clicked() {
+                        action = Some(Action::StartExport);
+                    }
+                    if ui.button("Close").clicked() {
+                        action = Some(Action::HideExport);
+                    }
+                });
+            }
+        });
+    if !open {
+        action = Some(Action::HideExport);
+    }
+    action
+}
