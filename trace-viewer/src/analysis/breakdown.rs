@@ -13,7 +13,21 @@ use serde::Serialize;
 use trace_format::{LocationId, PauseScope, StringId, TaskKind};
 
 use super::states::{StateTotals, TaskState, WaitReason, for_each_segment, paused_spans};
-use crate::model::{Model, Nanos, Span, TaskIx, ThreadIx};
+use crate::model::{CounterKind, Model, Nanos, Span, TaskIx, ThreadIx};
+
+/// The counter trace-rt's allocator writes its sample rate to.
+const SAMPLE_RATE_COUNTER: &str = "trace_rt.alloc.sample_rate";
+/// trace-rt's default sample rate (one sample per 512 KiB), for traces without the counter.
+const DEFAULT_SAMPLE_RATE: f64 = 512.0 * 1024.0;
+
+/// The bytes one sampled allocation of `size` stands for at sample rate `rate`: `size / p`
+/// with `p = 1 − e^(−size/rate)` the chance it was sampled.
+fn sample_weight(size: u64, rate: f64) -> f64 {
+    if rate <= 1.0 || size == 0 {
+        return size as f64;
+    }
+    size as f64 / -(-(size as f64) / rate).exp_m1()
+}
 
 /// What [`Breakdown::compute`] looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +144,11 @@ pub struct Group {
     pub alloc_samples: u64,
     /// The bytes of those samples.
     pub alloc_sampled_bytes: u64,
+    /// Estimated bytes the group allocated: each sample of `s` bytes stands for
+    /// `s / (1 − e^(−s/rate))` bytes (trace-rt's unbiased estimator, with the sample rate the
+    /// recorder wrote as the `trace_rt.alloc.sample_rate` counter; 512 KiB when absent).
+    /// Relative standard error about √(rate / bytes).
+    pub alloc_estimated_bytes: u64,
     /// Indexes of the group's tasks, by spawn time (not serialized).
     #[serde(skip)]
     pub task_ixs: Vec<TaskIx>,
@@ -309,11 +328,22 @@ impl Breakdown {
             members[g].push(ix as TaskIx);
             task_group[ix] = g;
         }
-        let mut samples = vec![(0u64, 0u64); members.len()];
+        let mut samples = vec![(0u64, 0u64, 0f64); members.len()];
+        let rates = model
+            .counters
+            .iter()
+            .find(|c| matches!(&c.kind, CounterKind::User(name) if name == SAMPLE_RATE_COUNTER));
         for s in &model.alloc_samples {
             if let Some(&g) = task_group.get(s.task as usize) {
+                let rate = rates
+                    .and_then(|r| {
+                        let i = r.points.partition_point(|p| p.0 <= s.time);
+                        r.points[..i].last().map(|p| p.1)
+                    })
+                    .unwrap_or(DEFAULT_SAMPLE_RATE);
                 samples[g].0 += 1;
                 samples[g].1 += s.size;
+                samples[g].2 += sample_weight(s.size, rate);
             }
         }
 
@@ -373,6 +403,7 @@ impl Breakdown {
                 states,
                 alloc_samples: samples[g].0,
                 alloc_sampled_bytes: samples[g].1,
+                alloc_estimated_bytes: samples[g].2.round() as u64,
                 task_ixs: tasks,
             });
         }

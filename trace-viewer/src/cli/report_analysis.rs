@@ -4,7 +4,7 @@
 use super::table::{self, Align};
 use crate::analysis::breakdown::Group;
 use crate::analysis::overview::Analysis;
-use crate::units::format_duration;
+use crate::units::{format_bytes, format_duration};
 
 /// Groups shown in the text report; the JSON has all of them.
 const MAX_GROUPS: usize = 15;
@@ -80,22 +80,25 @@ pub fn render_analysis_text(a: &Analysis) -> String {
     if b.groups.is_empty() {
         text.push_str("  none\n");
     } else {
-        let mut rows = vec![
-            [
-                "spawned at",
-                "tasks",
-                "alive",
-                "polls",
-                "running",
-                "sched wait",
-                "paused",
-                "waiting (by wake source)",
-            ]
-            .map(String::from)
-            .to_vec(),
-        ];
+        let allocs = b.groups.iter().any(|g| g.alloc_samples > 0);
+        let mut head: Vec<String> = [
+            "spawned at",
+            "tasks",
+            "alive",
+            "polls",
+            "running",
+            "sched wait",
+            "paused",
+        ]
+        .map(String::from)
+        .to_vec();
+        if allocs {
+            head.push("allocated (est.)".into());
+        }
+        head.push("waiting (by wake source)".into());
+        let mut rows = vec![head];
         for g in b.groups.iter().take(MAX_GROUPS) {
-            rows.push(vec![
+            let mut row = vec![
                 g.label.clone(),
                 g.tasks.to_string(),
                 if g.alive_at_end == 0 {
@@ -107,14 +110,23 @@ pub fn render_analysis_text(a: &Analysis) -> String {
                 dur(g.total("running")),
                 dur(g.total("sched_wait")),
                 dur(g.total("paused")),
-                waits(g),
-            ]);
+            ];
+            if allocs {
+                row.push(if g.alloc_samples == 0 {
+                    "-".into()
+                } else {
+                    format_bytes(g.alloc_estimated_bytes)
+                });
+            }
+            row.push(waits(g));
+            rows.push(row);
         }
-        text += &table::render(
-            &rows,
-            &[Left, Right, Right, Right, Right, Right, Right, Left],
-            "  ",
-        );
+        let mut align = vec![Left, Right, Right, Right, Right, Right, Right];
+        if allocs {
+            align.push(Right);
+        }
+        align.push(Left);
+        text += &table::render(&rows, &align, "  ");
         if b.groups.len() > MAX_GROUPS {
             text += &format!(
                 "  … {} more groups (all of them in --json)\n",

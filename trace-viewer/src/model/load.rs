@@ -212,6 +212,8 @@ struct Part {
     // Open at the end of the thread's data: closed by `assemble` at the end of the trace.
     open_polls: Vec<(Nanos, TaskId)>,
     open_park: Option<Nanos>,
+    /// The first unpark of a worker that was parked before the recording started.
+    parked_at_start: Option<Nanos>,
     open_pauses: Vec<(Nanos, StringId, PauseScope)>,
     /// Process-wide pause begins (`true`) and ends, paired across threads by `assemble`.
     process_pause_marks: Vec<(Nanos, StringId, bool)>,
@@ -306,6 +308,14 @@ impl Part {
             }
             Event::WorkerUnpark => match self.open_park.take() {
                 Some(start) => self.parks.push(Span::new(start, t)),
+                // A worker parked when the recording started: idle since then.
+                None if self.parks.is_empty()
+                    && self.polls.is_empty()
+                    && self.open_polls.is_empty()
+                    && self.parked_at_start.is_none() =>
+                {
+                    self.parked_at_start = Some(t)
+                }
                 None => self.unmatched_ends += 1,
             },
             Event::TaskSpawn {
@@ -602,6 +612,9 @@ fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
         });
         let def = trace.threads().get(&part.thread);
         let mut parks = std::mem::take(&mut part.parks);
+        if let Some(unpark) = part.parked_at_start {
+            parks.push(Span::new(start, unpark));
+        }
         parks.sort_by_key(|s| s.start);
         threads.push(Thread {
             id: part.thread,

@@ -532,3 +532,15 @@ fn schedule_latency_is_tied_to_the_poll_it_was_recorded_in() {
     let m = model(&b);
     assert_eq!(m.schedule_latencies, vec![(100, 0, 30)]);
 }
+
+#[test]
+fn a_worker_parked_when_the_recording_started_is_idle_from_the_start() {
+    let mut b = TraceBuilder::new();
+    poll(&mut b, 2, 1, 0, 10, false);
+    b.push(1, 50, Event::WorkerUnpark);
+    poll(&mut b, 1, 1, 60, 70, false);
+    b.push(1, 80, Event::WorkerUnpark); // a stray one later is still counted
+    let m = model(&b);
+    assert_eq!(m.threads[0].parks, vec![Span { start: 0, end: 50 }]);
+    assert_eq!(m.anomalies.unmatched_ends, 1);
+}

@@ -128,6 +128,50 @@ fn known_trace() -> Model {
 }
 
 #[test]
+fn sampled_allocations_are_weighted_by_their_chance_of_being_sampled() {
+    // Every allocation sampled (rate 1): each stands for itself.
+    assert_eq!(sample_weight(512, 1.0), 512.0);
+    // Small ones stand for about a sample rate's worth; large ones for themselves.
+    let small = sample_weight(16, 524_288.0);
+    assert!((small - 524_296.0).abs() < 1.0, "{small}");
+    let large = sample_weight(64 << 20, 524_288.0);
+    assert!((large - (64u64 << 20) as f64).abs() < 1.0, "{large}");
+
+    // The rate the recorder wrote is used for samples after it.
+    let mut b = TraceBuilder::new();
+    b.string(9, "trace_rt.alloc.sample_rate");
+    b.push(
+        1,
+        0,
+        Event::Counter {
+            name: StringId(9),
+            value: 1,
+        },
+    );
+    b.push(1, 5, Event::PollStart { task: TaskId(1) });
+    b.push(
+        1,
+        6,
+        Event::AllocSample {
+            size: 100,
+            task: TaskId(1),
+        },
+    );
+    b.push(
+        1,
+        7,
+        Event::AllocSample {
+            size: 300,
+            task: TaskId(1),
+        },
+    );
+    b.push(1, 8, Event::PollEnd { ready: true });
+    let m = Model::load(&Trace::from_bytes(b.to_bytes()).unwrap()).unwrap();
+    let bd = Breakdown::compute(&m, &BreakdownOptions::default());
+    assert_eq!(bd.groups[0].alloc_estimated_bytes, 400);
+}
+
+#[test]
 fn stats_use_nearest_rank_percentiles() {
     let mut v: Vec<u64> = (1..=100).rev().collect();
     let s = Stats::of(&mut v);
@@ -203,6 +247,8 @@ fn groups_have_the_known_state_totals() {
         0
     );
     assert_eq!((a.alloc_samples, a.alloc_sampled_bytes), (1, 512));
+    // No sample-rate counter in the trace: trace-rt's default rate, 512 KiB.
+    assert_eq!(a.alloc_estimated_bytes, 524_544);
 
     let leaky = b.groups.iter().find(|g| g.label == "src/b.rs:2:2").unwrap();
     assert_eq!(

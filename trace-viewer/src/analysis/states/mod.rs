@@ -14,6 +14,11 @@
 //! - after the last poll of a task that is still alive, it is waiting (its wake has not
 //!   come) until the end of the trace.
 //!
+//! A known limit: tokio defers a `yield_now` wake until the worker finishes its current
+//! scheduler turn, and the recorder stamps it then. If that worker is held up (say, blocked
+//! inside another task's poll), the yielded task reads as waiting (self-wake or unknown)
+//! until the deferred wake, not as scheduler wait, although it was runnable all along.
+//!
 //! Any of these overlapped by a process-wide pause counts as **paused** instead, so
 //! paused time is carved out of the others (like Go's GC time) and the parts still sum to the
 //! lifetime.
