@@ -523,3 +523,116 @@ fn file_export_writes_perfetto_json_of_the_whole_trace_or_the_visible_range() {
     h.run_steps(2);
     assert!(h.state().session().unwrap().export.is_none());
 }
+
+/// Steps until `ready` holds.
+fn wait_for(h: &mut Harness<'_, ViewerApp>, what: &str, ready: impl Fn(&ViewerApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready(h.state()) {
+        assert!(Instant::now() < deadline, "{what} did not come in time");
+        std::thread::sleep(Duration::from_millis(5));
+        h.step();
+    }
+    h.run_steps(3);
+}
+
+#[test]
+fn the_tasks_table_sorts_filters_and_leads_to_the_timeline() {
+    use trace_viewer::app::TAB_TASKS;
+    use trace_viewer::app::session::Tab;
+    use trace_viewer::app::table::Column;
+    // Groups of 4, 3 and 3 tasks, and the blocking task alone (it runs longest).
+    let s = Synthetic {
+        tasks: 10,
+        ..Synthetic::default()
+    };
+    let (_dir, mut h) = open(&s);
+    h.get_by_label(TAB_TASKS).click();
+    wait_for(&mut h, "the breakdown", |a| {
+        a.session().is_some_and(|s| !s.table_rows.is_empty())
+    });
+    // By running time, largest first: the 4-task group, then the 3-task groups, then the
+    // spawn_blocking task alone.
+    let y = |h: &Harness<'_, ViewerApp>, label: &str| h.get_by_label(label).rect().top();
+    let blocking = "spawn_blocking <unknown location>";
+    let (a, b) = ("src/service.rs:10:5", "src/service.rs:20:5");
+    assert!(y(&h, a) < y(&h, b) && y(&h, b) < y(&h, blocking));
+    // Clicking the sorted column reverses it.
+    h.get_by_label(&format!("{} v", Column::Running.title()))
+        .click();
+    h.run_steps(2);
+    assert!(y(&h, blocking) < y(&h, b) && y(&h, b) < y(&h, a));
+    // By task count, most first.
+    h.get_by_label(Column::Tasks.title()).click();
+    h.run_steps(2);
+    assert_eq!(h.state().session().unwrap().table.sort, Column::Tasks);
+    assert!(y(&h, a) < y(&h, b) && y(&h, b) < y(&h, blocking));
+    h.get_by_label(&format!("{} v", Column::Tasks.title()))
+        .click();
+    h.run_steps(2);
+    assert!(y(&h, blocking) < y(&h, a));
+    // Filter.
+    h.get_by_role(egui::Role::TextInput).focus();
+    h.run_steps(1);
+    h.get_by_role(egui::Role::TextInput).type_text("30:5");
+    h.run_steps(3);
+    assert!(h.query_by_label("src/service.rs:10:5").is_none());
+    h.get_by_label("src/service.rs:30:5").click();
+    h.run_steps(3);
+    let session = h.state().session().unwrap();
+    assert_eq!(session.tab, Tab::Timeline);
+    let g = session
+        .trace
+        .groups
+        .iter()
+        .position(|g| g.label == "src/service.rs:30:5")
+        .unwrap();
+    assert!(!session.collapsed[g]);
+    // Its header lane is in view.
+    assert!(
+        session
+            .scene
+            .lanes
+            .iter()
+            .any(|&(i, _)| session.lanes.lanes[i].kind == LaneKind::Group(g))
+    );
+}
+
+#[test]
+fn the_mmu_view_lists_worst_windows_that_jump_into_the_timeline() {
+    use trace_viewer::app::TAB_MMU;
+    use trace_viewer::app::session::Tab;
+    let s = Synthetic::default();
+    let (_dir, mut h) = open(&s);
+    h.get_by_label(TAB_MMU).click();
+    wait_for(&mut h, "the MMU curves", |a| {
+        a.session().is_some_and(|s| s.mmu.get().is_some())
+    });
+    h.get_by_label_contains("mean utilization");
+    h.get_by_label("10 µs").click();
+    h.run_steps(3);
+    h.get_by_label_contains("Worst 10 µs windows");
+    // The worst one is inside the process-wide pause: utilization 0.
+    let pause = h.state().session().unwrap().trace.paused[0];
+    let worst = h.state().session().unwrap().mmu_view.worst[0];
+    assert_eq!(worst.utilization, 0.0);
+    assert!(
+        worst.start >= pause.start && worst.end <= pause.end,
+        "{worst:?} in {pause:?}"
+    );
+    h.get_by_label(&format!(
+        "at {}: utilization 0.0%",
+        trace_viewer::units::format_duration(worst.start)
+    ))
+    .click();
+    h.run_steps(3);
+    let session = h.state().session().unwrap();
+    assert_eq!(session.tab, Tab::Timeline);
+    let v = session.view.time;
+    assert!(
+        v.start <= worst.start as f64 && v.end >= worst.end as f64,
+        "{v:?}"
+    );
+    assert!(v.span() < 2.0 * (worst.end - worst.start) as f64, "{v:?}");
+    // The pause overlay is on screen.
+    assert!(!session.scene.overlays.is_empty());
+}

@@ -44,6 +44,11 @@ impl JobHandle {
     }
 }
 
+/// A job's thread ended without a result (it panicked, or could not start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the background work stopped without a result")]
+pub struct JobLost;
+
 /// A computation on a background thread.
 #[derive(Debug)]
 pub struct Job<T> {
@@ -84,18 +89,18 @@ impl<T: Send + 'static> Job<T> {
         }
     }
 
-    /// The result, once the work is done; `Err(())` if the thread died without one.
-    pub fn poll(&self) -> Option<Result<T, ()>> {
+    /// The result, once the work is done; [`JobLost`] if the thread died without one.
+    pub fn poll(&self) -> Option<Result<T, JobLost>> {
         match self.result.try_recv() {
             Ok(v) => Some(Ok(v)),
             Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => Some(Err(())),
+            Err(mpsc::TryRecvError::Disconnected) => Some(Err(JobLost)),
         }
     }
 
     /// Waits for the result.
-    pub fn wait(self) -> Result<T, ()> {
-        self.result.recv().map_err(|_| ())
+    pub fn wait(self) -> Result<T, JobLost> {
+        self.result.recv().map_err(|_| JobLost)
     }
 
     /// Done fraction, `None` before the first report.

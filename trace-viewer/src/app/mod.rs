@@ -19,10 +19,12 @@ pub mod details;
 pub mod jobs;
 pub mod layout;
 pub mod load_job;
+pub mod mmu_data;
 pub mod panels;
 pub mod session;
 pub mod state;
 pub mod synthetic;
+pub mod table;
 pub mod widgets;
 
 use std::ffi::OsString;
@@ -31,7 +33,14 @@ use std::path::PathBuf;
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 
 use load_job::{LoadJob, LoadOutcome};
-use session::Session;
+use session::{Session, Tab};
+
+/// The Timeline tab's name.
+pub const TAB_TIMELINE: &str = "Timeline";
+/// The Tasks tab's name.
+pub const TAB_TASKS: &str = "Tasks";
+/// The MMU tab's name.
+pub const TAB_MMU: &str = "MMU";
 
 /// What the window is showing.
 #[derive(Debug)]
@@ -264,8 +273,13 @@ impl ViewerApp {
 impl eframe::App for ViewerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll_load();
+        let wake = {
+            let ctx = ctx.clone();
+            move || ctx.request_repaint()
+        };
         if let Some(s) = self.session_mut() {
             s.poll_jobs();
+            s.ensure_analyses(wake);
         }
         if let Some(path) = Self::dropped_file(ctx) {
             self.open(path);
@@ -287,7 +301,20 @@ impl eframe::App for ViewerApp {
                     actions.extend(panels::status::banner(ui, &session.problems));
                 });
             }
-            if session.view.selection.is_some() {
+            egui::Panel::top("tabs").show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    for (tab, name) in [
+                        (Tab::Timeline, TAB_TIMELINE),
+                        (Tab::Tasks, TAB_TASKS),
+                        (Tab::Mmu, TAB_MMU),
+                    ] {
+                        if ui.selectable_label(session.tab == tab, name).clicked() {
+                            session.tab = tab;
+                        }
+                    }
+                });
+            });
+            if session.tab == Tab::Timeline && session.view.selection.is_some() {
                 let viewport = session.scene.area.height();
                 egui::Panel::right("details")
                     .default_size(340.0)
@@ -305,7 +332,19 @@ impl eframe::App for ViewerApp {
             Screen::Failed { path, error } => {
                 actions.extend(panels::status::error(ui, path, error));
             }
-            Screen::Loaded(session) => panels::timeline::show(ui, session),
+            Screen::Loaded(session) => {
+                let viewport = session.scene.area.height();
+                let viewport = if viewport.is_finite() && viewport > 0.0 {
+                    viewport
+                } else {
+                    600.0
+                };
+                match session.tab {
+                    Tab::Timeline => panels::timeline::show(ui, session),
+                    Tab::Tasks => panels::tasks::show(ui, session, viewport),
+                    Tab::Mmu => panels::mmu::show(ui, session),
+                }
+            }
         });
         if let Some(text) = &mut self.open_dialog {
             actions.extend(panels::menu::open_dialog(ui.ctx(), text));

@@ -8,7 +8,11 @@ use super::details::{PollDetails, TaskDetails, ThreadDetails};
 use super::jobs::{ExportRequest, Job, default_export_path, export};
 use super::layout::{Hit, LaneKind, Lanes, Scene, SegmentCache, default_collapsed};
 use super::load_job::LoadedTrace;
+use super::mmu_data::MmuData;
 use super::state::{Selection, ViewState};
+use super::table::{self, Row, TableState};
+use crate::analysis::breakdown::{Breakdown, BreakdownOptions};
+use crate::analysis::mmu::Window;
 use crate::export::chrome::ExportStats;
 use crate::model::{Span, TaskIx};
 use crate::units::{format_bytes, format_duration};
@@ -40,6 +44,76 @@ pub struct Session {
     pub scene: Scene,
     /// The export window, while shown.
     pub export: Option<ExportState>,
+    /// The view shown.
+    pub tab: Tab,
+    /// The task breakdown, computed when the Tasks view is first shown.
+    pub breakdown: Lazy<Breakdown>,
+    /// Its table rows.
+    pub table_rows: Vec<Row>,
+    /// The table's order and filter.
+    pub table: TableState,
+    /// The MMU curves, computed when the MMU view is first shown.
+    pub mmu: Lazy<MmuData>,
+    /// The MMU view's options and chosen window.
+    pub mmu_view: MmuView,
+}
+
+/// The views of a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Lanes over time.
+    Timeline,
+    /// The task breakdown table.
+    Tasks,
+    /// Minimum mutator utilization.
+    Mmu,
+}
+
+/// An analysis computed in the background on first use.
+#[derive(Debug)]
+pub enum Lazy<T> {
+    /// Not asked for yet.
+    Idle,
+    /// Being computed.
+    Running(Job<Result<T, String>>),
+    /// Done, or why not.
+    Ready(Result<Arc<T>, String>),
+}
+
+impl<T: Send + 'static> Lazy<T> {
+    /// The result, when ready and successful.
+    pub fn get(&self) -> Option<&Arc<T>> {
+        match self {
+            Lazy::Ready(Ok(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Moves a finished job's result in.
+    fn poll(&mut self) {
+        if let Lazy::Running(job) = self
+            && let Some(r) = job.poll()
+        {
+            *self = Lazy::Ready(match r {
+                Ok(Ok(v)) => Ok(Arc::new(v)),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(e.to_string()),
+            });
+        }
+    }
+}
+
+/// The MMU view's state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MmuView {
+    /// Show each worker's curve.
+    pub per_worker: bool,
+    /// Show the MUD percentile curves.
+    pub percentiles: bool,
+    /// The window whose worst windows are listed.
+    pub chosen: Option<u64>,
+    /// Those worst windows.
+    pub worst: Vec<Window>,
 }
 
 /// The export window: what it will write, the export running, what the last one did.
@@ -77,6 +151,15 @@ impl Session {
             banner_dismissed: false,
             scene: Scene::default(),
             export: None,
+            tab: Tab::Timeline,
+            breakdown: Lazy::Idle,
+            table_rows: Vec::new(),
+            table: TableState::default(),
+            mmu: Lazy::Idle,
+            mmu_view: MmuView {
+                percentiles: true,
+                ..MmuView::default()
+            },
             trace: Arc::from(trace),
         }
     }
@@ -230,8 +313,70 @@ impl Session {
         state.job = Some(Job::spawn(what, wake, move |h| export(&trace, &request, h)));
     }
 
-    /// Picks up a finished export.
+    /// Starts the analyses the current view needs; `wake` asks for a repaint.
+    pub fn ensure_analyses(&mut self, wake: impl Fn() + Send + Sync + Clone + 'static) {
+        if self.tab == Tab::Tasks && matches!(self.breakdown, Lazy::Idle) {
+            let trace = self.trace.clone();
+            self.breakdown = Lazy::Running(Job::spawn("task breakdown", wake.clone(), move |_| {
+                Ok(Breakdown::compute(
+                    &trace.model,
+                    &BreakdownOptions::default(),
+                ))
+            }));
+        }
+        if self.tab == Tab::Mmu && matches!(self.mmu, Lazy::Idle) {
+            let trace = self.trace.clone();
+            self.mmu = Lazy::Running(Job::spawn("MMU", wake, move |h| {
+                MmuData::compute(&trace.model, &|d, t| h.progress(d, t))
+            }));
+        }
+    }
+
+    /// Shows the timeline with the group of `task` expanded and scrolled into view.
+    pub fn show_group_of(&mut self, task: TaskIx, viewport_height: f32) {
+        self.tab = Tab::Timeline;
+        let Some(g) = self
+            .trace
+            .groups
+            .iter()
+            .position(|g| g.tasks.contains(&task))
+        else {
+            return;
+        };
+        if self.collapsed[g] {
+            self.collapsed[g] = false;
+            self.relayout();
+        }
+        if let Some(i) = self.lanes.find(LaneKind::Group(g)) {
+            self.view.scroll_y = self.lanes.lanes[i].top;
+            self.view
+                .clamp_scroll(self.lanes.height, viewport_height.max(1.0));
+        }
+    }
+
+    /// Chooses the MMU window whose worst windows are listed.
+    pub fn choose_mmu_window(&mut self, window: u64) {
+        if let Some(d) = self.mmu.get() {
+            self.mmu_view.worst = d.worst(window);
+            self.mmu_view.chosen = Some(window);
+        }
+    }
+
+    /// Shows `span` in the timeline.
+    pub fn jump_to(&mut self, span: Span) {
+        self.tab = Tab::Timeline;
+        self.view.fit_to(span);
+    }
+
+    /// Picks up finished background work.
     pub fn poll_jobs(&mut self) {
+        self.breakdown.poll();
+        if self.table_rows.is_empty()
+            && let Some(b) = self.breakdown.get()
+        {
+            self.table_rows = table::rows(b);
+        }
+        self.mmu.poll();
         if let Some(state) = &mut self.export
             && let Some(job) = &state.job
             && let Some(result) = job.poll()
@@ -244,7 +389,7 @@ impl Session {
                     format_bytes(stats.bytes)
                 )),
                 Ok(Err(e)) => Err(e),
-                Err(()) => Err("the export stopped without a result".into()),
+                Err(e) => Err(e.to_string()),
             });
             state.job = None;
         }

@@ -5,5 +5,7 @@
 pub mod details;
 pub mod export;
 pub mod menu;
+pub mod mmu;
 pub mod status;
+pub mod tasks;
 pub mod timeline;
