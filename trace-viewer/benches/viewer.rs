@@ -1,0 +1,177 @@
+//! The window on a generated trace of 10 M events, headless (DESIGN.md budgets: open ≤ 1 s,
+//! ≤ 24 bytes of memory per event, a frame — UI + tessellation — ≤ 8 ms at any zoom).
+//!
+//! - open: the window's own load path (`LoadJob`: open, decode in parallel, derive the lane
+//!   tables), timed once;
+//! - memory: heap bytes the loaded trace holds (a counting global allocator: live bytes
+//!   after the load minus before), per event;
+//! - frame: the timeline panel laid out, painted and tessellated by egui on a 1920×1080
+//!   screen, with every task group expanded (20 000 task lanes, the visible ones drawn), at
+//!   the whole trace, a 1 ms window in the middle and a 50 ns window; the first frame at
+//!   each zoom (which computes the task lanes' states) is shown apart from the median and
+//!   worst of the next 30.
+//!
+//! `cargo bench -p trace-viewer --bench viewer` runs the full size and prints the figures;
+//! without `--bench` (e.g. `cargo test --benches`) it smoke-runs on 100 k events.
+//! `VIEWER_BENCH_EVENTS=N` overrides the size.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+
+use trace_viewer::app::load_job::{LoadJob, LoadOutcome};
+use trace_viewer::app::panels::timeline;
+use trace_viewer::app::session::Session;
+use trace_viewer::app::synthetic::Synthetic;
+use trace_viewer::model::Span;
+
+/// Counts live heap bytes.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: forwarded as is.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// A synthetic trace of about `events` events: 4 workers, 20 000 tasks at 3 locations, each
+/// poll preceded by a wake (3 events per poll), a park per round.
+fn params(events: u64) -> Synthetic {
+    let tasks = 20_000u32.min((events / 30).max(10) as u32);
+    Synthetic {
+        workers: 4,
+        tasks,
+        polls_per_task: (events / (3 * u64::from(tasks))).max(2) as u32,
+        locations: 3,
+        poll_ns: 2_000,
+        gap_ns: 200,
+        park_ns: 5_000,
+        pauses: true,
+        blocking: true,
+        lost: false,
+    }
+}
+
+/// Runs one frame of the timeline panel and tessellates it; returns how long it took.
+fn frame(ctx: &egui::Context, session: &mut Session) -> Duration {
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1920.0, 1080.0),
+        )),
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let mut output = ctx.run_ui(input, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| timeline::show(ui, session));
+    });
+    let clipped = ctx.tessellate(output.shapes, output.pixels_per_point);
+    let took = start.elapsed();
+    std::hint::black_box(clipped);
+    // No renderer here to upload the font atlas to.
+    output.textures_delta.clear();
+    took
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let events: u64 = std::env::var("VIEWER_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if full { 10_000_000 } else { 100_000 });
+    let s = params(events);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("viewer-bench.rtt");
+    {
+        let bytes = s.bytes();
+        std::fs::write(&path, &bytes).expect("writing the trace");
+        println!(
+            "trace: {} workers, {} tasks × {} polls, {:.1} MB",
+            s.workers,
+            s.tasks,
+            s.polls_per_task,
+            bytes.len() as f64 / 1e6
+        );
+    }
+
+    let before = live();
+    let started = Instant::now();
+    let LoadOutcome::Loaded(trace) = LoadJob::start(path, || {}).wait() else {
+        panic!("the generated trace loads");
+    };
+    let open = started.elapsed();
+    let held = live() - before;
+    let n = trace.model.events;
+    println!(
+        "open: {:.0} ms for {n} events ({:.1} M events/s)",
+        ms(open),
+        n as f64 / open.as_secs_f64() / 1e6
+    );
+    println!(
+        "memory: {:.1} MB held, {:.1} bytes per event",
+        held as f64 / 1e6,
+        held as f64 / n as f64
+    );
+
+    let ctx = egui::Context::default();
+    let mut session = Session::new(trace);
+    session.set_all_collapsed(false);
+    let whole = session.trace.model.span();
+    let mid = (whole.start + whole.end) / 2;
+    let zooms = [
+        ("whole trace", None),
+        ("1 ms", Some(Span::new(mid, mid + 1_000_000))),
+        ("50 ns", Some(Span::new(mid, mid + 50))),
+    ];
+    for (name, span) in zooms {
+        match span {
+            None => session.view.fit_all(),
+            Some(span) => {
+                session.view.time = trace_viewer::app::state::TimeView {
+                    start: span.start as f64,
+                    end: span.end as f64,
+                }
+            }
+        }
+        let first = frame(&ctx, &mut session);
+        let mut times: Vec<Duration> = (0..30).map(|_| frame(&ctx, &mut session)).collect();
+        times.sort();
+        println!(
+            "frame at {name:>11}: first {:6.2} ms, median {:5.2} ms, worst {:5.2} ms \
+             ({} rectangles, {} lanes)",
+            ms(first),
+            ms(times[times.len() / 2]),
+            ms(times[times.len() - 1]),
+            session.scene.items.len() + session.scene.overlays.len(),
+            session.scene.lanes.len(),
+        );
+    }
+}
