@@ -636,3 +636,91 @@ fn the_mmu_view_lists_worst_windows_that_jump_into_the_timeline() {
     // The pause overlay is on screen.
     assert!(!session.scene.overlays.is_empty());
 }
+
+#[test]
+fn dragging_on_the_time_axis_selects_a_range_and_sums_it() {
+    use trace_viewer::app::panels::timeline::AXIS_LABEL;
+    let s = Synthetic::default();
+    let (_dir, mut h) = open(&s);
+    let axis = h.get_by_label(AXIS_LABEL).rect();
+    let area = h.state().session().unwrap().scene.area;
+    let v0 = view(&h);
+    let (a, b) = (
+        Pos2::new(area.left() + area.width() * 0.2, axis.center().y),
+        Pos2::new(area.left() + area.width() * 0.6, axis.center().y),
+    );
+    h.event(Event::PointerMoved(a));
+    h.drag_at(a);
+    for i in 1..=4 {
+        h.event(Event::PointerMoved(a + (b - a) * (i as f32 / 4.0)));
+    }
+    h.drop_at(b);
+    h.run_steps(2);
+    let range = h.state().session().unwrap().view.range.expect("a range");
+    let t = |p: Pos2| v0.time_at(p.x, area.left(), area.width());
+    assert!(
+        (range.start as f64 - t(a)).abs() <= 1.0 + v0.span() * 1e-9,
+        "{range:?}"
+    );
+    assert!(
+        (range.end as f64 - t(b)).abs() <= 1.0 + v0.span() * 1e-9,
+        "{range:?}"
+    );
+    // The view did not move, and the details panel sums the range.
+    assert!(close(view(&h).start, v0.start));
+    wait_for(&mut h, "the range summary", |a| {
+        a.session()
+            .and_then(|s| match &s.range_summary {
+                trace_viewer::app::session::Lazy::Ready(Ok(r)) => Some(r.span == range),
+                _ => None,
+            })
+            .unwrap_or(false)
+    });
+    h.get_by_label(details::RANGE_HEADING);
+    h.get_by_label_contains("tasks alive in it");
+    // F fits it; Esc clears it.
+    h.key_press(Key::F);
+    h.run_steps(2);
+    let v = view(&h);
+    assert!(v.start <= range.start as f64 && v.end >= range.end as f64);
+    assert!(v.span() < range.len() as f64 * 1.1, "{v:?}");
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert!(h.state().session().unwrap().view.range.is_none());
+    assert!(h.query_by_label(details::RANGE_HEADING).is_none());
+}
+
+#[test]
+fn shift_drag_on_the_lanes_selects_a_range_instead_of_panning() {
+    let (_dir, mut h) = open(&Synthetic::default());
+    let v0 = view(&h);
+    let area = h.state().session().unwrap().scene.area;
+    let a = lanes_center(&h);
+    let b = a + vec2(150.0, 0.0);
+    h.event(Event::ModifiersChanged(Modifiers::SHIFT));
+    h.event(Event::PointerMoved(a));
+    h.event(Event::PointerButton {
+        pos: a,
+        button: PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::SHIFT,
+    });
+    for i in 1..=3 {
+        h.event(Event::PointerMoved(a + vec2(50.0 * i as f32, 0.0)));
+    }
+    h.event(Event::PointerButton {
+        pos: b,
+        button: PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::SHIFT,
+    });
+    h.event(Event::ModifiersChanged(Modifiers::NONE));
+    h.run_steps(2);
+    assert!(close(view(&h).start, v0.start), "no pan");
+    let range = h.state().session().unwrap().view.range.expect("a range");
+    let want = 150.0 / f64::from(area.width()) * v0.span();
+    assert!(
+        (range.len() as f64 - want).abs() < want * 0.05 + 2.0,
+        "{range:?} vs {want}"
+    );
+}

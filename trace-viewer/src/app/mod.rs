@@ -21,6 +21,7 @@ pub mod layout;
 pub mod load_job;
 pub mod mmu_data;
 pub mod panels;
+pub mod range;
 pub mod session;
 pub mod state;
 pub mod synthetic;
@@ -314,7 +315,10 @@ impl eframe::App for ViewerApp {
                     }
                 });
             });
-            if session.tab == Tab::Timeline && session.view.selection.is_some() {
+            if session.tab == Tab::Timeline
+                && (session.view.selection.is_some()
+                    || (session.view.range.is_some() && session.view.range_anchor.is_none()))
+            {
                 let viewport = session.scene.area.height();
                 egui::Panel::right("details")
                     .default_size(340.0)

@@ -9,6 +9,7 @@ use super::jobs::{ExportRequest, Job, default_export_path, export};
 use super::layout::{Hit, LaneKind, Lanes, Scene, SegmentCache, default_collapsed};
 use super::load_job::LoadedTrace;
 use super::mmu_data::MmuData;
+use super::range::RangeSummary;
 use super::state::{Selection, ViewState};
 use super::table::{self, Row, TableState};
 use crate::analysis::breakdown::{Breakdown, BreakdownOptions};
@@ -56,6 +57,10 @@ pub struct Session {
     pub mmu: Lazy<MmuData>,
     /// The MMU view's options and chosen window.
     pub mmu_view: MmuView,
+    /// What the selected time range holds.
+    pub range_summary: Lazy<RangeSummary>,
+    /// The range `range_summary` is (being) computed for.
+    pub range_summary_for: Option<Span>,
 }
 
 /// The views of a trace.
@@ -160,6 +165,8 @@ impl Session {
                 percentiles: true,
                 ..MmuView::default()
             },
+            range_summary: Lazy::Idle,
+            range_summary_for: None,
             trace: Arc::from(trace),
         }
     }
@@ -233,9 +240,13 @@ impl Session {
         }
     }
 
-    /// F: fits the view to the selection (the clicked poll or stretch, else the task's
-    /// lifetime), or to the whole trace when nothing is selected.
+    /// F: fits the view to the selected range, else the selection (the clicked poll or
+    /// stretch, else the task's lifetime), or to the whole trace when nothing is selected.
     pub fn fit_selection(&mut self) {
+        if let Some(range) = self.view.range {
+            self.view.fit_to(range);
+            return;
+        }
         match self.view.selection {
             Some(Selection::Task { poll: Some(p), .. }) => {
                 self.view.fit_to(self.trace.model.polls[p as usize].span())
@@ -326,10 +337,43 @@ impl Session {
         }
         if self.tab == Tab::Mmu && matches!(self.mmu, Lazy::Idle) {
             let trace = self.trace.clone();
-            self.mmu = Lazy::Running(Job::spawn("MMU", wake, move |h| {
+            self.mmu = Lazy::Running(Job::spawn("MMU", wake.clone(), move |h| {
                 MmuData::compute(&trace.model, &|d, t| h.progress(d, t))
             }));
         }
+        self.ensure_range_summary(wake);
+    }
+
+    /// Keeps the range summary in step with the selected range (once its drag is over).
+    fn ensure_range_summary(&mut self, wake: impl Fn() + Send + Sync + 'static) {
+        let range = if self.view.range_anchor.is_some() {
+            self.range_summary_for
+        } else {
+            self.view.range
+        };
+        if range == self.range_summary_for {
+            return;
+        }
+        if let Lazy::Running(job) = &self.range_summary {
+            job.cancel();
+        }
+        self.range_summary_for = range;
+        self.range_summary = match range {
+            None => Lazy::Idle,
+            Some(span) => {
+                let trace = self.trace.clone();
+                Lazy::Running(Job::spawn("range", wake, move |_| {
+                    Ok(RangeSummary::compute(&trace, span))
+                }))
+            }
+        };
+    }
+
+    /// Esc: clears the selection and the range.
+    pub fn clear(&mut self) {
+        self.select(None);
+        self.view.range = None;
+        self.view.range_anchor = None;
     }
 
     /// Shows the timeline with the group of `task` expanded and scrolled into view.
@@ -377,6 +421,7 @@ impl Session {
             self.table_rows = table::rows(b);
         }
         self.mmu.poll();
+        self.range_summary.poll();
         if let Some(state) = &mut self.export
             && let Some(job) = &state.job
             && let Some(result) = job.poll()

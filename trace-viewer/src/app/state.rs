@@ -174,6 +174,10 @@ pub struct ViewState {
     pub scroll_y: f32,
     /// What is selected.
     pub selection: Option<Selection>,
+    /// The selected time range (dragged on the time axis, or shift + drag on the lanes).
+    pub range: Option<Span>,
+    /// Where the range drag started, while it goes on.
+    pub range_anchor: Option<f64>,
 }
 
 impl ViewState {
@@ -184,6 +188,8 @@ impl ViewState {
             limits: Limits { trace },
             scroll_y: 0.0,
             selection: None,
+            range: None,
+            range_anchor: None,
         }
     }
 
@@ -237,6 +243,33 @@ impl ViewState {
         let t0 = self.time.start.max(0.0).floor() as Nanos;
         let t1 = self.time.end.max(0.0).ceil() as Nanos;
         (t0, t1.max(t0))
+    }
+}
+
+impl ViewState {
+    /// Starts selecting a range at time `t`.
+    pub fn range_start(&mut self, t: f64) {
+        self.range_anchor = Some(t);
+        self.range = None;
+    }
+
+    /// The range drag is at time `t`: the range runs from the anchor to `t` (either way),
+    /// clamped to the trace, whole nanoseconds, at least 1 ns.
+    pub fn range_drag(&mut self, t: f64) {
+        let Some(a) = self.range_anchor else {
+            return;
+        };
+        let trace = self.limits.trace;
+        let clamp = |x: f64| x.clamp(trace.start as f64, trace.end as f64);
+        let (lo, hi) = (clamp(a.min(t)), clamp(a.max(t)));
+        let start = lo.floor() as Nanos;
+        let end = (hi.ceil() as Nanos).max(start + 1);
+        self.range = Some(Span::new(start, end));
+    }
+
+    /// The range drag ended.
+    pub fn range_end(&mut self) {
+        self.range_anchor = None;
     }
 }
 
@@ -524,6 +557,23 @@ mod tests {
         let start = s.time.start;
         s.apply(ViewInput::KeyPan { later: true }, &g);
         assert!(s.time.start > start);
+    }
+
+    #[test]
+    fn a_range_is_dragged_either_way_and_kept_in_the_trace() {
+        let mut s = ViewState::new(Span::new(100, 1_000));
+        s.range_drag(500.0);
+        assert_eq!(s.range, None, "no drag started");
+        s.range_start(700.4);
+        s.range_drag(300.6);
+        assert_eq!(s.range, Some(Span::new(300, 701)));
+        s.range_drag(5_000.0);
+        assert_eq!(s.range, Some(Span::new(700, 1_000)));
+        s.range_drag(700.4);
+        assert_eq!(s.range, Some(Span::new(700, 701)), "at least 1 ns");
+        s.range_end();
+        assert_eq!(s.range_anchor, None);
+        assert_eq!(s.range, Some(Span::new(700, 701)));
     }
 
     #[test]

@@ -19,6 +19,7 @@ enum Action {
     Reveal(TaskIx),
     Zoom(Span),
     Close,
+    ClearRange,
 }
 
 /// Shows the details of the selection; `viewport_height` is the lanes' height (for
@@ -38,21 +39,99 @@ pub fn show(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
         });
     });
     ui.separator();
-    egui::ScrollArea::vertical().show(ui, |ui| match session.view.selection {
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        if session.view.range.is_some() {
+            range_section(ui, session, &mut action);
+            ui.separator();
+        }
+        selection_section(ui, session, &mut action);
+    });
+    match action {
+        Some(Action::Reveal(task)) => session.reveal_task(task, viewport_height),
+        Some(Action::Zoom(span)) => session.view.fit_to(span),
+        Some(Action::Close) => session.clear(),
+        Some(Action::ClearRange) => session.view.range = None,
+        None => {}
+    }
+}
+
+fn selection_section(ui: &mut Ui, session: &Session, action: &mut Option<Action>) {
+    match session.view.selection {
         Some(Selection::Task { segment, .. }) => {
-            task_section(ui, session, segment, &mut action);
+            task_section(ui, session, segment, action);
         }
         Some(Selection::Thread(_)) => thread_section(ui, session),
         None => {
             ui.label("Click a slice in the timeline to see it here.");
         }
-    });
-    match action {
-        Some(Action::Reveal(task)) => session.reveal_task(task, viewport_height),
-        Some(Action::Zoom(span)) => session.view.fit_to(span),
-        Some(Action::Close) => session.select(None),
-        None => {}
     }
+}
+
+/// The heading of the range section (tests look for it).
+pub const RANGE_HEADING: &str = "Selected range";
+
+fn range_section(ui: &mut Ui, session: &Session, action: &mut Option<Action>) {
+    let Some(range) = session.view.range else {
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(RANGE_HEADING).strong().size(15.0));
+        if ui.link("zoom to it").clicked() {
+            *action = Some(Action::Zoom(range));
+        }
+        if ui.link("clear").clicked() {
+            *action = Some(Action::ClearRange);
+        }
+    });
+    ui.label(format!(
+        "{} from {} to {}",
+        format_duration(range.len()),
+        format_duration(range.start),
+        format_duration(range.end)
+    ));
+    let summary = match &session.range_summary {
+        crate::app::session::Lazy::Ready(Ok(s)) if s.span == range => s.clone(),
+        _ => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("summing…");
+            });
+            return;
+        }
+    };
+    ui.label(format!(
+        "{} tasks alive in it; their time by state:",
+        summary.tasks
+    ));
+    let total = summary.totals.total().max(1) as f64;
+    Grid::new("range-states").num_columns(3).show(ui, |ui| {
+        for state in palette::legend_states() {
+            let ns = summary.totals.get(state);
+            if ns == 0 {
+                continue;
+            }
+            ui.horizontal(|ui| {
+                let (r, _) = ui.allocate_exact_size(vec2(10.0, 10.0), Sense::hover());
+                ui.painter()
+                    .rect_filled(r, 1.0, palette::state_color(state));
+                ui.label(state_label(state));
+            });
+            ui.label(format_duration(ns));
+            ui.label(format!("{:.1}%", ns as f64 * 100.0 / total));
+            ui.end_row();
+        }
+    });
+    ui.add_space(4.0);
+    ui.label("threads (busy / idle):");
+    Grid::new("range-threads").num_columns(3).show(ui, |ui| {
+        let len = range.len().max(1) as f64;
+        for t in &summary.threads {
+            ui.label(&t.label);
+            ui.label(format!("{:.1}%", t.busy as f64 * 100.0 / len));
+            ui.label(format!("{:.1}%", t.idle as f64 * 100.0 / len));
+            ui.end_row();
+        }
+    });
 }
 
 fn task_section(

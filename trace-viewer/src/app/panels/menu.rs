@@ -59,8 +59,9 @@ W / S, mouse wheel   zoom in / out (at the pointer)
 A / D, drag          pan earlier / later
 Shift + wheel        pan
 drag up / down, wheel over the lane names, PgUp / PgDn   scroll lanes
-F                    fit the selection (or the whole trace)
-Esc                  clear the selection
+drag on the time axis, Shift + drag   select a time range (totals in the details)
+F                    fit the range, else the selection, else the whole trace
+Esc                  clear the selection and the range
 click a slice        details; click a folded (grey) slice to zoom to it
 click a group name   collapse / expand it";
 

@@ -23,6 +23,8 @@ pub const LEGEND_HEIGHT: f32 = 22.0;
 
 /// The accessibility label of the lanes area (tests find it by this).
 pub const LANES_LABEL: &str = "timeline lanes";
+/// The accessibility label of the time axis (drag on it to select a range).
+pub const AXIS_LABEL: &str = "time axis";
 
 /// Where the parts of the panel go inside `full`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,10 +78,44 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
         ui.scope_id().with("timeline-gutter"),
         Sense::click(),
     );
+    let axis_resp = ui.interact(
+        rects.axis,
+        ui.scope_id().with("timeline-axis"),
+        Sense::drag(),
+    );
+    axis_resp.widget_info(|| WidgetInfo::labeled(Role::Canvas, true, AXIS_LABEL));
+
+    // Range selection: drag on the time axis, or shift + drag on the lanes.
+    let pointer_t = |session: &Session, p: Pos2| {
+        session
+            .view
+            .time
+            .time_at(p.x, rects.lanes.left(), rects.lanes.width())
+    };
+    let shift = ui.input(|i| i.modifiers.shift);
+    if (axis_resp.drag_started() || (lanes_resp.drag_started() && shift))
+        && let Some(p) = ui.input(|i| i.pointer.press_origin())
+    {
+        let t = pointer_t(session, p);
+        session.view.range_start(t);
+    }
+    if session.view.range_anchor.is_some() {
+        if let Some(p) = ui.input(|i| i.pointer.interact_pos()) {
+            let t = pointer_t(session, p);
+            session.view.range_drag(t);
+        }
+        if axis_resp.drag_stopped()
+            || lanes_resp.drag_stopped()
+            || !ui.input(|i| i.pointer.any_down())
+        {
+            session.view.range_end();
+        }
+    }
 
     // Input first, so this frame shows its effect.
     let geometry = rects.geometry(session.lanes.height);
-    for input in gather_input(ui, &rects, &lanes_resp) {
+    let ranging = session.view.range_anchor.is_some();
+    for input in gather_input(ui, &rects, &lanes_resp, ranging) {
         session.view.apply(input, &geometry);
     }
     if !ui.egui_wants_keyboard_input() {
@@ -87,7 +123,7 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
             session.fit_selection();
         }
         if ui.input(|i| i.key_pressed(Key::Escape)) {
-            session.select(None);
+            session.clear();
         }
     }
     session
@@ -136,6 +172,9 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
         hover.as_ref(),
     );
     paint::paint_axis(painter, rects.axis, &ax, &session.scene, text);
+    if let Some(range) = session.view.range {
+        paint::paint_range(painter, rects.axis, rects.lanes, &session.view.time, range);
+    }
     paint_gutter(ui, session, &rects);
     paint_legend(ui, rects.legend);
 
@@ -154,7 +193,12 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
 }
 
 /// Wheel, drag and key presses over the timeline, as view gestures.
-fn gather_input(ui: &Ui, rects: &PanelRects, lanes: &egui::Response) -> Vec<ViewInput> {
+fn gather_input(
+    ui: &Ui,
+    rects: &PanelRects,
+    lanes: &egui::Response,
+    ranging: bool,
+) -> Vec<ViewInput> {
     let mut out = Vec::new();
     let pointer = ui.input(|i| i.pointer.hover_pos());
     let over_lanes = pointer.filter(|p| rects.lanes.contains(*p) || rects.axis.contains(*p));
@@ -191,7 +235,7 @@ fn gather_input(ui: &Ui, rects: &PanelRects, lanes: &egui::Response) -> Vec<View
             }
         }
     });
-    if lanes.dragged() {
+    if lanes.dragged() && !ranging {
         let d = lanes.drag_delta();
         if d != egui::Vec2::ZERO {
             out.push(ViewInput::Drag { dx: d.x, dy: d.y });

@@ -151,3 +151,40 @@ pub fn paint_grid(painter: &Painter, area: Rect, axis: &Axis) {
         );
     }
 }
+
+/// The selected time range: a band over the lanes and the axis, with its length on top.
+pub fn paint_range(
+    painter: &Painter,
+    axis: Rect,
+    lanes: Rect,
+    view: &crate::app::state::TimeView,
+    range: crate::model::Span,
+) {
+    let area = axis.union(lanes);
+    let painter = painter.with_clip_rect(area);
+    let x0 = view.x_of(range.start as f64, lanes.left(), lanes.width());
+    let x1 = view
+        .x_of(range.end as f64, lanes.left(), lanes.width())
+        .max(x0 + 1.0);
+    let band = Rect::from_min_max(pos2(x0, area.top()), pos2(x1, area.bottom()));
+    painter.rect_filled(band, 0.0, Color32::from_rgba_unmultiplied(90, 140, 255, 40));
+    let edge = Stroke::new(1.0, Color32::from_rgb(120, 170, 255));
+    for x in [x0, x1] {
+        painter.line_segment([pos2(x, area.top()), pos2(x, area.bottom())], edge);
+    }
+    let label = crate::units::format_duration(range.len());
+    let galley = painter.layout_no_wrap(label, FontId::proportional(11.0), Color32::WHITE);
+    let at = pos2(
+        ((x0 + x1) / 2.0 - galley.size().x / 2.0).max(area.left()),
+        axis.top() + 1.0,
+    );
+    painter.rect_filled(
+        Rect::from_min_size(
+            at - egui::vec2(3.0, 0.0),
+            galley.size() + egui::vec2(6.0, 1.0),
+        ),
+        2.0,
+        Color32::from_rgb(40, 70, 140),
+    );
+    painter.galley(at, galley, Color32::WHITE);
+}
