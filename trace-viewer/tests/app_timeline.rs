@@ -621,7 +621,7 @@ fn the_mmu_view_lists_worst_windows_that_jump_into_the_timeline() {
     );
     h.get_by_label(&format!(
         "at {}: utilization 0.0%",
-        trace_viewer::units::format_duration(worst.start)
+        trace_viewer::app::panels::mmu::window_start(worst.start, 10_000)
     ))
     .click();
     h.run_steps(3);

@@ -89,7 +89,7 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
                     if ui
                         .link(format!(
                             "at {}: utilization {:.1}%",
-                            format_duration(win.start),
+                            window_start(win.start, w),
                             win.utilization * 100.0
                         ))
                         .on_hover_text("Show it in the timeline")
@@ -178,4 +178,11 @@ fn plot(
         });
     let clicked = response.response.clicked();
     clicked.then_some(response.inner.map(|p| p.x)).flatten()
+}
+
+/// A window's start, precise enough to tell windows of length `window` apart: seconds with
+/// decimals down to a tenth of the window.
+pub fn window_start(start: u64, window: u64) -> String {
+    let resolution = 10u64.pow((window / 10).max(1).ilog10());
+    crate::app::axis::format_precise(start, resolution)
 }
