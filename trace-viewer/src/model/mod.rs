@@ -536,10 +536,6 @@ impl Model {
                 _ => "task".into(),
             }
         };
-        // A block_on root has a recorder-made id (from 2^62): its location says enough.
-        if t.kind == Some(TaskKind::BlockOn) {
-            return format!("block_on {what}");
-        }
         format!("{what} #{}", t.id.0)
     }
 
