@@ -267,15 +267,17 @@ fn spans_and_events_appear_as_regions_and_logs_inside_their_task_polls() {
     #[derive(Default, Debug)]
     struct Seen {
         regions: usize,
-        logs: Vec<String>,
-        levels: Vec<Level>,
+        /// `(time, message, level)`: a task's polls may run on several workers, and threads
+        /// are walked one after another, so logs are put in time order afterwards.
+        logs: Vec<(u64, String, Level)>,
     }
     let mut seen: BTreeMap<u64, Seen> = BTreeMap::new();
     for thread in trace.thread_ids() {
         let mut poll: Option<u64> = None;
         let mut regions: Vec<u64> = vec![];
         for r in trace.thread_events(thread) {
-            match r.unwrap().event {
+            let r = r.unwrap();
+            match r.event {
                 Event::PollStart { task } => poll = Some(task.0),
                 Event::PollEnd { .. } => {
                     assert!(regions.is_empty(), "a region open across a poll end");
@@ -299,8 +301,7 @@ fn spans_and_events_appear_as_regions_and_logs_inside_their_task_polls() {
                     assert_eq!(regions.len(), 1, "log outside its span");
                     let task = poll.expect("log outside any poll");
                     let s = seen.entry(task).or_default();
-                    s.logs.push(message.to_string());
-                    s.levels.push(level);
+                    s.logs.push((r.time, message.to_string(), level));
                 }
                 _ => {}
             }
@@ -316,11 +317,15 @@ fn spans_and_events_appear_as_regions_and_logs_inside_their_task_polls() {
             (STEPS as usize + 1..=STEPS as usize + 2).contains(&s.regions),
             "task {id}: {s:?}"
         );
+        let mut logs = s.logs.clone();
+        logs.sort_by_key(|l| l.0);
+        let messages: Vec<&str> = logs.iter().map(|l| l.1.as_str()).collect();
+        let levels: Vec<Level> = logs.iter().map(|l| l.2).collect();
         let mut expected: Vec<String> = (0..STEPS).map(|i| format!("step job={k} i={i}")).collect();
         expected.push("done".into());
-        assert_eq!(s.logs, expected, "task {id}");
-        assert_eq!(s.levels.last(), Some(&Level::Warn));
-        assert!(s.levels[..STEPS as usize].iter().all(|l| *l == Level::Info));
+        assert_eq!(messages, expected, "task {id}");
+        assert_eq!(levels.last(), Some(&Level::Warn));
+        assert!(levels[..STEPS as usize].iter().all(|l| *l == Level::Info));
     }
     // Only our tasks made regions and logs.
     assert_eq!(seen.len(), ids.len(), "{seen:?}");
