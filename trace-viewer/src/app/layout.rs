@@ -636,17 +636,34 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
         }
     }
     // Process-wide pauses over every lane.
-    let paused = &trace.paused;
-    let range = disjoint_in(paused, |s| *s, t0, t1);
     let (y0, y1) = (
         area.top(),
         area.top() + (lanes.height - scroll_y).min(area.height()),
     );
+    fold_spans(&trace.paused, t0, t1, &xmap, |_, span, x0, x1| {
+        scene.overlays.push(Item {
+            rect: hrect(x0, x1, y0, y1),
+            fill: Fill::ProcessPause,
+            hit: Hit::ProcessPause(span),
+        })
+    });
+    scene
+}
+
+/// Folds disjoint spans sorted by start that overlap `[t0, t1)` (idle stretches, pauses),
+/// calling `emit` with each piece's index range, the span it covers and its edges.
+fn fold_spans(
+    spans: &[Span],
+    t0: Nanos,
+    t1: Nanos,
+    xmap: &XMap,
+    mut emit: impl FnMut(Range<usize>, Span, f32, f32),
+) {
     fold(
-        range,
-        |i| paused[i].start,
-        |i| paused[i].end,
-        &xmap,
+        disjoint_in(spans, |s| *s, t0, t1),
+        |i| spans[i].start,
+        |i| spans[i].end,
+        xmap,
         MIN_SLICE_PX,
         FOLD_GAP_PX,
         |p| {
@@ -654,14 +671,10 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
                 Piece::One { ix, x0, x1 } => (ix..ix + 1, x0, x1),
                 Piece::Folded { ixs, x0, x1 } => (ixs, x0, x1),
             };
-            scene.overlays.push(Item {
-                rect: hrect(x0, x1, y0, y1),
-                fill: Fill::ProcessPause,
-                hit: Hit::ProcessPause(Span::new(paused[ixs.start].start, paused[ixs.end - 1].end)),
-            });
+            let span = Span::new(spans[ixs.start].start, spans[ixs.end - 1].end);
+            emit(ixs, span, x0, x1);
         },
     );
-    scene
 }
 
 /// A rectangle from `x0` to `x1` (at least one point wide) and `y0` to `y1`.
@@ -685,38 +698,24 @@ fn thread_lane(
     let h = lane.height();
 
     // Idle: a thin bar through the middle.
-    let parks = &th.parks;
     let (py0, py1) = (lane.top() + h * 0.45, lane.top() + h * 0.55);
-    fold(
-        disjoint_in(parks, |s| *s, t0, t1),
-        |i| parks[i].start,
-        |i| parks[i].end,
-        xmap,
-        MIN_SLICE_PX,
-        FOLD_GAP_PX,
-        |p| {
-            let (ixs, x0, x1) = match p {
-                Piece::One { ix, x0, x1 } => (ix..ix + 1, x0, x1),
-                Piece::Folded { ixs, x0, x1 } => (ixs, x0, x1),
-            };
-            let span = Span::new(parks[ixs.start].start, parks[ixs.end - 1].end);
-            scene.items.push(Item {
-                rect: hrect(x0, x1, py0, py1),
-                fill: Fill::Park,
-                hit: if ixs.len() == 1 {
-                    Hit::Park { thread, span }
-                } else {
-                    Hit::Folded {
-                        lane: li,
-                        span,
-                        count: ixs.len(),
-                        what: "idle stretches",
-                        mostly: None,
-                    }
-                },
-            });
-        },
-    );
+    fold_spans(&th.parks, t0, t1, xmap, |ixs, span, x0, x1| {
+        scene.items.push(Item {
+            rect: hrect(x0, x1, py0, py1),
+            fill: Fill::Park,
+            hit: if ixs.len() == 1 {
+                Hit::Park { thread, span }
+            } else {
+                Hit::Folded {
+                    lane: li,
+                    span,
+                    count: ixs.len(),
+                    what: "idle stretches",
+                    mostly: None,
+                }
+            },
+        });
+    });
 
     // Polls.
     let polls = model.thread_polls_in(thread, t0, t1);
@@ -755,28 +754,18 @@ fn thread_lane(
     );
 
     // Thread-scoped pauses: a band along the bottom.
-    let paused = &trace.thread_paused[thread as usize];
     let (qy0, qy1) = (lane.bottom() - 5.0, lane.bottom());
-    fold(
-        disjoint_in(paused, |s| *s, t0, t1),
-        |i| paused[i].start,
-        |i| paused[i].end,
+    fold_spans(
+        &trace.thread_paused[thread as usize],
+        t0,
+        t1,
         xmap,
-        MIN_SLICE_PX,
-        FOLD_GAP_PX,
-        |p| {
-            let (ixs, x0, x1) = match p {
-                Piece::One { ix, x0, x1 } => (ix..ix + 1, x0, x1),
-                Piece::Folded { ixs, x0, x1 } => (ixs, x0, x1),
-            };
+        |_, span, x0, x1| {
             scene.items.push(Item {
                 rect: hrect(x0, x1, qy0, qy1),
                 fill: Fill::ThreadPause,
-                hit: Hit::ThreadPause {
-                    thread,
-                    span: Span::new(paused[ixs.start].start, paused[ixs.end - 1].end),
-                },
-            });
+                hit: Hit::ThreadPause { thread, span },
+            })
         },
     );
 
