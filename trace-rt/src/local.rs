@@ -130,29 +130,30 @@ struct Inner {
 }
 
 impl Inner {
+    /// Records `event` now (the hot path: the clock is read only once attached).
     #[inline(always)]
     fn record(&mut self, epoch: u64, event: &Event<'_>) {
-        if self.epoch != epoch {
-            self.switch_session(epoch);
-        }
-        let Some(a) = &mut self.attached else {
-            return;
-        };
-        if !a.record(event) {
-            // The session took our chunk (it is stopping): let go of it.
-            self.attached = None;
-        }
+        self.write(epoch, event, |_| clock::now());
     }
 
+    /// Records `event` at `time`, raised to the thread's last event time if earlier.
     fn record_at(&mut self, epoch: u64, time: u64, event: &Event<'_>) {
+        self.write(epoch, event, |last| time.max(last));
+    }
+
+    /// Attaches to the current session if needed, then writes `event` at the time `time`
+    /// gives from the thread's last event time.
+    #[inline(always)]
+    fn write(&mut self, epoch: u64, event: &Event<'_>, time: impl FnOnce(u64) -> u64) {
         if self.epoch != epoch {
             self.switch_session(epoch);
         }
         let Some(a) = &mut self.attached else {
             return;
         };
-        let time = time.max(a.state.last_time);
-        if !a.write(time, event) {
+        let now = time(a.state.last_time);
+        if !a.write(now, event) {
+            // The session took our chunk (it is stopping): let go of it.
             self.attached = None;
         }
     }
@@ -229,14 +230,8 @@ enum Rotate {
 }
 
 impl Attached {
-    /// Records one event; `false` when the session has taken this thread's slot.
-    #[inline(always)]
-    fn record(&mut self, event: &Event<'_>) -> bool {
-        self.write(clock::now(), event)
-    }
-
-    /// Records one event at `now` (not earlier than the chunk's last event); `false` as
-    /// for `record`.
+    /// Records one event at `now` (not earlier than the chunk's last event); `false` when
+    /// the session has taken this thread's slot.
     #[inline(always)]
     fn write(&mut self, now: u64, event: &Event<'_>) -> bool {
         let need = codec::max_encoded_len(event);
