@@ -33,6 +33,7 @@ pub mod event;
 pub mod frame;
 pub mod meta;
 pub mod reader;
+pub mod sampling;
 pub mod varint;
 pub mod writer;
 

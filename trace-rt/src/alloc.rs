@@ -94,13 +94,10 @@ use crate::clock;
 use crate::local::try_record_at;
 use crate::session::EPOCH;
 
-/// The default mean distance between samples: 512 KiB allocated, as in Go.
-///
-/// ```
-/// let a = trace_rt::TracingAllocator::new(std::alloc::System);
-/// assert_eq!(a.sample_rate(), trace_rt::alloc::DEFAULT_SAMPLE_RATE);
-/// ```
-pub const DEFAULT_SAMPLE_RATE: u64 = 512 * 1024;
+// Shared with readers of the trace (the viewer estimates bytes per task the same way).
+pub use trace_format::sampling::{
+    DEFAULT_SAMPLE_RATE, SAMPLE_RATE_COUNTER, sample_probability, sample_weight,
+};
 
 /// The default threshold over which an allocator call is recorded as a pause of kind
 /// `"alloc"`.
@@ -117,20 +114,6 @@ pub const DEFAULT_SLOW_THRESHOLD: Duration = Duration::from_micros(100);
 /// assert_eq!(a.timed_min_size(), trace_rt::alloc::DEFAULT_TIMED_MIN_SIZE);
 /// ```
 pub const DEFAULT_TIMED_MIN_SIZE: u64 = 64 * 1024;
-
-/// The `Counter` event name under which each thread records the sample rate in effect.
-///
-/// A reader finds its string id among the trace's strings:
-///
-/// ```no_run
-/// # let trace = trace_rt::trace_format::Trace::open("x.rtt")?;
-/// let rate_name = trace
-///     .strings()
-///     .find(|(_, s)| *s == trace_rt::alloc::SAMPLE_RATE_COUNTER)
-///     .map(|(id, _)| id);
-/// # Ok::<(), trace_rt::trace_format::ReadError>(())
-/// ```
-pub const SAMPLE_RATE_COUNTER: &str = "trace_rt.alloc.sample_rate";
 
 /// The pause kind of slow allocator calls.
 ///
@@ -348,42 +331,6 @@ pub fn flush_alloc_counters() {
     let t = thread_state();
     if t.epoch.get() == epoch && !t.in_hook.get() && t.has_activity() {
         t.slow_path(None, 0, None);
-    }
-}
-
-/// The number of bytes one sampled allocation of `size` bytes stands for, at sample rate
-/// `rate`: `size / (1 − e^(−size/rate))`, the inverse of its probability of being sampled.
-/// Summing it over the samples of a task (or any subset) estimates the bytes it allocated,
-/// without bias; see the [module docs](crate::alloc) for the error.
-///
-/// ```
-/// use trace_rt::alloc::sample_weight;
-/// // A small allocation stands for about `rate` bytes, a huge one for its own size.
-/// assert!((sample_weight(1024, 512 * 1024) - 524_800.0).abs() < 1.0);
-/// assert!((sample_weight(64 << 20, 512 * 1024) - (64 << 20) as f64).abs() < 1.0);
-/// assert_eq!(sample_weight(100, 1), 100.0); // rate 1: every allocation is sampled
-/// ```
-pub fn sample_weight(size: u64, rate: u64) -> f64 {
-    if rate <= 1 || size == 0 {
-        return size as f64;
-    }
-    let p = sample_probability(size, rate);
-    size as f64 / p
-}
-
-/// The probability that an allocation of `size` bytes is sampled at sample rate `rate`:
-/// `1 − e^(−size/rate)` (1 when `rate` is 1, 0 when it is 0).
-///
-/// ```
-/// use trace_rt::alloc::sample_probability;
-/// assert!((sample_probability(512 * 1024, 512 * 1024) - 0.632).abs() < 0.001);
-/// assert_eq!(sample_probability(8, 0), 0.0);
-/// ```
-pub fn sample_probability(size: u64, rate: u64) -> f64 {
-    match rate {
-        0 => 0.0,
-        1 => 1.0,
-        r => -(-(size as f64) / r as f64).exp_m1(),
     }
 }
 

@@ -10,24 +10,11 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use rayon::prelude::*;
 use serde::Serialize;
+use trace_format::sampling::{DEFAULT_SAMPLE_RATE, SAMPLE_RATE_COUNTER, sample_weight};
 use trace_format::{LocationId, PauseScope, StringId, TaskKind};
 
 use super::states::{StateTotals, TaskState, WaitReason, for_each_segment, paused_spans};
 use crate::model::{CounterKind, Model, Nanos, Span, TaskIx, ThreadIx};
-
-/// The counter trace-rt's allocator writes its sample rate to.
-const SAMPLE_RATE_COUNTER: &str = "trace_rt.alloc.sample_rate";
-/// trace-rt's default sample rate (one sample per 512 KiB), for traces without the counter.
-const DEFAULT_SAMPLE_RATE: f64 = 512.0 * 1024.0;
-
-/// The bytes one sampled allocation of `size` stands for at sample rate `rate`: `size / p`
-/// with `p = 1 − e^(−size/rate)` the chance it was sampled.
-fn sample_weight(size: u64, rate: f64) -> f64 {
-    if rate <= 1.0 || size == 0 {
-        return size as f64;
-    }
-    size as f64 / -(-(size as f64) / rate).exp_m1()
-}
 
 /// What [`Breakdown::compute`] looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +109,7 @@ fn columns_of(t: &StateTotals) -> [u64; 11] {
 /// Tasks spawned at one place (and with one name and kind).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
-    /// "file:line:col", or the name, or "<unknown location>".
+    /// `file:line:col`, or the name, or `<unknown location>`.
     pub label: String,
     /// Spawn location id (0 = unknown).
     pub location: u32,
@@ -145,7 +132,7 @@ pub struct Group {
     /// The bytes of those samples.
     pub alloc_sampled_bytes: u64,
     /// Estimated bytes the group allocated: each sample of `s` bytes stands for
-    /// `s / (1 − e^(−s/rate))` bytes (trace-rt's unbiased estimator, with the sample rate the
+    /// `s / (1 − e^(−s/rate))` bytes ([`trace_format::sampling::sample_weight`], with the rate the
     /// recorder wrote as the `trace_rt.alloc.sample_rate` counter; 512 KiB when absent).
     /// Relative standard error about √(rate / bytes).
     pub alloc_estimated_bytes: u64,
@@ -338,7 +325,7 @@ impl Breakdown {
                 let rate = rates
                     .and_then(|r| {
                         let i = r.points.partition_point(|p| p.0 <= s.time);
-                        r.points[..i].last().map(|p| p.1)
+                        r.points[..i].last().map(|p| p.1.max(0.0) as u64)
                     })
                     .unwrap_or(DEFAULT_SAMPLE_RATE);
                 samples[g].0 += 1;

@@ -130,11 +130,11 @@ fn known_trace() -> Model {
 #[test]
 fn sampled_allocations_are_weighted_by_their_chance_of_being_sampled() {
     // Every allocation sampled (rate 1): each stands for itself.
-    assert_eq!(sample_weight(512, 1.0), 512.0);
+    assert_eq!(sample_weight(512, 1), 512.0);
     // Small ones stand for about a sample rate's worth; large ones for themselves.
-    let small = sample_weight(16, 524_288.0);
+    let small = sample_weight(16, 524_288);
     assert!((small - 524_296.0).abs() < 1.0, "{small}");
-    let large = sample_weight(64 << 20, 524_288.0);
+    let large = sample_weight(64 << 20, 524_288);
     assert!((large - (64u64 << 20) as f64).abs() < 1.0, "{large}");
 
     // The rate the recorder wrote is used for samples after it.
