@@ -23,7 +23,7 @@ pub struct TaskDetails {
     pub tokio_id: u64,
     /// `async`, `block_on`, `spawn_blocking`, `local`, or `unknown`.
     pub kind: &'static str,
-    /// Spawn location, "file:line:col" or "<unknown location>".
+    /// Spawn location, `file:line:col` or `<unknown location>`.
     pub location: String,
     /// The name given at spawn, or empty.
     pub name: String,

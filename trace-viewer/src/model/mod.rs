@@ -513,7 +513,7 @@ impl Model {
         self.locations.get(&id.0)
     }
 
-    /// "file:line:column", or "<unknown location>".
+    /// `file:line:column`, or `<unknown location>`.
     pub fn location_label(&self, id: LocationId) -> String {
         match self.location(id) {
             Some(l) => format!("{}:{}:{}", l.file, l.line, l.column),
