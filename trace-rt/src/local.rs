@@ -37,7 +37,23 @@ pub fn record(event: &Event<'_>) {
     if epoch == 0 {
         return;
     }
-    let _ = LOCAL.try_with(|local| local.record(epoch, event));
+    let _ = LOCAL.try_with(|local| local.record(epoch, event, clock_now));
+}
+
+#[inline(always)]
+fn clock_now(_last: u64) -> u64 {
+    clock::now()
+}
+
+/// Records `event` at the time of this thread's previous event, without reading the clock:
+/// for an event that belongs to the one just recorded (tokio's schedule latency of the poll
+/// that has just started), so that it costs no second clock read and carries its poll's time.
+pub(crate) fn record_with_previous_time(event: &Event<'_>) {
+    let epoch = EPOCH.load(Ordering::Relaxed);
+    if epoch == 0 {
+        return;
+    }
+    let _ = LOCAL.try_with(|local| local.record(epoch, event, |last| last));
 }
 
 /// For hooks that can run inside the recorder itself (the allocator: the recorder allocates
@@ -72,8 +88,9 @@ struct Local {
 }
 
 impl Local {
+    /// Writes `event` at the time `time` gives from the thread's last event time.
     #[inline(always)]
-    fn record(&self, epoch: u64, event: &Event<'_>) {
+    fn record(&self, epoch: u64, event: &Event<'_>, time: impl FnOnce(u64) -> u64) {
         if self.busy.replace(true) {
             reentrant_drop();
             return;
@@ -81,7 +98,7 @@ impl Local {
         // SAFETY: `busy` was false, so no other reference to `inner` exists on this thread
         // (only this thread can reach it) until we clear `busy` below.
         let inner = unsafe { &mut *self.inner.get() };
-        inner.record(epoch, event);
+        inner.write(epoch, event, time);
         self.busy.set(false);
     }
 }
@@ -94,7 +111,7 @@ impl Local {
         }
         // SAFETY: as in `record`: `busy` was false, so this is the only reference to `inner`.
         let inner = unsafe { &mut *self.inner.get() };
-        inner.record_at(epoch, time, event);
+        inner.write(epoch, event, |last| time.max(last));
         self.busy.set(false);
         true
     }
@@ -130,17 +147,6 @@ struct Inner {
 }
 
 impl Inner {
-    /// Records `event` now (the hot path: the clock is read only once attached).
-    #[inline(always)]
-    fn record(&mut self, epoch: u64, event: &Event<'_>) {
-        self.write(epoch, event, |_| clock::now());
-    }
-
-    /// Records `event` at `time`, raised to the thread's last event time if earlier.
-    fn record_at(&mut self, epoch: u64, time: u64, event: &Event<'_>) {
-        self.write(epoch, event, |last| time.max(last));
-    }
-
     /// Attaches to the current session if needed, then writes `event` at the time `time`
     /// gives from the thread's last event time.
     #[inline(always)]

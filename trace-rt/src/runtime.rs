@@ -262,7 +262,9 @@ pub(crate) fn on_poll_start(task: u64, latency: Option<std::time::Duration>) {
     });
     record(&Event::PollStart { task: TaskId(task) });
     if let Some(l) = latency {
-        record(&Event::ScheduleLatency {
+        // Stamped with the poll start's time: it belongs to that poll, and a second clock
+        // read per poll would be wasted.
+        crate::local::record_with_previous_time(&Event::ScheduleLatency {
             task: TaskId(task),
             nanos: l.as_nanos().min(u128::from(u64::MAX)) as u64,
         });

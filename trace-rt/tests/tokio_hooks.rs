@@ -196,3 +196,52 @@ fn block_on_root_future_is_a_task() {
     );
     assert_polls_well_formed(&m);
 }
+
+#[test]
+fn schedule_latency_is_recorded_at_its_poll_and_becomes_scheduler_wait() {
+    let _g = serial();
+    let mut b = tokio::runtime::Builder::new_current_thread();
+    trace_rt::instrument_with(
+        &mut b,
+        trace_rt::Options {
+            schedule_latency: true,
+        },
+    );
+    let rt = b.enable_all().build().unwrap();
+    let (trace, ()) = record(|| {
+        rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..8 {
+                set.spawn(async {
+                    for _ in 0..5 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                });
+            }
+            while set.join_next().await.is_some() {}
+        })
+    });
+    // Each latency directly follows its poll's start on the same thread, at the same time.
+    let mut latencies = 0;
+    for thread in trace.thread_ids() {
+        let mut previous: Option<trace_format::Record<'_>> = None;
+        for r in trace.thread_events(thread) {
+            let r = r.unwrap();
+            if let trace_format::Event::ScheduleLatency { task, .. } = r.event {
+                let p = previous.expect("a latency after a poll start");
+                assert_eq!(p.event, trace_format::Event::PollStart { task });
+                assert_eq!(p.time, r.time, "stamped with its poll's start");
+                latencies += 1;
+            }
+            previous = Some(r);
+        }
+    }
+    assert!(latencies >= 8 * 5, "{latencies} latencies");
+    // Without wake events, the analysis counts them as scheduler wait.
+    let m = trace_viewer::model::Model::load(&trace).unwrap();
+    let paused = trace_viewer::analysis::states::paused_spans(&m);
+    let sched: u64 = (0..m.tasks.len() as u32)
+        .map(|t| trace_viewer::analysis::states::task_totals(&m, t, &paused).sched_wait)
+        .sum();
+    assert!(sched > 0);
+}
