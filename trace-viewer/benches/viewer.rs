@@ -6,7 +6,8 @@
 //! - memory: heap bytes the loaded trace holds (a counting global allocator: live bytes
 //!   after the load minus before), per event;
 //! - frame: the timeline panel laid out, painted and tessellated by egui on a 1920×1080
-//!   screen, with every task group expanded (20 000 task lanes, the visible ones drawn), at
+//!   screen, with every task group expanded (20 000 task lanes, the visible ones drawn) and
+//!   the counter lanes shown, at
 //!   the whole trace, a 1 ms window in the middle and a 50 ns window; the first frame at
 //!   each zoom (which computes the task lanes' states) is shown apart from the median and
 //!   worst of the next 30.
@@ -59,7 +60,7 @@ fn live() -> isize {
 }
 
 /// A synthetic trace of about `events` events: 4 workers, 20 000 tasks at 3 locations, each
-/// poll preceded by a wake (3 events per poll), a park per round.
+/// poll preceded by a wake (3 events per poll), a park per round, counters.
 fn params(events: u64) -> Synthetic {
     let tasks = 20_000u32.min((events / 30).max(10) as u32);
     Synthetic {
@@ -73,6 +74,10 @@ fn params(events: u64) -> Synthetic {
         pauses: true,
         blocking: true,
         lost: false,
+        // Runtime samples, worker queues and a user counter every 100 µs, allocator
+        // counters at each park: 8 counter lanes.
+        sample_ns: 100_000,
+        regions_every: 0,
     }
 }
 

@@ -327,6 +327,21 @@ pub fn describe_hit(trace: &LoadedTrace, hit: &Hit) -> Vec<String> {
     }
 }
 
+/// The tooltip of a counter lane at time `t`: its name, its value there, and how a derived
+/// series was computed.
+pub fn describe_counter(trace: &LoadedTrace, track: usize, t: Nanos) -> Vec<String> {
+    let c = &trace.counters[track];
+    let mut lines = vec![c.label.clone()];
+    lines.push(match c.value_at(t) {
+        Some(v) => format!("{} at {}", c.unit.format(v), format_duration(t)),
+        None => format!("no value yet at {}", format_duration(t)),
+    });
+    if let Some(note) = &c.note {
+        lines.push(note.clone());
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +406,21 @@ mod tests {
             state_label(TaskState::Waiting(WaitReason::Timer)),
             "waiting (timer)"
         );
+    }
+
+    #[test]
+    fn a_counter_tooltip_gives_the_value_at_the_time() {
+        let s = Synthetic {
+            sample_ns: 20_000,
+            ..Synthetic::default()
+        };
+        let t = loaded(&s);
+        // Track 2 is the global queue: sample k (at (k + 1) × 20 µs) is k % 5.
+        assert_eq!(t.counters[2].label, "global queue");
+        let lines = describe_counter(&t, 2, 3 * 20_000 + 5);
+        assert_eq!(lines, ["global queue", "2 at 60 µs"]);
+        assert_eq!(describe_counter(&t, 2, 10)[1], "no value yet at 10 ns");
+        assert!(describe_counter(&t, 1, 100_000)[2].contains("per 1 ms"));
     }
 
     #[test]

@@ -9,14 +9,16 @@
 //!   over the intervals inside it by binary search. So the number of pieces, and the work to
 //!   find them, depend on the width of the screen, not on how many intervals the trace has.
 //! - [`build_scene`]: the rectangles of one frame (what colour, which poll or state stretch
-//!   each stands for), labels for slices wide enough to hold one, and the hit test that maps
-//!   a pointer position back to the thing under it.
+//!   each stands for), labels for slices wide enough to hold one, the counter lanes folded
+//!   per pixel column ([`counters`](super::counters)), and the hit test that maps a pointer
+//!   position back to the thing under it.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
 use egui::{Pos2, Rect, pos2};
 
+use super::counters::{Column, fold_columns, scale};
 use super::load_job::LoadedTrace;
 use super::state::TimeView;
 use crate::analysis::states::{Segment, TaskState, for_each_segment};
@@ -26,8 +28,10 @@ use crate::model::{Model, Nanos, Span, TaskIx, ThreadIx};
 pub const THREAD_LANE_HEIGHT: f32 = 24.0;
 /// Height of a task lane.
 pub const TASK_LANE_HEIGHT: f32 = 16.0;
-/// Height of a task group's header lane.
+/// Height of a task group's header lane (and of the counters' header).
 pub const GROUP_LANE_HEIGHT: f32 = 20.0;
+/// Height of a counter lane.
+pub const COUNTER_LANE_HEIGHT: f32 = 28.0;
 /// Intervals narrower than this (in points) fold into their neighbours.
 pub const MIN_SLICE_PX: f32 = 3.0;
 /// Intervals that start within this distance (in points) of a fold's right edge join it.
@@ -51,6 +55,17 @@ pub enum LaneKind {
         /// Its group.
         group: usize,
     },
+    /// The header of the counter lanes.
+    CounterHeader,
+    /// A counter (an index into [`LoadedTrace::counters`]).
+    Counter(usize),
+}
+
+/// Which of the lane sections other than task groups are collapsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sections {
+    /// The counter lanes are folded into their header.
+    pub counters_collapsed: bool,
 }
 
 /// One row of the timeline.
@@ -84,10 +99,24 @@ impl Lanes {
     /// The lanes of `trace`, with the groups whose flag in `collapsed` is set shown as their
     /// header only.
     pub fn build(trace: &LoadedTrace, collapsed: &[bool]) -> Lanes {
+        Self::build_with(trace, collapsed, Sections::default())
+    }
+
+    /// [`Lanes::build`], with the other sections folded as `sections` says: threads, then
+    /// counters, then task groups.
+    pub fn build_with(trace: &LoadedTrace, collapsed: &[bool], sections: Sections) -> Lanes {
         let model = &trace.model;
         let mut lanes = Lanes::default();
         for t in thread_order(model) {
             lanes.push(LaneKind::Thread(t), THREAD_LANE_HEIGHT);
+        }
+        if !trace.counters.is_empty() {
+            lanes.push(LaneKind::CounterHeader, GROUP_LANE_HEIGHT);
+            if !sections.counters_collapsed {
+                for k in 0..trace.counters.len() {
+                    lanes.push(LaneKind::Counter(k), COUNTER_LANE_HEIGHT);
+                }
+            }
         }
         for (g, group) in trace.groups.iter().enumerate() {
             lanes.push(LaneKind::Group(g), GROUP_LANE_HEIGHT);
@@ -501,6 +530,40 @@ pub struct Scene {
     pub labels: Vec<Label>,
     /// Lanes drawn, with their screen rectangles.
     pub lanes: Vec<(usize, Rect)>,
+    /// Counter lanes drawn.
+    pub counters: Vec<CounterLane>,
+    /// The time mapping the frame was laid out with.
+    pub xmap: XMap,
+}
+
+/// A counter lane of one frame: its pixel columns and vertical scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterLane {
+    /// The lane.
+    pub lane: usize,
+    /// The track (an index into [`LoadedTrace::counters`]).
+    pub track: usize,
+    /// Its screen rectangle.
+    pub rect: Rect,
+    /// The values at the bottom and the top of the lane.
+    pub scale: (f64, f64),
+    /// Its columns, left to right.
+    pub columns: Vec<Column>,
+}
+
+impl CounterLane {
+    /// The height of `v` in the lane (clamped to it), leaving a point free at the top.
+    pub fn y(&self, v: f64) -> f32 {
+        let (lo, hi) = self.scale;
+        let share = ((v - lo) / (hi - lo)).clamp(0.0, 1.0) as f32;
+        self.rect.bottom() - 1.0 - share * (self.rect.height() - 3.0)
+    }
+
+    /// The lane's name with the top of its scale: "heap in use  ≤ 12 MiB".
+    pub fn caption(&self, trace: &LoadedTrace) -> String {
+        let t = &trace.counters[self.track];
+        format!("{}  ≤ {}", t.label, t.unit.format(self.scale.1))
+    }
 }
 
 impl Default for Scene {
@@ -511,6 +574,15 @@ impl Default for Scene {
             overlays: Vec::new(),
             labels: Vec::new(),
             lanes: Vec::new(),
+            counters: Vec::new(),
+            xmap: XMap::new(
+                &TimeView {
+                    start: 0.0,
+                    end: 1.0,
+                },
+                0.0,
+                1.0,
+            ),
         }
     }
 }
@@ -536,6 +608,15 @@ impl Scene {
                     .rev()
                     .find(|i| slack(&i.rect).contains(pos))
             })
+    }
+
+    /// The counter under `pos` and the time there: `(track, time)`.
+    pub fn counter_at(&self, pos: Pos2) -> Option<(usize, Nanos)> {
+        if !self.area.contains(pos) {
+            return None;
+        }
+        let c = self.counters.iter().find(|c| c.rect.contains(pos))?;
+        Some((c.track, self.xmap.t(pos.x).max(0.0).round() as Nanos))
     }
 
     /// The lane under `pos`.
@@ -574,6 +655,7 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
     let (t0, t1) = xmap.visible_nanos();
     let mut scene = Scene {
         area,
+        xmap,
         ..Scene::default()
     };
     for li in lanes.visible(scroll_y, scroll_y + area.height()) {
@@ -632,7 +714,20 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
                     },
                 );
             }
-            LaneKind::Group(_) => {}
+            LaneKind::Counter(track) => {
+                let mut columns = Vec::new();
+                fold_columns(&trace.counters[track], &xmap, trace.model.end, |c| {
+                    columns.push(c)
+                });
+                scene.counters.push(CounterLane {
+                    lane: li,
+                    track,
+                    rect: lane_rect,
+                    scale: scale(&columns),
+                    columns,
+                });
+            }
+            LaneKind::Group(_) | LaneKind::CounterHeader => {}
         }
     }
     // Process-wide pauses over every lane.

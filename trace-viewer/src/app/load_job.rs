@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use trace_format::{LocationId, TaskKind};
 
+use super::counters::{CounterTrack, counter_tracks};
 use crate::analysis::states::paused_spans;
 use crate::load::open_salvaging;
 use crate::model::{LoadError, LoadOptions, LostMarker, Model, Progress, Span, TaskIx};
@@ -51,6 +52,8 @@ pub struct LoadedTrace {
     pub thread_paused: Vec<Vec<Span>>,
     /// Each thread's lost-data markers, by time.
     pub lost_by_thread: Vec<Vec<LostMarker>>,
+    /// The counter lanes' data, in lane order.
+    pub counters: Vec<CounterTrack>,
     /// How long opening and decoding took.
     pub load_time: Duration,
 }
@@ -81,7 +84,9 @@ impl LoadedTrace {
                 v.push(*m);
             }
         }
+        let counters = counter_tracks(&model);
         LoadedTrace {
+            counters,
             path,
             file_size,
             valid_bytes,

@@ -6,6 +6,7 @@
 //! - [`layout`]: lanes, Tracy-style folding and the rectangles of a frame — pure, so the
 //!   frame cost depends on the screen, not the trace;
 //! - [`axis`]: time-axis ticks from the whole trace down to nanoseconds — pure;
+//! - [`counters`]: counter tracks and their folding per pixel column — pure;
 //! - [`details`]: what the details panel and tooltips say — pure;
 //! - [`load_job`]: loading on a background thread with progress and cancel;
 //! - [`session`]: an open trace with its view and selection;
@@ -15,6 +16,7 @@
 //! [`ViewerApp`] wires them into an [`eframe::App`]; [`run_window`] opens the window.
 
 pub mod axis;
+pub mod counters;
 pub mod details;
 pub mod jobs;
 pub mod layout;

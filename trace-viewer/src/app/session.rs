@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::details::{PollDetails, TaskDetails, ThreadDetails};
 use super::jobs::{ExportRequest, Job, default_export_path, export};
-use super::layout::{Hit, LaneKind, Lanes, Scene, SegmentCache, default_collapsed};
+use super::layout::{Hit, LaneKind, Lanes, Scene, Sections, SegmentCache, default_collapsed};
 use super::load_job::LoadedTrace;
 use super::mmu_data::MmuData;
 use super::range::RangeSummary;
@@ -27,6 +27,8 @@ pub struct Session {
     pub view: ViewState,
     /// Per task group: collapsed to its header.
     pub collapsed: Vec<bool>,
+    /// The other lane sections' folding.
+    pub sections: Sections,
     /// The lanes (rebuilt when a group is collapsed or expanded).
     pub lanes: Lanes,
     /// Task states of the task lanes seen so far.
@@ -147,6 +149,7 @@ impl Session {
         Session {
             view: ViewState::new(span),
             collapsed,
+            sections: Sections::default(),
             lanes,
             cache: SegmentCache::default(),
             task_details: None,
@@ -185,8 +188,14 @@ impl Session {
         self.relayout();
     }
 
+    /// Collapses or expands the counter lanes.
+    pub fn toggle_counters(&mut self) {
+        self.sections.counters_collapsed = !self.sections.counters_collapsed;
+        self.relayout();
+    }
+
     fn relayout(&mut self) {
-        self.lanes = Lanes::build(&self.trace, &self.collapsed);
+        self.lanes = Lanes::build_with(&self.trace, &self.collapsed, self.sections);
         // The last frame's layout refers to the old lanes.
         self.scene = Scene {
             area: self.scene.area,

@@ -1,6 +1,8 @@
 //! Generated traces for the window's tests (and its benchmark): worker threads running tasks
 //! spawned at a few locations, with idle stretches, wakes of every source, a process-wide
-//! and a thread-scoped pause, a blocking-pool thread, and optionally a hole in the data.
+//! and a thread-scoped pause, a blocking-pool thread, and optionally a hole in the data,
+//! counters (runtime samples, allocator counters, a user counter) and `tracing` regions
+//! and logs.
 //!
 //! The layout is regular so tests can compute where things are: worker `w` runs its tasks
 //! in rounds; in each round every one of its tasks is polled once for `poll_ns`, one after
@@ -35,6 +37,14 @@ pub struct Synthetic {
     pub blocking: bool,
     /// Add a `Lost` marker (3 chunks, 100 events) on the first worker in the middle.
     pub lost: bool,
+    /// When not 0: a sampler thread writes a runtime sample, every worker's queue depth and
+    /// the user counter [`USER_COUNTER`] this often, and each worker reports its allocator
+    /// counters when it parks.
+    pub sample_ns: u64,
+    /// When not 0: every this many polls (counted per worker) run inside a region
+    /// [`REGION_OUTER`] with [`REGION_INNER`] nested in its first half, and log
+    /// [`LOG_MESSAGE`] in the middle.
+    pub regions_every: u32,
 }
 
 impl Default for Synthetic {
@@ -51,12 +61,33 @@ impl Default for Synthetic {
             pauses: true,
             blocking: true,
             lost: false,
+            sample_ns: 0,
+            regions_every: 0,
         }
     }
 }
 
 /// The string id of the pause kind "compaction".
 pub const PAUSE_KIND: StringId = StringId(1);
+/// The outer region's name.
+pub const REGION_OUTER: &str = "handle_request";
+/// The nested region's name.
+pub const REGION_INNER: &str = "parse";
+/// The log line's message.
+pub const LOG_MESSAGE: &str = "request handled";
+/// The log line's target.
+pub const LOG_TARGET: &str = "service::handler";
+/// The user counter's name.
+pub const USER_COUNTER: &str = "requests_in_flight";
+/// Bytes a worker reports allocating (and half of it freed) at its `k`-th park.
+pub fn alloc_bytes_at_park(k: u64) -> (u64, u64) {
+    (4096 * (k % 7 + 1), 2048 * (k % 7 + 1))
+}
+
+const OUTER_ID: StringId = StringId(2);
+const INNER_ID: StringId = StringId(3);
+const TARGET_ID: StringId = StringId(4);
+const COUNTER_ID: StringId = StringId(5);
 
 impl Synthetic {
     /// The tasks worker `w` runs (trace task ids, 1-based).
@@ -94,6 +125,10 @@ impl Synthetic {
         b.header.process_name = "synthetic".into();
         b.header.features = vec![("tokio_unstable".into(), "true".into())];
         b.string(PAUSE_KIND.0, "compaction");
+        b.string(OUTER_ID.0, REGION_OUTER);
+        b.string(INNER_ID.0, REGION_INNER);
+        b.string(TARGET_ID.0, LOG_TARGET);
+        b.string(COUNTER_ID.0, USER_COUNTER);
         for l in 0..self.locations.max(1) {
             b.location(l + 1, "src/service.rs", 10 * (l + 1), 5);
         }
@@ -138,6 +173,7 @@ impl Synthetic {
             let mut paused_process = !(self.pauses && w == 0);
             let mut paused_thread = !(self.pauses && w + 1 == self.workers && self.workers > 1);
             let mut lost = !(self.lost && w == 0);
+            let mut polls_here = 0u32;
             for round in 0..self.polls_per_task {
                 let last = round + 1 == self.polls_per_task;
                 for (j, &task) in tasks.iter().enumerate() {
@@ -160,6 +196,31 @@ impl Synthetic {
                         );
                     }
                     b.push(thread, start, Event::PollStart { task: TaskId(task) });
+                    polls_here += 1;
+                    if self.regions_every > 0 && polls_here.is_multiple_of(self.regions_every) {
+                        let id = u64::from(polls_here) << 8 | u64::from(w);
+                        let quarter = self.poll_ns / 4;
+                        b.push(thread, start + 1, Event::RegionBegin { id, name: OUTER_ID });
+                        b.push(
+                            thread,
+                            start + 2,
+                            Event::RegionBegin {
+                                id: id + 1,
+                                name: INNER_ID,
+                            },
+                        );
+                        b.push(thread, start + quarter, Event::RegionEnd { id: id + 1 });
+                        b.push(
+                            thread,
+                            start + 2 * quarter,
+                            Event::Log {
+                                level: trace_format::Level::Info,
+                                target: TARGET_ID,
+                                message: LOG_MESSAGE,
+                            },
+                        );
+                        b.push(thread, end - 1, Event::RegionEnd { id });
+                    }
                     if last {
                         b.push(thread, end, Event::TaskTerminate { task: TaskId(task) });
                     }
@@ -219,6 +280,19 @@ impl Synthetic {
                         },
                     );
                 }
+                if self.sample_ns > 0 {
+                    let (alloc_bytes, free_bytes) = alloc_bytes_at_park(u64::from(round));
+                    b.push(
+                        thread,
+                        park_start + self.park_ns / 2 + 1,
+                        Event::AllocCounters {
+                            allocs: 4,
+                            frees: 2,
+                            alloc_bytes,
+                            free_bytes,
+                        },
+                    );
+                }
                 b.push(thread, park_start + self.park_ns / 2 + 1, Event::WorkerPark);
                 b.push(thread, park_end - self.gap_ns, Event::WorkerUnpark);
             }
@@ -260,7 +334,59 @@ impl Synthetic {
                 Event::TaskTerminate { task: TaskId(task) },
             );
         }
+        if self.sample_ns > 0 {
+            self.samples(&mut b);
+        }
         b
+    }
+
+    /// The sampler thread: runtime samples, worker queues and the user counter. At sample
+    /// `k`: global queue `k % 5`, alive tasks `tasks - k % 3`, worker `w`'s queue
+    /// `(k + w) % 4`, the user counter `k % 10`.
+    fn samples(&self, b: &mut TraceBuilder) {
+        let thread = self.workers + 2;
+        b.thread(thread, "trace-rt-sampler");
+        b.push(
+            thread,
+            0,
+            Event::ThreadStart {
+                kind: ThreadKind::Other,
+                index: 0,
+            },
+        );
+        let mut t = self.sample_ns;
+        let mut k = 0u64;
+        while t < self.end() {
+            b.push(
+                thread,
+                t,
+                Event::RuntimeSample {
+                    global_queue: k % 5,
+                    alive_tasks: u64::from(self.tasks) - k % 3,
+                    blocking_threads: 1,
+                },
+            );
+            for w in 0..self.workers {
+                b.push(
+                    thread,
+                    t,
+                    Event::WorkerQueueSample {
+                        worker: w,
+                        depth: (k + u64::from(w)) % 4,
+                    },
+                );
+            }
+            b.push(
+                thread,
+                t,
+                Event::Counter {
+                    name: COUNTER_ID,
+                    value: (k % 10) as i64,
+                },
+            );
+            t += self.sample_ns;
+            k += 1;
+        }
     }
 
     /// The trace as file bytes.

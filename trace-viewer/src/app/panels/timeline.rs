@@ -8,7 +8,7 @@ use egui::{
 };
 
 use crate::app::axis::axis;
-use crate::app::details::{describe_hit, short_state_label};
+use crate::app::details::{describe_counter, describe_hit, short_state_label};
 use crate::app::layout::{LaneKind, SceneInput, build_scene};
 use crate::app::session::Session;
 use crate::app::state::{Geometry, Selection, ViewInput};
@@ -168,9 +168,18 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
         painter,
         &session.scene,
         &session.trace.model,
+        &session.trace.counters,
         session.view.selection,
         hover.as_ref(),
     );
+    let counter_hover = lanes_resp
+        .hover_pos()
+        .and_then(|p| Some((p, session.scene.counter_at(p)?)));
+    if let Some((p, _)) = counter_hover
+        && let Some(lane) = session.scene.counters.iter().find(|c| c.rect.contains(p))
+    {
+        paint::paint_counter_cursor(painter, lane.rect, p.x);
+    }
     paint::paint_axis(painter, rects.axis, &ax, &session.scene, text);
     if let Some(range) = session.view.range {
         paint::paint_range(painter, rects.axis, rects.lanes, &session.view.time, range);
@@ -178,8 +187,12 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
     paint_gutter(ui, session, &rects);
     paint_legend(ui, rects.legend);
 
-    if let Some(item) = hover {
-        let lines = describe_hit(&session.trace, &item.hit);
+    let lines = match (&hover, counter_hover) {
+        (Some(item), _) => Some(describe_hit(&session.trace, &item.hit)),
+        (None, Some((_, (track, t)))) => Some(describe_counter(&session.trace, track, t)),
+        _ => None,
+    };
+    if let Some(lines) = lines {
         lanes_resp.on_hover_ui_at_pointer(|ui| {
             let mut lines = lines.into_iter();
             if let Some(title) = lines.next() {
@@ -279,6 +292,8 @@ fn gutter_click(session: &mut Session, lanes_top: f32, pos: Pos2) {
     };
     match session.lanes.lanes[i].kind {
         LaneKind::Group(g) => session.toggle_group(g),
+        LaneKind::CounterHeader => session.toggle_counters(),
+        LaneKind::Counter(_) => {}
         LaneKind::Task { task, .. } => session.select(Some(Selection::of_task(task))),
         LaneKind::Thread(t) => session.select(Some(Selection::Thread(t))),
     }
@@ -310,33 +325,32 @@ fn paint_gutter(ui: &Ui, session: &Session, rects: &PanelRects) {
             ),
             LaneKind::Group(g) => {
                 let group = &session.trace.groups[g];
-                painter.rect_filled(rect, 0.0, visuals.faint_bg_color);
-                // A triangle: pointing right when collapsed, down when expanded.
-                let c = pos2(rect.left() + 9.0, rect.center().y);
-                let points = if session.collapsed[g] {
-                    vec![
-                        c + vec2(-3.0, -5.0),
-                        c + vec2(4.0, 0.0),
-                        c + vec2(-3.0, 5.0),
-                    ]
-                } else {
-                    vec![
-                        c + vec2(-5.0, -3.0),
-                        c + vec2(5.0, -3.0),
-                        c + vec2(0.0, 4.0),
-                    ]
-                };
-                painter.add(egui::Shape::convex_polygon(
-                    points,
-                    visuals.strong_text_color(),
-                    Stroke::NONE,
-                ));
+                header(&painter, visuals, rect, session.collapsed[g]);
                 (
                     format!("{} ({} tasks)", group.label, group.tasks.len()),
                     font.clone(),
                     visuals.strong_text_color(),
                     18.0,
                 )
+            }
+            LaneKind::CounterHeader => {
+                header(&painter, visuals, rect, session.sections.counters_collapsed);
+                (
+                    format!("counters ({})", session.trace.counters.len()),
+                    font.clone(),
+                    visuals.strong_text_color(),
+                    18.0,
+                )
+            }
+            LaneKind::Counter(_) => {
+                let caption = session
+                    .scene
+                    .counters
+                    .iter()
+                    .find(|c| c.lane == li)
+                    .map(|c| c.caption(&session.trace))
+                    .unwrap_or_default();
+                (caption, small.clone(), visuals.text_color(), 20.0)
             }
             LaneKind::Task { task, .. } => {
                 if selected_task == Some(task) {
@@ -368,6 +382,31 @@ fn paint_gutter(ui: &Ui, session: &Session, rects: &PanelRects) {
         [rects.gutter.right_top(), rects.gutter.right_bottom()],
         visuals.widgets.noninteractive.bg_stroke,
     );
+}
+
+/// A section header's background and its triangle: pointing right when `collapsed`, down
+/// when expanded.
+fn header(painter: &egui::Painter, visuals: &egui::Visuals, rect: Rect, collapsed: bool) {
+    painter.rect_filled(rect, 0.0, visuals.faint_bg_color);
+    let c = pos2(rect.left() + 9.0, rect.center().y);
+    let points = if collapsed {
+        vec![
+            c + vec2(-3.0, -5.0),
+            c + vec2(4.0, 0.0),
+            c + vec2(-3.0, 5.0),
+        ]
+    } else {
+        vec![
+            c + vec2(-5.0, -3.0),
+            c + vec2(5.0, -3.0),
+            c + vec2(0.0, 4.0),
+        ]
+    };
+    painter.add(egui::Shape::convex_polygon(
+        points,
+        visuals.strong_text_color(),
+        Stroke::NONE,
+    ));
 }
 
 /// The colours of the task states.

@@ -4,6 +4,7 @@
 use egui::Color32;
 
 use crate::analysis::states::{TaskState, WaitReason};
+use crate::app::counters::CounterStyle;
 use crate::app::layout::Fill;
 use crate::model::TaskIx;
 
@@ -72,4 +73,19 @@ pub fn fill_color(fill: Fill) -> Color32 {
         Fill::ProcessPause => PROCESS_PAUSE,
         Fill::Lost => LOST,
     }
+}
+
+/// The line colour of a counter lane.
+pub fn counter_color(style: CounterStyle) -> Color32 {
+    match style {
+        CounterStyle::Memory => Color32::from_rgb(255, 167, 38),
+        CounterStyle::Queue => Color32::from_rgb(79, 195, 247),
+        CounterStyle::Population => Color32::from_rgb(129, 199, 132),
+        CounterStyle::User => Color32::from_rgb(206, 147, 216),
+    }
+}
+
+/// The area under a counter's line: its colour, faint.
+pub fn counter_area(style: CounterStyle) -> Color32 {
+    counter_color(style).gamma_multiply(0.3)
 }

@@ -6,6 +6,7 @@ use egui::{Align2, Color32, FontId, Mesh, Painter, Rect, Shape, Stroke, StrokeKi
 
 use super::palette::{self, fill_color};
 use crate::app::axis::Axis;
+use crate::app::counters::CounterTrack;
 use crate::app::layout::{Hit, Item, Scene};
 use crate::app::state::Selection;
 use crate::model::Model;
@@ -15,6 +16,7 @@ pub fn paint_scene(
     painter: &Painter,
     scene: &Scene,
     model: &Model,
+    counters: &[CounterTrack],
     selection: Option<Selection>,
     hovered: Option<&Item>,
 ) {
@@ -31,6 +33,7 @@ pub fn paint_scene(
     for item in &scene.items {
         mesh.add_colored_rect(item.rect, fill_color(item.fill));
     }
+    paint_counters(&mut mesh, scene, counters);
     painter.add(Shape::mesh(mesh));
 
     if !scene.overlays.is_empty() {
@@ -95,6 +98,37 @@ pub fn paint_scene(
             StrokeKind::Outside,
         );
     }
+}
+
+/// The counter lanes: per column, a faint area from the bottom up to the least value and
+/// a solid band from the least to the greatest (at least a line thick), so a step line
+/// with its per-pixel range.
+fn paint_counters(mesh: &mut Mesh, scene: &Scene, tracks: &[CounterTrack]) {
+    for lane in &scene.counters {
+        let style = tracks[lane.track].style;
+        let (line, area) = (palette::counter_color(style), palette::counter_area(style));
+        let bottom = lane.rect.bottom();
+        for c in &lane.columns {
+            let (y_min, y_max) = (lane.y(c.min), lane.y(c.max));
+            if bottom - y_min > 0.5 {
+                mesh.add_colored_rect(
+                    Rect::from_min_max(pos2(c.x0, y_min), pos2(c.x1, bottom)),
+                    area,
+                );
+            }
+            let mid = (y_min + y_max) / 2.0;
+            let (top, low) = (y_max.min(mid - 0.75), y_min.max(mid + 0.75));
+            mesh.add_colored_rect(Rect::from_min_max(pos2(c.x0, top), pos2(c.x1, low)), line);
+        }
+    }
+}
+
+/// A hairline at `x` across `lane`, where the counter tooltip reads its value.
+pub fn paint_counter_cursor(painter: &Painter, lane: Rect, x: f32) {
+    painter.line_segment(
+        [pos2(x, lane.top()), pos2(x, lane.bottom())],
+        Stroke::new(1.0, Color32::from_white_alpha(160)),
+    );
 }
 
 /// Paints the time axis into `rect`: ticks, their labels, the base time when ticks are

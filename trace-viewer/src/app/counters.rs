@@ -1,0 +1,526 @@
+//! Counter tracks: the model's counter series (heap in use, queue depths, alive tasks, user
+//! counters) and the allocation rate derived from the allocator's counters, each a step
+//! function drawn as one compact lane.
+//!
+//! A track keeps its points and a min/max segment tree over them, so the lane is folded
+//! per pixel column ([`fold_columns`]): each column shows the least and greatest value the
+//! counter took in its time range, found with two binary searches and one tree query. The
+//! work per frame is bounded by the screen width, however many points the trace has.
+
+use crate::model::{CounterKind, Model, Nanos};
+use crate::units::format_bytes;
+
+/// What a counter's values measure, for formatting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterUnit {
+    /// A count (tasks, queue depth, a user value).
+    Count,
+    /// Bytes.
+    Bytes,
+    /// Bytes per second.
+    BytesPerSec,
+}
+
+impl CounterUnit {
+    /// `v` in this unit: "12", "1.5 MiB", "3 MiB/s"; negative byte counts keep their sign.
+    pub fn format(self, v: f64) -> String {
+        let bytes = |v: f64| {
+            let text = format_bytes(v.abs().round() as u64);
+            if v < 0.0 { format!("-{text}") } else { text }
+        };
+        match self {
+            CounterUnit::Count if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+            CounterUnit::Count => format!("{v:.3}"),
+            CounterUnit::Bytes => bytes(v),
+            CounterUnit::BytesPerSec => format!("{}/s", bytes(v)),
+        }
+    }
+}
+
+/// What colour family a track is drawn in (the palette is the widget's business).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterStyle {
+    /// Heap and allocation.
+    Memory,
+    /// Run queues.
+    Queue,
+    /// Tasks and threads alive.
+    Population,
+    /// User counters.
+    User,
+}
+
+/// One counter lane's data.
+#[derive(Debug, Clone)]
+pub struct CounterTrack {
+    /// Its name ("heap in use", "worker 0 queue", a user counter's name).
+    pub label: String,
+    /// How values are written.
+    pub unit: CounterUnit,
+    /// How it is drawn.
+    pub style: CounterStyle,
+    /// A note for the tooltip (how a derived series was computed), if any.
+    pub note: Option<String>,
+    /// Point times, ascending; each value holds until the next point.
+    pub times: Vec<Nanos>,
+    /// The values at those times.
+    pub values: Vec<f64>,
+    tree: MinMaxTree,
+}
+
+impl CounterTrack {
+    /// A track of `points` sorted by time.
+    pub fn new(
+        label: impl Into<String>,
+        unit: CounterUnit,
+        style: CounterStyle,
+        points: &[(Nanos, f64)],
+    ) -> CounterTrack {
+        let times: Vec<Nanos> = points.iter().map(|p| p.0).collect();
+        let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+        CounterTrack {
+            label: label.into(),
+            unit,
+            style,
+            note: None,
+            tree: MinMaxTree::new(&values),
+            times,
+            values,
+        }
+    }
+
+    /// The value holding at `t` (the last point at or before it), if any.
+    pub fn value_at(&self, t: Nanos) -> Option<f64> {
+        let i = self.times.partition_point(|&x| x <= t);
+        (i > 0).then(|| self.values[i - 1])
+    }
+
+    /// The least and greatest of the values of points `range`.
+    pub fn min_max(&self, range: std::ops::Range<usize>) -> (f64, f64) {
+        self.tree.query(range.start, range.end)
+    }
+}
+
+/// Minimum and maximum over index ranges in O(log n): an iterative segment tree.
+#[derive(Debug, Clone, Default)]
+struct MinMaxTree {
+    n: usize,
+    min: Vec<f64>,
+    max: Vec<f64>,
+}
+
+impl MinMaxTree {
+    fn new(values: &[f64]) -> MinMaxTree {
+        let n = values.len();
+        let mut min = vec![f64::INFINITY; 2 * n];
+        let mut max = vec![f64::NEG_INFINITY; 2 * n];
+        min[n..].copy_from_slice(values);
+        max[n..].copy_from_slice(values);
+        for i in (1..n).rev() {
+            min[i] = min[2 * i].min(min[2 * i + 1]);
+            max[i] = max[2 * i].max(max[2 * i + 1]);
+        }
+        MinMaxTree { n, min, max }
+    }
+
+    /// Over `[lo, hi)`; `(inf, -inf)` when empty.
+    fn query(&self, lo: usize, hi: usize) -> (f64, f64) {
+        let (mut lo, mut hi) = (lo.min(self.n) + self.n, hi.min(self.n) + self.n);
+        let (mut mn, mut mx) = (f64::INFINITY, f64::NEG_INFINITY);
+        while lo < hi {
+            if lo & 1 == 1 {
+                mn = mn.min(self.min[lo]);
+                mx = mx.max(self.max[lo]);
+                lo += 1;
+            }
+            if hi & 1 == 1 {
+                hi -= 1;
+                mn = mn.min(self.min[hi]);
+                mx = mx.max(self.max[hi]);
+            }
+            lo /= 2;
+            hi /= 2;
+        }
+        (mn, mx)
+    }
+}
+
+/// The tracks of `model`, in lane order: heap in use, allocation rate, global queue, worker
+/// queues, alive tasks, blocking threads, user counters. The cumulative "allocated" series
+/// is shown as its rate.
+pub fn counter_tracks(model: &Model) -> Vec<CounterTrack> {
+    let rank = |k: &CounterKind| match k {
+        CounterKind::HeapInUse => 0,
+        CounterKind::AllocatedBytes => 1,
+        CounterKind::GlobalQueue => 2,
+        CounterKind::WorkerQueue(_) => 3,
+        CounterKind::AliveTasks => 4,
+        CounterKind::BlockingThreads => 5,
+        CounterKind::User(_) => 6,
+    };
+    let mut series: Vec<_> = model
+        .counters
+        .iter()
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    series.sort_by(|a, b| (rank(&a.kind), &a.kind).cmp(&(rank(&b.kind), &b.kind)));
+    series
+        .into_iter()
+        .map(|s| {
+            let (label, unit, style) = match &s.kind {
+                CounterKind::HeapInUse => (
+                    "heap in use".into(),
+                    CounterUnit::Bytes,
+                    CounterStyle::Memory,
+                ),
+                CounterKind::AllocatedBytes => {
+                    let window = rate_window(model.span().len());
+                    let mut t = CounterTrack::new(
+                        "allocation rate",
+                        CounterUnit::BytesPerSec,
+                        CounterStyle::Memory,
+                        &rate_points(&s.points, window),
+                    );
+                    t.note = Some(format!(
+                        "bytes allocated per {}, as a rate",
+                        crate::units::format_duration(window)
+                    ));
+                    return t;
+                }
+                CounterKind::GlobalQueue => (
+                    "global queue".into(),
+                    CounterUnit::Count,
+                    CounterStyle::Queue,
+                ),
+                CounterKind::WorkerQueue(i) => (
+                    format!("worker {i} queue"),
+                    CounterUnit::Count,
+                    CounterStyle::Queue,
+                ),
+                CounterKind::AliveTasks => (
+                    "alive tasks".into(),
+                    CounterUnit::Count,
+                    CounterStyle::Population,
+                ),
+                CounterKind::BlockingThreads => (
+                    "blocking threads".into(),
+                    CounterUnit::Count,
+                    CounterStyle::Population,
+                ),
+                CounterKind::User(name) => (name.clone(), CounterUnit::Count, CounterStyle::User),
+            };
+            CounterTrack::new(label, unit, style, &s.points)
+        })
+        .collect()
+}
+
+/// The window the allocation rate is measured over: 1 ms, or longer on long traces so the
+/// series has at most 100 000 steps.
+pub fn rate_window(trace_len: Nanos) -> Nanos {
+    (trace_len / 100_000).max(1_000_000)
+}
+
+/// The rate (per second) of a cumulative series, over consecutive windows of `window` ns
+/// aligned on 0: one point where the rate changes. The increase reported at a point counts
+/// in the window that point falls in (the allocator reports a thread's bytes when it has
+/// enough of them, so finer attribution would be guesswork).
+pub fn rate_points(cumulative: &[(Nanos, f64)], window: Nanos) -> Vec<(Nanos, f64)> {
+    let window = window.max(1);
+    let per_sec = 1e9 / window as f64;
+    let mut out: Vec<(Nanos, f64)> = Vec::new();
+    let mut push = |t: Nanos, v: f64| {
+        if out.last().is_none_or(|&(_, last)| last != v) {
+            out.push((t, v));
+        }
+    };
+    let mut prev = 0.0;
+    let mut i = 0;
+    while i < cumulative.len() {
+        let b = cumulative[i].0 / window;
+        let mut sum = 0.0;
+        while i < cumulative.len() && cumulative[i].0 / window == b {
+            sum += cumulative[i].1 - prev;
+            prev = cumulative[i].1;
+            i += 1;
+        }
+        push(b * window, sum * per_sec);
+        // The next window with data may not be the next one: nothing in between.
+        let next = cumulative.get(i).map(|p| p.0 / window);
+        if next != Some(b + 1) {
+            push((b + 1) * window, 0.0);
+        }
+    }
+    out
+}
+
+/// One pixel column (or a run of columns where the value did not change) of a counter lane.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Column {
+    /// Left edge, in points.
+    pub x0: f32,
+    /// Right edge.
+    pub x1: f32,
+    /// The least value the counter took inside.
+    pub min: f64,
+    /// The greatest.
+    pub max: f64,
+}
+
+/// Folds `track` for a timeline of `width` points from `left` where point `x` is at time
+/// `t0 + (x - left) * ns_per_px`: columns left to right, one per point where the counter
+/// changes, merged runs where it does not. Nothing is drawn before the first point or from
+/// `end` (the trace's end) on.
+pub fn fold_columns(
+    track: &CounterTrack,
+    xmap: &crate::app::layout::XMap,
+    end: Nanos,
+    mut emit: impl FnMut(Column),
+) {
+    let times = &track.times;
+    let n = times.len();
+    if n == 0 {
+        return;
+    }
+    let right = xmap.left + xmap.width;
+    let end_x = xmap.x(end).min(right);
+    // Pixel columns start at whole points from `left`.
+    let col_of = |x: f32| (x - xmap.left).floor() + xmap.left;
+    let mut xa = xmap.left.max(col_of(xmap.x(times[0])));
+    let mut i = 0;
+    let mut pending: Option<Column> = None;
+    let mut flush = |c: Column, pending: &mut Option<Column>| match pending {
+        Some(p) if p.min == c.min && p.max == c.max && p.x1 >= c.x0 => p.x1 = c.x1,
+        _ => {
+            if let Some(p) = pending.replace(c) {
+                emit(p);
+            }
+        }
+    };
+    while xa < end_x && i < n {
+        // The point holding at the column's start.
+        let ta = xmap.t(xa);
+        i += times[i + 1..].partition_point(|&t| (t as f64) <= ta);
+        let tb = xmap.t(xa + 1.0);
+        // Points starting before the column ends: `i` (holding at its start) to `j`.
+        let j = i + 1 + times[i + 1..].partition_point(|&t| (t as f64) < tb);
+        if j == i + 1 {
+            // Only `i` here: it holds until the next point's column (or the end).
+            let next_x = match times.get(j) {
+                Some(&t) => col_of(xmap.x(t)),
+                None => end_x,
+            };
+            let x1 = next_x.max(xa + 1.0).min(end_x.max(xa + 1.0));
+            let v = track.values[i];
+            flush(
+                Column {
+                    x0: xa,
+                    x1,
+                    min: v,
+                    max: v,
+                },
+                &mut pending,
+            );
+            xa = x1;
+        } else {
+            let (min, max) = track.min_max(i..j);
+            flush(
+                Column {
+                    x0: xa,
+                    x1: xa + 1.0,
+                    min,
+                    max,
+                },
+                &mut pending,
+            );
+            i = j - 1;
+            xa += 1.0;
+        }
+    }
+    if let Some(p) = pending {
+        emit(p);
+    }
+}
+
+/// The vertical scale of a lane: from the least of 0 and the lowest value shown to the
+/// highest value shown (never an empty range).
+pub fn scale(columns: &[Column]) -> (f64, f64) {
+    let lo = columns.iter().map(|c| c.min).fold(0.0, f64::min);
+    let hi = columns.iter().map(|c| c.max).fold(lo, f64::max);
+    if hi > lo { (lo, hi) } else { (lo, lo + 1.0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::layout::XMap;
+    use crate::app::state::TimeView;
+
+    fn xmap(t0: f64, t1: f64, width: f32) -> XMap {
+        XMap::new(&TimeView { start: t0, end: t1 }, 0.0, width)
+    }
+
+    fn track(points: &[(Nanos, f64)]) -> CounterTrack {
+        CounterTrack::new("c", CounterUnit::Count, CounterStyle::User, points)
+    }
+
+    fn columns(t: &CounterTrack, map: &XMap, end: Nanos) -> Vec<Column> {
+        let mut v = vec![];
+        fold_columns(t, map, end, |c| v.push(c));
+        v
+    }
+
+    #[test]
+    fn min_max_tree_matches_a_scan() {
+        let values: Vec<f64> = (0..1000u64)
+            .map(|i| ((i * 7919) % 1013) as f64 - 500.0)
+            .collect();
+        let tree = MinMaxTree::new(&values);
+        for (lo, hi) in [(0, 1000), (3, 4), (17, 513), (999, 1000), (500, 777)] {
+            let want = values[lo..hi]
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            assert_eq!(tree.query(lo, hi), want, "{lo}..{hi}");
+        }
+        assert_eq!(tree.query(5, 5), (f64::INFINITY, f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn zoomed_in_a_step_function_is_a_few_runs() {
+        // 0 from 100, 5 from 400, 2 from 700; the trace ends at 900; 1 ns per point.
+        let t = track(&[(100, 0.0), (400, 5.0), (700, 2.0)]);
+        let cols = columns(&t, &xmap(0.0, 1000.0, 1000.0), 900);
+        let runs: Vec<(f32, f32, f64, f64)> =
+            cols.iter().map(|c| (c.x0, c.x1, c.min, c.max)).collect();
+        assert_eq!(
+            runs,
+            [
+                (100.0, 400.0, 0.0, 0.0),
+                (400.0, 700.0, 5.0, 5.0),
+                (700.0, 900.0, 2.0, 2.0)
+            ]
+        );
+        assert_eq!(t.value_at(399), Some(0.0));
+        assert_eq!(t.value_at(400), Some(5.0));
+        assert_eq!(t.value_at(99), None);
+        assert_eq!(scale(&cols), (0.0, 5.0));
+    }
+
+    #[test]
+    fn zoomed_out_each_column_holds_its_min_and_max_and_cost_follows_the_width() {
+        // A million points, a sawtooth 0..=99, on 500 points.
+        let points: Vec<(Nanos, f64)> = (0..1_000_000u64)
+            .map(|i| (i * 10, (i % 100) as f64))
+            .collect();
+        let t = track(&points);
+        let cols = columns(&t, &xmap(0.0, 10_000_000.0, 500.0), 10_000_000);
+        assert!(cols.len() <= 500, "{}", cols.len());
+        // Every column covers whole teeth: 0 to 99 (merged into one run).
+        assert!(
+            cols.iter().all(|c| c.min == 0.0 && c.max == 99.0),
+            "{:?}",
+            &cols[..3]
+        );
+        assert_eq!(cols.first().unwrap().x0, 0.0);
+        assert_eq!(cols.last().unwrap().x1, 500.0);
+    }
+
+    #[test]
+    fn a_column_with_a_change_spans_both_values() {
+        // 1 ns per 10 points: the step from 1 to 3 at 55 lands inside column 5.
+        let t = track(&[(0, 1.0), (55, 3.0)]);
+        let cols = columns(&t, &xmap(0.0, 100.0, 10.0), 100);
+        assert_eq!(
+            cols,
+            [
+                Column {
+                    x0: 0.0,
+                    x1: 5.0,
+                    min: 1.0,
+                    max: 1.0
+                },
+                Column {
+                    x0: 5.0,
+                    x1: 6.0,
+                    min: 1.0,
+                    max: 3.0
+                },
+                Column {
+                    x0: 6.0,
+                    x1: 10.0,
+                    min: 3.0,
+                    max: 3.0
+                },
+            ]
+        );
+        // Panned so the view starts after the change: the value holding there.
+        let cols = columns(&t, &xmap(70.0, 90.0, 10.0), 100);
+        assert_eq!(
+            cols,
+            [Column {
+                x0: 0.0,
+                x1: 10.0,
+                min: 3.0,
+                max: 3.0
+            }]
+        );
+    }
+
+    #[test]
+    fn the_allocation_rate_counts_bytes_per_window() {
+        // Cumulative: 1000 B at 0.2 ms, 3000 at 0.7 ms, 4000 at 2.5 ms; 1 ms windows.
+        let cum = [(200_000, 1000.0), (700_000, 3000.0), (2_500_000, 4000.0)];
+        let r = rate_points(&cum, 1_000_000);
+        assert_eq!(
+            r,
+            [
+                (0, 3e6),
+                (1_000_000, 0.0),
+                (2_000_000, 1e6),
+                (3_000_000, 0.0)
+            ]
+        );
+        assert_eq!(rate_window(1_000_000_000), 1_000_000);
+        assert_eq!(rate_window(3_600_000_000_000), 36_000_000);
+    }
+
+    #[test]
+    fn values_are_written_in_their_unit() {
+        assert_eq!(CounterUnit::Count.format(12.0), "12");
+        assert_eq!(CounterUnit::Count.format(1.5), "1.500");
+        assert_eq!(CounterUnit::Bytes.format(1536.0), "1.5 KiB");
+        assert_eq!(CounterUnit::Bytes.format(-2048.0), "-2 KiB");
+        assert_eq!(CounterUnit::BytesPerSec.format(3.0 * 1048576.0), "3 MiB/s");
+    }
+
+    #[test]
+    fn tracks_come_in_lane_order_with_the_rate_derived() {
+        let s = crate::app::synthetic::Synthetic {
+            sample_ns: 20_000,
+            ..Default::default()
+        };
+        let model = Model::load(&trace_format::Trace::from_bytes(s.bytes()).unwrap()).unwrap();
+        let tracks = counter_tracks(&model);
+        let labels: Vec<&str> = tracks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "heap in use",
+                "allocation rate",
+                "global queue",
+                "worker 0 queue",
+                "worker 1 queue",
+                "alive tasks",
+                "blocking threads",
+                crate::app::synthetic::USER_COUNTER
+            ]
+        );
+        let rate = &tracks[1];
+        assert_eq!(rate.unit, CounterUnit::BytesPerSec);
+        assert!(rate.note.as_deref().unwrap().contains("1 ms"));
+        assert!(rate.values.iter().any(|&v| v > 0.0));
+        // Global queue at sample k is k % 5.
+        assert_eq!(tracks[2].values[..6], [0.0, 1.0, 2.0, 3.0, 4.0, 0.0]);
+    }
+}

@@ -1,0 +1,134 @@
+//! The window's counter, region and log lanes, search, wake arrows, recent files and the
+//! MMU options, driven headless with egui_kittest (no display, no GPU).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use egui::{Event, Pos2, vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use trace_viewer::app::ViewerApp;
+use trace_viewer::app::details::describe_counter;
+use trace_viewer::app::layout::LaneKind;
+use trace_viewer::app::synthetic::Synthetic;
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn harness(path: Option<PathBuf>) -> Harness<'static, ViewerApp> {
+    Harness::builder()
+        .with_size(vec2(1400.0, 900.0))
+        .build_eframe(move |cc| ViewerApp::new(&cc.egui_ctx, path))
+}
+
+/// Steps until `ready` holds.
+fn wait_for(h: &mut Harness<'_, ViewerApp>, what: &str, ready: impl Fn(&ViewerApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready(h.state()) {
+        assert!(Instant::now() < deadline, "{what} did not come in time");
+        std::thread::sleep(Duration::from_millis(5));
+        h.step();
+    }
+    h.run_steps(3);
+}
+
+fn open(s: &Synthetic) -> (tempfile::TempDir, Harness<'static, ViewerApp>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "synthetic.rtt", &s.bytes());
+    let mut h = harness(Some(path));
+    wait_for(&mut h, "the trace", |a| !a.is_loading());
+    (dir, h)
+}
+
+fn click(h: &Harness<'_, ViewerApp>, pos: Pos2) {
+    h.event(Event::PointerMoved(pos));
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+    }
+}
+
+/// Rests the pointer at `pos` until the tooltip shows (egui waits a moment).
+fn hover(h: &mut Harness<'_, ViewerApp>, pos: Pos2) {
+    h.event(Event::PointerMoved(pos));
+    for _ in 0..60 {
+        h.step();
+    }
+}
+
+/// The synthetic trace with counters, regions and logs.
+fn rich() -> Synthetic {
+    Synthetic {
+        sample_ns: 20_000,
+        regions_every: 2,
+        ..Synthetic::default()
+    }
+}
+
+#[test]
+fn counter_lanes_show_each_series_with_its_value_under_the_pointer() {
+    let (_dir, mut h) = open(&rich());
+    let session = h.state().session().unwrap();
+    let tracks = &session.trace.counters;
+    assert_eq!(
+        tracks.len(),
+        8,
+        "heap, rate, global, 2 workers, alive, blocking, user"
+    );
+    // Every counter lane is drawn, with columns, under its header.
+    assert_eq!(session.scene.counters.len(), tracks.len());
+    for lane in &session.scene.counters {
+        assert!(!lane.columns.is_empty(), "{}", tracks[lane.track].label);
+        assert!(lane.columns.len() <= lane.rect.width() as usize + 1);
+        assert!(lane.scale.1 > lane.scale.0);
+    }
+    // The global queue (0..=4) is scaled to its visible max.
+    let global = session
+        .scene
+        .counters
+        .iter()
+        .find(|c| tracks[c.track].label == "global queue")
+        .unwrap()
+        .clone();
+    assert_eq!(global.scale, (0.0, 4.0));
+    // Hovering it tells the value at the pointer's time.
+    let pos = Pos2::new(
+        global.rect.left() + global.rect.width() * 0.4,
+        global.rect.center().y,
+    );
+    hover(&mut h, pos);
+    let session = h.state().session().unwrap();
+    let (track, t) = session.scene.counter_at(pos).unwrap();
+    assert_eq!(track, global.track);
+    let lines = describe_counter(&session.trace, track, t);
+    h.get_by_label("global queue");
+    h.get_by_label(&lines[1]);
+
+    // Clicking the header folds the counters away.
+    let header = session
+        .scene
+        .lanes
+        .iter()
+        .find(|&&(i, _)| session.lanes.lanes[i].kind == LaneKind::CounterHeader)
+        .unwrap()
+        .1;
+    click(&h, Pos2::new(header.left() - 100.0, header.center().y));
+    h.run_steps(3);
+    let session = h.state().session().unwrap();
+    assert!(session.sections.counters_collapsed);
+    assert!(session.scene.counters.is_empty());
+    assert!(
+        !session
+            .lanes
+            .lanes
+            .iter()
+            .any(|l| matches!(l.kind, LaneKind::Counter(_)))
+    );
+}
