@@ -60,7 +60,7 @@ fn live() -> isize {
 }
 
 /// A synthetic trace of about `events` events: 4 workers, 20 000 tasks at 3 locations, each
-/// poll preceded by a wake (3 events per poll), a park per round, counters.
+/// poll preceded by a wake (3 events per poll), a park per round, counters, regions and logs.
 fn params(events: u64) -> Synthetic {
     let tasks = 20_000u32.min((events / 30).max(10) as u32);
     Synthetic {
@@ -75,9 +75,10 @@ fn params(events: u64) -> Synthetic {
         blocking: true,
         lost: false,
         // Runtime samples, worker queues and a user counter every 100 µs, allocator
-        // counters at each park: 8 counter lanes.
+        // counters at each park: 10 counter lanes; two nested regions and a log line in
+        // every 20th poll.
         sample_ns: 100_000,
-        regions_every: 0,
+        regions_every: 20,
     }
 }
 

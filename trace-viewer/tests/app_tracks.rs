@@ -132,3 +132,65 @@ fn counter_lanes_show_each_series_with_its_value_under_the_pointer() {
             .any(|l| matches!(l.kind, LaneKind::Counter(_)))
     );
 }
+
+#[test]
+fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
+    use trace_viewer::app::layout::Hit;
+    use trace_viewer::app::synthetic::{LOG_MESSAGE, LOG_TARGET, REGION_INNER, REGION_OUTER};
+    let s = rich();
+    let (_dir, mut h) = open(&s);
+    // Each worker's lane is followed by its regions lane.
+    let session = h.state().session().unwrap();
+    let kinds: Vec<LaneKind> = session.lanes.lanes.iter().map(|l| l.kind).collect();
+    for w in session.trace.model.workers() {
+        let i = kinds
+            .iter()
+            .position(|&k| k == LaneKind::Thread(w))
+            .unwrap();
+        assert_eq!(kinds[i + 1], LaneKind::Regions(w));
+    }
+    // Zoom to the first round: regions are wide enough to show apart, and labelled.
+    h.state_mut()
+        .session_mut()
+        .unwrap()
+        .view
+        .fit_to(trace_viewer::model::Span::new(0, s.round_start(0, 1)));
+    h.run_steps(2);
+    let session = h.state().session().unwrap();
+    let region = |name: &str| {
+        session.scene.items.iter().find(|i| match i.hit {
+            Hit::Region { thread, region } => {
+                let r = &session.trace.model.threads[thread as usize].regions[region as usize];
+                session.trace.model.string(r.name) == name
+            }
+            _ => false,
+        })
+    };
+    let outer = region(REGION_OUTER).expect("an outer region").clone();
+    let inner = region(REGION_INNER).expect("an inner region").clone();
+    // The nested one is drawn one row lower, inside the outer one's time.
+    assert!(inner.rect.top() > outer.rect.top());
+    assert!(session.scene.labels.iter().any(|l| l.text == REGION_OUTER));
+    let log = session
+        .scene
+        .items
+        .iter()
+        .find(|i| matches!(i.hit, Hit::Logs { count: 1, .. }))
+        .expect("a log marker")
+        .clone();
+    assert!(log.rect.top() > inner.rect.top());
+
+    hover(&mut h, outer.rect.center());
+    h.get_by_label(&format!("region {REGION_OUTER}"));
+    hover(&mut h, log.rect.center());
+    h.get_by_label(&format!("INFO {LOG_TARGET}: {LOG_MESSAGE}"));
+    // Clicking a region selects the task it ran in.
+    click(&h, outer.rect.center());
+    h.run_steps(2);
+    let session = h.state().session().unwrap();
+    let Hit::Region { thread, region } = outer.hit else {
+        unreachable!()
+    };
+    let task = session.trace.model.threads[thread as usize].regions[region as usize].task;
+    assert_eq!(session.view.selection.and_then(|s| s.task()), Some(task));
+}

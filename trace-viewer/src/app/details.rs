@@ -307,6 +307,26 @@ pub fn describe_hit(trace: &LoadedTrace, hit: &Hit) -> Vec<String> {
             }
             lines
         }
+        Hit::Region { thread, region } => {
+            let r = &model.threads[thread as usize].regions[region as usize];
+            let mut lines = vec![
+                format!("region {}", model.string(r.name)),
+                at(r.span),
+                format!("on {}", model.threads[thread as usize].label()),
+            ];
+            if r.task != NO_TASK {
+                lines.push(format!("in {}", model.task_label(r.task)));
+            }
+            if r.cut {
+                lines.push("its exit is not recorded (closed where the data stops)".into());
+            }
+            lines
+        }
+        Hit::Logs {
+            thread,
+            first,
+            count,
+        } => describe_logs(trace, thread, first, count),
         Hit::Lost {
             thread,
             time,
@@ -324,6 +344,74 @@ pub fn describe_hit(trace: &LoadedTrace, hit: &Hit) -> Vec<String> {
             },
             "what the lanes show around here is incomplete".into(),
         ],
+    }
+}
+
+/// Log lines shown in one tooltip at most.
+pub const LOG_LINES_SHOWN: usize = 6;
+
+/// The tooltip of `count` log lines of `thread` from `first` (an index into its
+/// `logs_by_thread`): level, target and message of each (up to [`LOG_LINES_SHOWN`]), the
+/// time and the task of a single one.
+pub fn describe_logs(trace: &LoadedTrace, thread: ThreadIx, first: u32, count: u32) -> Vec<String> {
+    let model = &trace.model;
+    let ixs = &trace.logs_by_thread[thread as usize];
+    let (lo, hi) = (
+        first as usize,
+        (first as usize + count as usize).min(ixs.len()),
+    );
+    let logs = || ixs[lo..hi].iter().map(|&i| &model.logs[i as usize]);
+    let line = |l: &crate::model::Log| {
+        let (level, target) = (level_name(l.level), model.string(l.target));
+        if target.is_empty() {
+            format!("{level} {}", l.message)
+        } else {
+            format!("{level} {target}: {}", l.message)
+        }
+    };
+    let mut lines = Vec::new();
+    if hi - lo == 1 {
+        let l = &model.logs[ixs[lo] as usize];
+        lines.push(line(l));
+        lines.push(format!(
+            "at {} on {}",
+            format_duration(l.time),
+            model.threads[thread as usize].label()
+        ));
+        if l.task != NO_TASK {
+            lines.push(format!("in {}", model.task_label(l.task)));
+        }
+    } else {
+        let (t0, t1) = (
+            model.logs[ixs[lo] as usize].time,
+            model.logs[ixs[hi - 1] as usize].time,
+        );
+        lines.push(format!("{} log lines", hi - lo));
+        lines.push(format!(
+            "from {} to {}",
+            format_duration(t0),
+            format_duration(t1)
+        ));
+        lines.extend(logs().take(LOG_LINES_SHOWN).map(line));
+        if hi - lo > LOG_LINES_SHOWN {
+            lines.push(format!(
+                "… and {} more (zoom in)",
+                hi - lo - LOG_LINES_SHOWN
+            ));
+        }
+    }
+    lines
+}
+
+/// A level as `tracing` prints it: "INFO".
+pub fn level_name(level: trace_format::Level) -> &'static str {
+    use trace_format::Level;
+    match level {
+        Level::Trace => "TRACE",
+        Level::Debug => "DEBUG",
+        Level::Info => "INFO",
+        Level::Warn => "WARN",
+        Level::Error => "ERROR",
     }
 }
 
@@ -406,6 +494,38 @@ mod tests {
             state_label(TaskState::Waiting(WaitReason::Timer)),
             "waiting (timer)"
         );
+    }
+
+    #[test]
+    fn log_tooltips_list_the_lines_of_a_marker() {
+        use crate::app::synthetic::{LOG_MESSAGE, LOG_TARGET, REGION_OUTER};
+        let s = Synthetic {
+            regions_every: 1,
+            ..Synthetic::default()
+        };
+        let t = loaded(&s);
+        let w = t.model.workers()[0];
+        let one = describe_logs(&t, w, 0, 1);
+        assert_eq!(one[0], format!("INFO {LOG_TARGET}: {LOG_MESSAGE}"));
+        assert!(
+            one[1].starts_with("at ") && one[1].contains("worker 0"),
+            "{one:?}"
+        );
+        assert!(one[2].starts_with("in src/service.rs"), "{one:?}");
+        let n = t.logs_by_thread[w as usize].len() as u32;
+        let many = describe_logs(&t, w, 0, n);
+        assert_eq!(many[0], format!("{n} log lines"));
+        assert_eq!(many.len(), 2 + LOG_LINES_SHOWN + 1);
+        assert!(many.last().unwrap().contains("more"));
+        let region = describe_hit(
+            &t,
+            &Hit::Region {
+                thread: w,
+                region: 0,
+            },
+        );
+        assert_eq!(region[0], format!("region {REGION_OUTER}"));
+        assert!(region[3].starts_with("in src/service.rs"), "{region:?}");
     }
 
     #[test]

@@ -22,7 +22,8 @@ use super::counters::{Column, fold_columns, scale};
 use super::load_job::LoadedTrace;
 use super::state::TimeView;
 use crate::analysis::states::{Segment, TaskState, for_each_segment};
-use crate::model::{Model, Nanos, Span, TaskIx, ThreadIx};
+use crate::model::{Nanos, Span, TaskIx, ThreadIx};
+use trace_format::{Level, StringId};
 
 /// Height of a thread lane, in points.
 pub const THREAD_LANE_HEIGHT: f32 = 24.0;
@@ -32,6 +33,12 @@ pub const TASK_LANE_HEIGHT: f32 = 16.0;
 pub const GROUP_LANE_HEIGHT: f32 = 20.0;
 /// Height of a counter lane.
 pub const COUNTER_LANE_HEIGHT: f32 = 28.0;
+/// Height of one row of regions (one nesting depth) in a thread's regions lane.
+pub const REGION_ROW_HEIGHT: f32 = 13.0;
+/// Height of the row of log markers at the bottom of a regions lane.
+pub const LOG_ROW_HEIGHT: f32 = 10.0;
+/// Log lines closer than this (in points) are shown as one marker.
+pub const LOG_MARKER_PX: f32 = 3.0;
 /// Intervals narrower than this (in points) fold into their neighbours.
 pub const MIN_SLICE_PX: f32 = 3.0;
 /// Intervals that start within this distance (in points) of a fold's right edge join it.
@@ -55,6 +62,8 @@ pub enum LaneKind {
         /// Its group.
         group: usize,
     },
+    /// A thread's `tracing` regions, one row per nesting depth, and its log lines.
+    Regions(ThreadIx),
     /// The header of the counter lanes.
     CounterHeader,
     /// A counter (an index into [`LoadedTrace::counters`]).
@@ -105,10 +114,15 @@ impl Lanes {
     /// [`Lanes::build`], with the other sections folded as `sections` says: threads, then
     /// counters, then task groups.
     pub fn build_with(trace: &LoadedTrace, collapsed: &[bool], sections: Sections) -> Lanes {
-        let model = &trace.model;
         let mut lanes = Lanes::default();
-        for t in thread_order(model) {
+        for t in thread_order(trace) {
             lanes.push(LaneKind::Thread(t), THREAD_LANE_HEIGHT);
+            let rows = trace.region_rows[t as usize].len();
+            let logs = !trace.logs_by_thread[t as usize].is_empty();
+            if rows > 0 || logs {
+                let h = rows as f32 * REGION_ROW_HEIGHT + if logs { LOG_ROW_HEIGHT } else { 0.0 };
+                lanes.push(LaneKind::Regions(t), h + 2.0);
+            }
         }
         if !trace.counters.is_empty() {
             lanes.push(LaneKind::CounterHeader, GROUP_LANE_HEIGHT);
@@ -167,9 +181,11 @@ pub fn default_collapsed(trace: &LoadedTrace) -> Vec<bool> {
 }
 
 /// Threads in lane order: workers by index, then blocking-pool threads, then other threads
-/// that ran polls or paused (the `block_on` thread), each by id.
-pub fn thread_order(model: &Model) -> Vec<ThreadIx> {
+/// that ran polls, paused or left regions or logs (the `block_on` thread, application
+/// threads using `tracing`), each by id.
+pub fn thread_order(trace: &LoadedTrace) -> Vec<ThreadIx> {
     use trace_format::ThreadKind;
+    let model = &trace.model;
     let mut order = model.workers();
     let rank = |t: &crate::model::Thread| match t.kind {
         Some(ThreadKind::Blocking) => 0,
@@ -181,7 +197,9 @@ pub fn thread_order(model: &Model) -> Vec<ThreadIx> {
             !t.is_worker()
                 && (t.kind == Some(ThreadKind::Blocking)
                     || !t.polls.is_empty()
-                    || !t.pauses.is_empty())
+                    || !t.pauses.is_empty()
+                    || !t.regions.is_empty()
+                    || !trace.logs_by_thread[i as usize].is_empty())
         })
         .collect();
     rest.sort_by_key(|&i| {
@@ -437,6 +455,12 @@ pub enum Fill {
     ProcessPause,
     /// A hole in a thread's data.
     Lost,
+    /// A region, coloured by its name.
+    Region(StringId),
+    /// Regions too narrow to show apart.
+    FoldedRegions,
+    /// A log line marker, by the most severe level it stands for.
+    Log(Level),
 }
 
 /// What a rectangle stands for: shown in the tooltip, selected on click.
@@ -482,6 +506,22 @@ pub enum Hit {
     },
     /// A process-wide pause.
     ProcessPause(Span),
+    /// A region: `region` indexes its thread's `Thread::regions`.
+    Region {
+        /// The thread.
+        thread: ThreadIx,
+        /// Which of its regions.
+        region: u32,
+    },
+    /// Log lines close together (one when `count` is 1).
+    Logs {
+        /// The first: an index into the thread's `LoadedTrace::logs_by_thread`.
+        first: u32,
+        /// How many (the thread's lines from `first` on).
+        count: u32,
+        /// The thread.
+        thread: ThreadIx,
+    },
     /// A hole in a thread's data.
     Lost {
         /// The thread.
@@ -714,6 +754,9 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
                     },
                 );
             }
+            LaneKind::Regions(thread) => {
+                regions_lane(&mut scene, trace, thread, li, lane_rect, &xmap, t0, t1);
+            }
             LaneKind::Counter(track) => {
                 let mut columns = Vec::new();
                 fold_columns(&trace.counters[track], &xmap, trace.model.end, |c| {
@@ -891,6 +934,97 @@ fn thread_lane(
             let next_t = xmap.t(last_x + 1.0).ceil().max(0.0) as Nanos;
             i = i + 1 + lost[i + 1..hi].partition_point(|m| m.time < next_t);
         }
+    }
+}
+
+/// A thread's regions (a row per depth, folded like polls) and its log lines (a marker per
+/// few points, standing for the lines there).
+#[allow(clippy::too_many_arguments)]
+fn regions_lane(
+    scene: &mut Scene,
+    trace: &LoadedTrace,
+    thread: ThreadIx,
+    li: usize,
+    lane: Rect,
+    xmap: &XMap,
+    t0: Nanos,
+    t1: Nanos,
+) {
+    let regions = &trace.model.threads[thread as usize].regions;
+    for (depth, row) in trace.region_rows[thread as usize].iter().enumerate() {
+        let y0 = lane.top() + 1.0 + depth as f32 * REGION_ROW_HEIGHT;
+        let y1 = y0 + REGION_ROW_HEIGHT - 1.0;
+        let range = disjoint_in(row, |&r| regions[r as usize].span, t0, t1);
+        let span = |i: usize| regions[row[i] as usize].span;
+        fold(
+            range,
+            |i| span(i).start,
+            |i| span(i).end,
+            xmap,
+            MIN_SLICE_PX,
+            FOLD_GAP_PX,
+            |p| match p {
+                Piece::One { ix, x0, x1 } => {
+                    let r = &regions[row[ix] as usize];
+                    let rect = hrect(x0, x1, y0, y1);
+                    scene.items.push(Item {
+                        rect,
+                        fill: Fill::Region(r.name),
+                        hit: Hit::Region {
+                            thread,
+                            region: row[ix],
+                        },
+                    });
+                    label(scene, rect, || trace.model.string(r.name).to_string());
+                }
+                Piece::Folded { ixs, x0, x1 } => scene.items.push(Item {
+                    rect: hrect(x0, x1, y0, y1),
+                    fill: Fill::FoldedRegions,
+                    hit: Hit::Folded {
+                        lane: li,
+                        span: Span::new(span(ixs.start).start, span(ixs.end - 1).end),
+                        count: ixs.len(),
+                        what: "regions",
+                        mostly: None,
+                    },
+                }),
+            },
+        );
+    }
+    let logs = &trace.logs_by_thread[thread as usize];
+    if logs.is_empty() {
+        return;
+    }
+    let all = &trace.model.logs;
+    let time = |i: usize| all[logs[i] as usize].time;
+    let (y0, y1) = (lane.bottom() - LOG_ROW_HEIGHT, lane.bottom() - 1.0);
+    let mut i = logs.partition_point(|&l| all[l as usize].time < t0);
+    let hi = logs.partition_point(|&l| all[l as usize].time < t1.max(t0 + 1));
+    while i < hi {
+        let x = xmap.x(time(i));
+        // The lines within a marker's width of this one share its marker.
+        let until = xmap.t(x + LOG_MARKER_PX).ceil().max(0.0) as Nanos;
+        let j =
+            (i + 1 + logs[i + 1..hi].partition_point(|&l| all[l as usize].time < until)).min(hi);
+        let level = if j - i <= 16 {
+            (i..j)
+                .map(|k| all[logs[k] as usize].level)
+                .max()
+                .unwrap_or(Level::Info)
+        } else {
+            // Many lines on one marker: the first one's level stands for them.
+            all[logs[i] as usize].level
+        };
+        scene.items.push(Item {
+            rect: Rect::from_min_max(pos2(x - 1.0, y0), pos2(x + 1.5, y1)),
+            fill: Fill::Log(level),
+            hit: Hit::Logs {
+                first: i as u32,
+                count: (j - i) as u32,
+                thread,
+            },
+        });
+        i = j;
     }
 }
 

@@ -20,6 +20,9 @@ use crate::analysis::states::paused_spans;
 use crate::load::open_salvaging;
 use crate::model::{LoadError, LoadOptions, LostMarker, Model, Progress, Span, TaskIx};
 
+/// Region nesting depths drawn (deeper regions are left out of the lanes).
+pub const REGION_ROWS: usize = 6;
+
 /// Tasks spawned at one place: one collapsible group of task lanes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskGroup {
@@ -54,6 +57,11 @@ pub struct LoadedTrace {
     pub lost_by_thread: Vec<Vec<LostMarker>>,
     /// The counter lanes' data, in lane order.
     pub counters: Vec<CounterTrack>,
+    /// Per thread, per nesting depth (up to [`REGION_ROWS`]): its regions at that depth
+    /// (indexes into `Thread::regions`), by start. Regions nested deeper are not drawn.
+    pub region_rows: Vec<Vec<Vec<u32>>>,
+    /// Per thread: its log lines (indexes into `Model::logs`), by time.
+    pub logs_by_thread: Vec<Vec<u32>>,
     /// How long opening and decoding took.
     pub load_time: Duration,
 }
@@ -85,8 +93,33 @@ impl LoadedTrace {
             }
         }
         let counters = counter_tracks(&model);
+        let region_rows = model
+            .threads
+            .iter()
+            .map(|t| {
+                let mut rows: Vec<Vec<u32>> = Vec::new();
+                for (i, r) in t.regions.iter().enumerate() {
+                    let d = usize::from(r.depth);
+                    if d < REGION_ROWS {
+                        if rows.len() <= d {
+                            rows.resize(d + 1, Vec::new());
+                        }
+                        rows[d].push(i as u32);
+                    }
+                }
+                rows
+            })
+            .collect();
+        let mut logs_by_thread = vec![Vec::new(); model.threads.len()];
+        for (i, l) in model.logs.iter().enumerate() {
+            if let Some(v) = logs_by_thread.get_mut(l.thread as usize) {
+                v.push(i as u32);
+            }
+        }
         LoadedTrace {
             counters,
+            region_rows,
+            logs_by_thread,
             path,
             file_size,
             valid_bytes,

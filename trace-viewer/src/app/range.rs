@@ -47,7 +47,7 @@ impl RangeSummary {
                 totals.add(s.state, s.span.overlap(span));
             });
         }
-        let threads = thread_order(model)
+        let threads = thread_order(trace)
             .into_iter()
             .map(|t| {
                 let busy = model

@@ -15,7 +15,7 @@ use super::table::{self, Row, TableState};
 use crate::analysis::breakdown::{Breakdown, BreakdownOptions};
 use crate::analysis::mmu::Window;
 use crate::export::chrome::ExportStats;
-use crate::model::{Span, TaskIx};
+use crate::model::{NO_TASK, Span, TaskIx};
 use crate::units::{format_bytes, format_duration};
 
 /// An open trace.
@@ -290,6 +290,20 @@ impl Session {
                 segment: Some((span, state)),
             })),
             Some(&Hit::Folded { span, .. }) => self.view.fit_to(span),
+            // A region or a log line selects the task it happened in.
+            Some(&Hit::Region { thread, region }) => {
+                let task = self.trace.model.threads[thread as usize].regions[region as usize].task;
+                if task != NO_TASK {
+                    self.select(Some(Selection::of_task(task)));
+                }
+            }
+            Some(&Hit::Logs { thread, first, .. }) => {
+                let log = self.trace.logs_by_thread[thread as usize][first as usize];
+                let task = self.trace.model.logs[log as usize].task;
+                if task != NO_TASK {
+                    self.select(Some(Selection::of_task(task)));
+                }
+            }
             Some(_) => {}
             None => self.select(None),
         }

@@ -293,9 +293,9 @@ fn gutter_click(session: &mut Session, lanes_top: f32, pos: Pos2) {
     match session.lanes.lanes[i].kind {
         LaneKind::Group(g) => session.toggle_group(g),
         LaneKind::CounterHeader => session.toggle_counters(),
+        LaneKind::Thread(t) | LaneKind::Regions(t) => session.select(Some(Selection::Thread(t))),
         LaneKind::Counter(_) => {}
         LaneKind::Task { task, .. } => session.select(Some(Selection::of_task(task))),
-        LaneKind::Thread(t) => session.select(Some(Selection::Thread(t))),
     }
 }
 
@@ -333,6 +333,12 @@ fn paint_gutter(ui: &Ui, session: &Session, rects: &PanelRects) {
                     18.0,
                 )
             }
+            LaneKind::Regions(_) => (
+                "  spans and logs".into(),
+                small.clone(),
+                visuals.weak_text_color(),
+                4.0,
+            ),
             LaneKind::CounterHeader => {
                 header(&painter, visuals, rect, session.sections.counters_collapsed);
                 (

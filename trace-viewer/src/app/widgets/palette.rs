@@ -72,6 +72,9 @@ pub fn fill_color(fill: Fill) -> Color32 {
         Fill::ThreadPause => THREAD_PAUSE,
         Fill::ProcessPause => PROCESS_PAUSE,
         Fill::Lost => LOST,
+        Fill::Region(name) => region_color(name),
+        Fill::FoldedRegions => FOLDED,
+        Fill::Log(level) => log_color(level),
     }
 }
 
@@ -88,4 +91,22 @@ pub fn counter_color(style: CounterStyle) -> Color32 {
 /// The area under a counter's line: its colour, faint.
 pub fn counter_area(style: CounterStyle) -> Color32 {
     counter_color(style).gamma_multiply(0.3)
+}
+
+/// A region's colour, by its name: soft, so the labels stay readable.
+pub fn region_color(name: trace_format::StringId) -> Color32 {
+    let h = (f64::from(name.0) * 0.618_033_988_75 + 0.3).fract() as f32;
+    egui::ecolor::Hsva::new(h, 0.35, 0.85, 1.0).into()
+}
+
+/// A log marker's colour, by level.
+pub fn log_color(level: trace_format::Level) -> Color32 {
+    use trace_format::Level;
+    match level {
+        Level::Error => Color32::from_rgb(255, 82, 82),
+        Level::Warn => Color32::from_rgb(255, 193, 7),
+        Level::Info => Color32::from_rgb(100, 181, 246),
+        Level::Debug => Color32::from_rgb(176, 190, 197),
+        Level::Trace => Color32::from_rgb(120, 130, 135),
+    }
 }
