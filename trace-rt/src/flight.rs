@@ -171,6 +171,49 @@ impl FlightRecorder {
     /// on; events in the few microseconds of the hand-over are not recorded.
     pub fn write_to(&self, path: impl AsRef<Path>) -> Result<Summary, Error> {
         let path = path.as_ref();
+        let io_err = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        self.snapshot(
+            || std::fs::File::create(path).map(io::BufWriter::new),
+            io_err,
+        )
+        .map(|summary| Summary {
+            path: Some(path.to_path_buf()),
+            ..summary
+        })
+    }
+
+    /// [`FlightRecorder::write_to`] into any writer (a socket, memory): the bytes of a
+    /// whole trace file.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let flight = trace_rt::FlightRecorder::start(Duration::from_secs(10), 16 << 20)?;
+    /// trace_rt::counter("requests", 1);
+    /// let mut bytes = Vec::new();
+    /// flight.write_into(&mut bytes)?;
+    /// let trace = trace_format::Trace::from_bytes(bytes).unwrap();
+    /// assert!(trace.end().is_some());
+    /// # flight.stop()?;
+    /// # Ok::<(), trace_rt::Error>(())
+    /// ```
+    pub fn write_into(&self, out: impl io::Write) -> Result<Summary, Error> {
+        let io_err = |source| Error::Io {
+            path: "<flight recorder snapshot>".into(),
+            source,
+        };
+        self.snapshot(|| Ok(out), io_err)
+    }
+
+    /// Hands the recording over to a new session (so the ring holds everything up to now),
+    /// then writes the ring to what `open` returns.
+    fn snapshot<W: io::Write>(
+        &self,
+        open: impl FnOnce() -> io::Result<W>,
+        io_err: impl Fn(io::Error) -> Error,
+    ) -> Result<Summary, Error> {
         let started = std::time::Instant::now();
         {
             let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
@@ -188,16 +231,11 @@ impl FlightRecorder {
             }
             stopped?;
         }
-        let io_err = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = std::fs::File::create(path).map_err(io_err)?;
+        let out = open().map_err(&io_err)?;
         let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
-        let (events, chunks, bytes) =
-            write_ring(&ring, io::BufWriter::new(file)).map_err(io_err)?;
+        let (events, chunks, bytes) = write_ring(&ring, out).map_err(&io_err)?;
         Ok(Summary {
-            path: Some(path.to_path_buf()),
+            path: None,
             duration: started.elapsed(),
             events,
             chunks,

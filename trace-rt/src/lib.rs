@@ -20,7 +20,10 @@
 //! - [`record_for`]`(duration, path)`: in the background, finishing by itself;
 //! - `TRACE_RT_OUT=x.rtt TRACE_RT_SECONDS=5 ./service`: started by [`instrument`] (default
 //!   10 s; it also ends when every instrumented runtime has shut down);
-//! - [`FlightRecorder`]: keep the last seconds in memory, [`FlightRecorder::write_to`] on demand.
+//! - [`FlightRecorder`]: keep the last seconds in memory, [`FlightRecorder::write_to`] on demand;
+//! - over HTTP (cargo feature `http`): `trace_rt::http::serve(Options::default())` serves
+//!   `GET /debug/trace?seconds=N` and a flight-recorder snapshot on 127.0.0.1:6060, like Go's
+//!   `/debug/pprof/trace` (see the `http` module).
 //!
 //! # `--cfg tokio_unstable`
 //!
@@ -81,7 +84,8 @@
 //! writer thread), `sink` (where chunks go), `intern` (string and location ids), `runtime`
 //! (tokio hooks), `sampler` (runtime samples), `wakes` (the wake layer), `activation`
 //! (`record_for`, environment), `flight` (the flight recorder), `alloc` (the allocator
-//! wrapper), `pause` (pauses), `layer` (the `tracing` layer), `counter` (user counters).
+//! wrapper), `pause` (pauses), `layer` (the `tracing` layer), `counter` (user counters),
+//! `http` (the HTTP trigger).
 
 #![warn(missing_docs)]
 
@@ -91,6 +95,8 @@ mod chunk;
 mod clock;
 mod counter;
 mod flight;
+#[cfg(feature = "http")]
+pub mod http;
 mod intern;
 pub mod layer;
 mod local;
