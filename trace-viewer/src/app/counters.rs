@@ -97,6 +97,14 @@ impl CounterTrack {
 
     /// The least and greatest of the values of points `range`.
     pub fn min_max(&self, range: std::ops::Range<usize>) -> (f64, f64) {
+        if range.len() <= 32 {
+            // A short run: a scan of adjacent values beats the tree's scattered reads.
+            return self.values[range]
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+        }
         self.tree.query(range.start, range.end)
     }
 }
@@ -299,10 +307,10 @@ pub fn fold_columns(
     while xa < end_x && i < n {
         // The point holding at the column's start.
         let ta = xmap.t(xa);
-        i += times[i + 1..].partition_point(|&t| (t as f64) <= ta);
+        i += gallop(&times[i + 1..], |&t| (t as f64) <= ta);
         let tb = xmap.t(xa + 1.0);
         // Points starting before the column ends: `i` (holding at its start) to `j`.
-        let j = i + 1 + times[i + 1..].partition_point(|&t| (t as f64) < tb);
+        let j = i + 1 + gallop(&times[i + 1..], |&t| (t as f64) < tb);
         if j == i + 1 {
             // Only `i` here: it holds until the next point's column (or the end).
             let next_x = match times.get(j) {
@@ -339,6 +347,19 @@ pub fn fold_columns(
     if let Some(p) = pending {
         emit(p);
     }
+}
+
+/// `partition_point` for a predicate that usually turns false near the start: doubling
+/// steps, then a binary search in the last step (a pixel column or a fold step holds a few
+/// items, so this reads a few nearby ones instead of searching the whole rest).
+pub fn gallop<T>(items: &[T], before: impl Fn(&T) -> bool) -> usize {
+    let mut hi = 1;
+    while hi < items.len() && before(&items[hi - 1]) {
+        hi *= 2;
+    }
+    let lo = hi / 2;
+    let hi = hi.min(items.len());
+    lo + items[lo..hi].partition_point(before)
 }
 
 /// The vertical scale of a lane: from the least of 0 and the lowest value shown to the
@@ -384,6 +405,17 @@ mod tests {
             assert_eq!(tree.query(lo, hi), want, "{lo}..{hi}");
         }
         assert_eq!(tree.query(5, 5), (f64::INFINITY, f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn gallop_finds_what_a_binary_search_finds() {
+        let times: Vec<Nanos> = (0..300u64).map(|i| i * 3 / 2).collect();
+        for n in [0, 1, 2, 5, 64, 300] {
+            for cut in [0, 1, 2, 7, 100, 449, 450, 1000] {
+                let want = times[..n].partition_point(|&t| t < cut);
+                assert_eq!(gallop(&times[..n], |&t| t < cut), want, "{n} {cut}");
+            }
+        }
     }
 
     #[test]

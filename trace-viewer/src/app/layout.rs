@@ -18,7 +18,7 @@ use std::ops::Range;
 
 use egui::{Pos2, Rect, pos2};
 
-use super::counters::{Column, fold_columns, scale};
+use super::counters::{Column, fold_columns, gallop, scale};
 use super::load_job::LoadedTrace;
 use super::state::TimeView;
 use crate::analysis::states::{Segment, TaskState, for_each_segment};
@@ -299,8 +299,16 @@ pub fn fold(
     gap_px: f32,
     mut emit: impl FnMut(Piece),
 ) {
-    // First index in `lo..hi` whose start is at or after `t`.
+    // First index in `lo..hi` whose start is at or after `t`. Galloping from `lo` first: a
+    // fold step usually moves a point's worth of intervals, so this reads a few nearby
+    // starts instead of searching (and missing the cache) over the whole rest of the lane.
     let first_at_or_after = |mut lo: usize, mut hi: usize, t: f64| {
+        let mut step = 1;
+        while lo + step < hi && (start(lo + step - 1) as f64) < t {
+            lo += step;
+            step *= 2;
+        }
+        hi = hi.min(lo + step);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             if (start(mid) as f64) < t {
@@ -1004,8 +1012,7 @@ fn regions_lane(
         let x = xmap.x(time(i));
         // The lines within a marker's width of this one share its marker.
         let until = xmap.t(x + LOG_MARKER_PX).ceil().max(0.0) as Nanos;
-        let j =
-            (i + 1 + logs[i + 1..hi].partition_point(|&l| all[l as usize].time < until)).min(hi);
+        let j = i + 1 + gallop(&logs[i + 1..hi], |&l| all[l as usize].time < until);
         let level = if j - i <= 16 {
             (i..j)
                 .map(|k| all[logs[k] as usize].level)

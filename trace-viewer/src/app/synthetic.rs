@@ -99,7 +99,9 @@ impl Synthetic {
 
     /// When round `round` of worker `w` starts (its first poll).
     pub fn round_start(&self, w: u32, round: u32) -> u64 {
-        let n = self.tasks_of(w).count() as u64;
+        // The tasks `i < tasks` with `i % workers == w`, counted without visiting them (this
+        // runs for every poll generated).
+        let n = u64::from(self.tasks.saturating_sub(w).div_ceil(self.workers.max(1)));
         let round_len = n * (self.poll_ns + self.gap_ns) + self.park_ns;
         1_000 + u64::from(round) * round_len
     }
@@ -354,9 +356,10 @@ impl Synthetic {
                 index: 0,
             },
         );
+        let end = self.end();
         let mut t = self.sample_ns;
         let mut k = 0u64;
-        while t < self.end() {
+        while t < end {
             b.push(
                 thread,
                 t,
