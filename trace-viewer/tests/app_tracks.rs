@@ -194,3 +194,84 @@ fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
     let task = session.trace.model.threads[thread as usize].regions[region as usize].task;
     assert_eq!(session.view.selection.and_then(|s| s.task()), Some(task));
 }
+
+#[test]
+fn slash_opens_search_and_enter_jumps_to_each_match() {
+    use egui::Key;
+    use trace_viewer::app::panels::search;
+    use trace_viewer::app::search::Found;
+    let s = rich();
+    let (_dir, mut h) = open(&s);
+    assert!(h.query_by_label(search::BOX_LABEL).is_none());
+    h.key_press(Key::Slash);
+    h.run_steps(3);
+    let session = h.state().session().unwrap();
+    assert!(
+        session.search.open && session.search.text.is_empty(),
+        "no '/' typed in"
+    );
+    h.get_by_label(search::BOX_LABEL);
+    // Tasks spawned at line 20 (2, 5, 8, 11): the keyboard is in the box already.
+    h.get_by_role(egui::Role::TextInput)
+        .type_text("service.rs:20");
+    h.run_steps(2);
+    h.get_by_label_contains("4 matches (4 tasks, 0 regions)");
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        h.key_press(Key::Enter);
+        h.run_steps(2);
+        let session = h.state().session().unwrap();
+        let Some(Found::Task(task)) = session.search.current else {
+            panic!("a task is shown: {:?}", session.search.current)
+        };
+        // Selected, its lane in view, the view on its lifetime.
+        assert_eq!(session.view.selection.and_then(|s| s.task()), Some(task));
+        assert!(
+            session.scene.lanes.iter().any(|&(i, _)| matches!(
+                session.lanes.lanes[i].kind,
+                LaneKind::Task { task: t, .. } if t == task
+            )),
+            "the task's lane is drawn"
+        );
+        let life = session.trace.model.tasks[task as usize].lifetime(session.trace.model.end);
+        let v = session.view.time;
+        assert!(v.start <= life.start as f64 && v.end >= life.end as f64);
+        assert!(v.span() < life.len() as f64 * 1.1);
+        seen.push(session.trace.model.tasks[task as usize].id.0);
+    }
+    assert_eq!(seen, [2, 5, 8, 11], "in time order");
+    h.get_by_label_contains("showing task src/service.rs:20:5 #11");
+    // Shift + Enter goes back.
+    h.event(Event::Key {
+        key: Key::Enter,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: egui::Modifiers::SHIFT,
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("showing task src/service.rs:20:5 #8");
+
+    // A region name: the view zooms to the region, on its thread's lane.
+    let edit = h.get_by_role(egui::Role::TextInput);
+    edit.focus();
+    h.run_steps(1);
+    h.state_mut().session_mut().unwrap().search.text.clear();
+    h.get_by_role(egui::Role::TextInput)
+        .type_text(trace_viewer::app::synthetic::REGION_INNER);
+    h.run_steps(2);
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    let session = h.state().session().unwrap();
+    let Some(Found::Region { thread, region }) = session.search.current else {
+        panic!("a region is shown")
+    };
+    let r = session.trace.model.threads[thread as usize].regions[region as usize];
+    let v = session.view.time;
+    assert!(v.start <= r.span.start as f64 && v.end >= r.span.end as f64);
+    assert!(v.span() < r.span.len() as f64 * 1.1);
+    // Esc closes the bar.
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert!(!h.state().session().unwrap().search.open);
+}

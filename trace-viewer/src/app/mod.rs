@@ -8,6 +8,7 @@
 //! - [`axis`]: time-axis ticks from the whole trace down to nanoseconds — pure;
 //! - [`counters`]: counter tracks and their folding per pixel column — pure;
 //! - [`details`]: what the details panel and tooltips say — pure;
+//! - [`search`]: what a search matches and the next match in time — pure;
 //! - [`load_job`]: loading on a background thread with progress and cancel;
 //! - [`session`]: an open trace with its view and selection;
 //! - [`panels`] and [`widgets`]: drawing, and turning input into calls on the above;
@@ -24,6 +25,7 @@ pub mod load_job;
 pub mod mmu_data;
 pub mod panels;
 pub mod range;
+pub mod search;
 pub mod session;
 pub mod state;
 pub mod synthetic;
@@ -317,6 +319,12 @@ impl eframe::App for ViewerApp {
                     }
                 });
             });
+            if session.tab == Tab::Timeline && session.search.open {
+                let viewport = session.scene.area.height();
+                egui::Panel::top("search").show(ui, |ui| {
+                    panels::search::bar(ui, session, viewport);
+                });
+            }
             if session.tab == Tab::Timeline
                 && (session.view.selection.is_some()
                     || (session.view.range.is_some() && session.view.range_anchor.is_none()))

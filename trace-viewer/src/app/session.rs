@@ -10,6 +10,7 @@ use super::layout::{Hit, LaneKind, Lanes, Scene, Sections, SegmentCache, default
 use super::load_job::LoadedTrace;
 use super::mmu_data::MmuData;
 use super::range::RangeSummary;
+use super::search::{Found, Matches};
 use super::state::{Selection, ViewState};
 use super::table::{self, Row, TableState};
 use crate::analysis::breakdown::{Breakdown, BreakdownOptions};
@@ -63,6 +64,23 @@ pub struct Session {
     pub range_summary: Lazy<RangeSummary>,
     /// The range `range_summary` is (being) computed for.
     pub range_summary_for: Option<Span>,
+    /// The search bar.
+    pub search: SearchState,
+}
+
+/// The search bar's state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchState {
+    /// Shown.
+    pub open: bool,
+    /// The query, as typed.
+    pub text: String,
+    /// What the query matched, when it was last looked up.
+    pub matches: Option<Matches>,
+    /// The match shown last.
+    pub current: Option<Found>,
+    /// The text box should take the keyboard.
+    pub focus: bool,
 }
 
 /// The views of a trace.
@@ -170,6 +188,7 @@ impl Session {
             },
             range_summary: Lazy::Idle,
             range_summary_for: None,
+            search: SearchState::default(),
             trace: Arc::from(trace),
         }
     }
@@ -235,18 +254,13 @@ impl Session {
             self.collapsed[g] = false;
             self.relayout();
         }
-        if let Some(i) = self.lanes.find(LaneKind::Task {
-            task,
-            group: group.unwrap_or(usize::MAX),
-        }) {
-            let lane = self.lanes.lanes[i];
-            if lane.top < self.view.scroll_y || lane.bottom() > self.view.scroll_y + viewport_height
-            {
-                self.view.scroll_y = (lane.top - viewport_height / 3.0).max(0.0);
-                self.view
-                    .clamp_scroll(self.lanes.height, viewport_height.max(1.0));
-            }
-        }
+        self.scroll_to_lane(
+            LaneKind::Task {
+                task,
+                group: group.unwrap_or(usize::MAX),
+            },
+            viewport_height,
+        );
     }
 
     /// F: fits the view to the selected range, else the selection (the clicked poll or
@@ -418,6 +432,65 @@ impl Session {
             self.view.scroll_y = self.lanes.lanes[i].top;
             self.view
                 .clamp_scroll(self.lanes.height, viewport_height.max(1.0));
+        }
+    }
+
+    /// `/`: shows the search bar with the keyboard in it.
+    pub fn open_search(&mut self) {
+        self.search.open = true;
+        self.search.focus = true;
+    }
+
+    /// Looks up what the search bar's query matches, when the text changed since.
+    pub fn refresh_search(&mut self) {
+        let stale = self
+            .search
+            .matches
+            .as_ref()
+            .is_none_or(|m| m.query != self.search.text);
+        if stale {
+            self.search.matches = Some(Matches::find(&self.trace, &self.search.text));
+            self.search.current = None;
+        }
+    }
+
+    /// Enter in the search bar: shows the next match (`backwards`: the previous one) — the
+    /// task selected, its lane in view and the view zoomed to its lifetime; a region zoomed
+    /// to, its task selected and its thread's lane in view.
+    pub fn search_step(&mut self, backwards: bool, viewport_height: f32) {
+        self.refresh_search();
+        let found = match &self.search.matches {
+            Some(m) => m.step(&self.trace, self.search.current, backwards),
+            None => None,
+        };
+        self.search.current = found;
+        let Some(found) = found else {
+            return;
+        };
+        self.tab = Tab::Timeline;
+        match found {
+            Found::Task(task) => self.reveal_task(task, viewport_height),
+            Found::Region { thread, region } => {
+                let task = self.trace.model.threads[thread as usize].regions[region as usize].task;
+                if task != NO_TASK {
+                    self.select(Some(Selection::of_task(task)));
+                }
+                self.scroll_to_lane(LaneKind::Regions(thread), viewport_height);
+            }
+        }
+        self.view.fit_to(found.span(&self.trace));
+    }
+
+    /// Scrolls the lanes so the lane of `kind` is in view, if it is not.
+    fn scroll_to_lane(&mut self, kind: LaneKind, viewport_height: f32) {
+        if let Some(i) = self.lanes.find(kind) {
+            let lane = self.lanes.lanes[i];
+            if lane.top < self.view.scroll_y || lane.bottom() > self.view.scroll_y + viewport_height
+            {
+                self.view.scroll_y = (lane.top - viewport_height / 3.0).max(0.0);
+                self.view
+                    .clamp_scroll(self.lanes.height, viewport_height.max(1.0));
+            }
         }
     }
 

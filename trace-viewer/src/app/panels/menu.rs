@@ -61,6 +61,8 @@ Shift + wheel        pan
 drag up / down, wheel over the lane names, PgUp / PgDn   scroll lanes
 drag on the time axis, Shift + drag   select a time range (totals in the details)
 F                    fit the range, else the selection, else the whole trace
+/                    search tasks (name, spawn location) and regions; Enter: next
+                     match, Shift + Enter: previous, Esc: close
 Esc                  clear the selection and the range
 click a slice        details; click a folded (grey) slice to zoom to it
 click a group name   collapse / expand it";

@@ -6,6 +6,7 @@ pub mod details;
 pub mod export;
 pub mod menu;
 pub mod mmu;
+pub mod search;
 pub mod status;
 pub mod tasks;
 pub mod timeline;

@@ -119,6 +119,18 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
         session.view.apply(input, &geometry);
     }
     if !ui.egui_wants_keyboard_input() {
+        // `/` opens the search bar; its character must not land in the box.
+        let slash = ui.input_mut(|i| {
+            let pressed = i.consume_key(egui::Modifiers::NONE, Key::Slash);
+            if pressed {
+                i.events
+                    .retain(|e| !matches!(e, Event::Text(t) if t == "/"));
+            }
+            pressed
+        });
+        if slash {
+            session.open_search();
+        }
         if ui.input(|i| i.key_pressed(Key::F)) {
             session.fit_selection();
         }

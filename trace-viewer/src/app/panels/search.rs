@@ -1,0 +1,89 @@
+//! The search bar (`/`): a query box over the timeline; Enter shows the next match,
+//! Shift + Enter the previous one, Esc closes it.
+
+use egui::{Key, Ui};
+
+use crate::app::search::status;
+
+use crate::app::session::Session;
+
+/// The label before the query box (tests find the box by it).
+pub const BOX_LABEL: &str = "Search:";
+/// The button that closes the bar.
+pub const CLOSE: &str = "Close search";
+
+/// Shows the bar; `viewport_height` is the lanes' height (to scroll a match into view).
+pub fn bar(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
+    let mut step = None;
+    let mut close = false;
+    ui.horizontal(|ui| {
+        let label = ui.label(BOX_LABEL);
+        let edit = egui::TextEdit::singleline(&mut session.search.text)
+            .desired_width(320.0)
+            .hint_text("task name, spawn location or region name");
+        let resp = ui.add(edit).labelled_by(label.id);
+        if std::mem::take(&mut session.search.focus) {
+            resp.request_focus();
+        }
+        // A single-line box gives the keyboard up on Enter: take it back for the next one.
+        if resp.lost_focus() {
+            if let Some(shift) = enter_pressed(ui) {
+                step = Some(shift);
+                resp.request_focus();
+            } else if ui.input(|i| i.key_pressed(Key::Escape)) {
+                close = true;
+            }
+        }
+        if ui.button("Next").on_hover_text("Enter").clicked() {
+            step = Some(false);
+        }
+        if ui
+            .button("Previous")
+            .on_hover_text("Shift + Enter")
+            .clicked()
+        {
+            step = Some(true);
+        }
+        if let Some(backwards) = step {
+            session.search_step(backwards, viewport_height);
+        }
+        let status = status_line(session);
+        ui.label(status);
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.button(CLOSE).on_hover_text("Esc").clicked() {
+                close = true;
+            }
+        });
+    });
+    if close {
+        session.search.open = false;
+    }
+}
+
+/// Whether Enter was pressed this frame, and if so with Shift.
+fn enter_pressed(ui: &Ui) -> Option<bool> {
+    ui.input(|i| {
+        i.events.iter().find_map(|e| match e {
+            egui::Event::Key {
+                key: Key::Enter,
+                pressed: true,
+                modifiers,
+                ..
+            } => Some(modifiers.shift),
+            _ => None,
+        })
+    })
+}
+
+/// The status after the box: counts and the match shown.
+fn status_line(session: &mut Session) -> String {
+    if session.search.text.trim().is_empty() {
+        return String::new();
+    }
+    session.refresh_search();
+    let current = session.search.current.map(|f| f.describe(&session.trace));
+    match &session.search.matches {
+        Some(m) => status(m, current),
+        None => String::new(),
+    }
+}
