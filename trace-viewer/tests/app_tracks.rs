@@ -275,3 +275,57 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
     h.run_steps(2);
     assert!(!h.state().session().unwrap().search.open);
 }
+
+#[test]
+fn a_clicked_poll_shows_who_woke_it_with_an_arrow_and_a_link_to_the_waker() {
+    use trace_viewer::app::details::wake_before_poll;
+    use trace_viewer::app::layout::Hit;
+    use trace_viewer::app::panels::details;
+    use trace_viewer::model::{NO_TASK, Span};
+    let s = Synthetic::default();
+    let (_dir, mut h) = open(&s);
+    // A poll readied by another task.
+    let session = h.state().session().unwrap();
+    let (poll, wake) = (0..session.trace.model.polls.len() as u32)
+        .find_map(|p| {
+            let w = wake_before_poll(&session.trace, p)?;
+            (w.waker != NO_TASK).then_some((p, w))
+        })
+        .expect("a poll woken by a task");
+    let p = session.trace.model.polls[poll as usize];
+    let waker_label = session.trace.model.task_label(wake.waker);
+    h.state_mut()
+        .session_mut()
+        .unwrap()
+        .view
+        .fit_to(Span::new(wake.time - 30_000, p.end + 30_000));
+    h.run_steps(2);
+    let session = h.state().session().unwrap();
+    let rect = session
+        .scene
+        .items
+        .iter()
+        .find(|i| i.hit == Hit::Poll(poll))
+        .expect("the poll is drawn")
+        .rect;
+    assert!(session.scene.arrow.is_none(), "no arrow before a selection");
+    click(&h, rect.center());
+    h.run_steps(2);
+    let session = h.state().session().unwrap();
+    assert_eq!(session.poll_details.as_ref().unwrap().woken, Some(wake));
+    // The arrow runs from the wake, on its thread's lane, to the poll's start.
+    let arrow = session.scene.arrow.expect("an arrow");
+    let x = |t: u64| session.scene.xmap.x(t);
+    assert!((arrow.from.x - x(wake.time)).abs() < 0.5, "{arrow:?}");
+    assert!((arrow.to.x - x(p.start)).abs() < 0.5, "{arrow:?}");
+    assert!((arrow.to.y - rect.center().y).abs() < session.lanes.lanes[0].height / 2.0);
+    h.get_by_label(details::WOKEN_BY);
+    // The link selects the waker.
+    h.get_by_label(&waker_label).click();
+    h.run_steps(2);
+    let session = h.state().session().unwrap();
+    assert_eq!(
+        session.view.selection.and_then(|s| s.task()),
+        Some(wake.waker)
+    );
+}

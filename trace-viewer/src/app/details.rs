@@ -126,6 +126,8 @@ pub struct PollDetails {
     pub cut: bool,
     /// Which of the task's polls it is (1-based).
     pub number: usize,
+    /// The wake that made it runnable, if the trace has one.
+    pub woken: Option<Wake>,
 }
 
 impl PollDetails {
@@ -144,6 +146,7 @@ impl PollDetails {
             ready: p.ready(),
             cut: p.cut(),
             number,
+            woken: wake_before_poll(trace, poll),
         }
     }
 }
@@ -194,6 +197,37 @@ pub fn wake_ending(trace: &LoadedTrace, task: TaskIx, span: Span) -> Option<Wake
     let wakes = trace.model.task_wakes(task);
     let i = wakes.partition_point(|w| w.time < span.start);
     wakes.get(i).filter(|w| w.time <= span.end).copied()
+}
+
+/// The wake that made poll `poll` runnable: the task's last wake at or before the poll's
+/// start, and after its previous poll started (a wake during a poll readies the next one).
+/// `None` for a first poll (made runnable by its spawn) or without wake events.
+pub fn wake_before_poll(trace: &LoadedTrace, poll: u32) -> Option<Wake> {
+    let model = &trace.model;
+    let p = model.polls[poll as usize];
+    let previous = model
+        .task_polls(p.task)
+        .take_while(|q| q.start < p.start)
+        .last()
+        .map(|q| q.start);
+    let wakes = model.task_wakes(p.task);
+    let i = wakes.partition_point(|w| w.time <= p.start);
+    let w = *wakes[..i].last()?;
+    previous.is_none_or(|s| w.time >= s).then_some(w)
+}
+
+/// Who or what made a wake: "woken by the I/O driver", … (a task waker is a link instead).
+pub fn wake_source_label(source: trace_format::WakeSource) -> &'static str {
+    use trace_format::WakeSource;
+    match source {
+        WakeSource::Task => "by a task",
+        WakeSource::Io => "by the I/O driver",
+        WakeSource::Timer => "by a timer",
+        WakeSource::Blocking => "by the blocking pool",
+        WakeSource::Foreign => "by a thread outside the runtime",
+        WakeSource::SelfWake => "by itself (yield)",
+        WakeSource::Unknown => "by something unknown",
+    }
 }
 
 /// A human name for a state: "running", "scheduler wait", "waiting (timer)", "paused".
@@ -494,6 +528,25 @@ mod tests {
             state_label(TaskState::Waiting(WaitReason::Timer)),
             "waiting (timer)"
         );
+    }
+
+    #[test]
+    fn a_poll_knows_the_wake_that_readied_it() {
+        let s = Synthetic::default();
+        let t = loaded(&s);
+        let polls: Vec<u32> = t.model.task_polls(0).map(|p| poll_index(&t, p)).collect();
+        // The first poll follows the spawn; each later one a wake just before it.
+        assert!(wake_before_poll(&t, polls[0]).is_none());
+        for &p in &polls[1..] {
+            let w = wake_before_poll(&t, p).unwrap();
+            let start = t.model.polls[p as usize].start;
+            assert!(
+                w.time <= start && start - w.time < s.gap_ns,
+                "{w:?} {start}"
+            );
+        }
+        let d = PollDetails::compute(&t, polls[1]);
+        assert_eq!(d.woken, wake_before_poll(&t, polls[1]));
     }
 
     #[test]

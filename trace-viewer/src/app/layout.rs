@@ -22,7 +22,7 @@ use super::counters::{Column, fold_columns, gallop, scale};
 use super::load_job::LoadedTrace;
 use super::state::TimeView;
 use crate::analysis::states::{Segment, TaskState, for_each_segment};
-use crate::model::{Nanos, Span, TaskIx, ThreadIx};
+use crate::model::{NO_TASK, Nanos, Span, TaskIx, ThreadIx, Wake};
 use trace_format::{Level, StringId};
 
 /// Height of a thread lane, in points.
@@ -582,6 +582,8 @@ pub struct Scene {
     pub counters: Vec<CounterLane>,
     /// The time mapping the frame was laid out with.
     pub xmap: XMap,
+    /// The selected wake's arrow.
+    pub arrow: Option<Arrow>,
 }
 
 /// A counter lane of one frame: its pixel columns and vertical scale.
@@ -631,6 +633,7 @@ impl Default for Scene {
                 0.0,
                 1.0,
             ),
+            arrow: None,
         }
     }
 }
@@ -688,6 +691,70 @@ pub struct SceneInput<'a> {
     pub scroll_y: f32,
     /// The lanes area on screen.
     pub area: Rect,
+    /// The wake to draw an arrow for (the selected poll's or wait's).
+    pub wake: Option<&'a WakeLink>,
+}
+
+/// A wake and what it made runnable, for the arrow between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WakeLink {
+    /// The wake: it starts on its thread's lane (else on the waker task's lane) at its time.
+    pub wake: Wake,
+    /// Where the arrow ends.
+    pub to: WakeTarget,
+    /// When.
+    pub to_time: Nanos,
+}
+
+/// Where a wake arrow ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WakeTarget {
+    /// On a thread's lane: the poll the wake readied.
+    Thread(ThreadIx),
+    /// On a task's lane: the end of the wait the wake ended.
+    Task(TaskIx),
+}
+
+/// An arrow, in screen points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Arrow {
+    /// The tail.
+    pub from: Pos2,
+    /// The head.
+    pub to: Pos2,
+}
+
+/// The arrow of `link` in a frame showing `lanes` scrolled by `scroll_y` in `area`, if both
+/// its ends have a lane (either may be off screen: the painter clips it).
+pub fn wake_arrow(
+    lanes: &Lanes,
+    link: &WakeLink,
+    xmap: &XMap,
+    area: Rect,
+    scroll_y: f32,
+) -> Option<Arrow> {
+    let centre = |i: usize| {
+        let l = lanes.lanes[i];
+        area.top() + l.top - scroll_y + l.height / 2.0
+    };
+    let task_lane = |task: TaskIx| {
+        lanes
+            .lanes
+            .iter()
+            .position(|l| matches!(l.kind, LaneKind::Task { task: t, .. } if t == task))
+    };
+    let w = link.wake;
+    let from = lanes
+        .find(LaneKind::Thread(w.thread))
+        .or_else(|| (w.waker != NO_TASK).then(|| task_lane(w.waker)).flatten())?;
+    let to = match link.to {
+        WakeTarget::Thread(t) => lanes.find(LaneKind::Thread(t)),
+        WakeTarget::Task(t) => task_lane(t),
+    }?;
+    Some(Arrow {
+        from: pos2(xmap.x(w.time), centre(from)),
+        to: pos2(xmap.x(link.to_time), centre(to)),
+    })
 }
 
 /// Lays out the frame: the rectangles for every lane in view.
@@ -698,12 +765,14 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
         view,
         scroll_y,
         area,
+        wake,
     } = *input;
     let xmap = XMap::new(view, area.left(), area.width());
     let (t0, t1) = xmap.visible_nanos();
     let mut scene = Scene {
         area,
         xmap,
+        arrow: wake.and_then(|w| wake_arrow(lanes, w, &xmap, area, scroll_y)),
         ..Scene::default()
     };
     for li in lanes.visible(scroll_y, scroll_y + area.height()) {

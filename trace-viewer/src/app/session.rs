@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
-use super::details::{PollDetails, TaskDetails, ThreadDetails};
+use super::details::{PollDetails, TaskDetails, ThreadDetails, wake_ending};
 use super::jobs::{ExportRequest, Job, default_export_path, export};
-use super::layout::{Hit, LaneKind, Lanes, Scene, Sections, SegmentCache, default_collapsed};
+use super::layout::{
+    Hit, LaneKind, Lanes, Scene, Sections, SegmentCache, WakeLink, WakeTarget, default_collapsed,
+};
 use super::load_job::LoadedTrace;
 use super::mmu_data::MmuData;
 use super::range::RangeSummary;
@@ -15,6 +17,7 @@ use super::state::{Selection, ViewState};
 use super::table::{self, Row, TableState};
 use crate::analysis::breakdown::{Breakdown, BreakdownOptions};
 use crate::analysis::mmu::Window;
+use crate::analysis::states::TaskState;
 use crate::export::chrome::ExportStats;
 use crate::model::{NO_TASK, Span, TaskIx};
 use crate::units::{format_bytes, format_duration};
@@ -40,6 +43,8 @@ pub struct Session {
     pub poll_details: Option<PollDetails>,
     /// Details of the selected thread.
     pub thread_details: Option<ThreadDetails>,
+    /// The wake behind the selected poll or wait, drawn as an arrow.
+    pub wake_link: Option<WakeLink>,
     /// Problems with the data (the banner), empty for a complete trace.
     pub problems: Vec<String>,
     /// The banner was dismissed.
@@ -173,6 +178,7 @@ impl Session {
             task_details: None,
             poll_details: None,
             thread_details: None,
+            wake_link: None,
             problems,
             banner_dismissed: false,
             scene: Scene::default(),
@@ -237,7 +243,38 @@ impl Session {
             Some(Selection::Thread(t)) => Some(ThreadDetails::compute(&self.trace, t)),
             _ => None,
         };
+        self.wake_link = self.compute_wake_link(selection);
         self.view.selection = selection;
+    }
+
+    /// The selected poll's wake (to the poll's start on its thread), or the wake that ended
+    /// the selected wait (to the wait's end on the task's lane).
+    fn compute_wake_link(&self, selection: Option<Selection>) -> Option<WakeLink> {
+        match selection? {
+            Selection::Task { poll: Some(p), .. } => {
+                let details = self.poll_details.as_ref()?;
+                let wake = details.woken?;
+                let poll = self.trace.model.polls[p as usize];
+                Some(WakeLink {
+                    wake,
+                    to: WakeTarget::Thread(poll.thread()),
+                    to_time: poll.start,
+                })
+            }
+            Selection::Task {
+                task,
+                segment: Some((span, TaskState::Waiting(_))),
+                ..
+            } => {
+                let wake = wake_ending(&self.trace, task, span)?;
+                Some(WakeLink {
+                    wake,
+                    to: WakeTarget::Task(task),
+                    to_time: span.end,
+                })
+            }
+            _ => None,
+        }
     }
 
     /// Selects `task` and makes its lane visible: expands its group and scrolls to it.

@@ -259,6 +259,7 @@ fn scene_of(t: &LoadedTrace, view: TimeView, area: Rect) -> Scene {
             view: &view,
             scroll_y: 0.0,
             area,
+            wake: None,
         },
         &mut cache,
     )
@@ -409,6 +410,7 @@ fn scrolling_shows_later_lanes_only() {
             view: &view,
             scroll_y: 300.0,
             area,
+            wake: None,
         },
         &mut cache,
     );

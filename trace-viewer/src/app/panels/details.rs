@@ -4,11 +4,11 @@
 
 use egui::{Color32, Grid, RichText, Sense, Ui, vec2};
 
-use crate::app::details::{state_label, wake_ending};
+use crate::app::details::{state_label, wake_ending, wake_source_label};
 use crate::app::session::Session;
 use crate::app::state::Selection;
 use crate::app::widgets::palette;
-use crate::model::{NO_TASK, Span, TaskIx};
+use crate::model::{NO_TASK, Span, TaskIx, Wake};
 use crate::units::format_duration;
 
 /// The panel's heading (tests look for it).
@@ -274,6 +274,9 @@ fn task_section(
                 "pending"
             });
             ui.end_row();
+            if let Some(w) = p.woken {
+                woken_rows(ui, session, w, action);
+            }
         });
     }
     if let Some((span, state)) = segment {
@@ -293,25 +296,39 @@ fn task_section(
             if matches!(state, crate::analysis::states::TaskState::Waiting(_))
                 && let Some(w) = wake_ending(&session.trace, d.task, span)
             {
-                ui.label("woken");
-                ui.horizontal(|ui| {
-                    ui.label(format!(
-                        "at {} on {}",
-                        format_duration(w.time),
-                        model.threads[w.thread as usize].label()
-                    ));
-                    if w.waker != NO_TASK
-                        && ui
-                            .link(format!("by {}", model.task_label(w.waker)))
-                            .clicked()
-                    {
-                        *action = Some(Action::Reveal(w.waker));
-                    }
-                });
-                ui.end_row();
+                woken_rows(ui, session, w, action);
             }
         });
     }
+}
+
+/// The label of the "woken by" row (tests look for it).
+pub const WOKEN_BY: &str = "woken by";
+
+/// Two grid rows about a wake: who made it (a link selecting the waker task, or what woke
+/// it) and when and where.
+fn woken_rows(ui: &mut Ui, session: &Session, w: Wake, action: &mut Option<Action>) {
+    let model = &session.trace.model;
+    ui.label(WOKEN_BY);
+    if w.waker != NO_TASK {
+        if ui
+            .link(model.task_label(w.waker))
+            .on_hover_text("Select the waker task (the arrow shows the wake)")
+            .clicked()
+        {
+            *action = Some(Action::Reveal(w.waker));
+        }
+    } else {
+        ui.label(wake_source_label(w.source));
+    }
+    ui.end_row();
+    ui.label("wake");
+    ui.label(format!(
+        "at {} on {}",
+        format_duration(w.time),
+        model.threads[w.thread as usize].label()
+    ));
+    ui.end_row();
 }
 
 fn thread_section(ui: &mut Ui, session: &Session) {

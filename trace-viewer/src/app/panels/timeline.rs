@@ -156,6 +156,7 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
         view: &session.view.time,
         scroll_y: session.view.scroll_y,
         area: rects.lanes,
+        wake: session.wake_link.as_ref(),
     };
     session.scene = build_scene(&input, &mut session.cache);
 
@@ -191,6 +192,9 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
         && let Some(lane) = session.scene.counters.iter().find(|c| c.rect.contains(p))
     {
         paint::paint_counter_cursor(painter, lane.rect, p.x);
+    }
+    if let Some(arrow) = session.scene.arrow {
+        paint::paint_arrow(painter, rects.lanes, arrow);
     }
     paint::paint_axis(painter, rects.axis, &ax, &session.scene, text);
     if let Some(range) = session.view.range {

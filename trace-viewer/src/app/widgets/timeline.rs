@@ -7,7 +7,7 @@ use egui::{Align2, Color32, FontId, Mesh, Painter, Rect, Shape, Stroke, StrokeKi
 use super::palette::{self, fill_color};
 use crate::app::axis::Axis;
 use crate::app::counters::CounterTrack;
-use crate::app::layout::{Hit, Item, Scene};
+use crate::app::layout::{Arrow, Hit, Item, Scene};
 use crate::app::state::Selection;
 use crate::model::Model;
 
@@ -120,6 +120,28 @@ fn paint_counters(mesh: &mut Mesh, scene: &Scene, tracks: &[CounterTrack]) {
             let (top, low) = (y_max.min(mid - 0.75), y_min.max(mid + 0.75));
             mesh.add_colored_rect(Rect::from_min_max(pos2(c.x0, top), pos2(c.x1, low)), line);
         }
+    }
+}
+
+/// The wake arrow: a line from the wake to what it readied, a dot at the wake, a head at
+/// the other end.
+pub fn paint_arrow(painter: &Painter, area: Rect, arrow: Arrow) {
+    let painter = painter.with_clip_rect(area);
+    let color = Color32::from_rgb(255, 235, 59);
+    let stroke = Stroke::new(1.5, color);
+    let (a, b) = (arrow.from, arrow.to);
+    painter.line_segment([a, b], stroke);
+    painter.circle_filled(a, 3.0, color);
+    let d = b - a;
+    if d.length() > 1.0 {
+        let dir = d.normalized();
+        let side = egui::vec2(-dir.y, dir.x);
+        let back = b - dir * 8.0;
+        painter.add(Shape::convex_polygon(
+            vec![b, back + side * 4.0, back - side * 4.0],
+            color,
+            Stroke::NONE,
+        ));
     }
 }
 
