@@ -39,6 +39,8 @@ struct Options {
     tracers: Vec<Tracer>,
     workloads: Vec<Workload>,
     micro: bool,
+    /// Another build of this harness whose untraced runs join the comparison.
+    baseline_exe: Option<PathBuf>,
 }
 
 const USAGE: &str =
@@ -56,6 +58,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         tracers: Tracer::all(),
         workloads: Workload::ALL.to_vec(),
         micro: true,
+        baseline_exe: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -102,11 +105,15 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                     .filter(|w| names.contains(&w.name()))
                     .collect();
             }
+            "--baseline-exe" => opts.baseline_exe = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
     if opts.reps == 0 {
         opts.reps = if opts.quick { 1 } else { 5 };
+    }
+    if opts.baseline_exe.is_some() {
+        opts.tracers.insert(1, Tracer::OtherBuild);
     }
     Ok(opts)
 }
@@ -162,13 +169,20 @@ fn parent(opts: &Options, args: &[String]) -> ExitCode {
     let started = Instant::now();
     let load_before = report::CpuTicks::read();
 
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("cannot find this executable: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let micro = opts.micro.then(|| {
         eprintln!("[micro] one trace-rt event vs one bare TSC read");
         let mut child_args = vec!["--child".to_string(), "micro".into(), "micro".into()];
         if opts.quick {
             child_args.push("--quick".into());
         }
-        run_child(&child_args, &dir.join("micro"), limit)
+        run_child(&exe, &child_args, &dir.join("micro"), limit)
     });
 
     // cells[(tracer, workload)]: one entry per repetition.
@@ -185,16 +199,17 @@ fn parent(opts: &Options, args: &[String]) -> ExitCode {
                     cell.runs.push(None);
                     continue;
                 }
-                let mut child_args = vec![
-                    "--child".to_string(),
-                    tracer.name().into(),
-                    work.name().into(),
-                ];
+                // The other build runs its own untraced workload.
+                let (exe, name) = match (tracer, &opts.baseline_exe) {
+                    (Tracer::OtherBuild, Some(other)) => (other, Tracer::Untraced.name()),
+                    _ => (&exe, tracer.name()),
+                };
+                let mut child_args = vec!["--child".to_string(), name.into(), work.name().into()];
                 if opts.quick {
                     child_args.push("--quick".into());
                 }
                 let run_dir = dir.join(format!("{}-{}-{rep}", tracer.name(), work.name()));
-                match run_child(&child_args, &run_dir, limit) {
+                match run_child(exe, &child_args, &run_dir, limit) {
                     Ok(run) => {
                         eprintln!(
                             "[rep {}/{}] {:8} {:38} {}",
@@ -237,23 +252,34 @@ fn parent(opts: &Options, args: &[String]) -> ExitCode {
         micro,
         others_share: report::CpuTicks::read().others_share_since(&load_before),
         elapsed: started.elapsed(),
+        baseline_exe: opts.baseline_exe.as_ref().map(|p| p.display().to_string()),
     };
     report.print();
     eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());
     ExitCode::SUCCESS
 }
 
-/// Runs this binary with `args` in `dir` (created, then removed), its output in files
-/// there, killed after `limit`. Returns the `RESULT` line's values, or why there are none.
-fn run_child(args: &[String], dir: &Path, limit: Duration) -> Result<RunResult, String> {
+/// Runs `exe` (this binary, or the `--baseline-exe` build) with `args` in `dir` (created,
+/// then removed), its output in files there, killed after `limit`. Returns the `RESULT`
+/// line's values, or why there are none.
+fn run_child(
+    exe: &Path,
+    args: &[String],
+    dir: &Path,
+    limit: Duration,
+) -> Result<RunResult, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let result = run_child_in(args, dir, limit);
+    let result = run_child_in(exe, args, dir, limit);
     let _ = std::fs::remove_dir_all(dir);
     result
 }
 
-fn run_child_in(args: &[String], dir: &Path, limit: Duration) -> Result<RunResult, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+fn run_child_in(
+    exe: &Path,
+    args: &[String],
+    dir: &Path,
+    limit: Duration,
+) -> Result<RunResult, String> {
     let out_path = dir.join("stdout");
     let err_path = dir.join("stderr");
     let file = |p: &PathBuf| std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()));

@@ -35,6 +35,11 @@ fn ns_per_unit(r: &RunResult) -> Option<f64> {
     Some(r.get("wall_ns")? / r.get("units")?.max(1.0))
 }
 
+/// CPU time of all the process's threads per unit, in ns.
+fn cpu_per_unit(r: &RunResult) -> Option<f64> {
+    Some(r.get("cpu_ns")? / r.get("units")?.max(1.0))
+}
+
 /// Trace bytes per unit of work (warm-up included); `None` when nothing was written.
 fn bytes_per_unit(r: &RunResult) -> Option<f64> {
     let b = *r.get("bytes")?;
@@ -79,14 +84,19 @@ impl Cell {
         Some((lo, hi))
     }
 
-    /// The median over repetitions of `f(this run, the baseline's run of the same
-    /// repetition)`: pairs runs that ran close in time.
-    fn paired(&self, base: &Cell, f: impl Fn(f64, f64) -> f64) -> Option<f64> {
+    /// The median over repetitions of `f(this run's metric, the baseline's metric in the
+    /// same repetition)`: pairs runs that ran close in time.
+    fn paired(
+        &self,
+        base: &Cell,
+        metric: impl Fn(&RunResult) -> Option<f64>,
+        f: impl Fn(f64, f64) -> f64,
+    ) -> Option<f64> {
         let xs = self
             .runs
             .iter()
             .zip(&base.runs)
-            .filter_map(|(a, b)| Some(f(ns_per_unit(a.as_ref()?)?, ns_per_unit(b.as_ref()?)?)))
+            .filter_map(|(a, b)| Some(f(metric(a.as_ref()?)?, metric(b.as_ref()?)?)))
             .collect();
         median(xs)
     }
@@ -191,6 +201,8 @@ pub struct Report {
     pub others_share: Option<f64>,
     /// How long the whole run took.
     pub elapsed: Duration,
+    /// The other build whose untraced runs joined the comparison, if any.
+    pub baseline_exe: Option<String>,
 }
 
 fn f1(v: Option<f64>) -> String {
@@ -261,18 +273,26 @@ impl Report {
 
     /// Median added ns per unit of tracer `t` over the baseline on workload `w`.
     fn added(&self, t: usize, w: usize) -> Option<f64> {
-        self.cell(t, w)?.paired(self.cell(0, w)?, |a, b| a - b)
+        self.cell(t, w)?
+            .paired(self.cell(0, w)?, ns_per_unit, |a, b| a - b)
     }
 
     /// Median ratio to the baseline (ns per unit).
     fn ratio(&self, t: usize, w: usize) -> Option<f64> {
-        self.cell(t, w)?.paired(self.cell(0, w)?, |a, b| a / b)
+        self.cell(t, w)?
+            .paired(self.cell(0, w)?, ns_per_unit, |a, b| a / b)
     }
 
     /// Median change of throughput against the baseline (negative: a loss).
     fn throughput_change(&self, t: usize, w: usize) -> Option<f64> {
         self.cell(t, w)?
-            .paired(self.cell(0, w)?, |a, b| b / a - 1.0)
+            .paired(self.cell(0, w)?, ns_per_unit, |a, b| b / a - 1.0)
+    }
+
+    /// Median added CPU time (all threads) per unit over the baseline.
+    fn added_cpu(&self, t: usize, w: usize) -> Option<f64> {
+        self.cell(t, w)?
+            .paired(self.cell(0, w)?, cpu_per_unit, |a, b| a - b)
     }
 
     fn added_of(&self, t: Tracer, w: Workload) -> Option<f64> {
@@ -315,6 +335,15 @@ impl Report {
         );
         for &w in &self.workloads {
             println!("- {}", w.describe(&self.sizes));
+        }
+        if let Some(exe) = &self.baseline_exe {
+            println!(
+                "- \"{}\": the untraced workloads run by `{exe}` (README: built with \
+                 `--no-default-features`, i.e. tokio without its `tracing` feature); its \
+                 \"added\" is that build minus this one's untraced run, negative where the \
+                 feature costs this build time",
+                Tracer::OtherBuild.label()
+            );
         }
         println!();
         self.print_overview();
@@ -394,12 +423,12 @@ impl Report {
         let unit = w.unit();
         if w == Workload::Tcp {
             println!(
-                "| tracer | requests/s [min..max] | change | p50 µs | p99 µs | CPU µs/request (all threads) | trace B/request | lost events |"
+                "| tracer | requests/s [min..max] | change | p50 µs | p99 µs | CPU µs/request, all threads (added) | trace B/request | lost events |"
             );
             println!("|---|---|---|---|---|---|---|---|");
         } else {
             println!(
-                "| tracer | ns/{unit} [min..max] | added ns/{unit} | × untraced | CPU ns/{unit} (all threads) | trace B/{unit} | events/{unit} | B/event | lost events |"
+                "| tracer | ns/{unit} [min..max] | added ns/{unit} | × untraced | CPU ns/{unit}, all threads (added) | trace B/{unit} | events/{unit} | B/event | lost events |"
             );
             println!("|---|---|---|---|---|---|---|---|---|");
         }
@@ -412,7 +441,23 @@ impl Report {
                 println!("| {} | failed: {} |", t.label(), first.replace('|', "/"));
                 continue;
             }
-            let cpu = cell.median(|r| Some(r.get("cpu_ns")? / r.get("units")?.max(1.0)));
+            let cpu = cell.median(cpu_per_unit);
+            // CPU time is less sensitive than wall time to other processes taking the
+            // cores, and it counts the tracer's own threads.
+            let cpu_added = if ti == 0 {
+                String::new()
+            } else {
+                format!(" ({})", signed(self.added_cpu(ti, wi)))
+            };
+            let cpu_added_us = if ti == 0 {
+                String::new()
+            } else {
+                let added = self.added_cpu(ti, wi);
+                format!(
+                    " ({})",
+                    added.map_or("—".into(), |c| format!("{:+.2}", c / 1e3))
+                )
+            };
             let bytes = cell.median(bytes_per_unit);
             let events = cell.median(|r| Some(r.get("events")? / r.get("traced_units")?.max(1.0)));
             let per_event = cell.median(bytes_per_event);
@@ -422,7 +467,7 @@ impl Report {
                 let rps = |r: &RunResult| Some(1e9 / ns_per_unit(r)?);
                 let (lo, hi) = cell.range(rps).unwrap_or((f64::NAN, f64::NAN));
                 println!(
-                    "| {} | {} [{}..{}] | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} [{}..{}] | {} | {} | {} | {}{cpu_added_us} | {} | {} |",
                     t.label(),
                     big(cell.median(rps)),
                     big(Some(lo)),
@@ -434,14 +479,14 @@ impl Report {
                     },
                     f1(cell.median(|r| Some(r.get("p50_ns")? / 1e3))),
                     f1(cell.median(|r| Some(r.get("p99_ns")? / 1e3))),
-                    f1(cpu.map(|c| c / 1e3)),
+                    f2(cpu.map(|c| c / 1e3)),
                     f1(bytes),
                     lost,
                 );
             } else {
                 let (lo, hi) = cell.range(ns_per_unit).unwrap_or((f64::NAN, f64::NAN));
                 println!(
-                    "| {} | {} [{lo:.1}..{hi:.1}] | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} [{lo:.1}..{hi:.1}] | {} | {} | {}{cpu_added} | {} | {} | {} | {} |",
                     t.label(),
                     f1(cell.median(ns_per_unit)),
                     if base {
@@ -601,7 +646,7 @@ impl Report {
         let peers: Vec<(Tracer, f64)> = self
             .tracers
             .iter()
-            .filter(|t| !t.is_trace_rt() && **t != Tracer::Untraced)
+            .filter(|t| t.is_peer())
             .filter_map(|&t| Some((t, self.added_of(t, Workload::Yield)?)))
             .collect();
         let cheapest = peers.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
@@ -682,7 +727,7 @@ impl Report {
                 continue;
             };
             for (ti, t) in self.tracers.iter().enumerate() {
-                if t.is_trace_rt() || *t == Tracer::Untraced {
+                if !t.is_peer() {
                     continue;
                 }
                 let Some(theirs) = self.added(ti, wi).filter(|&a| a < ours) else {

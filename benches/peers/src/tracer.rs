@@ -19,6 +19,10 @@ pub const WORKERS: usize = 2;
 pub enum Tracer {
     /// A plain runtime: the baseline.
     Untraced,
+    /// A plain runtime in another build of this harness (`--baseline-exe`), normally one
+    /// built with `--no-default-features`: no peers, and tokio without its `tracing`
+    /// feature, to show what compiling that feature in costs.
+    OtherBuild,
     /// trace-rt's hooks installed, nothing recording.
     RtIdle,
     /// trace-rt recording to a file, default mode (hooks only).
@@ -69,6 +73,7 @@ impl Tracer {
     pub fn name(self) -> &'static str {
         match self {
             Tracer::Untraced => "untraced",
+            Tracer::OtherBuild => "other-build",
             Tracer::RtIdle => "rt-idle",
             Tracer::Rt => "rt",
             #[cfg(feature = "peers")]
@@ -89,6 +94,7 @@ impl Tracer {
     pub fn label(self) -> &'static str {
         match self {
             Tracer::Untraced => "untraced",
+            Tracer::OtherBuild => "untraced, `--baseline-exe` build",
             Tracer::RtIdle => "trace-rt, instrumented, not recording",
             Tracer::Rt => "trace-rt recording (default mode)",
             #[cfg(feature = "peers")]
@@ -110,6 +116,11 @@ impl Tracer {
         Tracer::all().into_iter().find(|t| t.name() == name)
     }
 
+    /// Whether this is one of the peers (not trace-rt, not a baseline).
+    pub fn is_peer(self) -> bool {
+        !self.is_trace_rt() && !matches!(self, Tracer::Untraced | Tracer::OtherBuild)
+    }
+
     /// Whether this is trace-rt (in any mode).
     pub fn is_trace_rt(self) -> bool {
         match self {
@@ -128,7 +139,11 @@ impl Tracer {
         let file = dir.join(format!("{}.trace", self.name()));
         let build = |b: &mut tokio::runtime::Builder| b.build().expect("build runtime");
         let (rt, guard, spawner) = match self {
-            Tracer::Untraced => (build(&mut builder), Guard::None, Spawner::Tokio),
+            // The parent runs the other build's child as `untraced`; this arm only keeps
+            // the match whole.
+            Tracer::Untraced | Tracer::OtherBuild => {
+                (build(&mut builder), Guard::None, Spawner::Tokio)
+            }
             Tracer::RtIdle => {
                 trace_rt::instrument(&mut builder);
                 (build(&mut builder), Guard::None, Spawner::Tokio)
