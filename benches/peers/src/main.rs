@@ -8,7 +8,8 @@
 //!
 //! Options: `--quick` (tiny sizes, 1 repetition unless `--reps` says otherwise),
 //! `--reps N` (default 5), `--tracers a,b,...` and `--workloads a,b,...` (subsets; the
-//! untraced baseline always runs), `--list`. See README.md for what is measured and how.
+//! untraced baseline always runs), `--baseline-exe PATH`, `--list`. It exits with 1 when
+//! any run failed (after printing the report). See README.md for what is measured and how.
 //!
 //! The binary re-executes itself once per (tracer, workload, repetition) with `--child`:
 //! each tracer needs a fresh process (a `tracing` subscriber, a dial9 recorder and a
@@ -256,7 +257,15 @@ fn parent(opts: &Options, args: &[String]) -> ExitCode {
     };
     report.print();
     eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());
-    ExitCode::SUCCESS
+    // After the report, so that a failed peer still leaves every other figure.
+    let failed =
+        report.cells.values().any(|c| c.error.is_some()) || matches!(report.micro, Some(Err(_)));
+    if failed {
+        eprintln!("some runs failed: see the report's Failures section");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Runs `exe` (this binary, or the `--baseline-exe` build) with `args` in `dir` (created,
