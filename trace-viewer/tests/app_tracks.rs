@@ -329,3 +329,55 @@ fn a_clicked_poll_shows_who_woke_it_with_an_arrow_and_a_link_to_the_waker() {
         Some(wake.waker)
     );
 }
+
+#[test]
+fn opened_files_are_remembered_in_the_recent_list_across_restarts() {
+    use trace_viewer::app::AppOptions;
+    use trace_viewer::app::panels::menu;
+    let dir = tempfile::tempdir().unwrap();
+    let recent_file = dir.path().join("config/trace-viewer/recent");
+    let (a, b) = (
+        write(dir.path(), "a.rtt", &Synthetic::default().bytes()),
+        write(dir.path(), "b.rtt", &Synthetic::default().bytes()),
+    );
+    let start = |path: Option<PathBuf>| {
+        let recent_file = recent_file.clone();
+        let mut h = Harness::builder()
+            .with_size(vec2(1400.0, 900.0))
+            .build_eframe(move |cc| {
+                ViewerApp::with_options(
+                    &cc.egui_ctx,
+                    path,
+                    AppOptions {
+                        recent_file: Some(recent_file),
+                        native_dialog: false,
+                    },
+                )
+            });
+        wait_for(&mut h, "the trace", |a| !a.is_loading());
+        h
+    };
+    drop(start(Some(a.clone())));
+    let mut h = start(Some(b.clone()));
+    assert_eq!(h.state().recent().entries(), [b.clone(), a.clone()]);
+    let text = std::fs::read_to_string(&recent_file).unwrap();
+    assert_eq!(text, format!("{}\n{}\n", b.display(), a.display()));
+
+    // File > Open Recent > a.rtt opens it, and it moves to the top.
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label(menu::OPEN_RECENT).hover();
+    h.run_steps(4);
+    h.get_by_label(&menu::recent_label(&a)).click();
+    h.run_steps(1);
+    wait_for(&mut h, "the recent trace", |app| {
+        !app.is_loading() && app.session().is_some_and(|s| s.trace.path == a)
+    });
+    assert_eq!(h.state().recent().entries(), [a.clone(), b.clone()]);
+
+    // A damaged list file: the window still starts, with what can be read.
+    std::fs::write(&recent_file, b"\xff\xfe garbage\nnot/absolute\n").unwrap();
+    let h = start(None);
+    assert!(h.state().recent().entries().is_empty());
+    h.get_by_label("Open a trace…");
+}

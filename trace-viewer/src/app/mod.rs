@@ -10,6 +10,7 @@
 //! - [`details`]: what the details panel and tooltips say — pure;
 //! - [`search`]: what a search matches and the next match in time — pure;
 //! - [`load_job`]: loading on a background thread with progress and cancel;
+//! - [`recent`]: the recent-files list and the small file it is kept in;
 //! - [`session`]: an open trace with its view and selection;
 //! - [`panels`] and [`widgets`]: drawing, and turning input into calls on the above;
 //! - [`synthetic`]: generated traces for tests and benchmarks.
@@ -25,6 +26,7 @@ pub mod load_job;
 pub mod mmu_data;
 pub mod panels;
 pub mod range;
+pub mod recent;
 pub mod search;
 pub mod session;
 pub mod state;
@@ -33,11 +35,13 @@ pub mod table;
 pub mod widgets;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 
 use load_job::{LoadJob, LoadOutcome};
+use recent::RecentFiles;
 use session::{Session, Tab};
 
 /// The Timeline tab's name.
@@ -68,8 +72,14 @@ pub enum Screen {
 /// Something a panel asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Show the "Open" window.
+    /// Open a file: the native file dialog where the app uses one, else the "Open" window.
     ShowOpenDialog,
+    /// Show the "Open" window (a typed path).
+    ShowOpenPathDialog,
+    /// Show the native file dialog.
+    Browse,
+    /// Empty the recent-files list.
+    ClearRecent,
     /// Hide it.
     HideOpenDialog,
     /// Open this file.
@@ -98,9 +108,24 @@ pub enum Action {
     CancelExport,
 }
 
+/// How the window behaves beyond what it shows.
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// Where the recent-files list is kept (`None`: in memory only).
+    pub recent_file: Option<PathBuf>,
+    /// File > Open uses the system's file dialog (off in tests, which must not start one).
+    pub native_dialog: bool,
+}
+
 /// The window's application state.
 pub struct ViewerApp {
     screen: Screen,
+    /// Recently opened traces.
+    recent: RecentFiles,
+    /// File > Open uses the native dialog.
+    native_dialog: bool,
+    /// The native dialog in progress: its answer comes on this channel.
+    picking: Option<mpsc::Receiver<Option<PathBuf>>>,
     /// The "Open" window's text, while it is shown.
     open_dialog: Option<String>,
     /// A line about what just happened (e.g. a canceled load), shown on the empty screen.
@@ -109,10 +134,26 @@ pub struct ViewerApp {
 }
 
 impl ViewerApp {
-    /// A window showing nothing, or loading `path`.
+    /// A window showing nothing, or loading `path`; recent files kept in memory only, no
+    /// native dialog.
     pub fn new(ctx: &egui::Context, path: Option<PathBuf>) -> ViewerApp {
+        Self::with_options(ctx, path, AppOptions::default())
+    }
+
+    /// [`ViewerApp::new`] with `options`.
+    pub fn with_options(
+        ctx: &egui::Context,
+        path: Option<PathBuf>,
+        options: AppOptions,
+    ) -> ViewerApp {
         let mut app = ViewerApp {
             screen: Screen::Empty,
+            recent: match options.recent_file {
+                Some(f) => RecentFiles::load(f),
+                None => RecentFiles::in_memory(),
+            },
+            native_dialog: options.native_dialog,
+            picking: None,
             open_dialog: None,
             notice: None,
             ctx: ctx.clone(),
@@ -167,6 +208,60 @@ impl ViewerApp {
         matches!(self.screen, Screen::Loading(_))
     }
 
+    /// The recent-files list.
+    pub fn recent(&self) -> &RecentFiles {
+        &self.recent
+    }
+
+    /// Starts the native file dialog on a thread of its own (it blocks until answered);
+    /// its answer is picked up by [`ViewerApp::poll_picker`].
+    fn browse(&mut self) {
+        if self.picking.is_some() {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let ctx = self.ctx.clone();
+        let start_dir = self
+            .recent
+            .entries()
+            .first()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf);
+        let spawned = std::thread::Builder::new()
+            .name("trace-viewer-file-dialog".into())
+            .spawn(move || {
+                let mut dialog = rfd::FileDialog::new()
+                    .set_title("Open trace")
+                    .add_filter("trace-rt traces", &["rtt"])
+                    .add_filter("all files", &["*"]);
+                if let Some(dir) = start_dir {
+                    dialog = dialog.set_directory(dir);
+                }
+                let _ = tx.send(dialog.pick_file());
+                ctx.request_repaint();
+            });
+        if spawned.is_ok() {
+            self.picking = Some(rx);
+        }
+    }
+
+    /// Opens what the native dialog picked, once it answered.
+    fn poll_picker(&mut self) {
+        let Some(rx) = &self.picking else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(picked) => {
+                self.picking = None;
+                if let Some(path) = picked {
+                    self.open(path);
+                }
+            }
+            Err(mpsc::TryRecvError::Empty) => {}
+            Err(mpsc::TryRecvError::Disconnected) => self.picking = None,
+        }
+    }
+
     /// The notice on the empty screen.
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
@@ -182,6 +277,7 @@ impl ViewerApp {
         };
         self.screen = match outcome {
             LoadOutcome::Loaded(trace) => {
+                self.recent.add(&trace.path);
                 let title = format!("{} — trace-viewer", trace.path.display());
                 self.ctx
                     .send_viewport_cmd(egui::ViewportCommand::Title(title));
@@ -198,7 +294,10 @@ impl ViewerApp {
     /// Carries out `action`.
     pub fn apply(&mut self, action: Action) {
         match action {
-            Action::ShowOpenDialog => {
+            Action::ShowOpenDialog if self.native_dialog => self.browse(),
+            Action::Browse => self.browse(),
+            Action::ClearRecent => self.recent.clear(),
+            Action::ShowOpenDialog | Action::ShowOpenPathDialog => {
                 let current = match &self.screen {
                     Screen::Failed { path, .. } => path.display().to_string(),
                     Screen::Loaded(s) => s.trace.path.display().to_string(),
@@ -278,6 +377,7 @@ impl ViewerApp {
 impl eframe::App for ViewerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll_load();
+        self.poll_picker();
         let wake = {
             let ctx = ctx.clone();
             move || ctx.request_repaint()
@@ -298,7 +398,8 @@ impl eframe::App for ViewerApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let mut actions = Vec::new();
         egui::Panel::top("menu").show(ui, |ui| {
-            actions.extend(panels::menu::bar(ui, self.session().is_some()));
+            let has_trace = self.session().is_some();
+            actions.extend(panels::menu::bar(ui, has_trace, self.recent.entries()));
         });
         if let Screen::Loaded(session) = &mut self.screen {
             if session.banner_shown() {
@@ -336,7 +437,11 @@ impl eframe::App for ViewerApp {
             }
         }
         egui::CentralPanel::default().show(ui, |ui| match &mut self.screen {
-            Screen::Empty => actions.extend(panels::status::empty(ui, self.notice.as_deref())),
+            Screen::Empty => actions.extend(panels::status::empty(
+                ui,
+                self.notice.as_deref(),
+                self.recent.entries(),
+            )),
             Screen::Loading(job) => {
                 actions.extend(panels::status::loading(ui, job));
                 // Keep the progress moving even if no chunk reports for a while.
@@ -361,7 +466,11 @@ impl eframe::App for ViewerApp {
             }
         });
         if let Some(text) = &mut self.open_dialog {
-            actions.extend(panels::menu::open_dialog(ui.ctx(), text));
+            actions.extend(panels::menu::open_dialog(
+                ui.ctx(),
+                text,
+                self.native_dialog,
+            ));
         }
         if let Screen::Loaded(session) = &mut self.screen {
             let visible = session.visible_span();
@@ -404,10 +513,20 @@ pub fn run_window(path: Option<PathBuf>) -> Result<(), String> {
             .with_drag_and_drop(true),
         ..Default::default()
     };
+    let app_options = AppOptions {
+        recent_file: recent::default_file(|k| std::env::var_os(k)),
+        native_dialog: true,
+    };
     eframe::run_native(
         "trace-viewer",
         options,
-        Box::new(move |cc| Ok(Box::new(ViewerApp::new(&cc.egui_ctx, path)))),
+        Box::new(move |cc| {
+            Ok(Box::new(ViewerApp::with_options(
+                &cc.egui_ctx,
+                path,
+                app_options,
+            )))
+        }),
     )
     .map_err(|e| format!("cannot open the window: {e}"))
 }

@@ -1,17 +1,45 @@
 //! The menu bar and the "Open" window.
 
+use std::path::{Path, PathBuf};
+
 use egui::{Key, Ui};
 
 use crate::app::Action;
 
-/// Shows the menu bar; `has_trace` enables the view entries.
-pub fn bar(ui: &mut Ui, has_trace: bool) -> Option<Action> {
+/// The File menu's submenu of recent files.
+pub const OPEN_RECENT: &str = "Open Recent";
+/// Its last entry.
+pub const CLEAR_RECENT: &str = "Clear the list";
+
+/// Shows the menu bar; `has_trace` enables the view entries; `recent` lists recently
+/// opened files, most recent first.
+pub fn bar(ui: &mut Ui, has_trace: bool, recent: &[PathBuf]) -> Option<Action> {
     let mut action = None;
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             if ui.button("Open…  (Ctrl+O)").clicked() {
                 action = Some(Action::ShowOpenDialog);
             }
+            if ui.button("Open path…").clicked() {
+                action = Some(Action::ShowOpenPathDialog);
+            }
+            ui.add_enabled_ui(!recent.is_empty(), |ui| {
+                ui.menu_button(OPEN_RECENT, |ui| {
+                    for p in recent {
+                        if ui
+                            .button(recent_label(p))
+                            .on_hover_text(p.display().to_string())
+                            .clicked()
+                        {
+                            action = Some(Action::Open(p.clone()));
+                        }
+                    }
+                    ui.separator();
+                    if ui.button(CLEAR_RECENT).clicked() {
+                        action = Some(Action::ClearRecent);
+                    }
+                });
+            });
             if ui
                 .add_enabled(has_trace, egui::Button::new(EXPORT_MENU))
                 .clicked()
@@ -50,6 +78,18 @@ pub fn bar(ui: &mut Ui, has_trace: bool) -> Option<Action> {
     action
 }
 
+/// A recent file's menu entry: its name, then the folder it is in.
+pub fn recent_label(path: &Path) -> String {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => format!("{name} — {}", dir.display()),
+        None => name,
+    }
+}
+
 /// The File menu entry that opens the export window.
 pub const EXPORT_MENU: &str = "Export to Perfetto (Chrome JSON)…";
 
@@ -67,8 +107,9 @@ Esc                  clear the selection and the range
 click a slice        details; click a folded (grey) slice to zoom to it
 click a group name   collapse / expand it";
 
-/// The "Open" window: a path to type (or paste), Open and Cancel. `path` is its text.
-pub fn open_dialog(ctx: &egui::Context, path: &mut String) -> Option<Action> {
+/// The "Open" window: a path to type (or paste), Open and Cancel, and Browse… for the
+/// native dialog when `native` (the app uses one). `path` is its text.
+pub fn open_dialog(ctx: &egui::Context, path: &mut String, native: bool) -> Option<Action> {
     let mut action = None;
     let mut open = true;
     egui::Window::new("Open trace")
@@ -91,6 +132,9 @@ pub fn open_dialog(ctx: &egui::Context, path: &mut String) -> Option<Action> {
                 }
                 if ui.button("Cancel").clicked() {
                     action = Some(Action::HideOpenDialog);
+                }
+                if native && ui.button("Browse…").clicked() {
+                    action = Some(Action::Browse);
                 }
             });
         });

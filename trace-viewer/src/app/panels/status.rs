@@ -17,8 +17,9 @@ pub const BANNER_HEADING: &str = "This trace is incomplete";
 /// The cancel button's text.
 pub const CANCEL: &str = "Cancel";
 
-/// No trace: how to open one. `notice` is a line about what just happened (a canceled load).
-pub fn empty(ui: &mut Ui, notice: Option<&str>) -> Option<Action> {
+/// No trace: how to open one, and the `recent` files as links. `notice` is a line about what
+/// just happened (a canceled load).
+pub fn empty(ui: &mut Ui, notice: Option<&str>, recent: &[std::path::PathBuf]) -> Option<Action> {
     let mut action = None;
     ui.with_layout(Layout::top_down(Align::Center), |ui| {
         ui.add_space(ui.available_height() / 3.0);
@@ -32,6 +33,19 @@ pub fn empty(ui: &mut Ui, notice: Option<&str>) -> Option<Action> {
         ui.add_space(8.0);
         if ui.button("Open a trace…").clicked() {
             action = Some(Action::ShowOpenDialog);
+        }
+        if !recent.is_empty() {
+            ui.add_space(12.0);
+            ui.label(RichText::new("Recent").strong());
+            for p in recent {
+                if ui
+                    .link(super::menu::recent_label(p))
+                    .on_hover_text(p.display().to_string())
+                    .clicked()
+                {
+                    action = Some(Action::Open(p.clone()));
+                }
+            }
         }
     });
     action
