@@ -381,3 +381,44 @@ fn opened_files_are_remembered_in_the_recent_list_across_restarts() {
     assert!(h.state().recent().entries().is_empty());
     h.get_by_label("Open a trace…");
 }
+
+#[test]
+fn the_mmu_view_toggles_per_worker_curves_and_the_responsiveness_mode() {
+    use trace_viewer::app::TAB_MMU;
+    use trace_viewer::app::panels::mmu;
+    // Polls of 200 µs, no pause: only long polls can lower the utilization.
+    let s = Synthetic {
+        poll_ns: 200_000,
+        pauses: false,
+        ..Synthetic::default()
+    };
+    let (_dir, mut h) = open(&s);
+    h.get_by_label(TAB_MMU).click();
+    let ready = |a: &ViewerApp| a.session().is_some_and(|s| s.mmu.get().is_some());
+    wait_for(&mut h, "the MMU curves", ready);
+    let plain = h.state().session().unwrap().mmu.get().unwrap().clone();
+    assert_eq!(plain.long_poll, None);
+    assert_eq!(plain.mmu[0], 1.0);
+    // Per worker: a checkbox that shows each worker's curve.
+    assert!(!h.state().session().unwrap().mmu_view.per_worker);
+    h.get_by_label("per worker").click();
+    h.run_steps(2);
+    assert!(h.state().session().unwrap().mmu_view.per_worker);
+    // Responsiveness: polls longer than 100 µs count as unavailable.
+    h.get_by_label(&mmu::threshold_label(100_000)).click();
+    h.run_steps(1);
+    wait_for(&mut h, "the responsiveness curves", ready);
+    let strict = h.state().session().unwrap().mmu.get().unwrap().clone();
+    assert_eq!(strict.long_poll, Some(100_000));
+    assert!(strict.mean < plain.mean);
+    assert_eq!(strict.mmu[0], 0.0);
+    h.get_by_label_contains("(polls > 100 µs count as unavailable)");
+    // Off again.
+    h.get_by_label(mmu::RESPONSIVENESS).click();
+    h.run_steps(1);
+    wait_for(&mut h, "the plain curves", ready);
+    assert_eq!(
+        h.state().session().unwrap().mmu.get().unwrap().long_poll,
+        None
+    );
+}

@@ -32,13 +32,19 @@ pub struct MmuData {
     pub per_worker: Vec<(String, Vec<f64>)>,
     /// The utilization step function (for worst windows).
     pub utilization: Utilization,
+    /// Responsiveness mode: polls longer than this counted as unavailable.
+    pub long_poll: Option<u64>,
 }
 
 impl MmuData {
-    /// Computes the curves of `model`; `progress(done, total)` after each window. Fails with
-    /// the reason when the trace has no utilization (no workers).
-    pub fn compute(model: &Model, progress: &dyn Fn(u64, u64)) -> Result<MmuData, String> {
-        let options = UtilizationOptions::default();
+    /// Computes the curves of `model` (with `options`: the responsiveness mode);
+    /// `progress(done, total)` after each window. Fails with the reason when the trace has
+    /// no utilization (no workers).
+    pub fn compute(
+        model: &Model,
+        options: UtilizationOptions,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<MmuData, String> {
         let u = utilization(model, options).map_err(|e| e.to_string())?;
         let per = utilization_per_worker(model, options).unwrap_or_default();
         let windows =
@@ -67,6 +73,7 @@ impl MmuData {
             percentiles,
             per_worker,
             utilization: u,
+            long_poll: options.long_poll,
         })
     }
 
@@ -96,7 +103,10 @@ mod tests {
         let s = Synthetic::default();
         let model = Model::load(&trace_format::Trace::from_bytes(s.bytes()).unwrap()).unwrap();
         let calls = std::cell::Cell::new(0);
-        let d = MmuData::compute(&model, &|_, _| calls.set(calls.get() + 1)).unwrap();
+        let d = MmuData::compute(&model, UtilizationOptions::default(), &|_, _| {
+            calls.set(calls.get() + 1)
+        })
+        .unwrap();
         assert_eq!(d.workers, s.workers as usize);
         assert_eq!(d.mmu.len(), d.windows.len());
         assert_eq!(d.percentiles.len(), d.windows.len());
@@ -127,6 +137,34 @@ mod tests {
     }
 
     #[test]
+    fn long_polls_lower_the_responsiveness_curves() {
+        let s = Synthetic {
+            poll_ns: 200_000,
+            pauses: false,
+            ..Synthetic::default()
+        };
+        let model = Model::load(&trace_format::Trace::from_bytes(s.bytes()).unwrap()).unwrap();
+        let plain = MmuData::compute(&model, UtilizationOptions::default(), &|_, _| {}).unwrap();
+        let long_poll = Some(100_000);
+        let strict =
+            MmuData::compute(&model, UtilizationOptions { long_poll }, &|_, _| {}).unwrap();
+        assert_eq!((plain.long_poll, strict.long_poll), (None, long_poll));
+        assert!(
+            strict.mean < plain.mean,
+            "{} vs {}",
+            strict.mean,
+            plain.mean
+        );
+        assert_eq!(
+            plain.mmu[0], 1.0,
+            "no pause: every window is fully available"
+        );
+        assert_eq!(strict.mmu[0], 0.0, "inside a long poll on every worker");
+        // Per worker too.
+        assert!(strict.per_worker[0].1[0] < plain.per_worker[0].1[0]);
+    }
+
+    #[test]
     fn a_trace_without_workers_says_why() {
         let mut b = trace_format::build::TraceBuilder::new();
         b.push(
@@ -138,7 +176,7 @@ mod tests {
         );
         b.push(1, 20, trace_format::Event::PollEnd { ready: true });
         let model = Model::load(&trace_format::Trace::from_bytes(b.to_bytes()).unwrap()).unwrap();
-        let e = MmuData::compute(&model, &|_, _| {}).unwrap_err();
+        let e = MmuData::compute(&model, UtilizationOptions::default(), &|_, _| {}).unwrap_err();
         assert!(e.contains("no tokio worker threads"), "{e}");
     }
 }

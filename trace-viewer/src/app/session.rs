@@ -18,6 +18,7 @@ use super::table::{self, Row, TableState};
 use crate::analysis::breakdown::{Breakdown, BreakdownOptions};
 use crate::analysis::mmu::Window;
 use crate::analysis::states::TaskState;
+use crate::analysis::utilization::UtilizationOptions;
 use crate::export::chrome::ExportStats;
 use crate::model::{NO_TASK, Span, TaskIx};
 use crate::units::{format_bytes, format_duration};
@@ -144,7 +145,14 @@ pub struct MmuView {
     pub chosen: Option<u64>,
     /// Those worst windows.
     pub worst: Vec<Window>,
+    /// Responsiveness mode: polls longer than this count as unavailable (`None`: off).
+    pub long_poll: Option<u64>,
+    /// The threshold the responsiveness toggle turns on.
+    pub long_poll_threshold: u64,
 }
+
+/// The long-poll thresholds offered in the MMU view.
+pub const LONG_POLL_THRESHOLDS: [u64; 4] = [100_000, 1_000_000, 10_000_000, 100_000_000];
 
 /// The export window: what it will write, the export running, what the last one did.
 #[derive(Debug)]
@@ -190,6 +198,7 @@ impl Session {
             mmu: Lazy::Idle,
             mmu_view: MmuView {
                 percentiles: true,
+                long_poll_threshold: 1_000_000,
                 ..MmuView::default()
             },
             range_summary: Lazy::Idle,
@@ -411,8 +420,11 @@ impl Session {
         }
         if self.tab == Tab::Mmu && matches!(self.mmu, Lazy::Idle) {
             let trace = self.trace.clone();
+            let options = UtilizationOptions {
+                long_poll: self.mmu_view.long_poll,
+            };
             self.mmu = Lazy::Running(Job::spawn("MMU", wake.clone(), move |h| {
-                MmuData::compute(&trace.model, &|d, t| h.progress(d, t))
+                MmuData::compute(&trace.model, options, &|d, t| h.progress(d, t))
             }));
         }
         self.ensure_range_summary(wake);
@@ -537,6 +549,24 @@ impl Session {
             self.mmu_view.worst = d.worst(window);
             self.mmu_view.chosen = Some(window);
         }
+    }
+
+    /// Turns the responsiveness mode on (polls longer than `threshold` count as unavailable)
+    /// or off (`None`); the curves are computed again and the chosen window forgotten.
+    pub fn set_long_poll(&mut self, long_poll: Option<u64>) {
+        if let Some(t) = long_poll {
+            self.mmu_view.long_poll_threshold = t;
+        }
+        if long_poll == self.mmu_view.long_poll {
+            return;
+        }
+        self.mmu_view.long_poll = long_poll;
+        if let Lazy::Running(job) = &self.mmu {
+            job.cancel();
+        }
+        self.mmu = Lazy::Idle;
+        self.mmu_view.chosen = None;
+        self.mmu_view.worst.clear();
     }
 
     /// Shows `span` in the timeline.

@@ -6,7 +6,7 @@ use egui::{Color32, RichText, Ui};
 use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints};
 
 use crate::app::mmu_data::{MmuData, PERCENTILES};
-use crate::app::session::{Lazy, Session};
+use crate::app::session::{LONG_POLL_THRESHOLDS, Lazy, Session};
 use crate::units::format_duration;
 
 /// The plot's id (and accessibility hint).
@@ -26,6 +26,7 @@ pub const QUICK_WINDOWS: [u64; 6] = [
 pub fn show(ui: &mut Ui, session: &mut Session) {
     let data = match &session.mmu {
         Lazy::Idle | Lazy::Running(_) => {
+            responsiveness(ui, session);
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("Computing the MMU curves…");
@@ -41,9 +42,13 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
     ui.horizontal(|ui| {
         ui.label(
             RichText::new(format!(
-                "{} workers, mean utilization {:.1}%",
+                "{} workers, mean utilization {:.1}%{}",
                 data.workers,
-                data.mean * 100.0
+                data.mean * 100.0,
+                data.long_poll.map_or(String::new(), |t| format!(
+                    " (polls {} count as unavailable)",
+                    threshold_label(t)
+                ))
             ))
             .strong(),
         );
@@ -51,6 +56,7 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
         ui.checkbox(&mut session.mmu_view.percentiles, "percentiles (MUD)");
         ui.checkbox(&mut session.mmu_view.per_worker, "per worker");
     });
+    responsiveness(ui, session);
     let mut choose = None;
     ui.horizontal(|ui| {
         ui.label("Worst windows of:");
@@ -104,6 +110,35 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
             session.jump_to(span);
         }
     }
+}
+
+/// The responsiveness toggle's label (tests click it).
+pub const RESPONSIVENESS: &str = "long polls count as unavailable";
+
+/// The responsiveness toggle and its threshold: polls longer than it make their worker
+/// unavailable, so a stalled worker shows like a pause.
+fn responsiveness(ui: &mut Ui, session: &mut Session) {
+    let mut on = session.mmu_view.long_poll.is_some();
+    let mut threshold = session.mmu_view.long_poll_threshold;
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut on, RESPONSIVENESS)
+            .on_hover_text("Responsiveness MMU: a worker inside a poll longer than the threshold is not available to other tasks");
+        for t in LONG_POLL_THRESHOLDS {
+            if ui
+                .selectable_label(threshold == t, threshold_label(t))
+                .clicked()
+            {
+                threshold = t;
+                on = true;
+            }
+        }
+    });
+    session.set_long_poll(on.then_some(threshold));
+}
+
+/// A threshold's button: "> 1 ms".
+pub fn threshold_label(t: u64) -> String {
+    format!("> {}", format_duration(t))
 }
 
 /// Draws the curves; returns the x (log10 of the window) of a click.
