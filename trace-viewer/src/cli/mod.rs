@@ -40,7 +40,8 @@ pub const EXIT_NO_WINDOW: u8 = 4;
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success; for `check`: the trace is valid and complete
-  1  the trace is corrupt or cannot be read (missing file, not a trace, damaged chunk)
+  1  the trace is corrupt or cannot be read (missing file, not a trace, damaged chunk),
+     or it holds nothing the command measures (`mmu` on a trace without tokio workers)
   2  usage error
   3  `check` only: the trace reads but is incomplete (cut short, no end record,
      lost data, missing chunks)
