@@ -14,7 +14,8 @@
 //!
 //! `cargo bench -p trace-viewer --bench viewer` runs the full size and prints the figures;
 //! without `--bench` (e.g. `cargo test --benches`) it smoke-runs on 100 k events.
-//! `VIEWER_BENCH_EVENTS=N` overrides the size.
+//! `VIEWER_BENCH_EVENTS=N` overrides the size; `VIEWER_BENCH_PLAIN=1` leaves the counters,
+//! regions and logs out of the trace (to compare with figures taken before their lanes).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -113,7 +114,12 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if full { 10_000_000 } else { 100_000 });
-    let s = params(events);
+    let mut s = params(events);
+    if std::env::var_os("VIEWER_BENCH_PLAIN").is_some() {
+        // The trace as before the counter, region and log lanes, to compare with.
+        s.sample_ns = 0;
+        s.regions_every = 0;
+    }
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("viewer-bench.rtt");
     {

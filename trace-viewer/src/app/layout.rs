@@ -1031,35 +1031,34 @@ fn regions_lane(
     for (depth, row) in trace.region_rows[thread as usize].iter().enumerate() {
         let y0 = lane.top() + 1.0 + depth as f32 * REGION_ROW_HEIGHT;
         let y1 = y0 + REGION_ROW_HEIGHT - 1.0;
-        let range = disjoint_in(row, |&r| regions[r as usize].span, t0, t1);
-        let span = |i: usize| regions[row[i] as usize].span;
+        let spans = &row.spans;
         fold(
-            range,
-            |i| span(i).start,
-            |i| span(i).end,
+            disjoint_in(spans, |s| *s, t0, t1),
+            |i| spans[i].start,
+            |i| spans[i].end,
             xmap,
             MIN_SLICE_PX,
             FOLD_GAP_PX,
             |p| match p {
                 Piece::One { ix, x0, x1 } => {
-                    let r = &regions[row[ix] as usize];
+                    let name = regions[row.ix[ix] as usize].name;
                     let rect = hrect(x0, x1, y0, y1);
                     scene.items.push(Item {
                         rect,
-                        fill: Fill::Region(r.name),
+                        fill: Fill::Region(name),
                         hit: Hit::Region {
                             thread,
-                            region: row[ix],
+                            region: row.ix[ix],
                         },
                     });
-                    label(scene, rect, || trace.model.string(r.name).to_string());
+                    label(scene, rect, || trace.model.string(name).to_string());
                 }
                 Piece::Folded { ixs, x0, x1 } => scene.items.push(Item {
                     rect: hrect(x0, x1, y0, y1),
                     fill: Fill::FoldedRegions,
                     hit: Hit::Folded {
                         lane: li,
-                        span: Span::new(span(ixs.start).start, span(ixs.end - 1).end),
+                        span: Span::new(spans[ixs.start].start, spans[ixs.end - 1].end),
                         count: ixs.len(),
                         what: "regions",
                         mostly: None,
@@ -1068,20 +1067,19 @@ fn regions_lane(
             },
         );
     }
-    let logs = &trace.logs_by_thread[thread as usize];
-    if logs.is_empty() {
+    let times = &trace.log_times[thread as usize];
+    if times.is_empty() {
         return;
     }
-    let all = &trace.model.logs;
-    let time = |i: usize| all[logs[i] as usize].time;
+    let (logs, all) = (&trace.logs_by_thread[thread as usize], &trace.model.logs);
     let (y0, y1) = (lane.bottom() - LOG_ROW_HEIGHT, lane.bottom() - 1.0);
-    let mut i = logs.partition_point(|&l| all[l as usize].time < t0);
-    let hi = logs.partition_point(|&l| all[l as usize].time < t1.max(t0 + 1));
+    let mut i = times.partition_point(|&t| t < t0);
+    let hi = times.partition_point(|&t| t < t1.max(t0 + 1));
     while i < hi {
-        let x = xmap.x(time(i));
+        let x = xmap.x(times[i]);
         // The lines within a marker's width of this one share its marker.
         let until = xmap.t(x + LOG_MARKER_PX).ceil().max(0.0) as Nanos;
-        let j = i + 1 + gallop(&logs[i + 1..hi], |&l| all[l as usize].time < until);
+        let j = i + 1 + gallop(&times[i + 1..hi], |&t| t < until);
         let level = if j - i <= 16 {
             (i..j)
                 .map(|k| all[logs[k] as usize].level)

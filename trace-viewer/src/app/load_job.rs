@@ -18,7 +18,16 @@ use trace_format::{LocationId, TaskKind};
 use super::counters::{CounterTrack, counter_tracks};
 use crate::analysis::states::paused_spans;
 use crate::load::open_salvaging;
-use crate::model::{LoadError, LoadOptions, LostMarker, Model, Progress, Span, TaskIx};
+use crate::model::{LoadError, LoadOptions, LostMarker, Model, Nanos, Progress, Span, TaskIx};
+
+/// One thread's regions at one nesting depth.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionRow {
+    /// Their spans, by start (searched every frame: kept together).
+    pub spans: Vec<Span>,
+    /// Each one's index in `Thread::regions`.
+    pub ix: Vec<u32>,
+}
 
 /// Region nesting depths drawn (deeper regions are left out of the lanes).
 pub const REGION_ROWS: usize = 6;
@@ -57,11 +66,14 @@ pub struct LoadedTrace {
     pub lost_by_thread: Vec<Vec<LostMarker>>,
     /// The counter lanes' data, in lane order.
     pub counters: Vec<CounterTrack>,
-    /// Per thread, per nesting depth (up to [`REGION_ROWS`]): its regions at that depth
-    /// (indexes into `Thread::regions`), by start. Regions nested deeper are not drawn.
-    pub region_rows: Vec<Vec<Vec<u32>>>,
+    /// Per thread, per nesting depth (up to [`REGION_ROWS`]): its regions at that depth,
+    /// by start. Regions nested deeper are not drawn.
+    pub region_rows: Vec<Vec<RegionRow>>,
     /// Per thread: its log lines (indexes into `Model::logs`), by time.
     pub logs_by_thread: Vec<Vec<u32>>,
+    /// Per thread: the times of those lines (searched every frame: kept together, not
+    /// read through the index).
+    pub log_times: Vec<Vec<Nanos>>,
     /// How long opening and decoding took.
     pub load_time: Duration,
 }
@@ -97,29 +109,33 @@ impl LoadedTrace {
             .threads
             .iter()
             .map(|t| {
-                let mut rows: Vec<Vec<u32>> = Vec::new();
+                let mut rows: Vec<RegionRow> = Vec::new();
                 for (i, r) in t.regions.iter().enumerate() {
                     let d = usize::from(r.depth);
                     if d < REGION_ROWS {
                         if rows.len() <= d {
-                            rows.resize(d + 1, Vec::new());
+                            rows.resize(d + 1, RegionRow::default());
                         }
-                        rows[d].push(i as u32);
+                        rows[d].spans.push(r.span);
+                        rows[d].ix.push(i as u32);
                     }
                 }
                 rows
             })
             .collect();
         let mut logs_by_thread = vec![Vec::new(); model.threads.len()];
+        let mut log_times = vec![Vec::new(); model.threads.len()];
         for (i, l) in model.logs.iter().enumerate() {
             if let Some(v) = logs_by_thread.get_mut(l.thread as usize) {
                 v.push(i as u32);
+                log_times[l.thread as usize].push(l.time);
             }
         }
         LoadedTrace {
             counters,
             region_rows,
             logs_by_thread,
+            log_times,
             path,
             file_size,
             valid_bytes,
