@@ -235,6 +235,16 @@ fn big(v: Option<f64>) -> String {
     out
 }
 
+/// The trace-rt mode a peer is compared with: the one that records the same kind of data.
+fn counterpart(peer: Tracer) -> Tracer {
+    #[cfg(feature = "peers")]
+    if peer == Tracer::Dial9Spawn {
+        return Tracer::RtWakes;
+    }
+    let _ = peer;
+    Tracer::Rt
+}
+
 fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let model = std::fs::read_to_string("/proc/cpuinfo")
@@ -731,47 +741,57 @@ impl Report {
         self.print_peer_wins();
     }
 
-    /// Where a peer's added cost per unit is below trace-rt's (default recording mode).
+    /// Where a peer's added wall time per unit is below that of the trace-rt mode that
+    /// records the same kind of data: dial9 with its own spawn (wakes) against trace-rt
+    /// with wakes, every other peer against trace-rt's default mode.
     fn print_peer_wins(&self) {
-        let Some(rt) = self.tracer_index(Tracer::Rt) else {
-            return;
-        };
         let mut wins = Vec::new();
         for (wi, &w) in self.workloads.iter().enumerate() {
-            let Some(ours) = self.added(rt, wi) else {
-                continue;
-            };
-            for (ti, t) in self.tracers.iter().enumerate() {
+            for (ti, &t) in self.tracers.iter().enumerate() {
                 if !t.is_peer() {
                     continue;
                 }
-                let Some(theirs) = self.added(ti, wi).filter(|&a| a < ours) else {
+                let ours = counterpart(t);
+                let Some(oi) = self.tracer_index(ours) else {
                     continue;
                 };
+                let (Some(theirs), Some(our)) = (self.added(ti, wi), self.added(oi, wi)) else {
+                    continue;
+                };
+                if theirs >= our {
+                    continue;
+                }
+                let cpu = |i| signed(self.added_cpu(i, wi));
                 wins.push(if w == Workload::Tcp {
                     format!(
-                        "- tcp: {} changes requests/s by {}, trace-rt recording by {}",
+                        "- tcp: {} changes requests/s by {}, {} by {}",
                         t.label(),
                         pct(self.throughput_change(ti, wi)),
-                        pct(self.throughput_change(rt, wi))
+                        ours.label(),
+                        pct(self.throughput_change(oi, wi))
                     )
                 } else {
                     format!(
-                        "- {}: {} adds {theirs:+.1} ns/{}, trace-rt recording {ours:+.1}",
+                        "- {}: {} adds {theirs:+.1} ns/{unit} (CPU {}), {} {our:+.1} (CPU {})",
                         w.name(),
                         t.label(),
-                        w.unit()
+                        cpu(ti),
+                        ours.label(),
+                        cpu(oi),
+                        unit = w.unit(),
                     )
                 });
             }
         }
         if wins.is_empty() {
             println!(
-                "No peer added less than trace-rt (recording, default mode) on any workload in this run."
+                "No peer added less wall time than trace-rt recording the same kind of data \
+                 (hooks only, or with wakes) on any workload in this run."
             );
         } else {
             println!(
-                "Where a peer added less than trace-rt (recording, default mode) in this run:"
+                "Where a peer added less wall time than trace-rt recording the same kind of data \
+                 (hooks only, or with wakes) in this run:"
             );
             for w in wins {
                 println!("{w}");
