@@ -1,13 +1,15 @@
 //! Where everything in the timeline goes, computed without drawing anything, so tests can
 //! check it without a GPU and the frame cost can be measured apart from egui.
 //!
-//! - [`Lanes`]: the rows of the timeline (worker, blocking and other threads; then task
+//! - [`Lanes`]: the rows of the timeline (worker, blocking and other threads, each followed
+//!   by a lane of its `tracing` regions and logs when it has any; the counters; then task
 //!   groups by spawn location, each with one row per task unless collapsed), with their
 //!   vertical positions, and the binary search for the rows in view.
 //! - [`fold`]: Tracy-style folding. Intervals narrower than [`MIN_SLICE_PX`] are merged with
 //!   their neighbours into one "folded" piece, and the search for where a fold ends jumps
-//!   over the intervals inside it by binary search. So the number of pieces, and the work to
-//!   find them, depend on the width of the screen, not on how many intervals the trace has.
+//!   over the intervals inside it by a galloping search. So the number of pieces, and the
+//!   work to find them, depend on the width of the screen, not on how many intervals the
+//!   trace has.
 //! - [`build_scene`]: the rectangles of one frame (what colour, which poll or state stretch
 //!   each stands for), labels for slices wide enough to hold one, the counter lanes folded
 //!   per pixel column ([`counters`](super::counters)), and the hit test that maps a pointer
@@ -1086,8 +1088,18 @@ fn regions_lane(
                 .max()
                 .unwrap_or(Level::Info)
         } else {
-            // Many lines on one marker: the first one's level stands for them.
-            all[logs[i] as usize].level
+            // Many lines on one tick: the first one's level, or the worst warning or error
+            // among them (found in the list of those, not by reading every line).
+            let warnings = &trace.log_warnings[thread as usize];
+            let w0 = warnings.partition_point(|&w| (w as usize) < i);
+            let w1 = w0 + gallop(&warnings[w0..], |&w| (w as usize) < j);
+            warnings[w0..w1]
+                .iter()
+                .take(16)
+                .map(|&w| all[logs[w as usize] as usize].level)
+                .chain([all[logs[i] as usize].level])
+                .max()
+                .unwrap_or(Level::Info)
         };
         scene.items.push(Item {
             rect: Rect::from_min_max(pos2(x - 1.0, y0), pos2(x + 1.5, y1)),

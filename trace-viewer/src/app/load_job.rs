@@ -74,6 +74,9 @@ pub struct LoadedTrace {
     /// Per thread: the times of those lines (searched every frame: kept together, not
     /// read through the index).
     pub log_times: Vec<Vec<Nanos>>,
+    /// Per thread: where its WARN and ERROR lines are among them, so a tick standing for
+    /// many lines shows the most severe one without reading them all.
+    pub log_warnings: Vec<Vec<u32>>,
     /// How long opening and decoding took.
     pub load_time: Duration,
 }
@@ -125,8 +128,12 @@ impl LoadedTrace {
             .collect();
         let mut logs_by_thread = vec![Vec::new(); model.threads.len()];
         let mut log_times = vec![Vec::new(); model.threads.len()];
+        let mut log_warnings = vec![Vec::new(); model.threads.len()];
         for (i, l) in model.logs.iter().enumerate() {
             if let Some(v) = logs_by_thread.get_mut(l.thread as usize) {
+                if l.level >= trace_format::Level::Warn {
+                    log_warnings[l.thread as usize].push(v.len() as u32);
+                }
                 v.push(i as u32);
                 log_times[l.thread as usize].push(l.time);
             }
@@ -136,6 +143,7 @@ impl LoadedTrace {
             region_rows,
             logs_by_thread,
             log_times,
+            log_warnings,
             path,
             file_size,
             valid_bytes,

@@ -452,3 +452,64 @@ fn a_fold_takes_the_colour_of_its_main_state() {
     assert_eq!(dominant_state(&segments, 0..segments.len()), timer);
     assert_eq!(dominant_state(&segments, 3..200), timer);
 }
+
+#[test]
+fn a_log_tick_for_many_lines_shows_the_worst_level_among_them() {
+    use trace_format::{Event, Level, StringId, ThreadKind, build::TraceBuilder};
+    // One thread, 100 INFO lines 10 ns apart with one ERROR among them.
+    let mut b = TraceBuilder::new();
+    b.thread(1, "app");
+    b.push(
+        1,
+        0,
+        Event::ThreadStart {
+            kind: ThreadKind::Other,
+            index: 0,
+        },
+    );
+    for k in 0..100u64 {
+        let level = if k == 57 { Level::Error } else { Level::Info };
+        b.push(
+            1,
+            10 + k * 10,
+            Event::Log {
+                level,
+                target: StringId::NONE,
+                message: "line",
+            },
+        );
+    }
+    let bytes = b.to_bytes();
+    let size = bytes.len() as u64;
+    let model = Model::load(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
+    let t = LoadedTrace::new(PathBuf::from("x.rtt"), size, size, model, None);
+    assert_eq!(t.log_warnings[0], [57]);
+    let ticks = |view: TimeView| {
+        let scene = scene_of(
+            &t,
+            view,
+            Rect::from_min_max(pos2(0.0, 0.0), pos2(100.0, 400.0)),
+        );
+        scene
+            .items
+            .iter()
+            .filter_map(|i| match (i.fill, &i.hit) {
+                (Fill::Log(level), Hit::Logs { count, .. }) => Some((level, *count)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    // 100 points for 100 µs: every line on one tick, which shows the error.
+    let all = ticks(TimeView {
+        start: 0.0,
+        end: 100_000.0,
+    });
+    assert_eq!(all, [(Level::Error, 100)]);
+    // Zoomed in to lines 0..=9: no error among them.
+    let some = ticks(TimeView {
+        start: 0.0,
+        end: 105.0,
+    });
+    assert!(some.iter().all(|&(l, _)| l == Level::Info), "{some:?}");
+    assert_eq!(some.iter().map(|&(_, n)| n).sum::<u32>(), 10);
+}
