@@ -560,6 +560,10 @@ fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
     };
     let mut parents = Vec::with_capacity(spawns.len());
     for s in &spawns {
+        if s.task == TaskId::NONE {
+            anomalies.events_without_task += 1;
+            continue;
+        }
         if table.index.contains_key(&s.task.0) {
             anomalies.duplicate_spawns += 1;
             continue;

@@ -471,6 +471,8 @@ fn events_naming_no_task_and_times_going_backwards_are_survived() {
     b.chunk_capacity = 1; // one event per chunk, so a later chunk can start earlier
     b.string(1, "alloc");
     let kind = StringId(1);
+    // A spawn of task id 0 (found by the CLI fuzzer: it indexed out of bounds).
+    b.push(1, 5, spawn(0, 0, 0));
     b.push(1, 10, Event::PollStart { task: TaskId::NONE });
     b.push(1, 20, Event::PollEnd { ready: false });
     b.push(
@@ -502,7 +504,8 @@ fn events_naming_no_task_and_times_going_backwards_are_survived() {
     b.push(1, 200, Event::WorkerPark);
     b.push(1, 150, Event::WorkerUnpark);
     let m = model(&b);
-    assert_eq!(m.anomalies.events_without_task, 3);
+    assert_eq!(m.anomalies.events_without_task, 4);
+    assert!(m.tasks.is_empty());
     assert!(m.polls.is_empty() && m.wakes.is_empty());
     assert!(
         m.threads[0]
