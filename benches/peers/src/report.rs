@@ -60,6 +60,40 @@ fn bytes_per_event(r: &RunResult) -> Option<f64> {
     }
 }
 
+/// Lower quartile, median and upper quartile (nearest rank).
+fn quartiles(mut xs: Vec<f64>) -> Option<Quartiles> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let at = |q: f64| xs[((xs.len() - 1) as f64 * q).round() as usize];
+    Some(Quartiles {
+        lo: at(0.25),
+        mid: xs[xs.len() / 2],
+        hi: at(0.75),
+    })
+}
+
+/// The middle half of a set of per-repetition figures, and its median.
+#[derive(Debug, Clone, Copy)]
+struct Quartiles {
+    lo: f64,
+    mid: f64,
+    hi: f64,
+}
+
+impl Quartiles {
+    /// A budget is met when both quartiles meet it and not met when neither does; between,
+    /// this machine's noise is larger than the budget.
+    fn judge(self, ok: impl Fn(f64) -> bool) -> Option<bool> {
+        match (ok(self.lo), ok(self.hi)) {
+            (true, true) => Some(true),
+            (false, false) => Some(false),
+            _ => None,
+        }
+    }
+}
+
 fn median(mut xs: Vec<f64>) -> Option<f64> {
     if xs.is_empty() {
         return None;
@@ -84,21 +118,29 @@ impl Cell {
         Some((lo, hi))
     }
 
-    /// The median over repetitions of `f(this run's metric, the baseline's metric in the
-    /// same repetition)`: pairs runs that ran close in time.
+    /// `f(this run's metric, the baseline's metric in the same repetition)` for every
+    /// repetition where both ran: pairs runs that ran close in time.
+    fn paired_values(
+        &self,
+        base: &Cell,
+        metric: impl Fn(&RunResult) -> Option<f64>,
+        f: impl Fn(f64, f64) -> f64,
+    ) -> Vec<f64> {
+        self.runs
+            .iter()
+            .zip(&base.runs)
+            .filter_map(|(a, b)| Some(f(metric(a.as_ref()?)?, metric(b.as_ref()?)?)))
+            .collect()
+    }
+
+    /// The median of [`Cell::paired_values`].
     fn paired(
         &self,
         base: &Cell,
         metric: impl Fn(&RunResult) -> Option<f64>,
         f: impl Fn(f64, f64) -> f64,
     ) -> Option<f64> {
-        let xs = self
-            .runs
-            .iter()
-            .zip(&base.runs)
-            .filter_map(|(a, b)| Some(f(metric(a.as_ref()?)?, metric(b.as_ref()?)?)))
-            .collect();
-        median(xs)
+        median(self.paired_values(base, metric, f))
     }
 
     fn sum(&self, key: &str) -> Option<f64> {
@@ -259,15 +301,6 @@ fn machine() -> String {
     format!("{cores} cores ({model})")
 }
 
-/// Verdict words for a budget.
-fn verdict(ok: Option<bool>) -> &'static str {
-    match ok {
-        Some(true) => "**met**",
-        Some(false) => "**not met**",
-        None => "n/a",
-    }
-}
-
 /// Whether this run's figures can be judged against budgets at all.
 fn judgeable(quick: bool) -> bool {
     !quick && !cfg!(debug_assertions)
@@ -302,6 +335,24 @@ impl Report {
     fn throughput_change(&self, t: usize, w: usize) -> Option<f64> {
         self.cell(t, w)?
             .paired(self.cell(0, w)?, ns_per_unit, |a, b| b / a - 1.0)
+    }
+
+    /// Quartiles of the added ns per unit over the baseline.
+    fn added_quartiles(&self, t: Tracer, w: Workload) -> Option<Quartiles> {
+        let (t, w) = (self.tracer_index(t)?, self.workload_index(w)?);
+        quartiles(
+            self.cell(t, w)?
+                .paired_values(self.cell(0, w)?, ns_per_unit, |a, b| a - b),
+        )
+    }
+
+    /// Quartiles of the change of throughput against the baseline.
+    fn change_quartiles(&self, t: Tracer, w: Workload) -> Option<Quartiles> {
+        let (t, w) = (self.tracer_index(t)?, self.workload_index(w)?);
+        quartiles(
+            self.cell(t, w)?
+                .paired_values(self.cell(0, w)?, ns_per_unit, |a, b| b / a - 1.0),
+        )
     }
 
     /// Median added CPU time (all threads) per unit over the baseline.
@@ -639,15 +690,27 @@ impl Report {
     fn print_budgets(&self) {
         println!("### DESIGN.md budgets this harness measures");
         println!();
-        // Smoke runs and debug builds still print the figures, never a verdict.
+        // Smoke runs and debug builds still print the figures, never a verdict; `None`
+        // means the figure's quartiles straddle the budget.
         let verdict = |ok: Option<bool>| {
-            if judgeable(self.quick) {
-                verdict(ok)
-            } else {
+            if !judgeable(self.quick) {
                 "n/a (smoke run or debug build)"
+            } else {
+                match ok {
+                    Some(true) => "**met**",
+                    Some(false) => "**not met**",
+                    None => "inconclusive: the middle half of the repetitions straddles the budget",
+                }
             }
         };
-        println!("| budget | measured | verdict |");
+        let quart = |q: Option<Quartiles>, fmt: &dyn Fn(f64) -> String| {
+            q.map_or("—".into(), |q| {
+                format!("{} (middle half {} … {})", fmt(q.mid), fmt(q.lo), fmt(q.hi))
+            })
+        };
+        let ns = |v: f64| format!("{v:+.1} ns");
+        let share = |v: f64| format!("{:+.1} %", 100.0 * v);
+        println!("| budget | measured (median of per-repetition figures) | verdict |");
         println!("|---|---|---|");
         if let Some(m) = self.micro() {
             let ratio = m.get("event_ns").zip(m.get("tsc_ns")).map(|(e, t)| e / t);
@@ -659,37 +722,33 @@ impl Report {
                 verdict(ratio.map(|r| r <= 1.5))
             );
         }
-        let rt = self.added_of(Tracer::Rt, Workload::Yield);
+        let rt = self.added_quartiles(Tracer::Rt, Workload::Yield);
         println!(
-            "| added cost per poll, yield loop, 2 workers ≤ 15 ns (recording, default mode) | {} ns/poll | {} |",
-            signed(rt),
-            verdict(rt.map(|a| a <= 15.0))
+            "| added cost per poll, yield loop, 2 workers ≤ 15 ns (recording, default mode) | {} per poll | {} |",
+            quart(rt, &ns),
+            verdict(rt.and_then(|q| q.judge(|a| a <= 15.0)))
         );
         // "Well below every peer": at most half of the cheapest peer's added cost.
-        let peers: Vec<(Tracer, f64)> = self
+        let cheapest = self
             .tracers
             .iter()
             .filter(|t| t.is_peer())
             .filter_map(|&t| Some((t, self.added_of(t, Workload::Yield)?)))
-            .collect();
-        let cheapest = peers.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
+            .min_by(|a, b| a.1.total_cmp(&b.1));
         if let Some((peer, cost)) = cheapest {
             println!(
-                "| … and well below every peer in the same run (taken as: at most half the cheapest peer's) | {} vs {} {cost:+.1} ns/poll | {} |",
-                signed(rt),
+                "| … and well below every peer in the same run (taken as: at most half the cheapest peer's) | {} per poll vs {} {cost:+.1} ns | {} |",
+                quart(rt, &ns),
                 peer.label(),
-                verdict(rt.map(|a| a <= cost / 2.0))
+                verdict(rt.and_then(|q| q.judge(|a| a <= cost / 2.0)))
             );
         }
-        if let (Some(t), Some(w)) = (
-            self.tracer_index(Tracer::Rt),
-            self.workload_index(Workload::Tcp),
-        ) {
-            let loss = self.throughput_change(t, w);
+        let loss = self.change_quartiles(Tracer::Rt, Workload::Tcp);
+        if loss.is_some() {
             println!(
                 "| end-to-end loopback request/response ≤ 1 % throughput loss (recording, default mode) | {} requests/s | {} |",
-                pct(loss),
-                verdict(loss.map(|l| l >= -0.01))
+                quart(loss, &share),
+                verdict(loss.and_then(|q| q.judge(|l| l >= -0.01)))
             );
         }
         let idle = self.added_of(Tracer::RtIdle, Workload::Yield);
