@@ -45,12 +45,16 @@ struct Options {
 }
 
 const USAGE: &str =
-    "usage: trace-rt-peers [--quick] [--reps N] [--tracers a,b,...] [--workloads a,b,...] [--list]
-  --quick        tiny sizes (a smoke run; figures mean nothing), 1 repetition unless --reps
-  --reps N       repetitions of every (tracer, workload) pair (default 5)
-  --tracers      subset of tracers (the untraced baseline always runs); see --list
-  --workloads    subset of: yield, pingpong, spawn, tcp, micro
-  --list         list the tracers and workloads of this build";
+    "usage: trace-rt-peers [--quick] [--reps N] [--tracers a,b,...] [--workloads a,b,...]
+                      [--baseline-exe PATH] [--list]
+  --quick             tiny sizes (a smoke run; figures mean nothing), 1 repetition unless --reps
+  --reps N            repetitions of every (tracer, workload) pair (default 5)
+  --tracers a,b,...   subset of tracers (the untraced baseline always runs); see --list
+  --workloads a,b,... subset of: yield, pingpong, spawn, tcp, micro
+  --baseline-exe PATH also run the untraced workloads with another build of this harness
+                      (README: one built with --no-default-features, without tokio's `tracing`)
+  --list              list the tracers and workloads of this build
+Exits with 1 when any run failed (after printing the report).";
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
     let mut opts = Options {
