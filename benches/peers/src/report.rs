@@ -283,7 +283,7 @@ fn counterpart(peer: Tracer) -> Tracer {
     if peer == Tracer::Dial9Spawn {
         return Tracer::RtWakes;
     }
-    let _ = peer;
+    let _ = peer; // only dial9-spawn has another counterpart; without the peers, unused
     Tracer::Rt
 }
 
