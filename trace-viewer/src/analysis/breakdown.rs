@@ -14,7 +14,7 @@ use trace_format::sampling::{DEFAULT_SAMPLE_RATE, SAMPLE_RATE_COUNTER, sample_we
 use trace_format::{LocationId, PauseScope, StringId, TaskKind};
 
 use super::states::{StateTotals, TaskState, WaitReason, for_each_segment, paused_spans};
-use crate::model::{CounterKind, Model, Nanos, Span, TaskIx, ThreadIx};
+use crate::model::{AllocSample, CounterKind, Model, Nanos, Span, TaskIx, ThreadIx};
 
 /// What [`Breakdown::compute`] looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +139,25 @@ pub struct Group {
     /// Indexes of the group's tasks, by spawn time (not serialized).
     #[serde(skip)]
     pub task_ixs: Vec<TaskIx>,
+}
+
+/// The bytes each sampled allocation of `model` stands for:
+/// [`trace_format::sampling::sample_weight`] with the sampling rate in force at the time (the
+/// `trace_rt.alloc.sample_rate` counter the recorder writes; 512 KiB when absent).
+pub fn alloc_sample_weights(model: &Model) -> impl Fn(&AllocSample) -> f64 + '_ {
+    let rates = model
+        .counters
+        .iter()
+        .find(|c| matches!(&c.kind, CounterKind::User(name) if name == SAMPLE_RATE_COUNTER));
+    move |s: &AllocSample| {
+        let rate = rates
+            .and_then(|r| {
+                let i = r.points.partition_point(|p| p.0 <= s.time);
+                r.points[..i].last().map(|p| p.1.max(0.0) as u64)
+            })
+            .unwrap_or(DEFAULT_SAMPLE_RATE);
+        sample_weight(s.size, rate)
+    }
 }
 
 impl Group {
@@ -316,21 +335,12 @@ impl Breakdown {
             task_group[ix] = g;
         }
         let mut samples = vec![(0u64, 0u64, 0f64); members.len()];
-        let rates = model
-            .counters
-            .iter()
-            .find(|c| matches!(&c.kind, CounterKind::User(name) if name == SAMPLE_RATE_COUNTER));
+        let weight = alloc_sample_weights(model);
         for s in &model.alloc_samples {
             if let Some(&g) = task_group.get(s.task as usize) {
-                let rate = rates
-                    .and_then(|r| {
-                        let i = r.points.partition_point(|p| p.0 <= s.time);
-                        r.points[..i].last().map(|p| p.1.max(0.0) as u64)
-                    })
-                    .unwrap_or(DEFAULT_SAMPLE_RATE);
                 samples[g].0 += 1;
                 samples[g].1 += s.size;
-                samples[g].2 += sample_weight(s.size, rate);
+                samples[g].2 += weight(s);
             }
         }
 

@@ -6,6 +6,7 @@ use trace_format::TaskKind;
 
 use super::layout::Hit;
 use super::load_job::LoadedTrace;
+use crate::analysis::breakdown::alloc_sample_weights;
 use crate::analysis::states::{StateTotals, TaskState, task_totals};
 use crate::model::{NO_TASK, Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
 use crate::units::format_duration;
@@ -45,6 +46,9 @@ pub struct TaskDetails {
     pub longest_poll: Option<(u32, Nanos)>,
     /// Wakes of it in the trace.
     pub wakes: usize,
+    /// Sampled allocations made while it was polled: count, bytes requested, and the bytes
+    /// they stand for (see [`alloc_sample_weights`]).
+    pub alloc_samples: (usize, u64, u64),
 }
 
 impl TaskDetails {
@@ -61,6 +65,13 @@ impl TaskDetails {
             }
         }
         let children = model.tasks.iter().filter(|c| c.parent == task).count();
+        let weight = alloc_sample_weights(model);
+        let (mut n, mut bytes, mut estimated) = (0, 0, 0.0);
+        for s in model.alloc_samples.iter().filter(|s| s.task == task) {
+            n += 1;
+            bytes += s.size;
+            estimated += weight(s);
+        }
         TaskDetails {
             task,
             label: model.task_label(task),
@@ -84,6 +95,7 @@ impl TaskDetails {
             polls: model.task_poll_count(task),
             longest_poll: longest,
             wakes: model.task_wakes(task).len(),
+            alloc_samples: (n, bytes, estimated.round() as u64),
         }
     }
 
@@ -501,6 +513,49 @@ mod tests {
         let blocking = TaskDetails::compute(&t, s.tasks);
         assert_eq!(blocking.kind, "spawn_blocking");
         assert_eq!(blocking.parent.as_ref().map(|p| p.0), Some(0));
+    }
+
+    #[test]
+    fn task_details_sum_the_task_s_sampled_allocations() {
+        use trace_format::build::TraceBuilder;
+        use trace_format::{Event, StringId, TaskId};
+        let mut b = TraceBuilder::new();
+        b.string(9, "trace_rt.alloc.sample_rate");
+        // Rate 1: every byte sampled, so a sample stands for exactly its size.
+        b.push(
+            1,
+            0,
+            Event::Counter {
+                name: StringId(9),
+                value: 1,
+            },
+        );
+        for (task, t, size) in [(1, 10, 100), (2, 20, 7), (1, 30, 300)] {
+            b.push(1, t, Event::PollStart { task: TaskId(task) });
+            b.push(
+                1,
+                t + 1,
+                Event::AllocSample {
+                    size,
+                    task: TaskId(task),
+                },
+            );
+            b.push(1, t + 2, Event::PollEnd { ready: false });
+        }
+        let bytes = b.to_bytes();
+        let n = bytes.len() as u64;
+        let model = Model::load(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
+        let t = LoadedTrace::new("x.rtt".into(), n, n, model, None);
+        let task = t
+            .model
+            .tasks
+            .iter()
+            .position(|x| x.id == TaskId(1))
+            .unwrap();
+        let d = TaskDetails::compute(&t, task as TaskIx);
+        assert_eq!(d.alloc_samples, (2, 400, 400));
+        let other = TaskDetails::compute(&t, 1 - task as TaskIx);
+        assert_eq!(other.alloc_samples, (1, 7, 7));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::app::session::Session;
 use crate::app::state::Selection;
 use crate::app::widgets::palette;
 use crate::model::{NO_TASK, Span, TaskIx, Wake};
-use crate::units::format_duration;
+use crate::units::{format_bytes, format_duration};
 
 /// The panel's heading (tests look for it).
 pub const HEADING: &str = "Details";
@@ -220,6 +220,20 @@ fn task_section(
             }
             ui.end_row();
             row(ui, "wakes", d.wakes.to_string());
+            let (n, sampled, estimated) = d.alloc_samples;
+            row(
+                ui,
+                "allocated",
+                if n == 0 {
+                    "no sampled allocation".into()
+                } else {
+                    format!(
+                        "≈ {} ({n} samples of {})",
+                        format_bytes(estimated),
+                        format_bytes(sampled)
+                    )
+                },
+            );
         });
 
     ui.add_space(8.0);
