@@ -62,6 +62,21 @@ fn side_by_side() {
     }
     let (tsc, ev, off) = (median(&mut tsc), median(&mut ev), median(&mut off));
 
+    // The spawn hook's lookup of the spawn site's id (every TaskSpawn pays it).
+    let sites = [
+        std::panic::Location::caller(),
+        std::panic::Location::caller(),
+    ];
+    let mut site = vec![];
+    for _ in 0..7 {
+        let mut i = 0;
+        site.push(ns_per_iter(ITERS, || {
+            i += 1;
+            black_box(trace_rt::intern_location(sites[i & 1]));
+        }));
+    }
+    let site = median(&mut site);
+
     // Bytes per event: a scheduler mix on two threads, written to a real file.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("mix.rtt");
@@ -81,6 +96,7 @@ fn side_by_side() {
         ev / tsc
     );
     println!("record one event (stopped)    {off:8.2} ns");
+    println!("spawn-site id lookup          {site:8.2} ns   (two sites, alternating)");
     println!(
         "  events recorded {} lost {} (writer kept up: {})",
         summary.events,

@@ -126,9 +126,23 @@ fn location_id(file: &str, line: u32, column: u32) -> u32 {
 
 static LOCATIONS: Mutex<Option<Locations>> = Mutex::new(None);
 
+/// Slots of the per-thread direct-mapped cache in front of [`LOCATION_CACHE`].
+const RECENT_SLOTS: usize = 64;
+
 thread_local! {
     /// Per-thread cache so that a spawn site costs a lock only the first time a thread sees it.
     static LOCATION_CACHE: std::cell::RefCell<HashMap<usize, u32>> = std::cell::RefCell::new(HashMap::new());
+    /// Recently seen spawn sites by address: a hit is a multiply, a shift and a load, where
+    /// the map above costs a SipHash per spawn (the peer benchmark's spawn-heavy workload
+    /// spends a noticeable part of its per-task overhead there).
+    static RECENT_LOCATIONS: [std::cell::Cell<(usize, u32)>; RECENT_SLOTS] =
+        const { [const { std::cell::Cell::new((0, 0)) }; RECENT_SLOTS] };
+}
+
+fn recent_slot(key: usize) -> usize {
+    // Fibonacci hashing: the top bits of the product spread nearby addresses.
+    key.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize)
+        >> (usize::BITS - RECENT_SLOTS.trailing_zeros())
 }
 
 /// Returns the id of a location given by parts (no per-thread cache: for rare callers).
@@ -144,19 +158,26 @@ pub(crate) fn intern_location_parts(
 /// Returns the id of a source location (e.g. a task's spawn site), assigning one on first use.
 pub fn intern_location(loc: &'static std::panic::Location<'static>) -> trace_format::LocationId {
     let key = loc as *const _ as usize;
+    let slot = recent_slot(key);
+    if let Ok((k, id)) = RECENT_LOCATIONS.try_with(|r| r[slot].get())
+        && k == key
+    {
+        return trace_format::LocationId(id);
+    }
     let cached = LOCATION_CACHE
         .try_with(|c| c.try_borrow().ok().and_then(|c| c.get(&key).copied()))
         .ok()
         .flatten();
-    if let Some(id) = cached {
-        return trace_format::LocationId(id);
-    }
-    let id = location_id(loc.file(), loc.line(), loc.column());
-    let _ = LOCATION_CACHE.try_with(|c| {
-        if let Ok(mut c) = c.try_borrow_mut() {
-            c.insert(key, id);
-        }
+    let id = cached.unwrap_or_else(|| {
+        let id = location_id(loc.file(), loc.line(), loc.column());
+        let _ = LOCATION_CACHE.try_with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                c.insert(key, id);
+            }
+        });
+        id
     });
+    let _ = RECENT_LOCATIONS.try_with(|r| r[slot].set((key, id)));
     trace_format::LocationId(id)
 }
 
@@ -173,5 +194,27 @@ mod tests {
             by_location,
             super::intern_location_parts(here.file(), here.line() + 1, here.column())
         );
+    }
+
+    #[test]
+    fn the_recent_cache_answers_with_each_location_s_own_id() {
+        let sites = [
+            std::panic::Location::caller(),
+            std::panic::Location::caller(),
+            std::panic::Location::caller(),
+        ];
+        let ids: Vec<_> = sites.iter().map(|&l| super::intern_location(l)).collect();
+        for _ in 0..3 {
+            for (l, id) in sites.iter().zip(&ids) {
+                assert_eq!(super::intern_location(l), *id);
+                assert_eq!(
+                    *id,
+                    super::intern_location_parts(l.file(), l.line(), l.column())
+                );
+            }
+        }
+        let a = sites[0] as *const _ as usize;
+        assert!(super::recent_slot(a) < super::RECENT_SLOTS);
+        assert_ne!(ids[0], ids[1]);
     }
 }
