@@ -121,6 +121,23 @@ pub enum Level {
     Error = 4,
 }
 
+impl Level {
+    /// The level as `tracing` prints it.
+    ///
+    /// ```
+    /// assert_eq!(trace_format::Level::Warn.name(), "WARN");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
 /// One thing that happened on one thread. Borrowed payloads (log messages, extension data)
 /// point into the trace bytes when decoded.
 // Fields are described by their variant's doc; FORMAT.md gives each one's encoding.

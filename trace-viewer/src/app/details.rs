@@ -408,7 +408,7 @@ pub fn describe_logs(trace: &LoadedTrace, thread: ThreadIx, first: u32, count: u
     );
     let logs = || ixs[lo..hi].iter().map(|&i| &model.logs[i as usize]);
     let line = |l: &crate::model::Log| {
-        let (level, target) = (level_name(l.level), model.string(l.target));
+        let (level, target) = (l.level.name(), model.string(l.target));
         if target.is_empty() {
             format!("{level} {}", l.message)
         } else {
@@ -447,18 +447,6 @@ pub fn describe_logs(trace: &LoadedTrace, thread: ThreadIx, first: u32, count: u
         }
     }
     lines
-}
-
-/// A level as `tracing` prints it: "INFO".
-pub fn level_name(level: trace_format::Level) -> &'static str {
-    use trace_format::Level;
-    match level {
-        Level::Trace => "TRACE",
-        Level::Debug => "DEBUG",
-        Level::Info => "INFO",
-        Level::Warn => "WARN",
-        Level::Error => "ERROR",
-    }
 }
 
 /// The tooltip of a counter lane at time `t`: its name, its value there, and how a derived

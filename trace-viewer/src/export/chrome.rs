@@ -87,7 +87,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::io::{self, Write};
 
 use rayon::prelude::*;
-use trace_format::{Level, LocationId, TaskKind, ThreadKind, WakeSource};
+use trace_format::{LocationId, TaskKind, ThreadKind, WakeSource};
 
 use crate::model::{CounterKind, Model, NO_TASK, Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
 
@@ -1188,16 +1188,6 @@ fn escape_into(buf: &mut Vec<u8>, s: &str) {
     }
 }
 
-fn level_name(level: Level) -> &'static str {
-    match level {
-        Level::Trace => "TRACE",
-        Level::Debug => "DEBUG",
-        Level::Info => "INFO",
-        Level::Warn => "WARN",
-        Level::Error => "ERROR",
-    }
-}
-
 fn source_name(source: WakeSource) -> &'static str {
     match source {
         WakeSource::Task => "task",
@@ -1448,7 +1438,7 @@ impl<W: Write> Exporter<'_, '_, W> {
                     &l.message
                 });
                 self.out.raw(b",\"args\":{\"level\":\"");
-                self.out.raw(level_name(l.level).as_bytes());
+                self.out.raw(l.level.name().as_bytes());
                 self.out.raw(b"\",\"target\":");
                 self.out.str(target);
                 self.task_arg(b",\"task\":", l.task);
