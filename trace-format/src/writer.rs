@@ -82,10 +82,15 @@ impl<W: Write> TraceWriter<W> {
     }
 
     /// Writes the end record, flushes, and returns the underlying writer.
-    pub fn finish(mut self, end: &End) -> io::Result<W> {
+    pub fn finish(self, end: &End) -> io::Result<W> {
+        self.finish_counted(end).map(|(out, _)| out)
+    }
+
+    /// [`TraceWriter::finish`], also returning the bytes of the whole trace.
+    pub fn finish_counted(mut self, end: &End) -> io::Result<(W, u64)> {
         self.write_frame(kind::END, &postcard_bytes(end)?)?;
         self.out.flush()?;
-        Ok(self.out)
+        Ok((self.out, self.bytes))
     }
 
     /// Returns the underlying writer without an end record (the trace will read as cut).

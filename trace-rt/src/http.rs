@@ -39,11 +39,9 @@ use hyper::body::{Body, Frame};
 use hyper::header::{ALLOW, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::{mpsc, oneshot};
-use trace_format::{End, EventChunkHeader, Header, Meta, TraceWriter};
 
 use crate::session::{Config, Error};
-use crate::sink::Sink;
-use crate::{FlightRecorder, Session};
+use crate::{FlightRecorder, Session, WriterSink};
 
 /// How long the recorder's writer waits for a client that does not read before it gives up
 /// on the response (and the recording ends).
@@ -339,13 +337,7 @@ fn already_recording() -> Response<ResponseBody> {
 /// after `duration` or when the client goes away.
 fn record(state: &State, duration: Duration) -> Response<ResponseBody> {
     let (tx, rx) = mpsc::channel(CHANNEL_PIECES);
-    let sink = ResponseSink {
-        writer: None,
-        out: Some(ChannelWriter {
-            tx: tx.clone(),
-            sent: 0,
-        }),
-    };
+    let sink = WriterSink::with_capacity(PIECE_BYTES, ChannelWriter { tx: tx.clone() });
     let config = state.options.config.clone().feature("trigger", "http");
     let session = match config.start_with_sink(sink) {
         Ok(s) => s,
@@ -400,61 +392,10 @@ async fn flight_snapshot(state: &State) -> Response<ResponseBody> {
 const CHANNEL_PIECES: usize = 16;
 const PIECE_BYTES: usize = 256 << 10;
 
-/// A [`Sink`] that writes the trace into the response's channel.
-struct ResponseSink {
-    writer: Option<TraceWriter<io::BufWriter<ChannelWriter>>>,
-    out: Option<ChannelWriter>,
-}
-
-impl ResponseSink {
-    fn writer(&mut self) -> io::Result<&mut TraceWriter<io::BufWriter<ChannelWriter>>> {
-        self.writer
-            .as_mut()
-            .ok_or_else(|| io::Error::other("trace response is not open"))
-    }
-}
-
-impl Sink for ResponseSink {
-    fn header(&mut self, header: &Header) -> io::Result<()> {
-        let out = self
-            .out
-            .take()
-            .ok_or_else(|| io::Error::other("trace header written twice"))?;
-        self.writer = Some(TraceWriter::new(
-            io::BufWriter::with_capacity(PIECE_BYTES, out),
-            header,
-        )?);
-        Ok(())
-    }
-
-    fn meta(&mut self, meta: &Meta) -> io::Result<()> {
-        self.writer()?.write_meta(meta)
-    }
-
-    fn events(&mut self, header: &EventChunkHeader, events: &[u8]) -> io::Result<()> {
-        self.writer()?.write_events(header, events)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.writer()?.flush()
-    }
-
-    fn finish(&mut self, end: &End) -> io::Result<u64> {
-        let w = self
-            .writer
-            .take()
-            .ok_or_else(|| io::Error::other("trace response is not open"))?;
-        // Flushed into the channel; the body ends when this last sender is dropped.
-        let out = w.finish(end)?.into_inner().map_err(|e| e.into_error())?;
-        Ok(out.sent)
-    }
-}
-
 /// Hands written bytes to the response body. Runs on the recorder's writer thread, which
 /// may wait (never a recording thread): a full channel means the client reads slowly.
 struct ChannelWriter {
     tx: mpsc::Sender<Bytes>,
-    sent: u64,
 }
 
 impl io::Write for ChannelWriter {
@@ -482,7 +423,6 @@ impl io::Write for ChannelWriter {
                 }
             }
         }
-        self.sent += buf.len() as u64;
         Ok(buf.len())
     }
 

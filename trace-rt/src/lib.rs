@@ -118,7 +118,7 @@ pub use layer::{TraceLayer, layer};
 pub use pause::{PauseGuard, PauseKind, ThreadPauseGuard, pause, pause_thread};
 pub use runtime::{Options, block_on, instrument, instrument_with};
 pub use session::{Config, Error, Session, Summary, is_recording, start};
-pub use sink::{FileSink, MemorySink, Sink};
+pub use sink::{FileSink, MemorySink, Sink, WriterSink};
 pub use trace_format;
 #[cfg(feature = "wakes")]
 pub use wakes::{WakeLayer, wake_layer};

@@ -1,9 +1,9 @@
-//! Where finished chunks go. The writer thread feeds a [`Sink`]; [`FileSink`] streams to a
-//! file, [`MemorySink`] keeps the bytes (tests, tools), and later sinks (flight recorder,
-//! network) plug in the same way.
+//! Where finished chunks go. The writer thread feeds a [`Sink`]; [`WriterSink`] streams into
+//! any `io::Write` (the HTTP trigger's responses use it), [`FileSink`] streams to a file,
+//! [`MemorySink`] keeps the bytes (tests, tools); the flight recorder's ring is another.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -28,47 +28,66 @@ pub trait Sink: Send + 'static {
     fn finish(&mut self, end: &End) -> io::Result<u64>;
 }
 
-/// Streams the trace to a file through a buffered writer.
-pub struct FileSink {
-    path: PathBuf,
-    file: Option<File>,
-    writer: Option<TraceWriter<BufWriter<File>>>,
+/// Streams the trace into any writer (a pipe, a socket, an HTTP response) through a buffer.
+///
+/// ```
+/// let (mut reader, writer) = std::io::pipe()?;
+/// let session = trace_rt::Config::default()
+///     .start_with_sink(trace_rt::WriterSink::new(writer))?;
+/// trace_rt::counter("requests", 1);
+/// session.stop()?; // finishes the trace and drops the writer: the pipe ends
+/// let mut bytes = Vec::new();
+/// std::io::Read::read_to_end(&mut reader, &mut bytes)?;
+/// assert!(trace_format::Trace::from_bytes(bytes).unwrap().end().is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct WriterSink<W: Write + Send + 'static> {
+    out: Option<W>,
+    capacity: usize,
+    writer: Option<TraceWriter<BufWriter<W>>>,
 }
 
-impl FileSink {
-    /// Creates (or truncates) the file now, so that a bad path fails before recording starts.
-    pub fn create(path: impl AsRef<Path>) -> io::Result<FileSink> {
-        let path = path.as_ref().to_path_buf();
-        let file = File::create(&path).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
-        })?;
-        Ok(FileSink {
-            path,
-            file: Some(file),
+impl<W: Write + Send + 'static> WriterSink<W> {
+    /// A sink with a 1 MiB buffer in front of `out`.
+    pub fn new(out: W) -> Self {
+        Self::with_capacity(1 << 20, out)
+    }
+
+    /// A sink with a `capacity`-byte buffer in front of `out`: the size of the writes `out`
+    /// receives.
+    pub fn with_capacity(capacity: usize, out: W) -> Self {
+        WriterSink {
+            out: Some(out),
+            capacity,
             writer: None,
-        })
+        }
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn writer(&mut self) -> io::Result<&mut TraceWriter<BufWriter<File>>> {
+    fn writer(&mut self) -> io::Result<&mut TraceWriter<BufWriter<W>>> {
         self.writer
             .as_mut()
-            .ok_or_else(|| io::Error::other("trace file is not open"))
+            .ok_or_else(|| io::Error::other("trace output is not open"))
+    }
+
+    /// Writes the end record, flushes, and hands back the writer with the bytes written.
+    fn finish_into(&mut self, end: &End) -> io::Result<(W, u64)> {
+        let w = self
+            .writer
+            .take()
+            .ok_or_else(|| io::Error::other("trace output is not open"))?;
+        let (out, bytes) = w.finish_counted(end)?;
+        Ok((out.into_inner().map_err(|e| e.into_error())?, bytes))
     }
 }
 
-impl Sink for FileSink {
+impl<W: Write + Send + 'static> Sink for WriterSink<W> {
     fn header(&mut self, header: &Header) -> io::Result<()> {
-        let file = self
-            .file
+        let out = self
+            .out
             .take()
             .ok_or_else(|| io::Error::other("trace header written twice"))?;
         self.writer = Some(TraceWriter::new(
-            BufWriter::with_capacity(1 << 20, file),
+            BufWriter::with_capacity(self.capacity, out),
             header,
         )?);
         Ok(())
@@ -87,12 +106,54 @@ impl Sink for FileSink {
     }
 
     fn finish(&mut self, end: &End) -> io::Result<u64> {
-        let w = self
-            .writer
-            .take()
-            .ok_or_else(|| io::Error::other("trace file is not open"))?;
-        let out = w.finish(end)?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
+        self.finish_into(end).map(|(_, bytes)| bytes)
+    }
+}
+
+/// Streams the trace to a file (a [`WriterSink`] over it), and syncs it to disk at the end.
+pub struct FileSink {
+    path: PathBuf,
+    inner: WriterSink<File>,
+}
+
+impl FileSink {
+    /// Creates (or truncates) the file now, so that a bad path fails before recording starts.
+    pub fn create(path: impl AsRef<Path>) -> io::Result<FileSink> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::create(&path).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+        })?;
+        Ok(FileSink {
+            path,
+            inner: WriterSink::new(file),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Sink for FileSink {
+    fn header(&mut self, header: &Header) -> io::Result<()> {
+        self.inner.header(header)
+    }
+
+    fn meta(&mut self, meta: &Meta) -> io::Result<()> {
+        self.inner.meta(meta)
+    }
+
+    fn events(&mut self, header: &EventChunkHeader, events: &[u8]) -> io::Result<()> {
+        self.inner.events(header, events)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    fn finish(&mut self, end: &End) -> io::Result<u64> {
+        let (file, _) = self.inner.finish_into(end)?;
         file.sync_all()?;
         Ok(file.metadata()?.len())
     }
