@@ -787,7 +787,7 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
         scene.lanes.push((li, lane_rect));
         match lane.kind {
             LaneKind::Thread(thread) => {
-                thread_lane(&mut scene, trace, thread, li, lane_rect, &xmap, t0, t1);
+                thread_lane(&mut scene, trace, thread, li, lane_rect);
             }
             LaneKind::Task { task, .. } => {
                 let segments = cache.get(trace, task);
@@ -834,7 +834,7 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
                 );
             }
             LaneKind::Regions(thread) => {
-                regions_lane(&mut scene, trace, thread, li, lane_rect, &xmap, t0, t1);
+                regions_lane(&mut scene, trace, thread, li, lane_rect);
             }
             LaneKind::Counter(track) => {
                 let mut columns = Vec::new();
@@ -899,17 +899,11 @@ fn hrect(x0: f32, x1: f32, y0: f32, y1: f32) -> Rect {
     Rect::from_min_max(pos2(x0, y0), pos2(x1.max(x0 + 1.0), y1))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn thread_lane(
-    scene: &mut Scene,
-    trace: &LoadedTrace,
-    thread: ThreadIx,
-    li: usize,
-    lane: Rect,
-    xmap: &XMap,
-    t0: Nanos,
-    t1: Nanos,
-) {
+/// Lays out lane `li` (at `lane` on screen): a thread's idle stretches, polls, pauses and
+/// lost-data markers, over the time range `scene.xmap` shows.
+fn thread_lane(scene: &mut Scene, trace: &LoadedTrace, thread: ThreadIx, li: usize, lane: Rect) {
+    let xmap = &{ scene.xmap }; // a copy: `scene` is borrowed mutably below
+    let (t0, t1) = xmap.visible_nanos();
     let model = &trace.model;
     let th = &model.threads[thread as usize];
     let h = lane.height();
@@ -1018,17 +1012,9 @@ fn thread_lane(
 
 /// A thread's regions (a row per depth, folded like polls) and its log lines (a marker per
 /// few points, standing for the lines there).
-#[allow(clippy::too_many_arguments)]
-fn regions_lane(
-    scene: &mut Scene,
-    trace: &LoadedTrace,
-    thread: ThreadIx,
-    li: usize,
-    lane: Rect,
-    xmap: &XMap,
-    t0: Nanos,
-    t1: Nanos,
-) {
+fn regions_lane(scene: &mut Scene, trace: &LoadedTrace, thread: ThreadIx, li: usize, lane: Rect) {
+    let xmap = &{ scene.xmap }; // a copy: `scene` is borrowed mutably below
+    let (t0, t1) = xmap.visible_nanos();
     let regions = &trace.model.threads[thread as usize].regions;
     for (depth, row) in trace.region_rows[thread as usize].iter().enumerate() {
         let y0 = lane.top() + 1.0 + depth as f32 * REGION_ROW_HEIGHT;
