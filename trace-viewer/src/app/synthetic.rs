@@ -242,45 +242,19 @@ impl Synthetic {
                         },
                     );
                 }
+                // A pause of `scope` from the park's start, `len` long.
+                let mut pause = |scope, len| {
+                    let kind = PAUSE_KIND;
+                    b.push(thread, park_start, Event::PauseBegin { kind, scope });
+                    b.push(thread, park_start + len, Event::PauseEnd { kind, scope });
+                };
                 if !paused_process && park_start >= mid {
                     paused_process = true;
-                    let scope = PauseScope::Process;
-                    b.push(
-                        thread,
-                        park_start,
-                        Event::PauseBegin {
-                            kind: PAUSE_KIND,
-                            scope,
-                        },
-                    );
-                    b.push(
-                        thread,
-                        park_start + self.park_ns / 2,
-                        Event::PauseEnd {
-                            kind: PAUSE_KIND,
-                            scope,
-                        },
-                    );
+                    pause(PauseScope::Process, self.park_ns / 2);
                 }
                 if !paused_thread && park_start >= mid / 2 {
                     paused_thread = true;
-                    let scope = PauseScope::Thread;
-                    b.push(
-                        thread,
-                        park_start,
-                        Event::PauseBegin {
-                            kind: PAUSE_KIND,
-                            scope,
-                        },
-                    );
-                    b.push(
-                        thread,
-                        park_start + self.park_ns / 4,
-                        Event::PauseEnd {
-                            kind: PAUSE_KIND,
-                            scope,
-                        },
-                    );
+                    pause(PauseScope::Thread, self.park_ns / 4);
                 }
                 if self.sample_ns > 0 {
                     let (alloc_bytes, free_bytes) = alloc_bytes_at_park(u64::from(round));
