@@ -3,10 +3,10 @@
 //! in the details panel, collapsing a task group, and the error panel and banner for damaged
 //! files.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui::{Event, Key, Modifiers, MouseWheelUnit, PointerButton, Pos2, TouchPhase, vec2};
 use egui_kittest::Harness;
@@ -18,37 +18,8 @@ use trace_viewer::app::state::{KEY_ZOOM_FACTOR, TimeView};
 use trace_viewer::app::synthetic::Synthetic;
 use trace_viewer::app::{Screen, ViewerApp};
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
-fn harness(path: Option<PathBuf>) -> Harness<'static, ViewerApp> {
-    Harness::builder()
-        .with_size(vec2(1400.0, 900.0))
-        .build_eframe(move |cc| ViewerApp::new(&cc.egui_ctx, path))
-}
-
-/// Steps until the load in progress has finished.
-fn wait_loaded(h: &mut Harness<'_, ViewerApp>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while h.state().is_loading() {
-        assert!(Instant::now() < deadline, "the trace did not load in time");
-        std::thread::sleep(Duration::from_millis(5));
-        h.step();
-    }
-    // Settle the first frames of the timeline.
-    h.run_steps(3);
-}
-
-fn open(s: &Synthetic) -> (tempfile::TempDir, Harness<'static, ViewerApp>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "synthetic.rtt", &s.bytes());
-    let mut h = harness(Some(path));
-    wait_loaded(&mut h);
-    (dir, h)
-}
+mod common;
+use common::*;
 
 fn view(h: &Harness<'_, ViewerApp>) -> TimeView {
     h.state().session().expect("a trace is open").view.time
@@ -218,18 +189,6 @@ fn dragging_pans_in_time() {
     );
     // A drag is not a click: nothing got selected.
     assert!(h.state().session().unwrap().view.selection.is_none());
-}
-
-fn click(h: &Harness<'_, ViewerApp>, pos: Pos2) {
-    h.event(Event::PointerMoved(pos));
-    for pressed in [true, false] {
-        h.event(Event::PointerButton {
-            pos,
-            button: PointerButton::Primary,
-            pressed,
-            modifiers: Modifiers::NONE,
-        });
-    }
 }
 
 #[test]
@@ -453,21 +412,11 @@ fn file_open_dialog_opens_a_typed_path() {
 
 /// Steps until the export window's job is done.
 fn wait_exported(h: &mut Harness<'_, ViewerApp>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while h
-        .state()
-        .session()
-        .and_then(|s| s.export.as_ref())
-        .is_some_and(|e| e.job.is_some())
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the export did not finish in time"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-        h.step();
-    }
-    h.run_steps(3);
+    wait_for(h, "the export", |a| {
+        a.session()
+            .and_then(|s| s.export.as_ref())
+            .is_none_or(|e| e.job.is_none())
+    });
 }
 
 #[test]
@@ -522,17 +471,6 @@ fn file_export_writes_perfetto_json_of_the_whole_trace_or_the_visible_range() {
     h.get_by_label("Close").click();
     h.run_steps(2);
     assert!(h.state().session().unwrap().export.is_none());
-}
-
-/// Steps until `ready` holds.
-fn wait_for(h: &mut Harness<'_, ViewerApp>, what: &str, ready: impl Fn(&ViewerApp) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready(h.state()) {
-        assert!(Instant::now() < deadline, "{what} did not come in time");
-        std::thread::sleep(Duration::from_millis(5));
-        h.step();
-    }
-    h.run_steps(3);
 }
 
 #[test]

@@ -1,8 +1,7 @@
 //! The window's counter, region and log lanes, search, wake arrows, recent files and the
 //! MMU options, driven headless with egui_kittest (no display, no GPU).
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use egui::{Event, Pos2, vec2};
 use egui_kittest::Harness;
@@ -12,48 +11,8 @@ use trace_viewer::app::details::describe_counter;
 use trace_viewer::app::layout::LaneKind;
 use trace_viewer::app::synthetic::Synthetic;
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
-fn harness(path: Option<PathBuf>) -> Harness<'static, ViewerApp> {
-    Harness::builder()
-        .with_size(vec2(1400.0, 900.0))
-        .build_eframe(move |cc| ViewerApp::new(&cc.egui_ctx, path))
-}
-
-/// Steps until `ready` holds.
-fn wait_for(h: &mut Harness<'_, ViewerApp>, what: &str, ready: impl Fn(&ViewerApp) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready(h.state()) {
-        assert!(Instant::now() < deadline, "{what} did not come in time");
-        std::thread::sleep(Duration::from_millis(5));
-        h.step();
-    }
-    h.run_steps(3);
-}
-
-fn open(s: &Synthetic) -> (tempfile::TempDir, Harness<'static, ViewerApp>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "synthetic.rtt", &s.bytes());
-    let mut h = harness(Some(path));
-    wait_for(&mut h, "the trace", |a| !a.is_loading());
-    (dir, h)
-}
-
-fn click(h: &Harness<'_, ViewerApp>, pos: Pos2) {
-    h.event(Event::PointerMoved(pos));
-    for pressed in [true, false] {
-        h.event(Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::NONE,
-        });
-    }
-}
+mod common;
+use common::*;
 
 /// Rests the pointer at `pos` until the tooltip shows (egui waits a moment).
 fn hover(h: &mut Harness<'_, ViewerApp>, pos: Pos2) {
