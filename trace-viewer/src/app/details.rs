@@ -469,13 +469,9 @@ mod tests {
     use super::*;
     use crate::analysis::states::WaitReason;
     use crate::app::synthetic::Synthetic;
-    use crate::model::Model;
 
     fn loaded(s: &Synthetic) -> LoadedTrace {
-        let bytes = s.bytes();
-        let n = bytes.len() as u64;
-        let model = Model::load(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
-        LoadedTrace::new("x.rtt".into(), n, n, model, None)
+        LoadedTrace::from_bytes(s.bytes())
     }
 
     #[test]
@@ -530,10 +526,7 @@ mod tests {
             );
             b.push(1, t + 2, Event::PollEnd { ready: false });
         }
-        let bytes = b.to_bytes();
-        let n = bytes.len() as u64;
-        let model = Model::load(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
-        let t = LoadedTrace::new("x.rtt".into(), n, n, model, None);
+        let t = LoadedTrace::from_bytes(b.to_bytes());
         let task = t
             .model
             .tasks

@@ -194,13 +194,9 @@ impl<W: std::io::Write> std::io::Write for CancelWriter<'_, W> {
 mod tests {
     use super::*;
     use crate::app::synthetic::Synthetic;
-    use crate::model::Model;
 
     fn loaded() -> Arc<LoadedTrace> {
-        let bytes = Synthetic::default().bytes();
-        let n = bytes.len() as u64;
-        let model = Model::load(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
-        Arc::new(LoadedTrace::new("x.rtt".into(), n, n, model, None))
+        Arc::new(LoadedTrace::from_bytes(Synthetic::default().bytes()))
     }
 
     #[test]

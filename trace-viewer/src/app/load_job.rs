@@ -81,6 +81,17 @@ pub struct LoadedTrace {
     pub load_time: Duration,
 }
 
+#[cfg(test)]
+impl LoadedTrace {
+    /// A sound trace held in memory, loaded as the window loads a file (for tests).
+    pub(crate) fn from_bytes(bytes: Vec<u8>) -> LoadedTrace {
+        let n = bytes.len() as u64;
+        let trace = trace_format::Trace::from_bytes(bytes).expect("a readable trace");
+        let model = Model::load(&trace).expect("a loadable trace");
+        LoadedTrace::new("x.rtt".into(), n, n, model, None)
+    }
+}
+
 impl LoadedTrace {
     /// Derives the window's tables from `model`.
     pub fn new(

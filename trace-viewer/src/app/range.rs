@@ -80,15 +80,11 @@ impl RangeSummary {
 mod tests {
     use super::*;
     use crate::app::synthetic::Synthetic;
-    use crate::model::Model;
 
     #[test]
     fn a_range_sums_the_states_of_the_tasks_alive_in_it() {
         let s = Synthetic::default();
-        let bytes = s.bytes();
-        let n = bytes.len() as u64;
-        let model = Model::load(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
-        let t = LoadedTrace::new("x.rtt".into(), n, n, model, None);
+        let t = LoadedTrace::from_bytes(s.bytes());
         // The second round of worker 0.
         let span = Span::new(s.round_start(0, 1), s.round_start(0, 2));
         let r = RangeSummary::compute(&t, span);

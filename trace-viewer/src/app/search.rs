@@ -226,13 +226,9 @@ pub fn status(m: &Matches, current: Option<String>) -> String {
 mod tests {
     use super::*;
     use crate::app::synthetic::{REGION_INNER, REGION_OUTER, Synthetic};
-    use crate::model::Model;
 
     fn loaded(s: &Synthetic) -> LoadedTrace {
-        let bytes = s.bytes();
-        let n = bytes.len() as u64;
-        let model = Model::load(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
-        LoadedTrace::new("x.rtt".into(), n, n, model, None)
+        LoadedTrace::from_bytes(s.bytes())
     }
 
     #[test]

@@ -9,11 +9,7 @@ use crate::app::synthetic::Synthetic;
 use crate::model::Model;
 
 fn loaded(s: &Synthetic) -> LoadedTrace {
-    let bytes = s.bytes();
-    let size = bytes.len() as u64;
-    let trace = trace_format::Trace::from_bytes(bytes).unwrap();
-    let model = Model::load(&trace).unwrap();
-    LoadedTrace::new(PathBuf::from("x.rtt"), size, size, model, None)
+    LoadedTrace::from_bytes(s.bytes())
 }
 
 fn xmap(t0: f64, t1: f64, width: f32) -> XMap {
