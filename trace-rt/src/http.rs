@@ -312,7 +312,7 @@ fn parse_seconds(query: Option<&str>, max: Duration) -> Result<Duration, String>
         )
     };
     let n: f64 = value.parse().map_err(|_| bad())?;
-    if n.is_nan() || n <= 0.0 || !n.is_finite() {
+    if !n.is_finite() || n <= 0.0 {
         return Err(bad());
     }
     let d = Duration::try_from_secs_f64(n).map_err(|_| bad())?;
