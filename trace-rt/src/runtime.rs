@@ -27,7 +27,7 @@ use std::hash::Hasher;
 
 use trace_format::{Event, TaskId, TaskKind, ThreadKind};
 
-use crate::local::record;
+use crate::local::{record, record_hot, record_hot_with_previous_time};
 use crate::session::EPOCH;
 
 /// What the hooks know about the current thread.
@@ -234,15 +234,18 @@ pub(crate) fn on_worker_thread() -> bool {
 
 #[cfg_attr(not(tokio_unstable), allow(dead_code))]
 fn on_spawn(task: u64, location: &'static std::panic::Location<'static>) {
-    if EPOCH.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+    let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+    if epoch == 0 {
         return;
     }
-    record(&Event::TaskSpawn {
+    let parent = TaskId(current_task());
+    let location = crate::intern::intern_location(location);
+    record_hot(epoch, || Event::TaskSpawn {
         task: TaskId(task),
         kind: TaskKind::Async,
         tokio_id: task,
-        parent: TaskId(current_task()),
-        location: crate::intern::intern_location(location),
+        parent,
+        location,
         name: trace_format::StringId::NONE,
     });
 }
@@ -260,13 +263,14 @@ pub(crate) fn on_poll_start(task: u64, latency: Option<std::time::Duration>) {
         h.ready.set(false);
         h.declare_worker(epoch);
     });
-    record(&Event::PollStart { task: TaskId(task) });
+    record_hot(epoch, || Event::PollStart { task: TaskId(task) });
     if let Some(l) = latency {
         // Stamped with the poll start's time: it belongs to that poll, and a second clock
         // read per poll would be wasted.
-        crate::local::record_with_previous_time(&Event::ScheduleLatency {
+        let nanos = l.as_nanos().min(u128::from(u64::MAX)) as u64;
+        record_hot_with_previous_time(epoch, || Event::ScheduleLatency {
             task: TaskId(task),
-            nanos: l.as_nanos().min(u128::from(u64::MAX)) as u64,
+            nanos,
         });
     }
 }
@@ -274,7 +278,8 @@ pub(crate) fn on_poll_start(task: u64, latency: Option<std::time::Duration>) {
 #[cfg_attr(not(tokio_unstable), allow(dead_code))]
 #[inline]
 pub(crate) fn on_poll_end() {
-    if EPOCH.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+    let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+    if epoch == 0 {
         return;
     }
     let ready = HOOK
@@ -283,12 +288,13 @@ pub(crate) fn on_poll_end() {
             h.ready.replace(false)
         })
         .unwrap_or(false);
-    record(&Event::PollEnd { ready });
+    record_hot(epoch, || Event::PollEnd { ready });
 }
 
 #[cfg_attr(not(tokio_unstable), allow(dead_code))]
 pub(crate) fn on_terminate(task: u64) {
-    if EPOCH.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+    let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+    if epoch == 0 {
         return;
     }
     let _ = HOOK.try_with(|h| {
@@ -296,7 +302,7 @@ pub(crate) fn on_terminate(task: u64) {
             h.ready.set(true);
         }
     });
-    record(&Event::TaskTerminate { task: TaskId(task) });
+    record_hot(epoch, || Event::TaskTerminate { task: TaskId(task) });
 }
 
 /// Ids for futures that trace-rt itself turns into tasks (`block_on` roots), kept far above
