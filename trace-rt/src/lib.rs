@@ -41,14 +41,17 @@
 //!
 //! # Modes: what each one sees
 //!
-//! | mode | how | records | wakes |
-//! |---|---|---|---|
-//! | default | [`instrument`] | threads, park/unpark, every task's spawn (location, parent), polls (ready/pending), terminate; runtime samples every 10 ms | none: a task's waiting and scheduler-wait time are not separated |
-//! | schedule latency | [`instrument_with`]`(…, Options { schedule_latency: true })` | the above, plus tokio's measured schedule latency at every poll | the time of every wake (poll start − latency), source unknown |
-//! | wakes (cargo feature `wakes`) | the above, plus `trace_rt::wake_layer()` in your `tracing` subscriber | the above, plus `spawn_blocking` work | every wake of every task (including tasks libraries spawn), with its waker and source: task, I/O, timer, blocking pool, foreign thread, self |
+//! | mode | how | records | wakes | added per poll |
+//! |---|---|---|---|---|
+//! | default | [`instrument`] | threads, park/unpark, every task's spawn (location, parent), polls (ready/pending), terminate; runtime samples every 10 ms | none: a task's waiting and scheduler-wait time are not separated | ≈ 18 ns |
+//! | schedule latency | [`instrument_with`]`(…, Options { schedule_latency: true })` | the above, plus tokio's measured schedule latency at every poll | the time of every wake (poll start − latency), source unknown | ≈ 65–80 ns |
+//! | wakes (cargo feature `wakes`) | the above, plus `trace_rt::wake_layer()` in your `tracing` subscriber | the above, plus `spawn_blocking` work | every wake of every task (including tasks libraries spawn), with its waker and source: task, I/O, timer, blocking pool, foreign thread, self | ≈ 160–250 ns, plus ≈ 120–210 ns for the subscriber itself even while not recording |
 //!
-//! The wakes mode turns on tokio's own `tracing` instrumentation, which costs more per poll;
-//! `benches/RESULTS.md` has the measured overhead of each mode. How sources are classified,
+//! "Added per poll" is wall time on a tokio yield loop with 2 workers on a 2-core VM
+//! (`cargo bench -p trace-rt-benches --bench poll_overhead [--features wakes]`); an instrumented
+//! runtime that is not recording adds 0–6 ns, which is tokio calling the hooks. The wakes
+//! mode turns on tokio's own `tracing` instrumentation, which is what costs more per poll;
+//! `benches/RESULTS.md` has the full tables. How sources are classified,
 //! and the limits of that, is documented on the `wakes` module (`trace_rt::wake_layer`).
 //! `block_on` futures are not tokio tasks: run them with [`block_on`] to record them as one.
 //!
