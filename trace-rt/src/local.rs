@@ -58,7 +58,7 @@ fn clock_now(_last: u64) -> u64 {
 /// Records `event` at the time of this thread's previous event, without reading the clock:
 /// for an event that belongs to the one just recorded (tokio's schedule latency of the poll
 /// that has just started), so that it costs no second clock read and carries its poll's time.
-/// Like [`record_hot`].
+/// Otherwise the same as [`record_hot`].
 #[inline(always)]
 pub(crate) fn record_hot_with_previous_time<'a>(epoch: u64, make: impl FnOnce() -> Event<'a>) {
     let _ = LOCAL.try_with(|local| local.record(epoch, &make(), |last| last));
