@@ -54,12 +54,14 @@ pub(crate) fn now() -> u64 {
     }
 }
 
-/// A bare clock read, for benchmarks that compare the cost of an event with it.
+/// A bare clock read, the one events are stamped with, for benchmarks that compare the cost
+/// of an event with it.
 #[cfg(not(miri))]
 #[doc(hidden)]
 #[inline(always)]
 pub fn raw_ticks() -> u64 {
-    clock().raw()
+    clock(); // calibrates on first use, as a session start does
+    now()
 }
 
 /// [`info`], computed once: the calibration does not change within a process.
