@@ -3,12 +3,12 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use trace_rt::raw::{Event, TaskId, record};
+use trace_rt::raw::{Event, TaskId, raw_ticks, record};
 
 /// Medians of interleaved repetitions, in nanoseconds per operation.
 #[derive(Debug)]
 pub struct Micro {
-    /// One `quanta` raw TSC read (what trace-rt timestamps events with).
+    /// One bare clock read, the one trace-rt stamps events with (the TSC on x86_64).
     pub tsc_ns: f64,
     /// One `std::time::Instant::now()`, for scale.
     pub instant_ns: f64,
@@ -41,7 +41,6 @@ fn poll_start() -> Event<'static> {
 
 /// Runs `reps` interleaved repetitions of `iters` operations each.
 pub fn run(iters: u64, reps: usize) -> Micro {
-    let clock = quanta::Clock::new();
     // Large enough that the memory sink never runs out of chunks in one repetition.
     let session = trace_rt::Config::default()
         .buffer_size(512 << 20)
@@ -50,7 +49,7 @@ pub fn run(iters: u64, reps: usize) -> Micro {
     let (mut tsc, mut instant, mut event) = (vec![], vec![], vec![]);
     for _ in 0..reps {
         tsc.push(ns_per_iter(iters, || {
-            black_box(clock.raw());
+            black_box(raw_ticks());
         }));
         event.push(ns_per_iter(iters, || record(&poll_start())));
         instant.push(ns_per_iter(iters, || {
