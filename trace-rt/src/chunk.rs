@@ -44,6 +44,12 @@ impl Chunk {
         self.cap
     }
 
+    /// The start of the chunk's bytes, for the recorder's direct writes (see [`Chunk::tail`]
+    /// for when writing through it is sound).
+    pub(crate) fn data(&self) -> *mut u8 {
+        self.data
+    }
+
     /// The writable bytes `[pos, pos + len)`.
     ///
     /// # Safety

@@ -7,7 +7,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use trace_format::codec::{self, EncodeState};
 use trace_format::{Event, EventChunkHeader, Meta, ThreadDef};
@@ -37,17 +37,17 @@ pub fn record(event: &Event<'_>) {
     if epoch == 0 {
         return;
     }
-    let _ = LOCAL.try_with(|local| local.record(epoch, event, clock_now));
+    record_in(epoch, || *event, clock_now);
 }
 
 /// [`record`] for the hooks that run on every poll or task, with the `epoch` the hook read
-/// (non-zero). `make` builds the event inside the thread-local access, so each call site
-/// gets its own copy of the encoder with the event's kind known at compile time, which folds
-/// it to a few stores; `record`'s single shared copy dispatches on the kind at run time.
+/// (non-zero). `make` builds the event inside the call, so each call site gets its own copy
+/// of the encoder with the event's kind known at compile time, which folds it to a few
+/// stores; `record`'s single shared copy dispatches on the kind at run time.
 /// Measured with callgrind on the yield loop: 278 → 198 instructions per poll.
 #[inline(always)]
-pub(crate) fn record_hot<'a>(epoch: u64, make: impl FnOnce() -> Event<'a>) {
-    let _ = LOCAL.try_with(|local| local.record(epoch, &make(), clock_now));
+pub(crate) fn record_hot<'a>(epoch: u64, make: impl FnOnce() -> Event<'a> + Copy) {
+    record_in(epoch, make, clock_now);
 }
 
 #[inline(always)]
@@ -60,8 +60,46 @@ fn clock_now(_last: u64) -> u64 {
 /// that has just started), so that it costs no second clock read and carries its poll's time.
 /// Otherwise the same as [`record_hot`].
 #[inline(always)]
-pub(crate) fn record_hot_with_previous_time<'a>(epoch: u64, make: impl FnOnce() -> Event<'a>) {
-    let _ = LOCAL.try_with(|local| local.record(epoch, &make(), |last| last));
+pub(crate) fn record_hot_with_previous_time<'a>(
+    epoch: u64,
+    make: impl FnOnce() -> Event<'a> + Copy,
+) {
+    record_in(epoch, make, |last| last);
+}
+
+/// Writes the event `make` builds at the time `time` gives from the thread's last event
+/// time: directly into the thread's chunk when [`Hot`] allows it, else through
+/// [`record_slow`]. (The event is built inside the thread-local access so that its kind is
+/// known where it is encoded.)
+#[inline(always)]
+fn record_in<'a>(
+    epoch: u64,
+    make: impl FnOnce() -> Event<'a> + Copy,
+    time: impl FnOnce(u64) -> u64 + Copy,
+) {
+    // `HOT` has no destructor, so it is reachable for the thread's whole life.
+    let _ = HOT.try_with(|hot| {
+        if !hot.write(epoch, &make(), time) {
+            // Built again here rather than kept from above, so that the fast path does not
+            // have to keep the event in memory for this call.
+            record_slow(epoch, &make(), time);
+        }
+    });
+}
+
+/// Everything [`Hot::write`] does not handle: joining a session, handing over a full or old
+/// chunk, a thread with no chunk, a re-entrant call, the session stopping.
+#[cold]
+#[inline(never)]
+fn record_slow(epoch: u64, event: &Event<'_>, time: impl FnOnce(u64) -> u64) {
+    if LOCAL
+        .try_with(|local| local.record(epoch, event, time))
+        .is_err()
+    {
+        // The thread is exiting and its recorder state is gone (another thread-local's
+        // destructor is recording): the event cannot be written.
+        lost_one();
+    }
 }
 
 /// For hooks that can run inside the recorder itself (the allocator: the recorder allocates
@@ -81,12 +119,93 @@ pub(crate) fn try_record_at(time: u64, event: &Event<'_>) -> bool {
 }
 
 thread_local! {
+    static HOT: Hot = const { Hot::detached() };
     static LOCAL: Local = const {
         Local {
             busy: Cell::new(false),
             inner: UnsafeCell::new(Inner { epoch: 0, thread: 0, attached: None }),
         }
     };
+}
+
+/// The part of a thread's recording state that every event reads: where it goes in the
+/// chunk being filled. It lives apart from [`Local`] in a thread-local without a destructor,
+/// so that reaching it costs no check of the destructor's registration, and one comparison
+/// (`gate`) tells whether an event may be written here directly.
+struct Hot {
+    /// The epoch in which events may be written directly: that of the session this thread
+    /// is attached to while it holds a chunk, and 0 (never an epoch) otherwise and while
+    /// [`Local`] is busy, so that a re-entrant call takes the slow path, which drops it.
+    gate: Cell<u64>,
+    /// The chunk's bytes and its published length; valid while `gate` is non-zero (the
+    /// session's slot, which [`Attached`] keeps alive, frees a stolen chunk only when it drops).
+    data: Cell<*mut u8>,
+    committed: Cell<*const AtomicUsize>,
+    /// Bytes written to the chunk.
+    pos: Cell<usize>,
+    /// The last `pos` at which an event of [`codec::MAX_FIXED_EVENT_LEN`] bytes still fits.
+    room: Cell<usize>,
+    /// Past this time the chunk is handed over even if not full (the flush interval).
+    deadline: Cell<u64>,
+    /// Events in the chunk.
+    count: Cell<u32>,
+    state: Cell<EncodeState>,
+}
+
+impl Hot {
+    const fn detached() -> Hot {
+        Hot {
+            gate: Cell::new(0),
+            data: Cell::new(ptr::null_mut()),
+            committed: Cell::new(ptr::null()),
+            pos: Cell::new(0),
+            room: Cell::new(0),
+            deadline: Cell::new(0),
+            count: Cell::new(0),
+            state: Cell::new(EncodeState {
+                last_time: 0,
+                last_task: 0,
+            }),
+        }
+    }
+
+    /// Writes `event` if this thread holds a chunk of session `epoch` with room for it and
+    /// not older than the flush interval; `false` (nothing written) otherwise.
+    #[inline(always)]
+    fn write(&self, epoch: u64, event: &Event<'_>, time: impl FnOnce(u64) -> u64) -> bool {
+        let mut state = self.state.get();
+        let now = time(state.last_time);
+        // 0 for every event but a log or an unknown one with a payload.
+        let extra = codec::max_encoded_len(event) - codec::MAX_FIXED_EVENT_LEN;
+        let pos = self.pos.get();
+        if self.gate.get() != epoch || pos + extra > self.room.get() || now > self.deadline.get() {
+            return false;
+        }
+        let len = codec::MAX_FIXED_EVENT_LEN + extra;
+        // SAFETY: a non-zero gate means `data` is this thread's chunk (or the stop stole it,
+        // and it stays allocated while our slot lives), `pos + len` is within its capacity
+        // (`room` check), and this thread is the only one writing it, beyond `committed`.
+        let buf = unsafe { std::slice::from_raw_parts_mut(self.data.get().add(pos), len) };
+        let pos = pos + codec::encode(&mut state, buf, now, event);
+        self.state.set(state);
+        self.pos.set(pos);
+        self.count.set(self.count.get() + 1);
+        // SAFETY: as for `data`.
+        unsafe { &*self.committed.get() }.store(pos, Ordering::Release);
+        true
+    }
+
+    /// Starts filling `chunk` at `now`.
+    fn install(&self, chunk: &Chunk, flush_ticks: u64, now: u64) {
+        self.data.set(chunk.data());
+        self.committed.set(&chunk.committed);
+        self.pos.set(0);
+        self.room
+            .set(chunk.capacity().saturating_sub(codec::MAX_FIXED_EVENT_LEN));
+        self.deadline.set(now.saturating_add(flush_ticks));
+        self.count.set(0);
+        self.state.set(EncodeState::new(now));
+    }
 }
 
 struct Local {
@@ -97,39 +216,44 @@ struct Local {
 
 impl Local {
     /// Writes `event` at the time `time` gives from the thread's last event time.
-    #[inline(always)]
     fn record(&self, epoch: u64, event: &Event<'_>, time: impl FnOnce(u64) -> u64) {
         if self.busy.replace(true) {
-            reentrant_drop();
+            lost_one();
             return;
         }
-        // SAFETY: `busy` was false, so no other reference to `inner` exists on this thread
-        // (only this thread can reach it) until we clear `busy` below.
-        let inner = unsafe { &mut *self.inner.get() };
-        inner.write(epoch, event, time);
+        let _ = HOT.try_with(|hot| {
+            hot.gate.set(0);
+            // SAFETY: `busy` was false, so no other reference to `inner` exists on this
+            // thread (only this thread can reach it) until we clear `busy` below.
+            let inner = unsafe { &mut *self.inner.get() };
+            inner.write(hot, epoch, event, time);
+            hot.gate.set(inner.gate());
+        });
         self.busy.set(false);
     }
-}
 
-impl Local {
     /// See [`try_record_at`].
     fn try_record_at(&self, epoch: u64, time: u64, event: &Event<'_>) -> bool {
         if self.busy.replace(true) {
             return false;
         }
-        // SAFETY: as in `record`: `busy` was false, so this is the only reference to `inner`.
-        let inner = unsafe { &mut *self.inner.get() };
-        inner.write(epoch, event, |last| time.max(last));
+        let _ = HOT.try_with(|hot| {
+            hot.gate.set(0);
+            // SAFETY: as in `record`: `busy` was false, so this is the only reference to `inner`.
+            let inner = unsafe { &mut *self.inner.get() };
+            inner.write(hot, epoch, event, |last| time.max(last));
+            hot.gate.set(inner.gate());
+        });
         self.busy.set(false);
         true
     }
 }
 
-/// An event arrived while this thread was inside `record` (from an allocator or signal hook):
-/// it cannot be written, so it is counted as lost.
+/// An event that cannot be written (it arrived while this thread was inside `record`, from
+/// an allocator hook, or after the thread's recorder state was destroyed): counted as lost.
 #[cold]
 #[inline(never)]
-fn reentrant_drop() {
+fn lost_one() {
     if let Some(shared) = session::current() {
         shared.count_lost(0, 1);
     }
@@ -138,11 +262,16 @@ fn reentrant_drop() {
 impl Drop for Local {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
-        if let Some(attached) = inner.attached.take()
-            && EPOCH.load(Ordering::Relaxed) == inner.epoch
-        {
-            attached.retire();
-        }
+        let _ = HOT.try_with(|hot| {
+            // Destructors of other thread-locals may still record: they must not write into
+            // a chunk this thread no longer holds.
+            hot.gate.set(0);
+            if let Some(attached) = inner.attached.take()
+                && EPOCH.load(Ordering::Relaxed) == inner.epoch
+            {
+                attached.retire(hot);
+            }
+        });
     }
 }
 
@@ -157,18 +286,36 @@ struct Inner {
 impl Inner {
     /// Attaches to the current session if needed, then writes `event` at the time `time`
     /// gives from the thread's last event time.
-    #[inline(always)]
-    fn write(&mut self, epoch: u64, event: &Event<'_>, time: impl FnOnce(u64) -> u64) {
+    fn write(&mut self, hot: &Hot, epoch: u64, event: &Event<'_>, time: impl FnOnce(u64) -> u64) {
         if self.epoch != epoch {
             self.switch_session(epoch);
         }
         let Some(a) = &mut self.attached else {
             return;
         };
-        let now = time(a.state.last_time);
-        if !a.write(now, event) {
+        // Without a chunk there is no previous event to go from (`hot` may still hold an
+        // earlier chunk's, even an earlier session's): 0, and an event that would take the
+        // previous event's time takes the clock's (which never reads 0).
+        let last = if a.chunk.is_null() {
+            0
+        } else {
+            hot.state.get().last_time
+        };
+        let now = match time(last) {
+            0 => clock::now(),
+            t => t,
+        };
+        if !a.write(hot, now, event) {
             // The session took our chunk (it is stopping): let go of it.
             self.attached = None;
+        }
+    }
+
+    /// What [`Hot::gate`] should be now that nothing borrows `self`.
+    fn gate(&self) -> u64 {
+        match &self.attached {
+            Some(a) if !a.chunk.is_null() => self.epoch,
+            _ => 0,
         }
     }
 
@@ -202,18 +349,14 @@ impl Inner {
             slot,
             chunk: ptr::null_mut(),
             cap: 0,
-            pos: 0,
-            count: 0,
             seq: 0,
-            state: EncodeState::default(),
-            chunk_start: 0,
             pending_lost: (0, 0),
             chunk_lost: (0, 0),
         });
     }
 }
 
-/// A thread's recording state within one session.
+/// A thread's recording state within one session (the chunk's fill state is in [`Hot`]).
 struct Attached {
     shared: Arc<Shared>,
     slot: Arc<Slot>,
@@ -221,12 +364,8 @@ struct Attached {
     chunk: *mut Chunk,
     /// Capacity of `chunk` (0 when null, so the next event takes the slow path).
     cap: usize,
-    pos: usize,
-    count: u32,
     /// Sequence number of `chunk`.
     seq: u32,
-    state: EncodeState,
-    chunk_start: u64,
     flush_ticks: u64,
     /// Chunks and events dropped since the last `Lost` event was written.
     pending_lost: (u64, u64),
@@ -246,11 +385,10 @@ enum Rotate {
 impl Attached {
     /// Records one event at `now` (not earlier than the chunk's last event); `false` when
     /// the session has taken this thread's slot.
-    #[inline(always)]
-    fn write(&mut self, now: u64, event: &Event<'_>) -> bool {
+    fn write(&mut self, hot: &Hot, now: u64, event: &Event<'_>) -> bool {
         let need = codec::max_encoded_len(event);
-        if self.pos + need > self.cap || now.wrapping_sub(self.chunk_start) > self.flush_ticks {
-            match self.rotate(now, need) {
+        if hot.pos.get() + need > self.cap || now > hot.deadline.get() {
+            match self.rotate(hot, now, need) {
                 Rotate::Ready => {}
                 Rotate::Dropped => return true,
                 Rotate::Stopped => return false,
@@ -260,26 +398,26 @@ impl Attached {
         // (cap is 0 without a chunk); this thread owns it, and writes only beyond the
         // committed length even if the session stole it since.
         let chunk = unsafe { &*self.chunk };
-        let buf = unsafe { chunk.tail(self.pos, need) };
-        self.pos += codec::encode(&mut self.state, buf, now, event);
-        self.count += 1;
-        chunk.committed.store(self.pos, Ordering::Release);
+        let pos = hot.pos.get();
+        let buf = unsafe { chunk.tail(pos, need) };
+        let mut state = hot.state.get();
+        let pos = pos + codec::encode(&mut state, buf, now, event);
+        hot.state.set(state);
+        hot.pos.set(pos);
+        hot.count.set(hot.count.get() + 1);
+        chunk.committed.store(pos, Ordering::Release);
         true
     }
 
-    fn header(&self) -> EventChunkHeader {
+    fn header(&self, hot: &Hot) -> EventChunkHeader {
         EventChunkHeader {
             thread: self.slot.thread,
             seq: self.seq,
-            base_time: self.state_base(),
-            end_time: self.state.last_time,
-            event_count: self.count,
+            // SAFETY: only called while this thread owns a non-null chunk.
+            base_time: unsafe { &*self.chunk }.base_time.load(Ordering::Relaxed),
+            end_time: hot.state.get().last_time,
+            event_count: hot.count.get(),
         }
-    }
-
-    fn state_base(&self) -> u64 {
-        // SAFETY: only called while this thread owns a non-null chunk.
-        unsafe { &*self.chunk }.base_time.load(Ordering::Relaxed)
     }
 
     fn lose(&mut self, chunks: u64, events: u64) {
@@ -292,7 +430,7 @@ impl Attached {
     /// free) and installs a chunk with room for `need` bytes.
     #[cold]
     #[inline(never)]
-    fn rotate(&mut self, now: u64, need: usize) -> Rotate {
+    fn rotate(&mut self, hot: &Hot, now: u64, need: usize) -> Rotate {
         if need > self.shared.pool.chunk_size() {
             self.lose(0, 1);
             return Rotate::Dropped;
@@ -302,7 +440,7 @@ impl Attached {
                 self.lose(0, 1);
                 return Rotate::Dropped;
             };
-            return self.install(ptr::null_mut(), Box::into_raw(fresh), now);
+            return self.install(hot, ptr::null_mut(), Box::into_raw(fresh), now);
         }
         // Take the chunk back from the slot so that a stop cannot collect it half-handed-over.
         if self
@@ -316,14 +454,14 @@ impl Attached {
         let old = self.chunk;
         let next = match self.shared.pool.take() {
             Some(fresh) => {
-                let header = self.header();
+                let header = self.header(hot);
                 // SAFETY: `old` came from `Box::into_raw` and this thread owns it (the slot is
                 // busy, so the stop cannot have taken it).
                 let chunk = unsafe { Box::from_raw(old) };
                 self.shared.pool.push_full(FullChunk {
                     chunk,
                     header,
-                    len: self.pos,
+                    len: hot.pos.get(),
                 });
                 self.shared.notify_writer();
                 Box::into_raw(fresh)
@@ -333,7 +471,7 @@ impl Attached {
                 // opening it is not a lost user event, but what it reported must be carried
                 // to the next one.
                 let marker = self.chunk_lost;
-                let events = u64::from(self.count) - u64::from(marker != (0, 0));
+                let events = u64::from(hot.count.get()) - u64::from(marker != (0, 0));
                 self.pending_lost.0 += marker.0;
                 self.pending_lost.1 += marker.1;
                 self.lose(1, events);
@@ -341,11 +479,11 @@ impl Attached {
             }
         };
         self.seq = self.seq.wrapping_add(1);
-        self.install(busy(), next, now)
+        self.install(hot, busy(), next, now)
     }
 
     /// Publishes `next` in the slot (which holds `expected`) and starts filling it.
-    fn install(&mut self, expected: *mut Chunk, next: *mut Chunk, now: u64) -> Rotate {
+    fn install(&mut self, hot: &Hot, expected: *mut Chunk, next: *mut Chunk, now: u64) -> Rotate {
         // SAFETY: this thread owns `next` (fresh from the pool or taken back from the slot).
         let chunk = unsafe { &*next };
         chunk.base_time.store(now, Ordering::Relaxed);
@@ -367,25 +505,25 @@ impl Attached {
         }
         self.chunk = next;
         self.cap = chunk.capacity();
-        self.pos = 0;
-        self.count = 0;
-        self.state = EncodeState::new(now);
-        self.chunk_start = now;
+        hot.install(chunk, self.flush_ticks, now);
         self.chunk_lost = self.pending_lost;
         if self.pending_lost != (0, 0) {
             let (chunks, events) = std::mem::take(&mut self.pending_lost);
             let lost = Event::Lost { chunks, events };
-            // SAFETY: as in `record`: this thread owns the fresh chunk, which has room.
+            // SAFETY: as in `write`: this thread owns the fresh chunk, which has room.
             let buf = unsafe { chunk.tail(0, codec::MAX_FIXED_EVENT_LEN) };
-            self.pos = codec::encode(&mut self.state, buf, now, &lost);
-            self.count = 1;
-            chunk.committed.store(self.pos, Ordering::Release);
+            let mut state = hot.state.get();
+            let pos = codec::encode(&mut state, buf, now, &lost);
+            hot.state.set(state);
+            hot.pos.set(pos);
+            hot.count.set(1);
+            chunk.committed.store(pos, Ordering::Release);
         }
         Rotate::Ready
     }
 
     /// The thread is exiting while the session records: hand over what it wrote.
-    fn retire(mut self) {
+    fn retire(mut self, hot: &Hot) {
         if self.chunk.is_null() {
             return;
         }
@@ -397,14 +535,14 @@ impl Attached {
         {
             return; // stolen by the stop, which writes it
         }
-        let header = self.header();
+        let header = self.header(hot);
         // SAFETY: the slot is busy, so this thread owns the chunk.
         let chunk = unsafe { Box::from_raw(self.chunk) };
-        if self.count > 0 {
+        if hot.count.get() > 0 {
             self.shared.pool.push_full(FullChunk {
                 chunk,
                 header,
-                len: self.pos,
+                len: hot.pos.get(),
             });
             self.shared.notify_writer();
         } else {

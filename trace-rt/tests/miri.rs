@@ -363,6 +363,45 @@ fn threads_exiting_while_recording_hand_over_their_chunks() {
     }
 }
 
+/// A thread-local destructor that records after the recorder's own thread state is gone
+/// (destructors run in reverse order of first use, so a thread-local used before the first
+/// event is destroyed after the recorder's): the event is counted as lost, and it is not
+/// written into the chunk the thread has already handed to the writer.
+#[test]
+fn recording_from_a_later_thread_local_destructor_counts_the_event_as_lost() {
+    struct RecordsOnDrop;
+    impl Drop for RecordsOnDrop {
+        fn drop(&mut self) {
+            let (name, _) = names();
+            record(&Event::Counter { name, value: 99 });
+        }
+    }
+    thread_local! {
+        static LATE: RecordsOnDrop = const { RecordsOnDrop };
+    }
+    let _g = serial();
+    let sink = MemorySink::new();
+    let session = small(4).start_with_sink(sink.clone()).unwrap();
+    std::thread::Builder::new()
+        .name("miri-late-dtor".into())
+        .spawn(|| {
+            LATE.with(|_| {});
+            (0..2).for_each(record_pair);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let summary = session.stop().unwrap();
+    let trace = read_back(&sink, &summary, false);
+    let w = written(&trace);
+    assert_eq!(w.user_events, 4, "{summary}");
+    assert_eq!(summary.lost_events, 1, "{summary}");
+    assert_eq!(
+        w.counters.values().flatten().copied().collect::<Vec<_>>(),
+        [0, 1]
+    );
+}
+
 /// A thread whose chunk the stop took records again: nothing is recorded between sessions,
 /// and in the next session it attaches afresh (its old slot and stolen chunk are let go).
 /// A session dropped without `stop` is finished by its destructor.
