@@ -173,8 +173,7 @@ impl Hot {
     /// not older than the flush interval; `false` (nothing written) otherwise.
     #[inline(always)]
     fn write(&self, epoch: u64, event: &Event<'_>, time: impl FnOnce(u64) -> u64) -> bool {
-        let mut state = self.state.get();
-        let now = time(state.last_time);
+        let now = time(self.state.get().last_time);
         // 0 for every event but a log or an unknown one with a payload.
         let extra = codec::max_encoded_len(event) - codec::MAX_FIXED_EVENT_LEN;
         let pos = self.pos.get();
@@ -186,13 +185,21 @@ impl Hot {
         // and it stays allocated while our slot lives), `pos + len` is within its capacity
         // (`room` check), and this thread is the only one writing it, beyond `committed`.
         let buf = unsafe { std::slice::from_raw_parts_mut(self.data.get().add(pos), len) };
-        let pos = pos + codec::encode(&mut state, buf, now, event);
+        // SAFETY: as for `data`.
+        let committed = unsafe { &*self.committed.get() };
+        self.append(buf, now, event, committed);
+        true
+    }
+
+    /// Encodes `event` into `buf` (the chunk's bytes from `pos` on) and publishes it.
+    #[inline(always)]
+    fn append(&self, buf: &mut [u8], now: u64, event: &Event<'_>, committed: &AtomicUsize) {
+        let mut state = self.state.get();
+        let pos = self.pos.get() + codec::encode(&mut state, buf, now, event);
         self.state.set(state);
         self.pos.set(pos);
         self.count.set(self.count.get() + 1);
-        // SAFETY: as for `data`.
-        unsafe { &*self.committed.get() }.store(pos, Ordering::Release);
-        true
+        committed.store(pos, Ordering::Release);
     }
 
     /// Starts filling `chunk` at `now`.
@@ -398,14 +405,8 @@ impl Attached {
         // (cap is 0 without a chunk); this thread owns it, and writes only beyond the
         // committed length even if the session stole it since.
         let chunk = unsafe { &*self.chunk };
-        let pos = hot.pos.get();
-        let buf = unsafe { chunk.tail(pos, need) };
-        let mut state = hot.state.get();
-        let pos = pos + codec::encode(&mut state, buf, now, event);
-        hot.state.set(state);
-        hot.pos.set(pos);
-        hot.count.set(hot.count.get() + 1);
-        chunk.committed.store(pos, Ordering::Release);
+        let buf = unsafe { chunk.tail(hot.pos.get(), need) };
+        hot.append(buf, now, event, &chunk.committed);
         true
     }
 
@@ -512,12 +513,7 @@ impl Attached {
             let lost = Event::Lost { chunks, events };
             // SAFETY: as in `write`: this thread owns the fresh chunk, which has room.
             let buf = unsafe { chunk.tail(0, codec::MAX_FIXED_EVENT_LEN) };
-            let mut state = hot.state.get();
-            let pos = codec::encode(&mut state, buf, now, &lost);
-            hot.state.set(state);
-            hot.pos.set(pos);
-            hot.count.set(1);
-            chunk.committed.store(pos, Ordering::Release);
+            hot.append(buf, now, &lost, &chunk.committed);
         }
         Rotate::Ready
     }
