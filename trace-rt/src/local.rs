@@ -64,7 +64,12 @@ pub(crate) fn record_hot_with_previous_time<'a>(
     epoch: u64,
     make: impl FnOnce() -> Event<'a> + Copy,
 ) {
-    record_in(epoch, make, |last| last);
+    // 0: this thread holds no chunk, so there is no previous event to take the time of.
+    record_in(
+        epoch,
+        make,
+        |last| if last == 0 { clock::now() } else { last },
+    );
 }
 
 /// Writes the event `make` builds at the time `time` gives from the thread's last event
@@ -301,17 +306,13 @@ impl Inner {
             return;
         };
         // Without a chunk there is no previous event to go from (`hot` may still hold an
-        // earlier chunk's, even an earlier session's): 0, and an event that would take the
-        // previous event's time takes the clock's (which never reads 0).
+        // earlier chunk's, even an earlier session's): 0.
         let last = if a.chunk.is_null() {
             0
         } else {
             hot.state.get().last_time
         };
-        let now = match time(last) {
-            0 => clock::now(),
-            t => t,
-        };
+        let now = time(last);
         if !a.write(hot, now, event) {
             // The session took our chunk (it is stopping): let go of it.
             self.attached = None;
@@ -355,7 +356,6 @@ impl Inner {
             shared,
             slot,
             chunk: ptr::null_mut(),
-            cap: 0,
             seq: 0,
             pending_lost: (0, 0),
             chunk_lost: (0, 0),
@@ -369,8 +369,6 @@ struct Attached {
     slot: Arc<Slot>,
     /// The chunk being filled (owned by this thread while the slot points at it), or null.
     chunk: *mut Chunk,
-    /// Capacity of `chunk` (0 when null, so the next event takes the slow path).
-    cap: usize,
     /// Sequence number of `chunk`.
     seq: u32,
     flush_ticks: u64,
@@ -394,15 +392,17 @@ impl Attached {
     /// the session has taken this thread's slot.
     fn write(&mut self, hot: &Hot, now: u64, event: &Event<'_>) -> bool {
         let need = codec::max_encoded_len(event);
-        if hot.pos.get() + need > self.cap || now > hot.deadline.get() {
+        let fits = !self.chunk.is_null()
+            && hot.pos.get() + need <= hot.room.get() + codec::MAX_FIXED_EVENT_LEN;
+        if !fits || now > hot.deadline.get() {
             match self.rotate(hot, now, need) {
                 Rotate::Ready => {}
                 Rotate::Dropped => return true,
                 Rotate::Stopped => return false,
             }
         }
-        // SAFETY: `chunk` is non-null after a `Ready` rotate or when `pos + need <= cap`
-        // (cap is 0 without a chunk); this thread owns it, and writes only beyond the
+        // SAFETY: `chunk` is non-null and has room for `need` bytes after a `Ready` rotate or
+        // when `fits`; this thread owns it, and writes only beyond the
         // committed length even if the session stole it since.
         let chunk = unsafe { &*self.chunk };
         let buf = unsafe { chunk.tail(hot.pos.get(), need) };
@@ -500,12 +500,10 @@ impl Attached {
             // SAFETY: `next` came from `Box::into_raw` and no one else can reach it.
             self.shared.pool.give_back(unsafe { Box::from_raw(next) });
             self.chunk = ptr::null_mut();
-            self.cap = 0;
             self.slot.handoff_done.store(true, Ordering::Release);
             return Rotate::Stopped;
         }
         self.chunk = next;
-        self.cap = chunk.capacity();
         hot.install(chunk, self.flush_ticks, now);
         self.chunk_lost = self.pending_lost;
         if self.pending_lost != (0, 0) {
