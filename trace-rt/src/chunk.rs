@@ -135,9 +135,16 @@ impl ChunkPool {
         while self.free.pop().is_some() {}
     }
 
-    /// Queues a full chunk for the writer.
-    pub(crate) fn push_full(&self, full: FullChunk) {
+    /// Queues a full chunk for the writer; returns how many are queued now.
+    pub(crate) fn push_full(&self, full: FullChunk) -> usize {
+        // Cannot fail: the queue holds every chunk of the pool.
         let _ = self.full.push(full);
+        self.full.len()
+    }
+
+    /// Chunks in the pool.
+    pub(crate) fn count(&self) -> usize {
+        self.full.capacity()
     }
 
     /// The next full chunk for the writer.

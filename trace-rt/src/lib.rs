@@ -97,6 +97,7 @@ pub mod alloc;
 mod chunk;
 mod clock;
 mod counter;
+mod direct_file;
 mod flight;
 #[cfg(feature = "http")]
 pub mod http;

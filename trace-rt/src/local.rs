@@ -459,12 +459,11 @@ impl Attached {
                 // SAFETY: `old` came from `Box::into_raw` and this thread owns it (the slot is
                 // busy, so the stop cannot have taken it).
                 let chunk = unsafe { Box::from_raw(old) };
-                self.shared.pool.push_full(FullChunk {
+                self.shared.hand_over(FullChunk {
                     chunk,
                     header,
                     len: hot.pos.get(),
                 });
-                self.shared.notify_writer();
                 Box::into_raw(fresh)
             }
             None => {
@@ -533,12 +532,11 @@ impl Attached {
         // SAFETY: the slot is busy, so this thread owns the chunk.
         let chunk = unsafe { Box::from_raw(self.chunk) };
         if hot.count.get() > 0 {
-            self.shared.pool.push_full(FullChunk {
+            self.shared.hand_over(FullChunk {
                 chunk,
                 header,
                 len: hot.pos.get(),
             });
-            self.shared.notify_writer();
         } else {
             self.shared.pool.give_back(chunk);
         }

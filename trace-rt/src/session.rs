@@ -11,7 +11,7 @@ use arc_swap::ArcSwapOption;
 use crossbeam_queue::SegQueue;
 use trace_format::{Header, Meta};
 
-use crate::chunk::{Chunk, ChunkPool};
+use crate::chunk::{Chunk, ChunkPool, FullChunk};
 use crate::clock;
 use crate::sink::{FileSink, Sink};
 use crate::writer;
@@ -107,6 +107,8 @@ pub(crate) struct Shared {
     pub(crate) lost_events: AtomicU64,
     pub(crate) stop: AtomicBool,
     writer: OnceLock<Thread>,
+    /// Queued full chunks that wake the writer (see [`Shared::hand_over`]).
+    wake_writer_at: usize,
 }
 
 impl Shared {
@@ -118,9 +120,14 @@ impl Shared {
         self.meta.pop()
     }
 
-    /// Wakes the writer (a futex wake at most; never blocks).
-    pub(crate) fn notify_writer(&self) {
-        if let Some(t) = self.writer.get() {
+    /// Queues a full chunk for the writer. The writer finds it on its next round (it drains
+    /// every [`crate::writer::WRITE_PERIOD`]); it is woken at once (a futex wake; never
+    /// blocks) only when an eighth of the pool is queued. Waking it for every chunk cost a
+    /// context switch per chunk, on cores the application keeps busy.
+    pub(crate) fn hand_over(&self, full: FullChunk) {
+        if self.pool.push_full(full) >= self.wake_writer_at
+            && let Some(t) = self.writer.get()
+        {
             t.unpark();
         }
     }
@@ -291,9 +298,11 @@ impl Config {
             features,
         };
         let epoch = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
+        let pool = ChunkPool::new(self.buffer_size / self.chunk_size, self.chunk_size);
         let shared = Arc::new(Shared {
             epoch,
-            pool: ChunkPool::new(self.buffer_size / self.chunk_size, self.chunk_size),
+            wake_writer_at: pool.count().div_ceil(8),
+            pool,
             flush_ticks,
             registry: Mutex::new(Registry::default()),
             meta: SegQueue::new(),

@@ -6,7 +6,7 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use trace_format::codec::ChunkDecoder;
 use trace_format::{End, EventChunkHeader, Header};
@@ -26,8 +26,13 @@ pub(crate) struct Outcome {
     pub(crate) error: Option<io::Error>,
 }
 
-/// How long the writer sleeps when idle; threads wake it when they hand over a chunk.
-const IDLE_WAIT: Duration = Duration::from_millis(50);
+/// How long the writer sleeps between rounds; threads wake it sooner when many full chunks
+/// wait (see `Shared::hand_over`).
+pub(crate) const WRITE_PERIOD: Duration = Duration::from_millis(10);
+/// How long written data may wait in the sink's buffer before a flush puts it in the file
+/// (where a crash of the process no longer loses it). Flushing after every chunk instead made
+/// each one a small write: for a file written with `O_DIRECT`, a padded block and a cut each.
+const FLUSH_PERIOD: Duration = Duration::from_millis(100);
 /// Time given to events that were in flight when recording was switched off.
 const STOP_GRACE: Duration = Duration::from_millis(2);
 
@@ -62,19 +67,28 @@ impl Writer {
         self.end_time = header.start_time;
         let r = self.sink.header(header);
         self.check(r);
+        // Since when written data has waited for a flush (None: nothing waits).
+        let mut unflushed_since: Option<Instant> = None;
         loop {
             let stopping = self.shared.stop.load(Ordering::Acquire);
-            let wrote = self.drain();
-            if wrote {
-                let r = self.sink.flush();
-                self.check(r);
+            if self.drain() {
+                unflushed_since.get_or_insert_with(Instant::now);
             }
             if stopping {
                 break;
             }
-            if !wrote {
-                std::thread::park_timeout(IDLE_WAIT);
+            let mut wait = WRITE_PERIOD;
+            if let Some(since) = unflushed_since {
+                match FLUSH_PERIOD.checked_sub(since.elapsed()) {
+                    Some(left) if !left.is_zero() => wait = wait.min(left),
+                    _ => {
+                        let r = self.sink.flush();
+                        self.check(r);
+                        unflushed_since = None;
+                    }
+                }
             }
+            std::thread::park_timeout(wait);
         }
         self.finish();
         self.out

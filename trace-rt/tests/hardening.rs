@@ -87,8 +87,8 @@ fn sigkill_mid_recording_leaves_a_file_that_reads_back() {
         trace.warnings()
     );
     // Busy threads hand over their chunks at least once a second (the default flush
-    // interval) and the writer flushes after every hand-over: the file holds the service's
-    // progress up to about a second before the kill.
+    // interval), the writer writes them within 10 ms and flushes what it wrote within 100 ms:
+    // the file holds the service's progress up to about a second before the kill.
     let reached = counter_max(&trace, "elapsed_ms").expect("counter events in the file");
     eprintln!("the killed recording's file reaches {reached} ms of 2500 ms");
     assert!(
