@@ -81,14 +81,17 @@
 //!   them, and writes a `Lost` event; recording threads never wait.
 //! - A thread hands over its chunk when full or older than the flush interval (1 s), and
 //!   when it exits. [`Session::stop`] collects every thread's unfinished chunk.
+//! - The writer drains handed-over chunks every 10 ms (at once when an eighth of the pool
+//!   waits) and flushes its output at most every 100 ms; [`FileSink`] writes with `O_DIRECT`
+//!   on Linux where the file system allows it.
 //!
 //! Module map: `clock` (TSC ticks and calibration), `local` (the per-thread hot path),
 //! `chunk` (buffers and their pool), `session` (start, stop, configuration), `writer` (the
-//! writer thread), `sink` (where chunks go), `intern` (string and location ids), `runtime`
-//! (tokio hooks), `sampler` (runtime samples), `wakes` (the wake layer), `activation`
-//! (`record_for`, environment), `flight` (the flight recorder), `alloc` (the allocator
-//! wrapper), `pause` (pauses), `layer` (the `tracing` layer), `counter` (user counters),
-//! `http` (the HTTP trigger).
+//! writer thread), `sink` (where chunks go), `direct_file` (the trace file's block writes),
+//! `intern` (string and location ids), `runtime` (tokio hooks), `sampler` (runtime samples),
+//! `wakes` (the wake layer), `activation` (`record_for`, environment), `flight` (the flight
+//! recorder), `alloc` (the allocator wrapper), `pause` (pauses), `layer` (the `tracing`
+//! layer), `counter` (user counters), `http` (the HTTP trigger).
 
 #![warn(missing_docs)]
 
