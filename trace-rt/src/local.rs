@@ -229,9 +229,21 @@ struct Local {
 impl Local {
     /// Writes `event` at the time `time` gives from the thread's last event time.
     fn record(&self, epoch: u64, event: &Event<'_>, time: impl FnOnce(u64) -> u64) {
-        if self.busy.replace(true) {
+        if !self.write(epoch, event, time) {
             lost_one();
-            return;
+        }
+    }
+
+    /// See [`try_record_at`].
+    fn try_record_at(&self, epoch: u64, time: u64, event: &Event<'_>) -> bool {
+        self.write(epoch, event, |last| time.max(last))
+    }
+
+    /// Writes `event` through [`Inner`], with the fast path closed meanwhile; `false`
+    /// (nothing written) when this thread is already inside a write.
+    fn write(&self, epoch: u64, event: &Event<'_>, time: impl FnOnce(u64) -> u64) -> bool {
+        if self.busy.replace(true) {
+            return false;
         }
         let _ = HOT.try_with(|hot| {
             hot.gate.set(0);
@@ -239,21 +251,6 @@ impl Local {
             // thread (only this thread can reach it) until we clear `busy` below.
             let inner = unsafe { &mut *self.inner.get() };
             inner.write(hot, epoch, event, time);
-            hot.gate.set(inner.gate());
-        });
-        self.busy.set(false);
-    }
-
-    /// See [`try_record_at`].
-    fn try_record_at(&self, epoch: u64, time: u64, event: &Event<'_>) -> bool {
-        if self.busy.replace(true) {
-            return false;
-        }
-        let _ = HOT.try_with(|hot| {
-            hot.gate.set(0);
-            // SAFETY: as in `record`: `busy` was false, so this is the only reference to `inner`.
-            let inner = unsafe { &mut *self.inner.get() };
-            inner.write(hot, epoch, event, |last| time.max(last));
             hot.gate.set(inner.gate());
         });
         self.busy.set(false);

@@ -107,8 +107,6 @@ pub(crate) struct Shared {
     pub(crate) lost_events: AtomicU64,
     pub(crate) stop: AtomicBool,
     writer: OnceLock<Thread>,
-    /// Queued full chunks that wake the writer (see [`Shared::hand_over`]).
-    wake_writer_at: usize,
 }
 
 impl Shared {
@@ -125,7 +123,7 @@ impl Shared {
     /// blocks) only when an eighth of the pool is queued. Waking it for every chunk cost a
     /// context switch per chunk, on cores the application keeps busy.
     pub(crate) fn hand_over(&self, full: FullChunk) {
-        if self.pool.push_full(full) >= self.wake_writer_at
+        if self.pool.push_full(full) >= self.pool.count().div_ceil(8)
             && let Some(t) = self.writer.get()
         {
             t.unpark();
@@ -298,11 +296,9 @@ impl Config {
             features,
         };
         let epoch = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
-        let pool = ChunkPool::new(self.buffer_size / self.chunk_size, self.chunk_size);
         let shared = Arc::new(Shared {
             epoch,
-            wake_writer_at: pool.count().div_ceil(8),
-            pool,
+            pool: ChunkPool::new(self.buffer_size / self.chunk_size, self.chunk_size),
             flush_ticks,
             registry: Mutex::new(Registry::default()),
             meta: SegQueue::new(),
