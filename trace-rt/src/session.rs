@@ -213,8 +213,10 @@ impl Config {
         self
     }
 
-    /// Total memory for event chunks (default 16 MiB). When every chunk is full and the
-    /// writer has not caught up, threads drop their oldest unwritten chunk and count it.
+    /// Total memory for event chunks (default 16 MiB), allocated and committed when the
+    /// session starts (so that no hook takes a page fault on a chunk's first use). When every
+    /// chunk is full and the writer has not caught up, threads drop their oldest unwritten
+    /// chunk and count it.
     pub fn buffer_size(mut self, bytes: usize) -> Self {
         self.buffer_size = bytes;
         self
