@@ -20,6 +20,20 @@ pub fn median(xs: &mut [f64]) -> f64 {
     xs[xs.len() / 2]
 }
 
+/// The lower quartile, median and upper quartile of `xs` (nearest rank; it sorts `xs`):
+/// the middle half of a set of repetitions, which says whether a figure's distance from a
+/// budget is larger than the run's noise.
+///
+/// ```
+/// let (lo, mid, hi) = trace_rt_benches::quartiles(&mut [5.0, 1.0, 4.0, 2.0, 3.0]);
+/// assert_eq!((lo, mid, hi), (2.0, 3.0, 4.0));
+/// ```
+pub fn quartiles(xs: &mut [f64]) -> (f64, f64, f64) {
+    xs.sort_by(f64::total_cmp);
+    let at = |q: f64| xs[((xs.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), xs[xs.len() / 2], at(0.75))
+}
+
 /// Emits the events a tokio runtime produces for `rounds` channel ping-pong round trips
 /// between pairs of tasks, with spawns, terminations, park/unpark and runtime samples in
 /// the proportions a busy service shows. Each event takes the real clock, so time deltas

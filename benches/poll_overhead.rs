@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use tokio::runtime::Runtime;
-use trace_rt_benches::median;
+use trace_rt_benches::{median, quartiles};
 
 /// Yields per task in the yield loop (64 tasks).
 const YIELDS: u64 = 20_000;
@@ -169,6 +169,8 @@ struct Run {
     lost_events: u64,
     /// CPU time trace-rt's own threads (writer, sampler) used during the timed part.
     tracer_cpu_ns: u64,
+    /// Minor page faults of the whole process during the timed part.
+    minor_faults: u64,
 }
 
 impl Run {
@@ -178,6 +180,7 @@ impl Run {
         self.events += other.events;
         self.lost_events += other.lost_events;
         self.tracer_cpu_ns += other.tracer_cpu_ns;
+        self.minor_faults += other.minor_faults;
     }
 }
 
@@ -195,6 +198,23 @@ fn tracer_threads_cpu_ns() -> u64 {
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// Minor page faults of this process so far (Linux; 0 elsewhere): a first touch of a page
+/// inside a hook is a trap into the kernel on the recording thread.
+fn minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // After the command name: state is field 3, minflt field 10.
+            s.rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(7)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }
 
 /// A mode with its runtime.
@@ -235,11 +255,13 @@ impl Bench {
             .records()
             .then(|| trace_rt::start(&path).expect("start recording"));
         let cpu_before = session.as_ref().map(|_| tracer_threads_cpu_ns());
+        let faults_before = minor_faults();
         let start = Instant::now();
         self.rt.block_on(work.run());
         let wall = start.elapsed();
         let mut run = Run {
             wall,
+            minor_faults: minor_faults().saturating_sub(faults_before),
             ..Run::default()
         };
         if let Some(before) = cpu_before {
@@ -292,9 +314,12 @@ struct Stats {
     ns: (f64, f64, f64),
     /// Median over repetitions of (this mode − plain), ns per unit.
     added: f64,
+    /// Lower and upper quartiles of the same differences.
+    added_middle_half: (f64, f64),
     bytes_per_poll: f64,
     events_per_poll: f64,
     tracer_cpu_per_poll: f64,
+    faults_per_kpoll: f64,
     lost_events: u64,
 }
 
@@ -312,12 +337,15 @@ fn stats(runs: &[Run], plain: &[Run], work: Workload, subs: u64) -> Stats {
         .zip(plain)
         .map(|(r, p)| ns_of(r) - ns_of(p))
         .collect();
+    let (lo, added, hi) = quartiles(&mut diffs);
     Stats {
         ns: (med, ns[0], ns[ns.len() - 1]),
-        added: median(&mut diffs),
+        added,
+        added_middle_half: (lo, hi),
         bytes_per_poll: median(&mut per(&|r| r.file_bytes as f64 / polls)),
         events_per_poll: median(&mut per(&|r| r.events as f64 / polls)),
         tracer_cpu_per_poll: median(&mut per(&|r| r.tracer_cpu_ns as f64 / polls)),
+        faults_per_kpoll: median(&mut per(&|r| 1000.0 * r.minor_faults as f64 / polls)),
         lost_events: runs.iter().map(|r| r.lost_events).sum(),
     }
 }
@@ -419,9 +447,9 @@ fn side_by_side(benches: &[Bench], dir: &Path, yields: u64, rounds: u64, reps: u
     );
     println!(
         "| mode | ns/poll (yield) | added ns/poll | ns/round trip (ping-pong) | added ns/round trip | \
-         file B/poll yield | file B/poll ping-pong | events/poll yield | events/poll ping-pong | writer+sampler CPU ns/poll yield | lost events |"
+         file B/poll yield | file B/poll ping-pong | events/poll yield | events/poll ping-pong | writer+sampler CPU ns/poll yield | page faults per 1k polls yield | lost events |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (i, b) in benches.iter().enumerate() {
         let rec = |v: f64, digits: usize| {
             if b.mode.records() {
@@ -438,7 +466,7 @@ fn side_by_side(benches: &[Bench], dir: &Path, yields: u64, rounds: u64, reps: u
             }
         };
         println!(
-            "| {} | {:.1} [{:.1}..{:.1}] | {} | {:.1} [{:.1}..{:.1}] | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:.1} [{:.1}..{:.1}] | {} | {:.1} [{:.1}..{:.1}] | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
             b.mode.label(),
             y[i].ns.0,
             y[i].ns.1,
@@ -453,6 +481,7 @@ fn side_by_side(benches: &[Bench], dir: &Path, yields: u64, rounds: u64, reps: u
             rec(y[i].events_per_poll, 2),
             rec(p[i].events_per_poll, 2),
             rec(y[i].tracer_cpu_per_poll, 1),
+            y[i].faults_per_kpoll,
             if b.mode.records() {
                 (y[i].lost_events + p[i].lost_events).to_string()
             } else {
@@ -474,10 +503,21 @@ fn side_by_side(benches: &[Bench], dir: &Path, yields: u64, rounds: u64, reps: u
             benches[rec].mode.label()
         );
     } else {
+        // Judged on the middle half of the repetitions, not the median alone: on a noisy
+        // machine the median of one run lands on either side of a budget it is close to.
+        let (lo, hi) = y[rec].added_middle_half;
         println!(
             "budget: <= {BUDGET_NS} ns added per poll in the default mode (recording, yield loop): \
-             {added:+.1} ns/poll -> {} (ping-pong: {added_pp:+.1} ns/poll = added per round trip / 2)",
-            if added <= BUDGET_NS { "MET" } else { "NOT MET" }
+             {added:+.1} ns/poll (middle half of the repetitions {lo:+.1} … {hi:+.1}) -> {} \
+             (ping-pong: {added_pp:+.1} ns/poll = added per round trip / 2)",
+            if hi <= BUDGET_NS {
+                "MET"
+            } else if lo > BUDGET_NS {
+                "NOT MET"
+            } else {
+                "INCONCLUSIVE (the middle half straddles the budget: this run's noise is larger \
+                 than the distance to it)"
+            }
         );
     }
 }
