@@ -43,7 +43,7 @@
 //!
 //! | mode | how | records | wakes | added per poll |
 //! |---|---|---|---|---|
-//! | default | [`instrument`] | threads, park/unpark, every task's spawn (location, parent), polls (ready/pending), terminate; runtime samples every 10 ms | none: a task's waiting and scheduler-wait time are not separated | ≈ 10–27 ns, median ≈ 16 ns on a 2-core VM |
+//! | default | [`instrument`] | threads, park/unpark, every task's spawn (location, parent), polls (ready/pending), terminate; runtime samples every 10 ms | none: a task's waiting and scheduler-wait time are not separated | ≈ 9–28 ns, median ≈ 12 ns on a 2-core VM |
 //! | schedule latency | [`instrument_with`]`(…, Options { schedule_latency: true })` | the above, plus tokio's measured schedule latency at every poll | the time of every wake (poll start − latency), source unknown | ≈ 65–80 ns |
 //! | wakes (cargo feature `wakes`) | the above, plus `trace_rt::wake_layer()` in your `tracing` subscriber | the above, plus `spawn_blocking` work | every wake of every task (including tasks libraries spawn), with its waker and source: task, I/O, timer, blocking pool, foreign thread, self | ≈ 160–250 ns, plus ≈ 120–210 ns for the subscriber itself even while not recording |
 //!
