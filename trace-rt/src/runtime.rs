@@ -6,7 +6,12 @@
 //! | `on_thread_park` / `on_thread_unpark` (stable) | `WorkerPark` / `WorkerUnpark`, and the thread becomes a `Worker` |
 //! | `on_task_spawn` (`tokio_unstable`) | `TaskSpawn` with spawn location and parent (the task polled by the spawning thread) |
 //! | `on_before_task_poll` / `on_after_task_poll` (`tokio_unstable`) | `PollStart` / `PollEnd` (ready when the task terminated inside the poll), `ScheduleLatency` when tracked |
-//! | `on_task_terminate` (`tokio_unstable`) | `TaskTerminate` |
+//! | `on_task_terminate` (`tokio_unstable`) | `TaskTerminate`; none for `spawn_blocking` work unless `trace_rt::wake_layer` is in use |
+//!
+//! tokio calls only the terminate hook for `spawn_blocking` work (no spawn, no polls), on the
+//! blocking-pool thread that ran it, including the blocking task each worker runs on when the
+//! runtime shuts down. The default mode drops that event rather than show a task with no
+//! spawn and no polls; the wake layer records such work whole, from tokio's spans.
 //!
 //! tokio runs its worker threads on blocking-pool threads, so every runtime thread starts
 //! as `Blocking`; the first poll or park on a thread re-declares it as `Worker` with tokio's
@@ -291,17 +296,35 @@ pub(crate) fn on_poll_end() {
     record_hot(epoch, || Event::PollEnd { ready });
 }
 
+/// Set by `wake_layer()`: tokio's spans then record `spawn_blocking` work (its spawn,
+/// start and end), so the terminate hook's event for it ends a task the trace knows.
+pub(crate) static BLOCKING_WORK_RECORDED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 #[cfg_attr(not(tokio_unstable), allow(dead_code))]
 pub(crate) fn on_terminate(task: u64) {
     let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
     if epoch == 0 {
         return;
     }
-    let _ = HOOK.try_with(|h| {
-        if h.current.get() == task {
-            h.ready.set(true);
-        }
-    });
+    let runtime_thread = HOOK
+        .try_with(|h| {
+            if h.current.get() == task {
+                h.ready.set(true);
+            }
+            h.runtime_thread.get()
+        })
+        .unwrap_or(false);
+    // tokio calls no spawn or poll hook for `spawn_blocking` work, only this one, on the
+    // blocking-pool thread that ran it (no worker's scheduler is set there; a thread that
+    // took over a worker in `block_in_place` has one). Alone, the event would make a task
+    // with no spawn and no polls appear out of nowhere.
+    if runtime_thread
+        && !BLOCKING_WORK_RECORDED.load(std::sync::atomic::Ordering::Relaxed)
+        && tokio::runtime::worker_index().is_none()
+    {
+        return;
+    }
     record_hot(epoch, || Event::TaskTerminate { task: TaskId(task) });
 }
 

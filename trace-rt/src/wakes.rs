@@ -65,6 +65,7 @@ pub fn wake_layer<S>() -> Filtered<WakeLayer, Targets, S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    crate::runtime::BLOCKING_WORK_RECORDED.store(true, std::sync::atomic::Ordering::Relaxed);
     let targets = Targets::new()
         .with_target("tokio::task", tracing::Level::TRACE)
         .with_target("runtime::resource::poll_op", tracing::Level::TRACE);

@@ -76,6 +76,44 @@ fn line_of_spawn() -> u32 {
         + 1
 }
 
+/// tokio calls no spawn or poll hook for `spawn_blocking` work, only the terminate hook, on
+/// the blocking-pool thread that ran it. Without the wake layer (which records the work from
+/// tokio's spans) that end alone must not become a task that appears from nowhere, with no
+/// spawn and no polls (the viewer showed 752 such "tasks" on the quickstart trace).
+#[test]
+fn spawn_blocking_work_is_not_a_task_seen_only_at_its_end() {
+    let _g = serial();
+    let rt = multi_thread(2);
+    const CALLS: usize = 20;
+    let (trace, ()) = record(|| {
+        rt.block_on(async {
+            for i in 0..CALLS {
+                assert_eq!(tokio::task::spawn_blocking(move || i).await.unwrap(), i);
+            }
+            tokio::spawn(async { tokio::task::yield_now().await })
+                .await
+                .unwrap();
+        })
+    });
+    let m = Model::build(&trace);
+    let from_nowhere: Vec<u64> = m
+        .tasks
+        .iter()
+        .filter(|(_, t)| t.spawn.is_none() && t.polls.is_empty() && t.wakes.is_empty())
+        .map(|(&id, _)| id)
+        .collect();
+    assert!(
+        from_nowhere.is_empty(),
+        "{} tasks seen only at their end: {from_nowhere:?}",
+        from_nowhere.len()
+    );
+    // The async task spawned after them is whole.
+    let ours = m.spawned_at("tokio_hooks.rs");
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].1.polls.len(), 2);
+    assert!(ours[0].1.terminate.is_some());
+}
+
 #[test]
 fn parents_parks_and_samples() {
     let _g = serial();
