@@ -307,19 +307,21 @@ pub(crate) fn on_terminate(task: u64) {
     if epoch == 0 {
         return;
     }
-    let runtime_thread = HOOK
+    let (in_its_poll, runtime_thread) = HOOK
         .try_with(|h| {
-            if h.current.get() == task {
+            let in_its_poll = h.current.get() == task;
+            if in_its_poll {
                 h.ready.set(true);
             }
-            h.runtime_thread.get()
+            (in_its_poll, h.runtime_thread.get())
         })
-        .unwrap_or(false);
+        .unwrap_or((false, false));
     // tokio calls no spawn or poll hook for `spawn_blocking` work, only this one, on the
-    // blocking-pool thread that ran it (no worker's scheduler is set there; a thread that
-    // took over a worker in `block_in_place` has one). Alone, the event would make a task
-    // with no spawn and no polls appear out of nowhere.
-    if runtime_thread
+    // blocking-pool thread that ran it (no scheduler is set there; a thread that took over
+    // a worker in `block_in_place` has one). Alone, the event would make a task with no
+    // spawn and no polls appear out of nowhere.
+    if !in_its_poll
+        && runtime_thread
         && !BLOCKING_WORK_RECORDED.load(std::sync::atomic::Ordering::Relaxed)
         && tokio::runtime::worker_index().is_none()
     {
