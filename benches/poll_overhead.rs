@@ -200,21 +200,22 @@ fn tracer_threads_cpu_ns() -> u64 {
         .sum()
 }
 
-/// Minor page faults of this process so far (Linux; 0 elsewhere): a first touch of a page
+/// Field `n` of this process's `/proc/self/stat`, numbered as in proc(5) (Linux; `None`
+/// elsewhere). The fields after the command name start at 3 (state).
+fn own_stat(n: usize) -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(n.checked_sub(3)?)?
+        .parse()
+        .ok()
+}
+
+/// Minor page faults of this process so far (0 where unknown): a first touch of a page
 /// inside a hook is a trap into the kernel on the recording thread.
 fn minor_faults() -> u64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // After the command name: state is field 3, minflt field 10.
-            s.rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(7)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+    own_stat(10).unwrap_or(0)
 }
 
 /// A mode with its runtime.
@@ -364,16 +365,8 @@ fn cpu_ticks() -> Option<(u64, u64, u64)> {
     // user nice system idle iowait irq softirq steal
     let busy = cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6] + cpu.get(7).copied().unwrap_or(0);
     let total = busy + cpu[3] + cpu[4];
-    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<u64> = own
-        .rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    Some((busy, total, fields.iter().sum()))
+    // utime + stime
+    Some((busy, total, own_stat(14)? + own_stat(15)?))
 }
 
 /// The share of the machine's CPU time that other processes used between two readings.
