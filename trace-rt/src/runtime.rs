@@ -232,7 +232,7 @@ pub(crate) fn on_runtime_thread() -> bool {
 
 /// Whether this thread is a runtime worker (tokio's scheduler context is set on it, which
 /// is also true while it runs the I/O and timer drivers).
-#[cfg_attr(not(feature = "wakes"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "wakes", tokio_unstable)), allow(dead_code))]
 pub(crate) fn on_worker_thread() -> bool {
     tokio::runtime::worker_index().is_some()
 }
@@ -323,7 +323,7 @@ pub(crate) fn on_terminate(task: u64) {
     if !in_its_poll
         && runtime_thread
         && !BLOCKING_WORK_RECORDED.load(std::sync::atomic::Ordering::Relaxed)
-        && tokio::runtime::worker_index().is_none()
+        && !on_worker_thread()
     {
         return;
     }
