@@ -16,9 +16,30 @@ impl TaskId {
     /// No task: an absent parent, a wake from outside any task.
     pub const NONE: TaskId = TaskId(0);
 
+    /// The first id of the tasks a recorder makes itself rather than takes from tokio
+    /// (trace-rt's `block_on` roots). tokio counts its ids up from 1, so they stay below.
+    pub const FIRST_OWN: u64 = 1 << 62;
+
     /// `None` for [`TaskId::NONE`].
     pub fn get(self) -> Option<TaskId> {
         (self.0 != 0).then_some(self)
+    }
+}
+
+/// tokio's ids as they are (`17`); the recorder's own ids as `root1`, `root2`, … (rather
+/// than `4611686018427387904`).
+///
+/// ```
+/// use trace_format::TaskId;
+/// assert_eq!(TaskId(17).to_string(), "17");
+/// assert_eq!(TaskId(TaskId::FIRST_OWN).to_string(), "root1");
+/// ```
+impl std::fmt::Display for TaskId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.checked_sub(Self::FIRST_OWN) {
+            Some(n) => write!(f, "root{}", n + 1),
+            None => write!(f, "{}", self.0),
+        }
     }
 }
 

@@ -332,7 +332,8 @@ pub(crate) fn on_terminate(task: u64) {
 
 /// Ids for futures that trace-rt itself turns into tasks (`block_on` roots), kept far above
 /// tokio's counter so they never collide with tokio task ids.
-static NEXT_OWN_TASK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 62);
+static NEXT_OWN_TASK: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(TaskId::FIRST_OWN);
 
 /// Runs `future` to completion on `rt` like `Runtime::block_on`, recording the root future
 /// as a task (kind `BlockOn`) with its polls, so that time spent in `main`'s future shows up

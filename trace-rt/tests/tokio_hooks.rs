@@ -233,6 +233,18 @@ fn block_on_root_future_is_a_task() {
         "child has the root as parent"
     );
     assert_polls_well_formed(&m);
+    // The viewer names it by its place in the recorder's own id range, not by the raw id.
+    let viewer = trace_viewer::model::Model::load(&trace).unwrap();
+    let ix = viewer
+        .tasks
+        .iter()
+        .position(|t| t.id.0 == *root_id)
+        .unwrap();
+    let label = viewer.task_label(ix as u32);
+    assert!(
+        label.contains("tokio_hooks.rs:") && label.contains(" #root"),
+        "{label}"
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! changes (never while drawing): a task's identity, where it was spawned, its parent, its
 //! time in each state, its polls; the clicked poll; for a clicked wait, who ended it.
 
-use trace_format::TaskKind;
+use trace_format::{TaskId, TaskKind};
 
 use super::layout::Hit;
 use super::load_job::LoadedTrace;
@@ -19,7 +19,7 @@ pub struct TaskDetails {
     /// Its label (name or location, and id).
     pub label: String,
     /// The trace-local id.
-    pub id: u64,
+    pub id: TaskId,
     /// tokio's id (0: unknown).
     pub tokio_id: u64,
     /// `async`, `block_on`, `spawn_blocking`, `local`, or `unknown`.
@@ -75,7 +75,7 @@ impl TaskDetails {
         TaskDetails {
             task,
             label: model.task_label(task),
-            id: t.id.0,
+            id: t.id,
             tokio_id: t.tokio_id,
             kind: match t.kind {
                 Some(TaskKind::Async) => "async",
@@ -479,7 +479,7 @@ mod tests {
         let s = Synthetic::default();
         let t = loaded(&s);
         let d = TaskDetails::compute(&t, 0);
-        assert_eq!(d.id, 1);
+        assert_eq!(d.id, TaskId(1));
         assert_eq!(d.location, "src/service.rs:10:5");
         assert_eq!(d.kind, "async");
         assert_eq!(d.polls, s.polls_per_task);
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn task_details_sum_the_task_s_sampled_allocations() {
         use trace_format::build::TraceBuilder;
-        use trace_format::{Event, StringId, TaskId};
+        use trace_format::{Event, StringId};
         let mut b = TraceBuilder::new();
         b.string(9, "trace_rt.alloc.sample_rate");
         // Rate 1: every byte sampled, so a sample stands for exactly its size.

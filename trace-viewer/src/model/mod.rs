@@ -536,7 +536,7 @@ impl Model {
                 _ => "task".into(),
             }
         };
-        format!("{what} #{}", t.id.0)
+        format!("{what} #{}", t.id)
     }
 
     /// Worker threads, in worker-index order.

@@ -381,9 +381,9 @@ fn paint_gutter(ui: &Ui, session: &Session, rects: &PanelRects) {
                 let t = &model.tasks[task as usize];
                 let name = model.string(t.name);
                 let text = if name.is_empty() {
-                    format!("task #{}", t.id.0)
+                    format!("task #{}", t.id)
                 } else {
-                    format!("{name} #{}", t.id.0)
+                    format!("{name} #{}", t.id)
                 };
                 (text, small.clone(), visuals.text_color(), 20.0)
             }
