@@ -167,13 +167,19 @@ pub(crate) fn task_id(id: tokio::task::Id) -> u64 {
     h.0
 }
 
+/// Blocking-pool threads started in this process, all runtimes together: the `index` of
+/// their `ThreadStart` (workers are counted too; they start as blocking-pool threads).
+static BLOCKING_THREADS_STARTED: std::sync::atomic::AtomicU32 =
+    std::sync::atomic::AtomicU32::new(0);
+
 fn on_thread_start() {
     let _ = HOOK.try_with(|h| h.runtime_thread.set(true));
     crate::sampler::register_current_runtime();
+    let index = BLOCKING_THREADS_STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if EPOCH.load(std::sync::atomic::Ordering::Relaxed) != 0 {
         record(&Event::ThreadStart {
             kind: ThreadKind::Blocking,
-            index: 0,
+            index,
         });
     }
 }

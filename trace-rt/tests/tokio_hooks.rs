@@ -90,12 +90,37 @@ fn spawn_blocking_work_is_not_a_task_seen_only_at_its_end() {
             for i in 0..CALLS {
                 assert_eq!(tokio::task::spawn_blocking(move || i).await.unwrap(), i);
             }
+            // Three at once need three blocking-pool threads.
+            let together = std::sync::Arc::new(std::sync::Barrier::new(3));
+            let calls: Vec<_> = (0..3)
+                .map(|_| {
+                    let together = together.clone();
+                    tokio::task::spawn_blocking(move || {
+                        together.wait();
+                    })
+                })
+                .collect();
+            for c in calls {
+                c.await.unwrap();
+            }
             tokio::spawn(async { tokio::task::yield_now().await })
                 .await
                 .unwrap();
         })
     });
     let m = Model::build(&trace);
+    // Each blocking-pool thread has an index of its own (FORMAT: a per-kind counter).
+    let blocking: Vec<u32> = m
+        .thread_kinds
+        .values()
+        .filter(|(k, _)| *k == ThreadKind::Blocking)
+        .map(|(_, i)| *i)
+        .collect();
+    let mut distinct = blocking.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert!(blocking.len() >= 3, "{blocking:?}");
+    assert_eq!(distinct.len(), blocking.len(), "{blocking:?}");
     let from_nowhere: Vec<u64> = m
         .tasks
         .iter()

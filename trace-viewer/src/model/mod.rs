@@ -368,7 +368,7 @@ impl Thread {
     pub fn label(&self) -> String {
         let role = match self.kind {
             Some(ThreadKind::Worker) => format!("worker {}", self.index),
-            // The recorder numbers blocking threads per runtime, so indexes repeat.
+            // Older recorders wrote index 0 for every blocking thread; the id is unique.
             Some(ThreadKind::Blocking) => format!("blocking thread {}", self.id),
             Some(ThreadKind::Other) | None => format!("thread {}", self.id),
         };
