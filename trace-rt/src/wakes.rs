@@ -24,7 +24,9 @@
 //! a task waiting on both a timer and a socket (e.g. `timeout(read)`) is classified by
 //! whether its last pending poll touched a timer; wakes of a task whose span was created
 //! while no subscriber was listening are not seen. `spawn_blocking` work is recorded as
-//! `TaskSpawn` (kind `Blocking`) and `BlockingStart`/`BlockingEnd` from its span.
+//! `TaskSpawn` (kind `Blocking`) and `BlockingStart`/`BlockingEnd` from its span. tokio's
+//! `block_on` span is not recorded as a task (use [`crate::block_on`] for the root future);
+//! as tokio emits no waker events for it, the root task's waiting stays unattributed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -225,7 +227,10 @@ where
             });
         }
         // The runtime's spawn hook already records async tasks; blocking ones have no hook.
-        if kind != TaskKind::Async && crate::is_recording() {
+        // tokio's `block_on` span is no task: nothing polls it through the hooks, so it would
+        // read as a task waiting for the scheduler for ever (`trace_rt::block_on` records the
+        // root future as a task of its own).
+        if !matches!(kind, TaskKind::Async | TaskKind::BlockOn) && crate::is_recording() {
             let location = match f.file {
                 Some(file) => crate::intern::intern_location_parts(&file, f.line, f.col),
                 None => LocationId::NONE,

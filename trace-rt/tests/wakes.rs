@@ -288,3 +288,39 @@ fn tasks_spawned_inside_libraries_appear() {
         m.tasks
     );
 }
+
+/// `trace_rt::block_on` records the root future as a task; tokio's own `block_on` span must
+/// not add a second one, which nothing polls (it read as waiting for the scheduler until the
+/// end of the trace).
+#[test]
+fn block_on_root_is_one_task() {
+    let _g = serial();
+    for rt in [current_thread(), multi_thread()] {
+        let (trace, ()) = record(|| {
+            trace_rt::block_on(&rt, async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::spawn(async {}).await.unwrap();
+            })
+        });
+        let m = Model::build(&trace);
+        let roots: Vec<_> = m
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.location.contains("wakes.rs") && t.kind != Some(TaskKind::Async))
+            .collect();
+        assert_eq!(roots.len(), 1, "{roots:#?}");
+        let (&id, root) = roots[0];
+        assert_eq!(root.kind, Some(TaskKind::BlockOn));
+        assert!(
+            id >= trace_format::TaskId::FIRST_OWN,
+            "trace-rt's own id: {id}"
+        );
+        assert!(
+            root.polls.len() >= 2,
+            "pends on the sleep: {:?}",
+            root.polls
+        );
+        assert!(root.terminate.is_some());
+        assert_partition(&m);
+    }
+}
