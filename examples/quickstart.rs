@@ -3,12 +3,15 @@
 //!
 //! ```text
 //! cargo run --release --example quickstart [-- OUT.rtt [SECONDS]]
+//! cargo run --release --example quickstart --features wakes    # every wake, with its source
 //! ```
 //!
 //! The workload, on a 4-worker runtime instrumented with `trace_rt::instrument`: a
 //! dispatcher task sends jobs over a channel to 8 handler tasks; each job does some CPU work,
 //! sometimes sleeps on a timer, and sometimes calls `spawn_blocking`; a ticker task records
-//! the queue depth as a counter. Everything tokio does is recorded by the hooks.
+//! the queue depth as a counter. Everything tokio does is recorded by the hooks. With the
+//! `wakes` feature, `trace_rt::wake_layer()` is the `tracing` subscriber too, so the report
+//! splits each task's waiting by what woke it (another task, a timer, the blocking pool, …).
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +26,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("SECONDS must be a number, got {s:?}"))?,
         None => 3.0,
     };
+
+    // Before the runtime is built: tokio's spans for tasks that already exist are not seen.
+    #[cfg(feature = "wakes")]
+    {
+        use tracing_subscriber::prelude::*;
+        tracing_subscriber::registry()
+            .with(trace_rt::wake_layer())
+            .init();
+    }
 
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(4);
