@@ -11,7 +11,8 @@
 //! tokio calls only the terminate hook for `spawn_blocking` work (no spawn, no polls), on the
 //! blocking-pool thread that ran it, including the blocking task each worker runs on when the
 //! runtime shuts down. The default mode drops that event rather than show a task with no
-//! spawn and no polls; the wake layer records such work whole, from tokio's spans.
+//! spawn and no polls; the wake layer records such work whole, from tokio's spans, when it
+//! started during the recording (a worker's own blocking task is not recorded at all).
 //!
 //! tokio runs its worker threads on blocking-pool threads, so every runtime thread starts
 //! as `Blocking`; the first poll or park on a thread re-declares it as `Worker` with tokio's
@@ -34,6 +35,8 @@ use trace_format::{Event, TaskId, TaskKind, ThreadKind};
 
 use crate::local::{record, record_hot, record_hot_with_previous_time};
 use crate::session::EPOCH;
+#[cfg(feature = "wakes")]
+use crate::wakes::blocking_start_recorded;
 
 /// What the hooks know about the current thread.
 struct HookThread {
@@ -302,11 +305,6 @@ pub(crate) fn on_poll_end() {
     record_hot(epoch, || Event::PollEnd { ready });
 }
 
-/// Set by `wake_layer()`: tokio's spans then record `spawn_blocking` work (its spawn,
-/// start and end), so the terminate hook's event for it ends a task the trace knows.
-pub(crate) static BLOCKING_WORK_RECORDED: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-
 #[cfg_attr(not(tokio_unstable), allow(dead_code))]
 pub(crate) fn on_terminate(task: u64) {
     let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
@@ -325,15 +323,18 @@ pub(crate) fn on_terminate(task: u64) {
     // tokio calls no spawn or poll hook for `spawn_blocking` work, only this one, on the
     // blocking-pool thread that ran it (no scheduler is set there; a thread that took over
     // a worker in `block_in_place` has one). Alone, the event would make a task with no
-    // spawn and no polls appear out of nowhere.
-    if !in_its_poll
-        && runtime_thread
-        && !BLOCKING_WORK_RECORDED.load(std::sync::atomic::Ordering::Relaxed)
-        && !on_worker_thread()
-    {
+    // spawn and no polls appear out of nowhere; the wake layer records the work's start from
+    // tokio's span, and then its end belongs in the trace.
+    if !in_its_poll && runtime_thread && !on_worker_thread() && !blocking_start_recorded(task) {
         return;
     }
     record_hot(epoch, || Event::TaskTerminate { task: TaskId(task) });
+}
+
+/// Without the wake layer nothing records the start of `spawn_blocking` work.
+#[cfg(not(feature = "wakes"))]
+fn blocking_start_recorded(_task: u64) -> bool {
+    false
 }
 
 /// Ids for futures that trace-rt itself turns into tasks (`block_on` roots), kept far above

@@ -24,7 +24,9 @@
 //! a task waiting on both a timer and a socket (e.g. `timeout(read)`) is classified by
 //! whether its last pending poll touched a timer; wakes of a task whose span was created
 //! while no subscriber was listening are not seen. `spawn_blocking` work is recorded as
-//! `TaskSpawn` (kind `Blocking`) and `BlockingStart`/`BlockingEnd` from its span. tokio's
+//! `TaskSpawn` (kind `Blocking`) and `BlockingStart`/`BlockingEnd` from its span, when it
+//! starts during the recording; tokio's workers, which run as blocking work of the
+//! scheduler's, are not. tokio's
 //! `block_on` span is not recorded as a task (use [`crate::block_on`] for the root future);
 //! as tokio emits no waker events for it, the root task's waiting stays unattributed.
 
@@ -48,6 +50,10 @@ struct TaskSpan {
     kind: TaskKind,
     /// The task's current poll found a timer not yet elapsed.
     timer_pending: AtomicBool,
+    /// Blocking work: entered once to run and once more to be dropped (tracing's
+    /// `Instrumented` enters its span around the drop), so only the first enter starts it.
+    started: AtomicBool,
+    ended: AtomicBool,
 }
 
 /// The layer; build it with [`wake_layer`].
@@ -67,7 +73,6 @@ pub fn wake_layer<S>() -> Filtered<WakeLayer, Targets, S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    crate::runtime::BLOCKING_WORK_RECORDED.store(true, std::sync::atomic::Ordering::Relaxed);
     let targets = Targets::new()
         .with_target("tokio::task", tracing::Level::TRACE)
         .with_target("runtime::resource::poll_op", tracing::Level::TRACE);
@@ -81,7 +86,13 @@ struct SpawnFields {
     file: Option<String>,
     line: u32,
     col: u32,
+    /// The blocking work is tokio running a worker (its scheduler launches each worker, and
+    /// hands a worker over in `block_in_place`, as `spawn_blocking` work).
+    runs_worker: bool,
 }
+
+/// The `fn` of tokio's blocking work that runs a worker: its closures live in the scheduler.
+const WORKER_FN_PREFIX: &str = "tokio::runtime::scheduler::";
 
 impl Visit for SpawnFields {
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -103,8 +114,10 @@ impl Visit for SpawnFields {
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "kind" {
-            self.kind = Some(kind_of(&format!("{value:?}")));
+        match field.name() {
+            "kind" => self.kind = Some(kind_of(&format!("{value:?}"))),
+            "fn" => self.runs_worker = format!("{value:?}").starts_with(WORKER_FN_PREFIX),
+            _ => {}
         }
     }
 }
@@ -182,6 +195,20 @@ thread_local! {
     static SELF_CLONED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// Tasks whose last poll here cloned their own waker: (task, parks at that poll's end).
     static DEFERRED: std::cell::RefCell<Vec<(u64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The last `spawn_blocking` work whose start was recorded on this thread: (task, epoch
+    /// of the session that recorded it).
+    static BLOCKING_STARTED: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Whether this thread recorded the start of blocking work `task` in the current session,
+/// so that its end belongs in the trace. Work that began before the recording, and tokio's
+/// own worker threads (run as blocking work), would otherwise end without having begun.
+pub(crate) fn blocking_start_recorded(task: u64) -> bool {
+    let epoch = crate::session::EPOCH.load(Ordering::Relaxed);
+    epoch != 0
+        && BLOCKING_STARTED
+            .try_with(|b| b.get() == (task, epoch))
+            .unwrap_or(false)
 }
 
 /// Whether a wake of `task` outside any poll on this thread is tokio running a wake that
@@ -219,11 +246,17 @@ where
         let mut f = SpawnFields::default();
         attrs.record(&mut f);
         let kind = f.kind.unwrap_or(TaskKind::Async);
+        if f.runs_worker {
+            // A worker thread's whole life, not work of the program's.
+            return;
+        }
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(TaskSpan {
                 task: f.task,
                 kind,
                 timer_pending: AtomicBool::new(false),
+                started: AtomicBool::new(false),
+                ended: AtomicBool::new(false),
             });
         }
         // The runtime's spawn hook already records async tasks; blocking ones have no hook.
@@ -254,7 +287,10 @@ where
         };
         t.timer_pending.store(false, Ordering::Relaxed);
         let _ = ENTERED.try_with(|e| e.set(id.into_u64()));
-        if t.kind == TaskKind::Blocking {
+        let epoch = crate::session::EPOCH.load(Ordering::Relaxed);
+        // Swapped even while not recording: a later enter is the drop, whatever the session.
+        if t.kind == TaskKind::Blocking && !t.started.swap(true, Ordering::Relaxed) && epoch != 0 {
+            let _ = BLOCKING_STARTED.try_with(|b| b.set((t.task, epoch)));
             record(&Event::BlockingStart {
                 task: TaskId(t.task),
             });
@@ -272,7 +308,10 @@ where
         let Some(t) = ext.get::<TaskSpan>() else {
             return;
         };
-        if t.kind == TaskKind::Blocking {
+        if t.kind == TaskKind::Blocking
+            && blocking_start_recorded(t.task)
+            && !t.ended.swap(true, Ordering::Relaxed)
+        {
             record(&Event::BlockingEnd);
         }
         if SELF_CLONED.try_with(|c| c.replace(0)).unwrap_or(0) == t.task {

@@ -324,3 +324,41 @@ fn block_on_root_is_one_task() {
         assert_partition(&m);
     }
 }
+
+/// tokio runs each worker as `spawn_blocking` work of its own. Built and dropped while
+/// recording, a runtime's workers must not read as blocking tasks spanning their lifetime
+/// (in tokio's own source), and the program's blocking work stays whole.
+#[test]
+fn worker_threads_are_not_blocking_tasks() {
+    let _g = serial();
+    let (trace, ()) = record(|| {
+        let rt = multi_thread();
+        rt.block_on(async {
+            tokio::spawn(async { tokio::task::yield_now().await })
+                .await
+                .unwrap();
+            tokio::task::spawn_blocking(|| 1).await.unwrap();
+        });
+        drop(rt);
+    });
+    let m = Model::build(&trace);
+    let blocking: Vec<_> = m
+        .tasks
+        .values()
+        .filter(|t| t.kind == Some(TaskKind::Blocking))
+        .collect();
+    assert_eq!(blocking.len(), 1, "{blocking:#?}");
+    assert!(blocking[0].location.contains("wakes.rs"), "{blocking:#?}");
+    assert!(blocking[0].terminate.is_some());
+    let viewer = trace_viewer::model::Model::load(&trace).unwrap();
+    let polls_of_blocking: usize = (0..viewer.tasks.len() as u32)
+        .filter(|&t| viewer.tasks[t as usize].kind == Some(TaskKind::Blocking))
+        .map(|t| viewer.task_polls(t).len())
+        .sum();
+    assert_eq!(polls_of_blocking, 1, "its run, start to end");
+    let unknown: Vec<_> = m.tasks.iter().filter(|(_, t)| t.kind.is_none()).collect();
+    assert!(
+        unknown.is_empty(),
+        "tasks seen only at their end: {unknown:#?}"
+    );
+}
