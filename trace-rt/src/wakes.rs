@@ -26,9 +26,9 @@
 //! while no subscriber was listening are not seen. `spawn_blocking` work is recorded as
 //! `TaskSpawn` (kind `Blocking`) and `BlockingStart`/`BlockingEnd` from its span, when it
 //! starts during the recording; tokio's workers, which run as blocking work of the
-//! scheduler's, are not. tokio's
-//! `block_on` span is not recorded as a task (use [`crate::block_on`] for the root future);
-//! as tokio emits no waker events for it, the root task's waiting stays unattributed.
+//! scheduler's, are not. tokio's `block_on` span is not recorded as a task (use
+//! [`crate::block_on`] for the root future); as tokio emits no waker events for it, the root
+//! task's waiting stays unattributed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
