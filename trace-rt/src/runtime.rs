@@ -389,24 +389,39 @@ impl<F: std::future::Future> std::future::Future for RootTask<'_, F> {
         let task = self.task;
         // The root future is polled on the thread calling `block_on`, outside tokio's task
         // hooks; it reports its polls the same way tasks do.
-        let outer = HOOK
-            .try_with(|h| (h.current.get(), h.current_epoch.get()))
-            .ok();
-        on_poll_start(task, None);
+        let outer = begin_nested_poll(task);
         let r = self.future.as_mut().poll(cx);
         if r.is_ready() {
             // As tokio does for tasks: the terminate comes inside the last poll.
             on_terminate(task);
         }
-        on_poll_end();
         // A `block_on` inside a task (rare) restores the task it interrupted.
-        if let Some((current, epoch)) = outer {
-            let _ = HOOK.try_with(|h| {
-                h.current.set(current);
-                h.current_epoch.set(epoch);
-            });
-        }
+        end_nested_poll(outer);
         r
+    }
+}
+
+/// What a nested poll interrupted on this thread: the task being polled and its session.
+pub(crate) type Interrupted = Option<(u64, u64)>;
+
+/// Starts a poll that tokio's task hooks do not report (a `block_on` root, a `LocalSet`
+/// task), possibly inside another task's poll on this thread.
+pub(crate) fn begin_nested_poll(task: u64) -> Interrupted {
+    let outer = HOOK
+        .try_with(|h| (h.current.get(), h.current_epoch.get()))
+        .ok();
+    on_poll_start(task, None);
+    outer
+}
+
+/// Ends the poll [`begin_nested_poll`] started, and makes the task it interrupted current again.
+pub(crate) fn end_nested_poll(outer: Interrupted) {
+    on_poll_end();
+    if let Some((current, epoch)) = outer {
+        let _ = HOOK.try_with(|h| {
+            h.current.set(current);
+            h.current_epoch.set(epoch);
+        });
     }
 }
 

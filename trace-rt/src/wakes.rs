@@ -20,7 +20,7 @@
 //!
 //! Limits: a task's first I/O registration also clones its waker, so an I/O wake that the
 //! same worker delivers before it blocks again (multi-thread: while it polls its driver
-//! between tasks; current-thread: within 20 µs of a park) reads as a self-wake; `block_on` futures and `LocalSet` tasks have no `runtime.spawn` waker events;
+//! between tasks; current-thread: within 20 µs of a park) reads as a self-wake; `block_on` futures have no `runtime.spawn` waker events;
 //! a task waiting on both a timer and a socket (e.g. `timeout(read)`) is classified by
 //! whether its last pending poll touched a timer; wakes of a task whose span was created
 //! while no subscriber was listening are not seen. `spawn_blocking` work is recorded as
@@ -29,8 +29,14 @@
 //! scheduler's, are not. tokio's `block_on` span is not recorded as a task (use
 //! [`crate::block_on`] for the root future); as tokio emits no waker events for it, the root
 //! task's waiting stays unattributed.
+//!
+//! `LocalSet` tasks (`spawn_local`) get no task hooks from tokio, so the default mode does
+//! not see them at all. This layer records them from their span: the spawn, a poll for each
+//! time the span is entered (one more than tokio's polls: tracing enters the span again to
+//! drop the finished future, which runs its destructors), and the terminate when the span
+//! closes.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use trace_format::{Event, LocationId, StringId, TaskId, TaskKind, WakeSource};
 use tracing::field::{Field, Visit};
@@ -54,6 +60,8 @@ struct TaskSpan {
     /// `Instrumented` enters its span around the drop), so only the first enter starts it.
     started: AtomicBool,
     ended: AtomicBool,
+    /// `LocalSet` task: what its current poll interrupted on this thread (task, session).
+    interrupted: (AtomicU64, AtomicU64),
 }
 
 /// The layer; build it with [`wake_layer`].
@@ -257,6 +265,7 @@ where
                 timer_pending: AtomicBool::new(false),
                 started: AtomicBool::new(false),
                 ended: AtomicBool::new(false),
+                interrupted: (AtomicU64::new(0), AtomicU64::new(0)),
             });
         }
         // The runtime's spawn hook already records async tasks; blocking ones have no hook.
@@ -295,6 +304,13 @@ where
                 task: TaskId(t.task),
             });
         }
+        // tokio's task hooks do not see `LocalSet` tasks; their span is entered around each
+        // poll (and once more around dropping the future).
+        if t.kind == TaskKind::Local {
+            let (task, epoch) = runtime::begin_nested_poll(t.task).unwrap_or((0, 0));
+            t.interrupted.0.store(task, Ordering::Relaxed);
+            t.interrupted.1.store(epoch, Ordering::Relaxed);
+        }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
@@ -314,6 +330,12 @@ where
         {
             record(&Event::BlockingEnd);
         }
+        if t.kind == TaskKind::Local {
+            runtime::end_nested_poll(Some((
+                t.interrupted.0.load(Ordering::Relaxed),
+                t.interrupted.1.load(Ordering::Relaxed),
+            )));
+        }
         if SELF_CLONED.try_with(|c| c.replace(0)).unwrap_or(0) == t.task {
             let parks = runtime::park_state().0;
             let _ = DEFERRED.try_with(|d| {
@@ -323,6 +345,19 @@ where
                     }
                     d.push((t.task, parks));
                 }
+            });
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        // A `LocalSet` task's span closes when its future is dropped: it completed or was
+        // cancelled (tokio calls no terminate hook for it).
+        let Some(span) = ctx.span(&id) else { return };
+        if let Some(t) = span.extensions().get::<TaskSpan>()
+            && t.kind == TaskKind::Local
+        {
+            record(&Event::TaskTerminate {
+                task: TaskId(t.task),
             });
         }
     }

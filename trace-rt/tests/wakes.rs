@@ -362,3 +362,57 @@ fn worker_threads_are_not_blocking_tasks() {
         "tasks seen only at their end: {unknown:#?}"
     );
 }
+
+/// tokio calls no task hooks for `LocalSet` tasks; the wake layer records them from their
+/// spans: spawn, polls (plus one for dropping the finished future), wakes, terminate.
+#[test]
+fn local_set_tasks_are_recorded_whole() {
+    let _g = serial();
+    const ROUNDS: usize = 5;
+    for rt in [current_thread(), multi_thread()] {
+        let (trace, (a, b)) = record(|| {
+            tokio::task::LocalSet::new().block_on(&rt, async {
+                let (to_b, mut from_a) = tokio::sync::mpsc::unbounded_channel::<usize>();
+                let (to_a, mut from_b) = tokio::sync::mpsc::unbounded_channel::<usize>();
+                let a = tokio::task::spawn_local(async move {
+                    for i in 0..ROUNDS {
+                        to_b.send(i).unwrap();
+                        from_b.recv().await.unwrap();
+                    }
+                    id_now()
+                });
+                let b = tokio::task::spawn_local(async move {
+                    for i in 0..ROUNDS {
+                        from_a.recv().await.unwrap();
+                        to_a.send(i).unwrap();
+                    }
+                    id_now()
+                });
+                (a.await.unwrap(), b.await.unwrap())
+            })
+        });
+        let m = Model::build(&trace);
+        for (id, other) in [(a, b), (b, a)] {
+            let t = &m.tasks[&id];
+            assert_eq!(t.kind, Some(TaskKind::Local), "task {id}");
+            assert!(
+                t.spawn.is_some() && t.terminate.is_some(),
+                "task {id}: {t:?}"
+            );
+            // ROUNDS + 1 polls, give or take the first round's order, plus the drop.
+            assert!(
+                (ROUNDS + 1..=ROUNDS + 2).contains(&t.polls.len()),
+                "task {id}: {} polls",
+                t.polls.len()
+            );
+            let from_other = t
+                .wakes
+                .iter()
+                .filter(|w| w.source == WakeSource::Task && w.waker == other)
+                .count();
+            assert!(from_other >= ROUNDS - 1, "task {id}: {:?}", t.wakes);
+        }
+        assert_polls_well_formed(&m);
+        assert_partition(&m);
+    }
+}
