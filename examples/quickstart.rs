@@ -44,8 +44,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("recording {seconds} s of a small tokio service to {out} ...");
     let session = trace_rt::start(&out)?;
     let jobs_done = trace_rt::block_on(&rt, service(Duration::from_secs_f64(seconds)));
-    let summary = session.stop()?;
+    // Shut the runtime down before stopping: a task's JoinHandle can see it finish before
+    // the worker's after-poll hook runs, and stopping first would cut that last poll short.
     drop(rt);
+    let summary = session.stop()?;
 
     println!("{jobs_done} jobs done; {summary}\n");
     let code = trace_viewer::cli::report::run(
