@@ -268,7 +268,8 @@ where
                 interrupted: (AtomicU64::new(0), AtomicU64::new(0)),
             });
         }
-        // The runtime's spawn hook already records async tasks; blocking ones have no hook.
+        // The runtime's spawn hook already records async tasks; blocking and `LocalSet` ones
+        // have no hook.
         // tokio's `block_on` span is no task: nothing polls it through the hooks, so it would
         // read as a task waiting for the scheduler for ever (`trace_rt::block_on` records the
         // root future as a task of its own).
