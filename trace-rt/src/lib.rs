@@ -45,7 +45,7 @@
 //! |---|---|---|---|---|
 //! | default | [`instrument`] | threads, park/unpark, every task's spawn (location, parent), polls (ready/pending), terminate; runtime samples every 10 ms | none: a task's waiting and scheduler-wait time are not separated | ≈ 9–28 ns, median ≈ 12 ns on a 2-core VM |
 //! | schedule latency | [`instrument_with`]`(…, Options { schedule_latency: true })` | the above, plus tokio's measured schedule latency at every poll | the time of every wake (poll start − latency), source unknown | ≈ 65–80 ns |
-//! | wakes (cargo feature `wakes`) | the above, plus `trace_rt::wake_layer()` in your `tracing` subscriber | the above, plus `spawn_blocking` work and `LocalSet` tasks | every wake of every task (including tasks libraries spawn), with its waker and source: task, I/O, timer, blocking pool, foreign thread, self | ≈ 160–250 ns, plus ≈ 120–210 ns for the subscriber itself even while not recording |
+//! | wakes (cargo feature `wakes`) | the above, plus `trace_rt::wake_layer()` in your `tracing` subscriber | the above, plus `spawn_blocking` work, `LocalSet` tasks and task names (`task::Builder::name`, which tokio's hooks do not pass on) | every wake of every task (including tasks libraries spawn), with its waker and source: task, I/O, timer, blocking pool, foreign thread, self | ≈ 160–250 ns, plus ≈ 120–210 ns for the subscriber itself even while not recording |
 //!
 //! "Added per poll" is wall time on a tokio yield loop with 2 workers on a 2-core VM
 //! (`cargo bench -p trace-rt-benches --bench poll_overhead [--features wakes]`); an instrumented

@@ -254,13 +254,18 @@ fn on_spawn(task: u64, location: &'static std::panic::Location<'static>) {
     }
     let parent = TaskId(current_task());
     let location = crate::intern::intern_location(location);
+    // Only tokio's span knows a task's name; the wake layer hands it over.
+    #[cfg(feature = "wakes")]
+    let name = crate::wakes::take_spawn_name(task);
+    #[cfg(not(feature = "wakes"))]
+    let name = trace_format::StringId::NONE;
     record_hot(epoch, || Event::TaskSpawn {
         task: TaskId(task),
         kind: TaskKind::Async,
         tokio_id: task,
         parent,
         location,
-        name: trace_format::StringId::NONE,
+        name,
     });
 }
 

@@ -35,6 +35,10 @@
 //! time the span is entered (one more than tokio's polls: tracing enters the span again to
 //! drop the finished future, which runs its destructors), and the terminate when the span
 //! closes.
+//!
+//! Task names (`tokio::task::Builder::name`) are only in the spans: the layer records them
+//! for the tasks it spawns, and hands an async task's name to the spawn hook, which tokio
+//! calls right after making the span, on the same thread.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -97,6 +101,8 @@ struct SpawnFields {
     /// The blocking work is tokio running a worker (its scheduler launches each worker, and
     /// hands a worker over in `block_in_place`, as `spawn_blocking` work).
     runs_worker: bool,
+    /// `task::Builder::name`; empty when none.
+    name: String,
 }
 
 /// The `fn` of tokio's blocking work that runs a worker: its closures live in the scheduler.
@@ -118,6 +124,7 @@ impl Visit for SpawnFields {
         match field.name() {
             "loc.file" => self.file = Some(value.to_string()),
             "kind" => self.kind = Some(kind_of(value)),
+            "task.name" => self.name = value.to_string(),
             _ => {}
         }
     }
@@ -125,6 +132,7 @@ impl Visit for SpawnFields {
         match field.name() {
             "kind" => self.kind = Some(kind_of(&format!("{value:?}"))),
             "fn" => self.runs_worker = format!("{value:?}").starts_with(WORKER_FN_PREFIX),
+            "task.name" => self.name = format!("{value:?}"),
             _ => {}
         }
     }
@@ -206,6 +214,20 @@ thread_local! {
     /// The last `spawn_blocking` work whose start was recorded on this thread: (task, epoch
     /// of the session that recorded it).
     static BLOCKING_STARTED: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    /// The name of the task whose span was just made on this thread, for the spawn hook
+    /// that tokio calls next on the same thread: (task, name).
+    static SPAWN_NAME: std::cell::Cell<(u64, StringId)> = const { std::cell::Cell::new((0, StringId::NONE)) };
+}
+
+/// The name `task::Builder::name` gave `task`, when the layer just saw its span made on
+/// this thread ([`StringId::NONE`] otherwise). tokio's spawn hook carries no name.
+pub(crate) fn take_spawn_name(task: u64) -> StringId {
+    SPAWN_NAME
+        .try_with(|n| match n.replace((0, StringId::NONE)) {
+            (t, name) if t == task => name,
+            _ => StringId::NONE,
+        })
+        .unwrap_or(StringId::NONE)
 }
 
 /// Whether this thread recorded the start of blocking work `task` in the current session,
@@ -258,6 +280,15 @@ where
             // A worker thread's whole life, not work of the program's.
             return;
         }
+        // Interned only while recording: it takes a lock, and only named tasks pay it.
+        let name = if f.name.is_empty() || !crate::is_recording() {
+            StringId::NONE
+        } else {
+            crate::intern::intern(&f.name)
+        };
+        if kind == TaskKind::Async && name != StringId::NONE {
+            let _ = SPAWN_NAME.try_with(|n| n.set((f.task, name)));
+        }
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(TaskSpan {
                 task: f.task,
@@ -284,7 +315,7 @@ where
                 tokio_id: f.task,
                 parent: TaskId(runtime::current_task()),
                 location,
-                name: StringId::NONE,
+                name,
             });
         }
     }

@@ -416,3 +416,52 @@ fn local_set_tasks_are_recorded_whole() {
         assert_partition(&m);
     }
 }
+
+/// tokio's spawn hook carries no name; the wake layer takes it from the task's span, for
+/// async, blocking and `LocalSet` tasks alike.
+#[test]
+fn task_names_from_the_builder_are_recorded() {
+    let _g = serial();
+    for rt in [current_thread(), multi_thread()] {
+        let (trace, ()) = record(|| {
+            tokio::task::LocalSet::new().block_on(&rt, async {
+                let builder = || tokio::task::Builder::new();
+                builder()
+                    .name("pinger")
+                    .spawn(async { tokio::task::yield_now().await })
+                    .unwrap()
+                    .await
+                    .unwrap();
+                builder()
+                    .name("disk-writer")
+                    .spawn_blocking(|| 1)
+                    .unwrap()
+                    .await
+                    .unwrap();
+                builder()
+                    .name("local-worker")
+                    .spawn_local(async {})
+                    .unwrap()
+                    .await
+                    .unwrap();
+                tokio::spawn(async {}).await.unwrap();
+            })
+        });
+        let viewer = trace_viewer::model::Model::load(&trace).unwrap();
+        let mut named: Vec<(String, Option<TaskKind>)> = viewer
+            .tasks
+            .iter()
+            .map(|t| (viewer.string(t.name).to_string(), t.kind))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            named,
+            vec![
+                (String::new(), Some(TaskKind::Async)),
+                ("disk-writer".into(), Some(TaskKind::Blocking)),
+                ("local-worker".into(), Some(TaskKind::Local)),
+                ("pinger".into(), Some(TaskKind::Async)),
+            ]
+        );
+    }
+}
