@@ -52,17 +52,13 @@ impl Chunk {
         self.data
     }
 
-    /// The writable bytes `[pos, pos + len)`.
-    ///
-    /// # Safety
-    /// The caller owns the chunk (or owned it when it was stolen and writes only beyond the
-    /// committed length), `pos + len <= capacity`, and holds no other reference to these bytes.
+    /// The bytes `[pos, pos + len)`, as a raw pointer: writing through it is sound only for
+    /// the chunk's owner (or its owner when the stop took it, beyond the committed length),
+    /// with `pos + len <= capacity` and no other reference to these bytes.
     #[inline(always)]
-    #[allow(clippy::mut_from_ref)] // ownership is tracked by the protocol, not the borrow
-    pub(crate) unsafe fn tail(&self, pos: usize, len: usize) -> &mut [u8] {
+    pub(crate) fn tail(&self, pos: usize, len: usize) -> *mut [u8] {
         debug_assert!(pos + len <= self.cap);
-        // SAFETY: in bounds per the contract; no other live reference covers these bytes.
-        unsafe { std::slice::from_raw_parts_mut(self.data.add(pos), len) }
+        std::ptr::slice_from_raw_parts_mut(self.data.wrapping_add(pos), len)
     }
 
     /// The first `len` bytes.

@@ -186,21 +186,33 @@ impl Hot {
             return false;
         }
         let len = codec::MAX_FIXED_EVENT_LEN + extra;
-        // SAFETY: a non-zero gate means `data` is this thread's chunk (or the stop stole it,
-        // and it stays allocated while our slot lives), `pos + len` is within its capacity
-        // (`room` check), and this thread is the only one writing it, beyond `committed`.
-        let buf = unsafe { std::slice::from_raw_parts_mut(self.data.get().add(pos), len) };
+        // A non-zero gate means `data` is this thread's chunk (or the stop stole it, and it
+        // stays allocated while our slot lives), `pos + len` is within its capacity (`room`
+        // check), and this thread is the only one writing it, beyond `committed`.
+        let buf = ptr::slice_from_raw_parts_mut(self.data.get().wrapping_add(pos), len);
         // SAFETY: as for `data`.
         let committed = unsafe { &*self.committed.get() };
-        self.append(buf, now, event, committed);
+        // SAFETY: as above.
+        unsafe { self.append(buf, now, event, committed) };
         true
     }
 
     /// Encodes `event` into `buf` (the chunk's bytes from `pos` on) and publishes it.
+    ///
+    /// `buf` is a raw pointer, not `&mut [u8]`, because publishing lets the stop read the
+    /// bytes just written: a `&mut` argument would still be live (Miri: "strongly protected")
+    /// until this function returns, and that read would invalidate it. The `&mut` made here
+    /// ends before the `committed` store.
+    ///
+    /// # Safety
+    /// `buf` lies inside a chunk this thread owns (or owned until the stop took it), beyond
+    /// its committed length, and nothing else writes or references those bytes.
     #[inline(always)]
-    fn append(&self, buf: &mut [u8], now: u64, event: &Event<'_>, committed: &AtomicUsize) {
+    unsafe fn append(&self, buf: *mut [u8], now: u64, event: &Event<'_>, committed: &AtomicUsize) {
         let mut state = self.state.get();
-        let pos = self.pos.get() + codec::encode(&mut state, buf, now, event);
+        // SAFETY: per the contract, `buf` is valid and unaliased for writes.
+        let written = codec::encode(&mut state, unsafe { &mut *buf }, now, event);
+        let pos = self.pos.get() + written;
         self.state.set(state);
         self.pos.set(pos);
         self.count.set(self.count.get() + 1);
@@ -402,8 +414,9 @@ impl Attached {
         // when `fits`; this thread owns it, and writes only beyond the
         // committed length even if the session stole it since.
         let chunk = unsafe { &*self.chunk };
-        let buf = unsafe { chunk.tail(hot.pos.get(), need) };
-        hot.append(buf, now, event, &chunk.committed);
+        let buf = chunk.tail(hot.pos.get(), need);
+        // SAFETY: as above: owned (or stolen and written only beyond `committed`), in bounds.
+        unsafe { hot.append(buf, now, event, &chunk.committed) };
         true
     }
 
@@ -505,9 +518,9 @@ impl Attached {
         if self.pending_lost != (0, 0) {
             let (chunks, events) = std::mem::take(&mut self.pending_lost);
             let lost = Event::Lost { chunks, events };
+            let buf = chunk.tail(0, codec::MAX_FIXED_EVENT_LEN);
             // SAFETY: as in `write`: this thread owns the fresh chunk, which has room.
-            let buf = unsafe { chunk.tail(0, codec::MAX_FIXED_EVENT_LEN) };
-            hot.append(buf, now, &lost, &chunk.committed);
+            unsafe { hot.append(buf, now, &lost, &chunk.committed) };
         }
         Rotate::Ready
     }
@@ -546,5 +559,64 @@ impl Attached {
         {
             self.slot.handoff_done.store(true, Ordering::Release);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use trace_format::TaskId;
+    use trace_format::codec::ChunkDecoder;
+
+    use super::*;
+    use crate::chunk::ChunkPool;
+
+    /// The stop reads a chunk's committed prefix while the chunk's thread goes on writing
+    /// beyond it, so bytes must be readable from the moment they are published. Under Miri
+    /// (`.ci/miri`) this catches a writer that still holds a live `&mut` over bytes it has
+    /// published (Stacked Borrows); natively it checks that every prefix read is whole events.
+    #[test]
+    fn published_bytes_are_readable_while_the_thread_writes_on() {
+        const EVENTS: u64 = if cfg!(miri) { 1_500 } else { 10_000 };
+        let pool = ChunkPool::new(1, 64 * 1024);
+        let chunk = pool.take().expect("a free chunk");
+        let chunk: &Chunk = &chunk;
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut last = 0;
+                loop {
+                    let finished = done.load(Ordering::Acquire);
+                    let committed = chunk.committed.load(Ordering::Acquire);
+                    if committed != last {
+                        last = committed;
+                        // SAFETY: `committed` was read with Acquire; nothing writes below it.
+                        let bytes = unsafe { chunk.prefix(committed) };
+                        if !cfg!(miri) {
+                            let mut events = ChunkDecoder::new(bytes, 0);
+                            assert!(events.by_ref().all(|e| e.is_ok()));
+                            assert_eq!(events.position(), committed, "a whole number of events");
+                        }
+                    }
+                    if finished {
+                        return;
+                    }
+                    std::hint::spin_loop();
+                }
+            });
+            let hot = Hot::detached();
+            hot.install(chunk, u64::MAX, 0);
+            for i in 0..EVENTS {
+                let buf = chunk.tail(hot.pos.get(), codec::MAX_FIXED_EVENT_LEN);
+                let event = Event::PollStart {
+                    task: TaskId(i + 1),
+                };
+                // SAFETY: this thread is the chunk's only writer, beyond `committed`, and
+                // `EVENTS` fixed-size events fit in it.
+                unsafe { hot.append(buf, i, &event, &chunk.committed) };
+            }
+            done.store(true, Ordering::Release);
+        });
     }
 }
