@@ -330,7 +330,11 @@ pub(crate) fn on_terminate(task: u64) {
     // a worker in `block_in_place` has one). Alone, the event would make a task with no
     // spawn and no polls appear out of nowhere; the wake layer records the work's start from
     // tokio's span, and then its end belongs in the trace.
-    if !in_its_poll && runtime_thread && !on_worker_thread() && !blocking_start_recorded(task) {
+    if !in_its_poll
+        && runtime_thread
+        && !on_worker_thread()
+        && !blocking_start_recorded(task, epoch)
+    {
         return;
     }
     record_hot(epoch, || Event::TaskTerminate { task: TaskId(task) });
@@ -338,7 +342,7 @@ pub(crate) fn on_terminate(task: u64) {
 
 /// Without the wake layer nothing records the start of `spawn_blocking` work.
 #[cfg(not(feature = "wakes"))]
-fn blocking_start_recorded(_task: u64) -> bool {
+fn blocking_start_recorded(_task: u64, _epoch: u64) -> bool {
     false
 }
 
@@ -406,28 +410,27 @@ impl<F: std::future::Future> std::future::Future for RootTask<'_, F> {
     }
 }
 
-/// What a nested poll interrupted on this thread: the task being polled and its session.
-pub(crate) type Interrupted = Option<(u64, u64)>;
+/// What a nested poll interrupted on this thread: the task being polled and its session
+/// (`(0, 0)`: nothing).
+pub(crate) type Interrupted = (u64, u64);
 
 /// Starts a poll that tokio's task hooks do not report (a `block_on` root, a `LocalSet`
 /// task), possibly inside another task's poll on this thread.
 pub(crate) fn begin_nested_poll(task: u64) -> Interrupted {
     let outer = HOOK
         .try_with(|h| (h.current.get(), h.current_epoch.get()))
-        .ok();
+        .unwrap_or((0, 0));
     on_poll_start(task, None);
     outer
 }
 
 /// Ends the poll [`begin_nested_poll`] started, and makes the task it interrupted current again.
-pub(crate) fn end_nested_poll(outer: Interrupted) {
+pub(crate) fn end_nested_poll((current, epoch): Interrupted) {
     on_poll_end();
-    if let Some((current, epoch)) = outer {
-        let _ = HOOK.try_with(|h| {
-            h.current.set(current);
-            h.current_epoch.set(epoch);
-        });
-    }
+    let _ = HOOK.try_with(|h| {
+        h.current.set(current);
+        h.current_epoch.set(epoch);
+    });
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@
 //! for the tasks it spawns, and hands an async task's name to the spawn hook, which tokio
 //! calls right after making the span, on the same thread.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use trace_format::{Event, LocationId, StringId, TaskId, TaskKind, WakeSource};
 use tracing::field::{Field, Visit};
@@ -60,12 +60,25 @@ struct TaskSpan {
     kind: TaskKind,
     /// The task's current poll found a timer not yet elapsed.
     timer_pending: AtomicBool,
-    /// Blocking work: entered once to run and once more to be dropped (tracing's
-    /// `Instrumented` enters its span around the drop), so only the first enter starts it.
-    started: AtomicBool,
-    ended: AtomicBool,
+    /// Blocking work: [`NOT_RUN`], [`RUNNING`] or [`RAN`]. Its span is entered once to run
+    /// and once more to be dropped (tracing's `Instrumented` enters it around the drop), so
+    /// only the first enter and exit are its start and end.
+    blocking: AtomicU8,
     /// `LocalSet` task: what its current poll interrupted on this thread (task, session).
     interrupted: (AtomicU64, AtomicU64),
+}
+
+const NOT_RUN: u8 = 0;
+const RUNNING: u8 = 1;
+const RAN: u8 = 2;
+
+impl TaskSpan {
+    /// Moves blocking work from phase `from` to `to`; `false` when it was not in `from`.
+    fn blocking_moves(&self, from: u8, to: u8) -> bool {
+        self.blocking
+            .compare_exchange(from, to, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
 }
 
 /// The layer; build it with [`wake_layer`].
@@ -230,11 +243,10 @@ pub(crate) fn take_spawn_name(task: u64) -> StringId {
         .unwrap_or(StringId::NONE)
 }
 
-/// Whether this thread recorded the start of blocking work `task` in the current session,
-/// so that its end belongs in the trace. Work that began before the recording, and tokio's
-/// own worker threads (run as blocking work), would otherwise end without having begun.
-pub(crate) fn blocking_start_recorded(task: u64) -> bool {
-    let epoch = crate::session::EPOCH.load(Ordering::Relaxed);
+/// Whether this thread recorded the start of blocking work `task` in session `epoch`, so
+/// that its end belongs in the trace. Work that began before the recording, and tokio's own
+/// worker threads (run as blocking work), would otherwise end without having begun.
+pub(crate) fn blocking_start_recorded(task: u64, epoch: u64) -> bool {
     epoch != 0
         && BLOCKING_STARTED
             .try_with(|b| b.get() == (task, epoch))
@@ -294,16 +306,14 @@ where
                 task: f.task,
                 kind,
                 timer_pending: AtomicBool::new(false),
-                started: AtomicBool::new(false),
-                ended: AtomicBool::new(false),
+                blocking: AtomicU8::new(NOT_RUN),
                 interrupted: (AtomicU64::new(0), AtomicU64::new(0)),
             });
         }
         // The runtime's spawn hook already records async tasks; blocking and `LocalSet` ones
-        // have no hook.
-        // tokio's `block_on` span is no task: nothing polls it through the hooks, so it would
-        // read as a task waiting for the scheduler for ever (`trace_rt::block_on` records the
-        // root future as a task of its own).
+        // have no hook. tokio's `block_on` span is no task: nothing polls it through the
+        // hooks, so it would read as waiting for the scheduler for ever (`trace_rt::block_on`
+        // records the root future as a task of its own).
         if !matches!(kind, TaskKind::Async | TaskKind::BlockOn) && crate::is_recording() {
             let location = match f.file {
                 Some(file) => crate::intern::intern_location_parts(&file, f.line, f.col),
@@ -328,20 +338,26 @@ where
         };
         t.timer_pending.store(false, Ordering::Relaxed);
         let _ = ENTERED.try_with(|e| e.set(id.into_u64()));
-        let epoch = crate::session::EPOCH.load(Ordering::Relaxed);
-        // Swapped even while not recording: a later enter is the drop, whatever the session.
-        if t.kind == TaskKind::Blocking && !t.started.swap(true, Ordering::Relaxed) && epoch != 0 {
-            let _ = BLOCKING_STARTED.try_with(|b| b.set((t.task, epoch)));
-            record(&Event::BlockingStart {
-                task: TaskId(t.task),
-            });
-        }
-        // tokio's task hooks do not see `LocalSet` tasks; their span is entered around each
-        // poll (and once more around dropping the future).
-        if t.kind == TaskKind::Local {
-            let (task, epoch) = runtime::begin_nested_poll(t.task).unwrap_or((0, 0));
-            t.interrupted.0.store(task, Ordering::Relaxed);
-            t.interrupted.1.store(epoch, Ordering::Relaxed);
+        match t.kind {
+            // Moves on even while not recording: a later enter is the drop, whatever the
+            // session.
+            TaskKind::Blocking if t.blocking_moves(NOT_RUN, RUNNING) => {
+                let epoch = crate::session::EPOCH.load(Ordering::Relaxed);
+                if epoch != 0 {
+                    let _ = BLOCKING_STARTED.try_with(|b| b.set((t.task, epoch)));
+                    record(&Event::BlockingStart {
+                        task: TaskId(t.task),
+                    });
+                }
+            }
+            // tokio's task hooks do not see `LocalSet` tasks; their span is entered around
+            // each poll (and once more around dropping the future).
+            TaskKind::Local => {
+                let (task, epoch) = runtime::begin_nested_poll(t.task);
+                t.interrupted.0.store(task, Ordering::Relaxed);
+                t.interrupted.1.store(epoch, Ordering::Relaxed);
+            }
+            _ => {}
         }
     }
 
@@ -356,17 +372,18 @@ where
         let Some(t) = ext.get::<TaskSpan>() else {
             return;
         };
-        if t.kind == TaskKind::Blocking
-            && blocking_start_recorded(t.task)
-            && !t.ended.swap(true, Ordering::Relaxed)
-        {
-            record(&Event::BlockingEnd);
-        }
-        if t.kind == TaskKind::Local {
-            runtime::end_nested_poll(Some((
+        match t.kind {
+            TaskKind::Blocking if t.blocking_moves(RUNNING, RAN) => {
+                let epoch = crate::session::EPOCH.load(Ordering::Relaxed);
+                if blocking_start_recorded(t.task, epoch) {
+                    record(&Event::BlockingEnd);
+                }
+            }
+            TaskKind::Local => runtime::end_nested_poll((
                 t.interrupted.0.load(Ordering::Relaxed),
                 t.interrupted.1.load(Ordering::Relaxed),
-            )));
+            )),
+            _ => {}
         }
         if SELF_CLONED.try_with(|c| c.replace(0)).unwrap_or(0) == t.task {
             let parks = runtime::park_state().0;
