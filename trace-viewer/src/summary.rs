@@ -137,7 +137,9 @@ pub struct ThreadSummary {
     pub name: String,
     /// OS thread id, or 0 when unknown.
     pub os_id: u64,
-    /// Role from the thread's first `thread_start` event: `"worker"`, `"blocking"`, `"other"`.
+    /// Role from the thread's `thread_start` events: `"worker"`, `"blocking"`, `"other"`. A
+    /// worker declaration wins over an earlier one (tokio starts its workers as blocking-pool
+    /// threads, so a worker's first `thread_start` says "blocking"); the model does the same.
     pub kind: Option<&'static str>,
     /// Worker index (or per-kind counter) from that event.
     pub index: Option<u32>,
@@ -365,7 +367,9 @@ impl Summary {
                 kind_counts[slot] += 1;
                 kind_names[slot] = record.event.kind_name();
                 match record.event {
-                    Event::ThreadStart { kind, index } if t.kind.is_none() => {
+                    Event::ThreadStart { kind, index }
+                        if t.kind.is_none() || kind == ThreadKind::Worker =>
+                    {
                         t.kind = Some(thread_kind_name(kind));
                         t.index = Some(index);
                     }
@@ -612,6 +616,25 @@ mod tests {
         assert!(!s.lost.any());
         assert_eq!(s.end_record.as_ref().unwrap().events, 7);
         assert!(s.bytes_per_event.unwrap() > 1.0);
+    }
+
+    /// A runtime built while recording: tokio starts each worker as a blocking-pool thread
+    /// (its `thread_start` says blocking) and the worker declares itself on its first poll.
+    /// The thread table and the model's thread lanes both call it a worker.
+    #[test]
+    fn a_worker_started_as_a_blocking_thread_is_a_worker() {
+        let mut b = TraceBuilder::new();
+        b.thread(1, "tokio-runtime-worker");
+        for (t, kind, index) in [(100, ThreadKind::Blocking, 0), (200, ThreadKind::Worker, 1)] {
+            b.push(1, t, Event::ThreadStart { kind, index });
+        }
+        b.push(1, 300, Event::WorkerPark);
+        let bytes = b.to_bytes();
+        let s = summarize(bytes.clone());
+        assert_eq!(s.threads[0].role(), "worker 1");
+        let trace = Trace::from_bytes(bytes).unwrap();
+        let model = crate::model::Model::load(&trace).unwrap();
+        assert_eq!(model.threads[0].label(), "worker 1 (tokio-runtime-worker)");
     }
 
     #[test]

@@ -296,8 +296,12 @@ impl Part {
     fn apply(&mut self, t: Nanos, event: Event<'_>) {
         match event {
             Event::ThreadStart { kind, index } => {
-                self.kind = Some(kind);
-                self.index = index;
+                // The first declaration, unless a later one says worker: tokio starts its
+                // workers as blocking-pool threads (the summary uses the same rule).
+                if self.kind.is_none() || kind == ThreadKind::Worker {
+                    self.kind = Some(kind);
+                    self.index = index;
+                }
                 self.start.get_or_insert(t);
             }
             Event::ThreadStop => self.stop = Some(t),
