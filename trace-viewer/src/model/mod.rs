@@ -18,6 +18,7 @@
 //! `cut`, so every interval has an end.
 
 mod load;
+mod source_path;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -28,6 +29,7 @@ use trace_format::{
 };
 
 pub use load::{LoadError, LoadOptions, Progress};
+pub use source_path::short_source_path;
 
 /// Nanoseconds since the start of the trace.
 pub type Nanos = u64;
@@ -513,10 +515,11 @@ impl Model {
         self.locations.get(&id.0)
     }
 
-    /// `file:line:column`, or `<unknown location>`.
+    /// `file:line:column`, or `<unknown location>`; a dependency's file is named by its crate
+    /// and the path inside it ([`short_source_path`]).
     pub fn location_label(&self, id: LocationId) -> String {
         match self.location(id) {
-            Some(l) => format!("{}:{}:{}", l.file, l.line, l.column),
+            Some(l) => format!("{}:{}:{}", short_source_path(&l.file), l.line, l.column),
             None => "<unknown location>".into(),
         }
     }
