@@ -182,8 +182,12 @@ pub struct LongPoll {
     pub start_ns: Nanos,
     /// Duration.
     pub duration_ns: Nanos,
-    /// True when the poll had not ended when the data stopped.
+    /// True when the file holds no end for the poll: it lasted at least `duration_ns`.
     pub cut: bool,
+    /// Of cut polls, those still running when a finished recording stopped; the others are
+    /// where the thread's data ends (lost data, or a recording cut short), and what the poll
+    /// did after that is unknown.
+    pub still_running: bool,
 }
 
 /// A task alive at the end of the trace, waiting for longer than the threshold.
@@ -250,6 +254,10 @@ pub struct PauseKind {
 pub struct Breakdown {
     /// The leak threshold used.
     pub leak_threshold_ns: Nanos,
+    /// For a cut recording (no end record), the time waiting is counted until
+    /// ([`Model::complete_until`](crate::model::Model::complete_until)); `None` for a
+    /// finished one, where it counts until the end.
+    pub complete_until_ns: Option<Nanos>,
     /// Number of tasks.
     pub tasks: u64,
     /// State totals over every task, by column.
@@ -375,8 +383,10 @@ impl Breakdown {
                 if model.tasks[t as usize].terminate.is_none() {
                     alive += 1;
                 }
+                // Waiting counts only while the file is complete: in a cut recording the
+                // wake or terminate that ended it may be in the lost tail.
                 if let Some(since) = r.waiting_at_end {
-                    let waited = model.end - since;
+                    let waited = model.complete_until.saturating_sub(since);
                     if waited >= options.leak_threshold {
                         suspects += 1;
                         leak_suspects.push((waited, t, since, g));
@@ -432,6 +442,9 @@ impl Breakdown {
                     start_ns: poll.start,
                     duration_ns: poll.span().len(),
                     cut: poll.cut(),
+                    still_running: poll.cut()
+                        && model.end_record.is_some()
+                        && poll.span().end == model.end,
                 }
             })
             .collect();
@@ -445,6 +458,7 @@ impl Breakdown {
 
         Breakdown {
             leak_threshold_ns: options.leak_threshold,
+            complete_until_ns: model.end_record.is_none().then_some(model.complete_until),
             tasks: model.tasks.len() as u64,
             totals: COLUMNS.iter().copied().zip(columns_of(&totals)).collect(),
             groups,

@@ -146,7 +146,11 @@ pub fn render_analysis_text(a: &Analysis) -> String {
         ];
         for p in &b.longest_polls {
             rows.push(vec![
-                format_duration(p.duration_ns) + if p.cut { " (still running)" } else { "" },
+                match (p.cut, p.still_running) {
+                    (false, _) => format_duration(p.duration_ns),
+                    (true, true) => format_duration(p.duration_ns) + " (still running)",
+                    (true, false) => format!("≥ {} (data ends)", format_duration(p.duration_ns)),
+                },
                 format_duration(p.start_ns),
                 p.thread.clone(),
                 p.task.clone(),
@@ -156,8 +160,16 @@ pub fn render_analysis_text(a: &Analysis) -> String {
     }
 
     text += &format!(
-        "\nleak suspects (alive at the end, waiting ≥ {}): {}\n",
+        "\nleak suspects (alive at the end, waiting ≥ {}{}): {}\n",
         format_duration(b.leak_threshold_ns),
+        match b.complete_until_ns {
+            // The wake or terminate that ended a wait may be in the tail the cut lost.
+            Some(t) => format!(
+                "; recording cut: waiting counted until {}",
+                format_duration(t)
+            ),
+            None => String::new(),
+        },
         b.leak_suspect_count
     );
     if !b.leak_suspects.is_empty() {
@@ -277,4 +289,45 @@ pub fn render_analysis_text(a: &Analysis) -> String {
         );
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use trace_format::build::TraceBuilder;
+    use trace_format::{Event, TaskId, ThreadKind, Trace};
+
+    use super::render_analysis_text;
+    use crate::analysis::overview::{Analysis, AnalysisOptions};
+    use crate::model::Model;
+
+    /// A worker inside a poll when the recording was cut, or when a finished one stopped:
+    /// only the second is "still running"; the first is where the data ends.
+    #[test]
+    fn an_open_poll_reads_data_ends_in_a_cut_recording() {
+        let text = |finish: bool| {
+            let mut b = TraceBuilder::new();
+            b.push(
+                1,
+                0,
+                Event::ThreadStart {
+                    kind: ThreadKind::Worker,
+                    index: 0,
+                },
+            );
+            b.push(1, 1_000_000_000, Event::PollStart { task: TaskId(7) });
+            b.push(2, 5_000_000_000, Event::WorkerPark);
+            let model = Model::load(&Trace::from_bytes(b.write(finish)).unwrap()).unwrap();
+            render_analysis_text(&Analysis::compute(&model, &AnalysisOptions::default()))
+        };
+        let cut = text(false);
+        assert!(cut.contains("≥ 2.85 s (data ends)"), "{cut}");
+        assert!(
+            cut.contains("recording cut: waiting counted until"),
+            "{cut}"
+        );
+        assert!(!cut.contains("still running"), "{cut}");
+        let finished = text(true);
+        assert!(finished.contains("(still running)"), "{finished}");
+        assert!(!finished.contains("data ends"), "{finished}");
+    }
 }

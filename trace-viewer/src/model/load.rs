@@ -229,10 +229,11 @@ impl Part {
 
     /// Closes everything open at `at` because the data after it is missing.
     fn cut_open(&mut self, at: Nanos) {
-        self.close_open(at, true);
+        self.close_open(at, at, true);
     }
 
-    fn close_open(&mut self, at: Nanos, cut: bool) {
+    /// Closes open intervals at `at`, and an open park (idle) at `idle_until`.
+    fn close_open(&mut self, at: Nanos, idle_until: Nanos, cut: bool) {
         while let Some((start, task)) = self.open_polls.pop() {
             self.polls.push(RawPoll {
                 start,
@@ -246,7 +247,7 @@ impl Part {
         if let Some(start) = self.open_park.take() {
             self.parks.push(Span {
                 start,
-                end: at.max(start),
+                end: idle_until.max(start),
             });
         }
         while let Some((start, kind, scope)) = self.open_pauses.pop() {
@@ -496,6 +497,30 @@ fn decode_thread(
     Ok(part)
 }
 
+/// How long before its last event a cut recording may be missing data: a recorder hands
+/// every thread's events to its writer within the flush interval (also a thread that went
+/// quiet), which writes them within [`WRITE_SLACK_NS`] more. Recorders say their interval in
+/// the header feature `flush_interval_ns`; 1 s is the default of those that do not.
+const DEFAULT_FLUSH_INTERVAL_NS: Nanos = 1_000_000_000;
+/// The writer's own delay before data reaches the file (its 10 ms rounds and 100 ms flushes).
+const WRITE_SLACK_NS: Nanos = 150_000_000;
+
+/// [`Model::complete_until`]: `end` for a finished recording, else `end` less the time the
+/// recorder may have held data back.
+fn complete_until(trace: &Trace, end: Nanos) -> Nanos {
+    if trace.end().is_some() {
+        return end;
+    }
+    let flush = trace
+        .header()
+        .features
+        .iter()
+        .find(|(k, _)| k == "flush_interval_ns")
+        .and_then(|(_, v)| v.parse::<Nanos>().ok())
+        .unwrap_or(DEFAULT_FLUSH_INTERVAL_NS);
+    end.saturating_sub(flush.saturating_add(WRITE_SLACK_NS))
+}
+
 /// Dense task indexes for the file's task ids.
 struct TaskTable {
     tasks: Vec<Task>,
@@ -545,9 +570,13 @@ fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
         end = end.max(trace.to_nanos(e.end_time));
     }
 
-    // Whatever is still open ran until the recording stopped.
+    // Whatever is still open ran until the recording stopped; in a cut recording, until at
+    // least the time up to which the file is known to be complete (a poll that started
+    // before it and has no end in the file was still running there; one that started after
+    // it may have ended in the missing tail). Idle stays idle to the end either way.
+    let complete_until = complete_until(trace, end);
     for part in &mut parts {
-        part.close_open(end, true);
+        part.close_open(complete_until, end, true);
         anomalies.cut_intervals += part.cut_intervals;
         anomalies.unmatched_ends += part.unmatched_ends;
     }
@@ -796,6 +825,7 @@ fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
 
     let mut model = Model {
         header: trace.header().clone(),
+        complete_until,
         end_record: trace.end().cloned(),
         warnings: trace.warnings().to_vec(),
         end,

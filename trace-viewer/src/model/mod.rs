@@ -14,8 +14,9 @@
 //!   [`Model::alloc_samples`] and [`Model::lost`] (where data is missing, never silent).
 //!
 //! Pairs that the file leaves open (a poll whose end was lost or that was still running when
-//! the recording stopped) are closed at the loss or at the end of the trace and flagged as
-//! `cut`, so every interval has an end.
+//! the recording stopped) are closed at the loss, at the end of the trace, or — in a cut
+//! recording — where the file stops being complete ([`Model::complete_until`]), and flagged
+//! as `cut`, so every interval has an end.
 
 mod load;
 mod source_path;
@@ -415,6 +416,13 @@ pub struct Model {
     pub warnings: Vec<Warning>,
     /// Time of the last event (the first is 0 or later).
     pub end: Nanos,
+    /// Time up to which the file holds every thread's events: [`Model::end`] when the
+    /// recording finished (it has an end record); for a cut one (killed, crashed, disk full),
+    /// the end less the recorder's flush interval and writing delay, since events of the last
+    /// moments may not have reached the file. A poll with no end recorded was running at least
+    /// until here; after it, that something did not happen (a poll end, a terminate) is not
+    /// evidence.
+    pub complete_until: Nanos,
     /// Time of the first event.
     pub start: Nanos,
     /// Events decoded.

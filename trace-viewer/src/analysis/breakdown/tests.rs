@@ -324,3 +324,71 @@ fn leak_suspects_longest_polls_threads_and_pauses() {
         ]
     );
 }
+
+/// A recording killed while a burst's tasks were done and one worker sat in a poll: the
+/// kill shape of a service that bursts, goes quiet, and is killed. What the file lacks is not
+/// evidence: the worker's open poll is where its data ends (it lasted at least until the file
+/// stops being complete), not a poll "still running" to the last sampler event; a task whose
+/// wait began in the tail the kill may have lost is no leak suspect.
+#[test]
+fn a_cut_recording_says_where_data_ends_and_names_no_false_culprit() {
+    const S: u64 = 1_000_000_000;
+    let cut = |finish: bool| {
+        let mut b = TraceBuilder::new();
+        b.location(1, "src/a.rs", 1, 1);
+        for (thread, index) in [(1, 0), (2, 1)] {
+            b.push(
+                thread,
+                0,
+                Event::ThreadStart {
+                    kind: ThreadKind::Worker,
+                    index,
+                },
+            );
+        }
+        spawn(&mut b, 1, 0, 1, 1);
+        spawn(&mut b, 1, 0, 2, 1);
+        spawn(&mut b, 1, 0, 3, 1);
+        // Task 1 blocks worker 0 from 2 s on: its poll has no end in the file.
+        b.push(1, 2 * S, Event::PollStart { task: TaskId(1) });
+        // Task 2 has waited since 1 s: a real suspect either way.
+        poll(&mut b, 2, 2, S / 2, S, false);
+        // Task 3's wait starts 0.5 s before the last event: its wake may be lost.
+        poll(&mut b, 2, 3, 9 * S, 9 * S + S / 2, false);
+        // Another thread (a sampler) writes on until 10 s.
+        b.push(3, 10 * S, Event::WorkerPark);
+        Model::load(&Trace::from_bytes(b.write(finish)).unwrap()).unwrap()
+    };
+
+    let killed = cut(false);
+    let until = 10 * S - 1_150_000_000;
+    assert_eq!(killed.complete_until, until);
+    let b = Breakdown::compute(&killed, &BreakdownOptions::default());
+    assert_eq!(b.complete_until_ns, Some(until));
+    let open = &b.longest_polls[0];
+    assert_eq!(open.task_id, 1);
+    assert_eq!(
+        open.duration_ns,
+        until - 2 * S,
+        "lasted at least until the data ends"
+    );
+    assert!(open.cut && !open.still_running);
+    let suspects: Vec<_> = b.leak_suspects.iter().map(|l| l.task_id).collect();
+    assert_eq!(
+        suspects,
+        [2],
+        "task 3's wait began in the tail the cut may have lost"
+    );
+    assert_eq!(b.leak_suspects[0].waited_ns, until - S);
+
+    // The same events in a finished recording: the poll ran until the stop.
+    let finished = cut(true);
+    assert_eq!(finished.complete_until, finished.end);
+    let b = Breakdown::compute(&finished, &BreakdownOptions::default());
+    assert_eq!(b.complete_until_ns, None);
+    let open = &b.longest_polls[0];
+    assert_eq!(open.duration_ns, 8 * S);
+    assert!(open.cut && open.still_running);
+    let suspects: Vec<_> = b.leak_suspects.iter().map(|l| l.task_id).collect();
+    assert_eq!(suspects, [2]);
+}
