@@ -237,7 +237,7 @@ impl WarningInfo {
         let kind = match w {
             Warning::Truncated { .. } => "truncated",
             Warning::NoEndRecord => "no_end_record",
-            Warning::UnknownFrame { .. } => "unknown_frame",
+            Warning::UnknownFrames { .. } => "unknown_frame",
             Warning::UnreadableMeta { .. } => "unreadable_meta",
             Warning::MissingChunks { .. } => "missing_chunks",
             Warning::LostData { .. } => "lost_data",
