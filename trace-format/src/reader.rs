@@ -247,16 +247,27 @@ impl std::ops::Deref for Bytes {
 }
 
 impl Bytes {
-    /// Tells the OS that the mapped pages lying wholly inside `range` are not needed for now:
-    /// they leave this process's resident set, and come back from the page cache (or the
-    /// file) if they are read again. This keeps a pass over a large trace from making the
-    /// whole file resident. A no-op for bytes held in memory and off Unix.
+    /// Tells the OS that the mapped pages over `range` are not needed for now: they leave
+    /// this process's resident set, and come back from the page cache (or the file) if they
+    /// are read again. This keeps a pass over a large trace from making the whole file
+    /// resident. A no-op for bytes held in memory and off Unix.
+    ///
+    /// The range is widened by [`FAULT_AROUND`] on both sides: a page fault maps the cached
+    /// pages around the faulting one too, so reading a chunk also maps parts of its
+    /// neighbours, which would otherwise stay mapped when those were read earlier. Pages
+    /// released while another reader still needs them are simply read again.
     fn release(&self, range: std::ops::Range<usize>) {
         #[cfg(unix)]
         if let Bytes::Mapped(map) = self {
             let page = page_size();
-            let start = range.start.next_multiple_of(page);
-            let end = range.end.min(map.len()) / page * page;
+            let start = range.start.saturating_sub(FAULT_AROUND) / page * page;
+            // Within the map, as memmap2 requires; madvise itself rounds the length up to
+            // whole pages, which covers the map's last, partial page.
+            let end = range
+                .end
+                .saturating_add(FAULT_AROUND)
+                .next_multiple_of(page)
+                .min(map.len());
             if end > start {
                 // SAFETY: `map` is a read-only `MAP_SHARED` mapping of a file (memmap2's
                 // `Mmap::map`). For such a mapping MADV_DONTNEED only unmaps the pages: the
@@ -265,7 +276,7 @@ impl Bytes {
                 // pressure. So bytes borrowed from the map (by this or another thread) never
                 // change; the one hazard, the file being modified while mapped, is the one
                 // every mapping has (see `Trace::open` and FORMAT.md §7). `start..end` lies
-                // inside the map and is page-aligned. An error only means the pages stay.
+                // inside the map and starts on a page. An error only means the pages stay.
                 let _ = unsafe {
                     map.unchecked_advise_range(
                         memmap2::UncheckedAdvice::DontNeed,
@@ -326,6 +337,10 @@ fn page_size() -> usize {
             .unwrap_or(4096)
     })
 }
+
+/// How far around a faulting page the kernel may map cached pages (Linux's default
+/// `fault_around_bytes` is 64 KiB).
+const FAULT_AROUND: usize = 64 << 10;
 
 /// Bytes scanned at open between two releases of the pages behind the scan.
 const RELEASE_EVERY: usize = 8 << 20;
