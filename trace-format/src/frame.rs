@@ -7,6 +7,10 @@ pub const MAGIC: [u8; 8] = *b"TRACE-RT";
 pub const VERSION: u16 = 1;
 /// Versions this crate reads.
 pub const READABLE_VERSIONS: std::ops::RangeInclusive<u16> = 1..=1;
+/// How far above the newest readable version a version may be and still be taken for a
+/// newer format (versions count up by one from 1); anything further, or 0, is a damaged
+/// preamble, not a reason to look for a newer reader.
+pub const NEWER_VERSION_SPAN: u16 = 16;
 /// Bytes before the first frame: magic, version (u16 LE), reserved (u16, zero).
 pub const PREAMBLE_LEN: usize = 12;
 

@@ -231,6 +231,7 @@ fn cut_at_every_offset() {
             let w = Warning::Truncated {
                 valid_len: last_whole as u64,
                 discarded: (cut - last_whole) as u64,
+                zeros_from: None,
             };
             assert_eq!(trace.warnings(), std::slice::from_ref(&w), "cut at {cut}");
             let msg = w.to_string();
@@ -298,6 +299,7 @@ fn assert_reported(bytes: Vec<u8>, what: &str) -> &'static str {
         Err(ReadError::Corrupt { .. }) => "corrupt",
         Err(ReadError::NotATrace) => "not a trace",
         Err(ReadError::UnsupportedVersion(_)) => "unsupported version",
+        Err(ReadError::DamagedVersion(_)) => "damaged version",
         Err(e) => panic!("{what}: unexpected error {e:?}"),
         Ok(trace) => match read_all(&trace) {
             Err(ReadError::Corrupt { .. }) => "corrupt (late)",
@@ -357,7 +359,7 @@ fn every_byte_and_bit_flip_is_reported() {
     eprintln!("{} bytes, outcomes: {outcomes:?}", bytes.len());
     assert!(outcomes.contains_key("corrupt"));
     assert!(outcomes.contains_key("not a trace"));
-    assert!(outcomes.contains_key("unsupported version"));
+    assert!(outcomes.contains_key("damaged version"));
 }
 
 /// Damage that keeps the checksums right (a buggy writer, or deliberate tampering): never a
@@ -427,31 +429,199 @@ fn bad_events_behind_valid_checksums_are_errors_naming_their_offset() {
     let count_at = c.offset as usize + FRAME_HEADER_LEN + 24;
     b[count_at] = b[count_at].wrapping_add(1);
     reseal(&mut b, c.offset as usize, frame_end);
-    let e = Trace::from_bytes(b).unwrap().validate().unwrap_err();
+    let trace = Trace::from_bytes(b).unwrap();
+    let e = trace.validate().unwrap_err();
     assert!(
         e.to_string().contains(&format!("at byte {}", c.offset))
             && e.to_string().contains("declares"),
         "{e}"
     );
+    // Every way of reading the events sees it, not only validation: a summary or model
+    // built from them must not call the trace sound.
+    let damaged = trace.chunks()[3];
+    let e = trace.chunk_events(&damaged).find_map(Result::err).unwrap();
+    assert!(e.to_string().contains("declares"), "{e}");
+    let e = trace
+        .thread_events(c.header.thread)
+        .find_map(Result::err)
+        .unwrap();
+    assert!(e.to_string().contains("declares"), "{e}");
+    let e = trace.events().find_map(Result::err).unwrap();
+    assert!(e.to_string().contains("declares"), "{e}");
+
+    // A chunk header whose end time is wrong.
+    let mut b = bytes.clone();
+    let end_at = c.offset as usize + FRAME_HEADER_LEN + 16;
+    b[end_at] = b[end_at].wrapping_add(1);
+    reseal(&mut b, c.offset as usize, frame_end);
+    let trace = Trace::from_bytes(b).unwrap();
+    for e in [
+        trace.validate().unwrap_err(),
+        trace.events().find_map(Result::err).unwrap(),
+    ] {
+        assert!(e.to_string().contains("end time does not match"), "{e}");
+    }
 }
 
+/// The readable part of a file damaged part-way: `open_prefix` at the damage's offset reads
+/// every whole frame before it, without copying the file.
 #[test]
-fn unknown_version_is_a_clear_error() {
+fn open_prefix_reads_the_frames_before_the_damage() {
+    let (bytes, expected) = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.rtt");
+    let mut b = bytes.clone();
+    b[bytes.len() / 2] ^= 0x10;
+    std::fs::write(&path, &b).unwrap();
+    let Err(ReadError::Corrupt { offset, .. }) = Trace::open(&path) else {
+        panic!("expected corrupt");
+    };
+    let trace = Trace::open_prefix(&path, offset).unwrap();
+    assert_eq!(trace.valid_len(), offset);
+    assert_eq!(trace.warnings(), [Warning::NoEndRecord]);
+    let got = read_all(&trace).unwrap();
+    assert!(!got.is_empty());
+    for (thread, list) in &got {
+        assert_eq!(list[..], expected[thread][..list.len()]);
+    }
+    assert!(matches!(
+        Trace::open_prefix(&path, 20),
+        Err(ReadError::TruncatedHeader { len: 20 })
+    ));
+}
+
+/// Only a version a little above the newest readable one is a newer format; 0 (never a
+/// version) or a number far above it is a damaged preamble, and saying "use a newer
+/// trace-viewer" would send the user looking for a reader that does not exist.
+#[test]
+fn newer_versions_and_damaged_versions_get_different_messages() {
     let (bytes, _) = fixture();
-    for version in [0u16, 2, 0x0100, u16::MAX] {
+    let with_version = |version: u16| {
         let mut b = bytes.clone();
         b[8..10].copy_from_slice(&version.to_le_bytes());
-        let e = Trace::from_bytes(b).unwrap_err();
+        Trace::from_bytes(b).unwrap_err()
+    };
+    for version in [2u16, 3, 1 + frame::NEWER_VERSION_SPAN] {
+        let e = with_version(version);
         assert!(
             matches!(e, ReadError::UnsupportedVersion(v) if v == version),
             "{e:?}"
         );
         let msg = e.to_string();
         assert!(
-            msg.contains(&format!("unsupported trace format version {version}")),
+            msg.contains(&format!("version {version} is newer"))
+                && msg.contains("newer trace-viewer"),
             "{msg}"
         );
     }
+    // 0, every flip of the high byte of version 1, and garbage.
+    let mut damaged = vec![
+        0u16,
+        2 + frame::NEWER_VERSION_SPAN,
+        0x0100,
+        u16::MAX,
+        0xABCD,
+    ];
+    damaged.extend((0..8).map(|bit| 1u16 ^ (0x100 << bit)));
+    for version in damaged {
+        let e = with_version(version);
+        assert!(
+            matches!(e, ReadError::DamagedVersion(v) if v == version),
+            "{version}: {e:?}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("damaged") && msg.contains(&format!("reads {version}")),
+            "{msg}"
+        );
+        assert!(!msg.contains("newer trace-viewer"), "{msg}");
+    }
+}
+
+/// Power loss (or a full disk) can leave a file whose length covers data that never reached
+/// the disk: the blocks read back as zeros. Cut at every offset inside the frames and
+/// followed by a block of zeros, the file reads back to its last whole frame as a cut, with
+/// a warning naming where the zeros start; never as corrupt.
+#[test]
+fn cut_followed_by_zeros_reads_as_a_cut() {
+    let (bytes, expected) = fixture();
+    let boundaries = frame_boundaries(&bytes);
+    let header_end = boundaries[1];
+    for cut in header_end..bytes.len() {
+        for zeros in [4096usize, 8192 - cut % 4096] {
+            let mut b = bytes[..cut].to_vec();
+            b.resize(cut + zeros, 0);
+            // The last whole frame: before the cut, or past it when the bytes cut off were
+            // zeros themselves.
+            let last_whole = *boundaries
+                .iter()
+                .rev()
+                .find(|&&x| x <= b.len() && b[..x] == bytes[..x])
+                .unwrap();
+            let trace = Trace::from_bytes(b)
+                .unwrap_or_else(|e| panic!("cut at {cut} + {zeros} zeros: {e}"));
+            assert_eq!(trace.valid_len(), last_whole as u64, "cut at {cut}");
+            let [
+                Warning::Truncated {
+                    valid_len,
+                    discarded,
+                    zeros_from: Some(zeros_from),
+                },
+            ] = trace.warnings()
+            else {
+                panic!("cut at {cut}: {:?}", trace.warnings());
+            };
+            assert_eq!(*valid_len, last_whole as u64);
+            assert_eq!(*discarded, (cut + zeros - last_whole) as u64);
+            // The zeros start at the cut, or earlier when the bytes before it were zeros.
+            let z = *zeros_from as usize;
+            assert!(
+                z <= cut.max(last_whole) && z >= last_whole,
+                "cut at {cut}: zeros from {z}"
+            );
+            assert!(bytes[z.min(cut)..cut].iter().all(|&x| x == 0));
+            let msg = trace.warnings()[0].to_string();
+            assert!(
+                msg.contains(&format!("from byte {zeros_from}")) && msg.contains("zeros"),
+                "{msg}"
+            );
+            let got = read_all(&trace).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+            for (thread, list) in &got {
+                assert_eq!(list[..], expected[thread][..list.len()], "cut at {cut}");
+            }
+        }
+    }
+}
+
+/// Zeros do not excuse damage: a flipped byte in the last frame of a file that ends in a few
+/// zero bytes (as an end record does) is still corrupt, and so is a damaged frame followed by
+/// whole frames.
+#[test]
+fn zeros_do_not_hide_damage() {
+    let (bytes, _) = fixture();
+    let boundaries = frame_boundaries(&bytes);
+    let last = boundaries[boundaries.len() - 2];
+    assert_eq!(
+        bytes[bytes.len() - 2..],
+        [0, 0],
+        "the end record ends in zeros"
+    );
+    for i in last..bytes.len() - 2 {
+        let mut b = bytes.clone();
+        b[i] ^= 0x40;
+        assert!(
+            matches!(Trace::from_bytes(b), Err(ReadError::Corrupt { .. })),
+            "flip at {i}"
+        );
+    }
+    // Zeros over the middle of the file, not reaching its end.
+    let mid = boundaries[boundaries.len() / 2] + 20;
+    let mut b = bytes.clone();
+    b[mid..mid + 64].fill(0);
+    assert!(matches!(
+        Trace::from_bytes(b),
+        Err(ReadError::Corrupt { .. })
+    ));
 }
 
 #[test]
@@ -472,12 +642,63 @@ fn unknown_frames_are_skipped_with_a_warning() {
     let trace = Trace::from_bytes(b).unwrap();
     assert_eq!(
         trace.warnings(),
-        [Warning::UnknownFrame {
-            offset: at as u64,
-            kind: 0x7E
+        [Warning::UnknownFrames {
+            count: 1,
+            kinds: vec![0x7E],
+            first_offset: at as u64,
         }]
     );
+    assert!(trace.warnings()[0].is_benign());
     assert_eq!(read_all(&trace).unwrap(), expected);
+}
+
+/// Megabytes of extension frames (skippable by FORMAT.md) make one short warning, not one
+/// per frame.
+#[test]
+fn many_unknown_frames_make_one_short_warning() {
+    let (bytes, expected) = fixture();
+    let boundaries = frame_boundaries(&bytes);
+    let at = boundaries[1];
+    let mut b = bytes[..at].to_vec();
+    let n = 200_000u64;
+    for i in 0..n {
+        let kind = [0x7E, 0xC8, 0xC9][i as usize % 3];
+        let payload = i.to_le_bytes();
+        b.extend_from_slice(&frame::frame_header(
+            kind,
+            payload.len() as u32,
+            crc32fast::hash(&payload),
+        ));
+        b.extend_from_slice(&payload);
+    }
+    b.extend_from_slice(&bytes[at..]);
+    assert!(b.len() > 4_000_000);
+    let trace = Trace::from_bytes(b).unwrap();
+    assert_eq!(
+        trace.warnings(),
+        [Warning::UnknownFrames {
+            count: n,
+            kinds: vec![0x7E, 0xC8, 0xC9],
+            first_offset: at as u64,
+        }]
+    );
+    let msg = trace.warnings()[0].to_string();
+    assert!(msg.len() < 200, "{msg}");
+    assert!(
+        msg.contains("200000 frame(s)") && msg.contains("126, 200, 201"),
+        "{msg}"
+    );
+    assert_eq!(read_all(&trace).unwrap(), expected);
+
+    // Hundreds of distinct kinds still make a short message.
+    let mut b = bytes[..at].to_vec();
+    for kind in 5..=255u8 {
+        b.extend_from_slice(&frame::frame_header(kind, 0, 0));
+    }
+    b.extend_from_slice(&bytes[at..]);
+    let trace = Trace::from_bytes(b).unwrap();
+    let msg = trace.warnings()[0].to_string();
+    assert!(msg.len() < 200 && msg.contains("and 243 more"), "{msg}");
 }
 
 #[test]

@@ -44,14 +44,16 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// | `events_by_kind` | object string → integer | events per kind (`Event::kind_name`: `"poll_start"`, `"wake"`, …); kinds that do not occur are absent |
 /// | `bytes_per_event` | number or null | `file.size_bytes / events`; null without events |
 /// | `threads[]` | array | one entry per thread, by id: `id`, `name` (may be empty), `os_id` (0 if unknown), `kind` (`"worker"`, `"blocking"`, `"other"` or null when the thread recorded no `thread_start`), `index` (worker index or per-kind counter, or null), `chunks`, `events`, `lost_chunks`, `lost_events` (from its `lost` events), `missing_chunks` (gaps in its chunk sequence) |
-/// | `lost.chunks`, `lost.events` | integer | best estimate of the data the recorder dropped: the largest of the sources below (they count the same drops from different sides, so they are not added) |
+/// | `lost.chunks`, `lost.events` | integer | best estimate of the data the recorder dropped: the largest of the sources below (they count the same drops from different sides, so they are not added); with `lost.tail_unknown` only a lower bound |
+/// | `lost.tail_unknown` | boolean | true when the file does not say what happened after its data ends (no end record: the recording was cut, or the rest of the file is damaged): whatever was dropped or written after the last event read is unknown and not in the counts |
 /// | `lost.from_lost_events` | object | `records` (number of `lost` events), `chunks`, `events` (their sums) |
 /// | `lost.from_end_record` | object or null | `chunks`, `events` as counted by the end record; null without one |
 /// | `lost.missing_chunks` | integer | chunk sequence numbers missing from the file, all threads |
 /// | `end_record` | object or null | `end_time_ns`, `events`, `chunks`, `lost_chunks`, `lost_events`; null when the recording did not finish |
-/// | `warnings[]` | array | `{kind, message}`; `kind` is one of `truncated`, `no_end_record`, `unknown_frame`, `unreadable_meta`, `missing_chunks`, `lost_data` |
+/// | `warnings[]` | array | `{kind, message, benign}`; `kind` is one of `truncated`, `no_end_record`, `unknown_frame`, `unreadable_meta`, `missing_chunks`, `lost_data`; `benign` is true for frames of unknown kinds (extensions the format lets readers skip), which do not make a trace incomplete |
 /// | `error` | string or null | the error that stopped reading (a corrupt chunk); the rest of the summary covers what was read before it |
-/// | `complete` | boolean | true when there is no error and no warning: the trace is valid and nothing was lost |
+/// | `status` | string | `"complete"` (valid, nothing lost), `"incomplete"` (valid and finished, but data was lost or a record skipped: see `warnings`), `"cut"` (no end record: the recording did not finish, e.g. a crash, a kill or a full disk; see `lost.tail_unknown`) or `"corrupt"` (`error` is set) |
+/// | `complete` | boolean | `status == "complete"`: no error and no warning other than benign ones |
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     /// Always [`SCHEMA_VERSION`].
@@ -95,7 +97,9 @@ pub struct Summary {
     pub warnings: Vec<WarningInfo>,
     /// The error that stopped reading, if any.
     pub error: Option<String>,
-    /// No error and no warning.
+    /// `"complete"`, `"incomplete"`, `"cut"` or `"corrupt"`; see [`Summary::status_of`].
+    pub status: &'static str,
+    /// No error and no warning other than benign ones.
     pub complete: bool,
 }
 
@@ -179,6 +183,9 @@ pub struct LostSummary {
     pub from_end_record: Option<LostCount>,
     /// Chunk sequence numbers missing from the file, over all threads.
     pub missing_chunks: u64,
+    /// The file does not say what happened after its data ends (no end record): drops after
+    /// the last event read are unknown, and the counts above are a lower bound.
+    pub tail_unknown: bool,
 }
 
 impl LostSummary {
@@ -231,6 +238,9 @@ pub struct WarningInfo {
     pub kind: &'static str,
     /// What happened, in words.
     pub message: String,
+    /// Nothing the recording wrote is missing (frames of unknown kinds, skipped as the format
+    /// allows): the trace is still complete.
+    pub benign: bool,
 }
 
 impl WarningInfo {
@@ -239,7 +249,7 @@ impl WarningInfo {
         let kind = match w {
             Warning::Truncated { .. } => "truncated",
             Warning::NoEndRecord => "no_end_record",
-            Warning::UnknownFrame { .. } => "unknown_frame",
+            Warning::UnknownFrames { .. } => "unknown_frame",
             Warning::UnreadableMeta { .. } => "unreadable_meta",
             Warning::MissingChunks { .. } => "missing_chunks",
             Warning::LostData { .. } => "lost_data",
@@ -247,6 +257,7 @@ impl WarningInfo {
         WarningInfo {
             kind,
             message: w.to_string(),
+            benign: w.is_benign(),
         }
     }
 }
@@ -411,6 +422,7 @@ impl Summary {
             from_lost_events: lost_events.clone(),
             from_end_record,
             missing_chunks,
+            tail_unknown: end.is_none(),
         };
 
         let mut warnings: Vec<WarningInfo> = trace
@@ -429,17 +441,18 @@ impl Summary {
             warnings.push(WarningInfo {
                 kind: "lost_data",
                 message: format!(
-                    "the recorder dropped {} chunk(s) with {} event(s) because the writer fell \
-                     behind (reported by {} lost event(s))",
+                    "the recorder dropped {} chunk(s) with {} event(s) before they reached \
+                     the file (reported by {} lost event(s))",
                     lost_events.chunks, lost_events.events, lost_events.records
                 ),
+                benign: false,
             });
         }
 
         let size_bytes = file.size_bytes;
         let wall = (header.wall_clock_unix_nanos != 0).then_some(header.wall_clock_unix_nanos);
         let error = error.map(|e| e.to_string());
-        let complete = error.is_none() && warnings.is_empty();
+        let status = Self::status_of(error.is_some(), end.is_some(), &warnings);
         Summary {
             schema_version: SCHEMA_VERSION,
             file: FileInfo {
@@ -479,7 +492,23 @@ impl Summary {
             }),
             warnings,
             error,
-            complete,
+            status,
+            complete: status == "complete",
+        }
+    }
+
+    /// The overall status: `"corrupt"` with an error; else `"cut"` without an end record (the
+    /// recording did not finish: what came after its last event is unknown); else
+    /// `"incomplete"` with any warning that is not benign; else `"complete"`.
+    pub fn status_of(error: bool, end_record: bool, warnings: &[WarningInfo]) -> &'static str {
+        if error {
+            "corrupt"
+        } else if !end_record {
+            "cut"
+        } else if warnings.iter().any(|w| !w.benign) {
+            "incomplete"
+        } else {
+            "complete"
         }
     }
 
@@ -489,6 +518,7 @@ impl Summary {
         if self.error.is_none() {
             self.error = Some(error.to_string());
         }
+        self.status = "corrupt";
         self.complete = false;
     }
 
@@ -648,7 +678,34 @@ mod tests {
         assert_eq!(v["lost"]["from_lost_events"]["records"], 0);
         assert_eq!(v["clock"]["nanos_per_unit"], 1.0);
         assert!(v["error"].is_null());
+        assert_eq!(v["status"], "complete");
+        assert_eq!(v["lost"]["tail_unknown"], false);
         assert_eq!(v["complete"], true);
+    }
+
+    #[test]
+    fn status_orders_corrupt_cut_incomplete_complete() {
+        let warning = |benign| WarningInfo {
+            kind: "unknown_frame",
+            message: String::new(),
+            benign,
+        };
+        assert_eq!(Summary::status_of(true, true, &[]), "corrupt");
+        assert_eq!(Summary::status_of(true, false, &[]), "corrupt");
+        assert_eq!(Summary::status_of(false, false, &[]), "cut");
+        assert_eq!(
+            Summary::status_of(false, true, &[warning(false)]),
+            "incomplete"
+        );
+        assert_eq!(
+            Summary::status_of(false, true, &[warning(true)]),
+            "complete"
+        );
+        assert_eq!(Summary::status_of(false, true, &[]), "complete");
+
+        let s = summarize(two_threads().write(false));
+        assert_eq!(s.status, "cut");
+        assert!(s.lost.tail_unknown && !s.complete);
     }
 
     #[test]

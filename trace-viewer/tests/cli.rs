@@ -307,13 +307,17 @@ fn truncated_trace_fails_check_but_reports() {
         text.contains("  - trace is cut short: read up to byte"),
         "{text}"
     );
-    assert!(text.contains("status     incomplete (1 warning)"), "{text}");
+    assert!(
+        text.contains("status     cut: the recording did not finish"),
+        "{text}"
+    );
     assert!(text.contains("not read"), "{text}");
 
     let o = run(&[&"report", &"--json", &path]);
     assert_eq!(code(&o), 0);
     let v = json(&o);
     assert_eq!(v["warnings"][0]["kind"], "truncated");
+    assert_eq!(v["status"], "cut");
     assert_eq!(v["complete"], false);
     assert!(v["end_record"].is_null());
     assert!(v["file"]["valid_bytes"].as_u64() < v["file"]["size_bytes"].as_u64());
@@ -517,4 +521,290 @@ fn usage_errors_exit_2_and_help_lists_exit_codes() {
     }
     let o = run(&[&"check", &"--help"]);
     assert!(stdout(&o).contains("Exit codes:"));
+}
+
+/// Recomputes the checksums of the frame that starts at `start` (a writer with a bug, or a
+/// file edited on purpose: the damage is behind valid checksums).
+fn reseal(b: &mut [u8], start: usize) {
+    use trace_format::frame::{FRAME_HEADER_LEN, frame_header};
+    let len = u32::from_le_bytes(b[start + 4..start + 8].try_into().unwrap()) as usize;
+    let body = start + FRAME_HEADER_LEN..start + FRAME_HEADER_LEN + len;
+    let h = frame_header(b[start], len as u32, crc32(&b[body]));
+    b[start..start + FRAME_HEADER_LEN].copy_from_slice(&h);
+}
+
+/// CRC-32 (ISO-HDLC, the frame checksum).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Issue 16, point 3: a recording that ends without its end record (a full disk, a kill) is
+/// reported as cut, with what is known lost and that the rest is unknown — never "lost data
+/// none" — in text and JSON.
+#[test]
+fn a_trace_cut_short_is_reported_as_cut_with_its_known_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut b, _) = fixture();
+    b.push(
+        2,
+        9_000_000,
+        Event::Lost {
+            chunks: 2,
+            events: 500,
+        },
+    );
+    let bytes = b.write(false);
+    // Cut inside the last frame, as a failed write leaves it.
+    let cut = write(dir.path(), "full-disk.rtt", &bytes[..bytes.len() - 7]);
+    // And a file with no drop before the cut: the loss is still not "none".
+    let (b, _) = fixture();
+    let quiet = write(dir.path(), "killed.rtt", &b.write(false));
+
+    let o = run(&[&"report", &cut]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(!text.contains("lost data  none"), "{text}");
+    assert!(
+        text.contains("lost data  at least 2 chunks with 500 events dropped (1 lost event"),
+        "{text}"
+    );
+    assert!(
+        text.contains("; unknown after ") && text.contains("(the trace is cut: no end record)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("status     cut: the recording did not finish (no end record)"),
+        "{text}"
+    );
+    let v = json(&run(&[&"report", &cut, &"--json"]));
+    assert_eq!(v["status"], "cut");
+    assert_eq!(v["complete"], false);
+    assert_eq!(v["lost"]["tail_unknown"], true);
+    assert_eq!(v["lost"]["events"], 500);
+    assert!(v["end_record"].is_null());
+
+    let o = run(&[&"report", &quiet]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(!text.contains("lost data  none"), "{text}");
+    assert!(
+        text.contains("lost data  unknown after 5.58 ms (the trace is cut: no end record); none known before\n"),
+        "{text}"
+    );
+    let v = json(&run(&[&"report", &quiet, &"--json"]));
+    assert_eq!(v["status"], "cut");
+    assert_eq!(v["lost"]["tail_unknown"], true);
+    assert_eq!(v["lost"]["events"], 0);
+
+    // A finished trace is not cut.
+    let (b, _) = fixture();
+    let whole = write(dir.path(), "whole.rtt", &b.to_bytes());
+    let v = json(&run(&[&"report", &whole, &"--json"]));
+    assert_eq!(v["status"], "complete");
+    assert_eq!(v["lost"]["tail_unknown"], false);
+}
+
+/// Issue 16, point 4: a flipped byte behind recomputed checksums (a chunk that declares one
+/// event more than it holds) is corrupt for every command, with the same exit code.
+#[test]
+fn damage_behind_valid_checksums_fails_every_command_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, _) = fixture();
+    let mut bytes = b.to_bytes();
+    let trace = trace_format::Trace::from_bytes(bytes.clone()).unwrap();
+    let c = trace.chunks()[trace.chunks().len() / 2];
+    bytes[c.offset as usize + 16 + 24] += 1; // event_count
+    reseal(&mut bytes, c.offset as usize);
+    let path = write(dir.path(), "resealed.rtt", &bytes);
+    let json_out = dir.path().join("out.json");
+
+    let o = run(&[&"check", &path]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let want = format!("error: corrupt trace at byte {}: chunk declares", c.offset);
+    assert!(stderr(&o).starts_with(&want), "{}", stderr(&o));
+
+    for args in [
+        vec![&"report" as &dyn AsRef<std::ffi::OsStr>, &path],
+        vec![&"report", &path, &"--json"],
+        vec![&"mmu", &path],
+        vec![&"export", &path, &"--chrome", &json_out],
+    ] {
+        let o = run(&args);
+        no_panic(&o);
+        assert_eq!(code(&o), 1, "{:?}: {}", o.status, stderr(&o));
+        assert!(stderr(&o).contains(&want[7..]), "{}", stderr(&o));
+    }
+    let text = stdout(&run(&[&"report", &path]));
+    assert!(text.contains("status     corrupt"), "{text}");
+    assert!(!text.contains("status     complete"), "{text}");
+    let v = json(&run(&[&"report", &path, &"--json"]));
+    assert_eq!(v["status"], "corrupt");
+    assert_eq!(v["file"]["valid_bytes"], c.offset);
+}
+
+/// Issue 16, point 11: an output that is the input trace — by the same name, another name,
+/// a symbolic link or a hard link — is refused with exit 2, and the trace is left intact.
+#[cfg(unix)]
+#[test]
+fn an_output_that_is_the_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, _) = fixture();
+    let bytes = b.to_bytes();
+    let path = write(dir.path(), "x.rtt", &bytes);
+    let symlink = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&path, &symlink).unwrap();
+    let hardlink = dir.path().join("hard.json");
+    std::fs::hard_link(&path, &hardlink).unwrap();
+    let dotted = dir.path().join(".").join("x.rtt");
+
+    for out in [&path, &dotted, &symlink, &hardlink] {
+        let o = run(&[&"export", &path, &"--chrome", out]);
+        no_panic(&o);
+        assert_eq!(code(&o), 2, "{}: {}", out.display(), stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.starts_with("error: the output ") && err.contains("is the input trace"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{}", out.display());
+    }
+    // Through the symbolic link as the input, too.
+    let o = run(&[&"export", &symlink, &"--chrome", &path]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+
+    // Standard output appended to the trace (`report x.rtt >> x.rtt`).
+    for cmd in ["report", "check", "mmu"] {
+        let append = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let o = Command::new(BIN)
+            .args([cmd, path.to_str().unwrap()])
+            .stdout(append)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 2, "{cmd}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("standard output is the input trace"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{cmd}");
+    }
+
+    // Another file is fine.
+    let other = dir.path().join("x.json");
+    let o = run(&[&"export", &path, &"--chrome", &other]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// Issue 16, point 15: version 0 or a damaged version is not a reason to look for a newer
+/// trace-viewer; a version a little above the newest known one is.
+#[test]
+fn damaged_and_newer_versions_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, _) = fixture();
+    let bytes = b.to_bytes();
+    for (version, newer) in [(0u16, false), (0x0101, false), (0xFFFF, false), (2, true)] {
+        let mut b = bytes.clone();
+        b[8..10].copy_from_slice(&version.to_le_bytes());
+        let path = write(dir.path(), &format!("v{version}.rtt"), &b);
+        for cmd in ["check", "report"] {
+            let o = run(&[&cmd, &path]);
+            assert_eq!(code(&o), 1, "{cmd}");
+            let err = stderr(&o);
+            assert_eq!(err.contains("use a newer trace-viewer"), newer, "{err}");
+            if !newer {
+                assert!(
+                    err.starts_with(&format!(
+                        "error: trace header is damaged: its format version reads {version}"
+                    )),
+                    "{err}"
+                );
+            }
+        }
+    }
+}
+
+/// Issue 16, point 15: a cut followed by zeros (power loss leaves zero-filled blocks) is a
+/// cut (exit 3) with a warning naming where the zeros start, not corruption.
+#[test]
+fn a_cut_followed_by_zeros_is_a_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, _) = fixture();
+    let bytes = b.to_bytes();
+    let cut = bytes.len() * 2 / 3;
+    let mut padded = bytes[..cut].to_vec();
+    padded.resize(cut.next_multiple_of(4096) + 4096, 0);
+    let path = write(dir.path(), "power-loss.rtt", &padded);
+
+    let o = run(&[&"check", &path]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.starts_with("error: incomplete trace ("), "{err}");
+    assert!(
+        err.contains(&format!(
+            "from byte {cut} to the end the file holds only zeros"
+        )),
+        "{err}"
+    );
+    let o = run(&[&"report", &path]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("status     cut"), "{}", stdout(&o));
+}
+
+/// Issue 16, point 15: megabytes of extension frames (skippable, per FORMAT.md) are skipped:
+/// `check` passes with one short note, `report` calls the trace complete.
+#[test]
+fn extension_frames_are_skipped_with_one_short_note() {
+    use trace_format::frame::{PREAMBLE_LEN, frame_header};
+    let dir = tempfile::tempdir().unwrap();
+    let (b, _) = fixture();
+    let bytes = b.to_bytes();
+    let header_len = u32::from_le_bytes(
+        bytes[PREAMBLE_LEN + 4..PREAMBLE_LEN + 8]
+            .try_into()
+            .unwrap(),
+    );
+    let at = PREAMBLE_LEN + 16 + header_len as usize;
+    let mut with_ext = bytes[..at].to_vec();
+    let payload = [7u8; 8];
+    let mut n = 0;
+    while with_ext.len() < 8 << 20 {
+        with_ext.extend_from_slice(&frame_header(0xC8, 8, crc32(&payload)));
+        with_ext.extend_from_slice(&payload);
+        n += 1;
+    }
+    with_ext.extend_from_slice(&bytes[at..]);
+    let path = write(dir.path(), "extended.rtt", &with_ext);
+
+    let o = run(&[&"check", &path]);
+    assert_eq!(code(&o), 0, "{}", &stderr(&o)[..stderr(&o).len().min(500)]);
+    let err = stderr(&o);
+    assert!(err.len() < 300, "{} bytes of stderr", err.len());
+    assert!(
+        err.starts_with(&format!(
+            "note: skipped {n} frame(s) of unknown kind(s) 200 "
+        )),
+        "{err}"
+    );
+    assert!(stdout(&o).starts_with("ok: "), "{}", stdout(&o));
+
+    let o = run(&[&"report", &path]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("status     complete\n"), "{text}");
+    assert!(text.len() < 8_000, "{} bytes", text.len());
 }

@@ -8,7 +8,9 @@
 //!
 //! Exit codes: 0 written; 1 the trace cannot be read or is corrupt (for a corrupt trace the
 //! readable part before the damage is still exported, as `report` summarizes it), or `OUT`
-//! cannot be written; 2 usage errors (a bad time, `--from` not before `--to`).
+//! cannot be written; 2 usage errors (a bad time, `--from` not before `--to`, an `OUT` that
+//! is the input trace itself — by name, through a symbolic link or as a hard link — which is
+//! refused before anything is opened for writing).
 //!
 //! A progress bar is drawn on stderr when stderr is a terminal and the work takes longer than
 //! half a second; the last line says what was written.
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE, same_file};
 use crate::export::chrome::{ChromeOptions, ExportStats, write_chrome};
 use crate::load;
 use crate::model::{LoadOptions, Model, Span};
@@ -66,6 +68,16 @@ pub fn run(args: &ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
     };
     let started = Instant::now();
     let to_stdout = args.chrome.as_os_str() == "-";
+    if !to_stdout && same_file(&args.file, &args.chrome) {
+        writeln!(
+            err,
+            "error: the output {} is the input trace {}: writing JSON to it would destroy \
+             the trace; choose another output file",
+            args.chrome.display(),
+            args.file.display()
+        )?;
+        return Ok(EXIT_USAGE);
+    }
 
     // Fail early on an unwritable OUT, without truncating an existing file yet.
     let mut target = if to_stdout {

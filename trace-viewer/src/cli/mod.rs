@@ -18,7 +18,7 @@ mod report_analysis;
 mod table;
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
@@ -42,7 +42,7 @@ Exit codes:
   0  success; for `check`: the trace is valid and complete
   1  the trace is corrupt or cannot be read (missing file, not a trace, damaged chunk),
      or it holds nothing the command measures (`mmu` on a trace without tokio workers)
-  2  usage error
+  2  usage error (also: an output that is the input trace itself)
   3  `check` only: the trace reads but is incomplete (cut short, no end record,
      lost data, missing chunks)
   4  the window could not be opened (no display: use the subcommands)";
@@ -144,6 +144,17 @@ pub enum Command {
 /// Runs a parsed command line, writing results to `out` and diagnostics to `err`, and
 /// returns the exit code. Never panics on any input file.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    if let Some(input) = cli.command.as_ref().map(Command::input)
+        && stdout_is(input)
+    {
+        let _ = writeln!(
+            err,
+            "error: standard output is the input trace {}: writing to it would destroy \
+             the trace; redirect the output to another file",
+            input.display()
+        );
+        return EXIT_USAGE;
+    }
     let result = match cli.command {
         Some(Command::Check { file }) => check::run(&file, out, err),
         Some(Command::Report {
@@ -189,6 +200,61 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             }
             EXIT_CORRUPT
         }
+    }
+}
+
+impl Command {
+    /// The trace file the command reads.
+    pub fn input(&self) -> &Path {
+        match self {
+            Command::Check { file } | Command::Report { file, .. } | Command::Mmu { file, .. } => {
+                file
+            }
+            Command::Export(args) => &args.file,
+        }
+    }
+}
+
+/// Whether `a` and `b` name the same existing file, however they name it: through symbolic
+/// links or `..` (same canonical path) or as hard links (same device and inode on Unix). A
+/// command refuses to write an output that is its input: it would destroy the trace it is
+/// reading.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b))
+            && (ma.dev(), ma.ino()) == (mb.dev(), mb.ino())
+        {
+            return true;
+        }
+    }
+    matches!(
+        (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+        (Ok(ca), Ok(cb)) if ca == cb
+    )
+}
+
+/// Whether this process's standard output is the file at `path` (`report x.rtt >> x.rtt`
+/// would append the report to the trace while it is being read).
+fn stdout_is(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        let Ok(fd) = io::stdout().as_fd().try_clone_to_owned() else {
+            return false;
+        };
+        let (Ok(out), Ok(input)) = (std::fs::File::from(fd).metadata(), std::fs::metadata(path))
+        else {
+            return false;
+        };
+        out.is_file() && (out.dev(), out.ino()) == (input.dev(), input.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
     }
 }
 

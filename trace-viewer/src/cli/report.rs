@@ -2,9 +2,12 @@
 //! or as JSON (schema on [`Summary`] and in `trace-viewer/README.md`) for programs.
 //!
 //! A trace that is cut short or lost data is reported with its warnings and exits 0: the
-//! report did its job. A corrupt trace is summarized as far as it reads (the whole frames
-//! before the damage), the error goes to stderr and the exit code is 1. A file that cannot be
-//! read at all prints only the error.
+//! report did its job; its status says `cut` (no end record: what came after the last event
+//! is unknown, so lost data is never "none") or `incomplete`. A corrupt trace — any damage
+//! `check` finds, through the validation they share ([`load::open_salvaging`]) — is
+//! summarized as far as it reads (the whole frames before the damage), the error goes to
+//! stderr and the exit code is 1, as `check`'s. A file that cannot be read at all prints
+//! only the error.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -165,19 +168,7 @@ pub fn render_text(s: &Summary) -> String {
         },
     );
     field("lost data", lost_line(s));
-    field(
-        "status",
-        if s.error.is_some() {
-            "corrupt: only part of the trace could be read".into()
-        } else if s.complete {
-            "complete".into()
-        } else {
-            format!(
-                "incomplete ({})",
-                plural(s.warnings.len() as u64, "warning", "warnings")
-            )
-        },
-    );
+    field("status", status_line(s));
     let mut text = table::render(&rows, &[Align::Left, Align::Left], "");
 
     text.push_str(&format!("\nthreads ({})\n", s.threads.len()));
@@ -237,13 +228,41 @@ pub fn render_text(s: &Summary) -> String {
     if s.warnings.is_empty() {
         text.push_str("  none\n");
     }
-    for w in &s.warnings {
+    for w in s.warnings.iter().take(MAX_WARNINGS_LISTED) {
         text += &format!("  - {}\n", w.message);
+    }
+    if s.warnings.len() > MAX_WARNINGS_LISTED {
+        text += &format!(
+            "  - and {} more (--json lists them all)\n",
+            s.warnings.len() - MAX_WARNINGS_LISTED
+        );
     }
     if let Some(e) = &s.error {
         text += &format!("\nerror\n  {e}\n");
     }
     text
+}
+
+/// Warnings listed in the text report; more are counted (a file can make one per thread).
+const MAX_WARNINGS_LISTED: usize = 20;
+
+/// `complete`, `incomplete (2 warnings)`, `cut: …` or `corrupt: …`.
+fn status_line(s: &Summary) -> String {
+    let until = s
+        .last_event_ns
+        .map_or_else(|| "its start".to_string(), format_duration);
+    match s.status {
+        "corrupt" => "corrupt: only part of the trace could be read".into(),
+        "cut" => format!(
+            "cut: the recording did not finish (no end record); the data ends at {until}, \
+             what came after is unknown"
+        ),
+        "incomplete" => {
+            let n = s.warnings.iter().filter(|w| !w.benign).count() as u64;
+            format!("incomplete ({})", plural(n, "warning", "warnings"))
+        }
+        other => other.into(),
+    }
 }
 
 /// `n` as a share of `total`: `"50.0%"`, and `"<0.1%"` rather than a misleading `"0.0%"`.
@@ -277,11 +296,33 @@ fn decimal_short(v: f64) -> String {
     }
 }
 
-/// `none`, or the best estimate followed by each source.
+/// `none`, or the best estimate followed by each source; for a trace whose end is unknown
+/// (cut, or damaged), what is known and that the rest is unknown — never `none`.
 fn lost_line(s: &Summary) -> String {
+    let known = known_lost(s);
+    if !s.lost.tail_unknown {
+        return known.unwrap_or_else(|| "none".into());
+    }
+    let until = s
+        .last_event_ns
+        .map_or_else(|| "its start".to_string(), format_duration);
+    let why = if s.error.is_some() {
+        "the rest of the file is damaged"
+    } else {
+        "the trace is cut: no end record"
+    };
+    match known {
+        Some(known) => format!("at least {known}; unknown after {until} ({why})"),
+        None => format!("unknown after {until} ({why}); none known before"),
+    }
+}
+
+/// The best estimate of the drops the file records, followed by each source; `None` when it
+/// records none.
+fn known_lost(s: &Summary) -> Option<String> {
     let l = &s.lost;
     if !l.any() {
-        return "none".into();
+        return None;
     }
     let mut sources = Vec::new();
     if l.from_lost_events.records > 0 {
@@ -307,12 +348,12 @@ fn lost_line(s: &Summary) -> String {
             plural(l.missing_chunks, "chunk", "chunks")
         ));
     }
-    format!(
+    Some(format!(
         "{} with {} dropped ({})",
         plural(l.chunks, "chunk", "chunks"),
         plural(l.events, "event", "events"),
         sources.join("; ")
-    )
+    ))
 }
 
 #[cfg(test)]
@@ -374,16 +415,75 @@ mod tests {
                 events: 300,
             },
         );
-        let text = render_text(&summary(&b, false));
+        // Finished: the loss is known.
+        let text = render_text(&summary(&b, true));
         assert!(
-            text.contains("status     incomplete (2 warnings)"),
+            text.contains("status     incomplete (1 warning)\n"),
             "{text}"
         );
         assert!(
             text.contains("lost data  2 chunks with 300 events dropped (1 lost event reporting"),
             "{text}"
         );
+
+        // Without an end record the trace is cut: what is known, and that the rest is not.
+        let text = render_text(&summary(&b, false));
+        assert!(
+            text.contains(
+                "status     cut: the recording did not finish (no end record); the data ends \
+                 at 10 ns, what came after is unknown\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "lost data  at least 2 chunks with 300 events dropped (1 lost event reporting \
+                 2 chunks / 300 events); unknown after 10 ns (the trace is cut: no end record)\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains("  - trace has no end record"), "{text}");
+    }
+
+    /// A recording cut with nothing dropped before the cut (a full disk, a kill) is never
+    /// "lost data none".
+    #[test]
+    fn a_cut_trace_never_says_nothing_was_lost() {
+        let mut b = TraceBuilder::new();
+        b.push(1, 1_000, Event::PollStart { task: TaskId(1) });
+        b.push(1, 2_000, Event::PollEnd { ready: true });
+        let s = summary(&b, false);
+        assert_eq!(s.status, "cut");
+        assert!(s.lost.tail_unknown && !s.complete);
+        let text = render_text(&s);
+        assert!(!text.contains("lost data  none"), "{text}");
+        assert!(
+            text.contains(
+                "lost data  unknown after 2 µs (the trace is cut: no end record); none known \
+                 before\n"
+            ),
+            "{text}"
+        );
+    }
+
+    /// A file with many warnings (one per thread with missing chunks) lists a bounded number.
+    #[test]
+    fn the_warning_list_is_bounded() {
+        let mut s = summary(&TraceBuilder::new(), true);
+        for i in 0..1_000 {
+            s.warnings.push(crate::summary::WarningInfo {
+                kind: "missing_chunks",
+                message: format!("thread {i}: 1 chunk(s) missing from the file"),
+                benign: false,
+            });
+        }
+        let text = render_text(&s);
+        assert!(text.contains("warnings (1000)\n"), "{text}");
+        assert!(
+            text.contains("  - and 980 more (--json lists them all)\n"),
+            "{text}"
+        );
+        assert!(text.len() < 4_000, "{} bytes", text.len());
     }
 
     #[test]
