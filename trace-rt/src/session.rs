@@ -403,13 +403,18 @@ impl std::fmt::Display for Summary {
         }
         write!(
             f,
-            "{} events in {} chunks, {} bytes ({:.2} bytes/event) over {:.3} s",
-            self.events,
-            self.chunks,
-            self.bytes,
-            self.bytes as f64 / self.events.max(1) as f64,
-            self.duration.as_secs_f64()
+            "{} events in {} chunks, {} bytes",
+            self.events, self.chunks, self.bytes
         )?;
+        // Without events the bytes are the header and end record: no per-event figure.
+        if self.events > 0 {
+            write!(
+                f,
+                " ({:.2} bytes/event)",
+                self.bytes as f64 / self.events as f64
+            )?;
+        }
+        write!(f, " over {:.3} s", self.duration.as_secs_f64())?;
         if self.lost_events > 0 || self.lost_chunks > 0 {
             write!(
                 f,
@@ -472,5 +477,36 @@ impl Drop for Session {
         if self.writer.is_some() {
             let _ = self.finish();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(events: u64, bytes: u64) -> Summary {
+        Summary {
+            path: None,
+            duration: Duration::from_millis(5),
+            events,
+            chunks: events.div_ceil(1000),
+            bytes,
+            lost_chunks: 0,
+            lost_events: 0,
+        }
+    }
+
+    /// An empty recording (an idle flight recorder's dump) has no per-event size: the bytes
+    /// are the header and end record alone, so "121.00 bytes/event" was a made-up figure.
+    #[test]
+    fn an_empty_recording_has_no_bytes_per_event_figure() {
+        let empty = summary(0, 121).to_string();
+        assert!(!empty.contains("/event"), "{empty}");
+        assert!(
+            empty.contains("0 events") && empty.contains("121 bytes"),
+            "{empty}"
+        );
+        let some = summary(4, 121).to_string();
+        assert!(some.contains("30.25 bytes/event"), "{some}");
     }
 }
