@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -105,8 +106,27 @@ pub(crate) struct Shared {
     meta: SegQueue<Meta>,
     pub(crate) lost_chunks: AtomicU64,
     pub(crate) lost_events: AtomicU64,
+    /// What the writer has written and dropped so far (the stop's summary when the writer
+    /// does not finish in time).
+    pub(crate) progress: Progress,
     pub(crate) stop: AtomicBool,
+    /// How long a stop may take ([`Config::stop_timeout`]).
+    pub(crate) stop_timeout: Duration,
+    /// When the stop must have returned; set before `stop`.
+    pub(crate) stop_deadline: OnceLock<Instant>,
     writer: OnceLock<Thread>,
+}
+
+/// The writer's running totals, kept where the stop can read them even when the writer is
+/// stuck in its sink. Only the writer stores them.
+#[derive(Default)]
+pub(crate) struct Progress {
+    pub(crate) events: AtomicU64,
+    pub(crate) chunks: AtomicU64,
+    /// Chunks and events that reached the writer but were not written: after a sink error,
+    /// or past the stop's deadline.
+    pub(crate) lost_chunks: AtomicU64,
+    pub(crate) lost_events: AtomicU64,
 }
 
 impl Shared {
@@ -149,8 +169,11 @@ impl Shared {
     /// Stop protocol, on the writer thread after recording was switched off: takes every
     /// thread's current chunk and returns `(slot, chunk, committed length)` for each
     /// non-empty one. A thread busy handing over its chunk is waited for (it never blocks,
-    /// so this is short).
-    pub(crate) fn collect_unfinished(&self) -> Vec<(Arc<Slot>, *mut Chunk, usize)> {
+    /// so this is short), until `deadline` at the latest.
+    pub(crate) fn collect_unfinished(
+        &self,
+        deadline: Instant,
+    ) -> Vec<(Arc<Slot>, *mut Chunk, usize)> {
         let slots = {
             let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
             reg.closed = true;
@@ -160,7 +183,7 @@ impl Shared {
         for slot in slots {
             let p = slot.current.swap(stolen(), Ordering::AcqRel);
             if p == busy() {
-                let deadline = Instant::now() + Duration::from_secs(1);
+                let deadline = deadline.min(Instant::now() + Duration::from_secs(1));
                 while !slot.handoff_done.load(Ordering::Acquire) && Instant::now() < deadline {
                     std::thread::yield_now();
                 }
@@ -191,6 +214,7 @@ pub struct Config {
     chunk_size: usize,
     buffer_size: usize,
     flush_interval: Duration,
+    stop_timeout: Duration,
     features: Vec<(String, String)>,
 }
 
@@ -200,6 +224,7 @@ impl Default for Config {
             chunk_size: 64 * 1024,
             buffer_size: 16 * 1024 * 1024,
             flush_interval: Duration::from_secs(1),
+            stop_timeout: Duration::from_secs(1),
             features: Vec::new(),
         }
     }
@@ -226,6 +251,27 @@ impl Config {
     /// never lags far behind (default 1 s).
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
+        self
+    }
+
+    /// How long [`Session::stop`] (or dropping the [`Session`]) may take (default 1 s).
+    ///
+    /// The writer writes what is still queued for three quarters of it, then drops the rest
+    /// (counted as lost, in the summary and the end record) and ends the file; a sink that
+    /// is still busy at the deadline is left to finish on its own, and `stop` returns
+    /// [`Error::Incomplete`]. So the stop takes at most about this long, even at process exit
+    /// with a slow disk or a stalled client.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let session = trace_rt::Config::default()
+    ///     .stop_timeout(Duration::from_millis(200))
+    ///     .start_with_sink(trace_rt::MemorySink::new())?;
+    /// session.stop()?;
+    /// # Ok::<(), trace_rt::Error>(())
+    /// ```
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = timeout;
         self
     }
 
@@ -306,7 +352,10 @@ impl Config {
             meta: SegQueue::new(),
             lost_chunks: AtomicU64::new(0),
             lost_events: AtomicU64::new(0),
+            progress: Progress::default(),
             stop: AtomicBool::new(false),
+            stop_timeout: self.stop_timeout,
+            stop_deadline: OnceLock::new(),
             writer: OnceLock::new(),
         });
         let writer =
@@ -314,7 +363,7 @@ impl Config {
                 path: PathBuf::from("<writer thread>"),
                 source,
             })?;
-        let _ = shared.writer.set(writer.thread().clone());
+        let _ = shared.writer.set(writer.0.thread().clone());
         crate::intern::publish_session(&shared);
         EPOCH.store(epoch, Ordering::SeqCst);
         Ok(Session {
@@ -340,6 +389,23 @@ pub fn start(path: impl AsRef<Path>) -> Result<Session, Error> {
 }
 
 /// Why recording could not start or finish.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let session = trace_rt::Config::default().start_with_sink(trace_rt::MemorySink::new())?;
+/// match session.stop() {
+///     Ok(summary) => println!("{summary}"),
+///     // The trace is incomplete (a full disk, a sink past the stop's deadline), but the
+///     // summary still says what was written and what was lost.
+///     Err(e @ trace_rt::Error::Incomplete { .. }) => {
+///         eprintln!("{e}");
+///         let lost = e.summary().map_or(0, |s| s.lost_events);
+///         eprintln!("{lost} events lost");
+///     }
+///     Err(e) => return Err(e.into()),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Another session is recording; only one can at a time.
@@ -356,6 +422,30 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The recording ended but its trace is incomplete: writing failed (a full disk: nothing
+    /// after the first failed write is written, and the file has no end record), or the sink
+    /// had not finished when [`Config::stop_timeout`] ran out. `summary` says what was written
+    /// and what was lost; its loss counts include everything dropped after the failure.
+    #[error("cannot write trace {}: {source}; {summary}", path.display())]
+    Incomplete {
+        /// The trace file (or `<sink>`).
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+        /// What was written and lost, as far as the recorder knows.
+        summary: Box<Summary>,
+    },
+}
+
+impl Error {
+    /// The recording's summary, when the recording ran and its trace is incomplete
+    /// ([`Error::Incomplete`]).
+    pub fn summary(&self) -> Option<&Summary> {
+        match self {
+            Error::Incomplete { summary, .. } => Some(summary),
+            _ => None,
+        }
+    }
 }
 
 /// A running recording. [`Session::stop`] finishes it; dropping the handle stops it too
@@ -363,7 +453,8 @@ pub enum Error {
 #[must_use = "recording stops when the session is dropped"]
 pub struct Session {
     shared: Arc<Shared>,
-    writer: Option<JoinHandle<writer::Outcome>>,
+    /// The writer thread and where it sends its outcome.
+    writer: Option<(JoinHandle<()>, Receiver<writer::Outcome>)>,
     path: Option<PathBuf>,
     started: Instant,
 }
@@ -390,7 +481,8 @@ pub struct Summary {
     pub chunks: u64,
     /// Bytes written.
     pub bytes: u64,
-    /// Chunks dropped because the writer fell behind.
+    /// Chunks dropped: because the writer fell behind, after a write failed, or at the
+    /// stop's deadline.
     pub lost_chunks: u64,
     /// Events dropped (in lost chunks, or while a thread had no chunk).
     pub lost_events: u64,
@@ -406,8 +498,9 @@ impl std::fmt::Display for Summary {
             "{} events in {} chunks, {} bytes",
             self.events, self.chunks, self.bytes
         )?;
-        // Without events the bytes are the header and end record: no per-event figure.
-        if self.events > 0 {
+        // Without events the bytes are the header and end record: no per-event figure (nor
+        // when the bytes are unknown: a sink that failed).
+        if self.events > 0 && self.bytes > 0 {
             write!(
                 f,
                 " ({:.2} bytes/event)",
@@ -418,7 +511,7 @@ impl std::fmt::Display for Summary {
         if self.lost_events > 0 || self.lost_chunks > 0 {
             write!(
                 f,
-                "; LOST {} events in {} chunks (writer fell behind)",
+                "; LOST {} events in {} chunks",
                 self.lost_events, self.lost_chunks
             )?;
         }
@@ -434,14 +527,20 @@ impl Session {
 
     /// Stops recording, writes every thread's unfinished chunk and the end record, and
     /// returns what was written.
+    ///
+    /// It returns within [`Config::stop_timeout`] (default 1 s): what could not be written by
+    /// then is dropped and counted. [`Error::Incomplete`] (with the summary) when a write
+    /// failed or the sink did not finish in time.
     pub fn stop(mut self) -> Result<Summary, Error> {
         self.finish()
     }
 
     fn finish(&mut self) -> Result<Summary, Error> {
-        let Some(writer) = self.writer.take() else {
+        let Some((writer, outcome)) = self.writer.take() else {
             return Err(Error::Config("session already stopped".into()));
         };
+        let deadline = Instant::now() + self.shared.stop_timeout;
+        let _ = self.shared.stop_deadline.set(deadline);
         {
             let _control = CONTROL.lock().unwrap_or_else(|p| p.into_inner());
             set_current(None);
@@ -449,10 +548,39 @@ impl Session {
         }
         self.shared.stop.store(true, Ordering::Release);
         writer.thread().unpark();
-        let outcome = writer.join().unwrap_or_else(|_| writer::Outcome {
-            error: Some(std::io::Error::other("trace writer thread panicked")),
-            ..Default::default()
-        });
+        let path = || self.path.clone().unwrap_or_else(|| PathBuf::from("<sink>"));
+        let left = deadline.saturating_duration_since(Instant::now());
+        let outcome = match outcome.recv_timeout(left) {
+            Ok(outcome) => {
+                // It has sent its last word: joining is immediate.
+                let _ = writer.join();
+                outcome
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                // The sink is still busy (hung, or far slower than the deadline allows): leave
+                // the writer thread to it, and say what is known.
+                return Err(Error::Incomplete {
+                    path: path(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "the trace sink did not finish within the stop timeout ({:?}), \
+                             so the trace may have no end record",
+                            self.shared.stop_timeout
+                        ),
+                    ),
+                    summary: Box::new(self.summary_so_far()),
+                });
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = writer.join();
+                return Err(Error::Incomplete {
+                    path: path(),
+                    source: std::io::Error::other("trace writer thread panicked"),
+                    summary: Box::new(self.summary_so_far()),
+                });
+            }
+        };
         let summary = Summary {
             path: self.path.clone(),
             duration: self.started.elapsed(),
@@ -463,11 +591,30 @@ impl Session {
             lost_events: outcome.lost_events,
         };
         match outcome.error {
-            Some(source) => Err(Error::Io {
-                path: self.path.clone().unwrap_or_else(|| PathBuf::from("<sink>")),
+            Some(source) => Err(Error::Incomplete {
+                path: path(),
                 source,
+                summary: Box::new(summary),
             }),
             None => Ok(summary),
+        }
+    }
+
+    /// The summary from the writer's running totals (when it has not finished): every loss
+    /// counted so far; chunks still queued or held by threads are in neither count.
+    fn summary_so_far(&self) -> Summary {
+        let s = &self.shared;
+        let p = &s.progress;
+        Summary {
+            path: self.path.clone(),
+            duration: self.started.elapsed(),
+            events: p.events.load(Ordering::Relaxed),
+            chunks: p.chunks.load(Ordering::Relaxed),
+            bytes: 0,
+            lost_chunks: s.lost_chunks.load(Ordering::Relaxed)
+                + p.lost_chunks.load(Ordering::Relaxed),
+            lost_events: s.lost_events.load(Ordering::Relaxed)
+                + p.lost_events.load(Ordering::Relaxed),
         }
     }
 }

@@ -1,28 +1,37 @@
 //! The writer thread: drains full chunks and metadata into the session's sink, returns
 //! chunks to the pool, and on stop collects every thread's unfinished chunk and writes the
 //! end record. All I/O happens here, never on recording threads.
+//!
+//! Loss, not retries: after the sink's first error nothing more is given to it (a full disk
+//! is not written to again); every chunk after it is dropped and counted, and the error goes
+//! to [`crate::Session::stop`] with the summary. A stop has a deadline
+//! ([`crate::Config::stop_timeout`]): past three quarters of it, chunks still to be written
+//! are dropped and counted, so that the end record (with those counts) is written in time.
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use trace_format::codec::ChunkDecoder;
-use trace_format::{End, EventChunkHeader, Header};
+use trace_format::{End, Event, EventChunkHeader, Header};
 
 use crate::session::Shared;
 use crate::sink::Sink;
 
-/// What the writer did, handed back when it exits.
+/// What the writer did, handed back when it exits: the totals of the end record (or of what
+/// it would have said, when it could not be written).
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     pub(crate) events: u64,
     pub(crate) chunks: u64,
     pub(crate) bytes: u64,
-    /// Chunks that reached the writer but could not be written (after a sink error).
+    /// Every loss: threads' drops, and chunks that reached the writer but were not written.
     pub(crate) lost_chunks: u64,
     pub(crate) lost_events: u64,
+    /// The sink's first error.
     pub(crate) error: Option<io::Error>,
 }
 
@@ -36,21 +45,51 @@ const FLUSH_PERIOD: Duration = Duration::from_millis(100);
 /// Time given to events that were in flight when recording was switched off.
 const STOP_GRACE: Duration = Duration::from_millis(2);
 
+/// Starts the writer thread; its [`Outcome`] arrives on the receiver when it is done (the
+/// stop waits for it only until its deadline).
+/// The events of a chunk that the application recorded: all but the `Lost` marker that may
+/// open it (it reports drops already counted).
+fn user_events(header: &EventChunkHeader, bytes: &[u8]) -> u64 {
+    let marker = matches!(
+        ChunkDecoder::new(bytes, header.base_time).next(),
+        Some(Ok((_, Event::Lost { .. })))
+    );
+    u64::from(header.event_count).saturating_sub(u64::from(marker))
+}
+
 pub(crate) fn spawn(
     shared: Arc<Shared>,
     sink: Box<dyn Sink>,
     header: Header,
-) -> io::Result<JoinHandle<Outcome>> {
-    std::thread::Builder::new()
+) -> io::Result<(JoinHandle<()>, Receiver<Outcome>)> {
+    let (tx, rx) = sync_channel(1);
+    let handle = std::thread::Builder::new()
         .name("trace-rt-writer".into())
-        .spawn(move || Writer::new(shared, sink).run(&header))
+        .spawn(move || {
+            let outcome = Writer::new(shared, sink).run(&header);
+            send(&tx, outcome);
+        })?;
+    Ok((handle, rx))
+}
+
+/// Hands the outcome to the stop (which may have given up waiting: then nobody reads it).
+fn send(tx: &SyncSender<Outcome>, outcome: Outcome) {
+    let _ = tx.try_send(outcome);
 }
 
 struct Writer {
     shared: Arc<Shared>,
     sink: Box<dyn Sink>,
-    out: Outcome,
+    /// The sink's first error: nothing more is written after it.
+    error: Option<io::Error>,
+    /// While stopping: past this, chunks are dropped (and counted) rather than written.
+    write_until: Option<Instant>,
     end_time: u64,
+}
+
+/// Adds `n` to a counter only the writer changes (no read-modify-write needed).
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
 }
 
 impl Writer {
@@ -58,7 +97,8 @@ impl Writer {
         Writer {
             shared,
             sink,
-            out: Outcome::default(),
+            error: None,
+            write_until: None,
             end_time: 0,
         }
     }
@@ -82,43 +122,64 @@ impl Writer {
                 match FLUSH_PERIOD.checked_sub(since.elapsed()) {
                     Some(left) if !left.is_zero() => wait = wait.min(left),
                     _ => {
-                        let r = self.sink.flush();
-                        self.check(r);
+                        if self.error.is_none() {
+                            let r = self.sink.flush();
+                            self.check(r);
+                        }
                         unflushed_since = None;
                     }
                 }
             }
             std::thread::park_timeout(wait);
         }
-        self.finish();
-        self.out
+        self.finish()
     }
 
-    /// Remembers the first error; later writes are skipped and counted as lost.
+    /// Remembers the first error; the sink is not called again after it.
     fn check(&mut self, r: io::Result<()>) {
         if let Err(e) = r
-            && self.out.error.is_none()
+            && self.error.is_none()
         {
-            self.out.error = Some(e);
+            self.error = Some(e);
         }
+    }
+
+    /// Whether chunks are to be dropped rather than written: after an error, or past the
+    /// stop's writing time (checked before every chunk: a stop can come while the writer is
+    /// working through a long queue).
+    fn dropping(&mut self) -> bool {
+        if self.error.is_some() {
+            return true;
+        }
+        if self.write_until.is_none() && self.shared.stop.load(Ordering::Acquire) {
+            // The stop sets its deadline before `stop`.
+            let deadline = self.shared.stop_deadline.get().copied();
+            let deadline = deadline.unwrap_or_else(|| Instant::now() + self.shared.stop_timeout);
+            // A quarter of the time is kept for the end record (and a file's sync).
+            let reserve = self.shared.stop_timeout / 4;
+            self.write_until = Some(deadline.checked_sub(reserve).unwrap_or(deadline));
+        }
+        self.write_until.is_some_and(|t| Instant::now() >= t)
     }
 
     fn write_chunk(&mut self, header: &EventChunkHeader, bytes: &[u8]) {
-        if self.out.error.is_some() {
-            self.out.lost_chunks += 1;
-            self.out.lost_events += u64::from(header.event_count);
-            return;
-        }
-        let r = self.sink.events(header, bytes);
-        if r.is_ok() {
-            self.out.chunks += 1;
-            self.out.events += u64::from(header.event_count);
+        let r = if self.dropping() {
+            None
+        } else {
+            Some(self.sink.events(header, bytes))
+        };
+        let progress = &self.shared.progress;
+        if let Some(Ok(())) = r {
+            bump(&progress.chunks, 1);
+            bump(&progress.events, u64::from(header.event_count));
             self.end_time = self.end_time.max(header.end_time);
         } else {
-            self.out.lost_chunks += 1;
-            self.out.lost_events += u64::from(header.event_count);
+            bump(&progress.lost_chunks, 1);
+            bump(&progress.lost_events, user_events(header, bytes));
         }
-        self.check(r);
+        if let Some(r) = r {
+            self.check(r);
+        }
     }
 
     /// Writes pending metadata and full chunks. Returns whether anything was written.
@@ -126,7 +187,7 @@ impl Writer {
         let mut wrote = false;
         while let Some(meta) = self.shared.pop_meta() {
             wrote = true;
-            if self.out.error.is_none() {
+            if self.error.is_none() {
                 let r = self.sink.meta(&meta);
                 self.check(r);
             }
@@ -142,10 +203,13 @@ impl Writer {
         wrote
     }
 
-    fn finish(&mut self) {
+    fn finish(mut self) -> Outcome {
+        self.dropping(); // sets `write_until`
+        let deadline = self.shared.stop_deadline.get().copied();
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + self.shared.stop_timeout);
         std::thread::sleep(STOP_GRACE);
         self.drain();
-        for (slot, chunk, committed) in self.shared.collect_unfinished() {
+        for (slot, chunk, committed) in self.shared.collect_unfinished(deadline) {
             // SAFETY: `chunk` stays allocated while `slot` lives; its thread writes only
             // beyond `committed`, which was read with Acquire.
             let chunk = unsafe { &*chunk };
@@ -171,23 +235,34 @@ impl Writer {
         }
         // Chunks handed over while the slots were being collected.
         self.drain();
+        let progress = &self.shared.progress;
         let end = End {
             end_time: self.end_time.max(crate::clock::now()),
-            events: self.out.events,
-            chunks: self.out.chunks,
-            lost_chunks: self.shared.lost_chunks.load(Ordering::Relaxed) + self.out.lost_chunks,
-            lost_events: self.shared.lost_events.load(Ordering::Relaxed) + self.out.lost_events,
+            events: progress.events.load(Ordering::Relaxed),
+            chunks: progress.chunks.load(Ordering::Relaxed),
+            lost_chunks: self.shared.lost_chunks.load(Ordering::Relaxed)
+                + progress.lost_chunks.load(Ordering::Relaxed),
+            lost_events: self.shared.lost_events.load(Ordering::Relaxed)
+                + progress.lost_events.load(Ordering::Relaxed),
         };
+        self.shared.pool.release_free();
         // The summary reports what the file says (a drop racing the stop after this point
         // is in neither).
-        self.out.lost_chunks = end.lost_chunks;
-        self.out.lost_events = end.lost_events;
-        self.shared.pool.release_free();
-        if self.out.error.is_none() {
-            match self.sink.finish(&end) {
-                Ok(bytes) => self.out.bytes = bytes,
-                Err(e) => self.out.error = Some(e),
-            }
+        let mut out = Outcome {
+            events: end.events,
+            chunks: end.chunks,
+            lost_chunks: end.lost_chunks,
+            lost_events: end.lost_events,
+            ..Outcome::default()
+        };
+        match self.error.take() {
+            // After an error the sink is not called again: the file has no end record.
+            Some(e) => out.error = Some(e),
+            None => match self.sink.finish(&end) {
+                Ok(bytes) => out.bytes = bytes,
+                Err(e) => out.error = Some(e),
+            },
         }
+        out
     }
 }
