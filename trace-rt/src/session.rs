@@ -1,5 +1,10 @@
 //! A recording session: configuration, the state shared by recording threads and the writer,
 //! starting, and the stop protocol that collects every thread's unfinished chunk.
+//!
+//! A thread's slot publishes the chunk it is filling. Three parties may take that chunk: the
+//! thread itself (to hand it over: `busy`), the stop (`stolen`), and the writer, which
+//! briefly marks a quiet thread's chunk `peek` to copy what it holds (see `writer.rs`), so
+//! that a thread that records nothing more still gets its events into the file.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -37,28 +42,37 @@ pub fn is_recording() -> bool {
     EPOCH.load(Ordering::Relaxed) != 0
 }
 
-/// Slot states besides a real chunk pointer (heap pointers are never 1 or 2).
+/// Slot states besides a real chunk pointer (heap pointers are never 1, 2 or 3).
 pub(crate) fn busy() -> *mut Chunk {
     std::ptr::without_provenance_mut(1)
 }
 pub(crate) fn stolen() -> *mut Chunk {
     std::ptr::without_provenance_mut(2)
 }
+pub(crate) fn peek() -> *mut Chunk {
+    std::ptr::without_provenance_mut(3)
+}
 pub(crate) fn is_chunk(p: *mut Chunk) -> bool {
-    !p.is_null() && p != busy() && p != stolen()
+    !p.is_null() && p != busy() && p != stolen() && p != peek()
 }
 
 /// One thread's link with a session: the chunk it is filling, published so that the stop
-/// can collect it.
+/// can collect it and the writer can peek at it.
 ///
 /// `current` is null (no chunk), a chunk pointer (the thread may be writing into it),
-/// `busy` (the thread is handing its chunk to the writer), or `stolen` (the session stopped
-/// and took the chunk, or will take nothing more).
+/// `busy` (the thread is handing its chunk to the writer), `peek` (the writer is copying
+/// the chunk's committed events; the thread may go on writing beyond them, or take the
+/// chunk back without waiting: `peek` → `busy`), or `stolen` (the session stopped and took
+/// the chunk, or will take nothing more).
 pub(crate) struct Slot {
     pub(crate) thread: u32,
     pub(crate) current: AtomicPtr<Chunk>,
-    /// Sequence number of the chunk in `current`.
+    /// Sequence number of the chunk in `current` (stored before the chunk is published).
     pub(crate) seq: AtomicU32,
+    /// `seq + 1` of the last chunk the writer peeked at and wrote part of (0: none). Such a
+    /// chunk must reach the writer whole (its rest is still to be written): its thread never
+    /// drops it in place when the pool is empty.
+    pub(crate) peeked: AtomicU32,
     /// Set by the thread when it saw the stop while it was `busy`.
     pub(crate) handoff_done: AtomicBool,
     /// The chunk the stop took; its thread may still finish one event in it, so it is freed
@@ -72,6 +86,7 @@ impl Slot {
             thread,
             current: AtomicPtr::new(std::ptr::null_mut()),
             seq: AtomicU32::new(0),
+            peeked: AtomicU32::new(0),
             handoff_done: AtomicBool::new(false),
             stolen_chunk: AtomicPtr::new(std::ptr::null_mut()),
         }
@@ -90,6 +105,8 @@ impl Drop for Slot {
     }
 }
 
+/// Every slot of the session, in registration order; slots are never removed while the
+/// session lives.
 #[derive(Default)]
 struct Registry {
     slots: Vec<Arc<Slot>>,
@@ -102,6 +119,9 @@ pub(crate) struct Shared {
     pub(crate) pool: ChunkPool,
     /// Chunk age (in ticks) after which a thread hands its chunk over even if not full.
     pub(crate) flush_ticks: u64,
+    /// The same as a duration: how long the writer lets a quiet thread's chunk sit before
+    /// it peeks at it.
+    pub(crate) flush_interval: Duration,
     registry: Mutex<Registry>,
     meta: SegQueue<Meta>,
     pub(crate) lost_chunks: AtomicU64,
@@ -155,6 +175,12 @@ impl Shared {
         self.lost_events.fetch_add(events, Ordering::Relaxed);
     }
 
+    /// Appends the slots registered after the first `known` to `out`.
+    pub(crate) fn slots_since(&self, known: usize, out: &mut Vec<Arc<Slot>>) {
+        let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        out.extend(reg.slots.iter().skip(known).cloned());
+    }
+
     /// Registers a thread; `None` once the session is stopping.
     pub(crate) fn register(&self, thread: u32) -> Option<Arc<Slot>> {
         let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -182,6 +208,8 @@ impl Shared {
         let mut out = Vec::new();
         for slot in slots {
             let p = slot.current.swap(stolen(), Ordering::AcqRel);
+            // Peeks happen on the writer thread, which is running this.
+            debug_assert!(p != peek());
             if p == busy() {
                 let deadline = deadline.min(Instant::now() + Duration::from_secs(1));
                 while !slot.handoff_done.load(Ordering::Acquire) && Instant::now() < deadline {
@@ -248,7 +276,10 @@ impl Config {
     }
 
     /// A thread hands over its chunk once it is this old even if not full, so the file
-    /// never lags far behind (default 1 s).
+    /// never lags far behind (default 1 s). A thread that records nothing more does not hand
+    /// anything over: the writer then copies what its chunk holds once the chunk has sat
+    /// this long, so that everything a thread recorded is in the file within about this
+    /// interval plus the writer's flush period (100 ms), even if the process is then killed.
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
         self
@@ -348,6 +379,7 @@ impl Config {
             epoch,
             pool: ChunkPool::new(self.buffer_size / self.chunk_size, self.chunk_size),
             flush_ticks,
+            flush_interval: self.flush_interval,
             registry: Mutex::new(Registry::default()),
             meta: SegQueue::new(),
             lost_chunks: AtomicU64::new(0),
