@@ -458,7 +458,7 @@ pub enum Error {
     /// after the first failed write is written, and the file has no end record), or the sink
     /// had not finished when [`Config::stop_timeout`] ran out. `summary` says what was written
     /// and what was lost; its loss counts include everything dropped after the failure.
-    #[error("cannot write trace {}: {source}; {summary}", path.display())]
+    #[error("cannot write trace {}: {source}; {}", path.display(), Counts(summary))]
     Incomplete {
         /// The trace file (or `<sink>`).
         path: PathBuf,
@@ -525,26 +525,31 @@ impl std::fmt::Display for Summary {
         if let Some(p) = &self.path {
             write!(f, "{}: ", p.display())?;
         }
-        write!(
-            f,
-            "{} events in {} chunks, {} bytes",
-            self.events, self.chunks, self.bytes
-        )?;
-        // Without events the bytes are the header and end record: no per-event figure (nor
-        // when the bytes are unknown: a sink that failed).
-        if self.events > 0 && self.bytes > 0 {
-            write!(
-                f,
-                " ({:.2} bytes/event)",
-                self.bytes as f64 / self.events as f64
-            )?;
+        write!(f, "{}", Counts(self))
+    }
+}
+
+/// A summary's figures without its path (an error names the path already).
+struct Counts<'a>(&'a Summary);
+
+impl std::fmt::Display for Counts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0;
+        write!(f, "{} events in {} chunks", s.events, s.chunks)?;
+        // No byte count when it is unknown (a sink that failed); no per-event figure without
+        // events (the bytes are then the header and end record).
+        if s.bytes > 0 {
+            write!(f, ", {} bytes", s.bytes)?;
+            if s.events > 0 {
+                write!(f, " ({:.2} bytes/event)", s.bytes as f64 / s.events as f64)?;
+            }
         }
-        write!(f, " over {:.3} s", self.duration.as_secs_f64())?;
-        if self.lost_events > 0 || self.lost_chunks > 0 {
+        write!(f, " over {:.3} s", s.duration.as_secs_f64())?;
+        if s.lost_events > 0 || s.lost_chunks > 0 {
             write!(
                 f,
                 "; LOST {} events in {} chunks",
-                self.lost_events, self.lost_chunks
+                s.lost_events, s.lost_chunks
             )?;
         }
         Ok(())
