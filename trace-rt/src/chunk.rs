@@ -3,6 +3,7 @@
 //! pages committed, when it starts, so the recorder's memory is fixed by its configuration
 //! and no hook takes a page fault on a chunk's first use.
 
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_queue::ArrayQueue;
@@ -11,9 +12,13 @@ use trace_format::EventChunkHeader;
 /// A buffer of encoded events.
 ///
 /// Ownership moves between the pool, one thread's slot, the full queue and the writer; only
-/// the owner writes. The one exception is the session stop, which takes a chunk out of a
-/// live slot: the owner may then still finish one in-flight event, so it writes only beyond
-/// `committed` and the stopper reads only up to it.
+/// the owner writes. Two exceptions read a chunk its thread is still filling: the session
+/// stop, which takes it out of a live slot (the owner may still finish one in-flight event),
+/// and the writer's peek at a quiet thread's chunk (the owner may go on recording, or hand
+/// the chunk over, during the copy). In both the owner writes only beyond `committed` and
+/// the reader reads only up to it; and a chunk the writer may be reading is never turned
+/// back into a `Box` (a unique reference) by its thread: it goes to the full queue as a
+/// pointer, and only the writer recycles it.
 pub(crate) struct Chunk {
     data: *mut u8,
     cap: usize,
@@ -97,11 +102,18 @@ fn commit_pages(data: *mut u8, len: usize) {
 }
 
 /// A chunk handed to the writer, with the header its owner wrote for it.
+///
+/// `chunk` came from `Box::into_raw`; whoever pops it from the full queue (the writer) owns
+/// it and frees or recycles it. A pointer rather than a `Box`, because the writer may still
+/// be reading the chunk (a peek) when its thread hands it over.
 pub(crate) struct FullChunk {
-    pub(crate) chunk: Box<Chunk>,
+    pub(crate) chunk: NonNull<Chunk>,
     pub(crate) header: EventChunkHeader,
     pub(crate) len: usize,
 }
+
+// SAFETY: a `FullChunk` owns its chunk (see above), which is `Send`.
+unsafe impl Send for FullChunk {}
 
 /// The free chunks and the full ones waiting for the writer. Both queues can hold every
 /// chunk, so pushes never fail.
@@ -164,6 +176,17 @@ impl ChunkPool {
     /// The next full chunk for the writer.
     pub(crate) fn pop_full(&self) -> Option<FullChunk> {
         self.full.pop()
+    }
+}
+
+impl Drop for ChunkPool {
+    fn drop(&mut self) {
+        // Chunks handed over after the writer's last round (a thread racing the stop).
+        while let Some(full) = self.full.pop() {
+            // SAFETY: a queued chunk is owned by the queue (it came from `Box::into_raw`), and
+            // with the pool gone nothing else can reach it.
+            drop(unsafe { Box::from_raw(full.chunk.as_ptr()) });
+        }
     }
 }
 

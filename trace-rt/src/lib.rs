@@ -82,10 +82,16 @@
 //!   writer falls behind and no chunk is free, a thread drops its chunk's events, counts
 //!   them, and writes a `Lost` event; recording threads never wait.
 //! - A thread hands over its chunk when full or older than the flush interval (1 s), and
-//!   when it exits. [`Session::stop`] collects every thread's unfinished chunk.
+//!   when it exits; the writer copies what a quiet thread's chunk holds once it has sat for
+//!   a flush interval, so every thread's events reach the file within about a second even if
+//!   the thread records nothing more. [`Session::stop`] collects every thread's unfinished
+//!   chunk, and returns within [`Config::stop_timeout`] (1 s), dropping and counting what
+//!   it could not write by then.
 //! - The writer drains handed-over chunks every 10 ms (at once when an eighth of the pool
 //!   waits) and flushes its output at most every 100 ms; [`FileSink`] writes with `O_DIRECT`
-//!   on Linux where the file system allows it.
+//!   on Linux where the file system allows it. After a failed write (a full disk) it writes
+//!   nothing more: the rest is dropped and counted, and `stop` returns
+//!   [`Error::Incomplete`] with the summary.
 //!
 //! Module map: `clock` (TSC ticks and calibration), `local` (the per-thread hot path),
 //! `chunk` (buffers and their pool), `session` (start, stop, configuration), `writer` (the

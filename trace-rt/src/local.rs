@@ -2,7 +2,9 @@
 //! allocation and no atomic read-modify-write per event. Once per chunk (when it is full or
 //! older than the flush interval) the thread hands it to the writer and takes a fresh one
 //! from the pool; if none is free, the chunk's events are dropped and counted, and a `Lost`
-//! event opens the next chunk. See `session.rs` for how a stop collects unfinished chunks.
+//! event opens the next chunk. See `session.rs` for how a stop collects unfinished chunks,
+//! and `writer.rs` for how the writer copies a quiet thread's chunk; only the hand-over
+//! (`Attached::rotate`, `Attached::retire`) deals with them, never the per-event path.
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
@@ -14,7 +16,7 @@ use trace_format::{Event, EventChunkHeader, Meta, ThreadDef};
 
 use crate::chunk::{Chunk, FullChunk};
 use crate::clock;
-use crate::session::{self, EPOCH, Shared, Slot, busy};
+use crate::session::{self, EPOCH, Shared, Slot, busy, peek};
 
 static NEXT_THREAD: AtomicU32 = AtomicU32::new(1);
 
@@ -454,27 +456,36 @@ impl Attached {
             return self.install(hot, ptr::null_mut(), Box::into_raw(fresh), now);
         }
         // Take the chunk back from the slot so that a stop cannot collect it half-handed-over.
-        if self
-            .slot
-            .current
-            .compare_exchange(self.chunk, busy(), Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        let Some(peeked) = self.take_back() else {
             return Rotate::Stopped;
-        }
+        };
         let old = self.chunk;
+        let header = self.header(hot);
+        let len = hot.pos.get();
         let next = match self.shared.pool.take() {
             Some(fresh) => {
-                let header = self.header(hot);
-                // SAFETY: `old` came from `Box::into_raw` and this thread owns it (the slot is
-                // busy, so the stop cannot have taken it).
-                let chunk = unsafe { Box::from_raw(old) };
-                self.shared.hand_over(FullChunk {
-                    chunk,
-                    header,
-                    len: hot.pos.get(),
-                });
+                self.hand_over(old, header, len);
                 Box::into_raw(fresh)
+            }
+            None if peeked => {
+                // The writer is behind, but it has written part of this chunk (or is reading
+                // it right now): the chunk must reach it whole and must not be reused here.
+                // Hand it over and go without a chunk: this event is lost, like every one
+                // until a chunk is free again (then a `Lost` event opens it).
+                self.hand_over(old, header, len);
+                self.chunk = ptr::null_mut();
+                self.seq = self.seq.wrapping_add(1);
+                if self
+                    .slot
+                    .current
+                    .compare_exchange(busy(), ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    self.slot.handoff_done.store(true, Ordering::Release);
+                    return Rotate::Stopped;
+                }
+                self.lose(0, 1);
+                return Rotate::Dropped;
             }
             None => {
                 // The writer is behind: drop this chunk's events and reuse it. A `Lost` event
@@ -492,13 +503,51 @@ impl Attached {
         self.install(hot, busy(), next, now)
     }
 
+    /// Takes this thread's chunk back from the slot (`busy`), so that neither the stop nor a
+    /// peek of the writer can start on it. `None`: the stop took it. `Some(peeked)`: whether
+    /// the writer has written part of it, or is copying it at this moment (the slot says
+    /// `peek`; the thread takes it anyway, without waiting for the copy): then the chunk
+    /// must go to the writer, and only the writer may recycle it.
+    fn take_back(&self) -> Option<bool> {
+        let mut expected = self.chunk;
+        loop {
+            match self.slot.current.compare_exchange(
+                expected,
+                busy(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    // Acquire: the writer stores `peeked` before it ends its peek.
+                    let peeked = self.slot.peeked.load(Ordering::Relaxed);
+                    return Some(expected == peek() || peeked == self.seq.wrapping_add(1));
+                }
+                // The writer began or ended a peek meanwhile (each retry follows a step of
+                // the writer's, so this ends).
+                Err(now) if now == peek() || now == self.chunk => expected = now,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Queues `chunk` (taken back from the slot) for the writer.
+    fn hand_over(&self, chunk: *mut Chunk, header: EventChunkHeader, len: usize) {
+        // Not turned back into a `Box`: the writer may still be reading it (a peek). Never
+        // null: the callers hold a chunk.
+        if let Some(chunk) = ptr::NonNull::new(chunk) {
+            self.shared.hand_over(FullChunk { chunk, header, len });
+        }
+    }
+
     /// Publishes `next` in the slot (which holds `expected`) and starts filling it.
     fn install(&mut self, hot: &Hot, expected: *mut Chunk, next: *mut Chunk, now: u64) -> Rotate {
         // SAFETY: this thread owns `next` (fresh from the pool or taken back from the slot).
         let chunk = unsafe { &*next };
         chunk.base_time.store(now, Ordering::Relaxed);
         chunk.committed.store(0, Ordering::Relaxed);
-        self.slot.seq.store(self.seq, Ordering::Relaxed);
+        // Release: a writer that reads this seq also sees every chunk handed over before it
+        // in the full queue (it writes those first).
+        self.slot.seq.store(self.seq, Ordering::Release);
         if self
             .slot
             .current
@@ -530,25 +579,17 @@ impl Attached {
         if self.chunk.is_null() {
             return;
         }
-        if self
-            .slot
-            .current
-            .compare_exchange(self.chunk, busy(), Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        let Some(peeked) = self.take_back() else {
             return; // stolen by the stop, which writes it
-        }
-        let header = self.header(hot);
-        // SAFETY: the slot is busy, so this thread owns the chunk.
-        let chunk = unsafe { Box::from_raw(self.chunk) };
-        if hot.count.get() > 0 {
-            self.shared.hand_over(FullChunk {
-                chunk,
-                header,
-                len: hot.pos.get(),
-            });
+        };
+        if hot.count.get() > 0 || peeked {
+            self.hand_over(self.chunk, self.header(hot), hot.pos.get());
         } else {
-            self.shared.pool.give_back(chunk);
+            // SAFETY: the slot is busy and the writer never peeked at this chunk, so this
+            // thread owns it alone; it came from `Box::into_raw`.
+            self.shared
+                .pool
+                .give_back(unsafe { Box::from_raw(self.chunk) });
         }
         self.chunk = ptr::null_mut();
         if self

@@ -1,28 +1,55 @@
 //! The writer thread: drains full chunks and metadata into the session's sink, returns
-//! chunks to the pool, and on stop collects every thread's unfinished chunk and writes the
-//! end record. All I/O happens here, never on recording threads.
+//! chunks to the pool, copies what quiet threads' chunks hold, and on stop collects every
+//! thread's unfinished chunk and writes the end record. All I/O happens here, never on
+//! recording threads.
+//!
+//! Quiet threads: a thread hands its chunk over when the chunk is full or older than the
+//! flush interval, but only when it records its next event. A thread that goes quiet would
+//! keep its events until the stop, and lose them to a `kill -9`. So the writer watches the
+//! slots, and once a thread has kept the same chunk for a flush interval it *peeks*: marks
+//! the slot `peek` (a compare-and-swap, like the thread's own `busy`), copies the committed
+//! events, and puts the chunk back. The thread is not slowed: its events go on beyond the
+//! committed length as usual, and if it wants to hand the chunk over meanwhile it takes it
+//! from `peek` without waiting (then the chunk goes to the full queue whatever happens, and
+//! only the writer recycles it, after the copy). The copy becomes a chunk in the file of its
+//! own; the rest of the chunk, when it arrives, is re-encoded as another one (every chunk is
+//! decodable on its own: its time and task deltas start afresh). A thread's chunks carry
+//! consecutive `seq` numbers in the file, so the writer renumbers: a chunk's pieces take
+//! consecutive numbers and push the thread's later chunks up by as many, and a chunk the
+//! thread dropped stays a gap.
+//!
+//! Loss, not retries: after the sink's first error nothing more is given to it (a full disk
+//! is not written to again); every chunk after it is dropped and counted, and the error goes
+//! to [`crate::Session::stop`] with the summary. A stop has a deadline
+//! ([`crate::Config::stop_timeout`]): past three quarters of it, chunks still to be written
+//! are dropped and counted, so that the end record (with those counts) is written in time.
 
+use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use trace_format::codec::ChunkDecoder;
-use trace_format::{End, EventChunkHeader, Header};
+use trace_format::codec::{self, ChunkDecoder, EncodeState};
+use trace_format::{End, Event, EventChunkHeader, Header};
 
-use crate::session::Shared;
+use crate::chunk::Chunk;
+use crate::session::{Shared, Slot, is_chunk, peek};
 use crate::sink::Sink;
 
-/// What the writer did, handed back when it exits.
+/// What the writer did, handed back when it exits: the totals of the end record (or of what
+/// it would have said, when it could not be written).
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     pub(crate) events: u64,
     pub(crate) chunks: u64,
     pub(crate) bytes: u64,
-    /// Chunks that reached the writer but could not be written (after a sink error).
+    /// Every loss: threads' drops, and chunks that reached the writer but were not written.
     pub(crate) lost_chunks: u64,
     pub(crate) lost_events: u64,
+    /// The sink's first error.
     pub(crate) error: Option<io::Error>,
 }
 
@@ -36,21 +63,120 @@ const FLUSH_PERIOD: Duration = Duration::from_millis(100);
 /// Time given to events that were in flight when recording was switched off.
 const STOP_GRACE: Duration = Duration::from_millis(2);
 
+/// Starts the writer thread; its [`Outcome`] arrives on the receiver when it is done (the
+/// stop waits for it only until its deadline).
 pub(crate) fn spawn(
     shared: Arc<Shared>,
     sink: Box<dyn Sink>,
     header: Header,
-) -> io::Result<JoinHandle<Outcome>> {
-    std::thread::Builder::new()
+) -> io::Result<(JoinHandle<()>, Receiver<Outcome>)> {
+    let (tx, rx) = sync_channel(1);
+    let handle = std::thread::Builder::new()
         .name("trace-rt-writer".into())
-        .spawn(move || Writer::new(shared, sink).run(&header))
+        .spawn(move || {
+            let outcome = Writer::new(shared, sink).run(&header);
+            send(&tx, outcome);
+        })?;
+    Ok((handle, rx))
+}
+
+/// Hands the outcome to the stop (which may have given up waiting: then nobody reads it).
+fn send(tx: &SyncSender<Outcome>, outcome: Outcome) {
+    let _ = tx.try_send(outcome);
+}
+
+/// The events of a chunk that the application recorded: all but the `Lost` marker that may
+/// open it (it reports drops already counted).
+fn user_events(header: &EventChunkHeader, bytes: &[u8]) -> u64 {
+    let marker = matches!(
+        ChunkDecoder::new(bytes, header.base_time).next(),
+        Some(Ok((_, Event::Lost { .. })))
+    );
+    u64::from(header.event_count).saturating_sub(u64::from(marker))
+}
+
+/// Adds `n` to a counter only the writer changes (no read-modify-write needed).
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+}
+
+/// What the writer knows of one recording thread's chunks.
+#[derive(Default)]
+struct ThreadOut {
+    /// Chunks written for this thread beyond one per thread chunk: a chunk whose seq is `s`
+    /// goes out as `s + extra` (and its pieces, if peeked, as the numbers after it).
+    extra: u32,
+    /// What peeks wrote of the thread's current chunk.
+    peeked: Option<Peeked>,
+}
+
+/// The part of a thread's chunk that peeks have written.
+#[derive(Clone, Copy)]
+struct Peeked {
+    /// The chunk's sequence number (the thread's).
+    seq: u32,
+    /// Bytes of its events written (whole events).
+    bytes: usize,
+    /// Time of the last event written: the next piece's base time.
+    end_time: u64,
+    /// Chunks written from it so far.
+    pieces: u32,
+}
+
+/// A slot as the writer's last look saw it.
+struct Watched {
+    slot: Arc<Slot>,
+    chunk: *mut Chunk,
+    seq: u32,
+    /// Since when the slot has held this chunk (as far as the writer saw).
+    since: Instant,
+}
+
+/// A chunk's events from byte `from` on, re-encoded into `out` as a chunk of their own
+/// whose base time is `base` (the time of the event before them); with `from == 0`, the
+/// chunk's bytes as they are. Returns the header fields: `(count, end_time)`.
+fn piece(bytes: &[u8], base_time: u64, from: usize, base: u64, out: &mut Vec<u8>) -> (u32, u64) {
+    out.clear();
+    let mut decoder = ChunkDecoder::new(bytes, base_time);
+    let mut state = EncodeState::new(base);
+    let (mut count, mut end_time) = (0u32, base);
+    loop {
+        let at = decoder.position();
+        // A decoding error cannot come from the recorder's own encoding; stop there.
+        let Some(Ok((time, event))) = decoder.next() else {
+            break;
+        };
+        if at < from {
+            continue;
+        }
+        if from == 0 {
+            out.extend_from_slice(&bytes[at..decoder.position()]);
+        } else {
+            let len = out.len();
+            out.resize(len + codec::max_encoded_len(&event), 0);
+            let n = codec::encode(&mut state, &mut out[len..], time, &event);
+            out.truncate(len + n);
+        }
+        count += 1;
+        end_time = time;
+    }
+    (count, end_time)
 }
 
 struct Writer {
     shared: Arc<Shared>,
     sink: Box<dyn Sink>,
-    out: Outcome,
+    /// The sink's first error: nothing more is written after it.
+    error: Option<io::Error>,
+    /// While stopping: past this, chunks are dropped (and counted) rather than written.
+    write_until: Option<Instant>,
     end_time: u64,
+    threads: HashMap<u32, ThreadOut>,
+    watched: Vec<Watched>,
+    /// A peek's copy of a chunk's committed bytes.
+    copy: Vec<u8>,
+    /// A piece of a chunk, re-encoded.
+    encoded: Vec<u8>,
 }
 
 impl Writer {
@@ -58,8 +184,13 @@ impl Writer {
         Writer {
             shared,
             sink,
-            out: Outcome::default(),
+            error: None,
+            write_until: None,
             end_time: 0,
+            threads: HashMap::new(),
+            watched: Vec::new(),
+            copy: Vec::new(),
+            encoded: Vec::new(),
         }
     }
 
@@ -71,54 +202,133 @@ impl Writer {
         let mut unflushed_since: Option<Instant> = None;
         loop {
             let stopping = self.shared.stop.load(Ordering::Acquire);
-            if self.drain() {
-                unflushed_since.get_or_insert_with(Instant::now);
-            }
+            let mut wrote = self.drain();
             if stopping {
                 break;
+            }
+            wrote |= self.peek_quiet_threads();
+            if wrote {
+                unflushed_since.get_or_insert_with(Instant::now);
             }
             let mut wait = WRITE_PERIOD;
             if let Some(since) = unflushed_since {
                 match FLUSH_PERIOD.checked_sub(since.elapsed()) {
                     Some(left) if !left.is_zero() => wait = wait.min(left),
                     _ => {
-                        let r = self.sink.flush();
-                        self.check(r);
+                        if self.error.is_none() {
+                            let r = self.sink.flush();
+                            self.check(r);
+                        }
                         unflushed_since = None;
                     }
                 }
             }
             std::thread::park_timeout(wait);
         }
-        self.finish();
-        self.out
+        self.finish()
     }
 
-    /// Remembers the first error; later writes are skipped and counted as lost.
+    /// Remembers the first error; the sink is not called again after it.
     fn check(&mut self, r: io::Result<()>) {
         if let Err(e) = r
-            && self.out.error.is_none()
+            && self.error.is_none()
         {
-            self.out.error = Some(e);
+            self.error = Some(e);
         }
+    }
+
+    /// Whether chunks are to be dropped rather than written: after an error, or past the
+    /// stop's writing time (checked before every chunk: a stop can come while the writer is
+    /// working through a long queue).
+    fn dropping(&mut self) -> bool {
+        if self.error.is_some() {
+            return true;
+        }
+        if self.write_until.is_none() && self.shared.stop.load(Ordering::Acquire) {
+            // The stop sets its deadline before `stop`.
+            let deadline = self.shared.stop_deadline.get().copied();
+            let deadline = deadline.unwrap_or_else(|| Instant::now() + self.shared.stop_timeout);
+            // A quarter of the time is kept for the end record (and a file's sync).
+            let reserve = self.shared.stop_timeout / 4;
+            self.write_until = Some(deadline.checked_sub(reserve).unwrap_or(deadline));
+        }
+        self.write_until.is_some_and(|t| Instant::now() >= t)
     }
 
     fn write_chunk(&mut self, header: &EventChunkHeader, bytes: &[u8]) {
-        if self.out.error.is_some() {
-            self.out.lost_chunks += 1;
-            self.out.lost_events += u64::from(header.event_count);
-            return;
-        }
-        let r = self.sink.events(header, bytes);
-        if r.is_ok() {
-            self.out.chunks += 1;
-            self.out.events += u64::from(header.event_count);
+        let r = if self.dropping() {
+            None
+        } else {
+            Some(self.sink.events(header, bytes))
+        };
+        let progress = &self.shared.progress;
+        if let Some(Ok(())) = r {
+            bump(&progress.chunks, 1);
+            bump(&progress.events, u64::from(header.event_count));
             self.end_time = self.end_time.max(header.end_time);
         } else {
-            self.out.lost_chunks += 1;
-            self.out.lost_events += u64::from(header.event_count);
+            bump(&progress.lost_chunks, 1);
+            bump(&progress.lost_events, user_events(header, bytes));
         }
-        self.check(r);
+        if let Some(r) = r {
+            self.check(r);
+        }
+    }
+
+    /// Writes a thread's chunk `seq` whose events are `bytes` (whole events): handed over
+    /// (`header`, the thread's own) or collected at the stop. Only what peeks have not
+    /// written yet, under the chunk's number in the file.
+    fn write_thread_chunk(
+        &mut self,
+        thread: u32,
+        seq: u32,
+        base_time: u64,
+        bytes: &[u8],
+        header: Option<&EventChunkHeader>,
+    ) {
+        let t = self.threads.entry(thread).or_default();
+        let peeked = match t.peeked.take() {
+            Some(p) if p.seq == seq => Some(p),
+            // A peeked chunk always comes back to the writer, and in order; were one ever
+            // missing, the numbers it took stay taken and its rest is a gap.
+            Some(p) => {
+                t.extra = t.extra.wrapping_add(p.pieces);
+                None
+            }
+            None => None,
+        };
+        let first = seq.wrapping_add(t.extra);
+        match (peeked, header) {
+            (None, Some(h)) => {
+                // The common case: the chunk as its thread wrote it.
+                if h.event_count > 0 {
+                    let h = EventChunkHeader { seq: first, ..*h };
+                    self.write_chunk(&h, bytes);
+                }
+            }
+            (peeked, _) => {
+                let (from, base, pieces) =
+                    peeked.map_or((0, base_time, 0), |p| (p.bytes, p.end_time, p.pieces));
+                let mut out = std::mem::take(&mut self.encoded);
+                let (count, end_time) = piece(bytes, base_time, from, base, &mut out);
+                let mut written = pieces;
+                if count > 0 {
+                    let h = EventChunkHeader {
+                        thread,
+                        seq: first.wrapping_add(pieces),
+                        base_time: base,
+                        end_time,
+                        event_count: count,
+                    };
+                    self.write_chunk(&h, &out);
+                    written += 1;
+                }
+                self.encoded = out;
+                // The chunk took `written` numbers in the file instead of one.
+                let t = self.threads.entry(thread).or_default();
+                t.extra = t.extra.wrapping_add(written.saturating_sub(1));
+            }
+        }
     }
 
     /// Writes pending metadata and full chunks. Returns whether anything was written.
@@ -126,68 +336,337 @@ impl Writer {
         let mut wrote = false;
         while let Some(meta) = self.shared.pop_meta() {
             wrote = true;
-            if self.out.error.is_none() {
+            if self.error.is_none() {
                 let r = self.sink.meta(&meta);
                 self.check(r);
             }
         }
         while let Some(full) = self.shared.pool.pop_full() {
             wrote = true;
-            // SAFETY: the writer owns a chunk popped from the full queue; `len` is what its
-            // thread wrote.
-            let bytes = unsafe { full.chunk.prefix(full.len) };
-            self.write_chunk(&full.header, bytes);
-            self.shared.pool.give_back(full.chunk);
+            // SAFETY: the writer owns a chunk popped from the full queue (no peek of it is
+            // under way: peeks run on this thread); `len` is what its thread wrote.
+            let bytes = unsafe { full.chunk.as_ref().prefix(full.len) };
+            let h = &full.header;
+            self.write_thread_chunk(h.thread, h.seq, h.base_time, bytes, Some(h));
+            // SAFETY: as above; it came from `Box::into_raw`, and nothing refers to it now.
+            self.shared
+                .pool
+                .give_back(unsafe { Box::from_raw(full.chunk.as_ptr()) });
         }
         wrote
     }
 
-    fn finish(&mut self) {
-        std::thread::sleep(STOP_GRACE);
+    /// Looks at every slot; a chunk that has sat in its slot for a flush interval is
+    /// peeked at (see the module docs). Returns whether anything was written.
+    fn peek_quiet_threads(&mut self) -> bool {
+        let known = self.watched.len();
+        let mut new = Vec::new();
+        self.shared.slots_since(known, &mut new);
+        let now = Instant::now();
+        self.watched.extend(new.into_iter().map(|slot| Watched {
+            slot,
+            chunk: std::ptr::null_mut(),
+            seq: 0,
+            since: now,
+        }));
+        let interval = self.shared.flush_interval;
+        let mut quiet = Vec::new();
+        for (i, w) in self.watched.iter_mut().enumerate() {
+            // Acquire: every chunk this thread handed over before installing this one is in
+            // the full queue now (the drain below writes it before the peek's piece).
+            let seq = w.slot.seq.load(Ordering::Acquire);
+            let chunk = w.slot.current.load(Ordering::Acquire);
+            if !is_chunk(chunk) || chunk != w.chunk || seq != w.seq {
+                (w.chunk, w.seq, w.since) = (chunk, seq, now);
+            } else if now.duration_since(w.since) >= interval {
+                quiet.push(i);
+            }
+        }
+        if quiet.is_empty() {
+            return false;
+        }
+        // The threads' earlier chunks first: a thread's pieces are numbered in order.
         self.drain();
-        for (slot, chunk, committed) in self.shared.collect_unfinished() {
+        let mut wrote = false;
+        for i in quiet {
+            wrote |= self.peek(i);
+            self.watched[i].since = now;
+        }
+        wrote
+    }
+
+    /// Copies what the chunk in watched slot `i` holds beyond what was written of it, and
+    /// writes it as a chunk of its own. Returns whether it wrote anything.
+    fn peek(&mut self, i: usize) -> bool {
+        let w = &self.watched[i];
+        let (slot, p) = (w.slot.clone(), w.chunk);
+        if slot
+            .current
+            .compare_exchange(p, peek(), Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return false; // the thread is handing it over, or has: it comes through the queue
+        }
+        // The thread cannot install another chunk while the slot says `peek`.
+        let seq = slot.seq.load(Ordering::Relaxed);
+        let done = match self.threads.get(&slot.thread).and_then(|t| t.peeked) {
+            Some(pk) if pk.seq == seq => pk.bytes,
+            _ => 0,
+        };
+        let mut copied = None;
+        if seq == w.seq {
+            // SAFETY: chunks stay allocated while the session lives, and this one is the
+            // slot's (the CAS): its thread writes only beyond `committed` (read with Acquire),
+            // and if it takes the chunk back meanwhile it hands it to the full queue, which
+            // only this thread pops, so the bytes stay as they are until the copy is done.
+            let chunk = unsafe { &*p };
+            let committed = chunk.committed.load(Ordering::Acquire);
+            if committed > done {
+                self.copy.clear();
+                // SAFETY: as above.
+                self.copy
+                    .extend_from_slice(unsafe { chunk.prefix(committed) });
+                copied = Some(chunk.base_time.load(Ordering::Relaxed));
+                // Before the chunk is given back: its thread must not drop it in place now.
+                slot.peeked.store(seq.wrapping_add(1), Ordering::Relaxed);
+            }
+        }
+        // Fails when the thread took the chunk back meanwhile (it hands it over).
+        let _ = slot
+            .current
+            .compare_exchange(peek(), p, Ordering::Release, Ordering::Relaxed);
+        let Some(base_time) = copied else {
+            return false;
+        };
+        let copy = std::mem::take(&mut self.copy);
+        let t = self.threads.entry(slot.thread).or_default();
+        if t.peeked.is_some_and(|pk| pk.seq != seq) {
+            // As in `write_thread_chunk`: never happens; numbers taken stay taken.
+            t.extra = t.extra.wrapping_add(t.peeked.map_or(0, |pk| pk.pieces));
+            t.peeked = None;
+        }
+        let pk = *t.peeked.get_or_insert(Peeked {
+            seq,
+            bytes: 0,
+            end_time: base_time,
+            pieces: 0,
+        });
+        let first = seq.wrapping_add(t.extra);
+        let mut out = std::mem::take(&mut self.encoded);
+        let (count, end_time) = piece(&copy, base_time, pk.bytes, pk.end_time, &mut out);
+        let wrote = count > 0;
+        if wrote {
+            let h = EventChunkHeader {
+                thread: slot.thread,
+                seq: first.wrapping_add(pk.pieces),
+                base_time: pk.end_time,
+                end_time,
+                event_count: count,
+            };
+            self.write_chunk(&h, &out);
+            // Written or (after an error) counted as lost: either way not to be written again.
+            if let Some(t) = self.threads.get_mut(&slot.thread) {
+                t.peeked = Some(Peeked {
+                    seq,
+                    bytes: copy.len(),
+                    end_time,
+                    pieces: pk.pieces + 1,
+                });
+            }
+        }
+        self.encoded = out;
+        self.copy = copy;
+        wrote
+    }
+
+    fn finish(mut self) -> Outcome {
+        self.dropping(); // sets `write_until`
+        let deadline = self.shared.stop_deadline.get().copied();
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + self.shared.stop_timeout);
+        std::thread::sleep(STOP_GRACE);
+        // Take the threads' chunks first, then write what they handed over before (each
+        // thread's chunks in order), then the chunks taken.
+        let unfinished = self.shared.collect_unfinished(deadline);
+        self.drain();
+        for (slot, chunk, committed) in unfinished {
             // SAFETY: `chunk` stays allocated while `slot` lives; its thread writes only
             // beyond `committed`, which was read with Acquire.
             let chunk = unsafe { &*chunk };
             let bytes = unsafe { chunk.prefix(committed) };
             let base_time = chunk.base_time.load(Ordering::Relaxed);
-            // The thread kept no header for a chunk it was still filling: count it here.
-            let (mut count, mut end_time, mut valid) = (0u32, base_time, 0);
-            let mut decoder = ChunkDecoder::new(bytes, base_time);
-            while let Some(Ok((t, _))) = decoder.next() {
-                count += 1;
-                end_time = t;
-                valid = decoder.position();
-            }
-            let bytes = &bytes[..valid];
-            let header = EventChunkHeader {
-                thread: slot.thread,
-                seq: slot.seq.load(Ordering::Relaxed),
-                base_time,
-                end_time,
-                event_count: count,
-            };
-            self.write_chunk(&header, bytes);
+            let seq = slot.seq.load(Ordering::Relaxed);
+            self.write_thread_chunk(slot.thread, seq, base_time, bytes, None);
         }
-        // Chunks handed over while the slots were being collected.
+        // Chunks of threads that were busy handing one over when the slots were collected.
         self.drain();
+        let progress = &self.shared.progress;
         let end = End {
             end_time: self.end_time.max(crate::clock::now()),
-            events: self.out.events,
-            chunks: self.out.chunks,
-            lost_chunks: self.shared.lost_chunks.load(Ordering::Relaxed) + self.out.lost_chunks,
-            lost_events: self.shared.lost_events.load(Ordering::Relaxed) + self.out.lost_events,
+            events: progress.events.load(Ordering::Relaxed),
+            chunks: progress.chunks.load(Ordering::Relaxed),
+            lost_chunks: self.shared.lost_chunks.load(Ordering::Relaxed)
+                + progress.lost_chunks.load(Ordering::Relaxed),
+            lost_events: self.shared.lost_events.load(Ordering::Relaxed)
+                + progress.lost_events.load(Ordering::Relaxed),
         };
+        self.shared.pool.release_free();
         // The summary reports what the file says (a drop racing the stop after this point
         // is in neither).
-        self.out.lost_chunks = end.lost_chunks;
-        self.out.lost_events = end.lost_events;
-        self.shared.pool.release_free();
-        if self.out.error.is_none() {
-            match self.sink.finish(&end) {
-                Ok(bytes) => self.out.bytes = bytes,
-                Err(e) => self.out.error = Some(e),
+        let mut out = Outcome {
+            events: end.events,
+            chunks: end.chunks,
+            lost_chunks: end.lost_chunks,
+            lost_events: end.lost_events,
+            ..Outcome::default()
+        };
+        match self.error.take() {
+            // After an error the sink is not called again: the file has no end record.
+            Some(e) => out.error = Some(e),
+            None => match self.sink.finish(&end) {
+                Ok(bytes) => out.bytes = bytes,
+                Err(e) => out.error = Some(e),
+            },
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use trace_format::{Meta, TaskId, Trace};
+
+    use super::*;
+    use crate::local::try_record_at;
+    use crate::{Config, MemorySink};
+
+    /// A chunk received: its header and its events' `(time, task)`.
+    type Got = (EventChunkHeader, Vec<(u64, u64)>);
+
+    /// Keeps the trace, and every chunk's header and events as they arrive.
+    #[derive(Clone, Default)]
+    struct Chunks {
+        inner: MemorySink,
+        got: Arc<Mutex<Vec<Got>>>,
+    }
+
+    impl Chunks {
+        fn got(&self) -> Vec<Got> {
+            self.got.lock().unwrap().clone()
+        }
+
+        fn events(&self) -> usize {
+            self.got().iter().map(|(_, e)| e.len()).sum()
+        }
+
+        fn wait_for(&self, events: usize) {
+            let give_up = Instant::now() + Duration::from_secs(20);
+            while self.events() < events {
+                assert!(
+                    Instant::now() < give_up,
+                    "{} of {events} events",
+                    self.events()
+                );
+                std::thread::sleep(Duration::from_millis(2));
             }
         }
+    }
+
+    impl Sink for Chunks {
+        fn header(&mut self, header: &Header) -> io::Result<()> {
+            self.inner.header(header)
+        }
+        fn meta(&mut self, meta: &Meta) -> io::Result<()> {
+            self.inner.meta(meta)
+        }
+        fn events(&mut self, header: &EventChunkHeader, events: &[u8]) -> io::Result<()> {
+            // Each chunk decodes on its own, from its own base time.
+            let decoded = ChunkDecoder::new(events, header.base_time)
+                .map(|e| {
+                    let (time, event) = e.expect("a chunk the writer wrote decodes alone");
+                    let task = match event {
+                        Event::PollStart { task } => task.0,
+                        _ => 0,
+                    };
+                    (time, task)
+                })
+                .collect::<Vec<_>>();
+            assert_eq!(decoded.len() as u32, header.event_count, "{header:?}");
+            assert_eq!(
+                decoded.last().map_or(header.base_time, |e| e.0),
+                header.end_time
+            );
+            self.got.lock().unwrap().push((*header, decoded));
+            self.inner.events(header, events)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.inner.flush()
+        }
+        fn finish(&mut self, end: &End) -> io::Result<u64> {
+            self.inner.finish(end)
+        }
+    }
+
+    fn poll(task: u64) -> Event<'static> {
+        Event::PollStart { task: TaskId(task) }
+    }
+
+    /// Events at the thread's previous event's time (as the allocator records) stay in the
+    /// chunk the writer has already peeked at (a fresh clock reading past the flush interval
+    /// would start a new chunk): the chunk goes to the file in pieces, the first as written,
+    /// the others re-encoded from the piece before's last time (task ids afresh), one after
+    /// a second peek, one from the stop's collection, one from a hand-over; the thread's
+    /// next chunks are numbered after the pieces.
+    #[test]
+    fn a_peeked_chunk_that_fills_on_goes_out_in_pieces_numbered_in_order() {
+        let sink = Chunks::default();
+        let session = Config::default()
+            .flush_interval(Duration::from_millis(20))
+            .start_with_sink(sink.clone())
+            .unwrap();
+        let mut expected = Vec::new();
+        let mut task = 1000;
+        // `fresh`: at a fresh clock reading; else at the previous event's time.
+        let mut record = |n: usize, fresh: bool| {
+            for _ in 0..n {
+                task += 3;
+                if fresh {
+                    crate::raw::record(&poll(task));
+                } else {
+                    assert!(try_record_at(0, &poll(task)));
+                }
+                expected.push(task);
+            }
+            expected.len()
+        };
+        // Piece 0 (a peek), piece 1 (a second peek, re-encoded).
+        sink.wait_for(record(5, true));
+        sink.wait_for(record(4, false));
+        // Piece 2: the chunk's rest, handed over when a fresh event needs a new chunk (the
+        // first chunk is past its flush interval by now); then the next chunk, peeked.
+        record(3, false);
+        sink.wait_for(record(2, true));
+        // The next chunk's rest, collected by the stop.
+        record(2, false);
+        let summary = session.stop().unwrap();
+        assert_eq!(summary.lost_events, 0, "{summary}");
+        let got = sink.got();
+        let seqs: Vec<u32> = got.iter().map(|(h, _)| h.seq).collect();
+        let counts: Vec<u32> = got.iter().map(|(h, _)| h.event_count).collect();
+        assert_eq!(seqs, [0, 1, 2, 3, 4], "counts {counts:?}");
+        assert_eq!(counts, [5, 4, 3, 2, 2]);
+        let tasks: Vec<u64> = got
+            .iter()
+            .flat_map(|(_, e)| e.iter().map(|e| e.1))
+            .collect();
+        assert_eq!(tasks, expected);
+        // Pieces follow each other in time.
+        for w in got.windows(2) {
+            assert!(w[1].0.base_time >= w[0].0.end_time, "{:?}", w);
+        }
+        let trace = Trace::from_bytes(sink.inner.bytes()).unwrap();
+        assert!(trace.warnings().is_empty(), "{:?}", trace.warnings());
+        assert_eq!(trace.validate().unwrap(), 16);
     }
 }

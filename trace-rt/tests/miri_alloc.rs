@@ -68,6 +68,8 @@ fn every_allocation_is_recorded_from_threads_that_exit() {
     let session = Config::default()
         .chunk_size(4096)
         .buffer_size(64 * 4096)
+        // Miri is far slower than the default 1 s stop deadline allows.
+        .stop_timeout(std::time::Duration::from_secs(3600))
         .start_with_sink(sink.clone())
         .unwrap();
     let threads: Vec<_> = (0..2)
@@ -126,6 +128,8 @@ fn allocating_while_sessions_start_stop_and_drop_chunks() {
         let session = Config::default()
             .chunk_size(4096)
             .buffer_size(2 * 4096) // runs out: chunks are dropped and counted
+            // Miri is far slower than the default 1 s stop deadline allows.
+            .stop_timeout(std::time::Duration::from_secs(3600))
             .start_with_sink(sink.clone())
             .unwrap();
         let worker = std::thread::spawn(move || {
