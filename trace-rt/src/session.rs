@@ -356,10 +356,15 @@ impl Config {
         let flush_ticks = ((u128::from(flush_ns) << 32)
             / u128::from(info.nanos_per_unit_q32.max(1)))
         .min(u128::from(u64::MAX)) as u64;
-        let mut features = vec![(
-            "tokio_unstable".to_string(),
-            cfg!(tokio_unstable).to_string(),
-        )];
+        let mut features = vec![
+            (
+                "tokio_unstable".to_string(),
+                cfg!(tokio_unstable).to_string(),
+            ),
+            // Every event reaches the writer within this interval, a quiet thread's too: a
+            // reader of a cut recording knows how much of its tail may be missing.
+            ("flush_interval_ns".to_string(), flush_ns.to_string()),
+        ];
         features.extend(self.features.iter().cloned());
         let header = Header {
             clock: info,

@@ -818,4 +818,23 @@ fn a_killed_process_keeps_what_its_quiet_threads_recorded() {
     assert_eq!(terminates, 8, "terminates in the file");
     assert_eq!(counter_values(&trace, "main-started"), [1]);
     assert_eq!(counter_values(&trace, "main-idle"), [1]);
+
+    // What the report makes of it: the recording says how much of its tail may be missing,
+    // no poll is "still running", and none of the burst's tasks is a leak suspect.
+    let flush = trace
+        .header()
+        .features
+        .iter()
+        .find(|(k, _)| k == "flush_interval_ns")
+        .map(|(_, v)| v.clone());
+    assert_eq!(flush.as_deref(), Some("1000000000"));
+    let model = trace_viewer::model::Model::load(&trace).unwrap();
+    assert!(model.complete_until < model.end);
+    let b = trace_viewer::analysis::breakdown::Breakdown::compute(&model, &Default::default());
+    assert!(
+        b.longest_polls.iter().all(|p| !p.still_running),
+        "{:?}",
+        b.longest_polls
+    );
+    assert_eq!(b.leak_suspect_count, 0, "{:?}", b.leak_suspects);
 }
