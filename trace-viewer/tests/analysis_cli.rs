@@ -184,6 +184,28 @@ fn mmu_errors_are_clear() {
     );
 }
 
+/// Bad windows are usage errors (exit 2) with a message that says what is wrong, never an
+/// MMU of 0 from a window of 0 ns.
+#[test]
+fn mmu_rejects_bad_windows_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "ref.rtt", &reference_trace());
+    for (windows, want) in [
+        ("0ms", "at least 1 ns"),
+        ("1ms,0s", "at least 1 ns"),
+        ("0.0000001ns", "less than 1 ns"),
+        (" -1ms", "negative"),
+        (",,,", "empty item"),
+        ("1ms,,2ms", "empty item"),
+    ] {
+        let o = run(&[&"mmu", &path, &"--windows", &windows]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{windows:?}: {err}");
+        assert!(err.contains(want), "{windows:?}: {err}");
+        assert!(o.stdout.is_empty(), "{windows:?}");
+    }
+}
+
 #[test]
 fn report_json_has_breakdown_leaks_threads_pauses_and_mmu() {
     let dir = tempfile::tempdir().unwrap();
