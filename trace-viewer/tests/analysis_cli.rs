@@ -267,3 +267,56 @@ fn report_json_has_breakdown_leaks_threads_pauses_and_mmu() {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
 }
+
+/// Two workers that start after the trace began and stop before it ends (a runtime built
+/// late and shut down early), no pause: the MMU is 1 at every window, not 0 after shutdown.
+#[test]
+fn a_runtime_that_starts_late_and_shuts_down_is_not_a_pause() {
+    let mut b = TraceBuilder::new();
+    b.location(1, "src/app.rs", 10, 9);
+    b.push(
+        9,
+        0,
+        Event::ThreadStart {
+            kind: ThreadKind::Other,
+            index: 0,
+        },
+    );
+    for (thread, index) in [(1, 0), (2, 1)] {
+        b.push(
+            thread,
+            100_000_000 + thread as u64,
+            Event::ThreadStart {
+                kind: ThreadKind::Worker,
+                index,
+            },
+        );
+        b.push(thread, 200_000_000, Event::PollStart { task: TaskId(1) });
+        b.push(thread, 200_100_000, Event::PollEnd { ready: false });
+        b.push(thread, 2 * S + thread as u64, Event::ThreadStop);
+    }
+    b.push(9, 3 * S, Event::WorkerPark);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "shutdown.rtt", &b);
+    let v = json(&run(&[&"report", &path, &"--json"]));
+    for w in v["mmu"]["windows"].as_array().unwrap() {
+        assert_eq!(w["mmu"], 1.0, "{:#}", v["mmu"]);
+    }
+    assert_eq!(v["mmu"]["mean"], 1.0);
+    assert_eq!(v["mmu"]["mud"]["worst"], 1.0);
+    let text = String::from_utf8(run(&[&"report", &path]).stdout).unwrap();
+    assert!(
+        text.contains("MMU   1 ms: 1.000   10 ms: 1.000   100 ms: 1.000   1 s: 1.000"),
+        "{text}"
+    );
+    let m = json(&run(&[
+        &"mmu",
+        &path,
+        &"--windows",
+        &"1us,1ms,1s,10s",
+        &"--json",
+    ]));
+    for w in m["windows"].as_array().unwrap() {
+        assert_eq!(w["mmu"], 1.0, "{m:#}");
+    }
+}

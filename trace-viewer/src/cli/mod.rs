@@ -122,7 +122,7 @@ pub enum Command {
         /// Add each worker's own MMU.
         #[arg(long)]
         per_worker: bool,
-        /// List the N worst disjoint windows of each size.
+        /// List the N worst disjoint windows of each size (at most 1000000).
         #[arg(long, value_name = "N", default_value_t = 0)]
         worst: usize,
         /// Responsiveness mode: polls longer than this make their worker unavailable.
