@@ -12,7 +12,10 @@
 //! does and is available while any of them is.
 //!
 //! Turns a [`Model`] into the [`Utilization`] step functions the [`mmu`](super::mmu) module
-//! measures, for the whole runtime or per worker.
+//! measures, for the whole runtime or per worker, and measures how much worker time long
+//! polls take ([`long_polls`]).
+
+use serde::Serialize;
 
 use super::mmu::{Utilization, UtilizationError, WorkerIntervals};
 use crate::model::{Model, Nanos, Span, ThreadIx};
@@ -222,6 +225,109 @@ pub fn utilization_per_worker(
         }
     }
     Ok(out)
+}
+
+/// How much worker time polls longer than a threshold took: the report's hint that the
+/// responsiveness MMU matters even when there are no pauses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LongPolls {
+    /// The threshold: polls longer than this count.
+    pub threshold_ns: Nanos,
+    /// Worker time: each worker's life (start to stop), summed.
+    pub worker_ns: Nanos,
+    /// Worker time inside polls longer than the threshold.
+    pub long_poll_ns: Nanos,
+    /// `long_poll_ns / worker_ns` (0 without worker time).
+    pub share: f64,
+    /// Polls longer than the threshold on worker threads.
+    pub count: u64,
+    /// The longest poll on a worker thread, if there is any poll.
+    pub worst: Option<WorkerPoll>,
+}
+
+/// One poll on a worker thread, as the report names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerPoll {
+    /// The task's label (its name, else its spawn location, with its id).
+    pub task: String,
+    /// Its trace task id.
+    pub task_id: u64,
+    /// Its spawn location (`file:line:column`), null when not recorded.
+    pub location: Option<String>,
+    /// The worker thread's label.
+    pub thread: String,
+    /// Start, ns since the trace start.
+    pub start_ns: Nanos,
+    /// Duration.
+    pub duration_ns: Nanos,
+    /// True when the poll had not ended when the data stopped.
+    pub cut: bool,
+}
+
+/// The share of worker time spent in polls longer than `threshold` (a worker slot counts
+/// while one of its threads is inside such a poll, as the responsiveness utilization counts
+/// it unavailable), and the longest poll on a worker; `None` without worker threads.
+///
+/// ```
+/// use trace_format::{build::TraceBuilder, Event, TaskId, ThreadKind};
+/// use trace_viewer::analysis::utilization::long_polls;
+/// let mut b = TraceBuilder::new();
+/// b.push(1, 0, Event::ThreadStart { kind: ThreadKind::Worker, index: 0 });
+/// b.push(1, 1_000, Event::PollStart { task: TaskId(7) });
+/// b.push(1, 3_000_000, Event::PollEnd { ready: false });
+/// b.push(1, 10_000_000, Event::WorkerPark);
+/// let model = trace_viewer::model::Model::load(&trace_format::Trace::from_bytes(b.to_bytes())?)?;
+/// let l = long_polls(&model, 1_000_000).unwrap();
+/// assert_eq!((l.long_poll_ns, l.worker_ns, l.count), (2_999_000, 10_000_000, 1));
+/// assert_eq!(l.worst.unwrap().duration_ns, 2_999_000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn long_polls(model: &Model, threshold: Nanos) -> Option<LongPolls> {
+    let workers = model.workers();
+    if workers.is_empty() {
+        return None;
+    }
+    let (mut worker_ns, mut long_poll_ns) = (0, 0);
+    for (_, exists, long) in slots(model, |w| long_poll_spans(model, w, threshold)) {
+        worker_ns += exists.iter().map(Span::len).sum::<Nanos>();
+        long_poll_ns += long.iter().map(Span::len).sum::<Nanos>();
+    }
+    let mut count = 0;
+    let mut worst: Option<&crate::model::Poll> = None;
+    for &w in &workers {
+        for p in model.thread_polls(w) {
+            let len = p.span().len();
+            count += u64::from(len > threshold);
+            if worst.is_none_or(|b| len > b.span().len()) {
+                worst = Some(p);
+            }
+        }
+    }
+    let worst = worst.map(|p| {
+        let task = &model.tasks[p.task as usize];
+        WorkerPoll {
+            task: model.task_label(p.task),
+            task_id: task.id.0,
+            location: (task.location != trace_format::LocationId::NONE)
+                .then(|| model.location_label(task.location)),
+            thread: model.threads[p.thread() as usize].label(),
+            start_ns: p.start,
+            duration_ns: p.span().len(),
+            cut: p.cut(),
+        }
+    });
+    Some(LongPolls {
+        threshold_ns: threshold,
+        worker_ns,
+        long_poll_ns,
+        share: if worker_ns == 0 {
+            0.0
+        } else {
+            long_poll_ns as f64 / worker_ns as f64
+        },
+        count,
+        worst,
+    })
 }
 
 #[cfg(test)]
@@ -500,6 +606,64 @@ mod tests {
             (across[0].start, across[0].end, across[0].utilization),
             (500, 4_500, 0.75)
         );
+    }
+
+    #[test]
+    fn long_polls_are_measured_over_worker_time() {
+        let mut b = TraceBuilder::new();
+        b.location(1, "src/slow.rs", 7, 5);
+        b.push(
+            1,
+            0,
+            Event::ThreadStart {
+                kind: ThreadKind::Worker,
+                index: 0,
+            },
+        );
+        b.push(
+            1,
+            0,
+            Event::TaskSpawn {
+                task: TaskId(1),
+                kind: trace_format::TaskKind::Async,
+                tokio_id: 1,
+                parent: TaskId::NONE,
+                location: trace_format::LocationId(1),
+                name: StringId::NONE,
+            },
+        );
+        b.push(
+            2,
+            0,
+            Event::ThreadStart {
+                kind: ThreadKind::Worker,
+                index: 1,
+            },
+        );
+        // Worker 0: polls of 3 and 1 ms; worker 1: 0.5 ms, then stops at 5 ms.
+        b.push(1, 1_000_000, Event::PollStart { task: TaskId(1) });
+        b.push(1, 4_000_000, Event::PollEnd { ready: false });
+        b.push(1, 5_000_000, Event::PollStart { task: TaskId(1) });
+        b.push(1, 6_000_000, Event::PollEnd { ready: false });
+        b.push(2, 1_000_000, Event::PollStart { task: TaskId(2) });
+        b.push(2, 1_500_000, Event::PollEnd { ready: false });
+        b.push(2, 5_000_000, Event::ThreadStop);
+        b.push(1, 10_000_000, Event::WorkerPark);
+        let m = model(&b);
+        let l = long_polls(&m, 1_000_000).unwrap();
+        assert_eq!(l.worker_ns, 15_000_000);
+        assert_eq!(l.long_poll_ns, 3_000_000);
+        assert_eq!(l.count, 1);
+        assert_eq!(l.share, 0.2);
+        let worst = l.worst.unwrap();
+        assert_eq!((worst.start_ns, worst.duration_ns), (1_000_000, 3_000_000));
+        assert_eq!(worst.location.as_deref(), Some("src/slow.rs:7:5"));
+        assert_eq!(worst.thread, "worker 0");
+        assert!(long_polls(&m, 10_000_000).unwrap().long_poll_ns == 0);
+        let mut none = TraceBuilder::new();
+        none.push(1, 0, Event::PollStart { task: TaskId(1) });
+        none.push(1, 10, Event::PollEnd { ready: true });
+        assert!(long_polls(&model(&none), 1).is_none());
     }
 
     #[test]
