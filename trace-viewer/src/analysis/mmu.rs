@@ -65,9 +65,10 @@
 //!   white noise, or long windows over a uniform trace, and then the search is a full sweep.
 //!   A window with mean 0 ends the search at once.
 //! - [`mmu_curve`]: one [`mmu`] per window: O(n) per window at worst.
-//! - [`worst_windows`]: one sweep collecting the breakpoints where F has a local minimum,
-//!   then a heap: O(n log n) plus O(log n) per window listed, whatever the count asked for
-//!   (see the `worst` submodule).
+//! - [`worst_windows`]: one sweep collecting the breakpoints where F has a local minimum
+//!   into a min-tree, then O(log n) per window listed, whatever the count asked for (see the
+//!   `worst` submodule): O(n log n) in all. It does not use the bands, so even a few windows
+//!   cost a full sweep.
 //! - [`mud`]: one pass over the bands needed to hold the highest quantile's mass (all of them
 //!   at worst), then about log₂₀₄₈(window × workers) − 1 refining passes over the same bands,
 //!   each O(steps in those bands).
@@ -78,11 +79,15 @@
 //!
 //! | series | build | MMU curve (100 windows) | 10 worst 1 ms windows | MUD, 4 quantiles, 1 ms |
 //! |---|---|---|---|---|
-//! | noise: 4–8 workers at random, steps of 1 ns–2 µs (10 s) | 0.17 s | 2.3–2.9 s | 0.01 s | 0.6–0.9 s |
-//! | dips: all 8 for 20–180 µs, then 6 or 7 for 1–20 µs, 1 ms process pause every ~1 s (553 s) | 0.14–0.17 s | 2.9–3.1 s | 0.06 s | 0.7–0.8 s |
+//! | noise: 4–8 workers at random, steps of 1 ns–2 µs (10 s) | 0.17 s | 2.3–2.9 s | 0.26 s | 0.6–0.9 s |
+//! | dips: all 8 for 20–180 µs, then 6 or 7 for 1–20 µs, 1 ms process pause every ~1 s (553 s) | 0.14–0.17 s | 2.9–3.1 s | 0.45 s | 0.7–0.8 s |
 //!
 //! One full sweep of 10 M steps takes about 0.06 s, so the worst case for a curve of 100
-//! windows is about 6 s.
+//! windows is about 6 s. The worst-windows column is from `cargo bench -p trace-viewer
+//! --bench mmu` (`MMU_BENCH_STEPS=10000000`, the same two series), which also lists many
+//! windows: 1 000 000 worst 1 µs windows in 2.3 s (noise) and 1.8 s (dips); every disjoint
+//! 1 ms window of the dips series (412 271) in 4.1 s. The banded search this replaced took
+//! 0.01–0.06 s for 10 windows but grew quadratically with their number.
 //!
 //! # Example
 //!

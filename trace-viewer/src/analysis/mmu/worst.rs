@@ -1,5 +1,5 @@
 //! The worst disjoint windows of one length ([`worst_windows`](super::worst_windows)), chosen
-//! greedily in O(n log n) for n steps, plus O(log) per window listed.
+//! greedily in O(n log n) for n steps, plus O(log n) per window listed.
 //!
 //! For a window w, F(t) = ∫ u over `[t, t + w)` is piecewise linear in the window start t,
 //! with breakpoints where t or t + w crosses a step boundary (at most 2n + 2 of them, all
@@ -9,14 +9,19 @@
 //! each range the earliest least F lies either on a range end or on a breakpoint p with
 //! F(previous breakpoint) > F(p) ≤ F(next breakpoint) (F is linear between breakpoints: from
 //! any other breakpoint, a neighbour or a range end is at least as good and earlier, or
-//! strictly better). So one sweep collects those breakpoints into a min-heap keyed by
-//! (F, t); each choice adds the two new range ends c − w and c + w (F by two prefix-integral
-//! lookups), and a popped start that overlaps an earlier choice is dropped for good (the
-//! allowed set only shrinks). The earlier choices are an ordered set, so that check is
-//! O(log).
+//! strictly better).
 //!
-//! Cost: one sweep, O(n); building the heap, O(n); each window listed or candidate dropped,
-//! O(log n). Memory: 16 bytes per candidate (at most about one per two breakpoints).
+//! So one sweep collects those breakpoints, in time order, into a min-tree keyed by (F, t)
+//! (a segment tree holding the index of its least leaf): the least allowed one is at the
+//! root, and a choice removes the candidates in `(c - w, c + w)` by marking the O(log n)
+//! nodes that cover that range empty (the allowed set only shrinks, so nothing comes back).
+//! The two new range ends, c − w and c + w, go to a small heap (F by two prefix-integral
+//! lookups); one of those that a later choice covers is dropped when it comes up, checked
+//! against the chosen starts (an ordered set).
+//!
+//! Cost: one sweep and building the tree, O(n); each window listed, O(log n). Memory: 16
+//! bytes per candidate (at most about one per two breakpoints) and 8 per tree leaf (a
+//! power of two).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
@@ -28,7 +33,9 @@ impl Utilization {
     /// most `n`. Requires `1 <= w < duration`.
     pub(super) fn worst(&self, w: u64, n: usize) -> Vec<(u64, u64)> {
         let (first, last) = (self.start(), self.end() - w);
-        let mut heap = BinaryHeap::from(self.candidates(w, first, last));
+        let candidates = self.candidates(w, first, last);
+        let mut tree = MinTree::new(&candidates);
+        let mut ends: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::new();
         let mut chosen: BTreeSet<u64> = BTreeSet::new();
         let mut out = Vec::new();
         // Starts in (c - w, c + w) make windows that overlap [c, c + w).
@@ -37,18 +44,28 @@ impl Utilization {
                 && chosen.range(t..).next().is_none_or(|&c| c >= t + w)
         };
         while out.len() < n {
-            let Some(Reverse((f, t))) = heap.pop() else {
-                break;
-            };
-            if !allowed(&chosen, t) {
-                continue;
+            while let Some(&Reverse((_, t))) = ends.peek() {
+                if allowed(&chosen, t) {
+                    break;
+                }
+                ends.pop();
             }
+            let (f, t) = match (tree.least(), ends.peek()) {
+                (Some(a), Some(&Reverse(b))) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some(&Reverse(b))) => b,
+                (None, None) => break,
+            };
             out.push((t, f));
             chosen.insert(t);
+            // The candidates this choice covers, itself included, leave for good.
+            let from = candidates.partition_point(|c| c.1 + w <= t);
+            let to = candidates.partition_point(|c| c.1 < t + w);
+            tree.remove(from, to);
             // The ends of the allowed ranges this choice cut.
             for end in [t.checked_sub(w).filter(|&x| x >= first), Some(t + w)] {
                 if let Some(x) = end.filter(|&x| x <= last && allowed(&chosen, x)) {
-                    heap.push(Reverse((self.window_integral(x, w), x)));
+                    ends.push(Reverse((self.window_integral(x, w), x)));
                 }
             }
         }
@@ -60,23 +77,100 @@ impl Utilization {
         self.integral_to(t + w).1 - self.integral_to(t).1
     }
 
-    /// The breakpoints of F on `[first, last]` that can be the earliest least F of a range
-    /// of allowed starts: F falls into them and does not fall right after.
-    fn candidates(&self, w: u64, first: u64, last: u64) -> Vec<Reverse<(u64, u64)>> {
+    /// The breakpoints `(F, t)` of F on `[first, last]`, in time order, that can be the
+    /// earliest least F of a range of allowed starts: F falls into them and does not fall
+    /// right after.
+    fn candidates(&self, w: u64, first: u64, last: u64) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
         let mut e = self.edge(w, first, last);
         let (mut before, mut at) = (u64::MAX, (e.f, e.t));
         while e.t < e.end {
             self.advance(&mut e, w);
             if before > at.0 && e.f >= at.0 {
-                out.push(Reverse(at));
+                out.push(at);
             }
             (before, at) = (at.0, (e.f, e.t));
         }
         if before > at.0 {
-            out.push(Reverse(at));
+            out.push(at);
         }
         out
+    }
+}
+
+/// A segment tree over keys (in a fixed order) that gives the least key left and removes
+/// ranges of them for good. Node i holds the index of the least key left under it, or
+/// [`MinTree::EMPTY`]; an empty node stays empty (removal is final), so removing a range
+/// only marks the nodes that cover it and recomputes their ancestors.
+struct MinTree<'a> {
+    keys: &'a [(u64, u64)],
+    /// Leaves at `[size, 2 * size)`, `size` a power of two; the root at 1.
+    node: Vec<u32>,
+    size: usize,
+}
+
+impl<'a> MinTree<'a> {
+    const EMPTY: u32 = u32::MAX;
+
+    fn new(keys: &'a [(u64, u64)]) -> Self {
+        let size = keys.len().max(1).next_power_of_two();
+        let mut node = vec![Self::EMPTY; 2 * size];
+        for (i, slot) in node[size..size + keys.len()].iter_mut().enumerate() {
+            // Fewer than 2^32 - 1 candidates: at most one per two steps of a series whose
+            // integrals fit in 64 bits, which is far beyond memory before that.
+            *slot = i as u32;
+        }
+        let mut tree = Self { keys, node, size };
+        for i in (1..size).rev() {
+            tree.node[i] = tree.better(tree.node[2 * i], tree.node[2 * i + 1]);
+        }
+        tree
+    }
+
+    fn better(&self, a: u32, b: u32) -> u32 {
+        match (a, b) {
+            (Self::EMPTY, _) => b,
+            (_, Self::EMPTY) => a,
+            _ if self.keys[a as usize] <= self.keys[b as usize] => a,
+            _ => b,
+        }
+    }
+
+    /// The least key left.
+    fn least(&self) -> Option<(u64, u64)> {
+        let i = self.node[1];
+        (i != Self::EMPTY).then(|| self.keys[i as usize])
+    }
+
+    /// Removes the keys at indexes `[from, to)`.
+    fn remove(&mut self, from: usize, to: usize) {
+        if from >= to {
+            return;
+        }
+        let (left, right) = (from + self.size, to - 1 + self.size);
+        let (mut lo, mut hi) = (left, right + 1);
+        while lo < hi {
+            if lo & 1 == 1 {
+                self.node[lo] = Self::EMPTY;
+                lo += 1;
+            }
+            if hi & 1 == 1 {
+                hi -= 1;
+                self.node[hi] = Self::EMPTY;
+            }
+            (lo, hi) = (lo >> 1, hi >> 1);
+        }
+        // The nodes that cover the range partly lie on the paths from the root to its two
+        // ends; an empty one stays empty.
+        for leaf in [left, right] {
+            let mut i = leaf >> 1;
+            while i >= 1 {
+                if self.node[i] != Self::EMPTY {
+                    self.node[i] = self.better(self.node[2 * i], self.node[2 * i + 1]);
+                }
+                i >>= 1;
+            }
+        }
     }
 }
 
@@ -227,6 +321,25 @@ mod tests {
                 .map(|x| (x.start, x.end - x.start))
                 .collect();
             prop_assert_eq!(listed, got.iter().map(|&(t, _)| (t, w)).collect::<Vec<_>>());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn min_tree_gives_the_least_key_left(
+            f in prop::collection::vec(0u64..20, 0..70),
+            removals in prop::collection::vec((0usize..80, 0usize..80), 0..12),
+        ) {
+            let keys: Vec<(u64, u64)> = f.iter().enumerate().map(|(t, &f)| (f, t as u64)).collect();
+            let mut tree = MinTree::new(&keys);
+            let mut left = vec![true; keys.len()];
+            for (a, b) in removals {
+                let (from, to) = (a.min(b).min(keys.len()), a.max(b).min(keys.len()));
+                tree.remove(from, to);
+                left[from..to].iter_mut().for_each(|l| *l = false);
+                let want = keys.iter().zip(&left).filter(|(_, l)| **l).map(|(k, _)| *k).min();
+                prop_assert_eq!(tree.least(), want);
+            }
         }
     }
 
