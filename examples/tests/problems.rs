@@ -182,6 +182,24 @@ fn blocking_call_names_the_stalled_worker_and_the_blocking_task() {
         "{handlers:#}"
     );
 
+    // Without `--long-poll`, the report still says that long polls hold the workers: their
+    // share of worker time (each 20 ms audit every ~25 ms, on one of 2 workers: ~40 %), the
+    // longest one (the audit's), and the MMU with them counted as unavailable, which the
+    // pause-only MMU (no pauses here: 1) hides.
+    let mmu = &r.json["mmu"];
+    let long = &mmu["long_polls"];
+    assert_eq!(mmu["long_polls_noticeable"], true, "{long:#}");
+    assert_eq!(long["threshold_ns"], 1_000_000, "{long:#}");
+    assert!(long["share"].as_f64().unwrap() > 0.05, "{long:#}");
+    assert!(
+        long["worst"]["duration_ns"].as_u64().unwrap() >= ns(BLOCKING_CALL),
+        "{long:#}"
+    );
+    assert_eq!(long["worst"]["location"], culprit.as_str(), "{long:#}");
+    assert_eq!(mmu["windows"][0]["mmu"], 1.0, "{mmu:#}");
+    let responsive = mmu["responsiveness"]["windows"][0]["mmu"].as_f64().unwrap();
+    assert!(responsive <= 0.5, "{mmu:#}");
+
     assert!(
         r.verdict.contains(stalled["thread"].as_str().unwrap()),
         "{}",

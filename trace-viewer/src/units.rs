@@ -172,14 +172,27 @@ fn civil_from_days(days: u64) -> (u64, u32, u32) {
 /// is rejected, so `10` cannot silently mean 10 ns. Returns nanoseconds, rounded to the
 /// nearest one.
 ///
+/// Errors say what is wrong: an empty text, a negative duration, a missing or unknown unit,
+/// a number that does not parse, a duration too long for 64 bits, or one that is not zero
+/// but less than 1 ns (it would silently read as 0, and a trace records nothing finer).
+///
 /// ```
 /// use trace_viewer::units::parse_duration;
 /// assert_eq!(parse_duration("1.5ms"), Ok(1_500_000));
 /// assert_eq!(parse_duration("250 ns"), Ok(250));
 /// assert!(parse_duration("10").is_err());
+/// assert!(parse_duration("-1ms").unwrap_err().contains("negative"));
 /// ```
 pub fn parse_duration(text: &str) -> Result<u64, String> {
     let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration: write it as e.g. 10ms, 1.5s, 250us or 80ns".into());
+    }
+    if text.starts_with('-') {
+        return Err(format!(
+            "`{text}` is negative: a duration is 0 or more, e.g. 10ms"
+        ));
+    }
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(|| {
@@ -205,22 +218,61 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     if !ns.is_finite() || ns > u64::MAX as f64 {
         return Err(format!("`{text}` is too long"));
     }
+    if ns == 0.0 && value > 0.0 {
+        return Err(format!(
+            "`{text}` is less than 1 ns, the finest time a trace records"
+        ));
+    }
     Ok(ns as u64)
 }
 
+/// Parses one MMU window length: a [`parse_duration`] of at least 1 ns. Meant for one item
+/// of a comma-separated list, so an empty text is named as an empty item of the list.
+///
+/// ```
+/// use trace_viewer::units::parse_window;
+/// assert_eq!(parse_window("10ms"), Ok(10_000_000));
+/// assert!(parse_window("0ms").unwrap_err().contains("at least 1 ns"));
+/// assert!(parse_window("").unwrap_err().contains("empty item"));
+/// ```
+pub fn parse_window(text: &str) -> Result<u64, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "empty item in the list of windows: separate windows by single commas, e.g. 1ms,10ms"
+                .into(),
+        );
+    }
+    match parse_duration(text)? {
+        0 => Err(format!(
+            "`{}` is a window of 0 ns: a window must be at least 1 ns long",
+            text.trim()
+        )),
+        ns => Ok(ns),
+    }
+}
+
 /// Parses a comma-separated list of durations (`"1ms,10ms,100ms"`); see [`parse_duration`].
+/// An empty item (`"1ms,,10ms"`, a comma at either end) is an error that says so.
+///
+/// ```
+/// use trace_viewer::units::parse_duration_list;
+/// assert_eq!(parse_duration_list("1ms, 10ms"), Ok(vec![1_000_000, 10_000_000]));
+/// assert!(parse_duration_list("1ms,,10ms").unwrap_err().contains("empty item 2"));
+/// ```
 pub fn parse_duration_list(text: &str) -> Result<Vec<u64>, String> {
     text.split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(parse_duration)
-        .collect::<Result<Vec<_>, _>>()
-        .and_then(|v| {
-            if v.is_empty() {
-                Err("expected at least one duration, e.g. 1ms,10ms".into())
+        .enumerate()
+        .map(|(i, item)| {
+            if item.trim().is_empty() {
+                Err(format!(
+                    "empty item {} in `{text}`: separate durations by single commas, e.g. 1ms,10ms",
+                    i + 1
+                ))
             } else {
-                Ok(v)
+                parse_duration(item)
             }
         })
+        .collect()
 }
 
 #[cfg(test)]
@@ -242,10 +294,51 @@ mod tests {
         assert!(parse_duration("1.2.3ms").is_err());
         assert!(parse_duration("ms").is_err());
         assert_eq!(
-            parse_duration_list("1ms, 10ms,"),
+            parse_duration_list("1ms, 10ms"),
             Ok(vec![1_000_000, 10_000_000])
         );
         assert!(parse_duration_list(",").is_err());
+    }
+
+    #[test]
+    fn bad_durations_say_what_is_wrong() {
+        // A sign is not part of an unknown unit: say that durations cannot be negative.
+        for text in [" -1ms", "-1ms", "-0.5 s", "- 2us"] {
+            let e = parse_duration(text).unwrap_err();
+            assert!(e.contains("negative"), "{text:?}: {e}");
+            assert!(!e.contains("unknown unit"), "{text:?}: {e}");
+        }
+        // Less than the trace's resolution, but not zero: it would silently read as 0 ns.
+        for text in ["0.0000001ns", "0.4ns", "0.0000000001ms"] {
+            let e = parse_duration(text).unwrap_err();
+            assert!(e.contains("less than 1 ns"), "{text:?}: {e}");
+        }
+        assert_eq!(parse_duration("0.6ns"), Ok(1));
+        // Zero is a duration (`--from 0s`), but not a window.
+        assert_eq!(parse_duration("0ms"), Ok(0));
+        for text in ["0ms", "0 s", "0.0us"] {
+            let e = parse_window(text).unwrap_err();
+            assert!(e.contains("at least 1 ns"), "{text:?}: {e}");
+        }
+        assert!(
+            parse_window("0.0000001ns")
+                .unwrap_err()
+                .contains("less than 1 ns")
+        );
+        assert_eq!(parse_window("2ms"), Ok(2_000_000));
+        // An empty item of a list is named as such, not as a duration without a unit.
+        for text in ["", " "] {
+            let e = parse_window(text).unwrap_err();
+            assert!(e.contains("empty item"), "{text:?}: {e}");
+            assert!(!e.contains("no unit"), "{text:?}: {e}");
+        }
+        for text in [",,,", "1ms,,2ms", "1ms,"] {
+            let e = parse_duration_list(text).unwrap_err();
+            assert!(e.contains("empty item"), "{text:?}: {e}");
+            assert!(!e.contains("no unit"), "{text:?}: {e}");
+        }
+        let e = parse_duration("").unwrap_err();
+        assert!(e.contains("empty"), "{e}");
     }
 
     use super::*;

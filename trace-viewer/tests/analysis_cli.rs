@@ -184,6 +184,28 @@ fn mmu_errors_are_clear() {
     );
 }
 
+/// Bad windows are usage errors (exit 2) with a message that says what is wrong, never an
+/// MMU of 0 from a window of 0 ns.
+#[test]
+fn mmu_rejects_bad_windows_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "ref.rtt", &reference_trace());
+    for (windows, want) in [
+        ("0ms", "at least 1 ns"),
+        ("1ms,0s", "at least 1 ns"),
+        ("0.0000001ns", "less than 1 ns"),
+        (" -1ms", "negative"),
+        (",,,", "empty item"),
+        ("1ms,,2ms", "empty item"),
+    ] {
+        let o = run(&[&"mmu", &path, &"--windows", &windows]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{windows:?}: {err}");
+        assert!(err.contains(want), "{windows:?}: {err}");
+        assert!(o.stdout.is_empty(), "{windows:?}");
+    }
+}
+
 #[test]
 fn report_json_has_breakdown_leaks_threads_pauses_and_mmu() {
     let dir = tempfile::tempdir().unwrap();
@@ -244,4 +266,140 @@ fn report_json_has_breakdown_leaks_threads_pauses_and_mmu() {
     ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
+}
+
+/// Two workers that start after the trace began and stop before it ends (a runtime built
+/// late and shut down early), no pause: the MMU is 1 at every window, not 0 after shutdown.
+#[test]
+fn a_runtime_that_starts_late_and_shuts_down_is_not_a_pause() {
+    let mut b = TraceBuilder::new();
+    b.location(1, "src/app.rs", 10, 9);
+    b.push(
+        9,
+        0,
+        Event::ThreadStart {
+            kind: ThreadKind::Other,
+            index: 0,
+        },
+    );
+    for (thread, index) in [(1, 0), (2, 1)] {
+        b.push(
+            thread,
+            100_000_000 + thread as u64,
+            Event::ThreadStart {
+                kind: ThreadKind::Worker,
+                index,
+            },
+        );
+        b.push(thread, 200_000_000, Event::PollStart { task: TaskId(1) });
+        b.push(thread, 200_100_000, Event::PollEnd { ready: false });
+        b.push(thread, 2 * S + thread as u64, Event::ThreadStop);
+    }
+    b.push(9, 3 * S, Event::WorkerPark);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "shutdown.rtt", &b);
+    let v = json(&run(&[&"report", &path, &"--json"]));
+    for w in v["mmu"]["windows"].as_array().unwrap() {
+        assert_eq!(w["mmu"], 1.0, "{:#}", v["mmu"]);
+    }
+    assert_eq!(v["mmu"]["mean"], 1.0);
+    assert_eq!(v["mmu"]["mud"]["worst"], 1.0);
+    let text = String::from_utf8(run(&[&"report", &path]).stdout).unwrap();
+    assert!(
+        text.contains("MMU   1 ms: 1.000   10 ms: 1.000   100 ms: 1.000   1 s: 1.000"),
+        "{text}"
+    );
+    let m = json(&run(&[
+        &"mmu",
+        &path,
+        &"--windows",
+        &"1us,1ms,1s,10s",
+        &"--json",
+    ]));
+    for w in m["windows"].as_array().unwrap() {
+        assert_eq!(w["mmu"], 1.0, "{m:#}");
+    }
+}
+
+/// A worker held by one 30 ms poll in a 100 ms trace of 2 workers: 15 % of worker time. The
+/// text report says so right under the file summary, with the longest poll and the MMU with
+/// long polls counted as unavailable; the JSON has the same numbers. A trace without long
+/// polls has no such block.
+#[test]
+fn report_names_long_polls_on_its_first_screen() {
+    let mut b = TraceBuilder::new();
+    b.location(1, "src/slow.rs", 7, 5);
+    for (thread, index) in [(1, 0), (2, 1)] {
+        b.push(
+            thread,
+            0,
+            Event::ThreadStart {
+                kind: ThreadKind::Worker,
+                index,
+            },
+        );
+    }
+    b.push(
+        1,
+        0,
+        Event::TaskSpawn {
+            task: TaskId(1),
+            kind: TaskKind::Async,
+            tokio_id: 1,
+            parent: TaskId::NONE,
+            location: LocationId(1),
+            name: StringId::NONE,
+        },
+    );
+    b.push(1, 10_000_000, Event::PollStart { task: TaskId(1) });
+    b.push(1, 40_000_000, Event::PollEnd { ready: false });
+    b.push(2, 50_000_000, Event::PollStart { task: TaskId(1) });
+    b.push(2, 50_200_000, Event::PollEnd { ready: true });
+    b.push(1, 100_000_000, Event::WorkerPark);
+    b.push(2, 100_000_000, Event::WorkerPark);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "long.rtt", &b);
+
+    let v = json(&run(&[&"report", &path, &"--json"]));
+    let m = &v["mmu"];
+    assert_eq!(m["windows"][0]["mmu"], 1.0, "no pause: {m:#}");
+    assert_eq!(m["long_polls_noticeable"], true);
+    let long = &m["long_polls"];
+    assert_eq!(long["threshold_ns"], 1_000_000);
+    assert_eq!(long["worker_ns"], 200_000_000);
+    assert_eq!(long["long_poll_ns"], 30_000_000);
+    assert_eq!(long["share"], 0.15);
+    assert_eq!(long["count"], 1);
+    assert_eq!(long["worst"]["location"], "src/slow.rs:7:5");
+    assert_eq!(long["worst"]["thread"], "worker 0");
+    assert_eq!(long["worst"]["start_ns"], 10_000_000);
+    assert_eq!(long["worst"]["duration_ns"], 30_000_000);
+    let r = &m["responsiveness"];
+    assert_eq!(r["long_poll_ns"], 1_000_000);
+    assert_eq!(r["windows"][0]["mmu"], 0.5);
+    assert_eq!(r["windows"][1]["mmu"], 0.5);
+
+    let text = String::from_utf8(run(&[&"report", &path]).stdout).unwrap();
+    let block = "\nlong polls: 15.0% of worker time was inside polls longer than 1 ms (1 poll)\n  \
+                 longest: 30 ms, task src/slow.rs:7:5 #1 on worker 0 at 10 ms\n  \
+                 MMU with them unavailable   1 ms: 0.500  10 ms: 0.500  100 ms: 0.850  1 s: 0.850\n  \
+                 MMU of pauses alone         1 ms: 1.000  10 ms: 1.000  100 ms: 1.000  1 s: 1.000\n";
+    let at = text
+        .find(block)
+        .unwrap_or_else(|| panic!("no long-poll block in\n{text}"));
+    let status = text.find("\nstatus ").expect("a status line");
+    let threads = text.find("\nthreads (").expect("a threads section");
+    assert!(
+        status < at && at < threads,
+        "not right under the summary:\n{text}"
+    );
+
+    // The reference trace's polls are under 1 µs: nothing to say on the first screen.
+    let quiet = write(dir.path(), "ref.rtt", &reference_trace());
+    let text = String::from_utf8(run(&[&"report", &quiet]).stdout).unwrap();
+    assert!(!text.contains("long polls:"), "{text}");
+    assert!(
+        text.contains("0.0% of worker time was inside polls longer than 1 ms (0 polls)"),
+        "{text}"
+    );
 }

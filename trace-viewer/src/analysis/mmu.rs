@@ -3,15 +3,18 @@
 //!
 //! This module owns the utilization step function and every answer computed from it, and
 //! nothing else: it knows nothing about trace files, events or how answers are shown. The
-//! caller turns a trace into pause intervals (process-wide pauses, per-worker unavailability)
-//! and hands them to [`Utilization::from_intervals`]; everything after that is pure
-//! arithmetic on the step function.
+//! caller turns a trace into intervals (when each worker exists, process-wide pauses,
+//! per-worker unavailability) and hands them to [`Utilization::from_workers`] (or
+//! [`Utilization::from_intervals`] when the workers exist throughout); everything after that
+//! is pure arithmetic on the step function.
 //!
-//! - [`Utilization`]: u(t) ∈ [0, 1], a step function on `[start, end)` (nanoseconds).
-//!   Following DESIGN.md ("Pauses and MMU"), u(t) is 0 inside a process-wide pause and
-//!   otherwise the fraction of workers that are available (not inside a thread-scoped pause
-//!   or, in the "responsiveness" mode, not inside an over-long poll). Per-worker mode is one
-//!   series per worker: [`per_worker`].
+//! - [`Utilization`]: u(t) ∈ [0, 1], a step function (nanoseconds). u(t) is 0 inside a
+//!   process-wide pause and otherwise the fraction of the workers existing at t that are
+//!   available (not inside a thread-scoped pause or, in the "responsiveness" mode, not inside
+//!   an over-long poll). A worker counts only from its start to its stop, as Go counts the Ps
+//!   that exist when their number changes: a runtime that starts late or shuts down is not a
+//!   pause. Time when no worker exists is not part of the series (it is cut out, so windows
+//!   cover only time with workers). Per-worker mode is one series per worker: [`per_worker`].
 //! - [`mmu`]: MMU(w) = the minimum over all windows `[t, t + w)` inside the trace of the mean
 //!   of u over the window; [`mmu_curve`] over many windows, e.g. [`log_spaced_windows`].
 //! - [`worst_windows`]: the n worst disjoint windows of one length, so a viewer can jump to
@@ -22,7 +25,8 @@
 //! # Exactness
 //!
 //! Utilization is stored as an integer count of available workers per step over a common
-//! denominator (the number of workers), so every integral of u is an exact integer
+//! denominator (the number of workers; when that changes, the least common multiple of the
+//! counts, see [`Utilization::from_workers`]), so every integral of u is an exact integer
 //! (count × nanoseconds, `u64`; the constructors reject series whose total integral could
 //! overflow). MMU and the worst windows compare exact integers and round once, when an
 //! integral is divided by `window × workers` to give the reported `f64`. [`mud`] is exact up
@@ -61,7 +65,10 @@
 //!   white noise, or long windows over a uniform trace, and then the search is a full sweep.
 //!   A window with mean 0 ends the search at once.
 //! - [`mmu_curve`]: one [`mmu`] per window: O(n) per window at worst.
-//! - [`worst_windows`]: like [`mmu`], plus re-sweeping the bands each chosen window overlaps.
+//! - [`worst_windows`]: one sweep collecting the breakpoints where F has a local minimum
+//!   into a min-tree, then O(log n) per window listed, whatever the count asked for (see the
+//!   `worst` submodule): O(n log n) in all. It does not use the bands, so even a few windows
+//!   cost a full sweep.
 //! - [`mud`]: one pass over the bands needed to hold the highest quantile's mass (all of them
 //!   at worst), then about log₂₀₄₈(window × workers) − 1 refining passes over the same bands,
 //!   each O(steps in those bands).
@@ -72,11 +79,15 @@
 //!
 //! | series | build | MMU curve (100 windows) | 10 worst 1 ms windows | MUD, 4 quantiles, 1 ms |
 //! |---|---|---|---|---|
-//! | noise: 4–8 workers at random, steps of 1 ns–2 µs (10 s) | 0.17 s | 2.3–2.9 s | 0.01 s | 0.6–0.9 s |
-//! | dips: all 8 for 20–180 µs, then 6 or 7 for 1–20 µs, 1 ms process pause every ~1 s (553 s) | 0.14–0.17 s | 2.9–3.1 s | 0.06 s | 0.7–0.8 s |
+//! | noise: 4–8 workers at random, steps of 1 ns–2 µs (10 s) | 0.17 s | 2.3–2.9 s | 0.26 s | 0.6–0.9 s |
+//! | dips: all 8 for 20–180 µs, then 6 or 7 for 1–20 µs, 1 ms process pause every ~1 s (553 s) | 0.14–0.17 s | 2.9–3.1 s | 0.45 s | 0.7–0.8 s |
 //!
 //! One full sweep of 10 M steps takes about 0.06 s, so the worst case for a curve of 100
-//! windows is about 6 s.
+//! windows is about 6 s. The worst-windows column is from `cargo bench -p trace-viewer
+//! --bench mmu` (`MMU_BENCH_STEPS=10000000`, the same two series), which also lists many
+//! windows: 1 000 000 worst 1 µs windows in 2.3 s (noise) and 1.8 s (dips); every disjoint
+//! 1 ms window of the dips series (412 271) in 4.1 s. The banded search this replaced took
+//! 0.01–0.06 s for 10 windows but grew quadratically with their number.
 //!
 //! # Example
 //!
@@ -97,11 +108,12 @@
 //! # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
 //! ```
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
+
+mod worst;
 
 /// Steps between two stored prefix integrals.
 const CHECKPOINT_STRIDE: usize = 64;
@@ -167,6 +179,8 @@ pub enum UtilizationError {
     },
     /// duration × workers does not fit in 64 bits, so integrals could overflow.
     TooLarge,
+    /// No worker exists at any time in the range.
+    NoWorkerTime,
 }
 
 impl fmt::Display for UtilizationError {
@@ -202,6 +216,7 @@ impl fmt::Display for UtilizationError {
                 f,
                 "utilization series too large: duration × workers exceeds 2^64"
             ),
+            Self::NoWorkerTime => write!(f, "no worker exists at any time in the trace"),
         }
     }
 }
@@ -214,14 +229,22 @@ impl std::error::Error for UtilizationError {}
 /// runs to `end`. Values are kept as integer counts over a common denominator (the number of
 /// workers), so integrals are exact. Steps have positive length and adjacent steps differ
 /// (the constructors drop empty steps and merge equal neighbours).
+///
+/// Times are series time: trace time, less any stretch with no worker that
+/// [`from_workers`](Self::from_workers) cut out ([`trace_time`](Self::trace_time) maps
+/// back; without such a stretch the two are the same).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Utilization {
     /// Step starts, then `end`, then a `u64::MAX` sentinel: `steps + 2` entries.
     times: Vec<u64>,
     /// Available count per step, then a 0 sentinel: `steps + 1` entries.
     avail: Vec<u32>,
-    /// Denominator: the number of workers.
+    /// Denominator: the number of workers, or a common multiple of the worker counts when
+    /// that changes (see [`Utilization::from_workers`]).
     total: u32,
+    /// Time with no worker, cut out of the series: `(series time, total time cut up to and
+    /// including this gap)`, by series time. Empty unless workers were all gone for a while.
+    gaps: Vec<(u64, u64)>,
     /// `checkpoints[c]` = integral from `start` to `times[c * CHECKPOINT_STRIDE]`.
     checkpoints: Vec<u64>,
     /// Duration of each of the finest bands (the last may be shorter).
@@ -234,6 +257,17 @@ pub struct Utilization {
     /// `band_first[e]` = the step holding the start of finest band e (clamped to `end`): one
     /// more entry than bands.
     band_first: Vec<usize>,
+}
+
+/// One worker for [`Utilization::from_workers`]: when it exists and when it is unavailable
+/// (half-open intervals in ns, in any order, possibly overlapping).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerIntervals {
+    /// When the worker exists: from its start to its stop.
+    pub exists: Vec<(u64, u64)>,
+    /// When it is unavailable (a thread-scoped pause, a long poll in responsiveness mode);
+    /// only the parts inside `exists` count.
+    pub unavailable: Vec<(u64, u64)>,
 }
 
 impl fmt::Debug for Utilization {
@@ -259,7 +293,7 @@ impl Utilization {
     /// ```
     /// use trace_viewer::analysis::mmu::{Utilization, mmu};
     ///
-    /// // DESIGN.md's reference series: 1, 0, 1, 0, 1 over five 1 s steps.
+    /// // The reference series: 1, 0, 1, 0, 1 over five 1 s steps.
     /// let s = 1_000_000_000;
     /// let u = Utilization::from_steps(vec![0, s, 2 * s, 3 * s, 4 * s], vec![1, 0, 1, 0, 1], 1, 5 * s)?;
     /// assert_eq!(mmu(&u, 2 * s), 0.5);
@@ -317,8 +351,10 @@ impl Utilization {
         Ok(Self::assemble(times, available, total, end))
     }
 
-    /// Builds u(t) on `[start, end)` per DESIGN.md: 0 inside any of `process_pauses`;
-    /// otherwise the fraction of the `workers` series that are available.
+    /// Builds u(t) on `[start, end)` with `workers` workers that exist throughout: 0 inside
+    /// any of `process_pauses`; otherwise the fraction of the workers that are available.
+    /// [`from_workers`](Self::from_workers) is the general form, for workers that start or
+    /// stop.
     ///
     /// `unavailable[i]` holds the intervals `(from, to)` (half-open, ns) when worker i is
     /// unavailable: inside a thread-scoped pause or, in responsiveness mode, inside a poll
@@ -357,74 +393,196 @@ impl Utilization {
                 workers,
             });
         }
-        let total = u32::try_from(workers).map_err(|_| UtilizationError::TooLarge)?;
-        check_size(end - start, total)?;
-        let clamp = |&(a, b): &(u64, u64)| {
-            let (a, b) = (a.max(start), b.min(end));
-            (a < b).then_some((a, b))
-        };
+        u32::try_from(workers).map_err(|_| UtilizationError::TooLarge)?;
+        let list: Vec<WorkerIntervals> = (0..workers)
+            .map(|i| WorkerIntervals {
+                exists: vec![(start, end)],
+                unavailable: unavailable.get(i).cloned().unwrap_or_default(),
+            })
+            .collect();
+        Self::from_workers(start, end, process_pauses, &list)
+    }
 
-        // (time, change in unavailable workers, change in pause depth)
-        let mut events: Vec<(u64, i32, i32)> = Vec::new();
-        let mut scratch: Vec<(u64, u64)> = Vec::new();
-        for series in unavailable {
-            scratch.clear();
-            scratch.extend(series.iter().filter_map(clamp));
-            scratch.sort_unstable();
-            let mut iter = scratch.iter().copied();
-            if let Some((mut a, mut b)) = iter.next() {
-                for (c, d) in iter {
-                    if c <= b {
-                        b = b.max(d);
-                    } else {
-                        events.push((a, 1, 0));
-                        events.push((b, -1, 0));
-                        (a, b) = (c, d);
-                    }
-                }
-                events.push((a, 1, 0));
-                events.push((b, -1, 0));
+    /// Builds u(t) over the time in `[start, end)` when at least one of `workers` exists:
+    /// 0 inside any of `process_pauses`; otherwise the fraction of the workers existing at t
+    /// that are available. A worker counts (in the denominator and, when available, in the
+    /// numerator) only inside its [`exists`](WorkerIntervals::exists) intervals, as Go's MMU
+    /// counts the Ps that exist when their number changes: a runtime that starts late or
+    /// shuts down early is not unavailable.
+    ///
+    /// Time when no worker exists is not part of the series: before the first worker and
+    /// after the last one the series simply starts later or ends earlier; a stretch with no
+    /// worker in between is cut out, so the series is shorter than `[start, end)` and a
+    /// window may span the cut (its [`Window`] then ends later in trace time than `start +
+    /// window`). [`times`](Self::times) and the other accessors are in series time;
+    /// [`trace_time`](Self::trace_time) and [`worst_windows`] give trace time.
+    ///
+    /// Intervals are half-open, in any order, may overlap, and are clamped to `[start,
+    /// end)`; a worker's unavailable intervals count only where it exists.
+    ///
+    /// Exactness: the values share one denominator, the least common multiple of the worker
+    /// counts that occur (e.g. 12 when a runtime of 4 workers shuts down one at a time), so
+    /// integrals stay exact integers. Where that multiple would not fit (more than 2^32, or
+    /// duration × multiple over 2^64: many distinct counts), values are rounded to the
+    /// largest denominator that fits instead, off by at most half of its inverse (about
+    /// 10^-7 for an hour-long trace).
+    ///
+    /// ```
+    /// use trace_viewer::analysis::mmu::{Utilization, WorkerIntervals, mmu};
+    ///
+    /// // Worker 0 exists in [0, 100), worker 1 in [20, 60) and is paused in [40, 50).
+    /// let workers = [
+    ///     WorkerIntervals { exists: vec![(0, 100)], unavailable: vec![] },
+    ///     WorkerIntervals { exists: vec![(20, 60)], unavailable: vec![(40, 50)] },
+    /// ];
+    /// let u = Utilization::from_workers(0, 120, &[], &workers)?;
+    /// // 1 of 1, 2 of 2, 1 of 2, 2 of 2, 1 of 1; nothing after 100, when no worker exists.
+    /// assert_eq!(u.times(), &[0, 40, 50]);
+    /// assert_eq!(u.available(), &[2, 1, 2]);
+    /// assert_eq!((u.total(), u.end()), (2, 100));
+    /// assert_eq!(mmu(&u, 10), 0.5);
+    /// # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
+    /// ```
+    pub fn from_workers(
+        start: u64,
+        end: u64,
+        process_pauses: &[(u64, u64)],
+        workers: &[WorkerIntervals],
+    ) -> Result<Self, UtilizationError> {
+        if end <= start {
+            return Err(UtilizationError::EmptyRange { start, end });
+        }
+        if workers.is_empty() {
+            return Err(UtilizationError::NoWorkers);
+        }
+        u32::try_from(workers.len()).map_err(|_| UtilizationError::TooLarge)?;
+
+        // (time, change in existing workers, in unavailable existing workers, in pause depth)
+        let mut events: Vec<(u64, i32, i32, i32)> = Vec::new();
+        for worker in workers {
+            let exists = merged(&worker.exists, start, end);
+            for &(a, b) in &exists {
+                events.push((a, 1, 0, 0));
+                events.push((b, -1, 0, 0));
+            }
+            let down = intersect(&merged(&worker.unavailable, start, end), &exists);
+            for (a, b) in down {
+                events.push((a, 0, 1, 0));
+                events.push((b, 0, -1, 0));
             }
         }
-        for (a, b) in process_pauses.iter().filter_map(clamp) {
-            events.push((a, 0, 1));
-            events.push((b, 0, -1));
+        for (a, b) in merged(process_pauses, start, end) {
+            events.push((a, 0, 0, 1));
+            events.push((b, 0, 0, -1));
         }
         events.sort_unstable_by_key(|e| e.0);
 
-        let mut times = vec![start];
-        let mut available = vec![total];
-        let (mut down, mut paused) = (0i64, 0i64);
+        // Pieces `(from, to, available, existing)` in trace time, where some worker exists.
+        let mut pieces: Vec<(u64, u64, u32, u32)> = Vec::new();
+        let (mut existing, mut down, mut paused) = (0i64, 0i64, 0i64);
         let mut k = 0;
         while k < events.len() {
             let t = events[k].0;
             while k < events.len() && events[k].0 == t {
-                down += i64::from(events[k].1);
-                paused += i64::from(events[k].2);
+                existing += i64::from(events[k].1);
+                down += i64::from(events[k].2);
+                paused += i64::from(events[k].3);
                 k += 1;
             }
-            if t >= end {
-                break;
+            if let Some(last) = pieces.last_mut()
+                && last.1 == u64::MAX
+            {
+                last.1 = t;
             }
-            let value = if paused > 0 {
-                0
-            } else {
-                // down <= workers: each worker's intervals were merged.
-                total - down as u32
-            };
-            if t == start {
-                available[0] = value;
-            } else if available.last() != Some(&value) {
-                times.push(t);
-                available.push(value);
+            if existing > 0 && t < end {
+                // down <= existing: each worker's intervals were merged and cut to its life.
+                let available = if paused > 0 { 0 } else { existing - down };
+                pieces.push((t, u64::MAX, available as u32, existing as u32));
             }
         }
-        // Setting the first step may have made it equal to the second.
-        if available.len() > 1 && available[0] == available[1] {
-            times.remove(1);
-            available.remove(1);
+        pieces.retain(|p| p.1 > p.0);
+        let live: u64 = pieces.iter().map(|p| p.1 - p.0).sum();
+        if live == 0 {
+            return Err(UtilizationError::NoWorkerTime);
         }
-        Ok(Self::assemble(times, available, total, end))
+
+        // One denominator for all: the least common multiple of the worker counts.
+        let most = pieces.iter().map(|p| p.3).max().unwrap_or(1);
+        let mut counts: Vec<u32> = pieces.iter().map(|p| p.3).collect();
+        counts.sort_unstable();
+        counts.dedup();
+        let multiple = counts.iter().try_fold(1u64, |l, &c| {
+            let l = l / gcd(l, u64::from(c)) * u64::from(c);
+            (l <= u64::from(u32::MAX)).then_some(l)
+        });
+        let exact = multiple.filter(|&l| live.checked_mul(l).is_some());
+        let total = match exact {
+            Some(l) => l,
+            None => {
+                let fits = (u64::MAX / live).min(u64::from(u32::MAX));
+                if fits < u64::from(most) {
+                    return Err(UtilizationError::TooLarge);
+                }
+                fits
+            }
+        };
+        let value = |available: u32, existing: u32| -> u32 {
+            let (a, n, d) = (
+                u128::from(available),
+                u128::from(existing),
+                u128::from(total),
+            );
+            // Exact when `existing` divides `total`; otherwise rounded to the nearest.
+            ((a * d + n / 2) / n) as u32
+        };
+
+        // Series time: trace time less the stretches with no worker cut out before it.
+        let mut times = Vec::with_capacity(pieces.len());
+        let mut available: Vec<u32> = Vec::with_capacity(pieces.len());
+        let mut gaps = Vec::new();
+        let (mut cut, mut previous_end) = (0u64, pieces[0].0);
+        for &(from, to, a, n) in &pieces {
+            if from > previous_end {
+                let at = previous_end - cut;
+                cut += from - previous_end;
+                gaps.push((at, cut));
+            }
+            previous_end = to;
+            let v = value(a, n);
+            if available.last() != Some(&v) {
+                times.push(from - cut);
+                available.push(v);
+            }
+        }
+        let mut u = Self::assemble(times, available, total as u32, previous_end - cut);
+        u.gaps = gaps;
+        Ok(u)
+    }
+
+    /// The trace time of series time `t` (they differ after a stretch with no worker was
+    /// cut out; see [`from_workers`](Self::from_workers)). A `t` exactly at a cut is taken
+    /// as the start of what follows it; [`worst_windows`] maps window ends to the end of
+    /// what precedes the cut.
+    ///
+    /// ```
+    /// use trace_viewer::analysis::mmu::{Utilization, WorkerIntervals};
+    ///
+    /// // One worker in [0, 10) and [30, 40): [10, 30) is cut out.
+    /// let w = [WorkerIntervals { exists: vec![(0, 10), (30, 40)], unavailable: vec![] }];
+    /// let u = Utilization::from_workers(0, 40, &[], &w)?;
+    /// assert_eq!(u.duration(), 20);
+    /// assert_eq!((u.trace_time(5), u.trace_time(10), u.trace_time(15)), (5, 30, 35));
+    /// # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
+    /// ```
+    pub fn trace_time(&self, t: u64) -> u64 {
+        let k = self.gaps.partition_point(|g| g.0 <= t);
+        t + k.checked_sub(1).map_or(0, |k| self.gaps[k].1)
+    }
+
+    /// The trace time of series time `t` as the end of a window: before a cut at `t`.
+    fn trace_time_end(&self, t: u64) -> u64 {
+        let k = self.gaps.partition_point(|g| g.0 < t);
+        t + k.checked_sub(1).map_or(0, |k| self.gaps[k].1)
     }
 
     /// Sets up sentinels, checkpoints and bands. `times`/`available`: normalized steps.
@@ -446,6 +604,7 @@ impl Utilization {
             times,
             avail: available,
             total,
+            gaps: Vec::new(),
             checkpoints,
             band_width: 1,
             band_min: Vec::new(),
@@ -508,7 +667,8 @@ impl Utilization {
         self.avail.len() - 1
     }
 
-    /// The denominator: number of workers the series counts.
+    /// The denominator: the number of workers the series counts, or, when that number
+    /// changes, a common multiple of the counts (see [`from_workers`](Self::from_workers)).
     pub fn total(&self) -> u32 {
         self.total
     }
@@ -636,36 +796,6 @@ impl Utilization {
         }
     }
 
-    /// The least F(t) (and the earliest t reaching it) over window starts t in `[lo, hi]`
-    /// that keep `[t, t + w)` disjoint from every `[c, c + w)`, c in `chosen` (sorted).
-    fn min_allowed(&self, w: u64, lo: u64, hi: u64, chosen: &[u64]) -> Option<(u64, u64)> {
-        let mut best: Option<(u64, u64)> = None;
-        let mut piece = |a: u64, b: u64| {
-            self.sweep(w, a, b, |_, t, f| {
-                // Lanes visit out of order: the earliest of equal minima.
-                if best.is_none_or(|b| (f, t) < b) {
-                    best = Some((f, t));
-                }
-            })
-        };
-        // Starts in (c - w, c + w) overlap [c, c + w).
-        let mut cursor = lo;
-        let first = chosen.partition_point(|&c| c + w <= lo);
-        for &c in &chosen[first..] {
-            if cursor > hi {
-                break;
-            }
-            if c >= w && c - w >= cursor {
-                piece(cursor, (c - w).min(hi));
-            }
-            cursor = cursor.max(c + w);
-        }
-        if cursor <= hi {
-            piece(cursor, hi);
-        }
-        best
-    }
-
     /// The least F(t) over all window starts, and the earliest t reaching it. Requires
     /// `1 <= w < duration`.
     fn min_window(&self, w: u64) -> (u64, u64) {
@@ -713,74 +843,6 @@ impl Utilization {
             }
         }
         runs
-    }
-
-    /// Greedy worst disjoint windows: `(start, F)`, worst first. Requires
-    /// `1 <= w < duration`.
-    fn worst(&self, w: u64, n: usize) -> Vec<(u64, u64)> {
-        struct Band {
-            bound: u64,
-            exact: Option<(u64, u64)>,
-            version: u32,
-            dead: bool,
-        }
-        let level = Level::new(self, w);
-        let nb = level.bounds.len();
-        let mut bands: Vec<Band> = level
-            .bounds
-            .iter()
-            .map(|&bound| Band {
-                bound,
-                exact: None,
-                version: 0,
-                dead: false,
-            })
-            .collect();
-        // Least bound first, then the earliest band: so ties go to the earliest window.
-        let mut heap: BinaryHeap<_> = (level.bounds.iter().enumerate())
-            .map(|(k, &bound)| Reverse((bound, k, 0u32)))
-            .collect();
-        let mut chosen: Vec<u64> = Vec::new();
-        let mut out = Vec::new();
-        while out.len() < n {
-            let Some(Reverse((_, k, version))) = heap.pop() else {
-                break;
-            };
-            let band = &mut bands[k];
-            if band.dead || band.version != version {
-                continue;
-            }
-            if let Some((f, t)) = band.exact {
-                // No other band can hold a window below its bound, which is at least f.
-                out.push((t, f));
-                let at = chosen.partition_point(|&c| c < t);
-                chosen.insert(at, t);
-                // Bands overlapping (t - w, t + w) lost starts: their minimum may rise, and
-                // their old exact minimum stays a valid lower bound.
-                let first = (t.saturating_sub(w).max(self.start()) - self.start()) / level.width;
-                let last = ((t + w - self.start()) / level.width).min(nb as u64 - 1);
-                let touched = first as usize..=last as usize;
-                for (kk, b) in touched.clone().zip(&mut bands[touched]) {
-                    if !b.dead {
-                        b.exact = None;
-                        b.version += 1;
-                        heap.push(Reverse((b.bound, kk, b.version)));
-                    }
-                }
-            } else {
-                let (lo, hi) = level.range(k);
-                match self.min_allowed(w, lo, hi, &chosen) {
-                    None => band.dead = true,
-                    Some((f, t)) => {
-                        band.bound = f;
-                        band.exact = Some((f, t));
-                        band.version += 1;
-                        heap.push(Reverse((f, k, band.version)));
-                    }
-                }
-            }
-        }
-        out
     }
 
     /// Quantiles of u(t) itself, t uniform over the series (the window-0 distribution).
@@ -925,6 +987,47 @@ struct Edge {
     f: u64,
 }
 
+/// `list` clamped to `[start, end)`, sorted and merged into disjoint intervals.
+fn merged(list: &[(u64, u64)], start: u64, end: u64) -> Vec<(u64, u64)> {
+    let mut v: Vec<(u64, u64)> = (list.iter())
+        .map(|&(a, b)| (a.max(start), b.min(end)))
+        .filter(|&(a, b)| a < b)
+        .collect();
+    v.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// The parts of `a` inside `b` (both sorted and disjoint).
+fn intersect(a: &[(u64, u64)], b: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        let (from, to) = (a[i].0.max(b[j].0), a[i].1.min(b[j].1));
+        if from < to {
+            out.push((from, to));
+        }
+        if a[i].1 < b[j].1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 fn check_size(duration: u64, total: u32) -> Result<(), UtilizationError> {
     duration
         .checked_mul(u64::from(total))
@@ -1050,9 +1153,11 @@ pub fn log_spaced_windows(min: u64, max: u64, count: usize) -> Vec<u64> {
 /// A window of the series and its mean utilization.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Window {
-    /// Start (ns).
+    /// Start (ns, trace time).
     pub start: u64,
-    /// End (ns, exclusive).
+    /// End (ns, exclusive, trace time): `start` + the window length, plus any stretch with
+    /// no worker inside the window (not part of the series: see
+    /// [`Utilization::from_workers`]).
     pub end: u64,
     /// Mean of u over `[start, end)`.
     pub utilization: f64,
@@ -1066,7 +1171,9 @@ pub struct Window {
 /// `utilization` is exactly the mean of u over it.
 ///
 /// A window of 0 gives no windows; a window of at least the series' duration gives the
-/// whole series as the one window.
+/// whole series as the one window. `n` may be anything (`usize::MAX`: every window of the
+/// greedy choice): the cost is O(s log s) for s steps plus O(log s) per window listed.
+/// Window times are trace times ([`Utilization::trace_time`]).
 ///
 /// ```
 /// use trace_viewer::analysis::mmu::{Utilization, worst_windows};
@@ -1085,16 +1192,16 @@ pub fn worst_windows(u: &Utilization, window: u64, n: usize) -> Vec<Window> {
     }
     if window >= u.duration() {
         return vec![Window {
-            start: u.start(),
-            end: u.end(),
+            start: u.trace_time(u.start()),
+            end: u.trace_time_end(u.end()),
             utilization: u.mean(),
         }];
     }
     u.worst(window, n)
         .into_iter()
         .map(|(start, f)| Window {
-            start,
-            end: start + window,
+            start: u.trace_time(start),
+            end: u.trace_time_end(start + window),
             utilization: ratio(f, window, u.total),
         })
         .collect()
@@ -1384,18 +1491,18 @@ mod tests {
 
     /// A random step function: (start, [(duration, available)], total).
     #[derive(Debug, Clone)]
-    struct Steps {
-        start: u64,
-        steps: Vec<(u64, u32)>,
-        total: u32,
+    pub(super) struct Steps {
+        pub(super) start: u64,
+        pub(super) steps: Vec<(u64, u32)>,
+        pub(super) total: u32,
     }
 
     impl Steps {
-        fn end(&self) -> u64 {
+        pub(super) fn end(&self) -> u64 {
             self.start + self.steps.iter().map(|s| s.0).sum::<u64>()
         }
 
-        fn build(&self, bands: usize) -> Utilization {
+        pub(super) fn build(&self, bands: usize) -> Utilization {
             let mut times = Vec::new();
             let mut t = self.start;
             for &(d, _) in &self.steps {
@@ -1409,7 +1516,7 @@ mod tests {
         }
 
         /// Integral over [a, b), naively.
-        fn integral(&self, a: u64, b: u64) -> u64 {
+        pub(super) fn integral(&self, a: u64, b: u64) -> u64 {
             let mut t = self.start;
             let mut sum = 0;
             for &(d, c) in &self.steps {
@@ -1422,16 +1529,16 @@ mod tests {
             sum
         }
 
-        fn mean(&self, a: u64, b: u64) -> f64 {
+        pub(super) fn mean(&self, a: u64, b: u64) -> f64 {
             self.integral(a, b) as f64 / ((b - a) * u64::from(self.total)) as f64
         }
 
         /// Window starts; breakpoints are whole numbers, so these hold every extreme.
-        fn starts(&self, w: u64) -> std::ops::RangeInclusive<u64> {
+        pub(super) fn starts(&self, w: u64) -> std::ops::RangeInclusive<u64> {
             self.start..=self.end() - w
         }
 
-        fn brute_mmu(&self, w: u64) -> f64 {
+        pub(super) fn brute_mmu(&self, w: u64) -> f64 {
             let d = self.end() - self.start;
             if w == 0 {
                 let min = self.steps.iter().filter(|s| s.0 > 0).map(|s| s.1).min();
@@ -1465,7 +1572,7 @@ mod tests {
         }
     }
 
-    fn steps_strategy() -> impl Strategy<Value = Steps> {
+    pub(super) fn steps_strategy() -> impl Strategy<Value = Steps> {
         (1u32..5, 0u64..4).prop_flat_map(|(total, start)| {
             prop::collection::vec((1u64..7, 0..=total), 1..12).prop_map(move |steps| Steps {
                 start,
@@ -1633,6 +1740,100 @@ mod tests {
         assert_eq!(mmu(&series[0], 20), 0.5);
         assert_eq!(mmu(&series[1], 20), 0.5);
         assert_eq!(mmu(&series[1], 5), 0.0);
+    }
+
+    fn worker(exists: &[(u64, u64)], unavailable: &[(u64, u64)]) -> WorkerIntervals {
+        WorkerIntervals {
+            exists: exists.to_vec(),
+            unavailable: unavailable.to_vec(),
+        }
+    }
+
+    #[test]
+    fn from_workers_counts_only_existing_workers_exactly() {
+        // A runtime of 4 workers shutting down one at a time from 60 on; worker 0 paused in
+        // [10, 20) and, once it is the last one, in [95, 98); a process pause in [30, 35).
+        let workers = [
+            worker(&[(0, 100)], &[(10, 20), (95, 98)]),
+            worker(&[(0, 90)], &[(92, 99)]),
+            worker(&[(0, 80)], &[]),
+            worker(&[(0, 60)], &[]),
+        ];
+        let u = Utilization::from_workers(0, 150, &[(30, 35)], &workers).unwrap();
+        // Denominator lcm(4, 3, 2, 1) = 12: 3/4, 1, 0, 1 (4 then 3 then 2 workers), 1, 0, 1.
+        assert_eq!(u.total(), 12);
+        assert_eq!(u.times(), &[0, 10, 20, 30, 35, 95, 98]);
+        assert_eq!(u.available(), &[12, 9, 12, 0, 12, 0, 12]);
+        assert_eq!(u.end(), 100, "nothing after the last worker stops");
+        assert_eq!(mmu(&u, 1), 0.0);
+        assert_eq!(mmu(&u, 10), 0.5);
+        assert_eq!(mmu(&u, 50), 42.5 / 50.0);
+        // Unavailability outside a worker's life does not count: worker 1's [92, 99).
+        assert_eq!(u.mean(), (100.0 - 2.5 - 5.0 - 3.0) / 100.0);
+        // With no worker at all there is nothing to measure.
+        assert_eq!(
+            Utilization::from_workers(0, 10, &[], &[worker(&[(20, 30)], &[])]).unwrap_err(),
+            UtilizationError::NoWorkerTime
+        );
+        assert_eq!(
+            Utilization::from_workers(0, 10, &[], &[]).unwrap_err(),
+            UtilizationError::NoWorkers
+        );
+    }
+
+    #[test]
+    fn from_workers_cuts_out_time_without_workers() {
+        // One worker in [10, 20) and [50, 60), paused in [55, 60); a second in [58, 70).
+        let workers = [
+            worker(&[(50, 60), (10, 20)], &[(55, 60)]),
+            worker(&[(58, 70)], &[]),
+        ];
+        let u = Utilization::from_workers(0, 100, &[], &workers).unwrap();
+        // Series: [10, 20) 1; cut [20, 50); [20, 25) 1, [25, 28) 0, [28, 30) 1/2, [30, 40) 1.
+        assert_eq!(u.times(), &[10, 25, 28, 30]);
+        assert_eq!(u.available(), &[2, 0, 1, 2]);
+        assert_eq!((u.start(), u.end(), u.total()), (10, 40, 2));
+        assert_eq!(
+            [10, 19, 20, 25, 39, 40].map(|t| u.trace_time(t)),
+            [10, 19, 50, 55, 69, 70]
+        );
+        let worst = worst_windows(&u, 4, 2);
+        assert_eq!((worst[0].start, worst[0].end), (55, 59));
+        // A window across the cut ends later in trace time.
+        assert_eq!(
+            worst_windows(&u, 12, 1)[0],
+            Window {
+                start: 18,
+                end: 60,
+                utilization: 16.0 / 24.0
+            }
+        );
+        // The whole series.
+        let all = worst_windows(&u, 1_000, 1)[0];
+        assert_eq!((all.start, all.end), (10, 70));
+    }
+
+    #[test]
+    fn from_workers_rounds_when_the_common_multiple_is_too_large() {
+        // 40 workers stopping one at a time: lcm(1..=40) does not fit in 32 bits.
+        let workers: Vec<WorkerIntervals> = (0..40u64)
+            .map(|i| {
+                worker(
+                    &[(0, 1_000 + 10 * i)],
+                    if i == 0 { &[(500, 600)] } else { &[] },
+                )
+            })
+            .collect();
+        let u = Utilization::from_workers(0, 10_000, &[], &workers).unwrap();
+        assert!(u.total() >= 1 << 20, "{}", u.total());
+        assert!(
+            (mmu(&u, 100) - 39.0 / 40.0).abs() < 1e-6,
+            "{}",
+            mmu(&u, 100)
+        );
+        assert!((mmu(&u, 1) - 39.0 / 40.0).abs() < 1e-6);
+        assert!((mmu(&u, 1_000) - (1.0 - 100.0 / 40.0 / 1_000.0)).abs() < 1e-6);
+        assert_eq!(u.end(), 1_390);
     }
 
     #[test]

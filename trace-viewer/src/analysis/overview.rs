@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::breakdown::{Breakdown, BreakdownOptions};
 use super::mmu::{self, MmuPoint, Window};
-use super::utilization::{UtilizationOptions, utilization};
+use super::utilization::{LongPolls, UtilizationOptions, long_polls, utilization};
 use crate::model::{Anomalies, CounterKind, Model, Nanos};
 
 /// What [`Analysis::compute`] computes.
@@ -119,6 +119,14 @@ impl Coverage {
     }
 }
 
+/// The poll length the report measures long polls against when `--long-poll` is not given:
+/// a poll of more than 1 ms keeps its worker from everything else for that long.
+pub const LONG_POLL: Nanos = 1_000_000;
+
+/// Polls longer than this share of worker time are "noticeable": the report's first screen
+/// names them.
+pub const NOTICEABLE_LONG_POLLS: f64 = 0.01;
+
 /// The MMU part of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MmuSummary {
@@ -135,6 +143,26 @@ pub struct MmuSummary {
     pub mud: MudPercentiles,
     /// The worst disjoint windows at the MUD window, worst first.
     pub worst_windows: Vec<Window>,
+    /// Polls longer than the long-poll threshold (`--long-poll`, else [`LONG_POLL`]): their
+    /// share of worker time and the longest poll on a worker.
+    pub long_polls: LongPolls,
+    /// True when `long_polls.share` is at least [`NOTICEABLE_LONG_POLLS`]: the text report
+    /// then names them on its first screen.
+    pub long_polls_noticeable: bool,
+    /// The responsiveness MMU at the same windows: polls longer than the threshold count as
+    /// unavailable (the same as `windows` when `--long-poll` was given).
+    pub responsiveness: Responsiveness,
+}
+
+/// The MMU with long polls counted as unavailable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Responsiveness {
+    /// Polls longer than this count as unavailable.
+    pub long_poll_ns: Nanos,
+    /// Mean utilization over the trace.
+    pub mean: f64,
+    /// MMU at each window of the options.
+    pub windows: Vec<MmuPoint>,
 }
 
 /// MUD percentiles of one window size.
@@ -185,10 +213,30 @@ impl Analysis {
 fn mmu_summary(model: &Model, options: &AnalysisOptions) -> Result<MmuSummary, String> {
     let u = utilization(model, options.utilization).map_err(|e| e.to_string())?;
     let q = mmu::mud(&u, options.mud_window, &[0.0, 0.001, 0.01, 0.05]);
+    let windows = mmu::mmu_curve(&u, &options.mmu_windows);
+    let threshold = options.utilization.long_poll.unwrap_or(LONG_POLL);
+    let long_polls = long_polls(model, threshold).ok_or("the trace has no worker threads")?;
+    let responsiveness = if options.utilization.long_poll.is_some() {
+        Responsiveness {
+            long_poll_ns: threshold,
+            mean: u.mean(),
+            windows: windows.clone(),
+        }
+    } else {
+        let responsive = UtilizationOptions {
+            long_poll: Some(threshold),
+        };
+        let r = utilization(model, responsive).map_err(|e| e.to_string())?;
+        Responsiveness {
+            long_poll_ns: threshold,
+            mean: r.mean(),
+            windows: mmu::mmu_curve(&r, &options.mmu_windows),
+        }
+    };
     Ok(MmuSummary {
         workers: model.workers().len(),
         mean: u.mean(),
-        windows: mmu::mmu_curve(&u, &options.mmu_windows),
+        windows,
         mud_window_ns: options.mud_window,
         mud: MudPercentiles {
             worst: q[0],
@@ -197,6 +245,9 @@ fn mmu_summary(model: &Model, options: &AnalysisOptions) -> Result<MmuSummary, S
             p95: q[3],
         },
         worst_windows: mmu::worst_windows(&u, options.mud_window, options.worst_windows),
+        long_polls_noticeable: long_polls.share >= NOTICEABLE_LONG_POLLS,
+        long_polls,
+        responsiveness,
     })
 }
 

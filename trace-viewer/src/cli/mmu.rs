@@ -5,7 +5,11 @@
 //! (null unless `--long-poll`), and `windows[]`, each with `window_ns`, `mmu`, and when asked
 //! `percentiles` (`worst`, `p99_9`, `p99`, `p95`: the utilization that 99.9 % / 99 % / 95 % of
 //! windows are at or above), `worst_windows[]` (`start`, `end`, `utilization`; ns since the
-//! trace start) and `per_worker[]` (`thread`, `mmu`).
+//! trace start) and `per_worker[]` (`thread`, `mmu`). `--worst` lists at most [`MAX_WORST`]
+//! windows per size (a note on stderr says when it was capped).
+//!
+//! Utilization counts each worker from its start to its stop, and leaves out time with no
+//! worker at all (see [`crate::analysis::utilization`]).
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -19,6 +23,10 @@ use crate::analysis::utilization::{UtilizationOptions, utilization, utilization_
 use crate::load;
 use crate::model::{Model, Nanos};
 use crate::units::format_duration;
+
+/// Most worst windows listed per window size: `--worst` above this lists this many and says
+/// so on stderr (a million lines is past what anyone reads; the JSON stays bounded).
+pub const MAX_WORST: usize = 1_000_000;
 
 /// What `mmu` prints.
 #[derive(Debug, Clone, Default)]
@@ -101,6 +109,15 @@ pub fn run(
             return Ok(EXIT_CORRUPT);
         }
     };
+    let worst = args.worst.min(MAX_WORST);
+    if worst < args.worst {
+        writeln!(
+            err,
+            "note: --worst {} is more than the {MAX_WORST} windows listed at most; listing \
+             up to {MAX_WORST} per window size",
+            args.worst
+        )?;
+    }
     let options = UtilizationOptions {
         long_poll: args.long_poll,
     };
@@ -135,7 +152,7 @@ pub fn run(
                     p95: q[3],
                 }
             }),
-            worst_windows: (args.worst > 0).then(|| mmu::worst_windows(&u, w, args.worst)),
+            worst_windows: (worst > 0).then(|| mmu::worst_windows(&u, w, worst)),
             per_worker: args.per_worker.then(|| {
                 per_worker
                     .iter()

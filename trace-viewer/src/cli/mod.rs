@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 use crate::analysis::overview::AnalysisOptions;
-use crate::units::parse_duration;
+use crate::units::{parse_duration, parse_window};
 
 /// Exit code: success (`check`: the trace is valid and complete).
 pub const EXIT_OK: u8 = 0;
@@ -114,7 +114,7 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
         /// Window sizes, comma-separated (default: 20 log-spaced from 10µs to the trace length).
-        #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_duration)]
+        #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_window)]
         windows: Vec<u64>,
         /// Add MUD percentiles (the utilization 99.9%, 99%, 95% of windows reach).
         #[arg(long)]
@@ -122,7 +122,7 @@ pub enum Command {
         /// Add each worker's own MMU.
         #[arg(long)]
         per_worker: bool,
-        /// List the N worst disjoint windows of each size.
+        /// List the N worst disjoint windows of each size (at most 1000000).
         #[arg(long, value_name = "N", default_value_t = 0)]
         worst: usize,
         /// Responsiveness mode: polls longer than this make their worker unavailable.

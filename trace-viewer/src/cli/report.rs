@@ -12,7 +12,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::report_analysis::render_analysis_text;
+use super::report_analysis::{render_analysis_text, render_headline};
 use super::table::{self, Align};
 use super::{EXIT_CORRUPT, EXIT_OK};
 use crate::analysis::overview::{Analysis, AnalysisOptions};
@@ -71,7 +71,8 @@ pub fn run(
         serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::from)?;
         writeln!(out)?;
     } else {
-        out.write_all(render_text(&summary).as_bytes())?;
+        let headline = analysis.as_ref().map(render_headline).unwrap_or_default();
+        out.write_all(with_headline(render_text(&summary), &headline).as_bytes())?;
         if let Some(analysis) = &analysis {
             out.write_all(render_analysis_text(analysis).as_bytes())?;
         }
@@ -83,6 +84,16 @@ pub fn run(
         }
         None => EXIT_OK,
     })
+}
+
+/// `summary` with `headline` right after its first block (the field table ending in
+/// `status`), so that it is on the first screen whatever follows.
+fn with_headline(mut summary: String, headline: &str) -> String {
+    if !headline.is_empty() {
+        let at = summary.find("\n\n").map_or(summary.len(), |i| i + 1);
+        summary.insert_str(at, headline);
+    }
+    summary
 }
 
 /// Formats a number with up to four decimals, trailing zeros removed.

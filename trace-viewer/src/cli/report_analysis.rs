@@ -1,9 +1,12 @@
 //! The text form of the report's analysis part: coverage, tasks by spawn location, longest
-//! polls, leak suspects, thread use, pauses and MMU.
+//! polls, leak suspects, thread use, pauses and MMU (with the responsiveness MMU and the
+//! share of worker time in long polls), and the long-poll headline for the first screen.
 
 use super::table::{self, Align};
 use crate::analysis::breakdown::Group;
+use crate::analysis::mmu::MmuPoint;
 use crate::analysis::overview::Analysis;
+use crate::analysis::utilization::{LongPolls, WorkerPoll};
 use crate::units::{format_bytes, format_duration};
 
 /// Groups shown in the text report; the JSON has all of them.
@@ -48,6 +51,78 @@ fn waits(g: &Group) -> String {
         .map(|(name, v)| format!("{name} {}", format_duration(*v)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `"1 ms: 0.998<sep>10 ms: 1.000"`.
+fn mmu_points(points: &[MmuPoint], sep: &str) -> String {
+    points
+        .iter()
+        .map(|p| format!("{}: {:.3}", format_duration(p.window), p.mmu))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// `"75.0% of worker time was inside polls longer than 1 ms (1234 polls)"`.
+fn long_poll_line(l: &LongPolls) -> String {
+    let share = l.share * 100.0;
+    format!(
+        "{} of worker time was inside polls longer than {} ({} {})",
+        if share > 0.0 && share < 0.05 {
+            "<0.1%".to_string()
+        } else {
+            format!("{share:.1}%")
+        },
+        format_duration(l.threshold_ns),
+        l.count,
+        if l.count == 1 { "poll" } else { "polls" }
+    )
+}
+
+/// `"20.1 ms, task handler #42 (spawned at src/main.rs:10:5) on worker 0 at 1.23 s"`.
+fn worker_poll(p: &WorkerPoll) -> String {
+    let location = match &p.location {
+        Some(l) if !p.task.starts_with(l.as_str()) => format!(" (spawned at {l})"),
+        _ => String::new(),
+    };
+    format!(
+        "{}{}, task {}{} on {} at {}",
+        format_duration(p.duration_ns),
+        if p.cut { " (still running)" } else { "" },
+        p.task,
+        location,
+        p.thread,
+        format_duration(p.start_ns)
+    )
+}
+
+/// The lines for the report's first screen, right under the file summary: when polls over
+/// the long-poll threshold take a noticeable share of worker time, their share, the longest
+/// one and the MMU with them counted as unavailable beside the pause-only MMU. Empty when
+/// they do not (or there is no MMU).
+pub fn render_headline(a: &Analysis) -> String {
+    let Some(m) = a.mmu.as_ref().filter(|m| m.long_polls_noticeable) else {
+        return String::new();
+    };
+    let l = &m.long_polls;
+    let mut text = format!("\nlong polls: {}\n", long_poll_line(l));
+    if let Some(p) = &l.worst {
+        text += &format!("  longest: {}\n", worker_poll(p));
+    }
+    text += &format!(
+        "  MMU with them unavailable   {}\n",
+        mmu_points(&m.responsiveness.windows, "  ")
+    );
+    if m.responsiveness.windows != m.windows {
+        text += &format!(
+            "  MMU of pauses alone         {}\n",
+            mmu_points(&m.windows, "  ")
+        );
+    }
+    text += &format!(
+        "  (per window: trace-viewer mmu FILE --long-poll {})\n",
+        format_duration(l.threshold_ns).replace(' ', "")
+    );
+    text
 }
 
 /// Renders the analysis as text sections.
@@ -254,11 +329,7 @@ pub fn render_analysis_text(a: &Analysis) -> String {
                 "  {} workers, mean utilization {:.3}\n  MMU   {}\n",
                 m.workers,
                 m.mean,
-                m.windows
-                    .iter()
-                    .map(|p| format!("{}: {:.3}", format_duration(p.window), p.mmu))
-                    .collect::<Vec<_>>()
-                    .join("   ")
+                mmu_points(&m.windows, "   ")
             );
             text += &format!(
                 "  at {}: worst {:.3}, 99.9% of windows ≥ {:.3}, 99% ≥ {:.3}, 95% ≥ {:.3}\n",
@@ -274,6 +345,17 @@ pub fn render_analysis_text(a: &Analysis) -> String {
                     format_duration(w.start),
                     w.utilization
                 );
+            }
+            let r = &m.responsiveness;
+            text += &format!(
+                "  with polls over {} as unavailable (responsiveness): mean {:.3}\n  MMU   {}\n",
+                format_duration(r.long_poll_ns),
+                r.mean,
+                mmu_points(&r.windows, "   ")
+            );
+            text += &format!("  {}\n", long_poll_line(&m.long_polls));
+            if let Some(p) = &m.long_polls.worst {
+                text += &format!("  longest poll on a worker: {}\n", worker_poll(p));
             }
         }
         (None, Some(why)) => text += &format!("  not available: {why}\n"),
