@@ -442,9 +442,7 @@ impl Breakdown {
                     start_ns: poll.start,
                     duration_ns: poll.span().len(),
                     cut: poll.cut(),
-                    still_running: poll.cut()
-                        && model.end_record.is_some()
-                        && poll.span().end == model.end,
+                    still_running: model.still_running(poll),
                 }
             })
             .collect();

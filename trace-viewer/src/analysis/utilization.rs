@@ -260,8 +260,11 @@ pub struct WorkerPoll {
     pub start_ns: Nanos,
     /// Duration.
     pub duration_ns: Nanos,
-    /// True when the poll had not ended when the data stopped.
+    /// True when the file holds no end for the poll: it lasted at least `duration_ns`.
     pub cut: bool,
+    /// Of cut polls, those still running when a finished recording stopped
+    /// ([`Model::still_running`]); the others are where the thread's data ends.
+    pub still_running: bool,
 }
 
 /// The share of worker time spent in polls longer than `threshold` (a worker slot counts
@@ -314,6 +317,7 @@ pub fn long_polls(model: &Model, threshold: Nanos) -> Option<LongPolls> {
             start_ns: p.start,
             duration_ns: p.span().len(),
             cut: p.cut(),
+            still_running: model.still_running(p),
         }
     });
     Some(LongPolls {

@@ -78,6 +78,17 @@ fn long_poll_line(l: &LongPolls) -> String {
     )
 }
 
+/// A poll's duration; for one with no end in the file, `"5 s (still running)"` when a
+/// finished recording stopped during it, else `"≥ 5 s (data ends)"`: its thread's data stops
+/// there, and it lasted at least that long.
+fn poll_duration(ns: u64, cut: bool, still_running: bool) -> String {
+    match (cut, still_running) {
+        (false, _) => format_duration(ns),
+        (true, true) => format_duration(ns) + " (still running)",
+        (true, false) => format!("≥ {} (data ends)", format_duration(ns)),
+    }
+}
+
 /// `"20.1 ms, task handler #42 (spawned at src/main.rs:10:5) on worker 0 at 1.23 s"`.
 fn worker_poll(p: &WorkerPoll) -> String {
     let location = match &p.location {
@@ -85,9 +96,8 @@ fn worker_poll(p: &WorkerPoll) -> String {
         _ => String::new(),
     };
     format!(
-        "{}{}, task {}{} on {} at {}",
-        format_duration(p.duration_ns),
-        if p.cut { " (still running)" } else { "" },
+        "{}, task {}{} on {} at {}",
+        poll_duration(p.duration_ns, p.cut, p.still_running),
         p.task,
         location,
         p.thread,
@@ -221,11 +231,7 @@ pub fn render_analysis_text(a: &Analysis) -> String {
         ];
         for p in &b.longest_polls {
             rows.push(vec![
-                match (p.cut, p.still_running) {
-                    (false, _) => format_duration(p.duration_ns),
-                    (true, true) => format_duration(p.duration_ns) + " (still running)",
-                    (true, false) => format!("≥ {} (data ends)", format_duration(p.duration_ns)),
-                },
+                poll_duration(p.duration_ns, p.cut, p.still_running),
                 format_duration(p.start_ns),
                 p.thread.clone(),
                 p.task.clone(),

@@ -523,6 +523,13 @@ impl Model {
         self.locations.get(&id.0)
     }
 
+    /// Whether `poll`, which has no end in the file ([`Poll::cut`]), was still running when a
+    /// finished recording stopped; otherwise a cut poll is where its thread's data ends (lost
+    /// data, or a recording cut short) and it lasted at least its span.
+    pub fn still_running(&self, poll: &Poll) -> bool {
+        poll.cut() && self.end_record.is_some() && poll.span().end == self.end
+    }
+
     /// `file:line:column`, or `<unknown location>`; a dependency's file is named by its crate
     /// and the path inside it ([`short_source_path`]).
     pub fn location_label(&self, id: LocationId) -> String {
