@@ -120,8 +120,9 @@ pub fn instrument_with(
                         h.park_time.set(crate::clock::now());
                     }
                 });
-                // The allocator's counters of the busy period, before the thread idles.
-                crate::alloc::flush_alloc_counters();
+                // The allocator's counters of the busy period, if due, before the thread
+                // idles (at most once per counters interval: parks can be very frequent).
+                crate::alloc::report_due_alloc_counters();
                 record(&Event::WorkerPark);
             }
         })
