@@ -20,9 +20,9 @@
 //!   ([`DEFAULT_COUNTERS_INTERVAL`], 10 ms, see
 //!   [`TracingAllocator::with_counters_interval`]) has passed since its last one, or if the
 //!   bytes it allocated minus those it freed since then reach [`MAX_UNREPORTED_HEAP`]
-//!   (256 KiB) either way. A tokio runtime thread also writes one when it parks if they are
+//!   (64 KiB) either way. A tokio runtime thread also writes one when it parks if they are
 //!   due, and always when it stops; [`flush_alloc_counters`] writes one on demand. So a
-//!   thread writes at most about 100 per second, plus one per 256 KiB its heap grows or
+//!   thread writes at most about 100 per second, plus one per 64 KiB its heap grows or
 //!   shrinks. A `realloc` counts as one free of the old size and one allocation of the new
 //!   size.
 //! - **`AllocSample`** `{ size, task }`: a random allocation, with the task being polled on
@@ -48,8 +48,8 @@
 //! curve go below zero.
 //!
 //! The bound: after every allocator call, the bytes a thread allocated minus those it freed
-//! and has not reported are less than [`MAX_UNREPORTED_HEAP`] + 64 KiB (320 KiB) either
-//! way, so the heap curve is within `threads × 320 KiB` of the truth at every point, also
+//! and has not reported are less than [`MAX_UNREPORTED_HEAP`] + 64 KiB (128 KiB) either
+//! way, so the heap curve is within `threads × 128 KiB` of the truth at every point, also
 //! while a thread idles. The allocation rate (`Σ alloc_bytes` or `Σ allocs` per unit of
 //! time) has the counters interval's resolution: a busy thread's allocations reach the
 //! trace at most one interval (10 ms) plus 64 KiB of calls late; an idle thread's last
@@ -155,9 +155,9 @@ pub const DEFAULT_COUNTERS_INTERVAL: Duration = Duration::from_millis(10);
 /// heap curve's error per thread stays under this plus 64 KiB.
 ///
 /// ```
-/// assert_eq!(trace_rt::alloc::MAX_UNREPORTED_HEAP, 256 * 1024);
+/// assert_eq!(trace_rt::alloc::MAX_UNREPORTED_HEAP, 64 * 1024);
 /// ```
-pub const MAX_UNREPORTED_HEAP: u64 = 256 * 1024;
+pub const MAX_UNREPORTED_HEAP: u64 = 64 * 1024;
 
 /// Calls between two checks of whether `AllocCounters` are due may weigh this much (size
 /// + [`CALL_WEIGHT`] each).
