@@ -175,9 +175,14 @@ fn idle_connections_are_closed_after_the_header_read_timeout() {
             "{what} connection still open"
         );
     }
-    // And the server still answers.
+    // And the server still answers, also with a response that lasts longer than the
+    // timeout (which is for the request head only).
     let (status, _) = get(&server, "/debug/trace/");
     assert_eq!(status, 200);
+    let (status, bytes) = get(&server, "/debug/trace?seconds=0.8");
+    assert_eq!(status, 200);
+    let trace = Trace::from_bytes(bytes).unwrap();
+    assert!(trace.end().is_some(), "the recording was cut");
 }
 
 #[test]
