@@ -1,8 +1,25 @@
 //! Ways to start a recording besides [`crate::start`]: for a fixed time in the background
 //! ([`record_for`]), and from the environment when a runtime is instrumented
 //! (`TRACE_RT_OUT=path TRACE_RT_SECONDS=N`).
+//!
+//! A recording started from the environment ends, with its end record, at the first of:
+//! - `TRACE_RT_SECONDS` (default 10 s) after it started;
+//! - the moment the last worker thread of every instrumented multi-thread runtime stops
+//!   (`Runtime` dropped, `shutdown_timeout`, `shutdown_background`): the last worker's
+//!   `on_thread_stop` hook finishes the file, and tokio waits for that hook before a drop
+//!   (or `shutdown_timeout`, up to its timeout) returns;
+//! - the process's exit (`main` returns, `std::process::exit`, a panic in `main`), through an
+//!   `atexit` handler on Unix that stops the recording and waits for the file, while the
+//!   process's other threads still run. This is also what ends the recording of a program
+//!   whose only runtime is a current-thread one (it has no worker thread to watch).
+//!
+//! The stop takes as long as the recorder needs to write what it holds (bounded by the
+//! session's stop timeout). A process killed by a signal (`SIGKILL`, or a signal it does not
+//! handle) runs no exit handler: its file has no end record and reads back to its last
+//! written chunk.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::time::{Duration, Instant};
 
@@ -101,7 +118,7 @@ fn record_for_with(
             let mut st = lock.lock().unwrap_or_else(|p| p.into_inner());
             loop {
                 let now = Instant::now();
-                if st.stop_early || now >= deadline || runtimes_gone() {
+                if st.stop_early || now >= deadline {
                     break;
                 }
                 let wait = (deadline - now).min(Duration::from_millis(100));
@@ -126,21 +143,54 @@ fn record_for_with(
     }
 }
 
-/// Environment-started recordings end early once every instrumented runtime has shut down,
-/// so that the file gets its end record before the process exits.
-static ENV_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-static SAW_RUNTIME: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Worker threads of instrumented runtimes alive now (each counted from its first park or
+/// poll while recording until it stops; see [`crate::runtime`]).
+static LIVE_WORKERS: AtomicUsize = AtomicUsize::new(0);
 
-fn runtimes_gone() -> bool {
-    use std::sync::atomic::Ordering::Relaxed;
-    if !ENV_STARTED.load(Relaxed) {
-        return false;
+/// A worker thread of an instrumented runtime was seen for the first time.
+pub(crate) fn worker_started() {
+    LIVE_WORKERS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A worker counted by [`worker_started`] is stopping (tokio's `on_thread_stop`, on the
+/// worker itself). The last one ends the environment's recording before returning: tokio
+/// waits for every thread's stop hook before `Runtime` drop or `shutdown_timeout` returns,
+/// so the file is finished before `main` goes on to return or exit.
+pub(crate) fn worker_stopped() {
+    if LIVE_WORKERS.fetch_sub(1, Ordering::AcqRel) == 1 {
+        end_env_recording();
     }
-    let live = crate::sampler::live_runtimes();
-    if live > 0 {
-        SAW_RUNTIME.store(true, Relaxed);
+}
+
+/// Stops the environment's recording (if any, and if still running) and waits for its file
+/// to be finished.
+fn end_env_recording() {
+    if let Some(recording) = env_recording() {
+        let _ = recording.stop();
     }
-    SAW_RUNTIME.load(Relaxed) && live == 0
+}
+
+/// Runs when the process exits (`main` returned, `std::process::exit`, a panic in `main`),
+/// while the process's other threads still run: the recording's own threads finish the file.
+#[cfg(unix)]
+extern "C" fn end_env_recording_at_exit() {
+    // Unwinding out of an `extern "C"` function aborts the process: never let a panic out.
+    let _ = std::panic::catch_unwind(end_env_recording);
+}
+
+/// Has the process finish the environment's recording when it exits.
+fn end_at_exit() {
+    #[cfg(unix)]
+    {
+        // SAFETY: `atexit` only stores the pointer to a function that takes no argument and
+        // never unwinds; it runs on the exiting thread before the process ends.
+        if unsafe { libc::atexit(end_env_recording_at_exit) } != 0 {
+            eprintln!(
+                "trace-rt: cannot register an exit handler: if the process exits while \
+                 recording, the trace will have no end record"
+            );
+        }
+    }
 }
 
 /// Parses `TRACE_RT_SECONDS`.
@@ -172,7 +222,6 @@ pub(crate) fn from_env_once() {
                 return;
             }
         };
-        ENV_STARTED.store(true, std::sync::atomic::Ordering::Relaxed);
         let path = PathBuf::from(out);
         let shown = path.display().to_string();
         match record_for_with(Config::default(), duration, &path, move |r| match r {
@@ -185,6 +234,7 @@ pub(crate) fn from_env_once() {
                     duration.as_secs_f64()
                 );
                 *ENV_RECORDING.lock().unwrap_or_else(|p| p.into_inner()) = Some(rec);
+                end_at_exit();
             }
             Err(e) => eprintln!("trace-rt: not recording: {e}"),
         }

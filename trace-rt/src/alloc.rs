@@ -13,12 +13,18 @@
 //! allocation) and writes three kinds of events on its own timeline:
 //!
 //! - **`AllocCounters`** `{ allocs, frees, alloc_bytes, free_bytes }`: the thread's activity
-//!   since its previous `AllocCounters`. A thread writes one when the calls since the last
-//!   one weigh 64 KiB, counting each call as its size plus 64 bytes (so at most 1024 calls
-//!   and at most 64 KiB of allocated plus freed bytes are ever unreported per thread),
-//!   whenever it writes a sample or a slow call anyway, and when a tokio runtime thread
-//!   parks or stops. [`flush_alloc_counters`] writes one on demand. A `realloc` counts as
-//!   one free of the old size and one allocation of the new size.
+//!   since its previous `AllocCounters`. They are coalesced by time and by heap change, so
+//!   that an allocation-heavy service does not drown its trace in them: every time the
+//!   calls since the last check weigh 64 KiB (each call counts as its size, up to 64 KiB,
+//!   plus 64 bytes: at most 1024 calls), the thread writes one if the counters interval
+//!   ([`DEFAULT_COUNTERS_INTERVAL`], 10 ms, see
+//!   [`TracingAllocator::with_counters_interval`]) has passed since its last one, or if the
+//!   bytes it allocated minus those it freed since then reach [`MAX_UNREPORTED_HEAP`]
+//!   (64 KiB) either way. A tokio runtime thread also writes one when it parks if they are
+//!   due, and always when it stops; [`flush_alloc_counters`] writes one on demand. So a
+//!   thread writes at most about 100 per second, plus one per 64 KiB its heap grows or
+//!   shrinks. A `realloc` counts as one free of the old size and one allocation of the new
+//!   size.
 //! - **`AllocSample`** `{ size, task }`: a random allocation, with the task being polled on
 //!   the thread (0 outside tasks). On average one sample per [`DEFAULT_SAMPLE_RATE`]
 //!   (512 KiB) allocated, configurable like Go's `MemProfileRate` (see below).
@@ -39,10 +45,20 @@
 //! `Σ alloc_bytes − Σ free_bytes` over every `AllocCounters` event of every thread up to `t`
 //! (bytes as requested from the allocator, not the allocator's own overhead). Counting
 //! starts with the recording: memory allocated before it and freed during it makes the
-//! curve go below zero. Per thread, at most 64 KiB of allocated plus freed bytes are not yet
-//! reported at any moment, so the curve is within `threads × 64 KiB` of the truth; a thread
-//! that ends (other than a tokio runtime thread, which flushes when it stops) keeps what it
-//! had not reported. The allocation rate is `Σ alloc_bytes` (or `Σ allocs`) per unit of time.
+//! curve go below zero.
+//!
+//! The bound: after every allocator call, the bytes a thread allocated minus those it freed
+//! and has not reported are less than [`MAX_UNREPORTED_HEAP`] + 64 KiB (128 KiB) either
+//! way, so the heap curve is within `threads × 128 KiB` of the truth at every point, also
+//! while a thread idles. The allocation rate (`Σ alloc_bytes` or `Σ allocs` per unit of
+//! time) has the counters interval's resolution: a busy thread's allocations reach the
+//! trace at most one interval (10 ms) plus 64 KiB of calls late; an idle thread's last
+//! interval of activity stays unreported until it next allocates past an interval, parks
+//! after one, or stops (a tokio runtime thread reports everything when it stops; any other
+//! thread that ends keeps what it had not reported). With a counters interval of zero a
+//! thread writes them at every check: at most 64 KiB of allocated plus freed bytes are
+//! unreported per thread, at the cost of one event per 64 KiB or 1024 calls (on an
+//! allocation-heavy service, most of the trace's events).
 //!
 //! # Sampling, the estimator and its error
 //!
@@ -122,8 +138,30 @@ pub const DEFAULT_TIMED_MIN_SIZE: u64 = 64 * 1024;
 /// ```
 pub const SLOW_CALL_PAUSE: &str = "alloc";
 
-/// Calls since the last `AllocCounters` may weigh this much (size + [`CALL_WEIGHT`] each).
-const FLUSH_BUDGET: i64 = 64 * 1024;
+/// The default [`TracingAllocator::with_counters_interval`]: a thread writes its
+/// `AllocCounters` at most this often (unless its heap changed by
+/// [`MAX_UNREPORTED_HEAP`] since its last one).
+///
+/// ```
+/// assert_eq!(
+///     trace_rt::alloc::DEFAULT_COUNTERS_INTERVAL,
+///     std::time::Duration::from_millis(10)
+/// );
+/// ```
+pub const DEFAULT_COUNTERS_INTERVAL: Duration = Duration::from_millis(10);
+
+/// A thread writes its `AllocCounters` as soon as the bytes it allocated minus the bytes it
+/// freed since its last one reach this much either way, however recent that one was: the
+/// heap curve's error per thread stays under this plus 64 KiB.
+///
+/// ```
+/// assert_eq!(trace_rt::alloc::MAX_UNREPORTED_HEAP, 64 * 1024);
+/// ```
+pub const MAX_UNREPORTED_HEAP: u64 = 64 * 1024;
+
+/// Calls between two checks of whether `AllocCounters` are due may weigh this much (size
+/// + [`CALL_WEIGHT`] each).
+const CHECK_BUDGET: i64 = 64 * 1024;
 const CALL_WEIGHT: i64 = 64;
 
 /// A [`GlobalAlloc`] wrapper that records allocator activity into the trace: per-thread
@@ -156,12 +194,13 @@ pub struct TracingAllocator<A> {
     sample_rate: AtomicU64,
     slow_ns: AtomicU64,
     timed_min: AtomicU64,
+    counters_ns: AtomicU64,
 }
 
 impl<A> TracingAllocator<A> {
     /// Wraps `inner` with the default sample rate ([`DEFAULT_SAMPLE_RATE`]), slow-call
-    /// threshold ([`DEFAULT_SLOW_THRESHOLD`]) and smallest timed block
-    /// ([`DEFAULT_TIMED_MIN_SIZE`]).
+    /// threshold ([`DEFAULT_SLOW_THRESHOLD`]), smallest timed block
+    /// ([`DEFAULT_TIMED_MIN_SIZE`]) and counters interval ([`DEFAULT_COUNTERS_INTERVAL`]).
     ///
     /// ```
     /// #[global_allocator]
@@ -174,6 +213,7 @@ impl<A> TracingAllocator<A> {
             sample_rate: AtomicU64::new(DEFAULT_SAMPLE_RATE),
             slow_ns: AtomicU64::new(DEFAULT_SLOW_THRESHOLD.as_nanos() as u64),
             timed_min: AtomicU64::new(DEFAULT_TIMED_MIN_SIZE),
+            counters_ns: AtomicU64::new(DEFAULT_COUNTERS_INTERVAL.as_nanos() as u64),
         }
     }
 
@@ -217,6 +257,43 @@ impl<A> TracingAllocator<A> {
     pub const fn with_timed_min_size(mut self, bytes: u64) -> Self {
         self.timed_min = AtomicU64::new(bytes);
         self
+    }
+
+    /// Sets how often at most a thread writes its `AllocCounters` (see the
+    /// [module docs](crate::alloc)); zero: whenever 64 KiB or 1024 calls went by.
+    ///
+    /// ```
+    /// # use std::{alloc::System, time::Duration};
+    /// static ALLOC: trace_rt::TracingAllocator<System> =
+    ///     trace_rt::TracingAllocator::new(System).with_counters_interval(Duration::from_millis(1));
+    /// assert_eq!(ALLOC.counters_interval(), Duration::from_millis(1));
+    /// ```
+    pub const fn with_counters_interval(mut self, interval: Duration) -> Self {
+        self.counters_ns = AtomicU64::new(saturating_nanos(interval));
+        self
+    }
+
+    /// How often at most a thread writes its `AllocCounters`.
+    ///
+    /// ```
+    /// let a = trace_rt::TracingAllocator::new(std::alloc::System);
+    /// assert_eq!(a.counters_interval(), trace_rt::alloc::DEFAULT_COUNTERS_INTERVAL);
+    /// ```
+    pub fn counters_interval(&self) -> Duration {
+        Duration::from_nanos(self.counters_ns.load(Ordering::Relaxed))
+    }
+
+    /// Changes the counters interval; each thread uses the new one from the next recording
+    /// on.
+    ///
+    /// ```
+    /// let a = trace_rt::TracingAllocator::new(std::alloc::System);
+    /// a.set_counters_interval(std::time::Duration::ZERO); // every 64 KiB or 1024 calls
+    /// assert!(a.counters_interval().is_zero());
+    /// ```
+    pub fn set_counters_interval(&self, interval: Duration) {
+        self.counters_ns
+            .store(saturating_nanos(interval), Ordering::Relaxed);
     }
 
     /// The mean number of bytes allocated per sample.
@@ -324,12 +401,26 @@ const fn saturating_nanos(d: Duration) -> u64 {
 /// # Ok::<(), trace_rt::Error>(())
 /// ```
 pub fn flush_alloc_counters() {
+    report_counters(true);
+}
+
+/// Writes this thread's allocator counters if they are due (the counters interval has passed
+/// since its last ones, or its heap changed by [`MAX_UNREPORTED_HEAP`]): for a tokio worker
+/// about to park, which would otherwise keep them while idle.
+pub(crate) fn report_due_alloc_counters() {
+    report_counters(false);
+}
+
+fn report_counters(force: bool) {
     let epoch = EPOCH.load(Ordering::Relaxed);
     if epoch == 0 {
         return;
     }
     let t = thread_state();
     if t.epoch.get() == epoch && !t.in_hook.get() && t.has_activity() {
+        if force {
+            t.force.set(true);
+        }
         t.slow_path(None, 0, None);
     }
 }
@@ -405,9 +496,12 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TracingAllocator<A> {
             self.inner.realloc(ptr, layout, new_size)
         });
         if !p.is_null() {
-            // The old block is gone: a free of its size (without a flush check of its own;
-            // the next call does it).
-            thread_state().count_free(old);
+            // The old block is gone: a free of its size.
+            let t = thread_state();
+            t.count_free(old);
+            if t.budget.get() < 0 && !t.in_hook.get() {
+                t.slow_path(None, 0, None);
+            }
         }
         p
     }
@@ -468,8 +562,15 @@ struct ThreadState {
     frees: Cell<u64>,
     alloc_bytes: Cell<u64>,
     free_bytes: Cell<u64>,
-    /// Counts down by size + `CALL_WEIGHT` per call; below zero, the counters are written.
+    /// Counts down by size + `CALL_WEIGHT` per call; below zero, whether the counters are
+    /// due is checked.
     budget: Cell<i64>,
+    /// Clock (ticks) when the counters were last written (or the session started here).
+    last_report: Cell<u64>,
+    /// Counters interval in clock ticks (0: no time condition).
+    interval_ticks: Cell<u64>,
+    /// The next `slow_path` writes the counters whatever their age.
+    force: Cell<bool>,
     /// Bytes to allocate before the next sample.
     until_sample: Cell<u64>,
     /// The rate `until_sample` was drawn with.
@@ -495,6 +596,9 @@ thread_local! {
             alloc_bytes: Cell::new(0),
             free_bytes: Cell::new(0),
             budget: Cell::new(0),
+            last_report: Cell::new(0),
+            interval_ticks: Cell::new(0),
+            force: Cell::new(false),
             until_sample: Cell::new(u64::MAX),
             draw_rate: Cell::new(0),
             announced_rate: Cell::new(0),
@@ -533,7 +637,15 @@ impl ThreadState {
         self.frees.set(0);
         self.alloc_bytes.set(0);
         self.free_bytes.set(0);
-        self.budget.set(FLUSH_BUDGET);
+        self.budget.set(CHECK_BUDGET);
+        self.last_report.set(clock::now());
+        let interval = alloc.counters_ns.load(Ordering::Relaxed);
+        self.interval_ticks.set(if interval == 0 {
+            0
+        } else {
+            nanos_to_ticks(interval)
+        });
+        self.force.set(false);
         self.announced_rate.set(0);
         self.pending.set(None);
         let rate = alloc.sample_rate.load(Ordering::Relaxed);
@@ -572,12 +684,21 @@ impl ThreadState {
 
     #[inline(always)]
     fn spend(&self, size: u64) {
-        let cost = (size.min(FLUSH_BUDGET as u64) as i64) + CALL_WEIGHT;
+        let cost = (size.min(CHECK_BUDGET as u64) as i64) + CALL_WEIGHT;
         self.budget.set(self.budget.get() - cost);
     }
 
     fn has_activity(&self) -> bool {
         self.allocs.get() != 0 || self.frees.get() != 0
+    }
+
+    /// Whether the counters are written now: when asked to, once the interval has passed
+    /// since the last ones, or once the unreported heap change is large.
+    fn counters_due(&self, now: u64) -> bool {
+        let net = self.alloc_bytes.get().wrapping_sub(self.free_bytes.get()) as i64;
+        self.force.get()
+            || now.wrapping_sub(self.last_report.get()) >= self.interval_ticks.get()
+            || net.unsigned_abs() >= MAX_UNREPORTED_HEAP
     }
 
     /// Writes what is due: the slow call's pause, the sample (after the rate, if this thread
@@ -632,14 +753,15 @@ impl ThreadState {
                 retry = true;
             }
         }
-        if self.has_activity() {
+        // Checked again after another budget's worth of calls when not due.
+        self.budget.set(CHECK_BUDGET);
+        if self.has_activity() && self.counters_due(now) {
             let taken = (
                 self.allocs.replace(0),
                 self.frees.replace(0),
                 self.alloc_bytes.replace(0),
                 self.free_bytes.replace(0),
             );
-            self.budget.set(FLUSH_BUDGET);
             let written = try_record_at(
                 now,
                 &Event::AllocCounters {
@@ -649,7 +771,10 @@ impl ThreadState {
                     free_bytes: taken.3,
                 },
             );
-            if !written {
+            if written {
+                self.last_report.set(now);
+                self.force.set(false);
+            } else {
                 // Calls made meanwhile were counted from zero: add back what was taken.
                 self.allocs.set(self.allocs.get() + taken.0);
                 self.frees.set(self.frees.get() + taken.1);

@@ -6,6 +6,12 @@
 //! `max_bytes`, or once they are older than `min_age` behind the newest. A dump first stops
 //! the running session (which collects every thread's unfinished chunk, so the latest events
 //! are included), restarts recording into the same ring, then writes a normal trace file.
+//!
+//! A dump copies no event data: it takes a reference to each chunk in the ring (chunks are
+//! shared, immutable buffers) and streams them to the output without holding the ring's
+//! lock, so recording goes on while a slow output is written, and dumps running at the same
+//! time share the ring's memory instead of each holding a copy. A chunk the ring evicts
+//! while a dump still writes it is freed when that dump ends.
 
 use std::collections::VecDeque;
 use std::io;
@@ -18,10 +24,12 @@ use trace_format::{End, EventChunkHeader, Header, Meta, TraceWriter};
 use crate::session::{Config, Error, Session, Summary};
 use crate::sink::Sink;
 
+#[derive(Clone)]
 struct StoredChunk {
     session: u64,
     header: EventChunkHeader,
-    data: Vec<u8>,
+    /// Shared with the dumps that are writing it.
+    data: Arc<[u8]>,
 }
 
 #[derive(Default)]
@@ -81,7 +89,7 @@ impl Sink for RingSink {
         ring.chunks.push_back(StoredChunk {
             session,
             header: *header,
-            data: events.to_vec(),
+            data: events.into(),
         });
         while let Some(front) = ring.chunks.front() {
             let too_old = ring.newest_end.saturating_sub(front.header.end_time) > min_age_units;
@@ -214,6 +222,14 @@ impl FlightRecorder {
         open: impl FnOnce() -> io::Result<W>,
         io_err: impl Fn(io::Error) -> Error,
     ) -> Result<Summary, Error> {
+        let snapshot = self.take_snapshot()?;
+        let out = open().map_err(&io_err)?;
+        snapshot.write(out).map_err(io_err)
+    }
+
+    /// Hands the recording over to a new session, so that the ring holds everything up to
+    /// now, and takes the ring's contents: references to its chunks, no copy of their data.
+    pub(crate) fn take_snapshot(&self) -> Result<Snapshot, Error> {
         let started = std::time::Instant::now();
         {
             let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
@@ -231,15 +247,12 @@ impl FlightRecorder {
             }
             stopped?;
         }
-        let out = open().map_err(&io_err)?;
         let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
-        let (events, chunks, bytes) = write_ring(&ring, out).map_err(&io_err)?;
-        Ok(Summary {
-            path: None,
-            duration: started.elapsed(),
-            events,
-            chunks,
-            bytes,
+        Ok(Snapshot {
+            started,
+            header: ring.header.clone(),
+            metas: ring.metas.clone(),
+            chunks: ring.chunks.iter().cloned().collect(),
             lost_chunks: ring.lost_chunks,
             lost_events: ring.lost_events,
         })
@@ -259,9 +272,35 @@ impl FlightRecorder {
     }
 }
 
+/// The ring's contents at a dump, shared with the ring (see the module docs).
+pub(crate) struct Snapshot {
+    started: std::time::Instant,
+    header: Option<Header>,
+    metas: Vec<Meta>,
+    chunks: Vec<StoredChunk>,
+    lost_chunks: u64,
+    lost_events: u64,
+}
+
+impl Snapshot {
+    /// Writes the snapshot as a trace file into `out`.
+    pub(crate) fn write(&self, out: impl io::Write) -> io::Result<Summary> {
+        let (events, chunks, bytes) = write_ring(self, out)?;
+        Ok(Summary {
+            path: None,
+            duration: self.started.elapsed(),
+            events,
+            chunks,
+            bytes,
+            lost_chunks: self.lost_chunks,
+            lost_events: self.lost_events,
+        })
+    }
+}
+
 /// Writes the ring as one trace. Chunks of consecutive sessions are renumbered per thread
 /// into one sequence that keeps in-session gaps (lost chunks) but not evicted ones.
-fn write_ring(ring: &Ring, out: impl io::Write) -> io::Result<(u64, u64, u64)> {
+fn write_ring(ring: &Snapshot, out: impl io::Write) -> io::Result<(u64, u64, u64)> {
     let Some(first) = ring.header.clone() else {
         return Err(io::Error::other("flight recorder has not started"));
     };

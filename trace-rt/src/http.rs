@@ -23,12 +23,29 @@
 //! client each chunk as it is written, so memory stays at the recorder's buffer however long
 //! the recording. A client that stops reading for [`CLIENT_STALL_LIMIT`] ends the recording
 //! (the recorder counts what it then drops); a client that disconnects ends it at once.
+//!
+//! A flight-recorder snapshot streams too, from the ring itself (no copy of it is made); one
+//! is sent at a time, and a request while one is being sent gets `409 Conflict`.
+//!
+//! The server's sockets are the application's own file descriptors, so it holds few:
+//! - a connection that does not send a complete request head within
+//!   [`Options::header_read_timeout`] (default 5 s), whether just opened or idle between
+//!   requests, is closed;
+//! - at most [`Options::max_connections`] (default 16) are open at once. A connection
+//!   arriving at the limit closes the one that has been idle (serving no request) the
+//!   longest, so idle connections cannot keep a real request out; when every one is serving
+//!   a request, the new one is closed at once.
+//!
+//! Query values are percent-decoded (`seconds=%31` is `seconds=1`; `+` is a space), as
+//! browsers and `curl --data-urlencode` encode them.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -38,7 +55,8 @@ use http_body_util::{Either, Full};
 use hyper::body::{Body, Frame};
 use hyper::header::{ALLOW, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::AbortHandle;
 
 use crate::session::{Config, Error};
 use crate::{FlightRecorder, Session, WriterSink};
@@ -46,6 +64,20 @@ use crate::{FlightRecorder, Session, WriterSink};
 /// How long the recorder's writer waits for a client that does not read before it gives up
 /// on the response (and the recording ends).
 pub const CLIENT_STALL_LIMIT: Duration = Duration::from_secs(30);
+
+/// The default [`Options::header_read_timeout`].
+///
+/// ```
+/// assert_eq!(trace_rt::http::DEFAULT_HEADER_READ_TIMEOUT, std::time::Duration::from_secs(5));
+/// ```
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The default [`Options::max_connections`].
+///
+/// ```
+/// assert_eq!(trace_rt::http::DEFAULT_MAX_CONNECTIONS, 16);
+/// ```
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
 
 /// Where the server listens and what it may do.
 ///
@@ -62,17 +94,21 @@ pub struct Options {
     max_duration: Duration,
     config: Config,
     flight: Option<Arc<FlightRecorder>>,
+    header_read_timeout: Duration,
+    max_connections: usize,
 }
 
 impl Default for Options {
     /// `127.0.0.1:6060`, recordings of at most 60 s, the recorder's default [`Config`], no
-    /// flight recorder.
+    /// flight recorder, [`DEFAULT_HEADER_READ_TIMEOUT`], [`DEFAULT_MAX_CONNECTIONS`].
     fn default() -> Self {
         Options {
             addr: SocketAddr::from(([127, 0, 0, 1], 6060)),
             max_duration: Duration::from_secs(60),
             config: Config::default(),
             flight: None,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -83,6 +119,8 @@ impl std::fmt::Debug for Options {
             .field("addr", &self.addr)
             .field("max_duration", &self.max_duration)
             .field("flight", &self.flight.is_some())
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -110,6 +148,32 @@ impl Options {
     /// recorder is the process's one recording, so `/debug/trace` answers `409`.
     pub fn flight_recorder(mut self, flight: Arc<FlightRecorder>) -> Self {
         self.flight = Some(flight);
+        self
+    }
+
+    /// How long a connection may take to send a complete request head, counted from when
+    /// it opens or from the end of its previous response; then it is closed (default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`]; at least 1 ms).
+    ///
+    /// ```
+    /// let options = trace_rt::http::Options::default()
+    ///     .header_read_timeout(std::time::Duration::from_secs(2));
+    /// # let _ = options;
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The most connections open at once (default [`DEFAULT_MAX_CONNECTIONS`]; at least 1).
+    /// One more closes the connection idle the longest (see the [module docs](self)).
+    ///
+    /// ```
+    /// let options = trace_rt::http::Options::default().max_connections(4);
+    /// # let _ = options;
+    /// ```
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
         self
     }
 }
@@ -168,7 +232,10 @@ pub fn serve(options: Options) -> Result<Server, Error> {
         .build()
         .map_err(addr_err)?;
     let (shutdown, stop) = oneshot::channel();
-    let state = Arc::new(State { options });
+    let state = Arc::new(State {
+        options,
+        dumping: Arc::new(Semaphore::new(1)),
+    });
     let thread = std::thread::Builder::new()
         .name("trace-rt-http".into())
         .spawn(move || rt.block_on(accept_loop(listener, state, stop)))
@@ -182,6 +249,105 @@ pub fn serve(options: Options) -> Result<Server, Error> {
 
 struct State {
     options: Options,
+    /// One flight-recorder snapshot is sent at a time.
+    dumping: Arc<Semaphore>,
+}
+
+/// The open connections, so that one arriving at the limit can close an idle one.
+#[derive(Default)]
+struct Connections {
+    next_id: u64,
+    open: BTreeMap<u64, Connection>,
+}
+
+struct Connection {
+    activity: Arc<Activity>,
+    task: AbortHandle,
+}
+
+/// What a connection is doing, updated by its requests.
+struct Activity {
+    /// Requests being served (from the request head until the response body is dropped).
+    in_flight: AtomicUsize,
+    /// When it last became idle (accepted, or its last response ended), in nanoseconds
+    /// since `epoch`.
+    idle_since: AtomicU64,
+    epoch: Instant,
+}
+
+impl Activity {
+    fn new(epoch: Instant) -> Self {
+        let a = Activity {
+            in_flight: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(0),
+            epoch,
+        };
+        a.touch();
+        a
+    }
+
+    fn touch(&self) {
+        let nanos = self.epoch.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+        self.idle_since.store(nanos, Ordering::Release);
+    }
+}
+
+impl Connections {
+    /// Makes room for one more connection under `max`: closes the connection that has
+    /// been idle (serving no request) the longest. False when every open connection is
+    /// serving a request.
+    fn make_room(&mut self, max: usize) -> bool {
+        while self.open.len() >= max {
+            let idle = self
+                .open
+                .iter()
+                .filter(|(_, c)| c.activity.in_flight.load(Ordering::Acquire) == 0)
+                .min_by_key(|(_, c)| c.activity.idle_since.load(Ordering::Acquire))
+                .map(|(&id, _)| id);
+            let Some(id) = idle else {
+                return false;
+            };
+            if let Some(c) = self.open.remove(&id) {
+                // Dropping the connection's future closes its socket.
+                c.task.abort();
+            }
+        }
+        true
+    }
+}
+
+/// Removes a connection from [`Connections`] when its task ends (or is aborted).
+struct Registered {
+    connections: Arc<Mutex<Connections>>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        lock(&self.connections).open.remove(&self.id);
+    }
+}
+
+fn lock(connections: &Mutex<Connections>) -> std::sync::MutexGuard<'_, Connections> {
+    connections.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Counts a request as in flight until the response body it travels with is dropped (sent
+/// or abandoned).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn new(activity: &Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stop: oneshot::Receiver<()>) {
@@ -192,6 +358,8 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stop: oneshot
             return;
         }
     };
+    let connections = Arc::new(Mutex::new(Connections::default()));
+    let epoch = Instant::now();
     loop {
         let stream = tokio::select! {
             _ = &mut stop => return,
@@ -204,21 +372,89 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stop: oneshot
                 }
             },
         };
-        let state = state.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, &req).await) }
-            });
-            // A client that hangs up mid-response is not an error worth reporting.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
+        let mut open = lock(&connections);
+        if !open.make_room(state.options.max_connections) {
+            // Every connection is serving a request: this one is closed unanswered.
+            continue;
+        }
+        let id = open.next_id;
+        open.next_id += 1;
+        let activity = Arc::new(Activity::new(epoch));
+        let registered = Registered {
+            connections: connections.clone(),
+            id,
+        };
+        let task = tokio::spawn(serve_connection(
+            stream,
+            state.clone(),
+            activity.clone(),
+            registered,
+        ));
+        // Registered before the task can run (this runtime has one thread, held here).
+        open.open.insert(
+            id,
+            Connection {
+                activity,
+                task: task.abort_handle(),
+            },
+        );
     }
 }
 
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    state: Arc<State>,
+    activity: Arc<Activity>,
+    _registered: Registered,
+) {
+    let header_read_timeout = state.options.header_read_timeout;
+    let service = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        let guard = InFlight::new(&activity);
+        async move {
+            let response = route(&state, &req).await;
+            Ok::<_, Infallible>(response.map(|body| Tracked {
+                body,
+                _in_flight: guard,
+            }))
+        }
+    });
+    // A client that hangs up mid-response, or never sends its request, is not an error
+    // worth reporting.
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await;
+}
+
 type ResponseBody = Either<Full<Bytes>, TraceBody>;
+
+/// A response body that keeps its request counted as in flight until it is dropped.
+struct Tracked {
+    body: ResponseBody,
+    _in_flight: InFlight,
+}
+
+impl Body for Tracked {
+    type Data = Bytes;
+    type Error = <ResponseBody as Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
 
 fn text(status: StatusCode, message: impl Into<String>) -> Response<ResponseBody> {
     let mut body = message.into();
@@ -289,18 +525,17 @@ fn index(state: &State) -> String {
     )
 }
 
-/// The recording length a query asks for: `seconds=N`, N > 0 and at most `max`.
+/// The recording length a query asks for: `seconds=N`, N > 0 and at most `max`. Names and
+/// values are percent-decoded first.
 fn parse_seconds(query: Option<&str>, max: Duration) -> Result<Duration, String> {
     let mut seconds = None;
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("seconds", value)) => seconds = Some(value),
-            _ => {
-                return Err(format!(
-                    "unknown query parameter {pair:?}: /debug/trace takes seconds=N only"
-                ));
-            }
+    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if name != "seconds" {
+            return Err(format!(
+                "unknown query parameter {name:?}: /debug/trace takes seconds=N only"
+            ));
         }
+        seconds = Some(value);
     }
     let Some(value) = seconds else {
         return Ok(Duration::from_secs(1).min(max));
@@ -371,21 +606,36 @@ async fn flight_snapshot(state: &State) -> Response<ResponseBody> {
             "this server has no flight recorder (trace_rt::http::Options::flight_recorder)",
         );
     };
-    // The snapshot is bounded by the flight recorder's max_bytes: build it in memory, off
-    // this runtime's only thread (it stops and restarts a recording session).
-    let snapshot = tokio::task::spawn_blocking(move || {
-        let mut bytes = Vec::new();
-        flight.write_into(&mut bytes).map(|_| bytes)
-    })
-    .await;
-    match snapshot {
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Ok(Ok(bytes)) => trace_response(
-            Either::Left(Full::new(Bytes::from(bytes))),
-            "attachment; filename=\"flight.rtt\"",
-        ),
-        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    // Each snapshot being sent holds its part of the channel to its client and keeps chunks
+    // the ring evicts meanwhile alive: one at a time keeps that to one.
+    let Ok(permit) = state.dumping.clone().try_acquire_owned() else {
+        return text(
+            StatusCode::CONFLICT,
+            "another flight-recorder snapshot is being sent (one at a time); \
+             try again when it ends",
+        );
+    };
+    // Off this runtime's only thread: the hand-over stops and restarts a recording session.
+    let snapshot = match tokio::task::spawn_blocking(move || flight.take_snapshot()).await {
+        Ok(Ok(snapshot)) => snapshot,
+        Ok(Err(e)) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    // Streamed from the ring's own chunks, like a recording: no copy of the ring is made.
+    let (tx, rx) = mpsc::channel(CHANNEL_PIECES);
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let out = io::BufWriter::with_capacity(PIECE_BYTES, ChannelWriter { tx });
+        if let Err(e) = snapshot.write(out)
+            && e.kind() != io::ErrorKind::BrokenPipe
+        {
+            eprintln!("trace-rt http: the flight-recorder snapshot ended early: {e}");
+        }
+    });
+    trace_response(
+        Either::Right(TraceBody { rx }),
+        "attachment; filename=\"flight.rtt\"",
+    )
 }
 
 /// Pieces of about [`PIECE_BYTES`] in flight between the writer thread and the client.
@@ -484,5 +734,28 @@ mod tests {
             parse_seconds(None, Duration::from_millis(10)),
             Ok(Duration::from_millis(10))
         );
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        let max = Duration::from_secs(60);
+        for (query, want) in [
+            ("seconds=%31", Duration::from_secs(1)),
+            ("seconds=%32%2E5", Duration::from_millis(2500)),
+            ("%73econds=3", Duration::from_secs(3)),
+        ] {
+            assert_eq!(parse_seconds(Some(query), max), Ok(want), "{query}");
+        }
+        // `+` is a space, which is not part of a number.
+        let err = parse_seconds(Some("seconds=+4"), max).unwrap_err();
+        assert!(err.contains("(got \" 4\")"), "{err}");
+        // A malformed escape stays as it is, and is then not a number.
+        let err = parse_seconds(Some("seconds=1%"), max).unwrap_err();
+        assert!(err.contains("\"1%\""), "{err}");
+        let err = parse_seconds(Some("seconds=%ZZ"), max).unwrap_err();
+        assert!(err.contains("above 0"), "{err}");
+        // The decoded name is what is checked, and shown.
+        let err = parse_seconds(Some("fil%65=/etc/passwd"), max).unwrap_err();
+        assert!(err.contains("unknown query parameter \"file\""), "{err}");
     }
 }

@@ -50,6 +50,8 @@ struct HookThread {
     worker_epoch: Cell<u64>,
     /// Whether this thread is one of tokio's (worker or blocking pool).
     runtime_thread: Cell<bool>,
+    /// Whether this thread was counted as a live worker (see `activation::worker_started`).
+    counted_worker: Cell<bool>,
     /// Parks so far on this thread, and the clock at the last one (wake classification;
     /// kept only with the `wakes` feature).
     #[cfg_attr(not(feature = "wakes"), allow(dead_code))]
@@ -66,6 +68,7 @@ thread_local! {
             ready: Cell::new(false),
             worker_epoch: Cell::new(0),
             runtime_thread: Cell::new(false),
+            counted_worker: Cell::new(false),
             parks: Cell::new(0),
             park_time: Cell::new(0),
         }
@@ -117,8 +120,9 @@ pub fn instrument_with(
                         h.park_time.set(crate::clock::now());
                     }
                 });
-                // The allocator's counters of the busy period, before the thread idles.
-                crate::alloc::flush_alloc_counters();
+                // The allocator's counters of the busy period, if due, before the thread
+                // idles (at most once per counters interval: parks can be very frequent).
+                crate::alloc::report_due_alloc_counters();
                 record(&Event::WorkerPark);
             }
         })
@@ -193,6 +197,13 @@ fn on_thread_stop() {
         crate::alloc::flush_alloc_counters();
         record(&Event::ThreadStop);
     }
+    // After this thread's own last events: the last worker to stop may end the recording.
+    if HOOK
+        .try_with(|h| h.counted_worker.replace(false))
+        .unwrap_or(false)
+    {
+        crate::activation::worker_stopped();
+    }
 }
 
 impl HookThread {
@@ -208,6 +219,11 @@ impl HookThread {
                     kind: ThreadKind::Worker,
                     index: index as u32,
                 });
+                // A current-thread runtime's driver thread (`block_on`'s) has a worker index
+                // too, but tokio calls no thread hook on it: only pool threads are counted.
+                if self.runtime_thread.get() && !self.counted_worker.replace(true) {
+                    crate::activation::worker_started();
+                }
             }
         }
     }

@@ -65,14 +65,6 @@ pub(crate) fn unregister_current_runtime() {
     }
 }
 
-/// Number of instrumented runtimes with live threads (for activation's shutdown detection).
-pub(crate) fn live_runtimes() -> usize {
-    RUNTIMES
-        .lock()
-        .map(|g| g.as_ref().map_or(0, HashMap::len))
-        .unwrap_or(0)
-}
-
 /// Starts the sampling thread once per process. It sleeps while nothing records.
 pub(crate) fn ensure_started() {
     static START: Once = Once::new();

@@ -531,3 +531,127 @@ fn reentrancy_thread_exit_and_session_changes_are_safe() {
     let rounds: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
     assert!(rounds > 0);
 }
+
+/// Allocator events and all events in `trace`: (`AllocCounters`, `AllocSample`, sample-rate
+/// counters and slow-call pauses, all events).
+fn allocator_share(trace: &Trace) -> (u64, u64, u64, u64) {
+    let id = |wanted: &str| {
+        trace
+            .strings()
+            .find_map(|(id, s)| (s == wanted).then_some(id))
+    };
+    let (rate, alloc_kind) = (id(SAMPLE_RATE_COUNTER), id("alloc"));
+    let (mut counters, mut samples, mut other, mut all) = (0, 0, 0, 0);
+    for r in trace.events() {
+        all += 1;
+        match r.unwrap().event {
+            Event::AllocCounters { .. } => counters += 1,
+            Event::AllocSample { .. } => samples += 1,
+            Event::Counter { name, .. } if Some(name) == rate => other += 1,
+            Event::PauseBegin { kind, .. } | Event::PauseEnd { kind, .. }
+                if Some(kind) == alloc_kind =>
+            {
+                other += 1
+            }
+            _ => {}
+        }
+    }
+    (counters, samples, other, all)
+}
+
+/// A service that handles one request per millisecond, each in a task of its own that runs
+/// `handler`, for `requests` requests.
+fn serve_requests(rt: &tokio::runtime::Runtime, requests: usize, handler: fn(usize) -> usize) {
+    rt.block_on(async {
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        let mut handlers = Vec::with_capacity(requests);
+        for n in 0..requests {
+            tick.tick().await;
+            handlers.push(tokio::spawn(async move { black_box(handler(n)) }));
+        }
+        for h in handlers {
+            h.await.unwrap();
+        }
+    });
+}
+
+/// An allocation-heavy handler of many small blocks: 4 000 short strings per request.
+fn small_blocks(n: usize) -> usize {
+    (0..4000).map(|i| black_box(format!("{n}:{i}")).len()).sum()
+}
+
+/// `examples/src/problems/alloc.rs`'s page: 200 items by repeated concatenation (each item
+/// copies the page so far: about 1.7 MB allocated per 6 KB page).
+fn concatenated_page(n: usize) -> usize {
+    let mut body = String::new();
+    for item in 0..200 {
+        body = format!("{body}<li>item {item} of page {n}</li>");
+    }
+    body.len()
+}
+
+#[test]
+fn allocator_events_stay_a_small_share_of_an_allocation_heavy_service() {
+    let _g = serial();
+    let rt = runtime();
+    // Many small blocks per request: every allocator event counts against the budget.
+    let (trace, ()) = record_to_file(|| serve_requests(&rt, 600, small_blocks));
+    let (counters, samples, other, all) = allocator_share(&trace);
+    let share = (counters + samples + other) as f64 / all as f64;
+    println!(
+        "small blocks: {counters} AllocCounters, {samples} AllocSample, {other} other \
+         allocator events of {all} events: {:.1} %",
+        share * 100.0
+    );
+    assert!(share <= 0.10, "allocator events are {:.1} %", share * 100.0);
+
+    // Quadratic concatenation (1.7 MB allocated per request): the samples follow the bytes
+    // allocated (one per 512 KiB, the sample rate's choice); the counters stay few.
+    let (trace, ()) = record_to_file(|| serve_requests(&rt, 600, concatenated_page));
+    let (counters, samples, other, all) = allocator_share(&trace);
+    let share = counters as f64 / all as f64;
+    println!(
+        "concatenation: {counters} AllocCounters ({:.1} %), {samples} AllocSample ({:.1} %), \
+         {other} other allocator events, of {all} events",
+        share * 100.0,
+        samples as f64 * 100.0 / all as f64
+    );
+    assert!(share <= 0.10, "AllocCounters are {:.1} %", share * 100.0);
+}
+
+/// The heap-curve bound holds for a thread that allocates a lot within one counters
+/// interval and then idles without reporting: its unreported heap stays under
+/// `MAX_UNREPORTED_HEAP` + 64 KiB.
+#[test]
+fn a_thread_that_allocates_then_idles_keeps_its_heap_within_the_bound() {
+    let _g = serial();
+    const BLOCKS: usize = 4096; // 4 MiB of 1 KiB blocks
+    let (allocated_tx, allocated_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (trace, thread) = record_to_file(|| {
+        let thread = std::thread::spawn(move || {
+            let blocks: Vec<Vec<u8>> = (0..BLOCKS).map(|i| vec![i as u8; BLOCK]).collect();
+            allocated_tx.send(()).unwrap();
+            // Idle, holding them, until the recording is over: no flush, no exit.
+            release_rx.recv().unwrap();
+            drop(black_box(blocks));
+        });
+        allocated_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        thread
+    });
+    release_tx.send(()).unwrap();
+    thread.join().unwrap();
+    let truth = (BLOCKS * BLOCK + BLOCKS * std::mem::size_of::<Vec<u8>>()) as i64;
+    let reported = per_thread(&trace, 0)
+        .values()
+        .map(|t| t.alloc_bytes as i64 - t.free_bytes as i64)
+        .max()
+        .unwrap();
+    let bound = (trace_rt::alloc::MAX_UNREPORTED_HEAP + 64 * 1024) as i64;
+    println!("held {truth} bytes, reported {reported}");
+    assert!(
+        reported <= truth && truth - reported < bound,
+        "held {truth} bytes, reported {reported}: more than {bound} unreported"
+    );
+}

@@ -122,8 +122,8 @@ fn a_recording_streams_back_and_a_second_one_is_refused() {
         m.tasks.len()
     );
     assert!(!trace_rt::is_recording());
-    // And the next one may start.
-    let (status, bytes) = get(&server, "/debug/trace?seconds=0.1");
+    // And the next one may start (0.1 s, percent-encoded as a browser may send it).
+    let (status, bytes) = get(&server, "/debug/trace?seconds=%30%2E1");
     assert_eq!(status, 200);
     assert!(Trace::from_bytes(bytes).unwrap().end().is_some());
 }
@@ -137,6 +137,12 @@ fn bad_requests_get_clear_answers() {
         ("/debug/trace?seconds=soon", 400, "number of seconds"),
         ("/debug/trace?seconds=0", 400, "above 0"),
         ("/debug/trace?file=/tmp/x", 400, "unknown query parameter"),
+        ("/debug/trace?seconds=%ZZ", 400, "(got \"%ZZ\")"),
+        (
+            "/debug/trace?%66ile=/tmp/x",
+            400,
+            "unknown query parameter \"file\"",
+        ),
         ("/debug/nope", 404, "no such page"),
         ("/debug/trace/flight", 404, "no flight recorder"),
         ("/debug/trace/", 200, "GET /debug/trace?seconds=N"),
