@@ -1,15 +1,22 @@
 //! Opening trace files: checks that a path names a regular file (so a directory, a FIFO or a
 //! device gets a clear message instead of an mmap error or a hang), maps and indexes it with
-//! [`trace_format::Trace::open`], and validates it: [`open_salvaging`] is the one validation
-//! every command (`check`, `report`, `mmu`, `export`) and the window share, so whatever
-//! damage `check` finds, the others find too. For readers that want to show whatever they
-//! can, it salvages the readable prefix of a file whose later bytes are damaged.
+//! [`trace_format::Trace::open`], and validates it. Every command (`check`, `report`, `mmu`,
+//! `export`) and the window share one validation, so whatever damage `check` finds, the others
+//! find too: a frame that fails its checks, or a chunk that does not decode or disagrees with
+//! its header, and the file is read as the whole frames before the first damage (in file
+//! order), the error kept with it. Two ways to get there:
+//!
+//! - [`open_salvaging`] (`check`) validates every chunk in a pass of its own;
+//! - [`open_model`] (`report`, `mmu`, `export`, the window) builds the [`Model`] and lets its
+//!   decode find the damage, so a valid file is decoded once, not twice.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use trace_format::{ReadError, Trace};
+
+use crate::model::{LoadError, LoadOptions, Model};
 
 /// A trace opened from a file.
 #[derive(Debug)]
@@ -45,34 +52,91 @@ pub fn open(path: impl AsRef<Path>) -> Result<Loaded, ReadError> {
 /// fails its checks, or a chunk that does not decode or disagrees with its header — returns
 /// the trace made of the whole frames before the first damage (in file order), with the error
 /// in [`Loaded::salvaged_from`]. Errors that leave nothing readable are returned as they are.
+///
+/// This costs a decode of every event; readers that build a [`Model`] anyway use
+/// [`open_model`], which finds the same damage while decoding.
 pub fn open_salvaging(path: impl AsRef<Path>) -> Result<Loaded, ReadError> {
-    let path = path.as_ref();
+    let loaded = open_frames(path.as_ref())?;
+    match first_damaged_chunk(&loaded.trace) {
+        None => Ok(loaded),
+        // The chunks before it were validated: the prefix needs no second pass.
+        Some((frame_offset, err)) => salvage_before(loaded, frame_offset, err),
+    }
+}
+
+/// Opens the trace at `path` and decodes it into a [`Model`] (with `options`' progress and
+/// cancel), salvaging exactly what [`open_salvaging`] salvages — the same prefix, the same
+/// error in [`Loaded::salvaged_from`] — without a separate validation pass: the model's decode
+/// checks every chunk against its header itself. A valid file is decoded once; a file with a
+/// damaged chunk is decoded again up to that chunk's frame.
+///
+/// ```
+/// use trace_format::{Event, TaskId, build::TraceBuilder};
+/// let mut b = TraceBuilder::new();
+/// b.push(0, 100, Event::PollStart { task: TaskId(7) });
+/// b.push(0, 250, Event::PollEnd { ready: true });
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("t.rtt");
+/// std::fs::write(&path, b.to_bytes())?;
+/// let (loaded, model) = trace_viewer::load::open_model(&path, Default::default())?;
+/// assert!(loaded.salvaged_from.is_none());
+/// assert_eq!(model.polls.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn open_model(
+    path: impl AsRef<Path>,
+    options: LoadOptions<'_>,
+) -> Result<(Loaded, Model), LoadError> {
+    let mut loaded = open_frames(path.as_ref())?;
+    loop {
+        match Model::load_with(&loaded.trace, options) {
+            Ok(model) => return Ok((loaded, model)),
+            // Each thread stops at its first damaged chunk (in sequence order), so damage
+            // earlier in the file may not have been seen yet: decode the prefix again until
+            // it decodes. Each round cuts the trace shorter, so this ends; an undamaged
+            // prefix is exactly what `first_damaged_chunk` would have found.
+            Err(LoadError::Damaged {
+                frame_offset,
+                error,
+            }) => loaded = salvage_before(loaded, frame_offset, error)?,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// [`open`], except that a frame that fails its checks leaves the trace of the whole frames
+/// before it, with the error in [`Loaded::salvaged_from`].
+fn open_frames(path: &Path) -> Result<Loaded, ReadError> {
     let file_size = regular_file_len(path)?;
-    let salvage = |err: ReadError, offset: u64| match Trace::open_prefix(path, offset) {
-        Ok(trace) => Ok(Loaded {
-            path: path.to_path_buf(),
-            file_size,
-            trace,
-            salvaged_from: Some(err),
-        }),
-        Err(_) => Err(err),
-    };
-    let trace = match Trace::open(path) {
-        Ok(trace) => trace,
-        Err(err @ ReadError::Corrupt { offset, .. }) => return salvage(err, offset),
+    let (trace, salvaged_from) = match Trace::open(path) {
+        Ok(trace) => (trace, None),
+        Err(err @ ReadError::Corrupt { offset, .. }) => match Trace::open_prefix(path, offset) {
+            Ok(trace) => (trace, Some(err)),
+            Err(_) => return Err(err),
+        },
         Err(err) => return Err(err),
     };
-    match first_damaged_chunk(&trace) {
-        None => Ok(Loaded {
-            path: path.to_path_buf(),
-            file_size,
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        file_size,
+        trace,
+        salvaged_from,
+    })
+}
+
+/// `loaded` cut to the whole frames before the one at `frame_offset`, damaged by `err`, which
+/// replaces any earlier salvage error (it is damage earlier in the file). When nothing before
+/// it is readable, `err` itself.
+fn salvage_before(loaded: Loaded, frame_offset: u64, err: ReadError) -> Result<Loaded, ReadError> {
+    // Unmap before mapping again.
+    drop(loaded.trace);
+    match Trace::open_prefix(&loaded.path, frame_offset) {
+        Ok(trace) => Ok(Loaded {
             trace,
-            salvaged_from: None,
+            salvaged_from: Some(err),
+            ..loaded
         }),
-        Some((frame_offset, err)) => {
-            drop(trace);
-            salvage(err, frame_offset)
-        }
+        Err(_) => Err(err),
     }
 }
 
@@ -169,16 +233,7 @@ mod tests {
         let mut bytes = sample();
         let full = Trace::from_bytes(bytes.clone()).unwrap();
         let c = full.chunks()[full.chunks().len() / 2];
-        let count_at = c.offset as usize + trace_format::frame::FRAME_HEADER_LEN + 24;
-        bytes[count_at] += 1;
-        let frame_end = (c.events_offset + u64::from(c.events_len)) as usize;
-        let crc = crc32fast_hash(&bytes[c.offset as usize + 16..frame_end]);
-        let h = trace_format::frame::frame_header(
-            trace_format::frame::kind::EVENTS,
-            (frame_end - c.offset as usize - 16) as u32,
-            crc,
-        );
-        bytes[c.offset as usize..c.offset as usize + 16].copy_from_slice(&h);
+        miscount(&mut bytes, &c);
         std::fs::write(&path, &bytes).unwrap();
 
         // The file opens: every frame checks out.
@@ -191,6 +246,112 @@ mod tests {
         );
         assert_eq!(loaded.trace.valid_len(), c.offset);
         loaded.trace.validate().unwrap();
+    }
+
+    /// Makes chunk `c` of `bytes` declare one event more than it holds, and reseals its frame
+    /// (damage that only decoding finds).
+    fn miscount(bytes: &mut [u8], c: &trace_format::ChunkInfo) {
+        let count_at = c.offset as usize + trace_format::frame::FRAME_HEADER_LEN + 24;
+        bytes[count_at] += 1;
+        let frame_end = (c.events_offset + u64::from(c.events_len)) as usize;
+        let crc = crc32fast_hash(&bytes[c.offset as usize + 16..frame_end]);
+        let h = trace_format::frame::frame_header(
+            trace_format::frame::kind::EVENTS,
+            (frame_end - c.offset as usize - 16) as u32,
+            crc,
+        );
+        bytes[c.offset as usize..c.offset as usize + 16].copy_from_slice(&h);
+    }
+
+    /// Two threads' chunks, thread 1's before thread 2's in the file.
+    fn two_threads() -> Vec<u8> {
+        let mut b = TraceBuilder::new();
+        b.chunk_capacity = 64;
+        for thread in [1, 2] {
+            for i in 0..100u64 {
+                b.push(thread, i * 10, Event::PollStart { task: TaskId(1) });
+                b.push(thread, i * 10 + 5, Event::PollEnd { ready: false });
+            }
+        }
+        b.to_bytes()
+    }
+
+    /// `open_model` (no validation pass: the model's decode finds the damage) salvages the
+    /// same prefix with the same error as `open_salvaging`, for damage of every kind, and
+    /// both stop at the first damage in the file.
+    #[test]
+    fn open_model_salvages_what_open_salvaging_does() {
+        let clean = two_threads();
+        let chunks = Trace::from_bytes(clean.clone()).unwrap().chunks().to_vec();
+        let (first, last) = (&chunks[0], &chunks[chunks.len() - 1]);
+        let early = &chunks[chunks.len() / 4]; // thread 1
+        let late = &chunks[chunks.len() * 3 / 4]; // thread 2
+        let flip = |bytes: &mut Vec<u8>, at: usize| bytes[at] ^= 0xFF;
+        type Damage<'a> = Box<dyn Fn(&mut Vec<u8>) + 'a>;
+        // (what to damage, where the readable prefix must end)
+        let cases: Vec<(&str, Damage, Option<u64>)> = vec![
+            ("nothing", Box::new(|_| {}), None),
+            (
+                "a frame",
+                Box::new(|b| flip(b, late.events_offset as usize + 1)),
+                Some(late.offset),
+            ),
+            (
+                "a count",
+                Box::new(|b| miscount(b, late)),
+                Some(late.offset),
+            ),
+            (
+                "the first chunk",
+                Box::new(|b| miscount(b, first)),
+                Some(first.offset),
+            ),
+            (
+                "the last chunk",
+                Box::new(|b| miscount(b, last)),
+                Some(last.offset),
+            ),
+            (
+                // Each thread stops at its own damage: the earlier one is reported.
+                "a count in each thread",
+                Box::new(|b| {
+                    miscount(b, late);
+                    miscount(b, early);
+                }),
+                Some(early.offset),
+            ),
+            (
+                // The frame damage cuts the file; the chunk before it must still be found.
+                "a count, then a frame",
+                Box::new(|b| {
+                    miscount(b, early);
+                    flip(b, late.events_offset as usize + 1);
+                }),
+                Some(early.offset),
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for (what, damage, cut_at) in cases {
+            let path = dir.path().join("x.rtt");
+            let mut bytes = clean.clone();
+            damage(&mut bytes);
+            std::fs::write(&path, &bytes).unwrap();
+
+            let checked = open_salvaging(&path).unwrap();
+            let (loaded, model) = open_model(&path, LoadOptions::default()).unwrap();
+            let error = |l: &Loaded| l.salvaged_from.as_ref().map(ToString::to_string);
+            assert_eq!(error(&loaded), error(&checked), "{what}");
+            assert_eq!(
+                loaded.trace.valid_len(),
+                checked.trace.valid_len(),
+                "{what}"
+            );
+            let cut = cut_at.unwrap_or(bytes.len() as u64);
+            assert_eq!(checked.trace.valid_len(), cut, "{what}");
+            assert_eq!(loaded.file_size, bytes.len() as u64, "{what}");
+            let events = loaded.trace.validate().unwrap();
+            assert_eq!(model.events, events, "{what}");
+        }
     }
 
     /// CRC-32 of `bytes` (the frame checksum), without a dependency for one test.

@@ -1,6 +1,6 @@
 //! Loading a trace on a background thread, so the window stays responsive: the file is opened
-//! with [`open_salvaging`] (a corrupt file shows what precedes the damage), decoded with
-//! [`Model::load_with`] reporting progress, and can be canceled at any chunk.
+//! and decoded with [`open_model`] (a corrupt file shows what precedes the damage), reporting
+//! progress, and can be canceled at any chunk.
 //!
 //! The result, a [`LoadedTrace`], holds the model and what the window derives from it once
 //! (task groups, merged pauses, per-thread lost markers), so drawing a frame never walks the
@@ -17,7 +17,7 @@ use trace_format::{LocationId, TaskKind};
 
 use super::counters::{CounterTrack, counter_tracks};
 use crate::analysis::states::paused_spans;
-use crate::load::open_salvaging;
+use crate::load::open_model;
 use crate::model::{LoadError, LoadOptions, LostMarker, Model, Nanos, Progress, Span, TaskIx};
 
 /// One thread's regions at one nesting depth.
@@ -377,23 +377,15 @@ pub fn load(path: &Path, progress: &(dyn Fn(Progress) + Sync), cancel: &AtomicBo
         path: path.to_path_buf(),
         error,
     };
-    let loaded = match open_salvaging(path) {
-        Ok(l) => l,
-        Err(e) => return failed(e.to_string()),
-    };
-    if cancel.load(Ordering::Relaxed) {
-        return LoadOutcome::Canceled;
-    }
     let options = LoadOptions {
         progress: Some(progress),
         cancel: Some(cancel),
     };
     // A bug in the model must show as an error panel, not take the window down.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        Model::load_with(&loaded.trace, options)
-    }));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open_model(path, options)));
     match result {
-        Ok(Ok(model)) => LoadOutcome::Loaded(Box::new(LoadedTrace::new(
+        Ok(Ok((loaded, model))) => LoadOutcome::Loaded(Box::new(LoadedTrace::new(
             loaded.path,
             loaded.file_size,
             loaded.trace.valid_len(),

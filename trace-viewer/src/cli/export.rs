@@ -98,20 +98,14 @@ pub fn run(args: &ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
         writeln!(err, "{message}").map(|()| EXIT_CORRUPT)
     };
 
-    let loaded = match load::open_salvaging(&args.file) {
-        Ok(l) => l,
-        Err(e) => return fail(target, err, format!("error: {e}")),
-    };
     let bar = Bar::new();
     let progress = |p: crate::model::Progress| bar.draw("loading", p.fraction());
-    let model = match Model::load_with(
-        &loaded.trace,
-        LoadOptions {
-            progress: Some(&progress),
-            cancel: None,
-        },
-    ) {
-        Ok(m) => m,
+    let options = LoadOptions {
+        progress: Some(&progress),
+        cancel: None,
+    };
+    let (loaded, model) = match load::open_model(&args.file, options) {
+        Ok(l) => l,
         Err(e) => {
             bar.clear();
             return fail(target, err, format!("error: {e}"));

@@ -21,7 +21,7 @@ use super::{EXIT_CORRUPT, EXIT_OK};
 use crate::analysis::mmu::{self, Window, log_spaced_windows};
 use crate::analysis::utilization::{UtilizationOptions, utilization, utilization_per_worker};
 use crate::load;
-use crate::model::{Model, Nanos};
+use crate::model::{LoadOptions, Nanos};
 use crate::units::format_duration;
 
 /// Most worst windows listed per window size: `--worst` above this lists this many and says
@@ -87,7 +87,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
-    let loaded = match load::open_salvaging(path) {
+    let (loaded, model) = match load::open_model(path, LoadOptions::default()) {
         Ok(l) => l,
         Err(e) => {
             writeln!(err, "error: {e}")?;
@@ -101,13 +101,6 @@ pub fn run(
             EXIT_CORRUPT
         }
         None => EXIT_OK,
-    };
-    let model = match Model::load(&loaded.trace) {
-        Ok(m) => m,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(EXIT_CORRUPT);
-        }
     };
     let worst = args.worst.min(MAX_WORST);
     if worst < args.worst {

@@ -4,7 +4,7 @@
 //! A trace that is cut short or lost data is reported with its warnings and exits 0: the
 //! report did its job; its status says `cut` (no end record: what came after the last event
 //! is unknown, so lost data is never "none") or `incomplete`. A corrupt trace — any damage
-//! `check` finds, through the validation they share ([`load::open_salvaging`]) — is
+//! `check` finds, through the validation they share ([`load::open_model`]) — is
 //! summarized as far as it reads (the whole frames before the damage), the error goes to
 //! stderr and the exit code is 1, as `check`'s. A file that cannot be read at all prints
 //! only the error.
@@ -17,19 +17,18 @@ use super::table::{self, Align};
 use super::{EXIT_CORRUPT, EXIT_OK};
 use crate::analysis::overview::{Analysis, AnalysisOptions};
 use crate::load;
-use crate::model::Model;
+use crate::model::LoadOptions;
 use crate::summary::{FileInfo, Summary};
 use crate::units::{format_bytes, format_duration, format_rfc3339_utc};
 use serde::Serialize;
 
-/// The JSON document: the summary's fields, then the analysis's (absent when the trace's
-/// events could not be decoded).
+/// The JSON document: the summary's fields, then the analysis's.
 #[derive(Serialize)]
 struct ReportJson<'a> {
     #[serde(flatten)]
     summary: &'a Summary,
     #[serde(flatten)]
-    analysis: Option<&'a Analysis>,
+    analysis: &'a Analysis,
 }
 
 /// Runs `report` on `path`; returns the exit code.
@@ -40,7 +39,9 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
-    let loaded = match load::open_salvaging(path) {
+    // The model's decode finds the damage `check` finds; the summary then reads what
+    // remains, so a valid trace is decoded twice (model, summary), a damaged one three times.
+    let (loaded, model) = match load::open_model(path, LoadOptions::default()) {
         Ok(l) => l,
         Err(e) => {
             writeln!(err, "error: {e}")?;
@@ -58,24 +59,19 @@ pub fn run(
     if let Some(e) = &loaded.salvaged_from {
         summary.set_salvaged(e);
     }
-    // A chunk that does not decode leaves only the summary (it already names the error).
-    let analysis = match Model::load(&loaded.trace) {
-        Ok(model) => Some(Analysis::compute(&model, options)),
-        Err(_) => None,
-    };
+    // The model is of the salvaged prefix too: the analysis covers what the summary does.
+    let analysis = Analysis::compute(&model, options);
     if json {
         let report = ReportJson {
             summary: &summary,
-            analysis: analysis.as_ref(),
+            analysis: &analysis,
         };
         serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::from)?;
         writeln!(out)?;
     } else {
-        let headline = analysis.as_ref().map(render_headline).unwrap_or_default();
+        let headline = render_headline(&analysis);
         out.write_all(with_headline(render_text(&summary), &headline).as_bytes())?;
-        if let Some(analysis) = &analysis {
-            out.write_all(render_analysis_text(analysis).as_bytes())?;
-        }
+        out.write_all(render_analysis_text(&analysis).as_bytes())?;
     }
     Ok(match &summary.error {
         Some(e) => {

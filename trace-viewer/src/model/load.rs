@@ -53,9 +53,21 @@ pub struct LoadOptions<'a> {
 /// Why a model could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// A chunk could not be decoded.
+    /// The trace could not be read (see [`crate::load::open_model`]).
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// A chunk does not decode, or disagrees with its header: the file is damaged from the
+    /// frame at `frame_offset` on. Of several damaged chunks, the first in file order
+    /// that was decoded (each thread stops at its first), so a reader can salvage the
+    /// prefix before it ([`crate::load::open_model`] does).
+    #[error("{error}")]
+    Damaged {
+        /// File offset of the damaged chunk's frame.
+        frame_offset: u64,
+        /// What is wrong, as [`Trace::chunk_events`] says it.
+        #[source]
+        error: ReadError,
+    },
     /// [`LoadOptions::cancel`] was set.
     #[error("loading was canceled")]
     Canceled,
@@ -95,11 +107,48 @@ impl Model {
             done: &done,
             total_bytes,
         };
-        let parts = by_thread
+        let results: Vec<Result<Part, LoadError>> = by_thread
             .into_par_iter()
             .map(|(thread, chunks)| decode_thread(trace, thread, &chunks, &tracker))
-            .collect::<Result<Vec<Part>, LoadError>>()?;
-        Ok(assemble(trace, parts))
+            .collect();
+        let mut parts = Vec::with_capacity(results.len());
+        let mut failed: Option<LoadError> = None;
+        for result in results {
+            match result {
+                Ok(part) => parts.push(part),
+                // Every thread is decoded to its end or first damage (no short cut), so the
+                // error is the same whichever thread finishes first.
+                Err(e) => {
+                    failed = Some(match failed {
+                        Some(f) => f.first(e),
+                        None => e,
+                    })
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(assemble(trace, parts)),
+        }
+    }
+}
+
+impl LoadError {
+    /// Of two errors from different threads, the one to report: a cancel, else the damage
+    /// earlier in the file.
+    fn first(self, other: LoadError) -> LoadError {
+        match (&self, &other) {
+            (
+                LoadError::Damaged {
+                    frame_offset: a, ..
+                },
+                LoadError::Damaged {
+                    frame_offset: b, ..
+                },
+            ) if b < a => other,
+            (LoadError::Damaged { .. }, LoadError::Canceled) => other,
+            _ => self,
+        }
     }
 }
 
@@ -485,7 +534,10 @@ fn decode_thread(
         }
         expected_seq = Some(seq.wrapping_add(1));
         for item in trace.chunk_events(chunk) {
-            let (time, event) = item?;
+            let (time, event) = item.map_err(|error| LoadError::Damaged {
+                frame_offset: chunk.offset,
+                error,
+            })?;
             let t = trace.to_nanos(time);
             part.first.get_or_insert(t);
             part.apply(t, event);
