@@ -133,7 +133,10 @@ impl Arg<'_> for TaskId {
         }
         let delta = self.0.wrapping_sub(state.last_task) as i64;
         state.last_task = self.0;
-        varint::put(out, pos, varint::zigzag(delta) + 1)
+        // Wraps (to "no task") only for ids above `MAX_TASK_ID`, which the format cannot
+        // hold; release builds always wrapped, and this keeps debug builds from panicking
+        // on them (the text form's checks catch them).
+        varint::put(out, pos, varint::zigzag(delta).wrapping_add(1))
     }
     #[inline]
     fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {

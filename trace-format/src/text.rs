@@ -389,7 +389,9 @@ impl TextArg<'_> for TaskId {
                 _ => Err(format!("expected a task id (`17`, `root1`), found `{s}`")),
             };
         }
-        parse_u64(token).map(TaskId)
+        parse_u64(token)
+            .map(TaskId)
+            .map_err(|_| format!("expected a task id (`17`, `root1`), found `{s}`"))
     }
     fn zero() -> Self {
         TaskId::NONE
