@@ -6,6 +6,9 @@
 //! `-- trace --` (the trace in trace-format's text form, FORMAT.md "Text form") and
 //! `-- want --` (the expected output, compared exactly). Analyses:
 //!
+//! - `model`: what `Model::load` makes of the trace, one line per thing (threads with their
+//!   polls, parks, pauses and regions; tasks with their wakes; process pauses, logs,
+//!   counters, lost data, schedule latencies, anomalies), times in ns;
 //! - `states [TASK…]`: each task's lifetime partitioned into states
 //!   (`trace_viewer::analysis::states::for_each_segment`), one `STATE START END` line per
 //!   segment, for the tasks given by id (default: all). The harness also checks for every
@@ -82,6 +85,7 @@ fn analyse(run: &[&str], trace_bytes: &[u8], dir: &Path) -> Result<String, Strin
     let trace = Trace::from_bytes(trace_bytes.to_vec()).map_err(|e| e.to_string())?;
     let model = || Model::load(&trace).map_err(|e| e.to_string());
     match run {
+        ["model"] => Ok(render_model(&model()?)),
         ["states", tasks @ ..] => {
             let m = model()?;
             let wanted: Vec<u64> = tasks
@@ -132,6 +136,154 @@ fn analyse(run: &[&str], trace_bytes: &[u8], dir: &Path) -> Result<String, Strin
         }
         _ => Err(format!("unknown analysis {run:?}")),
     }
+}
+
+/// A task by its trace id (`-` for none).
+fn task_name(m: &Model, task: TaskIx) -> String {
+    match m.tasks.get(task as usize) {
+        Some(t) => format!("task {}", t.id),
+        None => "no task".into(),
+    }
+}
+
+/// The `model` analysis.
+fn render_model(m: &Model) -> String {
+    let mut out = String::new();
+    let o = &mut out;
+    let _ = writeln!(
+        o,
+        "span {}..{}, complete until {}, {} events",
+        m.start, m.end, m.complete_until, m.events
+    );
+    let _ = writeln!(o, "anomalies {:?}", m.anomalies);
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    for (ix, t) in m.threads.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "thread {} ({}): start {} stop {}",
+            t.id,
+            t.label(),
+            opt(t.start),
+            opt(t.stop)
+        );
+        for p in m.thread_polls(ix as u32) {
+            let _ = writeln!(
+                o,
+                "  poll {} {}..{}{}{}",
+                task_name(m, p.task),
+                p.start,
+                p.end,
+                if p.ready() { " ready" } else { "" },
+                if p.cut() { " cut" } else { "" }
+            );
+        }
+        for p in &t.parks {
+            let _ = writeln!(o, "  park {}..{}", p.start, p.end);
+        }
+        for p in &t.pauses {
+            let _ = writeln!(
+                o,
+                "  pause {:?} {:?} {}..{} depth {}{}",
+                m.string(p.kind),
+                p.scope,
+                p.span.start,
+                p.span.end,
+                p.depth,
+                if p.cut { " cut" } else { "" }
+            );
+        }
+        for r in &t.regions {
+            let _ = writeln!(
+                o,
+                "  region {} {:?} {}..{} {} depth {}{}",
+                r.id,
+                m.string(r.name),
+                r.span.start,
+                r.span.end,
+                task_name(m, r.task),
+                r.depth,
+                if r.cut { " cut" } else { "" }
+            );
+        }
+    }
+    for (ix, t) in m.tasks.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "task {}: kind {:?} tokio_id {} parent {} location {:?} name {:?} spawn {} \
+             first_seen {} terminate {}",
+            t.id,
+            t.kind,
+            t.tokio_id,
+            task_name(m, t.parent),
+            m.location_label(t.location),
+            m.string(t.name),
+            opt(t.spawn),
+            t.first_seen,
+            opt(t.terminate)
+        );
+        for w in m.task_wakes(ix as TaskIx) {
+            let _ = writeln!(
+                o,
+                "  woken {} by {} on thread {} ({:?})",
+                w.time,
+                task_name(m, w.waker),
+                m.threads[w.thread as usize].id,
+                w.source
+            );
+        }
+    }
+    for p in &m.process_pauses {
+        let _ = writeln!(
+            o,
+            "process pause {:?} {}..{} from thread {}{}",
+            m.string(p.kind),
+            p.span.start,
+            p.span.end,
+            m.threads[p.thread as usize].id,
+            if p.cut { " cut" } else { "" }
+        );
+    }
+    for l in &m.logs {
+        let _ = writeln!(
+            o,
+            "log {} thread {} {} {:?} {:?} {:?}",
+            l.time,
+            m.threads[l.thread as usize].id,
+            task_name(m, l.task),
+            l.level,
+            m.string(l.target),
+            l.message
+        );
+    }
+    for c in &m.counters {
+        let points: Vec<String> = c.points.iter().map(|(t, v)| format!("{t}={v}")).collect();
+        let _ = writeln!(o, "counter {:?}: {}", c.kind.label(), points.join(" "));
+    }
+    for a in &m.alloc_samples {
+        let _ = writeln!(
+            o,
+            "alloc sample {} {} bytes {} thread {}",
+            a.time,
+            a.size,
+            task_name(m, a.task),
+            m.threads[a.thread as usize].id
+        );
+    }
+    for (time, task, nanos) in &m.schedule_latencies {
+        let _ = writeln!(
+            o,
+            "schedule latency {time} {} {nanos} ns",
+            task_name(m, *task)
+        );
+    }
+    for l in &m.lost {
+        let _ = writeln!(
+            o,
+            "lost {} thread {}: {} chunks, {} events",
+            l.time, m.threads[l.thread as usize].id, l.chunks, l.events
+        );
+    }
+    out
 }
 
 /// The `states` analysis, checking the partition of every task on the way.
