@@ -304,7 +304,7 @@ macro_rules! event_spec {
         /// into the tag owns the following ones too).
         pub(crate) mod tags {
             $(
-                #[doc = concat!("First tag of [`Event::", stringify!($V), "`].")]
+                #[doc = concat!("First tag of [`crate::Event::", stringify!($V), "`].")]
                 pub const $TAG: u8 = $tag;
             )*
         }
