@@ -1,4 +1,6 @@
 //! The event model: everything a trace can say happened, independent of how it is encoded.
+//! [`Event`] and [`EventKind`] are generated from the spec table ([`crate::spec`]); this module
+//! holds the types of their arguments (ids, roles, sources, levels).
 //!
 //! Every event is written by the thread it happened on, so the thread is implied by the chunk
 //! that holds the event. Times are in the trace's clock units (see [`crate::ClockInfo`]).
