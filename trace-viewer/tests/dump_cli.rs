@@ -172,3 +172,17 @@ fn a_cut_trace_dumps_with_a_warning() {
         "{text}"
     );
 }
+
+#[test]
+fn dump_to_an_unwritable_path_names_it_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.rtt");
+    std::fs::write(&trace, trace_format::text::undump("end\n").unwrap()).unwrap();
+    let out = dir.path().join("missing-dir").join("t.txt");
+    let o = run(&[&"dump", &trace, &"-o", &out], None);
+    assert_eq!(code(&o), 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot write"));
+    let o = run(&[&"undump", &"-", &"-o", &out], Some(b"end\n"));
+    assert_eq!(code(&o), 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot write"));
+}

@@ -90,19 +90,38 @@ pub fn run_dump(args: &DumpArgs, out: &mut dyn Write, err: &mut dyn Write) -> io
             return Ok(EXIT_CORRUPT);
         }
     };
-    let mut textual = Vec::new();
-    match text::dump(&bytes, &mut textual) {
+    // The text is several times the size of the trace (9x for the quickstart): streamed.
+    let result = match args.output.as_deref().filter(|p| !is_stdio(p)) {
+        None => text::dump(&bytes, out),
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => {
+                let mut file = io::BufWriter::new(file);
+                text::dump(&bytes, &mut file).and_then(|w| Ok(file.flush().map(|()| w)?))
+            }
+            Err(e) => {
+                writeln!(err, "error: cannot write {}: {e}", path.display())?;
+                return Ok(EXIT_CORRUPT);
+            }
+        },
+    };
+    match result {
         Ok(warnings) => {
             for w in warnings {
                 writeln!(err, "warning: {w}")?;
             }
+            Ok(EXIT_OK)
         }
+        // Standard output's errors (a closed pipe) are the caller's to report.
+        Err(text::DumpError::Io(e)) if args.output.as_deref().is_none_or(is_stdio) => Err(e),
         Err(e) => {
+            if let Some(path) = args.output.as_deref().filter(|p| !is_stdio(p)) {
+                // Not a partial text that looks complete.
+                let _ = std::fs::remove_file(path);
+            }
             writeln!(err, "error: {e}")?;
-            return Ok(EXIT_CORRUPT);
+            Ok(EXIT_CORRUPT)
         }
     }
-    write_output(args.output.as_deref(), &textual, out, err)
 }
 
 /// Runs `undump`; returns the exit code.
