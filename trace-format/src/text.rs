@@ -382,12 +382,14 @@ impl TextArg<'_> for TaskId {
     fn parse(token: &Token<'_>) -> Result<Self, String> {
         let s = bare(token, "a task id")?;
         if let Some(n) = s.strip_prefix("root") {
-            return match n.parse::<u64>() {
-                Ok(n @ 1..) if n <= codec::MAX_TASK_ID - TaskId::FIRST_OWN + 1 => {
-                    Ok(TaskId(TaskId::FIRST_OWN + n - 1))
-                }
-                _ => Err(format!("expected a task id (`17`, `root1`), found `{s}`")),
-            };
+            // `rootN` is `FIRST_OWN + N - 1`, for any id that `Display` writes that way.
+            let id = n.parse::<u64>().ok().and_then(|n| {
+                n.checked_sub(1)
+                    .and_then(|m| TaskId::FIRST_OWN.checked_add(m))
+            });
+            return id
+                .map(TaskId)
+                .ok_or_else(|| format!("expected a task id (`17`, `root1`), found `{s}`"));
         }
         parse_u64(token)
             .map(TaskId)

@@ -419,6 +419,30 @@ fn bad_text_is_an_error_naming_its_line() {
     }
 }
 
+/// Task ids a damaged chunk can decode to (any u64: the running task id wraps) print as
+/// `TaskId` displays them, `root…` up to u64::MAX, and read back (found by the proptest below).
+#[test]
+fn task_ids_up_to_u64_max_round_trip() {
+    let mut w = TraceWriter::new(Vec::new(), &TraceBuilder::new().header).unwrap();
+    let head = EventChunkHeader {
+        thread: 3,
+        seq: 0,
+        base_time: 0,
+        end_time: 0,
+        event_count: 0,
+    };
+    // A wake of task `zigzag⁻¹(61)` = -31 (wrapped: 2^64 - 31) by no task.
+    w.write_events(&head, &[0x18 + 5, 0, 62, 0]).unwrap();
+    let t = assert_round_trip(&w.into_inner());
+    assert!(
+        t.contains(&format!(
+            " wake task={} waker=0 source=self_wake\n",
+            TaskId(u64::MAX - 30)
+        )),
+        "{t}"
+    );
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
 
