@@ -1,9 +1,13 @@
 //! The event model: everything a trace can say happened, independent of how it is encoded.
+//! [`Event`] and [`EventKind`] are generated from the spec table ([`crate::spec`]); this module
+//! holds the types of their arguments (ids, roles, sources, levels).
 //!
 //! Every event is written by the thread it happened on, so the thread is implied by the chunk
 //! that holds the event. Times are in the trace's clock units (see [`crate::ClockInfo`]).
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::spec::{ArgSpec, Event, EventKind};
 
 /// A trace-local task id. Every spawn gets a new one, even when tokio reuses its own ids.
 /// `TaskId::NONE` (0) means "no task".
@@ -159,132 +163,8 @@ impl Level {
     }
 }
 
-/// One thing that happened on one thread. Borrowed payloads (log messages, extension data)
-/// point into the trace bytes when decoded.
-// Fields are described by their variant's doc; FORMAT.md gives each one's encoding.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event<'a> {
-    /// The thread started (or was first seen) in the given role. `index` is the worker index
-    /// for workers, otherwise a per-kind counter.
-    ThreadStart { kind: ThreadKind, index: u32 },
-    /// The thread is about to exit.
-    ThreadStop,
-    /// A worker has no work and parks (goes idle).
-    WorkerPark,
-    /// A parked worker wakes up.
-    WorkerUnpark,
-
-    /// A task was spawned by the current thread (and, if one is being polled, by `parent`).
-    TaskSpawn {
-        task: TaskId,
-        kind: TaskKind,
-        /// tokio's own id; tokio may reuse it, the trace-local `task` never is.
-        tokio_id: u64,
-        parent: TaskId,
-        location: LocationId,
-        name: StringId,
-    },
-    /// This thread starts polling `task`.
-    PollStart { task: TaskId },
-    /// The innermost poll open on this thread ends; `ready` when the future completed.
-    PollEnd { ready: bool },
-    /// `task` was made runnable. `waker` is the task being polled by the waking thread, if any.
-    Wake {
-        task: TaskId,
-        waker: TaskId,
-        source: WakeSource,
-    },
-    /// The task finished (or was dropped) and will not be polled again.
-    TaskTerminate { task: TaskId },
-    /// tokio's measured delay between the task being scheduled and this poll starting.
-    ScheduleLatency { task: TaskId, nanos: u64 },
-
-    /// A blocking-pool thread starts running the `spawn_blocking` closure of `task`.
-    BlockingStart { task: TaskId },
-    /// The blocking closure started last on this thread returned.
-    BlockingEnd,
-
-    /// Allocator activity on this thread since its previous `AllocCounters` event.
-    AllocCounters {
-        allocs: u64,
-        frees: u64,
-        alloc_bytes: u64,
-        free_bytes: u64,
-    },
-    /// A sampled allocation of `size` bytes made while `task` (or no task) was polled.
-    AllocSample { size: u64, task: TaskId },
-
-    /// A pause of the given kind begins.
-    PauseBegin { kind: StringId, scope: PauseScope },
-    /// The pause of the given kind and scope that began last ends.
-    PauseEnd { kind: StringId, scope: PauseScope },
-
-    /// A user region (e.g. a `tracing` span) is entered on this thread.
-    RegionBegin { id: u64, name: StringId },
-    /// The region `id` is exited on this thread.
-    RegionEnd { id: u64 },
-    /// A user log line (e.g. a `tracing` event).
-    Log {
-        level: Level,
-        target: StringId,
-        message: &'a str,
-    },
-    /// A user or runtime counter took `value`.
-    Counter { name: StringId, value: i64 },
-
-    /// Runtime-wide sample.
-    RuntimeSample {
-        global_queue: u64,
-        alive_tasks: u64,
-        blocking_threads: u64,
-    },
-    /// One worker's local run-queue depth.
-    WorkerQueueSample { worker: u32, depth: u64 },
-
-    /// This thread dropped `chunks` whole chunks holding `events` events just before this
-    /// point because the writer fell behind. Never silent.
-    Lost { chunks: u64, events: u64 },
-
-    /// An event kind from a newer writer that this reader does not know; `tag` and `payload`
-    /// are kept so it can be skipped or passed through.
-    Unknown { tag: u8, payload: &'a [u8] },
-}
-
-impl Event<'_> {
-    /// A short stable name for the kind of event ("poll_start", "wake", …), used in reports.
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Event::ThreadStart { .. } => "thread_start",
-            Event::ThreadStop => "thread_stop",
-            Event::WorkerPark => "worker_park",
-            Event::WorkerUnpark => "worker_unpark",
-            Event::TaskSpawn { .. } => "task_spawn",
-            Event::PollStart { .. } => "poll_start",
-            Event::PollEnd { .. } => "poll_end",
-            Event::Wake { .. } => "wake",
-            Event::TaskTerminate { .. } => "task_terminate",
-            Event::ScheduleLatency { .. } => "schedule_latency",
-            Event::BlockingStart { .. } => "blocking_start",
-            Event::BlockingEnd => "blocking_end",
-            Event::AllocCounters { .. } => "alloc_counters",
-            Event::AllocSample { .. } => "alloc_sample",
-            Event::PauseBegin { .. } => "pause_begin",
-            Event::PauseEnd { .. } => "pause_end",
-            Event::RegionBegin { .. } => "region_begin",
-            Event::RegionEnd { .. } => "region_end",
-            Event::Log { .. } => "log",
-            Event::Counter { .. } => "counter",
-            Event::RuntimeSample { .. } => "runtime_sample",
-            Event::WorkerQueueSample { .. } => "worker_queue_sample",
-            Event::Lost { .. } => "lost",
-            Event::Unknown { .. } => "unknown",
-        }
-    }
-}
-
 macro_rules! u8_enum {
-    ($ty:ident { $($variant:ident = $n:literal),* $(,)? }) => {
+    ($ty:ident { $($variant:ident = $n:literal $text:literal),* $(,)? }) => {
         impl $ty {
             /// Decodes the byte written by `as u8`; `None` for values this version does not know.
             pub fn from_u8(v: u8) -> Option<Self> {
@@ -293,15 +173,36 @@ macro_rules! u8_enum {
                     _ => None,
                 }
             }
+
+            /// The value's name in the text form of traces.
+            pub(crate) fn text_name(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $text,)*
+                }
+            }
+
+            /// The value named `name` in the text form.
+            pub(crate) fn from_text_name(name: &str) -> Option<Self> {
+                match name {
+                    $($text => Some($ty::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// Every name the text form accepts, for error messages.
+            pub(crate) const TEXT_NAMES: &'static str = concat!($($text, " "),*);
         }
     };
 }
 
-u8_enum!(ThreadKind { Worker = 0, Blocking = 1, Other = 2 });
-u8_enum!(TaskKind { Async = 0, BlockOn = 1, Blocking = 2, Local = 3 });
-u8_enum!(WakeSource { Task = 0, Io = 1, Timer = 2, Blocking = 3, Foreign = 4, SelfWake = 5, Unknown = 6 });
-u8_enum!(PauseScope { Process = 0, Thread = 1 });
-u8_enum!(Level { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4 });
+u8_enum!(ThreadKind { Worker = 0 "worker", Blocking = 1 "blocking", Other = 2 "other" });
+u8_enum!(TaskKind { Async = 0 "async", BlockOn = 1 "block_on", Blocking = 2 "blocking", Local = 3 "local" });
+u8_enum!(WakeSource {
+    Task = 0 "task", Io = 1 "io", Timer = 2 "timer", Blocking = 3 "blocking",
+    Foreign = 4 "foreign", SelfWake = 5 "self_wake", Unknown = 6 "unknown",
+});
+u8_enum!(PauseScope { Process = 0 "process", Thread = 1 "thread" });
+u8_enum!(Level { Trace = 0 "trace", Debug = 1 "debug", Info = 2 "info", Warn = 3 "warn", Error = 4 "error" });
 
 impl WakeSource {
     /// Every source, in tag order.

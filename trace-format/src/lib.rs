@@ -2,9 +2,14 @@
 //!
 //! This crate owns everything about bytes and nothing about tokio or the viewer:
 //!
-//! - [`event`]: the event model — every kind of event a trace can hold;
+//! - [`event`]: the event model — every kind of event a trace can hold, and the types of
+//!   their arguments;
+//! - [`spec`]: the one table of event kinds (tag, name, arguments) that the [`Event`] enum,
+//!   the tags, the kind names and counts, the codec and the text form are generated from;
 //! - [`codec`]: the compact encoding of events inside a chunk (tag, varint time delta,
 //!   varint arguments);
+//! - [`text`]: the text form of a whole trace (`trace-viewer dump`/`undump`), one event per
+//!   line, metadata included, for reading traces and writing them by hand in tests;
 //! - [`meta`]: postcard-encoded records — header (clock calibration, wall-clock anchor),
 //!   strings, locations, threads, end record;
 //! - [`frame`]: the file preamble and the checksummed frames around every chunk;
@@ -34,12 +39,14 @@ pub mod frame;
 pub mod meta;
 pub mod reader;
 pub mod sampling;
+pub mod spec;
+pub mod text;
 pub mod varint;
 pub mod writer;
 
 pub use event::{
-    Event, Level, LocationId, PauseScope, StringId, TaskId, TaskKind, ThreadId, ThreadKind,
-    WakeSource,
+    ArgSpec, Event, EventKind, Level, LocationId, PauseScope, StringId, TaskId, TaskKind, ThreadId,
+    ThreadKind, WakeSource,
 };
 pub use frame::EventChunkHeader;
 pub use meta::{ClockInfo, End, Header, LocationDef, Meta, StringDef, ThreadDef};

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
-use trace_format::{Event, ReadError, ThreadKind, Trace, Warning};
+use trace_format::{Event, EventKind, ReadError, ThreadKind, Trace, Warning};
 
 use crate::units::format_rfc3339_utc;
 
@@ -274,38 +274,13 @@ fn pairs_as_map<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok
     map.end()
 }
 
-/// Number of [`Event`] variants; see [`kind_slot`].
-const KINDS: usize = 24;
+/// Number of event kinds; see [`kind_slot`].
+const KINDS: usize = EventKind::COUNT;
 
-/// A dense index per event kind, so counting needs no hashing. The match is exhaustive, so a
-/// new event kind in trace-format fails to compile here until it gets a slot.
+/// A dense index per event kind, so counting needs no hashing; it comes from trace-format's
+/// event spec table, so every kind has one.
 fn kind_slot(e: &Event<'_>) -> usize {
-    match e {
-        Event::ThreadStart { .. } => 0,
-        Event::ThreadStop => 1,
-        Event::WorkerPark => 2,
-        Event::WorkerUnpark => 3,
-        Event::TaskSpawn { .. } => 4,
-        Event::PollStart { .. } => 5,
-        Event::PollEnd { .. } => 6,
-        Event::Wake { .. } => 7,
-        Event::TaskTerminate { .. } => 8,
-        Event::ScheduleLatency { .. } => 9,
-        Event::BlockingStart { .. } => 10,
-        Event::BlockingEnd => 11,
-        Event::AllocCounters { .. } => 12,
-        Event::AllocSample { .. } => 13,
-        Event::PauseBegin { .. } => 14,
-        Event::PauseEnd { .. } => 15,
-        Event::RegionBegin { .. } => 16,
-        Event::RegionEnd { .. } => 17,
-        Event::Log { .. } => 18,
-        Event::Counter { .. } => 19,
-        Event::RuntimeSample { .. } => 20,
-        Event::WorkerQueueSample { .. } => 21,
-        Event::Lost { .. } => 22,
-        Event::Unknown { .. } => 23,
-    }
+    e.kind().index()
 }
 
 fn thread_kind_name(kind: ThreadKind) -> &'static str {

@@ -1,5 +1,7 @@
 //! End-to-end tests of the analysis commands (`report`'s analysis part and `mmu`) through the
-//! real binary, on traces built so every number is known.
+//! real binary, on traces built so every number is known. The MMU values of the reference
+//! series (per window, worst windows, percentiles, per worker, text) are golden files:
+//! `tests/testdata/mmu_reference_*.txt`, run by `tests/golden.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -87,82 +89,6 @@ fn reference_trace() -> TraceBuilder {
     }
     b.push(1, 5 * S, Event::WorkerPark);
     b
-}
-
-#[test]
-fn mmu_matches_the_reference_values() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "ref.rtt", &reference_trace());
-    let o = run(&[
-        &"mmu",
-        &path,
-        &"--windows",
-        &"1ms,1s,2s,3s,4s,5s,10s",
-        &"--json",
-    ]);
-    let v = json(&o);
-    assert_eq!(v["workers"], 1);
-    let got: Vec<(u64, f64)> = v["windows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| (w["window_ns"].as_u64().unwrap(), w["mmu"].as_f64().unwrap()))
-        .collect();
-    assert_eq!(
-        got,
-        [
-            (1_000_000, 0.0),
-            (S, 0.0),
-            (2 * S, 0.5),
-            (3 * S, 1.0 / 3.0),
-            (4 * S, 0.5),
-            (5 * S, 0.6),
-            (10 * S, 0.6),
-        ]
-    );
-}
-
-#[test]
-fn mmu_lists_worst_windows_percentiles_and_workers() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "ref.rtt", &reference_trace());
-    let o = run(&[
-        &"mmu",
-        &path,
-        &"--windows",
-        &"1s",
-        &"--worst",
-        &"3",
-        &"--percentiles",
-        &"--per-worker",
-        &"--json",
-    ]);
-    let v = json(&o);
-    let w = &v["windows"][0];
-    let worst: Vec<(u64, f64)> = w["worst_windows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| {
-            (
-                w["start"].as_u64().unwrap(),
-                w["utilization"].as_f64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(worst, [(S, 0.0), (3 * S, 0.0), (0, 1.0)]);
-    assert_eq!(w["percentiles"]["worst"], 0.0);
-    assert_eq!(w["per_worker"][0]["thread"], "worker 0");
-    assert_eq!(w["per_worker"][0]["mmu"], 0.0);
-
-    let text = run(&[&"mmu", &path, &"--windows", &"2s,5s", &"--worst", &"1"]);
-    let out = String::from_utf8(text.stdout).unwrap();
-    assert!(
-        out.contains("1 workers over 5 s, mean utilization 0.600"),
-        "{out}"
-    );
-    assert!(out.contains("2 s  0.5000"), "{out}");
-    assert!(out.contains("worst windows of 2 s:"), "{out}");
 }
 
 #[test]

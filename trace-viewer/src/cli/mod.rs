@@ -7,10 +7,13 @@
 //!   breakdown, leak suspects, threads, pauses, MMU) as text or JSON;
 //! - [`mmu`]: `trace-viewer mmu FILE [--windows LIST] [--percentiles] [--per-worker]
 //!   [--worst N] [--long-poll T] [--json]`;
+//! - [`dump`]: `trace-viewer dump FILE` and `trace-viewer undump TEXT -o FILE`, a trace as
+//!   text (one event per line) and back;
 //! - `trace-viewer [FILE]` opens the desktop window ([`crate::app`]), or says why it cannot
 //!   (no display) and exits with [`EXIT_NO_WINDOW`].
 
 pub mod check;
+pub mod dump;
 pub mod export;
 pub mod mmu;
 pub mod report;
@@ -42,7 +45,8 @@ Exit codes:
   0  success; for `check`: the trace is valid and complete
   1  the trace is corrupt or cannot be read (missing file, not a trace, damaged chunk),
      or it holds nothing the command measures (`mmu` on a trace without tokio workers)
-  2  usage error (also: an output that is the input trace itself)
+  2  usage error (also: an output that is the input trace itself; for `undump`: text it
+     cannot parse, the message names the line)
   3  `check` only: the trace reads but is incomplete (cut short, no end record,
      lost data, missing chunks)
   4  the window could not be opened (no display: use the subcommands)";
@@ -139,6 +143,15 @@ pub enum Command {
     /// 250us, 10ms, 1.5s. A corrupt trace is exported up to the damage and exits 1.
     #[command(after_help = EXIT_CODES_HELP)]
     Export(export::ExportArgs),
+    /// Print a trace as text: one event per line (thread, time, kind, arguments), metadata included
+    ///
+    /// `undump` reads the text back into the same trace. The syntax is in trace-format's
+    /// FORMAT.md ("Text form"). Warnings (a cut file) go to stderr.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Dump(dump::DumpArgs),
+    /// Build a binary trace from its text form (as `dump` prints it, or written by hand)
+    #[command(after_help = EXIT_CODES_HELP)]
+    Undump(dump::UndumpArgs),
 }
 
 /// Runs a parsed command line, writing results to `out` and diagnostics to `err`, and
@@ -188,6 +201,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             mmu::run(&file, &args, out, err)
         }
         Some(Command::Export(args)) => export::run(&args, out, err),
+        Some(Command::Dump(args)) => dump::run_dump(&args, out, err),
+        Some(Command::Undump(args)) => dump::run_undump(&args, out, err),
         None => window(cli.file, err),
     };
     let result = result.and_then(|code| out.flush().map(|()| code));

@@ -1,0 +1,614 @@
+//! The event spec: one table names every event kind — its tag, its name, its arguments and
+//! their types — and everything else about kinds is generated from it: the [`Event`] enum, the
+//! tag constants ([`crate::codec::tag`]), [`EventKind`] (names, dense indices, the count), the
+//! codec's per-kind encoding and decoding, and the text form's per-kind printing and parsing.
+//!
+//! **Adding an event kind** is one entry in the table at the end of this file (its doc
+//! comment, tag, constant name, text name, variant and arguments), plus its row in FORMAT.md's
+//! event table, which `tests/spec_table.rs` compares with this one. Add entries at the end:
+//! their order is the order of the enum's variants and of [`EventKind::index`]. Then the
+//! compiler points at every exhaustive `match` on [`Event`] that must decide what the new kind
+//! means.
+//!
+//! An entry reads
+//!
+//! ```text
+//! /// doc
+//! 0x15 SCHEDULE_LATENCY "schedule_latency" ScheduleLatency { task: TaskId, nanos: u64 };
+//! ```
+//!
+//! Arguments are encoded after the tag and the time delta in the order listed, each as its
+//! type says ([`ArgSpec::encoding`]). A kind without arguments is written without braces (a
+//! unit variant). One argument may instead be folded into the tag, after `; in_tag`: the kind
+//! then owns one consecutive tag per value (`PollEnd` owns `0x12` and `0x13`, `Wake` one tag
+//! per [`WakeSource`]). The extension kind [`Event::Unknown`] (tags `0x80`–`0xFF`) is not in
+//! the table: its tag is a field.
+//!
+//! ```
+//! use trace_format::{Event, EventKind, TaskId};
+//! let e = Event::PollStart { task: TaskId(3) };
+//! assert_eq!(e.kind(), EventKind::PollStart);
+//! assert_eq!(e.kind_name(), "poll_start");
+//! assert_eq!(EventKind::PollStart.tags(), 0x11..=0x11);
+//! assert_eq!(EventKind::Wake.tags(), 0x18..=0x1E);
+//! assert_eq!(EventKind::from_name("wake"), Some(EventKind::Wake));
+//! assert_eq!(EventKind::ALL[e.kind().index()], EventKind::PollStart);
+//! ```
+
+use crate::codec::{ChunkDecoder, EncodeState};
+use crate::event::{
+    Level, LocationId, PauseScope, StringId, TaskId, TaskKind, ThreadKind, WakeSource,
+};
+use crate::varint::{self, MAX_VARINT_LEN};
+
+/// One argument of an event kind, as the spec table declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgSpec {
+    /// The field name in [`Event`] and in the text form.
+    pub name: &'static str,
+    /// How it is stored, as FORMAT.md's event table names it: `varint`, `varint(u32)`,
+    /// `zigzag`, `u8`, `T` (a task id), `StringId`, `LocationId` or `bytes`; `tag` for an
+    /// argument folded into the tag.
+    pub encoding: &'static str,
+}
+
+/// How one argument type is stored in an event's bytes. Implemented for every type the spec
+/// table uses; the generated codec calls these, and they inline to what a hand-written
+/// encoder would do.
+pub(crate) trait Arg<'a>: Copy {
+    /// The encoding's name in FORMAT.md's event table.
+    const ENCODING: &'static str;
+    /// The most bytes [`Arg::put`] writes, not counting a payload's own bytes.
+    const MAX_LEN: usize;
+    /// Writes the argument at `out[pos..]`, returns the position after it.
+    fn put(self, out: &mut [u8], pos: usize, state: &mut EncodeState) -> usize;
+    /// Reads the argument.
+    fn get(d: &mut ChunkDecoder<'a>) -> Result<Self, &'static str>;
+    /// Payload bytes written beyond [`Arg::MAX_LEN`] (a message's or extension's bytes).
+    #[inline(always)]
+    fn payload_len(self) -> usize {
+        0
+    }
+}
+
+/// An argument folded into the tag: the kind owns [`TagArg::COUNT`] consecutive tags, and the
+/// argument is the tag's offset from the first.
+pub(crate) trait TagArg: Copy {
+    /// How many tags the kind owns.
+    const COUNT: u8;
+    /// This value's offset from the kind's first tag.
+    fn offset(self) -> u8;
+    /// The value at `offset` (`offset < COUNT`).
+    fn from_offset(offset: u8) -> Self;
+}
+
+pub(crate) const CUT: &str = "event cut short or malformed varint";
+
+impl Arg<'_> for u64 {
+    const ENCODING: &'static str = "varint";
+    const MAX_LEN: usize = MAX_VARINT_LEN;
+    #[inline(always)]
+    fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
+        varint::put(out, pos, self)
+    }
+    #[inline]
+    fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
+        d.var().ok_or(CUT)
+    }
+}
+
+impl Arg<'_> for u32 {
+    const ENCODING: &'static str = "varint(u32)";
+    const MAX_LEN: usize = 5;
+    #[inline(always)]
+    fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
+        varint::put(out, pos, u64::from(self))
+    }
+    #[inline]
+    fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
+        d.var32().ok_or(CUT)
+    }
+}
+
+impl Arg<'_> for i64 {
+    const ENCODING: &'static str = "zigzag";
+    const MAX_LEN: usize = MAX_VARINT_LEN;
+    #[inline(always)]
+    fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
+        varint::put(out, pos, varint::zigzag(self))
+    }
+    #[inline]
+    fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
+        d.var().map(varint::unzigzag).ok_or(CUT)
+    }
+}
+
+impl Arg<'_> for TaskId {
+    const ENCODING: &'static str = "T";
+    const MAX_LEN: usize = MAX_VARINT_LEN;
+    #[inline(always)]
+    fn put(self, out: &mut [u8], pos: usize, state: &mut EncodeState) -> usize {
+        if self.0 == 0 {
+            return varint::put(out, pos, 0);
+        }
+        let delta = self.0.wrapping_sub(state.last_task) as i64;
+        state.last_task = self.0;
+        // Wraps (to "no task") only for ids above `MAX_TASK_ID`, which the format cannot
+        // hold; release builds always wrapped, and this keeps debug builds from panicking
+        // on them (the text form's checks catch them).
+        varint::put(out, pos, varint::zigzag(delta).wrapping_add(1))
+    }
+    #[inline]
+    fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
+        d.task().ok_or(CUT)
+    }
+}
+
+macro_rules! id_arg {
+    ($ty:ident) => {
+        impl Arg<'_> for $ty {
+            const ENCODING: &'static str = stringify!($ty);
+            const MAX_LEN: usize = 5;
+            #[inline(always)]
+            fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
+                varint::put(out, pos, u64::from(self.0))
+            }
+            #[inline]
+            fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
+                d.var32().map($ty).ok_or(CUT)
+            }
+        }
+    };
+}
+id_arg!(StringId);
+id_arg!(LocationId);
+
+macro_rules! u8_arg {
+    ($ty:ident, $bad:literal) => {
+        impl Arg<'_> for $ty {
+            const ENCODING: &'static str = "u8";
+            const MAX_LEN: usize = 1;
+            #[inline(always)]
+            fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
+                out[pos] = self as u8;
+                pos + 1
+            }
+            #[inline]
+            fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
+                $ty::from_u8(d.byte().ok_or(CUT)?).ok_or($bad)
+            }
+        }
+    };
+}
+u8_arg!(ThreadKind, "bad thread kind");
+u8_arg!(TaskKind, "bad task kind");
+u8_arg!(PauseScope, "bad pause scope");
+u8_arg!(Level, "bad log level");
+
+impl<'a> Arg<'a> for &'a [u8] {
+    const ENCODING: &'static str = "bytes";
+    const MAX_LEN: usize = MAX_VARINT_LEN;
+    #[inline(always)]
+    fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
+        let pos = varint::put(out, pos, self.len() as u64);
+        out[pos..pos + self.len()].copy_from_slice(self);
+        pos + self.len()
+    }
+    #[inline]
+    fn get(d: &mut ChunkDecoder<'a>) -> Result<Self, &'static str> {
+        d.payload().ok_or(CUT)
+    }
+    #[inline(always)]
+    fn payload_len(self) -> usize {
+        self.len()
+    }
+}
+
+impl<'a> Arg<'a> for &'a str {
+    const ENCODING: &'static str = "bytes";
+    const MAX_LEN: usize = MAX_VARINT_LEN;
+    #[inline(always)]
+    fn put(self, out: &mut [u8], pos: usize, state: &mut EncodeState) -> usize {
+        self.as_bytes().put(out, pos, state)
+    }
+    #[inline]
+    fn get(d: &mut ChunkDecoder<'a>) -> Result<Self, &'static str> {
+        // The only text argument today is a log message; the reason names it as before.
+        std::str::from_utf8(d.payload().ok_or(CUT)?).map_err(|_| "log message is not UTF-8")
+    }
+    #[inline(always)]
+    fn payload_len(self) -> usize {
+        self.len()
+    }
+}
+
+impl TagArg for bool {
+    const COUNT: u8 = 2;
+    #[inline(always)]
+    fn offset(self) -> u8 {
+        u8::from(self)
+    }
+    #[inline]
+    fn from_offset(offset: u8) -> Self {
+        offset != 0
+    }
+}
+
+impl TagArg for WakeSource {
+    const COUNT: u8 = WakeSource::ALL.len() as u8;
+    #[inline(always)]
+    fn offset(self) -> u8 {
+        self as u8
+    }
+    #[inline]
+    fn from_offset(offset: u8) -> Self {
+        WakeSource::ALL[usize::from(offset)]
+    }
+}
+
+/// Panics (at compile time: it runs in a `const`) unless every kind's tags lie in `1..0x80`
+/// and no two kinds share a tag.
+const fn check_tags(ranges: &[(u8, u8)]) {
+    let mut i = 0;
+    while i < ranges.len() {
+        let (first, last) = ranges[i];
+        assert!(
+            first >= 1 && first <= last && last < 0x80,
+            "tag outside 0x01..0x80"
+        );
+        let mut j = 0;
+        while j < i {
+            let (f, l) = ranges[j];
+            assert!(last < f || first > l, "two event kinds share a tag");
+            j += 1;
+        }
+        i += 1;
+    }
+}
+
+macro_rules! event_spec {
+    (
+        $(#[$meta:meta])*
+        pub enum Event<$lt:lifetime> {
+            $(
+                $(#[$doc:meta])*
+                $tag:literal $TAG:ident $name:literal
+                $V:ident $({
+                    $($f:ident : $t:ty),*
+                    $(; in_tag $tf:ident : $tt:ty)?
+                })?;
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum Event<$lt> {
+            $(
+                $(#[$doc])*
+                $V $({ $($f: $t,)* $($tf: $tt,)? })?,
+            )*
+            /// An event kind from a newer writer that this reader does not know; `tag` and
+            /// `payload` are kept so it can be skipped or passed through.
+            Unknown { tag: u8, payload: &$lt [u8] },
+        }
+
+        /// The kind of an [`Event`], without its arguments: a dense index for counting, the
+        /// stable name reports and the text form use, and its tags.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum EventKind {
+            $( $(#[$doc])* $V, )*
+            /// An extension event (tags `0x80`–`0xFF`) this reader does not know.
+            Unknown,
+        }
+
+        /// The first tag of each kind in the spec table (a kind with an argument folded
+        /// into the tag owns the following ones too).
+        pub(crate) mod tags {
+            $(
+                #[doc = concat!("First tag of [`crate::Event::", stringify!($V), "`].")]
+                pub const $TAG: u8 = $tag;
+            )*
+        }
+
+        /// The last tag of each kind.
+        mod last_tag {
+            use super::*;
+            $( pub const $TAG: u8 = $tag $($( + <$tt as TagArg>::COUNT - 1 )?)?; )*
+        }
+
+        const _: () = check_tags(&[$( (tags::$TAG, last_tag::$TAG) ),*]);
+
+        impl EventKind {
+            /// Every kind, in table order ([`EventKind::index`] order).
+            pub const ALL: [EventKind; EventKind::COUNT] = [$(EventKind::$V,)* EventKind::Unknown];
+
+            /// The number of kinds, [`EventKind::Unknown`] included.
+            pub const COUNT: usize = [$(stringify!($V),)* "Unknown"].len();
+
+            /// A dense index, `0..EventKind::COUNT`: arrays indexed by kind need no hashing.
+            #[inline]
+            pub const fn index(self) -> usize {
+                self as usize
+            }
+
+            /// The short stable name reports and the text form use (`"poll_start"`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( EventKind::$V => $name, )*
+                    EventKind::Unknown => "unknown",
+                }
+            }
+
+            /// The kind named `name` ([`EventKind::name`]).
+            pub fn from_name(name: &str) -> Option<EventKind> {
+                EventKind::ALL.into_iter().find(|k| k.name() == name)
+            }
+
+            /// The tags that encode this kind.
+            pub const fn tags(self) -> std::ops::RangeInclusive<u8> {
+                match self {
+                    $( EventKind::$V => tags::$TAG..=last_tag::$TAG, )*
+                    EventKind::Unknown => crate::codec::tag::EXTENSION_FIRST..=u8::MAX,
+                }
+            }
+
+            /// The kind's arguments in encoding order, an argument folded into the tag last.
+            pub fn args(self) -> &'static [ArgSpec] {
+                // The lifetime names the types of borrowed arguments (`&'a str`).
+                #[allow(clippy::extra_unused_lifetimes)]
+                fn of<$lt>(kind: EventKind) -> &'static [ArgSpec] {
+                    match kind {
+                        $( EventKind::$V => const { &[
+                            $($(
+                                ArgSpec { name: stringify!($f), encoding: <$t as Arg<$lt>>::ENCODING },
+                            )*
+                            $(
+                                ArgSpec { name: stringify!($tf), encoding: "tag" },
+                            )?)?
+                        ] as &[ArgSpec] }, )*
+                        EventKind::Unknown => &[ArgSpec { name: "payload", encoding: "bytes" }],
+                    }
+                }
+                of(self)
+            }
+
+            /// The most bytes an event of this kind encodes to, payload bytes not counted.
+            pub fn max_len(self) -> usize {
+                // The lifetime names the types of borrowed arguments (`&'a str`).
+                #[allow(clippy::extra_unused_lifetimes)]
+                fn of<$lt>(kind: EventKind) -> usize {
+                    match kind {
+                        $( EventKind::$V => 1 + MAX_VARINT_LEN $($( + <$t as Arg<$lt>>::MAX_LEN )*)?, )*
+                        EventKind::Unknown => 1 + 2 * MAX_VARINT_LEN,
+                    }
+                }
+                of(self)
+            }
+        }
+
+        impl<$lt> Event<$lt> {
+            /// The kind of event.
+            #[inline]
+            pub fn kind(&self) -> EventKind {
+                match self {
+                    $( Event::$V { .. } => EventKind::$V, )*
+                    Event::Unknown { .. } => EventKind::Unknown,
+                }
+            }
+
+            /// The tag this event is encoded with.
+            #[inline(always)]
+            pub fn tag(&self) -> u8 {
+                match *self {
+                    $( Event::$V { $($($tf,)?)? .. } => tags::$TAG $($( + <$tt as TagArg>::offset($tf) )?)?, )*
+                    Event::Unknown { tag, .. } => tag,
+                }
+            }
+
+            /// Writes the tag, the time `delta` and the arguments at the start of `out`, and
+            /// returns the bytes written. Each kind's arm writes all three, so encoding an
+            /// event is one jump on its kind (as the hand-written encoder compiled to).
+            #[inline(always)]
+            pub(crate) fn encode_with_delta(
+                &self,
+                out: &mut [u8],
+                delta: u64,
+                state: &mut EncodeState,
+            ) -> usize {
+                match *self {
+                    $( Event::$V { $($($f,)* $($tf,)?)? } => {
+                        out[0] = tags::$TAG $($( + <$tt as TagArg>::offset($tf) )?)?;
+                        #[allow(unused_mut)]
+                        let mut pos = varint::put(out, 1, delta);
+                        $($( pos = <$t as Arg<$lt>>::put($f, out, pos, state); )*)?
+                        pos
+                    } )*
+                    Event::Unknown { tag, payload } => {
+                        out[0] = tag;
+                        let pos = varint::put(out, 1, delta);
+                        payload.put(out, pos, state)
+                    }
+                }
+            }
+
+            /// Payload bytes beyond the fixed bound (see `codec::max_encoded_len`).
+            #[inline(always)]
+            pub(crate) fn payload_len(&self) -> usize {
+                match *self {
+                    $( Event::$V { $($($f,)*)? .. } => 0 $($( + <$t as Arg<$lt>>::payload_len($f) )*)?, )*
+                    Event::Unknown { payload, .. } => payload.len(),
+                }
+            }
+
+            /// Reads the arguments of an event with tag `t`.
+            #[inline]
+            pub(crate) fn decode_args(t: u8, d: &mut ChunkDecoder<$lt>) -> Result<Event<$lt>, &'static str> {
+                Ok(match t {
+                    $( tags::$TAG..=last_tag::$TAG => Event::$V {
+                        $(
+                            $( $f: <$t as Arg<$lt>>::get(d)?, )*
+                            $( $tf: <$tt as TagArg>::from_offset(t - tags::$TAG), )?
+                        )?
+                    }, )*
+                    crate::codec::tag::EXTENSION_FIRST..=u8::MAX => Event::Unknown {
+                        tag: t,
+                        payload: <&[u8] as Arg<$lt>>::get(d)?,
+                    },
+                    _ => return Err("unknown event tag"),
+                })
+            }
+
+            /// Appends ` name=value` for each argument, in declaration order.
+            pub(crate) fn write_text_args(&self, out: &mut String) {
+                match *self {
+                    $( Event::$V { $($($f,)* $($tf,)?)? } => {
+                        $($(
+                            crate::text::write_arg(out, stringify!($f), $f);
+                        )* $(
+                            crate::text::write_arg(out, stringify!($tf), $tf);
+                        )?)?
+                    } )*
+                    Event::Unknown { tag, payload } => {
+                        crate::text::write_arg(out, "tag", tag);
+                        crate::text::write_arg(out, "payload", payload);
+                    }
+                }
+            }
+
+            /// Builds an event of `kind` from its text arguments (an absent one is zero).
+            pub(crate) fn parse_text_args(
+                kind: EventKind,
+                args: &mut crate::text::Args<'_, $lt>,
+            ) -> Result<Event<$lt>, String> {
+                Ok(match kind {
+                    $( EventKind::$V => Event::$V {
+                        $( $( $f: args.take(stringify!($f))?, )* $( $tf: args.take(stringify!($tf))?, )? )?
+                    }, )*
+                    EventKind::Unknown => Event::Unknown {
+                        tag: args.take("tag")?,
+                        payload: args.take("payload")?,
+                    },
+                })
+            }
+        }
+    };
+}
+
+event_spec! {
+    /// One thing that happened on one thread. Borrowed payloads (log messages, extension data)
+    /// point into the trace bytes when decoded.
+    ///
+    /// Generated from the spec table in `spec.rs`, which also gives each kind's tag and text
+    /// name; FORMAT.md gives each argument's encoding.
+    // Fields are described by their variant's doc.
+    #[allow(missing_docs)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Event<'a> {
+        /// The thread started (or was first seen) in the given role. `index` is the worker
+        /// index for workers, otherwise a per-kind counter.
+        0x01 THREAD_START "thread_start" ThreadStart { kind: ThreadKind, index: u32 };
+        /// The thread is about to exit.
+        0x02 THREAD_STOP "thread_stop" ThreadStop;
+        /// A worker has no work and parks (goes idle).
+        0x03 WORKER_PARK "worker_park" WorkerPark;
+        /// A parked worker wakes up.
+        0x04 WORKER_UNPARK "worker_unpark" WorkerUnpark;
+
+        /// A task was spawned by the current thread (and, if one is being polled, by
+        /// `parent`). `tokio_id` is tokio's own id: tokio may reuse it, the trace-local
+        /// `task` never is.
+        0x10 TASK_SPAWN "task_spawn" TaskSpawn {
+            task: TaskId, kind: TaskKind, tokio_id: u64, parent: TaskId,
+            location: LocationId, name: StringId
+        };
+        /// This thread starts polling `task`.
+        0x11 POLL_START "poll_start" PollStart { task: TaskId };
+        /// The innermost poll open on this thread ends; `ready` when the future completed.
+        0x12 POLL_END "poll_end" PollEnd { ; in_tag ready: bool };
+        /// `task` was made runnable. `waker` is the task being polled by the waking thread,
+        /// if any.
+        0x18 WAKE "wake" Wake { task: TaskId, waker: TaskId; in_tag source: WakeSource };
+        /// The task finished (or was dropped) and will not be polled again.
+        0x14 TASK_TERMINATE "task_terminate" TaskTerminate { task: TaskId };
+        /// tokio's measured delay between the task being scheduled and this poll starting.
+        0x15 SCHEDULE_LATENCY "schedule_latency" ScheduleLatency { task: TaskId, nanos: u64 };
+        /// A blocking-pool thread starts running the `spawn_blocking` closure of `task`.
+        0x16 BLOCKING_START "blocking_start" BlockingStart { task: TaskId };
+        /// The blocking closure started last on this thread returned.
+        0x17 BLOCKING_END "blocking_end" BlockingEnd;
+
+        /// Allocator activity on this thread since its previous `AllocCounters` event.
+        0x20 ALLOC_COUNTERS "alloc_counters" AllocCounters {
+            allocs: u64, frees: u64, alloc_bytes: u64, free_bytes: u64
+        };
+        /// A sampled allocation of `size` bytes made while `task` (or no task) was polled.
+        0x21 ALLOC_SAMPLE "alloc_sample" AllocSample { size: u64, task: TaskId };
+
+        /// A pause of the given kind begins.
+        0x28 PAUSE_BEGIN "pause_begin" PauseBegin { kind: StringId, scope: PauseScope };
+        /// The pause of the given kind and scope that began last ends.
+        0x29 PAUSE_END "pause_end" PauseEnd { kind: StringId, scope: PauseScope };
+
+        /// A user region (e.g. a `tracing` span) is entered on this thread.
+        0x30 REGION_BEGIN "region_begin" RegionBegin { id: u64, name: StringId };
+        /// The region `id` is exited on this thread.
+        0x31 REGION_END "region_end" RegionEnd { id: u64 };
+        /// A user log line (e.g. a `tracing` event).
+        0x32 LOG "log" Log { level: Level, target: StringId, message: &'a str };
+        /// A user or runtime counter took `value`.
+        0x33 COUNTER "counter" Counter { name: StringId, value: i64 };
+
+        /// Runtime-wide sample.
+        0x38 RUNTIME_SAMPLE "runtime_sample" RuntimeSample {
+            global_queue: u64, alive_tasks: u64, blocking_threads: u64
+        };
+        /// One worker's local run-queue depth.
+        0x39 WORKER_QUEUE_SAMPLE "worker_queue_sample" WorkerQueueSample { worker: u32, depth: u64 };
+
+        /// This thread dropped `chunks` whole chunks holding `events` events just before this
+        /// point because the writer fell behind. Never silent.
+        0x3F LOST "lost" Lost { chunks: u64, events: u64 };
+    }
+}
+
+impl Event<'_> {
+    /// A short stable name for the kind of event ("poll_start", "wake", …), used in reports
+    /// and the text form; [`EventKind::name`].
+    #[inline]
+    pub fn kind_name(&self) -> &'static str {
+        self.kind().name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::MAX_FIXED_EVENT_LEN;
+
+    #[test]
+    fn every_kind_fits_the_fixed_bound() {
+        for kind in EventKind::ALL {
+            assert!(kind.max_len() <= MAX_FIXED_EVENT_LEN, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn names_and_indices_are_unique_and_dense() {
+        for (i, kind) in EventKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), i);
+            assert_eq!(EventKind::from_name(kind.name()), Some(kind));
+        }
+    }
+
+    #[test]
+    fn every_tag_below_the_extension_range_decodes_to_its_kind() {
+        for kind in EventKind::ALL {
+            for t in kind.tags() {
+                let mut bytes = vec![t, 0];
+                bytes.extend([0u8; 64]);
+                let (_, ev) = ChunkDecoder::new(&bytes, 0).next().unwrap().unwrap();
+                assert_eq!(ev.kind(), kind, "tag {t:#x}");
+                assert_eq!(ev.tag(), t);
+            }
+        }
+    }
+}
