@@ -704,6 +704,19 @@ fn an_output_that_is_the_input_is_refused() {
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "{cmd}");
     }
 
+    // `dump -o` and `undump -o` write files too: not over what they read.
+    let text = dir.path().join("x.txt");
+    let o = run(&[&"dump", &path, &"-o", &text]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text_bytes = std::fs::read(&text).unwrap();
+    for (cmd, input, output) in [("dump", &path, &hardlink), ("undump", &text, &text)] {
+        let o = run(&[&cmd, input, &"-o", output]);
+        assert_eq!(code(&o), 2, "{cmd}: {}", stderr(&o));
+        assert!(stderr(&o).contains("is the input"), "{}", stderr(&o));
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    assert_eq!(std::fs::read(&text).unwrap(), text_bytes);
+
     // Another file is fine.
     let other = dir.path().join("x.json");
     let o = run(&[&"export", &path, &"--chrome", &other]);

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use trace_format::text;
 
-use super::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE, same_file};
 use crate::load;
 
 /// Arguments of `trace-viewer dump`.
@@ -74,8 +74,29 @@ fn write_output(
     }
 }
 
+/// Whether `output` would overwrite `input` (then says so on `err`): writing it would
+/// destroy what the command reads.
+fn output_is_input(input: &Path, output: Option<&Path>, err: &mut dyn Write) -> io::Result<bool> {
+    match output.filter(|o| !is_stdio(o) && !is_stdio(input)) {
+        Some(o) if same_file(input, o) => {
+            writeln!(
+                err,
+                "error: the output {} is the input {}: writing it would destroy the input; \
+                 choose another output path",
+                o.display(),
+                input.display()
+            )?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Runs `dump`; returns the exit code.
 pub fn run_dump(args: &DumpArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {
+    if output_is_input(&args.file, args.output.as_deref(), err)? {
+        return Ok(EXIT_USAGE);
+    }
     // Open through `load` first for its messages (missing file, a directory, not a trace).
     if !is_stdio(&args.file)
         && let Err(e) = load::open(&args.file)
@@ -126,6 +147,9 @@ pub fn run_dump(args: &DumpArgs, out: &mut dyn Write, err: &mut dyn Write) -> io
 
 /// Runs `undump`; returns the exit code.
 pub fn run_undump(args: &UndumpArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {
+    if output_is_input(&args.text, Some(&args.output), err)? {
+        return Ok(EXIT_USAGE);
+    }
     let name = args.text.display();
     let input = match read_input(&args.text) {
         Ok(b) => b,

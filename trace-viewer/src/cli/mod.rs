@@ -226,6 +226,8 @@ impl Command {
                 file
             }
             Command::Export(args) => &args.file,
+            Command::Dump(args) => &args.file,
+            Command::Undump(args) => &args.text,
         }
     }
 }
