@@ -19,7 +19,8 @@
 //! Other ways to record, all writing the same format:
 //! - [`record_for`]`(duration, path)`: in the background, finishing by itself;
 //! - `TRACE_RT_OUT=x.rtt TRACE_RT_SECONDS=5 ./service`: started by [`instrument`] (default
-//!   10 s; it also ends when every instrumented runtime has shut down);
+//!   10 s; it also ends, with a whole file, when every instrumented runtime has shut down or
+//!   the process exits: `main` returns, `std::process::exit`, a panic in `main`);
 //! - [`FlightRecorder`]: keep the last seconds in memory, [`FlightRecorder::write_to`] on demand;
 //! - over HTTP (cargo feature `http`): `trace_rt::http::serve(Options::default())` serves
 //!   `GET /debug/trace?seconds=N` and a flight-recorder snapshot on 127.0.0.1:6060, like Go's
