@@ -254,7 +254,7 @@ mod tests {
         let count_at = c.offset as usize + trace_format::frame::FRAME_HEADER_LEN + 24;
         bytes[count_at] += 1;
         let frame_end = (c.events_offset + u64::from(c.events_len)) as usize;
-        let crc = crc32fast_hash(&bytes[c.offset as usize + 16..frame_end]);
+        let crc = crc32fast::hash(&bytes[c.offset as usize + 16..frame_end]);
         let h = trace_format::frame::frame_header(
             trace_format::frame::kind::EVENTS,
             (frame_end - c.offset as usize - 16) as u32,
@@ -352,22 +352,6 @@ mod tests {
             let events = loaded.trace.validate().unwrap();
             assert_eq!(model.events, events, "{what}");
         }
-    }
-
-    /// CRC-32 of `bytes` (the frame checksum), without a dependency for one test.
-    fn crc32fast_hash(bytes: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in bytes {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
     }
 
     #[test]
