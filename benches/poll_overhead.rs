@@ -58,7 +58,8 @@ const PAIRS: u64 = 20;
 const REPS: usize = 7;
 /// Round-robin rounds summed into one repetition (smooths this VM's run-to-run noise).
 const SUBS: usize = 4;
-/// The budget (DESIGN.md): added ns per poll in the default mode, yield loop, 2 workers.
+/// The budget (docs/ARCHITECTURE.md, "Budgets"): added ns per poll in the default mode,
+/// yield loop, 2 workers.
 const BUDGET_NS: f64 = 15.0;
 const WAKES: bool = cfg!(feature = "wakes");
 

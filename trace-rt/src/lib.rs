@@ -1,8 +1,8 @@
 //! trace-rt: an execution tracer for async Rust.
 //!
 //! It records what every tokio task and worker thread did, with raw-TSC timestamps, into a
-//! compact binary trace that `trace-viewer` turns into reports (and timelines and MMU curves
-//! as the viewer grows).
+//! compact binary trace that `trace-viewer` turns into reports, MMU curves, a timeline window
+//! and a Perfetto export.
 //!
 //! # Setup: three lines
 //!
@@ -101,6 +101,9 @@
 //! `wakes` (the wake layer), `activation` (`record_for`, environment), `flight` (the flight
 //! recorder), `alloc` (the allocator wrapper), `pause` (pauses), `layer` (the `tracing`
 //! layer), `counter` (user counters), `http` (the HTTP trigger).
+//!
+//! The whole design (event model, the hand-off between threads and the writer, budgets) is
+//! described in docs/ARCHITECTURE.md at the repository root.
 
 #![warn(missing_docs)]
 

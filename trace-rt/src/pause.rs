@@ -16,7 +16,7 @@
 //! scope }` when it drops, both on the thread that makes or drops the guard, with the kind
 //! interned as a string. While a process-wide pause is open, mutator utilization is zero;
 //! while a thread-scoped one is open, that thread does not count as available (see
-//! DESIGN.md, "Pauses and MMU").
+//! docs/ARCHITECTURE.md, "Utilization and MMU").
 //!
 //! # Nesting and overlap
 //!

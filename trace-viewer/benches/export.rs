@@ -1,5 +1,6 @@
-//! Chrome JSON export throughput on a generated trace of 10 M events (DESIGN.md budget: export
-//! ≥ 5 M events/s), with the model load time and the analysis (task breakdown, MMU) beside it.
+//! Chrome JSON export throughput on a generated trace of 10 M events (budget, in
+//! docs/ARCHITECTURE.md: export ≥ 5 M events/s), with the model load time and the analysis
+//! (task breakdown, MMU) beside it.
 //!
 //! The MMU is measured in responsiveness mode with the median poll length as the threshold,
 //! so about half the polls become unavailability steps (millions of steps, rather than the

@@ -1,5 +1,6 @@
-//! The window on a generated trace of 10 M events, headless (DESIGN.md budgets: open ≤ 1 s,
-//! ≤ 24 bytes of memory per event, a frame — UI + tessellation — ≤ 8 ms at any zoom).
+//! The window on a generated trace of 10 M events, headless (budgets, in
+//! docs/ARCHITECTURE.md: open ≤ 1 s, ≤ 24 bytes of memory per event, a frame — UI +
+//! tessellation — ≤ 8 ms at any zoom).
 //!
 //! - open: the window's own load path (`LoadJob`: open, decode in parallel, derive the lane
 //!   tables), timed once;

@@ -35,8 +35,9 @@ fn write(dir: &Path, name: &str, b: &TraceBuilder) -> PathBuf {
     path
 }
 
-/// DESIGN.md's reference series: one worker, utilization 1,0,1,0,1 over five 1 s steps (two
-/// process-wide "stw" pauses), a task that finishes and one that never wakes again.
+/// The MMU's reference series (trace-viewer/README.md, "What the MMU measures"): one worker,
+/// utilization 1,0,1,0,1 over five 1 s steps (two process-wide "stw" pauses), a task that
+/// finishes and one that never wakes again.
 fn reference_trace() -> TraceBuilder {
     let mut b = TraceBuilder::new();
     b.string(1, "stw")

@@ -688,7 +688,7 @@ impl Report {
     }
 
     fn print_budgets(&self) {
-        println!("### DESIGN.md budgets this harness measures");
+        println!("### Budgets (docs/ARCHITECTURE.md) this harness measures");
         println!();
         // Smoke runs and debug builds still print the figures, never a verdict; `None`
         // means the figure's quartiles straddle the budget.

@@ -32,10 +32,10 @@ pub fn record<R>(f: impl FnOnce() -> R) -> (Trace, R) {
     (trace, r)
 }
 
-/// Checks, with the viewer's own model and task-state analysis, DESIGN.md's partition on
-/// every task of a recorded trace: running, scheduler wait, waiting and paused tile the
-/// task's lifetime with no gap and no overlap; and no two polls overlap on one thread
-/// unless one is nested inside the other.
+/// Checks, with the viewer's own model and task-state analysis, the partition of
+/// docs/ARCHITECTURE.md ("Task states") on every task of a recorded trace: running,
+/// scheduler wait, waiting and paused tile the task's lifetime with no gap and no overlap;
+/// and no two polls overlap on one thread unless one is nested inside the other.
 #[cfg(not(miri))]
 pub fn assert_analysis_partition(trace: &Trace) {
     use trace_viewer::analysis::states::{for_each_segment, paused_spans};
@@ -226,10 +226,10 @@ pub fn assert_polls_well_formed(m: &Model) {
     }
 }
 
-/// Checks DESIGN.md's task-state partition on every task that was spawned and terminated
-/// in the trace: from spawn to terminate, time is running (polls), waiting (pending poll end
-/// → the wake that ends it) or scheduler wait (spawn or wake → poll start), with no gap and
-/// no overlap. Needs wake events (wake mode).
+/// Checks the task-state partition (docs/ARCHITECTURE.md, "Task states") on every task that
+/// was spawned and terminated in the trace: from spawn to terminate, time is running (polls),
+/// waiting (pending poll end → the wake that ends it) or scheduler wait (spawn or wake → poll
+/// start), with no gap and no overlap. Needs wake events (wake mode).
 pub fn assert_partition(m: &Model) {
     for (id, t) in &m.tasks {
         let (Some((spawn, _)), Some(end)) = (t.spawn, t.terminate) else {

@@ -56,9 +56,9 @@
 //!
 //! # Ordering
 //!
-//! Events are written sorted by `(ts, −dur)` over the whole file, which is what
-//! REFERENCES.md asks for and what both importers handle best: on one track a parent comes
-//! before the children that start with it, and an arrow's start comes before its end. Per
+//! Events are written sorted by `(ts, −dur)` over the whole file, which is what the Trace
+//! Event Format's importers expect and what both of them handle best: on one track a parent
+//! comes before the children that start with it, and an arrow's start comes before its end. Per
 //! track order would be enough for nesting alone, but Perfetto resolves flows in the order it
 //! reads them, so the whole file is merged: a heap merges a few sorted sources (each thread's
 //! polls, each thread's idle/pause/region intervals, process pauses, wakes, logs, lost

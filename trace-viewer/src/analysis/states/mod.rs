@@ -1,6 +1,6 @@
 //! Task states: each task's lifetime (spawn → terminate) partitioned, with no gap and no
-//! overlap, into running, scheduler wait, waiting (by what woke it) and paused, as DESIGN.md's
-//! "Task states" defines them.
+//! overlap, into running, scheduler wait, waiting (by what woke it) and paused, as
+//! docs/ARCHITECTURE.md's "Task states" describes them.
 //!
 //! How each stretch between two polls is classified:
 //! - after the spawn (or a wake that came while the task was still running), it is
