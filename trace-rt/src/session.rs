@@ -268,8 +268,9 @@ impl Config {
 
     /// Total memory for event chunks (default 16 MiB), allocated and committed when the
     /// session starts (so that no hook takes a page fault on a chunk's first use). When every
-    /// chunk is full and the writer has not caught up, threads drop their oldest unwritten
-    /// chunk and count it.
+    /// chunk is in use and the writer has not caught up, a thread whose chunk is full drops
+    /// that chunk's events, counts them, and refills it (a `Lost` event opens it); chunks
+    /// already queued for the writer are never dropped.
     pub fn buffer_size(mut self, bytes: usize) -> Self {
         self.buffer_size = bytes;
         self
