@@ -175,10 +175,24 @@ impl Shared {
         self.lost_events.fetch_add(events, Ordering::Relaxed);
     }
 
-    /// Appends the slots registered after the first `known` to `out`.
+    /// Appends the slots registered after the first `known` to `out` (some of them: the
+    /// rest on a later call).
+    ///
+    /// Nothing is allocated while the registry is locked: the writer thread calls this
+    /// outside any record, so with [`crate::TracingAllocator`] installed an allocation here
+    /// records an event, and this thread's first event registers it, which takes the same
+    /// lock (Miri found the deadlock). Room is made first; slots registered meanwhile wait.
     pub(crate) fn slots_since(&self, known: usize, out: &mut Vec<Arc<Slot>>) {
+        let count = self
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .slots
+            .len();
+        out.reserve(count.saturating_sub(known));
+        let room = out.capacity() - out.len();
         let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-        out.extend(reg.slots.iter().skip(known).cloned());
+        out.extend(reg.slots.iter().skip(known).take(room).cloned());
     }
 
     /// Registers a thread; `None` once the session is stopping.
