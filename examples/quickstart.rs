@@ -50,17 +50,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let summary = session.stop()?;
 
     println!("{jobs_done} jobs done; {summary}\n");
-    let code = trace_viewer::cli::report::run(
+    // What `trace-viewer report FILE` prints.
+    let report = trace_analysis::report::Report::from_file(
         out.as_ref(),
-        false,
-        &trace_viewer::analysis::overview::AnalysisOptions::default(),
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
+        &trace_analysis::analysis::overview::AnalysisOptions::default(),
     )?;
+    print!("{}", report.to_text());
     println!(
         "\nnext: `cargo run --release -p trace-viewer -- report {out}` (or `check`, `--json`)"
     );
-    std::process::exit(i32::from(code));
+    if let Some(e) = &report.summary.error {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn service(duration: Duration) -> u64 {

@@ -3,7 +3,7 @@
 //!
 //! [`problems`] holds five small tokio services that each reproduce one classic problem
 //! (blocking in async code, stop-the-world pauses, lock contention, a task leak, allocation
-//! pressure); each records itself and names its culprit with `trace_viewer::analysis`.
+//! pressure); each records itself and names its culprit with `trace_analysis::analysis`.
 //! `examples/README.md` walks from each symptom to its root cause with `trace-viewer`.
 
 pub mod problems;

@@ -3,7 +3,7 @@
 //! allocating group.
 //!
 //! The services run in this process (they are the library behind `examples/<name>.rs`) and
-//! the report is the CLI's own (`trace_viewer::cli::report::run` with `--json`), read back as
+//! the report is the CLI's own (`trace_analysis::report::Report`, as `report --json` writes it), read back as
 //! JSON. Each service knows where it spawned the tasks to blame (`Recorded::culprit`, taken
 //! from the spawn call's own `Location`), so the assertions compare the report with that
 //! rather than with line numbers written here.
@@ -54,10 +54,9 @@ fn run(problem: &Problem) -> Run {
     let options = (problem.options)(&args);
 
     // `trace-viewer report FILE --json`, as the binary runs it.
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = trace_viewer::cli::report::run(&recorded.trace, true, &options, &mut out, &mut err)
-        .unwrap();
-    assert_eq!(code, 0, "report failed: {}", String::from_utf8_lossy(&err));
+    let report = trace_analysis::report::Report::from_file(&recorded.trace, &options).unwrap();
+    let mut out = Vec::new();
+    report.write_json(&mut out).unwrap();
     let json: Value = serde_json::from_slice(&out).expect("report --json is JSON");
     assert!(json["error"].is_null(), "{}", json["error"]);
     assert_eq!(json["coverage"]["tasks"], true, "{}", json["coverage"]);

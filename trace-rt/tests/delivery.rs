@@ -828,9 +828,9 @@ fn a_killed_process_keeps_what_its_quiet_threads_recorded() {
         .find(|(k, _)| k == "flush_interval_ns")
         .map(|(_, v)| v.clone());
     assert_eq!(flush.as_deref(), Some("1000000000"));
-    let model = trace_viewer::model::Model::load(&trace).unwrap();
+    let model = trace_analysis::model::Model::build(&trace).unwrap();
     assert!(model.complete_until < model.end);
-    let b = trace_viewer::analysis::breakdown::Breakdown::compute(&model, &Default::default());
+    let b = trace_analysis::analysis::breakdown::Breakdown::compute(&model, &Default::default());
     assert!(
         b.longest_polls.iter().all(|p| !p.still_running),
         "{:?}",

@@ -102,7 +102,7 @@ fn sigkill_mid_recording_leaves_a_file_that_reads_back() {
         m.tasks.len()
     );
     // The viewer opens it too.
-    let model = trace_viewer::model::Model::load(&trace).expect("the viewer loads it");
+    let model = trace_analysis::model::Model::build(&trace).expect("the viewer loads it");
     assert!(!model.tasks.is_empty());
 }
 

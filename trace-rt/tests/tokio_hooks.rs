@@ -259,7 +259,7 @@ fn block_on_root_future_is_a_task() {
     );
     assert_polls_well_formed(&m);
     // The viewer names it by its place in the recorder's own id range, not by the raw id.
-    let viewer = trace_viewer::model::Model::load(&trace).unwrap();
+    let viewer = trace_analysis::model::Model::build(&trace).unwrap();
     let ix = viewer
         .tasks
         .iter()
@@ -313,10 +313,10 @@ fn schedule_latency_is_recorded_at_its_poll_and_becomes_scheduler_wait() {
     }
     assert!(latencies >= 8 * 5, "{latencies} latencies");
     // Without wake events, the analysis counts them as scheduler wait.
-    let m = trace_viewer::model::Model::load(&trace).unwrap();
-    let paused = trace_viewer::analysis::states::paused_spans(&m);
+    let m = trace_analysis::model::Model::build(&trace).unwrap();
+    let paused = trace_analysis::analysis::states::paused_spans(&m);
     let sched: u64 = (0..m.tasks.len() as u32)
-        .map(|t| trace_viewer::analysis::states::task_totals(&m, t, &paused).sched_wait)
+        .map(|t| trace_analysis::analysis::states::task_totals(&m, t, &paused).sched_wait)
         .sum();
     assert!(sched > 0);
 }

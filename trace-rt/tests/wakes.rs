@@ -350,7 +350,7 @@ fn worker_threads_are_not_blocking_tasks() {
     assert_eq!(blocking.len(), 1, "{blocking:#?}");
     assert!(blocking[0].location.contains("wakes.rs"), "{blocking:#?}");
     assert!(blocking[0].terminate.is_some());
-    let viewer = trace_viewer::model::Model::load(&trace).unwrap();
+    let viewer = trace_analysis::model::Model::build(&trace).unwrap();
     let polls_of_blocking: usize = (0..viewer.tasks.len() as u32)
         .filter(|&t| viewer.tasks[t as usize].kind == Some(TaskKind::Blocking))
         .map(|t| viewer.task_polls(t).len())
@@ -447,7 +447,7 @@ fn task_names_from_the_builder_are_recorded() {
                 tokio::spawn(async {}).await.unwrap();
             })
         });
-        let viewer = trace_viewer::model::Model::load(&trace).unwrap();
+        let viewer = trace_analysis::model::Model::build(&trace).unwrap();
         let mut named: Vec<(String, Option<TaskKind>)> = viewer
             .tasks
             .iter()

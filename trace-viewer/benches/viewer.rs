@@ -22,11 +22,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
+use trace_analysis::model::Span;
+use trace_analysis::synthetic::Synthetic;
 use trace_viewer::app::load_job::{LoadJob, LoadOutcome};
 use trace_viewer::app::panels::timeline;
 use trace_viewer::app::session::Session;
-use trace_viewer::app::synthetic::Synthetic;
-use trace_viewer::model::Span;
 
 /// Counts live heap bytes.
 struct Counting;

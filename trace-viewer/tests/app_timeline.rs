@@ -11,11 +11,11 @@ use std::time::Duration;
 use egui::{Event, Key, Modifiers, MouseWheelUnit, PointerButton, Pos2, TouchPhase, vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use trace_analysis::synthetic::Synthetic;
 use trace_viewer::app::layout::{Hit, LaneKind};
 use trace_viewer::app::load_job::LoadJob;
 use trace_viewer::app::panels::{details, status, timeline};
 use trace_viewer::app::state::{KEY_ZOOM_FACTOR, TimeView};
-use trace_viewer::app::synthetic::Synthetic;
 use trace_viewer::app::{Screen, ViewerApp};
 
 mod common;
@@ -200,7 +200,7 @@ fn clicking_a_poll_shows_its_task_in_the_details_panel() {
         .session_mut()
         .unwrap()
         .view
-        .fit_to(trace_viewer::model::Span::new(0, s.round_start(0, 2)));
+        .fit_to(trace_analysis::model::Span::new(0, s.round_start(0, 2)));
     h.run_steps(2);
     let session = h.state().session().unwrap();
     let (pos, task) = session
@@ -452,7 +452,7 @@ fn file_export_writes_perfetto_json_of_the_whole_trace_or_the_visible_range() {
         .session_mut()
         .unwrap()
         .view
-        .fit_to(trace_viewer::model::Span::new(0, s.round_start(0, 1)));
+        .fit_to(trace_analysis::model::Span::new(0, s.round_start(0, 1)));
     h.run_steps(2);
     h.get_by_label_contains("Only what overlaps the visible range")
         .click();

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use egui::{Event, Pos2, vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use trace_analysis::synthetic::Synthetic;
 use trace_viewer::app::ViewerApp;
 use trace_viewer::app::details::describe_counter;
 use trace_viewer::app::layout::LaneKind;
-use trace_viewer::app::synthetic::Synthetic;
 
 mod common;
 use common::*;
@@ -94,8 +94,8 @@ fn counter_lanes_show_each_series_with_its_value_under_the_pointer() {
 
 #[test]
 fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
+    use trace_analysis::synthetic::{LOG_MESSAGE, LOG_TARGET, REGION_INNER, REGION_OUTER};
     use trace_viewer::app::layout::Hit;
-    use trace_viewer::app::synthetic::{LOG_MESSAGE, LOG_TARGET, REGION_INNER, REGION_OUTER};
     let s = rich();
     let (_dir, mut h) = open(&s);
     // Each worker's lane is followed by its regions lane.
@@ -113,7 +113,7 @@ fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
         .session_mut()
         .unwrap()
         .view
-        .fit_to(trace_viewer::model::Span::new(0, s.round_start(0, 1)));
+        .fit_to(trace_analysis::model::Span::new(0, s.round_start(0, 1)));
     h.run_steps(2);
     let session = h.state().session().unwrap();
     let region = |name: &str| {
@@ -217,7 +217,7 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
     h.run_steps(1);
     h.state_mut().session_mut().unwrap().search.text.clear();
     h.get_by_role(egui::Role::TextInput)
-        .type_text(trace_viewer::app::synthetic::REGION_INNER);
+        .type_text(trace_analysis::synthetic::REGION_INNER);
     h.run_steps(2);
     h.key_press(Key::Enter);
     h.run_steps(2);
@@ -237,10 +237,10 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
 
 #[test]
 fn a_clicked_poll_shows_who_woke_it_with_an_arrow_and_a_link_to_the_waker() {
+    use trace_analysis::model::{NO_TASK, Span};
     use trace_viewer::app::details::wake_before_poll;
     use trace_viewer::app::layout::Hit;
     use trace_viewer::app::panels::details;
-    use trace_viewer::model::{NO_TASK, Span};
     let s = Synthetic::default();
     let (_dir, mut h) = open(&s);
     // A poll readied by another task.

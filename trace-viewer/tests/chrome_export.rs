@@ -1,4 +1,4 @@
-//! Tests of the Chrome trace JSON export (`trace_viewer::export::chrome` and
+//! Tests of the Chrome trace JSON export (`trace_analysis::export::chrome` and
 //! `trace-viewer export`). Exact output on small traces (wake arrows, nanosecond precision,
 //! a poll cut by the end, an empty trace) is in golden files, `tests/testdata/chrome_*.txt`,
 //! run by `tests/golden.rs`.
@@ -15,9 +15,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use trace_analysis::export::chrome::{ChromeOptions, ExportStats, write_chrome};
+use trace_analysis::model::{CounterKind, Model, Nanos, Span};
 use trace_format::Trace;
-use trace_viewer::export::chrome::{ChromeOptions, ExportStats, write_chrome};
-use trace_viewer::model::{CounterKind, Model, Nanos, Span};
 
 // ---------------------------------------------------------------------------------------------
 // The checker.
@@ -361,7 +361,7 @@ fn thread_label(m: &Model, id: u32) -> String {
 }
 
 fn load(bytes: &[u8]) -> Model {
-    Model::load(&Trace::from_bytes(bytes.to_vec()).unwrap()).unwrap()
+    Model::build(&Trace::from_bytes(bytes.to_vec()).unwrap()).unwrap()
 }
 
 fn export(m: &Model, range: Option<Span>) -> (String, ExportStats) {
@@ -769,7 +769,7 @@ fn a_recorded_trace_exports_cleanly() {
     drop(rt);
 
     let trace = Trace::open(&path).unwrap();
-    let m = Model::load(&trace).unwrap();
+    let m = Model::build(&trace).unwrap();
     assert!(m.polls.len() > 20, "{} polls", m.polls.len());
     let (text, _) = export(&m, None);
     let c = check(&text);

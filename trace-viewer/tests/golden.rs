@@ -6,11 +6,11 @@
 //! `-- trace --` (the trace in trace-format's text form, FORMAT.md "Text form") and
 //! `-- want --` (the expected output, compared exactly). Analyses:
 //!
-//! - `model`: what `Model::load` makes of the trace, one line per thing (threads with their
+//! - `model`: what `Model::build` makes of the trace, one line per thing (threads with their
 //!   polls, parks, pauses and regions; tasks with their wakes; process pauses, logs,
 //!   counters, lost data, schedule latencies, anomalies), times in ns;
 //! - `states [TASK…]`: each task's lifetime partitioned into states
-//!   (`trace_viewer::analysis::states::for_each_segment`), one `STATE START END` line per
+//!   (`trace_analysis::analysis::states::for_each_segment`), one `STATE START END` line per
 //!   segment, for the tasks given by id (default: all). The harness also checks for every
 //!   task that the segments cover the lifetime without gap or overlap and that
 //!   `task_totals` add up to it;
@@ -27,10 +27,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
+use trace_analysis::analysis::breakdown::{Breakdown, BreakdownOptions, COLUMNS};
+use trace_analysis::analysis::states::{for_each_segment, paused_spans, task_totals};
+use trace_analysis::model::{Model, TaskIx};
 use trace_format::{Trace, text};
-use trace_viewer::analysis::breakdown::{Breakdown, BreakdownOptions, COLUMNS};
-use trace_viewer::analysis::states::{for_each_segment, paused_spans, task_totals};
-use trace_viewer::model::{Model, TaskIx};
 
 /// One `-- NAME --` section: its name, its text, and the line it starts on (1-based).
 struct Section {
@@ -83,7 +83,7 @@ fn format_txtar(t: &Txtar) -> String {
 /// Runs `run` (the `run:` line, split on whitespace) on the trace; `Err` for a broken case.
 fn analyse(run: &[&str], trace_bytes: &[u8], dir: &Path) -> Result<String, String> {
     let trace = Trace::from_bytes(trace_bytes.to_vec()).map_err(|e| e.to_string())?;
-    let model = || Model::load(&trace).map_err(|e| e.to_string());
+    let model = || Model::build(&trace).map_err(|e| e.to_string());
     match run {
         ["model"] => Ok(render_model(&model()?)),
         ["states", tasks @ ..] => {
@@ -99,7 +99,7 @@ fn analyse(run: &[&str], trace_bytes: &[u8], dir: &Path) -> Result<String, Strin
             for opt in options {
                 match opt.split_once('=') {
                     Some(("leak_threshold", d)) => {
-                        o.leak_threshold = trace_viewer::units::parse_duration(d)?;
+                        o.leak_threshold = trace_analysis::units::parse_duration(d)?;
                     }
                     _ => return Err(format!("unknown breakdown option {opt}")),
                 }

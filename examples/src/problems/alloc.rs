@@ -19,9 +19,9 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use trace_viewer::analysis::overview::{Analysis, AnalysisOptions};
-use trace_viewer::model::{CounterKind, Model};
-use trace_viewer::units::{format_bytes, format_duration};
+use trace_analysis::analysis::overview::{Analysis, AnalysisOptions};
+use trace_analysis::model::{CounterKind, Model};
+use trace_analysis::units::{format_bytes, format_duration};
 
 use super::{Args, Error, Problem, Recorded, SpawnSite, client, latency_line, record};
 

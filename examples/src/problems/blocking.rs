@@ -18,9 +18,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use trace_viewer::analysis::overview::{Analysis, AnalysisOptions};
-use trace_viewer::model::Model;
-use trace_viewer::units::format_duration;
+use trace_analysis::analysis::overview::{Analysis, AnalysisOptions};
+use trace_analysis::model::Model;
+use trace_analysis::units::format_duration;
 
 use super::{
     Args, Error, Problem, Recorded, Rng, SpawnSite, client, group, latency_line, record, spin_for,

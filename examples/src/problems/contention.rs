@@ -25,9 +25,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use trace_viewer::analysis::overview::{Analysis, AnalysisOptions};
-use trace_viewer::model::Model;
-use trace_viewer::units::format_duration;
+use trace_analysis::analysis::overview::{Analysis, AnalysisOptions};
+use trace_analysis::model::Model;
+use trace_analysis::units::format_duration;
 
 use super::{Args, Error, Problem, Recorded, SpawnSite, latency_line, record, spin_for};
 

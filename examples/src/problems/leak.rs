@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use trace_viewer::analysis::overview::{Analysis, AnalysisOptions};
-use trace_viewer::model::{CounterKind, Model};
-use trace_viewer::units::format_duration;
+use trace_analysis::analysis::overview::{Analysis, AnalysisOptions};
+use trace_analysis::model::{CounterKind, Model};
+use trace_analysis::units::format_duration;
 
 use super::{Args, Error, Problem, Recorded, Rng, SpawnSite, client, record, spin_for};
 

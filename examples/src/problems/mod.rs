@@ -34,10 +34,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedReceiver;
-use trace_viewer::analysis::breakdown::Group;
-use trace_viewer::analysis::overview::{Analysis, AnalysisOptions};
-use trace_viewer::model::Model;
-use trace_viewer::units::format_duration;
+use trace_analysis::analysis::breakdown::Group;
+use trace_analysis::analysis::overview::{Analysis, AnalysisOptions};
+use trace_analysis::model::Model;
+use trace_analysis::units::format_duration;
 
 /// Errors of the examples: boxed, with a message.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -152,8 +152,8 @@ pub struct Problem {
 
 /// Loads `path` and computes the report's analysis with `options`.
 pub fn analyze(path: &Path, options: &AnalysisOptions) -> Result<(Model, Analysis), Error> {
-    let loaded = trace_viewer::load::open(path)?;
-    let model = Model::load(&loaded.trace)?;
+    let loaded = trace_analysis::open::open(path)?;
+    let model = Model::build(&loaded.trace)?;
     let analysis = Analysis::compute(&model, options);
     Ok((model, analysis))
 }
@@ -204,15 +204,11 @@ pub fn run_and_explain(problem: &Problem, args: &Args, out: &mut dyn Write) -> R
     writeln!(out, "recorded: {}", recorded.summary)?;
     let options = (problem.options)(args);
     if args.report {
-        let code = trace_viewer::cli::report::run(
-            &recorded.trace,
-            false,
-            &options,
-            &mut *out,
-            &mut std::io::stderr(),
-        )?;
-        if code != 0 {
-            return Err(format!("trace-viewer report exited with {code}").into());
+        // What `trace-viewer report FILE` prints.
+        let report = trace_analysis::report::Report::from_file(&recorded.trace, &options)?;
+        out.write_all(report.to_text().as_bytes())?;
+        if let Some(e) = &report.summary.error {
+            return Err(format!("the trace is damaged: {e}").into());
         }
     }
     let (model, analysis) = analyze(&recorded.trace, &options)?;

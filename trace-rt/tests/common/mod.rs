@@ -38,8 +38,8 @@ pub fn record<R>(f: impl FnOnce() -> R) -> (Trace, R) {
 /// and no two polls overlap on one thread unless one is nested inside the other.
 #[cfg(not(miri))]
 pub fn assert_analysis_partition(trace: &Trace) {
-    use trace_viewer::analysis::states::{for_each_segment, paused_spans};
-    let m = trace_viewer::model::Model::load(trace).expect("the viewer loads the trace");
+    use trace_analysis::analysis::states::{for_each_segment, paused_spans};
+    let m = trace_analysis::model::Model::build(trace).expect("the viewer loads the trace");
     let paused = paused_spans(&m);
     for task in 0..m.tasks.len() as u32 {
         let life = m.tasks[task as usize].lifetime(m.end);

@@ -7,7 +7,7 @@
 //! *base* time once, in full, and the ticks as offsets from it (`+20 ns`), as Perfetto does.
 
 use super::state::TimeView;
-use crate::units::format_duration;
+use trace_analysis::units::format_duration;
 
 /// Ticks are at least this many points apart.
 pub const MIN_TICK_SPACING: f32 = 90.0;

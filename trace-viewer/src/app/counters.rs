@@ -7,8 +7,8 @@
 //! counter took in its time range, found with two binary searches and one tree query. The
 //! work per frame is bounded by the screen width, however many points the trace has.
 
-use crate::model::{CounterKind, Model, Nanos};
-use crate::units::format_bytes;
+use trace_analysis::model::{CounterKind, Model, Nanos};
+use trace_analysis::units::format_bytes;
 
 /// What a counter's values measure, for formatting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +191,7 @@ pub fn counter_tracks(model: &Model) -> Vec<CounterTrack> {
                     );
                     t.note = Some(format!(
                         "bytes allocated per {}, as a rate",
-                        crate::units::format_duration(window)
+                        trace_analysis::units::format_duration(window)
                     ));
                     return t;
                 }
@@ -528,11 +528,11 @@ mod tests {
 
     #[test]
     fn tracks_come_in_lane_order_with_the_rate_derived() {
-        let s = crate::app::synthetic::Synthetic {
+        let s = trace_analysis::synthetic::Synthetic {
             sample_ns: 20_000,
             ..Default::default()
         };
-        let model = Model::load(&trace_format::Trace::from_bytes(s.bytes()).unwrap()).unwrap();
+        let model = Model::build(&trace_format::Trace::from_bytes(s.bytes()).unwrap()).unwrap();
         let tracks = counter_tracks(&model);
         let labels: Vec<&str> = tracks.iter().map(|t| t.label.as_str()).collect();
         assert_eq!(
@@ -545,7 +545,7 @@ mod tests {
                 "worker 1 queue",
                 "alive tasks",
                 "blocking threads",
-                crate::app::synthetic::USER_COUNTER
+                trace_analysis::synthetic::USER_COUNTER
             ]
         );
         let rate = &tracks[1];

@@ -6,10 +6,10 @@ use trace_format::{TaskId, TaskKind};
 
 use super::layout::Hit;
 use super::load_job::LoadedTrace;
-use crate::analysis::breakdown::alloc_sample_weights;
-use crate::analysis::states::{StateTotals, TaskState, task_totals};
-use crate::model::{NO_TASK, Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
-use crate::units::format_duration;
+use trace_analysis::analysis::breakdown::alloc_sample_weights;
+use trace_analysis::analysis::states::{StateTotals, TaskState, task_totals};
+use trace_analysis::model::{NO_TASK, Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
+use trace_analysis::units::format_duration;
 
 /// About one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +101,7 @@ impl TaskDetails {
 
     /// Each state with its time and share of the lifetime, largest first, zeros left out.
     pub fn state_rows(&self) -> Vec<(TaskState, Nanos, f64)> {
-        use crate::analysis::states::WaitReason;
+        use trace_analysis::analysis::states::WaitReason;
         let mut rows: Vec<(TaskState, Nanos)> = [TaskState::Running, TaskState::SchedWait]
             .into_iter()
             .chain(WaitReason::ALL.into_iter().map(TaskState::Waiting))
@@ -263,8 +263,8 @@ pub fn short_state_label(state: TaskState) -> String {
 }
 
 /// What woke a waiting task, in words.
-pub fn wait_label(r: crate::analysis::states::WaitReason) -> &'static str {
-    use crate::analysis::states::WaitReason;
+pub fn wait_label(r: trace_analysis::analysis::states::WaitReason) -> &'static str {
+    use trace_analysis::analysis::states::WaitReason;
     match r {
         WaitReason::Task => "woken by a task",
         WaitReason::Io => "I/O",
@@ -407,7 +407,7 @@ pub fn describe_logs(trace: &LoadedTrace, thread: ThreadIx, first: u32, count: u
         (first as usize + count as usize).min(ixs.len()),
     );
     let logs = || ixs[lo..hi].iter().map(|&i| &model.logs[i as usize]);
-    let line = |l: &crate::model::Log| {
+    let line = |l: &trace_analysis::model::Log| {
         let (level, target) = (l.level.name(), model.string(l.target));
         if target.is_empty() {
             format!("{level} {}", l.message)
@@ -467,8 +467,8 @@ pub fn describe_counter(trace: &LoadedTrace, track: usize, t: Nanos) -> Vec<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::states::WaitReason;
-    use crate::app::synthetic::Synthetic;
+    use trace_analysis::analysis::states::WaitReason;
+    use trace_analysis::synthetic::Synthetic;
 
     fn loaded(s: &Synthetic) -> LoadedTrace {
         LoadedTrace::from_bytes(s.bytes())
@@ -587,7 +587,7 @@ mod tests {
 
     #[test]
     fn log_tooltips_list_the_lines_of_a_marker() {
-        use crate::app::synthetic::{LOG_MESSAGE, LOG_TARGET, REGION_OUTER};
+        use trace_analysis::synthetic::{LOG_MESSAGE, LOG_TARGET, REGION_OUTER};
         let s = Synthetic {
             regions_every: 1,
             ..Synthetic::default()

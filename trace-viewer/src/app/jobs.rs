@@ -8,8 +8,8 @@ use std::sync::mpsc;
 use std::thread;
 
 use super::load_job::LoadedTrace;
-use crate::export::chrome::{ChromeOptions, ExportStats, write_chrome};
-use crate::model::Span;
+use trace_analysis::export::chrome::{ChromeOptions, ExportStats, write_chrome};
+use trace_analysis::model::Span;
 
 /// What a job's closure gets: progress reporting and the cancel flag.
 #[derive(Clone)]
@@ -193,7 +193,7 @@ impl<W: std::io::Write> std::io::Write for CancelWriter<'_, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::synthetic::Synthetic;
+    use trace_analysis::synthetic::Synthetic;
 
     fn loaded() -> Arc<LoadedTrace> {
         Arc::new(LoadedTrace::from_bytes(Synthetic::default().bytes()))

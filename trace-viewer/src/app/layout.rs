@@ -23,8 +23,8 @@ use egui::{Pos2, Rect, pos2};
 use super::counters::{Column, fold_columns, gallop, scale};
 use super::load_job::LoadedTrace;
 use super::state::TimeView;
-use crate::analysis::states::{Segment, TaskState, for_each_segment};
-use crate::model::{NO_TASK, Nanos, Span, TaskIx, ThreadIx, Wake};
+use trace_analysis::analysis::states::{Segment, TaskState, for_each_segment};
+use trace_analysis::model::{NO_TASK, Nanos, Span, TaskIx, ThreadIx, Wake};
 use trace_format::{Level, StringId};
 
 /// Height of a thread lane, in points.
@@ -189,7 +189,7 @@ pub fn thread_order(trace: &LoadedTrace) -> Vec<ThreadIx> {
     use trace_format::ThreadKind;
     let model = &trace.model;
     let mut order = model.workers();
-    let rank = |t: &crate::model::Thread| match t.kind {
+    let rank = |t: &trace_analysis::model::Thread| match t.kind {
         Some(ThreadKind::Blocking) => 0,
         _ => 1,
     };

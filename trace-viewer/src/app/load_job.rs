@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 use trace_format::{LocationId, TaskKind};
 
 use super::counters::{CounterTrack, counter_tracks};
-use crate::analysis::states::paused_spans;
-use crate::load::open_model;
-use crate::model::{LoadError, LoadOptions, LostMarker, Model, Nanos, Progress, Span, TaskIx};
+use trace_analysis::analysis::states::paused_spans;
+use trace_analysis::model::{
+    BuildError, BuildOptions, LostMarker, Model, Nanos, Progress, Span, TaskIx,
+};
+use trace_analysis::open::open_model;
 
 /// One thread's regions at one nesting depth.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -87,7 +89,7 @@ impl LoadedTrace {
     pub(crate) fn from_bytes(bytes: Vec<u8>) -> LoadedTrace {
         let n = bytes.len() as u64;
         let trace = trace_format::Trace::from_bytes(bytes).expect("a readable trace");
-        let model = Model::load(&trace).expect("a loadable trace");
+        let model = Model::build(&trace).expect("a loadable trace");
         LoadedTrace::new("x.rtt".into(), n, n, model, None)
     }
 }
@@ -175,7 +177,7 @@ impl LoadedTrace {
         if let Some(e) = &self.salvaged_from {
             lines.push(format!(
                 "{e}; showing the {} readable before the damage",
-                crate::units::format_bytes(self.valid_bytes)
+                trace_analysis::units::format_bytes(self.valid_bytes)
             ));
         }
         for w in &self.model.warnings {
@@ -377,7 +379,7 @@ pub fn load(path: &Path, progress: &(dyn Fn(Progress) + Sync), cancel: &AtomicBo
         path: path.to_path_buf(),
         error,
     };
-    let options = LoadOptions {
+    let options = BuildOptions {
         progress: Some(progress),
         cancel: Some(cancel),
     };
@@ -385,14 +387,14 @@ pub fn load(path: &Path, progress: &(dyn Fn(Progress) + Sync), cancel: &AtomicBo
     let result =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open_model(path, options)));
     match result {
-        Ok(Ok((loaded, model))) => LoadOutcome::Loaded(Box::new(LoadedTrace::new(
-            loaded.path,
-            loaded.file_size,
-            loaded.trace.valid_len(),
+        Ok(Ok((file, model))) => LoadOutcome::Loaded(Box::new(LoadedTrace::new(
+            file.path,
+            file.file_size,
+            file.trace.valid_len(),
             model,
-            loaded.salvaged_from.map(|e| e.to_string()),
+            file.salvaged_from.map(|e| e.to_string()),
         ))),
-        Ok(Err(LoadError::Canceled)) => LoadOutcome::Canceled,
+        Ok(Err(BuildError::Canceled)) => LoadOutcome::Canceled,
         Ok(Err(e)) => failed(e.to_string()),
         Err(_) => failed("the trace could not be decoded (internal error while loading)".into()),
     }

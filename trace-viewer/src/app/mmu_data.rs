@@ -2,9 +2,11 @@
 //! windows, the MUD percentile curves (the utilization that 99.9 %, 99 % and 95 % of windows
 //! reach), each worker's own curve, and — for a chosen window — the worst windows to jump to.
 
-use crate::analysis::mmu::{self, Utilization, Window, log_spaced_windows};
-use crate::analysis::utilization::{UtilizationOptions, utilization, utilization_per_worker};
-use crate::model::Model;
+use trace_analysis::analysis::mmu::{self, Utilization, Window, log_spaced_windows};
+use trace_analysis::analysis::utilization::{
+    UtilizationOptions, utilization, utilization_per_worker,
+};
+use trace_analysis::model::Model;
 
 /// Windows on the curve.
 pub const CURVE_POINTS: usize = 60;
@@ -96,12 +98,12 @@ impl MmuData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::synthetic::Synthetic;
+    use trace_analysis::synthetic::Synthetic;
 
     #[test]
     fn curves_cover_the_windows_and_the_pause_shows() {
         let s = Synthetic::default();
-        let model = Model::load(&trace_format::Trace::from_bytes(s.bytes()).unwrap()).unwrap();
+        let model = Model::build(&trace_format::Trace::from_bytes(s.bytes()).unwrap()).unwrap();
         let calls = std::cell::Cell::new(0);
         let d = MmuData::compute(&model, UtilizationOptions::default(), &|_, _| {
             calls.set(calls.get() + 1)
@@ -143,7 +145,7 @@ mod tests {
             pauses: false,
             ..Synthetic::default()
         };
-        let model = Model::load(&trace_format::Trace::from_bytes(s.bytes()).unwrap()).unwrap();
+        let model = Model::build(&trace_format::Trace::from_bytes(s.bytes()).unwrap()).unwrap();
         let plain = MmuData::compute(&model, UtilizationOptions::default(), &|_, _| {}).unwrap();
         let long_poll = Some(100_000);
         let strict =
@@ -175,7 +177,7 @@ mod tests {
             },
         );
         b.push(1, 20, trace_format::Event::PollEnd { ready: true });
-        let model = Model::load(&trace_format::Trace::from_bytes(b.to_bytes()).unwrap()).unwrap();
+        let model = Model::build(&trace_format::Trace::from_bytes(b.to_bytes()).unwrap()).unwrap();
         let e = MmuData::compute(&model, UtilizationOptions::default(), &|_, _| {}).unwrap_err();
         assert!(e.contains("no tokio worker threads"), "{e}");
     }

@@ -30,7 +30,6 @@ pub mod recent;
 pub mod search;
 pub mod session;
 pub mod state;
-pub mod synthetic;
 pub mod table;
 pub mod widgets;
 

@@ -4,8 +4,8 @@
 
 use super::layout::{disjoint_in, thread_order};
 use super::load_job::LoadedTrace;
-use crate::analysis::states::{StateTotals, for_each_segment};
-use crate::model::{Nanos, Span, TaskIx};
+use trace_analysis::analysis::states::{StateTotals, for_each_segment};
+use trace_analysis::model::{Nanos, Span, TaskIx};
 
 /// A thread's use of the range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +79,7 @@ impl RangeSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::synthetic::Synthetic;
+    use trace_analysis::synthetic::Synthetic;
 
     #[test]
     fn a_range_sums_the_states_of_the_tasks_alive_in_it() {

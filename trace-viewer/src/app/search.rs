@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 
 use super::load_job::LoadedTrace;
-use crate::model::{Nanos, Span, TaskIx, ThreadIx};
+use trace_analysis::model::{Nanos, Span, TaskIx, ThreadIx};
 
 /// One thing found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,7 +225,7 @@ pub fn status(m: &Matches, current: Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::synthetic::{REGION_INNER, REGION_OUTER, Synthetic};
+    use trace_analysis::synthetic::{REGION_INNER, REGION_OUTER, Synthetic};
 
     fn loaded(s: &Synthetic) -> LoadedTrace {
         LoadedTrace::from_bytes(s.bytes())

@@ -15,13 +15,13 @@ use super::range::RangeSummary;
 use super::search::{Found, Matches};
 use super::state::{Selection, ViewState};
 use super::table::{self, Row, TableState};
-use crate::analysis::breakdown::{Breakdown, BreakdownOptions};
-use crate::analysis::mmu::Window;
-use crate::analysis::states::TaskState;
-use crate::analysis::utilization::UtilizationOptions;
-use crate::export::chrome::ExportStats;
-use crate::model::{NO_TASK, Span, TaskIx};
-use crate::units::{format_bytes, format_duration};
+use trace_analysis::analysis::breakdown::{Breakdown, BreakdownOptions};
+use trace_analysis::analysis::mmu::Window;
+use trace_analysis::analysis::states::TaskState;
+use trace_analysis::analysis::utilization::UtilizationOptions;
+use trace_analysis::export::chrome::ExportStats;
+use trace_analysis::model::{NO_TASK, Span, TaskIx};
+use trace_analysis::units::{format_bytes, format_duration};
 
 /// An open trace.
 #[derive(Debug)]

@@ -5,8 +5,8 @@
 //! Times are nanoseconds since the trace start as `f64`, so a view can be a few nanoseconds
 //! wide anywhere in a trace of hours (an `f64` holds every integer nanosecond up to 104 days).
 
-use crate::analysis::states::TaskState;
-use crate::model::{Nanos, Span, TaskIx, ThreadIx};
+use trace_analysis::analysis::states::TaskState;
+use trace_analysis::model::{Nanos, Span, TaskIx, ThreadIx};
 
 /// The narrowest view: this many nanoseconds across the whole timeline.
 pub const MIN_SPAN_NS: f64 = 10.0;

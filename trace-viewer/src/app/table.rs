@@ -2,9 +2,9 @@
 //! at one place, from [`Breakdown`], with sorting and a filter — pure, so tests check the
 //! order without a window.
 
-use crate::analysis::breakdown::Breakdown;
-use crate::analysis::states::{TaskState, WaitReason};
-use crate::model::{Nanos, TaskIx};
+use trace_analysis::analysis::breakdown::Breakdown;
+use trace_analysis::analysis::states::{TaskState, WaitReason};
+use trace_analysis::model::{Nanos, TaskIx};
 
 /// A column of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,11 +263,11 @@ mod tests {
 
     #[test]
     fn rows_carry_every_state_of_the_breakdown() {
-        use crate::analysis::breakdown::{Breakdown, BreakdownOptions};
-        use crate::app::synthetic::Synthetic;
-        use crate::model::Model;
+        use trace_analysis::analysis::breakdown::{Breakdown, BreakdownOptions};
+        use trace_analysis::model::Model;
+        use trace_analysis::synthetic::Synthetic;
         let s = Synthetic::default();
-        let model = Model::load(&trace_format::Trace::from_bytes(s.bytes()).unwrap()).unwrap();
+        let model = Model::build(&trace_format::Trace::from_bytes(s.bytes()).unwrap()).unwrap();
         let b = Breakdown::compute(&model, &BreakdownOptions::default());
         let rows = rows(&b);
         assert_eq!(rows.len(), b.groups.len());

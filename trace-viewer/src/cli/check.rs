@@ -1,5 +1,5 @@
 //! `trace-viewer check FILE`: exit 0 only for a trace that opens, whose every chunk decodes
-//! and agrees with its header (the validation [`crate::load::open_salvaging`] shares with
+//! and agrees with its header (the validation [`trace_analysis::open::open_salvaging`] shares with
 //! every other command), and that the reader has nothing to warn about (not cut short, has
 //! its end record, lost nothing). Frames of unknown kinds, which the format reserves for
 //! extensions, are skipped with a note and do not fail the check.
@@ -13,31 +13,31 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::{EXIT_CORRUPT, EXIT_INCOMPLETE, EXIT_OK};
-use crate::load;
-use crate::summary::{FileInfo, Summary};
-use crate::units::format_duration;
+use trace_analysis::open;
+use trace_analysis::summary::{FileInfo, Summary};
+use trace_analysis::units::format_duration;
 
 /// Reasons listed in full on the `incomplete trace` line; more are counted.
 const MAX_REASONS: usize = 4;
 
 /// Runs `check` on `path`; returns the exit code.
 pub fn run(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {
-    let loaded = match load::open_salvaging(path) {
+    let file = match open::open_salvaging(path) {
         Ok(l) => l,
         Err(e) => {
             writeln!(err, "error: {e}")?;
             return Ok(EXIT_CORRUPT);
         }
     };
-    if let Some(e) = &loaded.salvaged_from {
+    if let Some(e) = &file.salvaged_from {
         writeln!(err, "error: {e}")?;
         return Ok(EXIT_CORRUPT);
     }
     let summary = Summary::from_trace(
-        &loaded.trace,
+        &file.trace,
         FileInfo {
             path: Some(path.display().to_string()),
-            size_bytes: loaded.file_size,
+            size_bytes: file.file_size,
             valid_bytes: 0,
         },
     );

@@ -17,7 +17,7 @@ use clap::Args;
 use trace_format::text;
 
 use super::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE, same_file};
-use crate::load;
+use trace_analysis::open;
 
 /// Arguments of `trace-viewer dump`.
 #[derive(Debug, Args)]
@@ -99,7 +99,7 @@ pub fn run_dump(args: &DumpArgs, out: &mut dyn Write, err: &mut dyn Write) -> io
     }
     // Open through `load` first for its messages (missing file, a directory, not a trace).
     if !is_stdio(&args.file)
-        && let Err(e) = load::open(&args.file)
+        && let Err(e) = open::open(&args.file)
     {
         writeln!(err, "error: {e}")?;
         return Ok(EXIT_CORRUPT);

@@ -1,5 +1,5 @@
 //! `trace-viewer export FILE --chrome OUT [--from T] [--to T]`: the trace as Chrome trace JSON
-//! ([`crate::export::chrome`]) for Perfetto or `chrome://tracing`.
+//! ([`trace_analysis::export::chrome`]) for Perfetto or `chrome://tracing`.
 //!
 //! `OUT` is checked before the trace is loaded, so a typo in its directory fails at once;
 //! an existing file is only replaced once loading succeeded, and a partly written one is
@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE, same_file};
-use crate::export::chrome::{ChromeOptions, ExportStats, write_chrome};
-use crate::load;
-use crate::model::{LoadOptions, Model, Span};
-use crate::units::{format_bytes, format_duration, parse_duration};
+use trace_analysis::export::chrome::{ChromeOptions, ExportStats, write_chrome};
+use trace_analysis::model::{BuildOptions, Model, Span};
+use trace_analysis::open;
+use trace_analysis::units::{format_bytes, format_duration, parse_duration};
 
 /// Arguments of `trace-viewer export`.
 #[derive(Debug, Args)]
@@ -99,12 +99,12 @@ pub fn run(args: &ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
     };
 
     let bar = Bar::new();
-    let progress = |p: crate::model::Progress| bar.draw("loading", p.fraction());
-    let options = LoadOptions {
+    let progress = |p: trace_analysis::model::Progress| bar.draw("loading", p.fraction());
+    let options = BuildOptions {
         progress: Some(&progress),
         cancel: None,
     };
-    let (loaded, model) = match load::open_model(&args.file, options) {
+    let (file, model) = match open::open_model(&args.file, options) {
         Ok(l) => l,
         Err(e) => {
             bar.clear();
@@ -162,7 +162,7 @@ pub fn run(args: &ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
     for w in &model.warnings {
         writeln!(err, "warning: {w}")?;
     }
-    Ok(match &loaded.salvaged_from {
+    Ok(match &file.salvaged_from {
         Some(e) => {
             writeln!(err, "error: {e}")?;
             writeln!(

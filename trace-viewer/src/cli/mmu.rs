@@ -9,20 +9,22 @@
 //! windows per size (a note on stderr says when it was capped).
 //!
 //! Utilization counts each worker from its start to its stop, and leaves out time with no
-//! worker at all (see [`crate::analysis::utilization`]).
+//! worker at all (see [`trace_analysis::analysis::utilization`]).
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::table::{self, Align};
 use super::{EXIT_CORRUPT, EXIT_OK};
-use crate::analysis::mmu::{self, Window, log_spaced_windows};
-use crate::analysis::utilization::{UtilizationOptions, utilization, utilization_per_worker};
-use crate::load;
-use crate::model::{LoadOptions, Nanos};
-use crate::units::format_duration;
+use trace_analysis::analysis::mmu::{self, Window, log_spaced_windows};
+use trace_analysis::analysis::utilization::{
+    UtilizationOptions, utilization, utilization_per_worker,
+};
+use trace_analysis::model::{BuildOptions, Nanos};
+use trace_analysis::open;
+use trace_analysis::report::table::{self, Align};
+use trace_analysis::units::format_duration;
 
 /// Most worst windows listed per window size: `--worst` above this lists this many and says
 /// so on stderr (a million lines is past what anyone reads; the JSON stays bounded).
@@ -87,7 +89,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
-    let (loaded, model) = match load::open_model(path, LoadOptions::default()) {
+    let (file, model) = match open::open_model(path, BuildOptions::default()) {
         Ok(l) => l,
         Err(e) => {
             writeln!(err, "error: {e}")?;
@@ -95,7 +97,7 @@ pub fn run(
         }
     };
     // Like `report`: a corrupt trace is measured as far as it reads, then exits 1.
-    let salvaged_code = match &loaded.salvaged_from {
+    let salvaged_code = match &file.salvaged_from {
         Some(e) => {
             writeln!(err, "error: {e}; measured the part of the trace before it")?;
             EXIT_CORRUPT

@@ -17,16 +17,14 @@ pub mod dump;
 pub mod export;
 pub mod mmu;
 pub mod report;
-mod report_analysis;
-mod table;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::analysis::overview::AnalysisOptions;
-use crate::units::{parse_duration, parse_window};
+use trace_analysis::analysis::overview::AnalysisOptions;
+use trace_analysis::units::{parse_duration, parse_window};
 
 /// Exit code: success (`check`: the trace is valid and complete).
 pub const EXIT_OK: u8 = 0;

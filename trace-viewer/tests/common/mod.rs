@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use egui::{Event, Modifiers, PointerButton, Pos2, vec2};
 use egui_kittest::Harness;
+use trace_analysis::synthetic::Synthetic;
 use trace_viewer::app::ViewerApp;
-use trace_viewer::app::synthetic::Synthetic;
 
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);

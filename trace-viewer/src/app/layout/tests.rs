@@ -5,8 +5,8 @@ use egui::{Rect, pos2};
 
 use super::*;
 use crate::app::state::TimeView;
-use crate::app::synthetic::Synthetic;
-use crate::model::Model;
+use trace_analysis::model::Model;
+use trace_analysis::synthetic::Synthetic;
 
 fn loaded(s: &Synthetic) -> LoadedTrace {
     LoadedTrace::from_bytes(s.bytes())
@@ -425,7 +425,7 @@ fn scrolling_shows_later_lanes_only() {
 
 #[test]
 fn a_fold_takes_the_colour_of_its_main_state() {
-    use crate::analysis::states::WaitReason;
+    use trace_analysis::analysis::states::WaitReason;
     let timer = TaskState::Waiting(WaitReason::Timer);
     let mut segments = vec![];
     let mut t = 0;
@@ -477,7 +477,7 @@ fn a_log_tick_for_many_lines_shows_the_worst_level_among_them() {
     }
     let bytes = b.to_bytes();
     let size = bytes.len() as u64;
-    let model = Model::load(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
+    let model = Model::build(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
     let t = LoadedTrace::new(PathBuf::from("x.rtt"), size, size, model, None);
     assert_eq!(t.log_warnings[0], [57]);
     let ticks = |view: TimeView| {

@@ -8,8 +8,8 @@ use crate::app::details::{state_label, wake_ending, wake_source_label};
 use crate::app::session::Session;
 use crate::app::state::Selection;
 use crate::app::widgets::palette;
-use crate::model::{NO_TASK, Span, TaskIx, Wake};
-use crate::units::{format_bytes, format_duration};
+use trace_analysis::model::{NO_TASK, Span, TaskIx, Wake};
+use trace_analysis::units::{format_bytes, format_duration};
 
 /// The panel's heading (tests look for it).
 pub const HEADING: &str = "Details";
@@ -137,7 +137,7 @@ fn range_section(ui: &mut Ui, session: &Session, action: &mut Option<Action>) {
 fn task_section(
     ui: &mut Ui,
     session: &Session,
-    segment: Option<(Span, crate::analysis::states::TaskState)>,
+    segment: Option<(Span, trace_analysis::analysis::states::TaskState)>,
     action: &mut Option<Action>,
 ) {
     let Some(d) = &session.task_details else {
@@ -307,8 +307,10 @@ fn task_section(
                 format_duration(span.len())
             ));
             ui.end_row();
-            if matches!(state, crate::analysis::states::TaskState::Waiting(_))
-                && let Some(w) = wake_ending(&session.trace, d.task, span)
+            if matches!(
+                state,
+                trace_analysis::analysis::states::TaskState::Waiting(_)
+            ) && let Some(w) = wake_ending(&session.trace, d.task, span)
             {
                 woken_rows(ui, session, w, action);
             }

@@ -5,7 +5,7 @@ use egui::{ProgressBar, RichText};
 
 use crate::app::Action;
 use crate::app::session::{ExportState, Session};
-use crate::model::Span;
+use trace_analysis::model::Span;
 
 /// The window's title.
 pub const TITLE: &str = "Export to Perfetto";

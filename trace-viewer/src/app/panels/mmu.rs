@@ -7,7 +7,7 @@ use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints};
 
 use crate::app::mmu_data::{MmuData, PERCENTILES};
 use crate::app::session::{LONG_POLL_THRESHOLDS, Lazy, Session};
-use crate::units::format_duration;
+use trace_analysis::units::format_duration;
 
 /// The plot's id (and accessibility hint).
 pub const PLOT: &str = "mmu-plot";
@@ -101,7 +101,7 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
                         .on_hover_text("Show it in the timeline")
                         .clicked()
                     {
-                        jump = Some(crate::model::Span::new(win.start, win.end));
+                        jump = Some(trace_analysis::model::Span::new(win.start, win.end));
                     }
                 });
             }

@@ -8,7 +8,7 @@ use egui::{Align, Color32, Layout, ProgressBar, RichText, Ui};
 
 use crate::app::Action;
 use crate::app::load_job::LoadJob;
-use crate::units::format_bytes;
+use trace_analysis::units::format_bytes;
 
 /// The error panel's heading (tests look for it).
 pub const ERROR_HEADING: &str = "This trace cannot be shown";

@@ -7,7 +7,7 @@ use egui::{Grid, RichText, ScrollArea, Sense, Ui, vec2};
 use crate::app::session::{Lazy, Session};
 use crate::app::table::Column;
 use crate::app::widgets::palette;
-use crate::units::format_duration;
+use trace_analysis::units::format_duration;
 
 /// The filter box's hint (tests find the box by its role).
 pub const FILTER_HINT: &str = "filter by spawn location";
@@ -92,14 +92,14 @@ pub fn show(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
                         }
                         ui.label(r.polls.to_string());
                         ui.label(format_duration(
-                            r.time(crate::analysis::states::TaskState::Running),
+                            r.time(trace_analysis::analysis::states::TaskState::Running),
                         ));
                         ui.label(format_duration(
-                            r.time(crate::analysis::states::TaskState::SchedWait),
+                            r.time(trace_analysis::analysis::states::TaskState::SchedWait),
                         ));
                         ui.label(format_duration(r.waiting()));
                         ui.label(format_duration(
-                            r.time(crate::analysis::states::TaskState::Paused),
+                            r.time(trace_analysis::analysis::states::TaskState::Paused),
                         ));
                         ui.label(format_duration(r.lifetime()));
                         let (rect, resp) =

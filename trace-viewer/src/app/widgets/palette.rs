@@ -3,10 +3,10 @@
 
 use egui::Color32;
 
-use crate::analysis::states::{TaskState, WaitReason};
 use crate::app::counters::CounterStyle;
 use crate::app::layout::Fill;
-use crate::model::TaskIx;
+use trace_analysis::analysis::states::{TaskState, WaitReason};
+use trace_analysis::model::TaskIx;
 
 /// The colour of a task state.
 pub fn state_color(state: TaskState) -> Color32 {

@@ -9,7 +9,7 @@ use crate::app::axis::Axis;
 use crate::app::counters::CounterTrack;
 use crate::app::layout::{Arrow, Hit, Item, Scene};
 use crate::app::state::Selection;
-use crate::model::Model;
+use trace_analysis::model::Model;
 
 /// Paints the lanes of `scene`, with the selected task's slices and `hovered` outlined.
 pub fn paint_scene(
@@ -214,7 +214,7 @@ pub fn paint_range(
     axis: Rect,
     lanes: Rect,
     view: &crate::app::state::TimeView,
-    range: crate::model::Span,
+    range: trace_analysis::model::Span,
 ) {
     let area = axis.union(lanes);
     let painter = painter.with_clip_rect(area);
@@ -228,7 +228,7 @@ pub fn paint_range(
     for x in [x0, x1] {
         painter.line_segment([pos2(x, area.top()), pos2(x, area.bottom())], edge);
     }
-    let label = crate::units::format_duration(range.len());
+    let label = trace_analysis::units::format_duration(range.len());
     let galley = painter.layout_no_wrap(label, FontId::proportional(11.0), Color32::WHITE);
     let at = pos2(
         ((x0 + x1) / 2.0 - galley.size().x / 2.0).max(area.left()),

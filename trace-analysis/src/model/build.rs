@@ -41,25 +41,25 @@ impl Progress {
     }
 }
 
-/// Options for [`Model::load_with`].
+/// Options for [`Model::build_with`].
 #[derive(Default, Clone, Copy)]
-pub struct LoadOptions<'a> {
+pub struct BuildOptions<'a> {
     /// Called (from any loading thread) after each chunk.
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
-    /// Checked after each chunk; loading stops with [`LoadError::Canceled`] once it is set.
+    /// Checked after each chunk; loading stops with [`BuildError::Canceled`] once it is set.
     pub cancel: Option<&'a AtomicBool>,
 }
 
 /// Why a model could not be built.
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The trace could not be read (see [`crate::load::open_model`]).
+pub enum BuildError {
+    /// The trace could not be read (see [`crate::open::open_model`]).
     #[error(transparent)]
     Read(#[from] ReadError),
     /// A chunk does not decode, or disagrees with its header: the file is damaged from the
     /// frame at `frame_offset` on. Of several damaged chunks, the first in file order
     /// that was decoded (each thread stops at its first), so a reader can salvage the
-    /// prefix before it ([`crate::load::open_model`] does).
+    /// prefix before it ([`crate::open::open_model`] does).
     #[error("{error}")]
     Damaged {
         /// File offset of the damaged chunk's frame.
@@ -68,7 +68,7 @@ pub enum LoadError {
         #[source]
         error: ReadError,
     },
-    /// [`LoadOptions::cancel`] was set.
+    /// [`BuildOptions::cancel`] was set.
     #[error("loading was canceled")]
     Canceled,
 }
@@ -82,17 +82,17 @@ impl Model {
     /// b.push(0, 100, Event::PollStart { task: TaskId(7) });
     /// b.push(0, 250, Event::PollEnd { ready: true });
     /// let trace = trace_format::Trace::from_bytes(b.to_bytes())?;
-    /// let model = trace_viewer::model::Model::load(&trace)?;
+    /// let model = trace_analysis::model::Model::build(&trace)?;
     /// assert_eq!(model.polls.len(), 1);
     /// assert_eq!(model.polls[0].span().len(), 150);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn load(trace: &Trace) -> Result<Model, LoadError> {
-        Self::load_with(trace, LoadOptions::default())
+    pub fn build(trace: &Trace) -> Result<Model, BuildError> {
+        Self::build_with(trace, BuildOptions::default())
     }
 
-    /// [`Model::load`] with progress reports and cancellation.
-    pub fn load_with(trace: &Trace, options: LoadOptions<'_>) -> Result<Model, LoadError> {
+    /// [`Model::build`] with progress reports and cancellation.
+    pub fn build_with(trace: &Trace, options: BuildOptions<'_>) -> Result<Model, BuildError> {
         let mut by_thread: BTreeMap<ThreadId, Vec<&ChunkInfo>> = BTreeMap::new();
         for c in trace.chunks() {
             by_thread.entry(c.header.thread).or_default().push(c);
@@ -107,12 +107,12 @@ impl Model {
             done: &done,
             total_bytes,
         };
-        let results: Vec<Result<Part, LoadError>> = by_thread
+        let results: Vec<Result<Part, BuildError>> = by_thread
             .into_par_iter()
             .map(|(thread, chunks)| decode_thread(trace, thread, &chunks, &tracker))
             .collect();
         let mut parts = Vec::with_capacity(results.len());
-        let mut failed: Option<LoadError> = None;
+        let mut failed: Option<BuildError> = None;
         for result in results {
             match result {
                 Ok(part) => parts.push(part),
@@ -133,33 +133,33 @@ impl Model {
     }
 }
 
-impl LoadError {
+impl BuildError {
     /// Of two errors from different threads, the one to report: a cancel, else the damage
     /// earlier in the file.
-    fn first(self, other: LoadError) -> LoadError {
+    fn first(self, other: BuildError) -> BuildError {
         match (&self, &other) {
             (
-                LoadError::Damaged {
+                BuildError::Damaged {
                     frame_offset: a, ..
                 },
-                LoadError::Damaged {
+                BuildError::Damaged {
                     frame_offset: b, ..
                 },
             ) if b < a => other,
-            (LoadError::Damaged { .. }, LoadError::Canceled) => other,
+            (BuildError::Damaged { .. }, BuildError::Canceled) => other,
             _ => self,
         }
     }
 }
 
 struct Tracker<'a> {
-    options: LoadOptions<'a>,
+    options: BuildOptions<'a>,
     done: &'a AtomicU64,
     total_bytes: u64,
 }
 
 impl Tracker<'_> {
-    fn chunk_done(&self, bytes: u64) -> Result<(), LoadError> {
+    fn chunk_done(&self, bytes: u64) -> Result<(), BuildError> {
         let done_bytes = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if let Some(progress) = self.options.progress {
             progress(Progress {
@@ -168,7 +168,7 @@ impl Tracker<'_> {
             });
         }
         match self.options.cancel {
-            Some(c) if c.load(Ordering::Relaxed) => Err(LoadError::Canceled),
+            Some(c) if c.load(Ordering::Relaxed) => Err(BuildError::Canceled),
             _ => Ok(()),
         }
     }
@@ -515,7 +515,7 @@ fn decode_thread(
     thread: ThreadId,
     chunks: &[&ChunkInfo],
     tracker: &Tracker<'_>,
-) -> Result<Part, LoadError> {
+) -> Result<Part, BuildError> {
     let mut part = Part {
         thread,
         ..Part::default()
@@ -534,7 +534,7 @@ fn decode_thread(
         }
         expected_seq = Some(seq.wrapping_add(1));
         for item in trace.chunk_events(chunk) {
-            let (time, event) = item.map_err(|error| LoadError::Damaged {
+            let (time, event) = item.map_err(|error| BuildError::Damaged {
                 frame_offset: chunk.offset,
                 error,
             })?;

@@ -404,7 +404,7 @@ mod tests {
             );
             b.push(1, 1_000_000_000, Event::PollStart { task: TaskId(7) });
             b.push(2, 5_000_000_000, Event::WorkerPark);
-            let model = Model::load(&Trace::from_bytes(b.write(finish)).unwrap()).unwrap();
+            let model = Model::build(&Trace::from_bytes(b.write(finish)).unwrap()).unwrap();
             render_analysis_text(&Analysis::compute(&model, &AnalysisOptions::default()))
         };
         let cut = text(false);

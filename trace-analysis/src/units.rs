@@ -19,7 +19,7 @@ const NS_PER_MIN: u64 = 60 * NS_PER_S;
 /// `"1000 µs"`.
 ///
 /// ```
-/// use trace_viewer::units::format_duration;
+/// use trace_analysis::units::format_duration;
 /// assert_eq!(format_duration(0), "0 ns");
 /// assert_eq!(format_duration(1_234), "1.23 µs");
 /// assert_eq!(format_duration(3_200_000_000), "3.2 s");
@@ -94,7 +94,7 @@ fn scaled(v: u64, unit: u64, name: &str) -> String {
 /// Formats a byte count with a binary unit: `"512 B"`, `"1.5 KiB"`, `"12.3 MiB"`.
 ///
 /// ```
-/// assert_eq!(trace_viewer::units::format_bytes(1536), "1.5 KiB");
+/// assert_eq!(trace_analysis::units::format_bytes(1536), "1.5 KiB");
 /// ```
 pub fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -127,7 +127,7 @@ pub fn format_bytes(bytes: u64) -> String {
 /// `"2023-11-14T22:13:20.123Z"` for 3 digits.
 ///
 /// ```
-/// use trace_viewer::units::format_rfc3339_utc;
+/// use trace_analysis::units::format_rfc3339_utc;
 /// assert_eq!(format_rfc3339_utc(1_700_000_000_123_456_789, 3), "2023-11-14T22:13:20.123Z");
 /// assert_eq!(format_rfc3339_utc(0, 0), "1970-01-01T00:00:00Z");
 /// ```
@@ -177,7 +177,7 @@ fn civil_from_days(days: u64) -> (u64, u32, u32) {
 /// but less than 1 ns (it would silently read as 0, and a trace records nothing finer).
 ///
 /// ```
-/// use trace_viewer::units::parse_duration;
+/// use trace_analysis::units::parse_duration;
 /// assert_eq!(parse_duration("1.5ms"), Ok(1_500_000));
 /// assert_eq!(parse_duration("250 ns"), Ok(250));
 /// assert!(parse_duration("10").is_err());
@@ -230,7 +230,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
 /// of a comma-separated list, so an empty text is named as an empty item of the list.
 ///
 /// ```
-/// use trace_viewer::units::parse_window;
+/// use trace_analysis::units::parse_window;
 /// assert_eq!(parse_window("10ms"), Ok(10_000_000));
 /// assert!(parse_window("0ms").unwrap_err().contains("at least 1 ns"));
 /// assert!(parse_window("").unwrap_err().contains("empty item"));
@@ -255,7 +255,7 @@ pub fn parse_window(text: &str) -> Result<u64, String> {
 /// An empty item (`"1ms,,10ms"`, a comma at either end) is an error that says so.
 ///
 /// ```
-/// use trace_viewer::units::parse_duration_list;
+/// use trace_analysis::units::parse_duration_list;
 /// assert_eq!(parse_duration_list("1ms, 10ms"), Ok(vec![1_000_000, 10_000_000]));
 /// assert!(parse_duration_list("1ms,,10ms").unwrap_err().contains("empty item 2"));
 /// ```

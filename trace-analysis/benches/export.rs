@@ -6,7 +6,7 @@
 //! so about half the polls become unavailability steps (millions of steps, rather than the
 //! handful a few pauses would give).
 //!
-//! `cargo bench -p trace-viewer --bench export` runs the full size and prints the figures;
+//! `cargo bench -p trace-analysis --bench export` runs the full size and prints the figures;
 //! without `--bench` (e.g. `cargo test --benches`) it smoke-runs on 100 k events.
 //! `EXPORT_BENCH_EVENTS=N` overrides the size.
 //!
@@ -17,13 +17,13 @@
 
 use std::time::{Duration, Instant};
 
+use trace_analysis::analysis::breakdown::{Breakdown, BreakdownOptions};
+use trace_analysis::analysis::mmu;
+use trace_analysis::analysis::utilization::{UtilizationOptions, utilization};
+use trace_analysis::export::chrome::{ChromeOptions, ExportStats, write_chrome};
+use trace_analysis::model::{Model, Span};
 use trace_format::build::TraceBuilder;
 use trace_format::{Event, LocationId, StringId, TaskId, TaskKind, ThreadKind, Trace, WakeSource};
-use trace_viewer::analysis::breakdown::{Breakdown, BreakdownOptions};
-use trace_viewer::analysis::mmu;
-use trace_viewer::analysis::utilization::{UtilizationOptions, utilization};
-use trace_viewer::export::chrome::{ChromeOptions, ExportStats, write_chrome};
-use trace_viewer::model::{Model, Span};
 
 const WORKERS: u32 = 4;
 const TASKS: u64 = 20_000;
@@ -132,7 +132,7 @@ fn main() {
     let trace = Trace::from_bytes(bytes).expect("a valid trace");
     let open = t.elapsed();
     let t = Instant::now();
-    let model = Model::load(&trace).expect("the trace loads");
+    let model = Model::build(&trace).expect("the trace loads");
     let load = t.elapsed();
     println!(
         "model: {} events, {} polls, {} wakes, {} tasks; open {:.3} s, load {:.3} s ({:.1} M events/s)",

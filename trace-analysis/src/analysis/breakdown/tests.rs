@@ -27,7 +27,7 @@ fn sampled_allocations_are_weighted_by_their_chance_of_being_sampled() {
          end\n",
     )
     .unwrap();
-    let m = Model::load(&Trace::from_bytes(bytes).unwrap()).unwrap();
+    let m = Model::build(&Trace::from_bytes(bytes).unwrap()).unwrap();
     let bd = Breakdown::compute(&m, &BreakdownOptions::default());
     assert_eq!(bd.groups[0].alloc_estimated_bytes, 400);
 }

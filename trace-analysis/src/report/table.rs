@@ -4,15 +4,23 @@ use std::fmt::Write as _;
 
 /// How a column is aligned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Align {
+pub enum Align {
+    /// Padded on the right.
     Left,
+    /// Padded on the left (numbers).
     Right,
 }
 
 /// Renders `rows` (the first one is the heading, if the caller wants one) with columns padded
 /// to their widest cell and separated by two spaces, each line prefixed by `indent`. Trailing
 /// spaces are trimmed. Widths count characters, not bytes, so `µs` lines up.
-pub(crate) fn render(rows: &[Vec<String>], align: &[Align], indent: &str) -> String {
+///
+/// ```
+/// use trace_analysis::report::table::{render, Align};
+/// let rows = vec![vec!["name".to_string(), "n".to_string()], vec!["a".into(), "10".into()]];
+/// assert_eq!(render(&rows, &[Align::Left, Align::Right], ""), "name   n\na     10\n");
+/// ```
+pub fn render(rows: &[Vec<String>], align: &[Align], indent: &str) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0usize; columns];
     for row in rows {

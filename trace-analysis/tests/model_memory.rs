@@ -8,8 +8,8 @@
 //! the same time (about 56 bytes per event at the peak before).
 #![cfg(target_os = "linux")]
 
+use trace_analysis::model::{CounterKind, Model};
 use trace_format::{Event, TaskId, ThreadKind, Trace};
-use trace_viewer::model::{CounterKind, Model};
 
 /// `(resident, peak resident)` in bytes.
 fn rss() -> (u64, u64) {
@@ -124,7 +124,7 @@ fn allocator_counters_are_not_held_twice_while_loading() {
     // Reset the peak to the current resident size ("5": Linux 4.0 and later).
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
     let (before, _) = rss();
-    let model = Model::load(&trace).unwrap();
+    let model = Model::build(&trace).unwrap();
     let (_, peak) = rss();
     let peak = (peak - before) as usize;
 

@@ -34,7 +34,7 @@ fn polls_split_across_chunks_are_paired() {
     }
     let trace = trace(&lines);
     assert!(trace.chunks().len() > 10, "the test needs many chunks");
-    let m = Model::load(&trace).unwrap();
+    let m = Model::build(&trace).unwrap();
     assert_eq!(m.polls.len(), 50);
     assert!(m.polls.iter().all(|p| p.span().len() == 50 && !p.cut()));
     assert_eq!(m.anomalies, Anomalies::default());
@@ -59,7 +59,7 @@ fn visible_polls_are_found_by_time_even_when_nested() {
     poll_lines(&mut lines, 1, 3, 2100, 2200);
     lines.push_str("1 5000 poll_end\n");
     poll_lines(&mut lines, 1, 1, 6000, 6005);
-    let m = Model::load(&trace(&lines)).unwrap();
+    let m = Model::build(&trace(&lines)).unwrap();
     let starts = |t0, t1| -> Vec<u64> {
         m.thread_polls_in(0, t0, t1)
             .iter()
@@ -95,9 +95,9 @@ fn loading_reports_progress_and_can_be_canceled() {
         calls.fetch_add(1, Ordering::Relaxed);
         assert!(p.done_bytes <= p.total_bytes);
     };
-    let m = Model::load_with(
+    let m = Model::build_with(
         &trace,
-        LoadOptions {
+        BuildOptions {
             progress: Some(&progress),
             cancel: None,
         },
@@ -109,15 +109,15 @@ fn loading_reports_progress_and_can_be_canceled() {
     assert_eq!(calls.load(Ordering::Relaxed), trace.chunks().len() as u64);
 
     let cancel = AtomicBool::new(true);
-    let err = Model::load_with(
+    let err = Model::build_with(
         &trace,
-        LoadOptions {
+        BuildOptions {
             progress: None,
             cancel: Some(&cancel),
         },
     )
     .unwrap_err();
-    assert!(matches!(err, LoadError::Canceled));
+    assert!(matches!(err, BuildError::Canceled));
 }
 
 #[test]
@@ -140,7 +140,7 @@ fn events_naming_no_task_and_times_going_backwards_are_survived() {
     for e in events {
         let _ = writeln!(lines, "chunk thread=1\n1 {e}");
     }
-    let m = Model::load(&trace(&lines)).unwrap();
+    let m = Model::build(&trace(&lines)).unwrap();
     assert_eq!(m.anomalies.events_without_task, 4);
     assert!(m.tasks.is_empty());
     assert!(m.polls.is_empty() && m.wakes.is_empty());

@@ -1,7 +1,7 @@
 //! The trace model: what a trace says happened, decoded once into compact, indexed tables that
 //! the analysis, the exporters and the window query without touching the file again.
 //!
-//! Built by [`Model::load`] from an open [`Trace`](trace_format::Trace). All times are
+//! Built by [`Model::build`] from an open [`Trace`](trace_format::Trace). All times are
 //! nanoseconds since the trace's start ([`Nanos`]). Tables are columnar-ish plain vectors:
 //!
 //! - [`Model::threads`]: one [`Thread`] per recording thread, each with its lanes — the polls
@@ -18,7 +18,7 @@
 //! recording — where the file stops being complete ([`Model::complete_until`]), and flagged
 //! as `cut`, so every interval has an end.
 
-mod load;
+mod build;
 mod source_path;
 
 use std::collections::HashMap;
@@ -29,7 +29,7 @@ use trace_format::{
     ThreadKind, WakeSource, Warning,
 };
 
-pub use load::{LoadError, LoadOptions, Progress};
+pub use build::{BuildError, BuildOptions, Progress};
 pub use source_path::short_source_path;
 
 /// Nanoseconds since the start of the trace.
@@ -76,7 +76,7 @@ impl Span {
     /// Merges spans sorted by start into disjoint ones (empty spans are dropped).
     ///
     /// ```
-    /// use trace_viewer::model::Span;
+    /// use trace_analysis::model::Span;
     /// let s = |start, end| Span { start, end };
     /// assert_eq!(Span::union([s(0, 5), s(3, 8), s(8, 9), s(20, 20), s(30, 31)]),
     ///            [s(0, 9), s(30, 31)]);

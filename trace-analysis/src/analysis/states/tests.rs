@@ -49,14 +49,14 @@ impl Lines {
         *last = time.max(*last);
         let _ = writeln!(text, "{thread} {last} {event}");
     }
-    fn load(self) -> Model {
+    fn build(self) -> Model {
         let mut all = String::from("string id=1 text=\"stw\"\n");
         for (_, text) in self.0.values() {
             all.push_str(text);
         }
         all.push_str("end\n");
         let bytes = text::undump(&all).unwrap_or_else(|e| panic!("{e}\n{all}"));
-        Model::load(&Trace::from_bytes(bytes).unwrap()).unwrap()
+        Model::build(&Trace::from_bytes(bytes).unwrap()).unwrap()
     }
 }
 
@@ -100,7 +100,7 @@ fn the_partition_holds_on_random_traces() {
             b.at(3, s, "pause_begin kind=1 scope=process");
             b.at(3, s + rng.below(40), "pause_end kind=1 scope=process");
         }
-        let m = b.load();
+        let m = b.build();
         let paused = paused_spans(&m);
         for ix in 0..m.tasks.len() as TaskIx {
             let mut segs = vec![];

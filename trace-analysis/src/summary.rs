@@ -498,7 +498,7 @@ impl Summary {
     }
 
     /// Records that this summary covers only the readable prefix of a damaged file (see
-    /// [`crate::load::open_salvaging`]): sets the error and drops the `no_end_record`
+    /// [`crate::open::open_salvaging`]): sets the error and drops the `no_end_record`
     /// warning, which only says that the end of the file was not read, as the error already
     /// does.
     pub fn set_salvaged(&mut self, error: impl ToString) {
@@ -638,7 +638,7 @@ mod tests {
         let s = summarize(bytes.clone());
         assert_eq!(s.threads[0].role(), "worker 1");
         let trace = Trace::from_bytes(bytes).unwrap();
-        let model = crate::model::Model::load(&trace).unwrap();
+        let model = crate::model::Model::build(&trace).unwrap();
         assert_eq!(model.threads[0].label(), "worker 1 (tokio-runtime-worker)");
     }
 

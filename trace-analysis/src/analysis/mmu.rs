@@ -83,7 +83,7 @@
 //! | dips: all 8 for 20–180 µs, then 6 or 7 for 1–20 µs, 1 ms process pause every ~1 s (553 s) | 0.14–0.17 s | 2.9–3.1 s | 0.45 s | 0.7–0.8 s |
 //!
 //! One full sweep of 10 M steps takes about 0.06 s, so the worst case for a curve of 100
-//! windows is about 6 s. The worst-windows column is from `cargo bench -p trace-viewer
+//! windows is about 6 s. The worst-windows column is from `cargo bench -p trace-analysis
 //! --bench mmu` (`MMU_BENCH_STEPS=10000000`, the same two series), which also lists many
 //! windows: 1 000 000 worst 1 µs windows in 2.3 s (noise) and 1.8 s (dips); every disjoint
 //! 1 ms window of the dips series (412 271) in 4.1 s. The banded search this replaced took
@@ -92,7 +92,7 @@
 //! # Example
 //!
 //! ```
-//! use trace_viewer::analysis::mmu::{Utilization, mmu, mmu_curve, worst_windows};
+//! use trace_analysis::analysis::mmu::{Utilization, mmu, mmu_curve, worst_windows};
 //!
 //! const S: u64 = 1_000_000_000;
 //! // Two workers over 10 s; worker 0 paused in [2 s, 3 s), a process-wide pause in [6 s, 7 s).
@@ -105,7 +105,7 @@
 //! assert_eq!((worst[1].start, worst[1].utilization), (2 * S, 0.5));
 //! let curve = mmu_curve(&u, &[S, 4 * S]);
 //! assert_eq!(curve[1].mmu, 0.75); // e.g. [3 s, 7 s): 1, 1, 1, 0
-//! # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
+//! # Ok::<(), trace_analysis::analysis::mmu::UtilizationError>(())
 //! ```
 
 use std::collections::BTreeMap;
@@ -291,14 +291,14 @@ impl Utilization {
     /// length are dropped and equal neighbours merged. Errors name the first offending step.
     ///
     /// ```
-    /// use trace_viewer::analysis::mmu::{Utilization, mmu};
+    /// use trace_analysis::analysis::mmu::{Utilization, mmu};
     ///
     /// // The reference series: 1, 0, 1, 0, 1 over five 1 s steps.
     /// let s = 1_000_000_000;
     /// let u = Utilization::from_steps(vec![0, s, 2 * s, 3 * s, 4 * s], vec![1, 0, 1, 0, 1], 1, 5 * s)?;
     /// assert_eq!(mmu(&u, 2 * s), 0.5);
     /// assert_eq!(mmu(&u, 5 * s), 0.6);
-    /// # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
+    /// # Ok::<(), trace_analysis::analysis::mmu::UtilizationError>(())
     /// ```
     pub fn from_steps(
         mut times: Vec<u64>,
@@ -364,7 +364,7 @@ impl Utilization {
     /// `unavailable.len() < workers`) are always available.
     ///
     /// ```
-    /// use trace_viewer::analysis::mmu::Utilization;
+    /// use trace_analysis::analysis::mmu::Utilization;
     ///
     /// // Two workers; worker 0 paused in [10, 30) and [20, 40); worker 1 in [30, 50);
     /// // a process-wide pause in [60, 70).
@@ -372,7 +372,7 @@ impl Utilization {
     ///     0, 100, 2, &[(60, 70)], &[vec![(20, 40), (10, 30)], vec![(30, 50)]])?;
     /// assert_eq!(u.times(), &[0, 10, 30, 40, 50, 60, 70]);
     /// assert_eq!(u.available(), &[2, 1, 0, 1, 2, 0, 2]);
-    /// # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
+    /// # Ok::<(), trace_analysis::analysis::mmu::UtilizationError>(())
     /// ```
     pub fn from_intervals(
         start: u64,
@@ -428,7 +428,7 @@ impl Utilization {
     /// 10^-7 for an hour-long trace).
     ///
     /// ```
-    /// use trace_viewer::analysis::mmu::{Utilization, WorkerIntervals, mmu};
+    /// use trace_analysis::analysis::mmu::{Utilization, WorkerIntervals, mmu};
     ///
     /// // Worker 0 exists in [0, 100), worker 1 in [20, 60) and is paused in [40, 50).
     /// let workers = [
@@ -441,7 +441,7 @@ impl Utilization {
     /// assert_eq!(u.available(), &[2, 1, 2]);
     /// assert_eq!((u.total(), u.end()), (2, 100));
     /// assert_eq!(mmu(&u, 10), 0.5);
-    /// # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
+    /// # Ok::<(), trace_analysis::analysis::mmu::UtilizationError>(())
     /// ```
     pub fn from_workers(
         start: u64,
@@ -565,14 +565,14 @@ impl Utilization {
     /// what precedes the cut.
     ///
     /// ```
-    /// use trace_viewer::analysis::mmu::{Utilization, WorkerIntervals};
+    /// use trace_analysis::analysis::mmu::{Utilization, WorkerIntervals};
     ///
     /// // One worker in [0, 10) and [30, 40): [10, 30) is cut out.
     /// let w = [WorkerIntervals { exists: vec![(0, 10), (30, 40)], unavailable: vec![] }];
     /// let u = Utilization::from_workers(0, 40, &[], &w)?;
     /// assert_eq!(u.duration(), 20);
     /// assert_eq!((u.trace_time(5), u.trace_time(10), u.trace_time(15)), (5, 30, 35));
-    /// # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
+    /// # Ok::<(), trace_analysis::analysis::mmu::UtilizationError>(())
     /// ```
     pub fn trace_time(&self, t: u64) -> u64 {
         let k = self.gaps.partition_point(|g| g.0 <= t);
@@ -1067,14 +1067,14 @@ pub fn per_worker(
 /// least value of any step. See the module documentation for the cost.
 ///
 /// ```
-/// use trace_viewer::analysis::mmu::{Utilization, mmu};
+/// use trace_analysis::analysis::mmu::{Utilization, mmu};
 ///
 /// let s = 1_000_000_000;
 /// let u = Utilization::from_steps(vec![0, s, 2 * s, 3 * s, 4 * s], vec![1, 0, 1, 0, 1], 1, 5 * s)?;
 /// assert_eq!(mmu(&u, 1_000_000), 0.0);
 /// assert_eq!(mmu(&u, 3 * s), 1.0 / 3.0);
 /// assert_eq!(mmu(&u, 60 * s), 0.6);
-/// # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
+/// # Ok::<(), trace_analysis::analysis::mmu::UtilizationError>(())
 /// ```
 pub fn mmu(u: &Utilization, window: u64) -> f64 {
     if window == 0 {
@@ -1099,7 +1099,7 @@ pub struct MmuPoint {
 /// [`mmu`] for each of `windows`, in the given order.
 ///
 /// ```
-/// use trace_viewer::analysis::mmu::{Utilization, log_spaced_windows, mmu_curve};
+/// use trace_analysis::analysis::mmu::{Utilization, log_spaced_windows, mmu_curve};
 ///
 /// // 4 workers for 1 s; only one of them available in [100 µs, 200 µs).
 /// let u = Utilization::from_steps(vec![0, 100_000, 200_000], vec![4, 1, 4], 4, 1_000_000_000)?;
@@ -1109,7 +1109,7 @@ pub struct MmuPoint {
 /// assert_eq!(curve.last().unwrap().mmu, u.mean());
 /// // With one dip the curve only rises.
 /// assert!(curve.windows(2).all(|p| p[0].mmu <= p[1].mmu));
-/// # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
+/// # Ok::<(), trace_analysis::analysis::mmu::UtilizationError>(())
 /// ```
 pub fn mmu_curve(u: &Utilization, windows: &[u64]) -> Vec<MmuPoint> {
     windows
@@ -1176,7 +1176,7 @@ pub struct Window {
 /// Window times are trace times ([`Utilization::trace_time`]).
 ///
 /// ```
-/// use trace_viewer::analysis::mmu::{Utilization, worst_windows};
+/// use trace_analysis::analysis::mmu::{Utilization, worst_windows};
 ///
 /// let s = 1_000_000_000;
 /// let u = Utilization::from_steps(vec![0, s, 2 * s, 3 * s, 4 * s], vec![1, 0, 1, 0, 1], 1, 5 * s)?;
@@ -1184,7 +1184,7 @@ pub struct Window {
 /// // The two pauses, then the earliest of the windows of 1.
 /// assert_eq!(worst.iter().map(|w| (w.start / s, w.utilization)).collect::<Vec<_>>(),
 ///            vec![(1, 0.0), (3, 0.0), (0, 1.0)]);
-/// # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
+/// # Ok::<(), trace_analysis::analysis::mmu::UtilizationError>(())
 /// ```
 pub fn worst_windows(u: &Utilization, window: u64, n: usize) -> Vec<Window> {
     if n == 0 || window == 0 {
@@ -1225,7 +1225,7 @@ pub fn worst_windows(u: &Utilization, window: u64, n: usize) -> Vec<Window> {
 /// gives the whole-series mean for every quantile.
 ///
 /// ```
-/// use trace_viewer::analysis::mmu::{Utilization, mud};
+/// use trace_analysis::analysis::mmu::{Utilization, mud};
 ///
 /// // 1 for 9 s, then 0 for 1 s. For 1 s windows: starts in [0, 8] have mean 1, starts in
 /// // [8, 9] fall linearly to 0, so 1/9 of the starts are spread evenly over [0, 1).
@@ -1235,7 +1235,7 @@ pub fn worst_windows(u: &Utilization, window: u64, n: usize) -> Vec<Window> {
 /// assert_eq!(q[0], 0.0);
 /// assert!((q[1] - 0.45).abs() < 1e-9);
 /// assert_eq!(q[2], 1.0);
-/// # Ok::<(), trace_viewer::analysis::mmu::UtilizationError>(())
+/// # Ok::<(), trace_analysis::analysis::mmu::UtilizationError>(())
 /// ```
 pub fn mud(u: &Utilization, window: u64, quantiles: &[f64]) -> Vec<f64> {
     let qs: Vec<f64> = quantiles
@@ -2039,7 +2039,7 @@ mod tests {
     }
 
     /// Timing for the module documentation; run with
-    /// `cargo test -p trace-viewer --release --lib mmu::tests::timing -- --ignored --nocapture`.
+    /// `cargo test -p trace-analysis --release --lib mmu::tests::timing -- --ignored --nocapture`.
     #[test]
     #[ignore = "timing, run by hand"]
     fn timing_10m_steps() {

@@ -199,7 +199,7 @@ pub fn paused_spans(model: &Model) -> Vec<Span> {
 ///
 /// ```
 /// use trace_format::{build::TraceBuilder, Event, TaskId, TaskKind, WakeSource, LocationId, StringId};
-/// use trace_viewer::analysis::states::{for_each_segment, paused_spans, TaskState, WaitReason};
+/// use trace_analysis::analysis::states::{for_each_segment, paused_spans, TaskState, WaitReason};
 /// let mut b = TraceBuilder::new();
 /// b.push(1, 0, Event::TaskSpawn { task: TaskId(1), kind: TaskKind::Async, tokio_id: 1,
 ///     parent: TaskId::NONE, location: LocationId::NONE, name: StringId::NONE });
@@ -209,7 +209,7 @@ pub fn paused_spans(model: &Model) -> Vec<Span> {
 /// b.push(1, 60, Event::PollStart { task: TaskId(1) });
 /// b.push(1, 70, Event::TaskTerminate { task: TaskId(1) });
 /// b.push(1, 70, Event::PollEnd { ready: true });
-/// let model = trace_viewer::model::Model::load(&trace_format::Trace::from_bytes(b.to_bytes())?)?;
+/// let model = trace_analysis::model::Model::build(&trace_format::Trace::from_bytes(b.to_bytes())?)?;
 /// let mut states = vec![];
 /// for_each_segment(&model, 0, &paused_spans(&model), |s| states.push((s.state, s.span.len())));
 /// assert_eq!(states, [

@@ -149,13 +149,13 @@ pub struct ExportStats {
 ///
 /// ```
 /// use trace_format::{Event, TaskId, Trace, build::TraceBuilder};
-/// use trace_viewer::export::chrome::{ChromeOptions, write_chrome};
-/// use trace_viewer::model::Model;
+/// use trace_analysis::export::chrome::{ChromeOptions, write_chrome};
+/// use trace_analysis::model::Model;
 ///
 /// let mut b = TraceBuilder::new();
 /// b.push(1, 1_000, Event::PollStart { task: TaskId(7) });
 /// b.push(1, 1_234_567, Event::PollEnd { ready: true });
-/// let model = Model::load(&Trace::from_bytes(b.to_bytes())?)?;
+/// let model = Model::build(&Trace::from_bytes(b.to_bytes())?)?;
 ///
 /// let mut json = Vec::new();
 /// let stats = write_chrome(&model, &ChromeOptions::default(), &mut json)?;

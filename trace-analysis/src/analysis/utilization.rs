@@ -170,7 +170,7 @@ fn inputs(model: &Model, options: UtilizationOptions) -> Result<Inputs, NoUtiliz
 ///
 /// ```
 /// use trace_format::{build::TraceBuilder, Event, PauseScope, StringId, ThreadKind};
-/// use trace_viewer::analysis::{mmu, utilization::{utilization, UtilizationOptions}};
+/// use trace_analysis::analysis::{mmu, utilization::{utilization, UtilizationOptions}};
 /// let mut b = TraceBuilder::new();
 /// b.string(1, "gc");
 /// for (thread, index) in [(1, 0), (2, 1)] {
@@ -179,7 +179,7 @@ fn inputs(model: &Model, options: UtilizationOptions) -> Result<Inputs, NoUtiliz
 /// b.push(1, 100, Event::PauseBegin { kind: StringId(1), scope: PauseScope::Process });
 /// b.push(1, 200, Event::PauseEnd { kind: StringId(1), scope: PauseScope::Process });
 /// b.push(2, 1000, Event::WorkerPark);
-/// let model = trace_viewer::model::Model::load(&trace_format::Trace::from_bytes(b.to_bytes())?)?;
+/// let model = trace_analysis::model::Model::build(&trace_format::Trace::from_bytes(b.to_bytes())?)?;
 /// let u = utilization(&model, UtilizationOptions::default())?;
 /// assert_eq!(mmu::mmu(&u, 100), 0.0);
 /// assert_eq!(mmu::mmu(&u, 1000), 0.9);
@@ -273,13 +273,13 @@ pub struct WorkerPoll {
 ///
 /// ```
 /// use trace_format::{build::TraceBuilder, Event, TaskId, ThreadKind};
-/// use trace_viewer::analysis::utilization::long_polls;
+/// use trace_analysis::analysis::utilization::long_polls;
 /// let mut b = TraceBuilder::new();
 /// b.push(1, 0, Event::ThreadStart { kind: ThreadKind::Worker, index: 0 });
 /// b.push(1, 1_000, Event::PollStart { task: TaskId(7) });
 /// b.push(1, 3_000_000, Event::PollEnd { ready: false });
 /// b.push(1, 10_000_000, Event::WorkerPark);
-/// let model = trace_viewer::model::Model::load(&trace_format::Trace::from_bytes(b.to_bytes())?)?;
+/// let model = trace_analysis::model::Model::build(&trace_format::Trace::from_bytes(b.to_bytes())?)?;
 /// let l = long_polls(&model, 1_000_000).unwrap();
 /// assert_eq!((l.long_poll_ns, l.worker_ns, l.count), (2_999_000, 10_000_000, 1));
 /// assert_eq!(l.worst.unwrap().duration_ns, 2_999_000);
@@ -343,7 +343,7 @@ mod tests {
     use crate::analysis::mmu::mmu;
 
     fn model(b: &TraceBuilder) -> Model {
-        Model::load(&Trace::from_bytes(b.to_bytes()).unwrap()).unwrap()
+        Model::build(&Trace::from_bytes(b.to_bytes()).unwrap()).unwrap()
     }
 
     #[test]

@@ -13,7 +13,7 @@
 /// - anything else: unchanged.
 ///
 /// ```
-/// use trace_viewer::model::short_source_path;
+/// use trace_analysis::model::short_source_path;
 /// assert_eq!(
 ///     short_source_path("/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/axum-0.8.9/src/serve/mod.rs"),
 ///     "axum-0.8.9/src/serve/mod.rs",

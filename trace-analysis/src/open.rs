@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use trace_format::{ReadError, Trace};
 
-use crate::model::{LoadError, LoadOptions, Model};
+use crate::model::{BuildError, BuildOptions, Model};
 
 /// A trace opened from a file.
 #[derive(Debug)]
-pub struct Loaded {
+pub struct TraceFile {
     /// The path it was opened from.
     pub path: PathBuf,
     /// The file's size in bytes (including any cut-off or damaged tail).
@@ -35,11 +35,11 @@ pub struct Loaded {
 /// Opens the trace at `path`. Fails, with a message that names the problem, for a missing or
 /// unreadable path, a directory or other non-regular file, and anything
 /// [`Trace::open`] rejects.
-pub fn open(path: impl AsRef<Path>) -> Result<Loaded, ReadError> {
+pub fn open(path: impl AsRef<Path>) -> Result<TraceFile, ReadError> {
     let path = path.as_ref();
     let file_size = regular_file_len(path)?;
     let trace = Trace::open(path)?;
-    Ok(Loaded {
+    Ok(TraceFile {
         path: path.to_path_buf(),
         file_size,
         trace,
@@ -51,11 +51,11 @@ pub fn open(path: impl AsRef<Path>) -> Result<Loaded, ReadError> {
 /// it against its header, in parallel). When the file is damaged part-way — a frame that
 /// fails its checks, or a chunk that does not decode or disagrees with its header — returns
 /// the trace made of the whole frames before the first damage (in file order), with the error
-/// in [`Loaded::salvaged_from`]. Errors that leave nothing readable are returned as they are.
+/// in [`TraceFile::salvaged_from`]. Errors that leave nothing readable are returned as they are.
 ///
 /// This costs a decode of every event; readers that build a [`Model`] anyway use
 /// [`open_model`], which finds the same damage while decoding.
-pub fn open_salvaging(path: impl AsRef<Path>) -> Result<Loaded, ReadError> {
+pub fn open_salvaging(path: impl AsRef<Path>) -> Result<TraceFile, ReadError> {
     let loaded = open_frames(path.as_ref())?;
     match first_damaged_chunk(&loaded.trace) {
         None => Ok(loaded),
@@ -66,7 +66,7 @@ pub fn open_salvaging(path: impl AsRef<Path>) -> Result<Loaded, ReadError> {
 
 /// Opens the trace at `path` and decodes it into a [`Model`] (with `options`' progress and
 /// cancel), salvaging exactly what [`open_salvaging`] salvages — the same prefix, the same
-/// error in [`Loaded::salvaged_from`] — without a separate validation pass: the model's decode
+/// error in [`TraceFile::salvaged_from`] — without a separate validation pass: the model's decode
 /// checks every chunk against its header itself. A valid file is decoded once; a file with a
 /// damaged chunk is decoded again up to that chunk's frame.
 ///
@@ -78,24 +78,24 @@ pub fn open_salvaging(path: impl AsRef<Path>) -> Result<Loaded, ReadError> {
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("t.rtt");
 /// std::fs::write(&path, b.to_bytes())?;
-/// let (loaded, model) = trace_viewer::load::open_model(&path, Default::default())?;
+/// let (loaded, model) = trace_analysis::open::open_model(&path, Default::default())?;
 /// assert!(loaded.salvaged_from.is_none());
 /// assert_eq!(model.polls.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn open_model(
     path: impl AsRef<Path>,
-    options: LoadOptions<'_>,
-) -> Result<(Loaded, Model), LoadError> {
+    options: BuildOptions<'_>,
+) -> Result<(TraceFile, Model), BuildError> {
     let mut loaded = open_frames(path.as_ref())?;
     loop {
-        match Model::load_with(&loaded.trace, options) {
+        match Model::build_with(&loaded.trace, options) {
             Ok(model) => return Ok((loaded, model)),
             // Each thread stops at its first damaged chunk (in sequence order), so damage
             // earlier in the file may not have been seen yet: decode the prefix again until
             // it decodes. Each round cuts the trace shorter, so this ends; an undamaged
             // prefix is exactly what `first_damaged_chunk` would have found.
-            Err(LoadError::Damaged {
+            Err(BuildError::Damaged {
                 frame_offset,
                 error,
             }) => loaded = salvage_before(loaded, frame_offset, error)?,
@@ -105,8 +105,8 @@ pub fn open_model(
 }
 
 /// [`open`], except that a frame that fails its checks leaves the trace of the whole frames
-/// before it, with the error in [`Loaded::salvaged_from`].
-fn open_frames(path: &Path) -> Result<Loaded, ReadError> {
+/// before it, with the error in [`TraceFile::salvaged_from`].
+fn open_frames(path: &Path) -> Result<TraceFile, ReadError> {
     let file_size = regular_file_len(path)?;
     let (trace, salvaged_from) = match Trace::open(path) {
         Ok(trace) => (trace, None),
@@ -116,7 +116,7 @@ fn open_frames(path: &Path) -> Result<Loaded, ReadError> {
         },
         Err(err) => return Err(err),
     };
-    Ok(Loaded {
+    Ok(TraceFile {
         path: path.to_path_buf(),
         file_size,
         trace,
@@ -127,11 +127,15 @@ fn open_frames(path: &Path) -> Result<Loaded, ReadError> {
 /// `loaded` cut to the whole frames before the one at `frame_offset`, damaged by `err`, which
 /// replaces any earlier salvage error (it is damage earlier in the file). When nothing before
 /// it is readable, `err` itself.
-fn salvage_before(loaded: Loaded, frame_offset: u64, err: ReadError) -> Result<Loaded, ReadError> {
+fn salvage_before(
+    loaded: TraceFile,
+    frame_offset: u64,
+    err: ReadError,
+) -> Result<TraceFile, ReadError> {
     // Unmap before mapping again.
     drop(loaded.trace);
     match Trace::open_prefix(&loaded.path, frame_offset) {
-        Ok(trace) => Ok(Loaded {
+        Ok(trace) => Ok(TraceFile {
             trace,
             salvaged_from: Some(err),
             ..loaded
@@ -338,8 +342,8 @@ mod tests {
             std::fs::write(&path, &bytes).unwrap();
 
             let checked = open_salvaging(&path).unwrap();
-            let (loaded, model) = open_model(&path, LoadOptions::default()).unwrap();
-            let error = |l: &Loaded| l.salvaged_from.as_ref().map(ToString::to_string);
+            let (loaded, model) = open_model(&path, BuildOptions::default()).unwrap();
+            let error = |l: &TraceFile| l.salvaged_from.as_ref().map(ToString::to_string);
             assert_eq!(error(&loaded), error(&checked), "{what}");
             assert_eq!(
                 loaded.trace.valid_len(),

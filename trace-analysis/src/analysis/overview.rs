@@ -274,7 +274,7 @@ mod tests {
         b.push(1, 20, Event::PollEnd { ready: false });
         b.push(2, 30, Event::TaskTerminate { task: TaskId(2) });
         b.push(2, 31, Event::TaskTerminate { task: TaskId(3) });
-        let model = Model::load(&Trace::from_bytes(b.to_bytes()).unwrap()).unwrap();
+        let model = Model::build(&Trace::from_bytes(b.to_bytes()).unwrap()).unwrap();
         let c = Coverage::of(&model);
         assert_eq!(
             (c.tokio_unstable, c.tasks, c.wakes),

@@ -3,8 +3,8 @@
 //! for scale, one MMU value and the MUD at the same size.
 //!
 //! ```text
-//! cargo bench -p trace-viewer --bench mmu                      # 1 M steps
-//! MMU_BENCH_STEPS=10000000 cargo bench -p trace-viewer --bench mmu
+//! cargo bench -p trace-analysis --bench mmu                      # 1 M steps
+//! MMU_BENCH_STEPS=10000000 cargo bench -p trace-analysis --bench mmu
 //! ```
 //!
 //! The greedy choice of worst windows costs one sweep and a heap of the local minima of the
@@ -15,7 +15,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use trace_viewer::analysis::mmu::{self, Utilization};
+use trace_analysis::analysis::mmu::{self, Utilization};
 
 /// A series of `n` steps over 8 workers.
 fn series(scenario: &str, n: usize) -> Utilization {
