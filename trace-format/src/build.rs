@@ -71,6 +71,7 @@ pub struct TraceBuilder {
     threads: BTreeMap<ThreadId, (ThreadDef, Vec<(u64, OwnedEvent)>)>,
     strings: Vec<StringDef>,
     locations: Vec<LocationDef>,
+    extra_meta: Vec<Meta>,
 }
 
 impl Default for TraceBuilder {
@@ -97,6 +98,7 @@ impl TraceBuilder {
             threads: BTreeMap::new(),
             strings: vec![],
             locations: vec![],
+            extra_meta: Vec::new(),
         }
     }
 
@@ -125,6 +127,13 @@ impl TraceBuilder {
             id,
             text: text.into(),
         });
+        self
+    }
+
+    /// Adds a metadata record (stacks, symbols, mappings, sampling), written after the
+    /// strings and locations.
+    pub fn meta(&mut self, record: Meta) -> &mut Self {
+        self.extra_meta.push(record);
         self
     }
 
@@ -161,6 +170,9 @@ impl TraceBuilder {
         if !self.locations.is_empty() {
             w.write_meta(&Meta::Locations(self.locations.clone()))
                 .expect("writing to memory");
+        }
+        for m in &self.extra_meta {
+            w.write_meta(m).expect("writing to memory");
         }
         let mut end = End::default();
         let mut buf = vec![0u8; self.chunk_capacity.max(codec::MAX_FIXED_EVENT_LEN) * 2];

@@ -71,6 +71,18 @@ impl LocationId {
     pub const NONE: LocationId = LocationId(0);
 }
 
+/// A call stack, defined by a [`crate::Meta::Stacks`] record. `StackId::NONE` (0) means no
+/// stack was taken (or it was lost).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct StackId(pub u32);
+
+impl StackId {
+    /// No stack; never defined in the file.
+    pub const NONE: StackId = StackId(0);
+}
+
 /// A trace-local thread id: the `thread` field of event chunks and [`crate::Meta::Thread`].
 pub type ThreadId = u32;
 

@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod build;
+pub mod code;
 pub mod codec;
 pub mod event;
 pub mod frame;
@@ -45,10 +46,13 @@ pub mod varint;
 pub mod writer;
 
 pub use event::{
-    ArgSpec, Event, EventKind, Level, LocationId, PauseScope, StringId, TaskId, TaskKind, ThreadId,
-    ThreadKind, WakeSource,
+    ArgSpec, Event, EventKind, Level, LocationId, PauseScope, StackId, StringId, TaskId, TaskKind,
+    ThreadId, ThreadKind, WakeSource,
 };
 pub use frame::EventChunkHeader;
-pub use meta::{ClockInfo, End, Header, LocationDef, Meta, StringDef, ThreadDef};
+pub use meta::{
+    AddrSymbol, ClockInfo, End, Header, LocationDef, MappingDef, Meta, SamplingInfo, StackDef,
+    StringDef, SymbolFrame, Symbols, ThreadDef,
+};
 pub use reader::{ChunkInfo, ReadError, Record, Trace, Warning};
 pub use writer::TraceWriter;

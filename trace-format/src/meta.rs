@@ -110,6 +110,157 @@ pub enum Meta {
     Locations(Vec<LocationDef>),
     /// A thread description.
     Thread(ThreadDef),
+    /// Call stack definitions ([`crate::StackId`]s).
+    Stacks(Vec<StackDef>),
+    /// What the code addresses in stacks are: function, file and line, inlined calls
+    /// included. Written when the recording stops (or by `trace-viewer symbolize`); a trace
+    /// may hold several, a later one overriding an address an earlier one gave.
+    Symbols(Symbols),
+    /// The executable and libraries the process had mapped, so a trace recorded from a
+    /// stripped binary can be symbolized later from the unstripped one.
+    Mappings(Vec<MappingDef>),
+    /// How stacks were sampled, and how it went.
+    Sampling(SamplingInfo),
+}
+
+/// A call stack: [`crate::StackId`] `id` stands for `frames`, code addresses from the
+/// innermost frame out. The first is the address the thread was executing (a CPU or stall
+/// sample) or a return address in the function that asked for the stack (an allocation);
+/// the others are return addresses, so the call is the instruction before each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackDef {
+    /// The id used by events (never 0).
+    pub id: u32,
+    /// Code addresses, innermost first.
+    pub frames: Vec<u64>,
+}
+
+/// Resolved addresses. Names and file paths are stored once each in `strings` and referred
+/// to by index, so a function seen at many addresses costs its name once.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Symbols {
+    /// Function names and file paths.
+    pub strings: Vec<String>,
+    /// One entry per resolved address.
+    pub addrs: Vec<AddrSymbol>,
+}
+
+/// What one code address is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddrSymbol {
+    /// The address as it appears in [`StackDef::frames`].
+    pub addr: u64,
+    /// The functions at that address, innermost (inlined) first, the function the code
+    /// belongs to last. Never empty.
+    pub frames: Vec<SymbolFrame>,
+}
+
+/// One function of an [`AddrSymbol`]: indices into [`Symbols::strings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SymbolFrame {
+    /// The function's demangled name.
+    pub function: u32,
+    /// The source file, or [`SymbolFrame::NO_FILE`].
+    pub file: u32,
+    /// 1-based line, or 0 when unknown.
+    pub line: u32,
+    /// 1-based column, or 0 when unknown.
+    pub column: u32,
+}
+
+impl SymbolFrame {
+    /// `file` when the source file is unknown.
+    pub const NO_FILE: u32 = u32::MAX;
+}
+
+impl Symbols {
+    /// Builds the record from resolved addresses, each with its frames as
+    /// `(function, file, line, column)`, storing each distinct string once in order of first
+    /// use. This is the one form writers produce (the text form relies on it).
+    pub fn build<'s>(
+        addrs: impl IntoIterator<
+            Item = (
+                u64,
+                impl IntoIterator<Item = (&'s str, Option<&'s str>, u32, u32)>,
+            ),
+        >,
+    ) -> Symbols {
+        let mut out = Symbols::default();
+        let mut index: std::collections::HashMap<&'s str, u32> = Default::default();
+        let mut intern = |s: &'s str, strings: &mut Vec<String>| -> u32 {
+            *index.entry(s).or_insert_with(|| {
+                strings.push(s.to_string());
+                (strings.len() - 1) as u32
+            })
+        };
+        for (addr, frames) in addrs {
+            let mut list = Vec::new();
+            for (function, file, line, column) in frames {
+                let function = intern(function, &mut out.strings);
+                let file = file.map_or(SymbolFrame::NO_FILE, |f| intern(f, &mut out.strings));
+                list.push(SymbolFrame {
+                    function,
+                    file,
+                    line,
+                    column,
+                });
+            }
+            out.addrs.push(AddrSymbol { addr, frames: list });
+        }
+        out
+    }
+
+    /// The string at `ix`, or `""` for an index out of range.
+    pub fn string(&self, ix: u32) -> &str {
+        self.strings.get(ix as usize).map_or("", String::as_str)
+    }
+}
+
+/// A mapped file (`/proc/self/maps` entry with code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingDef {
+    /// First address of the mapping.
+    pub start: u64,
+    /// One past its last address.
+    pub end: u64,
+    /// The file offset mapped at `start`.
+    pub file_offset: u64,
+    /// The file's path.
+    pub path: String,
+    /// The ELF build id (`NT_GNU_BUILD_ID`), or empty when it has none.
+    pub build_id: Vec<u8>,
+}
+
+/// How the recording sampled stacks.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SamplingInfo {
+    /// How CPU samples were taken: `perf_event`, `timer_signal` or `off`.
+    pub cpu_method: String,
+    /// Why that method (a refused `perf_event_open` with its error, or "turned off").
+    pub cpu_reason: String,
+    /// Requested CPU samples per second of each thread's CPU time (0: off).
+    pub cpu_hz: u32,
+    /// Polls running longer than this were sampled by wall clock (0: off).
+    pub stall_threshold_ns: u64,
+    /// The most frames a stack holds; a deeper stack is cut to this many.
+    pub max_frames: u32,
+    /// CPU samples recorded.
+    pub cpu_samples: u64,
+    /// Stall samples recorded.
+    pub stall_samples: u64,
+    /// Samples lost (a thread's sample buffer full, or the stack table full).
+    pub lost_samples: u64,
+    /// Stacks that were cut: deeper than `max_frames`, or a frame pointer that led outside
+    /// the thread's stack before reaching its first frame.
+    pub truncated_stacks: u64,
+    /// Distinct stacks.
+    pub stacks: u64,
+    /// Distinct code addresses.
+    pub addresses: u64,
+    /// Addresses the recording resolved to a function.
+    pub resolved_addresses: u64,
+    /// Time spent resolving addresses at stop, in ns.
+    pub symbolize_ns: u64,
 }
 
 /// The last record of a trace that was finished properly. Its absence means the file was cut.

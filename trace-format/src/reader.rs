@@ -365,6 +365,7 @@ pub struct Trace {
     strings: HashMap<u32, String>,
     locations: HashMap<u32, LocationDef>,
     threads: BTreeMap<ThreadId, ThreadDef>,
+    code: crate::code::CodeInfo,
     end: Option<End>,
     warnings: Vec<Warning>,
     valid_len: u64,
@@ -464,6 +465,7 @@ impl Trace {
         let mut strings = HashMap::new();
         let mut locations = HashMap::new();
         let mut threads = BTreeMap::new();
+        let mut code = crate::code::CodeInfo::default();
         let mut end = None;
         let mut warnings = Vec::new();
         let mut unknown: Option<(u64, [bool; 256], u64)> = None;
@@ -562,6 +564,14 @@ impl Trace {
                     Ok(Meta::Thread(t)) => {
                         threads.insert(t.thread, t);
                     }
+                    Ok(Meta::Stacks(defs)) => {
+                        for d in defs {
+                            code.add_stack(d.id, d.frames);
+                        }
+                    }
+                    Ok(Meta::Symbols(s)) => code.add_symbols(s),
+                    Ok(Meta::Mappings(m)) => code.add_mappings(m),
+                    Ok(Meta::Sampling(s)) => code.set_sampling(s),
                     Err(_) => unreadable_meta.get_or_insert((0, offset)).0 += 1,
                 },
                 kind::END => {
@@ -654,6 +664,7 @@ impl Trace {
             by_thread,
             strings,
             locations,
+            code,
             threads,
             end,
             warnings,
@@ -702,6 +713,11 @@ impl Trace {
             return Some("");
         }
         self.strings.get(&id.0).map(String::as_str)
+    }
+
+    /// The trace's stacks, their symbols, mapped files and how stacks were sampled.
+    pub fn code(&self) -> &crate::code::CodeInfo {
+        &self.code
     }
 
     /// A location by id.

@@ -37,7 +37,7 @@
 
 use crate::codec::{ChunkDecoder, EncodeState};
 use crate::event::{
-    Level, LocationId, PauseScope, StringId, TaskId, TaskKind, ThreadKind, WakeSource,
+    Level, LocationId, PauseScope, StackId, StringId, TaskId, TaskKind, ThreadKind, WakeSource,
 };
 use crate::varint::{self, MAX_VARINT_LEN};
 
@@ -162,6 +162,7 @@ macro_rules! id_arg {
 }
 id_arg!(StringId);
 id_arg!(LocationId);
+id_arg!(StackId);
 
 macro_rules! u8_arg {
     ($ty:ident, $bad:literal) => {
@@ -567,6 +568,19 @@ event_spec! {
         /// This thread dropped `chunks` whole chunks holding `events` events just before this
         /// point because the writer fell behind. Never silent.
         0x3F LOST "lost" Lost { chunks: u64, events: u64 };
+
+        /// A CPU sample of this thread: every ~1/hz of its CPU time, the code it was running
+        /// (`stack`) and the task it was polling (`task`, or none). The time is when the
+        /// sample was taken.
+        0x40 CPU_SAMPLE "cpu_sample" CpuSample { task: TaskId, stack: StackId };
+        /// A wall-clock sample of a poll that has run longer than the stall threshold: where
+        /// the worker is (blocked in `sleep`, a lock or a read uses no CPU, so CPU samples
+        /// miss it). Taken repeatedly while the poll lasts.
+        0x41 STALL_SAMPLE "stall_sample" StallSample { task: TaskId, stack: StackId };
+        /// A sampled allocation with the stack that made it: as `alloc_sample`, plus `stack`.
+        0x22 ALLOC_SAMPLE_AT "alloc_sample_at" AllocSampleAt {
+            size: u64, task: TaskId, stack: StackId
+        };
     }
 }
 

@@ -30,11 +30,14 @@ use std::io;
 
 use crate::codec::{self, ChunkDecoder, EncodeState};
 use crate::event::{
-    Event, EventKind, Level, LocationId, PauseScope, StringId, TaskId, TaskKind, ThreadKind,
-    WakeSource,
+    Event, EventKind, Level, LocationId, PauseScope, StackId, StringId, TaskId, TaskKind,
+    ThreadKind, WakeSource,
 };
 use crate::frame::{self, EventChunkHeader, kind};
-use crate::meta::{ClockInfo, End, Header, LocationDef, Meta, StringDef, ThreadDef};
+use crate::meta::{
+    ClockInfo, End, Header, LocationDef, MappingDef, Meta, SamplingInfo, StackDef, StringDef,
+    Symbols, ThreadDef,
+};
 use crate::reader::{ReadError, Trace, Warning};
 
 /// Why a trace could not be printed as text.
@@ -141,7 +144,54 @@ fn print_frame(text: &mut String, kind: u8, payload: &[u8], offset: usize) {
                     write_arg(l, "os_id", d.os_id);
                 });
             }
-            None => {}
+            Some(Meta::Stacks(defs)) => {
+                text.push_str("stacks\n");
+                for d in defs {
+                    line(text, "stack", |l| {
+                        write_arg(l, "id", d.id);
+                        write_hex_list(l, "frames", &d.frames);
+                    });
+                }
+                return;
+            }
+            Some(Meta::Symbols(sym)) if symbols_are_canonical(&sym) => {
+                return print_symbols(text, &sym);
+            }
+            Some(Meta::Mappings(maps)) => {
+                text.push_str("mappings\n");
+                for m in maps {
+                    line(text, "mapping", |l| {
+                        let _ = write!(l, " start={:#x} end={:#x}", m.start, m.end);
+                        let _ = write!(l, " file_offset={:#x}", m.file_offset);
+                        write_arg(l, "path", m.path.as_str());
+                        if !m.build_id.is_empty() {
+                            l.push_str(" build_id=");
+                            for b in &m.build_id {
+                                let _ = write!(l, "{b:02x}");
+                            }
+                        }
+                    });
+                }
+                return;
+            }
+            Some(Meta::Sampling(i)) => {
+                return line(text, "sampling", |l| {
+                    write_arg(l, "cpu_method", i.cpu_method.as_str());
+                    write_arg(l, "cpu_reason", i.cpu_reason.as_str());
+                    write_arg(l, "cpu_hz", i.cpu_hz);
+                    write_arg(l, "stall_threshold_ns", i.stall_threshold_ns);
+                    write_arg(l, "max_frames", i.max_frames);
+                    write_arg(l, "cpu_samples", i.cpu_samples);
+                    write_arg(l, "stall_samples", i.stall_samples);
+                    write_arg(l, "lost_samples", i.lost_samples);
+                    write_arg(l, "truncated_stacks", i.truncated_stacks);
+                    write_arg(l, "stacks", i.stacks);
+                    write_arg(l, "addresses", i.addresses);
+                    write_arg(l, "resolved_addresses", i.resolved_addresses);
+                    write_arg(l, "symbolize_ns", i.symbolize_ns);
+                });
+            }
+            Some(Meta::Symbols(_)) | None => {}
         },
         kind::EVENTS => match print_chunk(text, payload) {
             Ok(()) => return,
@@ -166,6 +216,75 @@ fn print_frame(text: &mut String, kind: u8, payload: &[u8], offset: usize) {
         write_arg(l, "kind", kind);
         write_arg(l, "payload", payload);
     });
+}
+
+/// Appends ` name=0x1,0x2,…` (nothing for an empty list: left out, it reads back empty).
+fn write_hex_list(out: &mut String, name: &str, values: &[u64]) {
+    if values.is_empty() {
+        return;
+    }
+    let _ = write!(out, " {name}=");
+    for (i, v) in values.iter().enumerate() {
+        let _ = write!(out, "{}{v:#x}", if i == 0 { "" } else { "," });
+    }
+}
+
+/// One frame as the text gives it: `(function, file, line, column)`.
+type OwnedSymbolFrame = (String, Option<String>, u32, u32);
+
+/// One address's frames as `(function, file, line, column)`.
+type SymbolLines<'s> = Vec<(&'s str, Option<&'s str>, u32, u32)>;
+
+fn symbol_lines(sym: &Symbols) -> Vec<(u64, SymbolLines<'_>)> {
+    sym.addrs
+        .iter()
+        .map(|a| {
+            let frames = a
+                .frames
+                .iter()
+                .map(|f| {
+                    let file =
+                        (f.file != crate::meta::SymbolFrame::NO_FILE).then(|| sym.string(f.file));
+                    (sym.string(f.function), file, f.line, f.column)
+                })
+                .collect();
+            (a.addr, frames)
+        })
+        .collect()
+}
+
+/// Whether the text form gives `sym` back: the form [`Symbols::build`] makes (strings in
+/// order of first use, each once), every address with at least one frame.
+fn symbols_are_canonical(sym: &Symbols) -> bool {
+    sym.addrs.iter().all(|a| !a.frames.is_empty())
+        && sym
+            .addrs
+            .iter()
+            .flat_map(|a| &a.frames)
+            .all(|f| (f.function as usize) < sym.strings.len())
+        && Symbols::build(symbol_lines(sym)) == *sym
+}
+
+/// `symbols`, then per address a `symbol` line with its innermost frame and a `symbol_frame`
+/// line for each frame around it.
+fn print_symbols(text: &mut String, sym: &Symbols) {
+    text.push_str("symbols\n");
+    for (addr, frames) in symbol_lines(sym) {
+        for (i, (function, file, ln, column)) in frames.into_iter().enumerate() {
+            let word = if i == 0 { "symbol" } else { "symbol_frame" };
+            line(text, word, |l| {
+                if i == 0 {
+                    let _ = write!(l, " addr={addr:#x}");
+                }
+                write_arg(l, "function", function);
+                if let Some(file) = file {
+                    write_arg(l, "file", file);
+                }
+                write_arg(l, "line", ln);
+                write_arg(l, "column", column);
+            });
+        }
+    }
 }
 
 fn line(text: &mut String, word: &str, args: impl FnOnce(&mut String)) {
@@ -319,6 +438,35 @@ fn bare<'t>(token: &'t Token<'_>, what: &str) -> Result<&'t str, String> {
     }
 }
 
+/// `0x1,0x2,…` (or nothing) as numbers.
+fn parse_hex_list(token: Option<&Token<'_>>) -> Result<Vec<u64>, String> {
+    let Some(token) = token else {
+        return Ok(vec![]);
+    };
+    let s = bare(token, "a comma-separated list of addresses")?;
+    if s.is_empty() {
+        return Ok(vec![]);
+    }
+    s.split(',')
+        .map(|item| parse_u64(&Token::Bare(item)))
+        .collect()
+}
+
+/// Hex digits, two per byte.
+fn parse_hex_bytes(s: &str) -> Result<Vec<u8>, String> {
+    if !s.len().is_multiple_of(2) {
+        return Err(format!("an odd number of hex digits in `{s}`"));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                .ok_or_else(|| format!("expected hex digits, found `{s}`"))
+        })
+        .collect()
+}
+
 fn parse_u64(token: &Token<'_>) -> Result<u64, String> {
     let s = bare(token, "an unsigned integer")?;
     let parsed = match s.strip_prefix("0x") {
@@ -417,6 +565,7 @@ macro_rules! id_text {
 }
 id_text!(StringId);
 id_text!(LocationId);
+id_text!(StackId);
 
 macro_rules! enum_text {
     ($ty:ident, $zero:expr) => {
@@ -542,6 +691,13 @@ impl<'t, 'a> Args<'t, 'a> {
             true => self.take(name),
             false => Ok(default),
         }
+    }
+
+    /// The raw token of `name`, if given.
+    fn take_token(&mut self, name: &str) -> Option<&'a Token<'t>> {
+        let i = self.items.iter().position(|(n, _)| *n == name)?;
+        self.taken[i] = true;
+        Some(&self.items[i].1)
     }
 
     fn take_string(&mut self, name: &str, default: &str) -> Result<String, String> {
@@ -690,6 +846,11 @@ enum Frame {
     Strings(Vec<StringDef>),
     Locations(Vec<LocationDef>),
     Thread(ThreadDef),
+    Stacks(Vec<StackDef>),
+    /// Addresses with their frames `(function, file, line, column)`, innermost first.
+    Symbols(Vec<(u64, Vec<OwnedSymbolFrame>)>),
+    Mappings(Vec<MappingDef>),
+    Sampling(SamplingInfo),
     Chunk(Chunk),
     End(EndLine),
     Raw(u8, Vec<u8>),
@@ -876,6 +1037,108 @@ impl Parser {
                 self.frames.push((n, Frame::Thread(def)));
                 &["id", "name", "os_id"]
             }
+            "stacks" => {
+                self.frames.push((n, Frame::Stacks(vec![])));
+                &[]
+            }
+            "stack" => {
+                let def = StackDef {
+                    id: args.take("id")?,
+                    frames: parse_hex_list(args.take_token("frames"))
+                        .map_err(|e| format!("`frames`: {e}"))?,
+                };
+                match self.frames.last_mut() {
+                    Some((_, Frame::Stacks(defs))) => defs.push(def),
+                    _ => self.frames.push((n, Frame::Stacks(vec![def]))),
+                }
+                &["id", "frames"]
+            }
+            "symbols" => {
+                self.frames.push((n, Frame::Symbols(vec![])));
+                &[]
+            }
+            "symbol" | "symbol_frame" => {
+                let frame = (
+                    args.take_string("function", "")?,
+                    args.take::<Option<&str>>("file")?.map(str::to_owned),
+                    args.take("line")?,
+                    args.take("column")?,
+                );
+                if *word == "symbol" {
+                    let addr: u64 = args.take("addr")?;
+                    match self.frames.last_mut() {
+                        Some((_, Frame::Symbols(list))) => list.push((addr, vec![frame])),
+                        _ => self
+                            .frames
+                            .push((n, Frame::Symbols(vec![(addr, vec![frame])]))),
+                    }
+                    &["addr", "function", "file", "line", "column"]
+                } else {
+                    match self.frames.last_mut() {
+                        Some((_, Frame::Symbols(list))) if !list.is_empty() => {
+                            list.last_mut().expect("not empty").1.push(frame)
+                        }
+                        _ => return Err("a symbol_frame line must follow a symbol line".into()),
+                    }
+                    &["function", "file", "line", "column"]
+                }
+            }
+            "mappings" => {
+                self.frames.push((n, Frame::Mappings(vec![])));
+                &[]
+            }
+            "mapping" => {
+                let build_id = match args.take_token("build_id") {
+                    None => vec![],
+                    Some(t) => parse_hex_bytes(bare(t, "hex digits")?)
+                        .map_err(|e| format!("`build_id`: {e}"))?,
+                };
+                let def = MappingDef {
+                    start: args.take("start")?,
+                    end: args.take("end")?,
+                    file_offset: args.take("file_offset")?,
+                    path: args.take_string("path", "")?,
+                    build_id,
+                };
+                match self.frames.last_mut() {
+                    Some((_, Frame::Mappings(defs))) => defs.push(def),
+                    _ => self.frames.push((n, Frame::Mappings(vec![def]))),
+                }
+                &["start", "end", "file_offset", "path", "build_id"]
+            }
+            "sampling" => {
+                let info = SamplingInfo {
+                    cpu_method: args.take_string("cpu_method", "")?,
+                    cpu_reason: args.take_string("cpu_reason", "")?,
+                    cpu_hz: args.take("cpu_hz")?,
+                    stall_threshold_ns: args.take("stall_threshold_ns")?,
+                    max_frames: args.take("max_frames")?,
+                    cpu_samples: args.take("cpu_samples")?,
+                    stall_samples: args.take("stall_samples")?,
+                    lost_samples: args.take("lost_samples")?,
+                    truncated_stacks: args.take("truncated_stacks")?,
+                    stacks: args.take("stacks")?,
+                    addresses: args.take("addresses")?,
+                    resolved_addresses: args.take("resolved_addresses")?,
+                    symbolize_ns: args.take("symbolize_ns")?,
+                };
+                self.frames.push((n, Frame::Sampling(info)));
+                &[
+                    "cpu_method",
+                    "cpu_reason",
+                    "cpu_hz",
+                    "stall_threshold_ns",
+                    "max_frames",
+                    "cpu_samples",
+                    "stall_samples",
+                    "lost_samples",
+                    "truncated_stacks",
+                    "stacks",
+                    "addresses",
+                    "resolved_addresses",
+                    "symbolize_ns",
+                ]
+            }
             "chunk" => {
                 let thread: u32 = args.take("thread")?;
                 let next = self.next_seq.get(&thread).copied().unwrap_or(0);
@@ -918,7 +1181,8 @@ impl Parser {
                 return Err(format!(
                     "unknown record `{other}` (a line is an event `THREAD TIME KIND ARGS`, or \
                      one of header, feature, strings, string, locations, location, thread, \
-                     chunk, end, frame)"
+                     stacks, stack, symbols, symbol, symbol_frame, mappings, mapping, \
+                     sampling, chunk, end, frame)"
                 ));
             }
         };
@@ -1061,6 +1325,26 @@ impl Parser {
                 }
                 Frame::Thread(d) => {
                     put_frame(&mut out, kind::META, &postcard_bytes(&Meta::Thread(d)))
+                }
+                Frame::Stacks(d) => {
+                    put_frame(&mut out, kind::META, &postcard_bytes(&Meta::Stacks(d)))
+                }
+                Frame::Symbols(list) => {
+                    let sym = Symbols::build(list.iter().map(|(addr, frames)| {
+                        (
+                            *addr,
+                            frames
+                                .iter()
+                                .map(|(f, file, l, c)| (f.as_str(), file.as_deref(), *l, *c)),
+                        )
+                    }));
+                    put_frame(&mut out, kind::META, &postcard_bytes(&Meta::Symbols(sym)))
+                }
+                Frame::Mappings(d) => {
+                    put_frame(&mut out, kind::META, &postcard_bytes(&Meta::Mappings(d)))
+                }
+                Frame::Sampling(i) => {
+                    put_frame(&mut out, kind::META, &postcard_bytes(&Meta::Sampling(i)))
                 }
                 Frame::Chunk(c) => {
                     let h = EventChunkHeader {

@@ -6,8 +6,9 @@ use trace_format::build::TraceBuilder;
 use trace_format::codec::{self, EncodeState};
 use trace_format::text::{self, ParseError};
 use trace_format::{
-    End, Event, EventChunkHeader, Level, LocationId, PauseScope, StringId, TaskId, TaskKind,
-    ThreadKind, Trace, TraceWriter, WakeSource,
+    End, Event, EventChunkHeader, Level, LocationId, MappingDef, Meta, PauseScope, SamplingInfo,
+    StackDef, StackId, StringId, Symbols, TaskId, TaskKind, ThreadKind, Trace, TraceWriter,
+    WakeSource,
 };
 
 fn dump(bytes: &[u8]) -> String {
@@ -58,6 +59,19 @@ fn every_kind() -> Vec<Event<'static>> {
             frees: 2,
             alloc_bytes: 3,
             free_bytes: 4,
+        },
+        Event::AllocSampleAt {
+            size: u64::MAX,
+            task: TaskId(9),
+            stack: StackId(u32::MAX),
+        },
+        Event::CpuSample {
+            task: TaskId(0),
+            stack: StackId(1),
+        },
+        Event::StallSample {
+            task: TaskId(3),
+            stack: StackId(0),
         },
         Event::AllocSample {
             size: 9,
@@ -458,4 +472,123 @@ proptest::proptest! {
         w.write_events(&head, &events).unwrap();
         assert_round_trip(&w.into_inner());
     }
+}
+
+/// Stacks, symbols (inlined frames, unknown files), mappings and sampling information come
+/// back exactly, and the reader serves them.
+#[test]
+fn code_records_round_trip_and_read_back() {
+    let mut b = TraceBuilder::new();
+    b.meta(Meta::Stacks(vec![
+        StackDef {
+            id: 1,
+            frames: vec![0x5555_0000_1010, 0x5555_0000_2020, u64::MAX],
+        },
+        StackDef {
+            id: 2,
+            frames: vec![],
+        },
+    ]));
+    b.meta(Meta::Symbols(Symbols::build([
+        (
+            0x5555_0000_1010u64,
+            vec![
+                ("app::inner", Some("src/a.rs"), 3, 9),
+                ("app::burn_cpu", Some("src/a.rs"), 12, 5),
+            ],
+        ),
+        (0x5555_0000_2020, vec![("main", None, 0, 0)]),
+    ])));
+    b.meta(Meta::Mappings(vec![MappingDef {
+        start: 0x5555_0000_0000,
+        end: 0x5555_0010_0000,
+        file_offset: 0x1000,
+        path: "/usr/bin/app é".into(),
+        build_id: vec![0xde, 0xad, 0x00, 0x01],
+    }]));
+    b.meta(Meta::Sampling(SamplingInfo {
+        cpu_method: "timer_signal".into(),
+        cpu_reason: "perf_event_open: Permission denied".into(),
+        cpu_hz: 99,
+        stall_threshold_ns: 5_000_000,
+        max_frames: 128,
+        cpu_samples: 10,
+        stall_samples: 2,
+        lost_samples: 1,
+        truncated_stacks: 3,
+        stacks: 2,
+        addresses: 3,
+        resolved_addresses: 2,
+        symbolize_ns: 12_345,
+    }));
+    b.thread(1, "worker-0");
+    b.push(
+        1,
+        10,
+        Event::CpuSample {
+            task: TaskId(1),
+            stack: StackId(1),
+        },
+    );
+    let bytes = b.to_bytes();
+    let text = assert_round_trip(&bytes);
+    for want in [
+        "stack id=1 frames=0x555500001010,0x555500002020,0xffffffffffffffff\n",
+        "stack id=2\n",
+        "symbol addr=0x555500001010 function=\"app::inner\" file=\"src/a.rs\" line=3 column=9\n",
+        "symbol_frame function=\"app::burn_cpu\" file=\"src/a.rs\" line=12 column=5\n",
+        "symbol addr=0x555500002020 function=\"main\" line=0 column=0\n",
+        "build_id=dead0001\n",
+        "sampling cpu_method=\"timer_signal\"",
+        "1 10 cpu_sample task=1 stack=1\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(
+        !text.contains("frame kind="),
+        "a record was kept raw:\n{text}"
+    );
+
+    let trace = Trace::from_bytes(bytes).unwrap();
+    let code = trace.code();
+    let frames = code.stack(StackId(1)).unwrap();
+    assert_eq!(frames.len(), 3);
+    let names: Vec<_> = code.frames_at(frames[0]).map(|f| f.function).collect();
+    assert_eq!(names, ["app::inner", "app::burn_cpu"]);
+    let main = code.frames_at(frames[1]).next().unwrap();
+    assert_eq!((main.function, main.file), ("main", None));
+    assert_eq!(code.frames_at(frames[2]).count(), 0);
+    assert_eq!(code.mappings()[0].build_id, [0xde, 0xad, 0x00, 0x01]);
+    assert_eq!(code.sampling().unwrap().cpu_method, "timer_signal");
+    assert!(code.stack(StackId::NONE).is_none());
+}
+
+/// A later symbols record overrides an address an earlier one resolved
+/// (`trace-viewer symbolize` appends one).
+#[test]
+fn a_later_symbols_record_overrides_an_address() {
+    let mut b = TraceBuilder::new();
+    b.meta(Meta::Symbols(Symbols::build([(
+        0x10u64,
+        vec![("old", None, 0, 0)],
+    )])));
+    b.meta(Meta::Symbols(Symbols::build([
+        (0x10u64, vec![("new", Some("src/x.rs"), 1, 1)]),
+        (0x20, vec![("other", None, 0, 0)]),
+    ])));
+    let trace = Trace::from_bytes(b.to_bytes()).unwrap();
+    let f = trace.code().frames_at(0x10).next().unwrap();
+    assert_eq!((f.function, f.file, f.line), ("new", Some("src/x.rs"), 1));
+    assert_eq!(trace.code().resolved_count(), 2);
+}
+
+/// A symbols record not in the form writers produce is kept as a raw frame (and comes back).
+#[test]
+fn a_symbols_record_in_another_form_is_kept_raw() {
+    let mut sym = Symbols::build([(0x10u64, vec![("f", Some("a.rs"), 1, 1)])]);
+    sym.strings.push("unused".into());
+    let mut b = TraceBuilder::new();
+    b.meta(Meta::Symbols(sym));
+    let text = assert_round_trip(&b.to_bytes());
+    assert!(text.contains("frame kind=0x03"), "{text}");
 }
