@@ -180,7 +180,7 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::super::tests::{Steps, steps_strategy};
+    use super::super::testing::{Steps, steps_strategy};
     use super::super::{Level, Utilization, worst_windows};
     use super::*;
 
