@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use super::Utilization;
+use super::series::Utilization;
 
 /// A random step function: (start, [(duration, available)], total).
 #[derive(Debug, Clone)]

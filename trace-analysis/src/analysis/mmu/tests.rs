@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 
+use super::bounds::Level;
 use super::testing::steps_strategy;
 use super::*;
 
