@@ -4,8 +4,8 @@
 use super::*;
 use trace_format::build::TraceBuilder;
 use trace_format::{
-    ClockInfo, End, EventChunkHeader, PauseScope, StringId, TaskId, TaskKind, TraceWriter,
-    WakeSource,
+    ClockInfo, End, Event, EventChunkHeader, PauseScope, StringId, TaskId, TaskKind, ThreadKind,
+    Trace, TraceWriter, WakeSource,
 };
 
 fn summarize(bytes: Vec<u8>) -> Summary {
