@@ -1,4 +1,4 @@
-//! The worst disjoint windows of one length ([`worst_windows`](super::worst_windows)), chosen
+//! The worst disjoint windows of one length ([`worst_windows`]), chosen
 //! greedily in O(n log n) for n steps, plus O(log n) per window listed.
 //!
 //! For a window w, F(t) = ∫ u over `[t, t + w)` is piecewise linear in the window start t,
@@ -26,12 +26,71 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
-use super::Utilization;
+use serde::Serialize;
+
+use super::series::{Utilization, ratio};
+
+/// A window of the series and its mean utilization.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Window {
+    /// Start (ns, trace time).
+    pub start: u64,
+    /// End (ns, exclusive, trace time): `start` + the window length, plus any stretch with
+    /// no worker inside the window (not part of the series: see
+    /// [`Utilization::from_workers`]).
+    pub end: u64,
+    /// Mean of u over `[start, end)`.
+    pub utilization: f64,
+}
+
+/// The `n` worst disjoint windows of length `window`, worst first.
+///
+/// Chosen greedily: the first is a worst window overall (its utilization is
+/// [`mmu`](super::mmu())`(u, window)`), each next one is a worst window disjoint from those
+/// before it (the earliest on ties), until `n` are found or no disjoint window is left. Each
+/// window's `utilization` is exactly the mean of u over it.
+///
+/// A window of 0 gives no windows; a window of at least the series' duration gives the
+/// whole series as the one window. `n` may be anything (`usize::MAX`: every window of the
+/// greedy choice): the cost is O(s log s) for s steps plus O(log s) per window listed.
+/// Window times are trace times ([`Utilization::trace_time`]).
+///
+/// ```
+/// use trace_analysis::analysis::mmu::{Utilization, worst_windows};
+///
+/// let s = 1_000_000_000;
+/// let u = Utilization::from_steps(vec![0, s, 2 * s, 3 * s, 4 * s], vec![1, 0, 1, 0, 1], 1, 5 * s)?;
+/// let worst = worst_windows(&u, s, 3);
+/// // The two pauses, then the earliest of the windows of 1.
+/// assert_eq!(worst.iter().map(|w| (w.start / s, w.utilization)).collect::<Vec<_>>(),
+///            vec![(1, 0.0), (3, 0.0), (0, 1.0)]);
+/// # Ok::<(), trace_analysis::analysis::mmu::UtilizationError>(())
+/// ```
+pub fn worst_windows(u: &Utilization, window: u64, n: usize) -> Vec<Window> {
+    if n == 0 || window == 0 {
+        return Vec::new();
+    }
+    if window >= u.duration() {
+        return vec![Window {
+            start: u.trace_time(u.start()),
+            end: u.trace_time_end(u.end()),
+            utilization: u.mean(),
+        }];
+    }
+    u.worst(window, n)
+        .into_iter()
+        .map(|(start, f)| Window {
+            start: u.trace_time(start),
+            end: u.trace_time_end(start + window),
+            utilization: ratio(f, window, u.total),
+        })
+        .collect()
+}
 
 impl Utilization {
     /// Greedy worst disjoint windows: `(start, F)`, worst first, the earliest on ties; at
     /// most `n`. Requires `1 <= w < duration`.
-    pub(super) fn worst(&self, w: u64, n: usize) -> Vec<(u64, u64)> {
+    fn worst(&self, w: u64, n: usize) -> Vec<(u64, u64)> {
         let (first, last) = (self.start(), self.end() - w);
         let candidates = self.candidates(w, first, last);
         let mut tree = MinTree::new(&candidates);
@@ -180,8 +239,8 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::super::tests::{Steps, steps_strategy};
-    use super::super::{Level, Utilization, worst_windows};
+    use super::super::bounds::Level;
+    use super::super::testing::{Steps, steps_strategy};
     use super::*;
 
     /// The banded search this module replaced (quadratic in the number of windows listed),
