@@ -13,13 +13,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use trace_format::{LocationId, TaskKind};
-
 use super::counters::{CounterTrack, counter_tracks};
+use trace_analysis::analysis::groups::TaskGroups;
 use trace_analysis::analysis::states::paused_spans;
-use trace_analysis::model::{
-    BuildError, BuildOptions, LostMarker, Model, Nanos, Progress, Span, TaskIx,
-};
+use trace_analysis::model::{BuildError, BuildOptions, LostMarker, Model, Nanos, Progress, Span};
 use trace_analysis::open::open_model;
 
 /// One thread's regions at one nesting depth.
@@ -34,17 +31,6 @@ pub struct RegionRow {
 /// Region nesting depths drawn (deeper regions are left out of the lanes).
 pub const REGION_ROWS: usize = 6;
 
-/// Tasks spawned at one place: one collapsible group of task lanes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskGroup {
-    /// "file:line:col", or what kind of task it is when the location is unknown.
-    pub label: String,
-    /// The spawn location.
-    pub location: LocationId,
-    /// The tasks, in the order the model lists them (spawned ones by spawn time).
-    pub tasks: Vec<TaskIx>,
-}
-
 /// A loaded trace and what the window derives from it once.
 #[derive(Debug)]
 pub struct LoadedTrace {
@@ -58,8 +44,9 @@ pub struct LoadedTrace {
     pub valid_bytes: u64,
     /// When the file is corrupt part-way: the error; the model holds what precedes it.
     pub salvaged_from: Option<String>,
-    /// Tasks grouped by spawn location, groups in order of their first task.
-    pub groups: Vec<TaskGroup>,
+    /// The task groups (by spawn location, name and kind, as in the Tasks table and the
+    /// report), in order of their first task: one collapsible group of task lanes each.
+    pub groups: TaskGroups,
     /// The process-wide pauses merged into disjoint spans (input of the task states).
     pub paused: Vec<Span>,
     /// Each thread's thread-scoped pauses merged into disjoint spans.
@@ -103,7 +90,7 @@ impl LoadedTrace {
         model: Model,
         salvaged_from: Option<String>,
     ) -> LoadedTrace {
-        let groups = group_tasks(&model);
+        let groups = TaskGroups::of(&model);
         let paused = paused_spans(&model);
         let thread_paused = model
             .threads
@@ -195,43 +182,6 @@ impl LoadedTrace {
         }
         lines
     }
-}
-
-/// Groups tasks by spawn location; tasks with no known location by kind.
-fn group_tasks(model: &Model) -> Vec<TaskGroup> {
-    let mut index: std::collections::HashMap<(LocationId, u8), usize> = Default::default();
-    let mut groups: Vec<TaskGroup> = Vec::new();
-    for (ix, t) in model.tasks.iter().enumerate() {
-        let kind_key = if t.location == LocationId::NONE {
-            match t.kind {
-                Some(TaskKind::BlockOn) => 1,
-                Some(TaskKind::Blocking) => 2,
-                Some(TaskKind::Local) => 3,
-                Some(TaskKind::Async) => 4,
-                None => 5,
-            }
-        } else {
-            0
-        };
-        let g = *index.entry((t.location, kind_key)).or_insert_with(|| {
-            let label = match kind_key {
-                0 => model.location_label(t.location),
-                1 => "block_on".into(),
-                2 => "spawn_blocking (unknown location)".into(),
-                3 => "local tasks (unknown location)".into(),
-                4 => "tasks (unknown location)".into(),
-                _ => "tasks spawned before the recording".into(),
-            };
-            groups.push(TaskGroup {
-                label,
-                location: t.location,
-                tasks: Vec::new(),
-            });
-            groups.len() - 1
-        });
-        groups[g].tasks.push(ix as TaskIx);
-    }
-    groups
 }
 
 /// What a load ended with.
@@ -403,8 +353,9 @@ pub fn load(path: &Path, progress: &(dyn Fn(Progress) + Sync), cancel: &AtomicBo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trace_analysis::model::TaskIx;
     use trace_format::build::TraceBuilder;
-    use trace_format::{Event, StringId, TaskId};
+    use trace_format::{Event, LocationId, StringId, TaskId, TaskKind};
 
     fn spawn(b: &mut TraceBuilder, t: u64, task: u64, location: u32) {
         b.push(
@@ -451,10 +402,54 @@ mod tests {
             [
                 ("src/b.rs:20:9", vec![0, 2]),
                 ("src/a.rs:10:5", vec![1]),
-                ("tasks (unknown location)", vec![3]),
+                ("<unknown location>", vec![3]),
             ]
         );
         assert!(t.problems().is_empty(), "{:?}", t.problems());
+    }
+
+    #[test]
+    fn the_timeline_groups_tasks_as_the_tasks_table_does() {
+        // Two task names spawned at one place, and a task of unknown location: the
+        // timeline's groups are the breakdown's (the Tasks table's), with its labels.
+        let mut b = TraceBuilder::new();
+        b.location(1, "src/a.rs", 10, 5)
+            .string(7, "accept")
+            .string(8, "serve");
+        for (t, task, name) in [(10, 1, 7), (20, 2, 8), (30, 3, 7)] {
+            b.push(
+                1,
+                t,
+                Event::TaskSpawn {
+                    task: TaskId(task),
+                    kind: TaskKind::Async,
+                    tokio_id: task,
+                    parent: TaskId::NONE,
+                    location: LocationId(1),
+                    name: StringId(name),
+                },
+            );
+        }
+        spawn(&mut b, 40, 4, 0);
+        let t = LoadedTrace::from_bytes(b.to_bytes());
+        let breakdown = trace_analysis::analysis::breakdown::Breakdown::compute(
+            &t.model,
+            &trace_analysis::analysis::breakdown::BreakdownOptions::default(),
+        );
+        let timeline: Vec<(String, Vec<TaskIx>)> = t
+            .groups
+            .iter()
+            .map(|g| (g.label.clone(), g.tasks.clone()))
+            .collect();
+        let mut table: Vec<(String, Vec<TaskIx>)> = breakdown
+            .groups
+            .iter()
+            .map(|g| (g.label.clone(), g.task_ixs.clone()))
+            .collect();
+        // The table sorts by running time; the timeline lists groups by first spawn.
+        table.sort_by_key(|(_, tasks)| tasks[0]);
+        assert_eq!(timeline, table);
+        assert_eq!(timeline.len(), 3, "{timeline:?}");
     }
 
     #[test]
