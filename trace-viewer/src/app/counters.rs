@@ -374,7 +374,7 @@ pub fn scale(columns: &[Column]) -> (f64, f64) {
 mod tests {
     use super::*;
     use crate::app::layout::XMap;
-    use crate::app::state::TimeView;
+    use crate::app::view::TimeView;
 
     fn xmap(t0: f64, t1: f64, width: f32) -> XMap {
         XMap::new(&TimeView { start: t0, end: t1 }, 0.0, width)

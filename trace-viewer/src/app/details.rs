@@ -5,7 +5,7 @@
 use trace_format::{TaskId, TaskKind};
 
 use super::layout::Hit;
-use super::load_job::LoadedTrace;
+use super::open_trace::OpenTrace;
 use trace_analysis::analysis::breakdown::alloc_sample_weights;
 use trace_analysis::analysis::states::{StateTotals, TaskState, task_totals};
 use trace_analysis::model::{NO_TASK, Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
@@ -53,7 +53,7 @@ pub struct TaskDetails {
 
 impl TaskDetails {
     /// Gathers the details of `task` (walks its polls once and all tasks once).
-    pub fn compute(trace: &LoadedTrace, task: TaskIx) -> TaskDetails {
+    pub fn compute(trace: &OpenTrace, task: TaskIx) -> TaskDetails {
         let model = &trace.model;
         let t = &model.tasks[task as usize];
         let totals = task_totals(model, task, &trace.paused);
@@ -118,7 +118,7 @@ impl TaskDetails {
 }
 
 /// The index in `Model::polls` of `p`, a reference into it.
-fn poll_index(trace: &LoadedTrace, p: &Poll) -> u32 {
+fn poll_index(trace: &OpenTrace, p: &Poll) -> u32 {
     let base = trace.model.polls.as_ptr() as usize;
     ((p as *const Poll as usize - base) / std::mem::size_of::<Poll>()) as u32
 }
@@ -144,7 +144,7 @@ pub struct PollDetails {
 
 impl PollDetails {
     /// The details of poll `poll`.
-    pub fn compute(trace: &LoadedTrace, poll: u32) -> PollDetails {
+    pub fn compute(trace: &OpenTrace, poll: u32) -> PollDetails {
         let model = &trace.model;
         let p = model.polls[poll as usize];
         let number = model
@@ -186,7 +186,7 @@ pub struct ThreadDetails {
 
 impl ThreadDetails {
     /// Gathers the details of `thread` (walks its polls once).
-    pub fn compute(trace: &LoadedTrace, thread: ThreadIx) -> ThreadDetails {
+    pub fn compute(trace: &OpenTrace, thread: ThreadIx) -> ThreadDetails {
         let model = &trace.model;
         let t = &model.threads[thread as usize];
         let polls = model.thread_polls(thread);
@@ -205,7 +205,7 @@ impl ThreadDetails {
 
 /// The wake that ended a wait of `task` that ran until `end`: the first wake of the task at
 /// or after `start` and at or before `end`.
-pub fn wake_ending(trace: &LoadedTrace, task: TaskIx, span: Span) -> Option<Wake> {
+pub fn wake_ending(trace: &OpenTrace, task: TaskIx, span: Span) -> Option<Wake> {
     let wakes = trace.model.task_wakes(task);
     let i = wakes.partition_point(|w| w.time < span.start);
     wakes.get(i).filter(|w| w.time <= span.end).copied()
@@ -214,7 +214,7 @@ pub fn wake_ending(trace: &LoadedTrace, task: TaskIx, span: Span) -> Option<Wake
 /// The wake that made poll `poll` runnable: the task's last wake at or before the poll's
 /// start, and after its previous poll started (a wake during a poll readies the next one).
 /// `None` for a first poll (made runnable by its spawn) or without wake events.
-pub fn wake_before_poll(trace: &LoadedTrace, poll: u32) -> Option<Wake> {
+pub fn wake_before_poll(trace: &OpenTrace, poll: u32) -> Option<Wake> {
     let model = &trace.model;
     let p = model.polls[poll as usize];
     let previous = model
@@ -277,7 +277,7 @@ pub fn wait_label(r: trace_analysis::analysis::states::WaitReason) -> &'static s
 }
 
 /// The tooltip of a timeline item: a title line, then details.
-pub fn describe_hit(trace: &LoadedTrace, hit: &Hit) -> Vec<String> {
+pub fn describe_hit(trace: &OpenTrace, hit: &Hit) -> Vec<String> {
     let model = &trace.model;
     let at = |span: Span| {
         format!(
@@ -399,7 +399,7 @@ pub const LOG_LINES_SHOWN: usize = 6;
 /// The tooltip of `count` log lines of `thread` from `first` (an index into its
 /// `logs_by_thread`): level, target and message of each (up to [`LOG_LINES_SHOWN`]), the
 /// time and the task of a single one.
-pub fn describe_logs(trace: &LoadedTrace, thread: ThreadIx, first: u32, count: u32) -> Vec<String> {
+pub fn describe_logs(trace: &OpenTrace, thread: ThreadIx, first: u32, count: u32) -> Vec<String> {
     let model = &trace.model;
     let ixs = &trace.logs_by_thread[thread as usize];
     let (lo, hi) = (
@@ -451,7 +451,7 @@ pub fn describe_logs(trace: &LoadedTrace, thread: ThreadIx, first: u32, count: u
 
 /// The tooltip of a counter lane at time `t`: its name, its value there, and how a derived
 /// series was computed.
-pub fn describe_counter(trace: &LoadedTrace, track: usize, t: Nanos) -> Vec<String> {
+pub fn describe_counter(trace: &OpenTrace, track: usize, t: Nanos) -> Vec<String> {
     let c = &trace.counters[track];
     let mut lines = vec![c.label.clone()];
     lines.push(match c.value_at(t) {
@@ -470,14 +470,14 @@ mod tests {
     use trace_analysis::analysis::states::WaitReason;
     use trace_analysis::synthetic::Synthetic;
 
-    fn loaded(s: &Synthetic) -> LoadedTrace {
-        LoadedTrace::from_bytes(s.bytes())
+    fn opened(s: &Synthetic) -> OpenTrace {
+        OpenTrace::from_bytes(s.bytes())
     }
 
     #[test]
     fn task_details_add_up_and_name_the_task() {
         let s = Synthetic::default();
-        let t = loaded(&s);
+        let t = opened(&s);
         let d = TaskDetails::compute(&t, 0);
         assert_eq!(d.id, TaskId(1));
         assert_eq!(d.location, "src/service.rs:10:5");
@@ -526,7 +526,7 @@ mod tests {
             );
             b.push(1, t + 2, Event::PollEnd { ready: false });
         }
-        let t = LoadedTrace::from_bytes(b.to_bytes());
+        let t = OpenTrace::from_bytes(b.to_bytes());
         let task = t
             .model
             .tasks
@@ -542,7 +542,7 @@ mod tests {
     #[test]
     fn poll_details_number_the_poll() {
         let s = Synthetic::default();
-        let t = loaded(&s);
+        let t = opened(&s);
         let polls: Vec<&Poll> = t.model.task_polls(2).collect();
         let third = poll_index(&t, polls[2]);
         let d = PollDetails::compute(&t, third);
@@ -555,7 +555,7 @@ mod tests {
     #[test]
     fn the_wake_that_ended_a_wait_is_found() {
         let s = Synthetic::default();
-        let t = loaded(&s);
+        let t = opened(&s);
         let wake = t.model.task_wakes(0)[0];
         let found = wake_ending(&t, 0, Span::new(wake.time - 10, wake.time + 10)).unwrap();
         assert_eq!(found, wake);
@@ -569,7 +569,7 @@ mod tests {
     #[test]
     fn a_poll_knows_the_wake_that_readied_it() {
         let s = Synthetic::default();
-        let t = loaded(&s);
+        let t = opened(&s);
         let polls: Vec<u32> = t.model.task_polls(0).map(|p| poll_index(&t, p)).collect();
         // The first poll follows the spawn; each later one a wake just before it.
         assert!(wake_before_poll(&t, polls[0]).is_none());
@@ -592,7 +592,7 @@ mod tests {
             regions_every: 1,
             ..Synthetic::default()
         };
-        let t = loaded(&s);
+        let t = opened(&s);
         let w = t.model.workers()[0];
         let one = describe_logs(&t, w, 0, 1);
         assert_eq!(one[0], format!("INFO {LOG_TARGET}: {LOG_MESSAGE}"));
@@ -623,7 +623,7 @@ mod tests {
             sample_ns: 20_000,
             ..Synthetic::default()
         };
-        let t = loaded(&s);
+        let t = opened(&s);
         // Track 2 is the global queue: sample k (at (k + 1) × 20 µs) is k % 5.
         assert_eq!(t.counters[2].label, "global queue");
         let lines = describe_counter(&t, 2, 3 * 20_000 + 5);
@@ -638,7 +638,7 @@ mod tests {
             lost: true,
             ..Synthetic::default()
         };
-        let t = loaded(&s);
+        let t = opened(&s);
         let poll = t.model.task_polls(0).next().unwrap();
         let lines = describe_hit(&t, &Hit::Poll(poll_index(&t, poll)));
         assert_eq!(lines[0], "src/service.rs:10:5 #1");

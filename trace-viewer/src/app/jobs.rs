@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 
-use super::load_job::LoadedTrace;
+use super::open_trace::OpenTrace;
 use trace_analysis::export::chrome::{ChromeOptions, ExportStats, write_chrome};
 use trace_analysis::model::Span;
 
@@ -133,7 +133,7 @@ pub fn default_export_path(trace: &Path) -> PathBuf {
 /// Exports `trace` as Chrome trace JSON (for Perfetto) to `request.path`, removing the
 /// file again if writing fails or is canceled.
 pub fn export(
-    trace: &LoadedTrace,
+    trace: &OpenTrace,
     request: &ExportRequest,
     handle: &JobHandle,
 ) -> Result<ExportStats, String> {
@@ -195,15 +195,15 @@ mod tests {
     use super::*;
     use trace_analysis::synthetic::Synthetic;
 
-    fn loaded() -> Arc<LoadedTrace> {
-        Arc::new(LoadedTrace::from_bytes(Synthetic::default().bytes()))
+    fn opened() -> Arc<OpenTrace> {
+        Arc::new(OpenTrace::from_bytes(Synthetic::default().bytes()))
     }
 
     #[test]
     fn export_writes_perfetto_json_in_the_background() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.json");
-        let trace = loaded();
+        let trace = opened();
         let request = ExportRequest {
             path: path.clone(),
             range: None,
@@ -220,7 +220,7 @@ mod tests {
     fn a_canceled_export_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.json");
-        let trace = loaded();
+        let trace = opened();
         let request = ExportRequest {
             path: path.clone(),
             range: None,
@@ -240,7 +240,7 @@ mod tests {
     #[test]
     fn exporting_onto_a_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let trace = loaded();
+        let trace = opened();
         let request = ExportRequest {
             path: dir.path().to_path_buf(),
             range: None,

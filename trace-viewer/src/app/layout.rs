@@ -21,8 +21,8 @@ use std::ops::Range;
 use egui::{Pos2, Rect, pos2};
 
 use super::counters::{Column, fold_columns, gallop, scale};
-use super::load_job::LoadedTrace;
-use super::state::TimeView;
+use super::open_trace::OpenTrace;
+use super::view::TimeView;
 use trace_analysis::analysis::states::{Segment, TaskState, for_each_segment};
 use trace_analysis::model::{NO_TASK, Nanos, Span, TaskIx, ThreadIx, Wake};
 use trace_format::{Level, StringId};
@@ -55,7 +55,7 @@ pub const EXPAND_LIMIT: usize = 32;
 pub enum LaneKind {
     /// A thread: the polls it ran, its idle (parked) time, its pauses and holes in its data.
     Thread(ThreadIx),
-    /// The header of a task group (an index into [`LoadedTrace::groups`]).
+    /// The header of a task group (an index into [`OpenTrace::groups`]).
     Group(usize),
     /// One task: its states over its lifetime.
     Task {
@@ -68,7 +68,7 @@ pub enum LaneKind {
     Regions(ThreadIx),
     /// The header of the counter lanes.
     CounterHeader,
-    /// A counter (an index into [`LoadedTrace::counters`]).
+    /// A counter (an index into [`OpenTrace::counters`]).
     Counter(usize),
 }
 
@@ -109,13 +109,13 @@ pub struct Lanes {
 impl Lanes {
     /// The lanes of `trace`, with the groups whose flag in `collapsed` is set shown as their
     /// header only.
-    pub fn build(trace: &LoadedTrace, collapsed: &[bool]) -> Lanes {
+    pub fn build(trace: &OpenTrace, collapsed: &[bool]) -> Lanes {
         Self::build_with(trace, collapsed, Sections::default())
     }
 
     /// [`Lanes::build`], with the other sections folded as `sections` says: threads, then
     /// counters, then task groups.
-    pub fn build_with(trace: &LoadedTrace, collapsed: &[bool], sections: Sections) -> Lanes {
+    pub fn build_with(trace: &OpenTrace, collapsed: &[bool], sections: Sections) -> Lanes {
         let mut lanes = Lanes::default();
         for t in thread_order(trace) {
             lanes.push(LaneKind::Thread(t), THREAD_LANE_HEIGHT);
@@ -174,7 +174,7 @@ impl Lanes {
 }
 
 /// Which groups start collapsed: those with more than [`EXPAND_LIMIT`] tasks.
-pub fn default_collapsed(trace: &LoadedTrace) -> Vec<bool> {
+pub fn default_collapsed(trace: &OpenTrace) -> Vec<bool> {
     trace
         .groups
         .iter()
@@ -185,7 +185,7 @@ pub fn default_collapsed(trace: &LoadedTrace) -> Vec<bool> {
 /// Threads in lane order: workers by index, then blocking-pool threads, then other threads
 /// that ran polls, paused or left regions or logs (the `block_on` thread, application
 /// threads using `tracing`), each by id.
-pub fn thread_order(trace: &LoadedTrace) -> Vec<ThreadIx> {
+pub fn thread_order(trace: &OpenTrace) -> Vec<ThreadIx> {
     use trace_format::ThreadKind;
     let model = &trace.model;
     let mut order = model.workers();
@@ -391,7 +391,7 @@ impl SegmentCache {
     pub const MAX_SEGMENTS: usize = 8_000_000;
 
     /// The segments of `task`, by time.
-    pub fn get(&mut self, trace: &LoadedTrace, task: TaskIx) -> &[Segment] {
+    pub fn get(&mut self, trace: &OpenTrace, task: TaskIx) -> &[Segment] {
         if !self.map.contains_key(&task) {
             let mut v = Vec::with_capacity(trace.model.task_poll_count(task) as usize * 3 + 2);
             for_each_segment(&trace.model, task, &trace.paused, |s| v.push(s));
@@ -525,7 +525,7 @@ pub enum Hit {
     },
     /// Log lines close together (one when `count` is 1).
     Logs {
-        /// The first: an index into the thread's `LoadedTrace::logs_by_thread`.
+        /// The first: an index into the thread's `OpenTrace::logs_by_thread`.
         first: u32,
         /// How many (the thread's lines from `first` on).
         count: u32,
@@ -593,7 +593,7 @@ pub struct Scene {
 pub struct CounterLane {
     /// The lane.
     pub lane: usize,
-    /// The track (an index into [`LoadedTrace::counters`]).
+    /// The track (an index into [`OpenTrace::counters`]).
     pub track: usize,
     /// Its screen rectangle.
     pub rect: Rect,
@@ -612,7 +612,7 @@ impl CounterLane {
     }
 
     /// The lane's name with the top of its scale: "heap in use  ≤ 12 MiB".
-    pub fn caption(&self, trace: &LoadedTrace) -> String {
+    pub fn caption(&self, trace: &OpenTrace) -> String {
         let t = &trace.counters[self.track];
         format!("{}  ≤ {}", t.label, t.unit.format(self.scale.1))
     }
@@ -684,7 +684,7 @@ impl Scene {
 /// The inputs of [`build_scene`].
 pub struct SceneInput<'a> {
     /// The trace.
-    pub trace: &'a LoadedTrace,
+    pub trace: &'a OpenTrace,
     /// Its lanes.
     pub lanes: &'a Lanes,
     /// The visible time range.
@@ -901,7 +901,7 @@ fn hrect(x0: f32, x1: f32, y0: f32, y1: f32) -> Rect {
 
 /// Lays out lane `li` (at `lane` on screen): a thread's idle stretches, polls, pauses and
 /// lost-data markers, over the time range `scene.xmap` shows.
-fn thread_lane(scene: &mut Scene, trace: &LoadedTrace, thread: ThreadIx, li: usize, lane: Rect) {
+fn thread_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usize, lane: Rect) {
     let xmap = &{ scene.xmap }; // a copy: `scene` is borrowed mutably below
     let (t0, t1) = xmap.visible_nanos();
     let model = &trace.model;
@@ -1012,7 +1012,7 @@ fn thread_lane(scene: &mut Scene, trace: &LoadedTrace, thread: ThreadIx, li: usi
 
 /// A thread's regions (a row per depth, folded like polls) and its log lines (a marker per
 /// few points, standing for the lines there).
-fn regions_lane(scene: &mut Scene, trace: &LoadedTrace, thread: ThreadIx, li: usize, lane: Rect) {
+fn regions_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usize, lane: Rect) {
     let xmap = &{ scene.xmap }; // a copy: `scene` is borrowed mutably below
     let (t0, t1) = xmap.visible_nanos();
     let regions = &trace.model.threads[thread as usize].regions;

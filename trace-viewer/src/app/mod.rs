@@ -9,9 +9,9 @@
 //! - [`counters`]: counter tracks and their folding per pixel column — pure;
 //! - [`details`]: what the details panel and tooltips say — pure;
 //! - [`search`]: what a search matches and the next match in time — pure;
-//! - [`load_job`]: loading on a background thread with progress and cancel;
+//! - [`open_job`]: loading on a background thread with progress and cancel;
 //! - [`recent`]: the recent-files list and the small file it is kept in;
-//! - [`session`]: an open trace with its view and selection;
+//! - [`tv`]: an open trace with its view and selection;
 //! - [`panels`] and [`widgets`]: drawing, and turning input into calls on the above;
 //! - [`synthetic`]: generated traces for tests and benchmarks.
 //!
@@ -22,15 +22,16 @@ pub mod counters;
 pub mod details;
 pub mod jobs;
 pub mod layout;
-pub mod load_job;
 pub mod mmu_data;
+pub mod open_job;
+pub mod open_trace;
 pub mod panels;
 pub mod range;
 pub mod recent;
 pub mod search;
-pub mod session;
-pub mod state;
 pub mod table;
+pub mod trace_view;
+pub mod view;
 pub mod widgets;
 
 use std::ffi::OsString;
@@ -39,9 +40,9 @@ use std::sync::mpsc;
 
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 
-use load_job::{LoadJob, LoadOutcome};
+use open_job::{OpenJob, OpenOutcome};
 use recent::RecentFiles;
-use session::{Session, Tab};
+use trace_view::{Tab, TraceView};
 
 /// The Timeline tab's name.
 pub const TAB_TIMELINE: &str = "Timeline";
@@ -55,8 +56,8 @@ pub const TAB_MMU: &str = "MMU";
 pub enum Screen {
     /// Nothing open.
     Empty,
-    /// A trace is loading.
-    Loading(LoadJob),
+    /// A trace is being opened.
+    Opening(OpenJob),
     /// The trace could not be shown.
     Failed {
         /// The file.
@@ -65,7 +66,7 @@ pub enum Screen {
         error: String,
     },
     /// A trace is open.
-    Loaded(Box<Session>),
+    Open(Box<TraceView>),
 }
 
 /// Something a panel asks the app to do.
@@ -83,8 +84,8 @@ pub enum Action {
     HideOpenDialog,
     /// Open this file.
     Open(PathBuf),
-    /// Cancel the load in progress.
-    CancelLoad,
+    /// Cancel the opening in progress.
+    CancelOpen,
     /// Close the open trace.
     CloseTrace,
     /// Quit.
@@ -127,13 +128,13 @@ pub struct ViewerApp {
     picking: Option<mpsc::Receiver<Option<PathBuf>>>,
     /// The "Open" window's text, while it is shown.
     open_dialog: Option<String>,
-    /// A line about what just happened (e.g. a canceled load), shown on the empty screen.
+    /// A line about what just happened (e.g. a canceled opening), shown on the empty screen.
     notice: Option<String>,
     ctx: egui::Context,
 }
 
 impl ViewerApp {
-    /// A window showing nothing, or loading `path`; recent files kept in memory only, no
+    /// A window showing nothing, or opening `path`; recent files kept in memory only, no
     /// native dialog.
     pub fn new(ctx: &egui::Context, path: Option<PathBuf>) -> ViewerApp {
         Self::with_options(ctx, path, AppOptions::default())
@@ -148,7 +149,7 @@ impl ViewerApp {
         let mut app = ViewerApp {
             screen: Screen::Empty,
             recent: match options.recent_file {
-                Some(f) => RecentFiles::load(f),
+                Some(f) => RecentFiles::read_from(f),
                 None => RecentFiles::in_memory(),
             },
             native_dialog: options.native_dialog,
@@ -163,22 +164,22 @@ impl ViewerApp {
         app
     }
 
-    /// Starts loading `path` (whatever was open is closed).
+    /// Starts opening `path` (whatever was open is closed).
     pub fn open(&mut self, path: PathBuf) {
-        if let Screen::Loading(job) = &self.screen {
+        if let Screen::Opening(job) = &self.screen {
             job.cancel();
         }
         let ctx = self.ctx.clone();
         self.notice = None;
         self.open_dialog = None;
-        self.screen = Screen::Loading(LoadJob::start(path, move || ctx.request_repaint()));
+        self.screen = Screen::Opening(OpenJob::start(path, move || ctx.request_repaint()));
     }
 
     /// Shows the progress of `job` (started by the caller, e.g. with a progress hook of its
     /// own) and the trace when it is done.
-    pub fn adopt(&mut self, job: LoadJob) {
+    pub fn adopt(&mut self, job: OpenJob) {
         self.notice = None;
-        self.screen = Screen::Loading(job);
+        self.screen = Screen::Opening(job);
     }
 
     /// What is shown.
@@ -187,24 +188,24 @@ impl ViewerApp {
     }
 
     /// The open trace, if any.
-    pub fn session(&self) -> Option<&Session> {
+    pub fn trace_view(&self) -> Option<&TraceView> {
         match &self.screen {
-            Screen::Loaded(s) => Some(s),
+            Screen::Open(s) => Some(s),
             _ => None,
         }
     }
 
     /// The open trace, if any, to change.
-    pub fn session_mut(&mut self) -> Option<&mut Session> {
+    pub fn trace_view_mut(&mut self) -> Option<&mut TraceView> {
         match &mut self.screen {
-            Screen::Loaded(s) => Some(s),
+            Screen::Open(s) => Some(s),
             _ => None,
         }
     }
 
-    /// True while a trace is loading.
-    pub fn is_loading(&self) -> bool {
-        matches!(self.screen, Screen::Loading(_))
+    /// True while a trace is being opened.
+    pub fn is_opening(&self) -> bool {
+        matches!(self.screen, Screen::Opening(_))
     }
 
     /// The recent-files list.
@@ -266,25 +267,25 @@ impl ViewerApp {
         self.notice.as_deref()
     }
 
-    /// Picks up a finished load.
-    fn poll_load(&mut self) {
-        let Screen::Loading(job) = &self.screen else {
+    /// Picks up a finished opening.
+    fn poll_open(&mut self) {
+        let Screen::Opening(job) = &self.screen else {
             return;
         };
         let Some(outcome) = job.poll() else {
             return;
         };
         self.screen = match outcome {
-            LoadOutcome::Loaded(trace) => {
+            OpenOutcome::Opened(trace) => {
                 self.recent.add(&trace.path);
                 let title = format!("{} — trace-viewer", trace.path.display());
                 self.ctx
                     .send_viewport_cmd(egui::ViewportCommand::Title(title));
-                Screen::Loaded(Box::new(Session::new(trace)))
+                Screen::Open(Box::new(TraceView::new(trace)))
             }
-            LoadOutcome::Failed { path, error } => Screen::Failed { path, error },
-            LoadOutcome::Canceled => {
-                self.notice = Some("Loading was canceled.".into());
+            OpenOutcome::Failed { path, error } => Screen::Failed { path, error },
+            OpenOutcome::Canceled => {
+                self.notice = Some("Opening was canceled.".into());
                 Screen::Empty
             }
         };
@@ -299,52 +300,52 @@ impl ViewerApp {
             Action::ShowOpenDialog | Action::ShowOpenPathDialog => {
                 let current = match &self.screen {
                     Screen::Failed { path, .. } => path.display().to_string(),
-                    Screen::Loaded(s) => s.trace.path.display().to_string(),
+                    Screen::Open(s) => s.trace.path.display().to_string(),
                     _ => String::new(),
                 };
                 self.open_dialog = Some(current);
             }
             Action::HideOpenDialog => self.open_dialog = None,
             Action::Open(path) => self.open(path),
-            Action::CancelLoad => {
-                if let Screen::Loading(job) = &self.screen {
+            Action::CancelOpen => {
+                if let Screen::Opening(job) = &self.screen {
                     job.cancel();
                 }
             }
             Action::CloseTrace => {
-                if let Screen::Loading(job) = &self.screen {
+                if let Screen::Opening(job) = &self.screen {
                     job.cancel();
                 }
                 self.screen = Screen::Empty;
             }
             Action::Quit => self.ctx.send_viewport_cmd(egui::ViewportCommand::Close),
             Action::Fit => {
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.fit_selection();
                 }
             }
             Action::FitAll => {
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.view.fit_all();
                 }
             }
             Action::CollapseAll(c) => {
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.set_all_collapsed(c);
                 }
             }
             Action::DismissBanner => {
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.banner_dismissed = true;
                 }
             }
             Action::ShowExport => {
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.show_export();
                 }
             }
             Action::HideExport => {
-                if let Some(s) = self.session_mut()
+                if let Some(s) = self.trace_view_mut()
                     && let Some(e) = s.export.take()
                     && let Some(job) = e.job
                 {
@@ -353,12 +354,12 @@ impl ViewerApp {
             }
             Action::StartExport => {
                 let ctx = self.ctx.clone();
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.start_export(move || ctx.request_repaint());
                 }
             }
             Action::CancelExport => {
-                if let Some(s) = self.session_mut()
+                if let Some(s) = self.trace_view_mut()
                     && let Some(job) = s.export.as_ref().and_then(|e| e.job.as_ref())
                 {
                     job.cancel();
@@ -375,13 +376,13 @@ impl ViewerApp {
 
 impl eframe::App for ViewerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.poll_load();
+        self.poll_open();
         self.poll_picker();
         let wake = {
             let ctx = ctx.clone();
             move || ctx.request_repaint()
         };
-        if let Some(s) = self.session_mut() {
+        if let Some(s) = self.trace_view_mut() {
             s.poll_jobs();
             s.ensure_analyses(wake);
         }
@@ -397,13 +398,13 @@ impl eframe::App for ViewerApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let mut actions = Vec::new();
         egui::Panel::top("menu").show(ui, |ui| {
-            let has_trace = self.session().is_some();
+            let has_trace = self.trace_view().is_some();
             actions.extend(panels::menu::bar(ui, has_trace, self.recent.entries()));
         });
-        if let Screen::Loaded(session) = &mut self.screen {
-            if session.banner_shown() {
+        if let Screen::Open(tv) = &mut self.screen {
+            if tv.banner_shown() {
                 egui::Panel::top("banner").show(ui, |ui| {
-                    actions.extend(panels::status::banner(ui, &session.problems));
+                    actions.extend(panels::status::banner(ui, &tv.problems));
                 });
             }
             egui::Panel::top("tabs").show(ui, |ui| {
@@ -413,26 +414,26 @@ impl eframe::App for ViewerApp {
                         (Tab::Tasks, TAB_TASKS),
                         (Tab::Mmu, TAB_MMU),
                     ] {
-                        if ui.selectable_label(session.tab == tab, name).clicked() {
-                            session.tab = tab;
+                        if ui.selectable_label(tv.tab == tab, name).clicked() {
+                            tv.tab = tab;
                         }
                     }
                 });
             });
-            if session.tab == Tab::Timeline && session.search.open {
-                let viewport = session.scene.area.height();
+            if tv.tab == Tab::Timeline && tv.search.open {
+                let viewport = tv.scene.area.height();
                 egui::Panel::top("search").show(ui, |ui| {
-                    panels::search::bar(ui, session, viewport);
+                    panels::search::bar(ui, tv, viewport);
                 });
             }
-            if session.tab == Tab::Timeline
-                && (session.view.selection.is_some()
-                    || (session.view.range.is_some() && session.view.range_anchor.is_none()))
+            if tv.tab == Tab::Timeline
+                && (tv.view.selection.is_some()
+                    || (tv.view.range.is_some() && tv.view.range_anchor.is_none()))
             {
-                let viewport = session.scene.area.height();
+                let viewport = tv.scene.area.height();
                 egui::Panel::right("details")
                     .default_size(340.0)
-                    .show(ui, |ui| panels::details::show(ui, session, viewport));
+                    .show(ui, |ui| panels::details::show(ui, tv, viewport));
             }
         }
         egui::CentralPanel::default().show(ui, |ui| match &mut self.screen {
@@ -441,8 +442,8 @@ impl eframe::App for ViewerApp {
                 self.notice.as_deref(),
                 self.recent.entries(),
             )),
-            Screen::Loading(job) => {
-                actions.extend(panels::status::loading(ui, job));
+            Screen::Opening(job) => {
+                actions.extend(panels::status::opening(ui, job));
                 // Keep the progress moving even if no chunk reports for a while.
                 ui.ctx()
                     .request_repaint_after(std::time::Duration::from_millis(100));
@@ -450,17 +451,17 @@ impl eframe::App for ViewerApp {
             Screen::Failed { path, error } => {
                 actions.extend(panels::status::error(ui, path, error));
             }
-            Screen::Loaded(session) => {
-                let viewport = session.scene.area.height();
+            Screen::Open(tv) => {
+                let viewport = tv.scene.area.height();
                 let viewport = if viewport.is_finite() && viewport > 0.0 {
                     viewport
                 } else {
                     600.0
                 };
-                match session.tab {
-                    Tab::Timeline => panels::timeline::show(ui, session),
-                    Tab::Tasks => panels::tasks::show(ui, session, viewport),
-                    Tab::Mmu => panels::mmu::show(ui, session),
+                match tv.tab {
+                    Tab::Timeline => panels::timeline::show(ui, tv),
+                    Tab::Tasks => panels::tasks::show(ui, tv, viewport),
+                    Tab::Mmu => panels::mmu::show(ui, tv),
                 }
             }
         });
@@ -471,9 +472,9 @@ impl eframe::App for ViewerApp {
                 self.native_dialog,
             ));
         }
-        if let Screen::Loaded(session) = &mut self.screen {
-            let visible = session.visible_span();
-            if let Some(state) = &mut session.export {
+        if let Screen::Open(tv) = &mut self.screen {
+            let visible = tv.visible_span();
+            if let Some(state) = &mut tv.export {
                 actions.extend(panels::export::window(ui.ctx(), state, visible));
             }
         }
@@ -497,7 +498,7 @@ pub fn display_problem(env: impl Fn(&str) -> Option<OsString>) -> Option<String>
     })
 }
 
-/// Opens the window, loading `path` if given; returns when it is closed. Fails with a
+/// Opens the window, opening `path` in it if given; returns when it is closed. Fails with a
 /// message when the window cannot be opened (no display, no OpenGL).
 pub fn run_window(path: Option<PathBuf>) -> Result<(), String> {
     if let Some(problem) = display_problem(|k| std::env::var_os(k)) {

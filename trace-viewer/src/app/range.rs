@@ -3,7 +3,7 @@
 //! thread when the range is chosen.
 
 use super::layout::{disjoint_in, thread_order};
-use super::load_job::LoadedTrace;
+use super::open_trace::OpenTrace;
 use trace_analysis::analysis::states::{StateTotals, for_each_segment};
 use trace_analysis::model::{Nanos, Span, TaskIx};
 
@@ -33,7 +33,7 @@ pub struct RangeSummary {
 
 impl RangeSummary {
     /// Sums what `span` holds (walks the polls of the tasks alive in it).
-    pub fn compute(trace: &LoadedTrace, span: Span) -> RangeSummary {
+    pub fn compute(trace: &OpenTrace, span: Span) -> RangeSummary {
         let model = &trace.model;
         let mut totals = StateTotals::default();
         let mut tasks = 0;
@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn a_range_sums_the_states_of_the_tasks_alive_in_it() {
         let s = Synthetic::default();
-        let t = LoadedTrace::from_bytes(s.bytes());
+        let t = OpenTrace::from_bytes(s.bytes());
         // The second round of worker 0.
         let span = Span::new(s.round_start(0, 1), s.round_start(0, 2));
         let r = RangeSummary::compute(&t, span);

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use super::load_job::LoadedTrace;
+use super::open_trace::OpenTrace;
 use trace_analysis::model::{Nanos, Span, TaskIx, ThreadIx};
 
 /// One thing found.
@@ -28,7 +28,7 @@ pub enum Found {
 
 impl Found {
     /// What the timeline zooms to: the task's lifetime or the region.
-    pub fn span(&self, trace: &LoadedTrace) -> Span {
+    pub fn span(&self, trace: &OpenTrace) -> Span {
         let model = &trace.model;
         match *self {
             Found::Task(t) => model.tasks[t as usize].lifetime(model.end),
@@ -39,7 +39,7 @@ impl Found {
     }
 
     /// The order of matches: by start, then tasks before regions, then by index.
-    fn key(&self, trace: &LoadedTrace) -> (Nanos, u8, u64) {
+    fn key(&self, trace: &OpenTrace) -> (Nanos, u8, u64) {
         let start = self.span(trace).start;
         match *self {
             Found::Task(t) => (start, 0, u64::from(t)),
@@ -50,7 +50,7 @@ impl Found {
     }
 
     /// A line for the search bar: "task src/x.rs:10:5 #3" or "region parse on worker 0".
-    pub fn describe(&self, trace: &LoadedTrace) -> String {
+    pub fn describe(&self, trace: &OpenTrace) -> String {
         let model = &trace.model;
         match *self {
             Found::Task(t) => format!("task {}", model.task_label(t)),
@@ -81,7 +81,7 @@ pub struct Matches {
 
 impl Matches {
     /// Finds what `query` matches in `trace` (nothing for a blank query).
-    pub fn find(trace: &LoadedTrace, query: &str) -> Matches {
+    pub fn find(trace: &OpenTrace, query: &str) -> Matches {
         let needle = query.trim().to_lowercase();
         let mut m = Matches {
             query: query.to_string(),
@@ -137,7 +137,7 @@ impl Matches {
     /// The first match after `from` in time order (`backwards`: the last one before it),
     /// going round to the other end when there is none; the first (last) one when `from`
     /// is `None`.
-    pub fn step(&self, trace: &LoadedTrace, from: Option<Found>, backwards: bool) -> Option<Found> {
+    pub fn step(&self, trace: &OpenTrace, from: Option<Found>, backwards: bool) -> Option<Found> {
         let key = from.map(|f| f.key(trace));
         self.step_from(trace, key, backwards)
             .or_else(|| self.step_from(trace, None, backwards))
@@ -145,7 +145,7 @@ impl Matches {
 
     fn step_from(
         &self,
-        trace: &LoadedTrace,
+        trace: &OpenTrace,
         key: Option<(Nanos, u8, u64)>,
         backwards: bool,
     ) -> Option<Found> {
@@ -227,8 +227,8 @@ mod tests {
     use super::*;
     use trace_analysis::synthetic::{REGION_INNER, REGION_OUTER, Synthetic};
 
-    fn loaded(s: &Synthetic) -> LoadedTrace {
-        LoadedTrace::from_bytes(s.bytes())
+    fn opened(s: &Synthetic) -> OpenTrace {
+        OpenTrace::from_bytes(s.bytes())
     }
 
     #[test]
@@ -237,7 +237,7 @@ mod tests {
             regions_every: 3,
             ..Synthetic::default()
         };
-        let t = loaded(&s);
+        let t = opened(&s);
         // Tasks 1, 4, 7, 10 are spawned at line 10.
         let m = Matches::find(&t, "SERVICE.rs:10:");
         assert_eq!(m.tasks.len(), 4);
@@ -265,7 +265,7 @@ mod tests {
             regions_every: 4,
             ..Synthetic::default()
         };
-        let t = loaded(&s);
+        let t = opened(&s);
         // Regions named handle_request, and tasks spawned at line 20.
         for query in [REGION_OUTER, "service.rs:20"] {
             let m = Matches::find(&t, query);
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn the_status_counts_matches() {
-        let t = loaded(&Synthetic::default());
+        let t = opened(&Synthetic::default());
         let m = Matches::find(&t, "service.rs:10");
         assert_eq!(
             status(&m, None),

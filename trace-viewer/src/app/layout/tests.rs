@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use egui::{Rect, pos2};
 
 use super::*;
-use crate::app::state::TimeView;
+use crate::app::view::TimeView;
 use trace_analysis::model::Model;
 use trace_analysis::synthetic::Synthetic;
 
-fn loaded(s: &Synthetic) -> LoadedTrace {
-    LoadedTrace::from_bytes(s.bytes())
+fn opened(s: &Synthetic) -> OpenTrace {
+    OpenTrace::from_bytes(s.bytes())
 }
 
 fn xmap(t0: f64, t1: f64, width: f32) -> XMap {
@@ -168,7 +168,7 @@ fn folding_cost_depends_on_the_width_not_the_count() {
 #[test]
 fn lanes_list_threads_then_groups_and_collapse() {
     let s = Synthetic::default();
-    let t = loaded(&s);
+    let t = opened(&s);
     let lanes = Lanes::build(&t, &vec![false; t.groups.len()]);
     let kinds: Vec<LaneKind> = lanes.lanes.iter().map(|l| l.kind).collect();
     // Two workers and the blocking thread come first.
@@ -215,7 +215,7 @@ fn lanes_list_threads_then_groups_and_collapse() {
 
 #[test]
 fn visible_lanes_are_found_by_height() {
-    let t = loaded(&Synthetic::default());
+    let t = opened(&Synthetic::default());
     let lanes = Lanes::build(&t, &vec![false; t.groups.len()]);
     let all = lanes.visible(0.0, lanes.height);
     assert_eq!(all, 0..lanes.lanes.len());
@@ -241,11 +241,11 @@ fn big_groups_start_collapsed() {
         locations: 2,
         ..Synthetic::default()
     };
-    let t = loaded(&s);
+    let t = opened(&s);
     assert_eq!(default_collapsed(&t), [true, true, false]);
 }
 
-fn scene_of(t: &LoadedTrace, view: TimeView, area: Rect) -> Scene {
+fn scene_of(t: &OpenTrace, view: TimeView, area: Rect) -> Scene {
     let lanes = Lanes::build(t, &vec![false; t.groups.len()]);
     let mut cache = SegmentCache::default();
     build_scene(
@@ -264,7 +264,7 @@ fn scene_of(t: &LoadedTrace, view: TimeView, area: Rect) -> Scene {
 #[test]
 fn a_poll_gets_the_rectangle_of_its_time_on_its_worker_lane() {
     let s = Synthetic::default();
-    let t = loaded(&s);
+    let t = opened(&s);
     // Worker 0's second task, second round.
     let (start, end) = s.poll_span(0, 1, 1);
     // 10 ns per point from x = 100.
@@ -316,7 +316,7 @@ fn task_lanes_show_states_and_whole_trace_zoom_folds() {
         park_ns: 200,
         ..Synthetic::default()
     };
-    let t = loaded(&s);
+    let t = opened(&s);
     let area = Rect::from_min_max(pos2(0.0, 0.0), pos2(800.0, 2_000.0));
     let scene = scene_of(&t, TimeView::fit(t.model.span()), area);
     // 8000 polls over 800 points: folded, so far fewer rectangles than polls.
@@ -362,7 +362,7 @@ fn pauses_span_all_lanes_and_lost_data_is_marked() {
         lost: true,
         ..Synthetic::default()
     };
-    let t = loaded(&s);
+    let t = opened(&s);
     assert_eq!(t.paused.len(), 1);
     let area = Rect::from_min_max(pos2(0.0, 0.0), pos2(1_000.0, 2_000.0));
     let scene = scene_of(&t, TimeView::fit(t.model.span()), area);
@@ -394,7 +394,7 @@ fn scrolling_shows_later_lanes_only() {
         tasks: 30,
         ..Synthetic::default()
     };
-    let t = loaded(&s);
+    let t = opened(&s);
     let lanes = Lanes::build(&t, &vec![false; t.groups.len()]);
     let area = Rect::from_min_max(pos2(0.0, 100.0), pos2(500.0, 200.0));
     let mut cache = SegmentCache::default();
@@ -478,7 +478,7 @@ fn a_log_tick_for_many_lines_shows_the_worst_level_among_them() {
     let bytes = b.to_bytes();
     let size = bytes.len() as u64;
     let model = Model::build(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
-    let t = LoadedTrace::new(PathBuf::from("x.rtt"), size, size, model, None);
+    let t = OpenTrace::new(PathBuf::from("x.rtt"), size, size, model, None);
     assert_eq!(t.log_warnings[0], [57]);
     let ticks = |view: TimeView| {
         let scene = scene_of(

@@ -1,12 +1,12 @@
-//! The details panel: what the session computed about the selection (a task, the clicked
+//! The details panel: what the tv computed about the selection (a task, the clicked
 //! poll or state stretch, a thread), with links to the parent task, the waker and the
 //! longest poll.
 
 use egui::{Color32, Grid, RichText, Sense, Ui, vec2};
 
 use crate::app::details::{state_label, wake_ending, wake_source_label};
-use crate::app::session::Session;
-use crate::app::state::Selection;
+use crate::app::trace_view::TraceView;
+use crate::app::view::Selection;
 use crate::app::widgets::palette;
 use trace_analysis::model::{NO_TASK, Span, TaskIx, Wake};
 use trace_analysis::units::{format_bytes, format_duration};
@@ -24,7 +24,7 @@ enum Action {
 
 /// Shows the details of the selection; `viewport_height` is the lanes' height (for
 /// scrolling a revealed task into view).
-pub fn show(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
+pub fn show(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
     let mut action = None;
     ui.horizontal(|ui| {
         ui.heading(HEADING);
@@ -40,27 +40,27 @@ pub fn show(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
     });
     ui.separator();
     egui::ScrollArea::vertical().show(ui, |ui| {
-        if session.view.range.is_some() {
-            range_section(ui, session, &mut action);
+        if tv.view.range.is_some() {
+            range_section(ui, tv, &mut action);
             ui.separator();
         }
-        selection_section(ui, session, &mut action);
+        selection_section(ui, tv, &mut action);
     });
     match action {
-        Some(Action::Reveal(task)) => session.reveal_task(task, viewport_height),
-        Some(Action::Zoom(span)) => session.view.fit_to(span),
-        Some(Action::Close) => session.clear(),
-        Some(Action::ClearRange) => session.view.range = None,
+        Some(Action::Reveal(task)) => tv.reveal_task(task, viewport_height),
+        Some(Action::Zoom(span)) => tv.view.fit_to(span),
+        Some(Action::Close) => tv.clear(),
+        Some(Action::ClearRange) => tv.view.range = None,
         None => {}
     }
 }
 
-fn selection_section(ui: &mut Ui, session: &Session, action: &mut Option<Action>) {
-    match session.view.selection {
+fn selection_section(ui: &mut Ui, tv: &TraceView, action: &mut Option<Action>) {
+    match tv.view.selection {
         Some(Selection::Task { segment, .. }) => {
-            task_section(ui, session, segment, action);
+            task_section(ui, tv, segment, action);
         }
-        Some(Selection::Thread(_)) => thread_section(ui, session),
+        Some(Selection::Thread(_)) => thread_section(ui, tv),
         None => {
             ui.label("Click a slice in the timeline to see it here.");
         }
@@ -70,8 +70,8 @@ fn selection_section(ui: &mut Ui, session: &Session, action: &mut Option<Action>
 /// The heading of the range section (tests look for it).
 pub const RANGE_HEADING: &str = "Selected range";
 
-fn range_section(ui: &mut Ui, session: &Session, action: &mut Option<Action>) {
-    let Some(range) = session.view.range else {
+fn range_section(ui: &mut Ui, tv: &TraceView, action: &mut Option<Action>) {
+    let Some(range) = tv.view.range else {
         return;
     };
     ui.horizontal(|ui| {
@@ -89,8 +89,8 @@ fn range_section(ui: &mut Ui, session: &Session, action: &mut Option<Action>) {
         format_duration(range.start),
         format_duration(range.end)
     ));
-    let summary = match &session.range_summary {
-        crate::app::session::Lazy::Ready(Ok(s)) if s.span == range => s.clone(),
+    let summary = match &tv.range_summary {
+        crate::app::trace_view::Lazy::Ready(Ok(s)) if s.span == range => s.clone(),
         _ => {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -136,14 +136,14 @@ fn range_section(ui: &mut Ui, session: &Session, action: &mut Option<Action>) {
 
 fn task_section(
     ui: &mut Ui,
-    session: &Session,
+    tv: &TraceView,
     segment: Option<(Span, trace_analysis::analysis::states::TaskState)>,
     action: &mut Option<Action>,
 ) {
-    let Some(d) = &session.task_details else {
+    let Some(d) = &tv.task_details else {
         return;
     };
-    let model = &session.trace.model;
+    let model = &tv.trace.model;
     ui.label(RichText::new(&d.label).strong().size(15.0));
     ui.add_space(4.0);
     Grid::new("task-details")
@@ -266,7 +266,7 @@ fn task_section(
         }
     });
 
-    if let Some(p) = &session.poll_details {
+    if let Some(p) = &tv.poll_details {
         ui.add_space(8.0);
         ui.label(RichText::new(format!("poll {} of {}", p.number, d.polls)).strong());
         Grid::new("poll-details").num_columns(2).show(ui, |ui| {
@@ -289,7 +289,7 @@ fn task_section(
             });
             ui.end_row();
             if let Some(w) = p.woken {
-                woken_rows(ui, session, w, action);
+                woken_rows(ui, tv, w, action);
             }
         });
     }
@@ -310,9 +310,9 @@ fn task_section(
             if matches!(
                 state,
                 trace_analysis::analysis::states::TaskState::Waiting(_)
-            ) && let Some(w) = wake_ending(&session.trace, d.task, span)
+            ) && let Some(w) = wake_ending(&tv.trace, d.task, span)
             {
-                woken_rows(ui, session, w, action);
+                woken_rows(ui, tv, w, action);
             }
         });
     }
@@ -323,8 +323,8 @@ pub const WOKEN_BY: &str = "woken by";
 
 /// Two grid rows about a wake: who made it (a link selecting the waker task, or what woke
 /// it) and when and where.
-fn woken_rows(ui: &mut Ui, session: &Session, w: Wake, action: &mut Option<Action>) {
-    let model = &session.trace.model;
+fn woken_rows(ui: &mut Ui, tv: &TraceView, w: Wake, action: &mut Option<Action>) {
+    let model = &tv.trace.model;
     ui.label(WOKEN_BY);
     if w.waker != NO_TASK {
         if ui
@@ -347,8 +347,8 @@ fn woken_rows(ui: &mut Ui, session: &Session, w: Wake, action: &mut Option<Actio
     ui.end_row();
 }
 
-fn thread_section(ui: &mut Ui, session: &Session) {
-    let Some(d) = &session.thread_details else {
+fn thread_section(ui: &mut Ui, tv: &TraceView) {
+    let Some(d) = &tv.thread_details else {
         return;
     };
     ui.label(RichText::new(&d.label).strong().size(15.0));

@@ -4,7 +4,7 @@
 use egui::{ProgressBar, RichText};
 
 use crate::app::Action;
-use crate::app::session::{ExportState, Session};
+use crate::app::trace_view::{ExportState, TraceView};
 use trace_analysis::model::Span;
 
 /// The window's title.
@@ -34,7 +34,7 @@ pub fn window(ctx: &egui::Context, state: &mut ExportState, visible: Span) -> Op
                     &mut state.visible_only,
                     format!(
                         "Only what overlaps the visible range ({})",
-                        Session::describe_span(visible)
+                        TraceView::describe_span(visible)
                     ),
                 );
             });

@@ -6,7 +6,7 @@ use egui::{Color32, RichText, Ui};
 use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints};
 
 use crate::app::mmu_data::{MmuData, PERCENTILES};
-use crate::app::session::{LONG_POLL_THRESHOLDS, Lazy, Session};
+use crate::app::trace_view::{LONG_POLL_THRESHOLDS, Lazy, TraceView};
 use trace_analysis::units::format_duration;
 
 /// The plot's id (and accessibility hint).
@@ -23,10 +23,10 @@ pub const QUICK_WINDOWS: [u64; 6] = [
 ];
 
 /// Shows the view.
-pub fn show(ui: &mut Ui, session: &mut Session) {
-    let data = match &session.mmu {
+pub fn show(ui: &mut Ui, tv: &mut TraceView) {
+    let data = match &tv.mmu {
         Lazy::Idle | Lazy::Running(_) => {
-            responsiveness(ui, session);
+            responsiveness(ui, tv);
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("Computing the MMU curves…");
@@ -53,16 +53,16 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
             .strong(),
         );
         ui.add_space(16.0);
-        ui.checkbox(&mut session.mmu_view.percentiles, "percentiles (MUD)");
-        ui.checkbox(&mut session.mmu_view.per_worker, "per worker");
+        ui.checkbox(&mut tv.mmu_view.percentiles, "percentiles (MUD)");
+        ui.checkbox(&mut tv.mmu_view.per_worker, "per worker");
     });
-    responsiveness(ui, session);
+    responsiveness(ui, tv);
     let mut choose = None;
     ui.horizontal(|ui| {
         ui.label("Worst windows of:");
         let longest = data.windows.last().copied().unwrap_or(0);
         for w in QUICK_WINDOWS.into_iter().filter(|&w| w <= longest) {
-            let selected = session.mmu_view.chosen == Some(w);
+            let selected = tv.mmu_view.chosen == Some(w);
             if ui.selectable_label(selected, format_duration(w)).clicked() {
                 choose = Some(w);
             }
@@ -70,26 +70,26 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
         ui.label("(or click the plot)");
     });
 
-    let worst_height = if session.mmu_view.chosen.is_some() {
+    let worst_height = if tv.mmu_view.chosen.is_some() {
         220.0
     } else {
         0.0
     };
     let plot_height = (ui.available_height() - worst_height).max(160.0);
-    let clicked_at = plot(ui, &data, &session.mmu_view, plot_height);
+    let clicked_at = plot(ui, &data, &tv.mmu_view, plot_height);
     if let Some(x) = clicked_at {
         choose = data.nearest_window(10f64.powf(x));
     }
     if let Some(w) = choose {
-        session.choose_mmu_window(w);
+        tv.choose_mmu_window(w);
     }
 
-    if let Some(w) = session.mmu_view.chosen {
+    if let Some(w) = tv.mmu_view.chosen {
         ui.separator();
         ui.label(RichText::new(format!("Worst {} windows", format_duration(w))).strong());
         let mut jump = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
-            for (i, win) in session.mmu_view.worst.iter().enumerate() {
+            for (i, win) in tv.mmu_view.worst.iter().enumerate() {
                 ui.horizontal(|ui| {
                     ui.label(format!("{}.", i + 1));
                     if ui
@@ -107,7 +107,7 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
             }
         });
         if let Some(span) = jump {
-            session.jump_to(span);
+            tv.jump_to(span);
         }
     }
 }
@@ -117,9 +117,9 @@ pub const RESPONSIVENESS: &str = "long polls count as unavailable";
 
 /// The responsiveness toggle and its threshold: polls longer than it make their worker
 /// unavailable, so a stalled worker shows like a pause.
-fn responsiveness(ui: &mut Ui, session: &mut Session) {
-    let mut on = session.mmu_view.long_poll.is_some();
-    let mut threshold = session.mmu_view.long_poll_threshold;
+fn responsiveness(ui: &mut Ui, tv: &mut TraceView) {
+    let mut on = tv.mmu_view.long_poll.is_some();
+    let mut threshold = tv.mmu_view.long_poll_threshold;
     ui.horizontal(|ui| {
         ui.checkbox(&mut on, RESPONSIVENESS)
             .on_hover_text("Responsiveness MMU: a worker inside a poll longer than the threshold is not available to other tasks");
@@ -133,7 +133,7 @@ fn responsiveness(ui: &mut Ui, session: &mut Session) {
             }
         }
     });
-    session.set_long_poll(on.then_some(threshold));
+    tv.set_long_poll(on.then_some(threshold));
 }
 
 /// A threshold's button: "> 1 ms".
@@ -145,7 +145,7 @@ pub fn threshold_label(t: u64) -> String {
 fn plot(
     ui: &mut Ui,
     data: &MmuData,
-    view: &crate::app::session::MmuView,
+    view: &crate::app::trace_view::MmuView,
     height: f32,
 ) -> Option<f64> {
     let xs: Vec<f64> = data.windows.iter().map(|&w| (w as f64).log10()).collect();

@@ -5,7 +5,7 @@ use egui::{Key, Ui};
 
 use crate::app::search::status;
 
-use crate::app::session::Session;
+use crate::app::trace_view::TraceView;
 
 /// The label before the query box (tests find the box by it).
 pub const BOX_LABEL: &str = "Search:";
@@ -13,16 +13,16 @@ pub const BOX_LABEL: &str = "Search:";
 pub const CLOSE: &str = "Close search";
 
 /// Shows the bar; `viewport_height` is the lanes' height (to scroll a match into view).
-pub fn bar(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
+pub fn bar(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
     let mut step = None;
     let mut close = false;
     ui.horizontal(|ui| {
         let label = ui.label(BOX_LABEL);
-        let edit = egui::TextEdit::singleline(&mut session.search.text)
+        let edit = egui::TextEdit::singleline(&mut tv.search.text)
             .desired_width(320.0)
             .hint_text("task name, spawn location or region name");
         let resp = ui.add(edit).labelled_by(label.id);
-        if std::mem::take(&mut session.search.focus) {
+        if std::mem::take(&mut tv.search.focus) {
             resp.request_focus();
         }
         // A single-line box gives the keyboard up on Enter: take it back for the next one.
@@ -45,9 +45,9 @@ pub fn bar(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
             step = Some(true);
         }
         if let Some(backwards) = step {
-            session.search_step(backwards, viewport_height);
+            tv.search_step(backwards, viewport_height);
         }
-        let status = status_line(session);
+        let status = status_line(tv);
         ui.label(status);
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button(CLOSE).on_hover_text("Esc").clicked() {
@@ -56,7 +56,7 @@ pub fn bar(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
         });
     });
     if close {
-        session.search.open = false;
+        tv.search.open = false;
     }
 }
 
@@ -76,13 +76,13 @@ fn enter_pressed(ui: &Ui) -> Option<bool> {
 }
 
 /// The status after the box: counts and the match shown.
-fn status_line(session: &mut Session) -> String {
-    if session.search.text.trim().is_empty() {
+fn status_line(tv: &mut TraceView) -> String {
+    if tv.search.text.trim().is_empty() {
         return String::new();
     }
-    session.refresh_search();
-    let current = session.search.current.map(|f| f.describe(&session.trace));
-    match &session.search.matches {
+    tv.refresh_search();
+    let current = tv.search.current.map(|f| f.describe(&tv.trace));
+    match &tv.search.matches {
         Some(m) => status(m, current),
         None => String::new(),
     }

@@ -1,4 +1,4 @@
-//! The central panel when no timeline is shown: the empty window, the loading progress
+//! The central panel when no timeline is shown: the empty window, the opening progress
 //! (cancelable), the error panel for a file that cannot be shown; and the banner above the
 //! timeline for a trace that opened with data missing.
 
@@ -7,7 +7,7 @@ use std::path::Path;
 use egui::{Align, Color32, Layout, ProgressBar, RichText, Ui};
 
 use crate::app::Action;
-use crate::app::load_job::LoadJob;
+use crate::app::open_job::OpenJob;
 use trace_analysis::units::format_bytes;
 
 /// The error panel's heading (tests look for it).
@@ -18,7 +18,7 @@ pub const BANNER_HEADING: &str = "This trace is incomplete";
 pub const CANCEL: &str = "Cancel";
 
 /// No trace: how to open one, and the `recent` files as links. `notice` is a line about what
-/// just happened (a canceled load).
+/// just happened (a canceled opening).
 pub fn empty(ui: &mut Ui, notice: Option<&str>, recent: &[std::path::PathBuf]) -> Option<Action> {
     let mut action = None;
     ui.with_layout(Layout::top_down(Align::Center), |ui| {
@@ -51,12 +51,12 @@ pub fn empty(ui: &mut Ui, notice: Option<&str>, recent: &[std::path::PathBuf]) -
     action
 }
 
-/// Loading: the file, a progress bar, and Cancel.
-pub fn loading(ui: &mut Ui, job: &LoadJob) -> Option<Action> {
+/// Opening: the file, a progress bar, and Cancel.
+pub fn opening(ui: &mut Ui, job: &OpenJob) -> Option<Action> {
     let mut action = None;
     ui.with_layout(Layout::top_down(Align::Center), |ui| {
         ui.add_space(ui.available_height() / 3.0);
-        ui.heading(format!("Loading {}", file_name(job.path())));
+        ui.heading(format!("Opening {}", file_name(job.path())));
         ui.add_space(8.0);
         let (done, total) = job.progress();
         let bar = match job.fraction() {
@@ -65,14 +65,16 @@ pub fn loading(ui: &mut Ui, job: &LoadJob) -> Option<Action> {
                 format_bytes(done),
                 format_bytes(total)
             )),
-            None => ProgressBar::new(0.0).text("opening…").animate(true),
+            None => ProgressBar::new(0.0)
+                .text("indexing the file…")
+                .animate(true),
         };
         ui.add(bar.desired_width(400.0));
         ui.add_space(8.0);
         if job.is_canceled() {
             ui.label("canceling…");
         } else if ui.button(CANCEL).clicked() {
-            action = Some(Action::CancelLoad);
+            action = Some(Action::CancelOpen);
         }
     });
     action

@@ -4,8 +4,8 @@
 
 use egui::{Grid, RichText, ScrollArea, Sense, Ui, vec2};
 
-use crate::app::session::{Lazy, Session};
 use crate::app::table::Column;
+use crate::app::trace_view::{Lazy, TraceView};
 use crate::app::widgets::palette;
 use trace_analysis::units::format_duration;
 
@@ -14,8 +14,8 @@ pub const FILTER_HINT: &str = "filter by spawn location";
 
 /// Shows the table; `viewport_height` is the timeline's height (for scrolling a group into
 /// view when it is clicked).
-pub fn show(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
-    match &session.breakdown {
+pub fn show(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
+    match &tv.breakdown {
         Lazy::Idle | Lazy::Running(_) => {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -29,12 +29,12 @@ pub fn show(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
         }
         Lazy::Ready(Ok(_)) => {}
     }
-    let b = session.breakdown.get().cloned().expect("ready");
+    let b = tv.breakdown.get().cloned().expect("ready");
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("{} tasks in {} groups", b.tasks, b.groups.len())).strong());
         ui.add_space(16.0);
         ui.add(
-            egui::TextEdit::singleline(&mut session.table.filter)
+            egui::TextEdit::singleline(&mut tv.table.filter)
                 .hint_text(FILTER_HINT)
                 .desired_width(260.0),
         );
@@ -51,7 +51,7 @@ pub fn show(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
         }
     });
     ui.add_space(4.0);
-    let order = session.table.view(&session.table_rows);
+    let order = tv.table.view(&tv.table_rows);
     let mut clicked_header = None;
     let mut clicked_row = None;
     ScrollArea::both()
@@ -63,8 +63,8 @@ pub fn show(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
                 .show(ui, |ui| {
                     for c in Column::ALL {
                         let mut title = c.title().to_string();
-                        if session.table.sort == c {
-                            title.push_str(if session.table.descending { " v" } else { " ^" });
+                        if tv.table.sort == c {
+                            title.push_str(if tv.table.descending { " v" } else { " ^" });
                         }
                         if ui.button(RichText::new(title).strong()).clicked() {
                             clicked_header = Some(c);
@@ -73,7 +73,7 @@ pub fn show(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
                     ui.label(RichText::new("time by state").strong());
                     ui.end_row();
                     for &i in &order {
-                        let r = &session.table_rows[i];
+                        let r = &tv.table_rows[i];
                         if ui
                             .link(&r.label)
                             .on_hover_text(format!("{} tasks; show them in the timeline", r.kind))
@@ -137,9 +137,9 @@ pub fn show(ui: &mut Ui, session: &mut Session, viewport_height: f32) {
                 });
         });
     if let Some(c) = clicked_header {
-        session.table.click_header(c);
+        tv.table.click_header(c);
     }
     if let Some(task) = clicked_row {
-        session.show_group_of(task, viewport_height);
+        tv.show_group_of(task, viewport_height);
     }
 }

@@ -10,8 +10,8 @@ use egui::{
 use crate::app::axis::axis;
 use crate::app::details::{describe_counter, describe_hit, short_state_label};
 use crate::app::layout::{LaneKind, SceneInput, build_scene};
-use crate::app::session::Session;
-use crate::app::state::{Geometry, Selection, ViewInput};
+use crate::app::trace_view::TraceView;
+use crate::app::view::{Geometry, Selection, ViewInput};
 use crate::app::widgets::{palette, timeline as paint};
 
 /// Width of the lane-name column.
@@ -64,8 +64,8 @@ impl PanelRects {
     }
 }
 
-/// Shows the timeline of `session` in the rest of `ui`.
-pub fn show(ui: &mut Ui, session: &mut Session) {
+/// Shows the timeline of `tv` in the rest of `ui`.
+pub fn show(ui: &mut Ui, tv: &mut TraceView) {
     let rects = PanelRects::new(ui.available_rect_before_wrap());
     let lanes_resp = ui.interact(
         rects.lanes,
@@ -86,9 +86,8 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
     axis_resp.widget_info(|| WidgetInfo::labeled(Role::Canvas, true, AXIS_LABEL));
 
     // Range selection: drag on the time axis, or shift + drag on the lanes.
-    let pointer_t = |session: &Session, p: Pos2| {
-        session
-            .view
+    let pointer_t = |tv: &TraceView, p: Pos2| {
+        tv.view
             .time
             .time_at(p.x, rects.lanes.left(), rects.lanes.width())
     };
@@ -96,27 +95,27 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
     if (axis_resp.drag_started() || (lanes_resp.drag_started() && shift))
         && let Some(p) = ui.input(|i| i.pointer.press_origin())
     {
-        let t = pointer_t(session, p);
-        session.view.range_start(t);
+        let t = pointer_t(tv, p);
+        tv.view.range_start(t);
     }
-    if session.view.range_anchor.is_some() {
+    if tv.view.range_anchor.is_some() {
         if let Some(p) = ui.input(|i| i.pointer.interact_pos()) {
-            let t = pointer_t(session, p);
-            session.view.range_drag(t);
+            let t = pointer_t(tv, p);
+            tv.view.range_drag(t);
         }
         if axis_resp.drag_stopped()
             || lanes_resp.drag_stopped()
             || !ui.input(|i| i.pointer.any_down())
         {
-            session.view.range_end();
+            tv.view.range_end();
         }
     }
 
     // Input first, so this frame shows its effect.
-    let geometry = rects.geometry(session.lanes.height);
-    let ranging = session.view.range_anchor.is_some();
+    let geometry = rects.geometry(tv.lanes.height);
+    let ranging = tv.view.range_anchor.is_some();
     for input in gather_input(ui, &rects, &lanes_resp, ranging) {
-        session.view.apply(input, &geometry);
+        tv.view.apply(input, &geometry);
     }
     if !ui.egui_wants_keyboard_input() {
         // `/` opens the search bar; its character must not land in the box.
@@ -129,83 +128,81 @@ pub fn show(ui: &mut Ui, session: &mut Session) {
             pressed
         });
         if slash {
-            session.open_search();
+            tv.open_search();
         }
         if ui.input(|i| i.key_pressed(Key::F)) {
-            session.fit_selection();
+            tv.fit_selection();
         }
         if ui.input(|i| i.key_pressed(Key::Escape)) {
-            session.clear();
+            tv.clear();
         }
     }
-    session
-        .view
-        .clamp_scroll(session.lanes.height, rects.lanes.height());
+    tv.view.clamp_scroll(tv.lanes.height, rects.lanes.height());
 
     // A click on a lane name may change the lanes: before the layout.
     if gutter_resp.clicked()
         && let Some(pos) = gutter_resp.interact_pointer_pos()
     {
-        gutter_click(session, rects.lanes.top(), pos);
+        gutter_click(tv, rects.lanes.top(), pos);
     }
 
     // Layout.
     let input = SceneInput {
-        trace: &session.trace,
-        lanes: &session.lanes,
-        view: &session.view.time,
-        scroll_y: session.view.scroll_y,
+        trace: &tv.trace,
+        lanes: &tv.lanes,
+        view: &tv.view.time,
+        scroll_y: tv.view.scroll_y,
         area: rects.lanes,
-        wake: session.wake_link.as_ref(),
+        wake: tv.wake_link.as_ref(),
     };
-    session.scene = build_scene(&input, &mut session.cache);
+    tv.scene = build_scene(&input, &mut tv.cache);
 
     // Clicks.
     if lanes_resp.clicked()
         && let Some(pos) = lanes_resp.interact_pointer_pos()
     {
-        let hit = session.scene.hit(pos).map(|i| i.hit.clone());
-        session.click(hit.as_ref());
+        let hit = tv.scene.hit(pos).map(|i| i.hit.clone());
+        tv.click(hit.as_ref());
     }
 
     // Paint.
     let painter = ui.painter();
     let text = ui.visuals().text_color();
-    let ax = axis(&session.view.time, rects.lanes.left(), rects.lanes.width());
+    let ax = axis(&tv.view.time, rects.lanes.left(), rects.lanes.width());
     painter.rect_filled(rects.lanes, 0.0, ui.visuals().extreme_bg_color);
     paint::paint_grid(painter, rects.lanes, &ax);
     let hover = lanes_resp
         .hover_pos()
-        .and_then(|p| session.scene.hit(p).cloned());
+        .and_then(|p| tv.scene.hit(p).cloned());
     paint::paint_scene(
         painter,
-        &session.scene,
-        &session.trace.model,
-        &session.trace.counters,
-        session.view.selection,
+        &tv.scene,
+        &tv.trace.model,
+        &tv.trace.counters,
+        tv.view.selection,
         hover.as_ref(),
     );
     let counter_hover = lanes_resp
         .hover_pos()
-        .and_then(|p| Some((p, session.scene.counter_at(p)?)));
+        .and_then(|p| Some((p, tv.scene.counter_at(p)?)));
     if let Some((p, _)) = counter_hover
-        && let Some(lane) = session.scene.counters.iter().find(|c| c.rect.contains(p))
+        && let Some(lane) = tv.scene.counters.iter().find(|c| c.rect.contains(p))
     {
         paint::paint_counter_cursor(painter, lane.rect, p.x);
     }
-    if let Some(arrow) = session.scene.arrow {
+    if let Some(arrow) = tv.scene.arrow {
         paint::paint_arrow(painter, rects.lanes, arrow);
     }
-    paint::paint_axis(painter, rects.axis, &ax, &session.scene, text);
-    if let Some(range) = session.view.range {
-        paint::paint_range(painter, rects.axis, rects.lanes, &session.view.time, range);
+    paint::paint_axis(painter, rects.axis, &ax, &tv.scene, text);
+    if let Some(range) = tv.view.range {
+        paint::paint_range(painter, rects.axis, rects.lanes, &tv.view.time, range);
     }
-    paint_gutter(ui, session, &rects);
+    paint_gutter(ui, tv, &rects);
     paint_legend(ui, rects.legend);
 
     let lines = match (&hover, counter_hover) {
-        (Some(item), _) => Some(describe_hit(&session.trace, &item.hit)),
-        (None, Some((_, (track, t)))) => Some(describe_counter(&session.trace, track, t)),
+        (Some(item), _) => Some(describe_hit(&tv.trace, &item.hit)),
+        (None, Some((_, (track, t)))) => Some(describe_counter(&tv.trace, track, t)),
         _ => None,
     };
     if let Some(lines) = lines {
@@ -301,31 +298,31 @@ fn gather_input(
 }
 
 /// A click on a lane name: toggles a group, selects a task or a thread.
-fn gutter_click(session: &mut Session, lanes_top: f32, pos: Pos2) {
-    let y = pos.y - lanes_top + session.view.scroll_y;
-    let Some(i) = session.lanes.at(y) else {
+fn gutter_click(tv: &mut TraceView, lanes_top: f32, pos: Pos2) {
+    let y = pos.y - lanes_top + tv.view.scroll_y;
+    let Some(i) = tv.lanes.at(y) else {
         return;
     };
-    match session.lanes.lanes[i].kind {
-        LaneKind::Group(g) => session.toggle_group(g),
-        LaneKind::CounterHeader => session.toggle_counters(),
-        LaneKind::Thread(t) | LaneKind::Regions(t) => session.select(Some(Selection::Thread(t))),
+    match tv.lanes.lanes[i].kind {
+        LaneKind::Group(g) => tv.toggle_group(g),
+        LaneKind::CounterHeader => tv.toggle_counters(),
+        LaneKind::Thread(t) | LaneKind::Regions(t) => tv.select(Some(Selection::Thread(t))),
         LaneKind::Counter(_) => {}
-        LaneKind::Task { task, .. } => session.select(Some(Selection::of_task(task))),
+        LaneKind::Task { task, .. } => tv.select(Some(Selection::of_task(task))),
     }
 }
 
 /// Lane names.
-fn paint_gutter(ui: &Ui, session: &Session, rects: &PanelRects) {
+fn paint_gutter(ui: &Ui, tv: &TraceView, rects: &PanelRects) {
     let painter = ui.painter().with_clip_rect(rects.gutter);
     let visuals = ui.visuals();
     painter.rect_filled(rects.gutter, 0.0, visuals.panel_fill);
-    let model = &session.trace.model;
+    let model = &tv.trace.model;
     let font = FontId::proportional(12.0);
     let small = FontId::proportional(11.0);
-    let selected_task = session.view.selection.and_then(|s| s.task());
-    for &(li, lane_rect) in &session.scene.lanes {
-        let Some(&lane) = session.lanes.lanes.get(li) else {
+    let selected_task = tv.view.selection.and_then(|s| s.task());
+    for &(li, lane_rect) in &tv.scene.lanes {
+        let Some(&lane) = tv.lanes.lanes.get(li) else {
             continue;
         };
         let rect = Rect::from_min_max(
@@ -340,8 +337,8 @@ fn paint_gutter(ui: &Ui, session: &Session, rects: &PanelRects) {
                 4.0,
             ),
             LaneKind::Group(g) => {
-                let group = &session.trace.groups[g];
-                header(&painter, visuals, rect, session.collapsed[g]);
+                let group = &tv.trace.groups[g];
+                header(&painter, visuals, rect, tv.collapsed[g]);
                 (
                     format!("{} ({} tasks)", group.label, group.tasks.len()),
                     font.clone(),
@@ -356,21 +353,21 @@ fn paint_gutter(ui: &Ui, session: &Session, rects: &PanelRects) {
                 4.0,
             ),
             LaneKind::CounterHeader => {
-                header(&painter, visuals, rect, session.sections.counters_collapsed);
+                header(&painter, visuals, rect, tv.sections.counters_collapsed);
                 (
-                    format!("counters ({})", session.trace.counters.len()),
+                    format!("counters ({})", tv.trace.counters.len()),
                     font.clone(),
                     visuals.strong_text_color(),
                     18.0,
                 )
             }
             LaneKind::Counter(_) => {
-                let caption = session
+                let caption = tv
                     .scene
                     .counters
                     .iter()
                     .find(|c| c.lane == li)
-                    .map(|c| c.caption(&session.trace))
+                    .map(|c| c.caption(&tv.trace))
                     .unwrap_or_default();
                 (caption, small.clone(), visuals.text_color(), 20.0)
             }

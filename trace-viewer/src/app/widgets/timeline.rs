@@ -8,7 +8,7 @@ use super::palette::{self, fill_color};
 use crate::app::axis::Axis;
 use crate::app::counters::CounterTrack;
 use crate::app::layout::{Arrow, Hit, Item, Scene};
-use crate::app::state::Selection;
+use crate::app::view::Selection;
 use trace_analysis::model::Model;
 
 /// Paints the lanes of `scene`, with the selected task's slices and `hovered` outlined.
@@ -213,7 +213,7 @@ pub fn paint_range(
     painter: &Painter,
     axis: Rect,
     lanes: Rect,
-    view: &crate::app::state::TimeView,
+    view: &crate::app::view::TimeView,
     range: trace_analysis::model::Span,
 ) {
     let area = axis.union(lanes);

@@ -1,4 +1,4 @@
-//! An open trace in the window: the loaded trace, its lanes, the view, the selection and what
+//! An open trace in the window: the trace, its lanes, the view, the selection and what
 //! the details panel shows for it. The panels read it and ask for changes through its
 //! methods; none of this draws.
 
@@ -9,12 +9,12 @@ use super::jobs::{ExportRequest, Job, default_export_path, export};
 use super::layout::{
     Hit, LaneKind, Lanes, Scene, Sections, SegmentCache, WakeLink, WakeTarget, default_collapsed,
 };
-use super::load_job::LoadedTrace;
 use super::mmu_data::MmuData;
+use super::open_trace::OpenTrace;
 use super::range::RangeSummary;
 use super::search::{Found, Matches};
-use super::state::{Selection, ViewState};
 use super::table::{self, Row, TableState};
+use super::view::{Selection, ViewState};
 use trace_analysis::analysis::breakdown::{Breakdown, BreakdownOptions};
 use trace_analysis::analysis::mmu::Window;
 use trace_analysis::analysis::states::TaskState;
@@ -25,9 +25,9 @@ use trace_analysis::units::{format_bytes, format_duration};
 
 /// An open trace.
 #[derive(Debug)]
-pub struct Session {
+pub struct TraceView {
     /// The trace (shared with background jobs).
-    pub trace: Arc<LoadedTrace>,
+    pub trace: Arc<OpenTrace>,
     /// The view of it.
     pub view: ViewState,
     /// Per task group: collapsed to its header.
@@ -167,9 +167,9 @@ pub struct ExportState {
     pub outcome: Option<Result<String, String>>,
 }
 
-impl Session {
+impl TraceView {
     /// Opens `trace` showing all of it.
-    pub fn new(trace: Box<LoadedTrace>) -> Session {
+    pub fn new(trace: Box<OpenTrace>) -> TraceView {
         let collapsed = default_collapsed(&trace);
         let lanes = Lanes::build(&trace, &collapsed);
         let mut span = trace.model.span();
@@ -177,7 +177,7 @@ impl Session {
             span = Span::new(span.start, span.start + 1_000);
         }
         let problems = trace.problems();
-        Session {
+        TraceView {
             view: ViewState::new(span),
             collapsed,
             sections: Sections::default(),
