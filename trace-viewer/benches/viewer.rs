@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use trace_analysis::model::Span;
 use trace_analysis::synthetic::Synthetic;
 use trace_viewer::app::open_job::{OpenJob, OpenOutcome};
-use trace_viewer::app::panels::timeline;
+use trace_viewer::app::timeline::panel as timeline;
 use trace_viewer::app::trace_view::TraceView;
 
 /// Counts live heap bytes.

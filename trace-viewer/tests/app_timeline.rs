@@ -12,9 +12,11 @@ use egui::{Event, Key, Modifiers, MouseWheelUnit, PointerButton, Pos2, TouchPhas
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use trace_analysis::synthetic::Synthetic;
-use trace_viewer::app::layout::{Hit, LaneKind};
 use trace_viewer::app::open_job::OpenJob;
-use trace_viewer::app::panels::{details, status, timeline};
+use trace_viewer::app::panels::{details, status};
+use trace_viewer::app::timeline::lanes::LaneKind;
+use trace_viewer::app::timeline::panel as timeline;
+use trace_viewer::app::timeline::scene::Hit;
 use trace_viewer::app::view::{KEY_ZOOM_FACTOR, TimeView};
 use trace_viewer::app::{Screen, ViewerApp};
 
@@ -568,7 +570,7 @@ fn the_mmu_view_lists_worst_windows_that_jump_into_the_timeline() {
 
 #[test]
 fn dragging_on_the_time_axis_selects_a_range_and_sums_it() {
-    use trace_viewer::app::panels::timeline::AXIS_LABEL;
+    use trace_viewer::app::timeline::panel::AXIS_LABEL;
     let s = Synthetic::default();
     let (_dir, mut h) = open(&s);
     let axis = h.get_by_label(AXIS_LABEL).rect();

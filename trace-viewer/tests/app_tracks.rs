@@ -9,7 +9,7 @@ use egui_kittest::kittest::Queryable;
 use trace_analysis::synthetic::Synthetic;
 use trace_viewer::app::ViewerApp;
 use trace_viewer::app::details::describe_counter;
-use trace_viewer::app::layout::LaneKind;
+use trace_viewer::app::timeline::lanes::LaneKind;
 
 mod common;
 use common::*;
@@ -94,7 +94,7 @@ fn counter_lanes_show_each_series_with_its_value_under_the_pointer() {
 #[test]
 fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
     use trace_analysis::synthetic::{LOG_MESSAGE, LOG_TARGET, REGION_INNER, REGION_OUTER};
-    use trace_viewer::app::layout::Hit;
+    use trace_viewer::app::timeline::scene::Hit;
     let s = rich();
     let (_dir, mut h) = open(&s);
     // Each worker's lane is followed by its regions lane.
@@ -238,8 +238,8 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
 fn a_clicked_poll_shows_who_woke_it_with_an_arrow_and_a_link_to_the_waker() {
     use trace_analysis::model::{NO_TASK, Span};
     use trace_viewer::app::details::wake_before_poll;
-    use trace_viewer::app::layout::Hit;
     use trace_viewer::app::panels::details;
+    use trace_viewer::app::timeline::scene::Hit;
     let s = Synthetic::default();
     let (_dir, mut h) = open(&s);
     // A poll readied by another task.

@@ -4,8 +4,8 @@
 
 use trace_format::{TaskId, TaskKind};
 
-use super::layout::Hit;
 use super::open_trace::OpenTrace;
+use super::timeline::scene::Hit;
 use trace_analysis::analysis::breakdown::alloc_sample_weights;
 use trace_analysis::analysis::states::{StateTotals, TaskState, task_totals};
 use trace_analysis::model::{NO_TASK, Nanos, Poll, Span, TaskIx, ThreadIx, Wake};

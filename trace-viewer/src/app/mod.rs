@@ -21,7 +21,6 @@ pub mod axis;
 pub mod counters;
 pub mod details;
 pub mod jobs;
-pub mod layout;
 pub mod mmu_data;
 pub mod open_job;
 pub mod open_trace;
@@ -29,7 +28,9 @@ pub mod panels;
 pub mod range;
 pub mod recent;
 pub mod search;
+pub mod sorted;
 pub mod table;
+pub mod timeline;
 pub mod trace_view;
 pub mod view;
 pub mod widgets;
@@ -459,7 +460,7 @@ impl eframe::App for ViewerApp {
                     600.0
                 };
                 match tv.tab {
-                    Tab::Timeline => panels::timeline::show(ui, tv),
+                    Tab::Timeline => timeline::panel::show(ui, tv),
                     Tab::Tasks => panels::tasks::show(ui, tv, viewport),
                     Tab::Mmu => panels::mmu::show(ui, tv),
                 }

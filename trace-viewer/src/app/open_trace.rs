@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::counters::{CounterTrack, counter_tracks};
 use trace_analysis::analysis::groups::TaskGroups;
 use trace_analysis::analysis::states::paused_spans;
-use trace_analysis::model::{LostMarker, Model, Nanos, Span};
+use trace_analysis::model::{LostMarker, Model, Nanos, Span, ThreadIx};
 
 /// One thread's regions at one nesting depth.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -173,6 +173,38 @@ impl OpenTrace {
             ));
         }
         lines
+    }
+
+    /// Threads in lane order: workers by index, then blocking-pool threads, then other threads
+    /// that ran polls, paused or left regions or logs (the `block_on` thread, application
+    /// threads using `tracing`), each by id.
+    pub fn thread_order(&self) -> Vec<ThreadIx> {
+        use trace_format::ThreadKind;
+        let model = &self.model;
+        let mut order = model.workers();
+        let rank = |t: &trace_analysis::model::Thread| match t.kind {
+            Some(ThreadKind::Blocking) => 0,
+            _ => 1,
+        };
+        let mut rest: Vec<ThreadIx> = (0..model.threads.len() as ThreadIx)
+            .filter(|&i| {
+                let t = &model.threads[i as usize];
+                !t.is_worker()
+                    && (t.kind == Some(ThreadKind::Blocking)
+                        || !t.polls.is_empty()
+                        || !t.pauses.is_empty()
+                        || !t.regions.is_empty()
+                        || !self.logs_by_thread[i as usize].is_empty())
+            })
+            .collect();
+        rest.sort_by_key(|&i| {
+            (
+                rank(&model.threads[i as usize]),
+                model.threads[i as usize].id,
+            )
+        });
+        order.extend(rest);
+        order
     }
 }
 

@@ -2,8 +2,8 @@
 //! many tasks were alive in it, and how busy each thread was. Computed on a background
 //! thread when the range is chosen.
 
-use super::layout::{disjoint_in, thread_order};
 use super::open_trace::OpenTrace;
+use super::sorted::disjoint_in;
 use trace_analysis::analysis::states::{StateTotals, for_each_segment};
 use trace_analysis::model::{Nanos, Span, TaskIx};
 
@@ -47,7 +47,8 @@ impl RangeSummary {
                 totals.add(s.state, s.span.overlap(span));
             });
         }
-        let threads = thread_order(trace)
+        let threads = trace
+            .thread_order()
             .into_iter()
             .map(|t| {
                 let busy = model

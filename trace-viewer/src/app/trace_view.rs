@@ -6,14 +6,15 @@ use std::sync::Arc;
 
 use super::details::{PollDetails, TaskDetails, ThreadDetails, wake_ending};
 use super::jobs::{ExportRequest, Job, default_export_path, export};
-use super::layout::{
-    Hit, LaneKind, Lanes, Scene, Sections, SegmentCache, WakeLink, WakeTarget, default_collapsed,
-};
 use super::mmu_data::MmuData;
 use super::open_trace::OpenTrace;
 use super::range::RangeSummary;
 use super::search::{Found, Matches};
 use super::table::{self, Row, TableState};
+use super::timeline::arrow::{WakeLink, WakeTarget};
+use super::timeline::lanes::{LaneKind, Lanes, Sections, default_collapsed};
+use super::timeline::scene::{Hit, Scene};
+use super::timeline::segments::SegmentCache;
 use super::view::{Selection, ViewState};
 use trace_analysis::analysis::breakdown::{Breakdown, BreakdownOptions};
 use trace_analysis::analysis::mmu::Window;

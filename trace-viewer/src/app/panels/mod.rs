@@ -9,4 +9,3 @@ pub mod mmu;
 pub mod search;
 pub mod status;
 pub mod tasks;
-pub mod timeline;

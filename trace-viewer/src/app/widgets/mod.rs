@@ -2,4 +2,3 @@
 //! and hold no state of their own.
 
 pub mod palette;
-pub mod timeline;

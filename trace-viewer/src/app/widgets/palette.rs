@@ -4,7 +4,7 @@
 use egui::Color32;
 
 use crate::app::counters::CounterStyle;
-use crate::app::layout::Fill;
+use crate::app::timeline::scene::Fill;
 use trace_analysis::analysis::states::{TaskState, WaitReason};
 use trace_analysis::model::TaskIx;
 

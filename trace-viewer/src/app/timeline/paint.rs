@@ -4,11 +4,12 @@
 
 use egui::{Align2, Color32, FontId, Mesh, Painter, Rect, Shape, Stroke, StrokeKind, pos2};
 
-use super::palette::{self, fill_color};
+use super::arrow::Arrow;
+use super::scene::{Hit, Item, Scene};
 use crate::app::axis::Axis;
 use crate::app::counters::CounterTrack;
-use crate::app::layout::{Arrow, Hit, Item, Scene};
 use crate::app::view::Selection;
+use crate::app::widgets::palette::{self, fill_color};
 use trace_analysis::model::Model;
 
 /// Paints the lanes of `scene`, with the selected task's slices and `hovered` outlined.

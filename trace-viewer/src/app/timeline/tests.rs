@@ -3,9 +3,16 @@ use std::path::PathBuf;
 
 use egui::{Rect, pos2};
 
-use super::*;
+use super::build::{SceneInput, build_scene};
+use super::fold::*;
+use super::lanes::*;
+use super::scene::*;
+use super::segments::SegmentCache;
+use super::xmap::XMap;
+use crate::app::open_trace::OpenTrace;
 use crate::app::view::TimeView;
-use trace_analysis::model::Model;
+use trace_analysis::analysis::states::{Segment, TaskState};
+use trace_analysis::model::{Model, Span};
 use trace_analysis::synthetic::Synthetic;
 
 fn opened(s: &Synthetic) -> OpenTrace {
