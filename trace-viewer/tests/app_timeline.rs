@@ -13,7 +13,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use trace_analysis::synthetic::Synthetic;
 use trace_viewer::app::open_job::OpenJob;
-use trace_viewer::app::panels::{details, status};
+use trace_viewer::app::panels::details;
+use trace_viewer::app::status;
 use trace_viewer::app::timeline::lanes::LaneKind;
 use trace_viewer::app::timeline::panel as timeline;
 use trace_viewer::app::timeline::scene::Hit;
@@ -415,7 +416,7 @@ fn wait_exported(h: &mut Harness<'_, ViewerApp>) {
 
 #[test]
 fn file_export_writes_perfetto_json_of_the_whole_trace_or_the_visible_range() {
-    use trace_viewer::app::panels::{export, menu};
+    use trace_viewer::app::{export, menu};
     let s = Synthetic::default();
     let (dir, mut h) = open(&s);
     h.get_by_label("File").click();
@@ -602,7 +603,7 @@ fn dragging_on_the_time_axis_selects_a_range_and_sums_it() {
     wait_for(&mut h, "the range summary", |a| {
         a.trace_view()
             .and_then(|s| match &s.range_summary {
-                trace_viewer::app::trace_view::Lazy::Ready(Ok(r)) => Some(r.span == range),
+                trace_viewer::app::jobs::Lazy::Ready(Ok(r)) => Some(r.span == range),
                 _ => None,
             })
             .unwrap_or(false)

@@ -288,7 +288,7 @@ fn a_clicked_poll_shows_who_woke_it_with_an_arrow_and_a_link_to_the_waker() {
 #[test]
 fn opened_files_are_remembered_in_the_recent_list_across_restarts() {
     use trace_viewer::app::AppOptions;
-    use trace_viewer::app::panels::menu;
+    use trace_viewer::app::menu;
     let dir = tempfile::tempdir().unwrap();
     let recent_file = dir.path().join("config/trace-viewer/recent");
     let (a, b) = (

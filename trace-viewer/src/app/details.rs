@@ -4,6 +4,7 @@
 
 use trace_format::{TaskId, TaskKind};
 
+use super::labels::state_label;
 use super::open_trace::OpenTrace;
 use super::timeline::scene::Hit;
 use trace_analysis::analysis::breakdown::alloc_sample_weights;
@@ -226,54 +227,6 @@ pub fn wake_before_poll(trace: &OpenTrace, poll: u32) -> Option<Wake> {
     let i = wakes.partition_point(|w| w.time <= p.start);
     let w = *wakes[..i].last()?;
     previous.is_none_or(|s| w.time >= s).then_some(w)
-}
-
-/// Who or what made a wake: "woken by the I/O driver", … (a task waker is a link instead).
-pub fn wake_source_label(source: trace_format::WakeSource) -> &'static str {
-    use trace_format::WakeSource;
-    match source {
-        WakeSource::Task => "by a task",
-        WakeSource::Io => "by the I/O driver",
-        WakeSource::Timer => "by a timer",
-        WakeSource::Blocking => "by the blocking pool",
-        WakeSource::Foreign => "by a thread outside the runtime",
-        WakeSource::SelfWake => "by itself (yield)",
-        WakeSource::Unknown => "by something unknown",
-    }
-}
-
-/// A human name for a state: "running", "scheduler wait", "waiting (timer)", "paused".
-pub fn state_label(state: TaskState) -> String {
-    match state {
-        TaskState::Running => "running".into(),
-        TaskState::SchedWait => "scheduler wait (runnable)".into(),
-        TaskState::Paused => "paused (process-wide pause)".into(),
-        TaskState::Waiting(r) => format!("waiting ({})", wait_label(r)),
-    }
-}
-
-/// A short name for the legend: "running", "sched wait", "wait: timer", "paused".
-pub fn short_state_label(state: TaskState) -> String {
-    match state {
-        TaskState::Running => "running".into(),
-        TaskState::SchedWait => "sched wait".into(),
-        TaskState::Paused => "paused".into(),
-        TaskState::Waiting(r) => format!("wait: {}", r.name()),
-    }
-}
-
-/// What woke a waiting task, in words.
-pub fn wait_label(r: trace_analysis::analysis::states::WaitReason) -> &'static str {
-    use trace_analysis::analysis::states::WaitReason;
-    match r {
-        WaitReason::Task => "woken by a task",
-        WaitReason::Io => "I/O",
-        WaitReason::Timer => "timer",
-        WaitReason::Blocking => "blocking pool",
-        WaitReason::Foreign => "foreign thread",
-        WaitReason::SelfWake => "self-wake / yield",
-        WaitReason::Unknown => "unknown",
-    }
 }
 
 /// The tooltip of a timeline item: a title line, then details.

@@ -1,5 +1,6 @@
 //! Work that takes longer than a frame (exporting, the task breakdown, the MMU curve) runs on
-//! a thread of its own; the window polls for the result each frame and shows progress.
+//! a thread of its own ([`Job`]); the window polls for the result each frame and shows
+//! progress. An analysis a view needs is computed on first use ([`Lazy`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -113,6 +114,40 @@ impl<T: Send + 'static> Job<T> {
     /// Asks the work to stop.
     pub fn cancel(&self) {
         self.handle.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// An analysis computed in the background on first use.
+#[derive(Debug)]
+pub enum Lazy<T> {
+    /// Not asked for yet.
+    Idle,
+    /// Being computed.
+    Running(Job<Result<T, String>>),
+    /// Done, or why not.
+    Ready(Result<Arc<T>, String>),
+}
+
+impl<T: Send + 'static> Lazy<T> {
+    /// The result, when ready and successful.
+    pub fn get(&self) -> Option<&Arc<T>> {
+        match self {
+            Lazy::Ready(Ok(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Moves a finished job's result in.
+    pub fn poll(&mut self) {
+        if let Lazy::Running(job) = self
+            && let Some(r) = job.poll()
+        {
+            *self = Lazy::Ready(match r {
+                Ok(Ok(v)) => Ok(Arc::new(v)),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(e.to_string()),
+            });
+        }
     }
 }
 

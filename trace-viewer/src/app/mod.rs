@@ -17,23 +17,28 @@
 //!
 //! [`ViewerApp`] wires them into an [`eframe::App`]; [`run_window`] opens the window.
 
+pub mod action;
 pub mod axis;
 pub mod counters;
 pub mod details;
+pub mod export;
 pub mod jobs;
+pub mod labels;
+pub mod menu;
 pub mod mmu_data;
 pub mod open_job;
 pub mod open_trace;
+pub mod palette;
 pub mod panels;
 pub mod range;
 pub mod recent;
 pub mod search;
 pub mod sorted;
+pub mod status;
 pub mod table;
 pub mod timeline;
 pub mod trace_view;
 pub mod view;
-pub mod widgets;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -41,6 +46,7 @@ use std::sync::mpsc;
 
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 
+use action::Action;
 use open_job::{OpenJob, OpenOutcome};
 use recent::RecentFiles;
 use trace_view::{Tab, TraceView};
@@ -68,45 +74,6 @@ pub enum Screen {
     },
     /// A trace is open.
     Open(Box<TraceView>),
-}
-
-/// Something a panel asks the app to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Open a file: the native file dialog where the app uses one, else the "Open" window.
-    ShowOpenDialog,
-    /// Show the "Open" window (a typed path).
-    ShowOpenPathDialog,
-    /// Show the native file dialog.
-    Browse,
-    /// Empty the recent-files list.
-    ClearRecent,
-    /// Hide it.
-    HideOpenDialog,
-    /// Open this file.
-    Open(PathBuf),
-    /// Cancel the opening in progress.
-    CancelOpen,
-    /// Close the open trace.
-    CloseTrace,
-    /// Quit.
-    Quit,
-    /// Fit the selection, or the whole trace.
-    Fit,
-    /// Show the whole trace.
-    FitAll,
-    /// Collapse (`true`) or expand all task groups.
-    CollapseAll(bool),
-    /// Hide the banner about missing data.
-    DismissBanner,
-    /// Show the export window.
-    ShowExport,
-    /// Hide it (canceling an export in progress).
-    HideExport,
-    /// Start the export the window describes.
-    StartExport,
-    /// Cancel the export in progress.
-    CancelExport,
 }
 
 /// How the window behaves beyond what it shows.
@@ -400,12 +367,12 @@ impl eframe::App for ViewerApp {
         let mut actions = Vec::new();
         egui::Panel::top("menu").show(ui, |ui| {
             let has_trace = self.trace_view().is_some();
-            actions.extend(panels::menu::bar(ui, has_trace, self.recent.entries()));
+            actions.extend(menu::bar(ui, has_trace, self.recent.entries()));
         });
         if let Screen::Open(tv) = &mut self.screen {
             if tv.banner_shown() {
                 egui::Panel::top("banner").show(ui, |ui| {
-                    actions.extend(panels::status::banner(ui, &tv.problems));
+                    actions.extend(status::banner(ui, &tv.problems));
                 });
             }
             egui::Panel::top("tabs").show(ui, |ui| {
@@ -438,19 +405,19 @@ impl eframe::App for ViewerApp {
             }
         }
         egui::CentralPanel::default().show(ui, |ui| match &mut self.screen {
-            Screen::Empty => actions.extend(panels::status::empty(
+            Screen::Empty => actions.extend(status::empty(
                 ui,
                 self.notice.as_deref(),
                 self.recent.entries(),
             )),
             Screen::Opening(job) => {
-                actions.extend(panels::status::opening(ui, job));
+                actions.extend(status::opening(ui, job));
                 // Keep the progress moving even if no chunk reports for a while.
                 ui.ctx()
                     .request_repaint_after(std::time::Duration::from_millis(100));
             }
             Screen::Failed { path, error } => {
-                actions.extend(panels::status::error(ui, path, error));
+                actions.extend(status::error(ui, path, error));
             }
             Screen::Open(tv) => {
                 let viewport = tv.scene.area.height();
@@ -467,16 +434,12 @@ impl eframe::App for ViewerApp {
             }
         });
         if let Some(text) = &mut self.open_dialog {
-            actions.extend(panels::menu::open_dialog(
-                ui.ctx(),
-                text,
-                self.native_dialog,
-            ));
+            actions.extend(menu::open_dialog(ui.ctx(), text, self.native_dialog));
         }
         if let Screen::Open(tv) = &mut self.screen {
             let visible = tv.visible_span();
             if let Some(state) = &mut tv.export {
-                actions.extend(panels::export::window(ui.ctx(), state, visible));
+                actions.extend(export::window(ui.ctx(), state, visible));
             }
         }
         for a in actions {

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use super::details::{PollDetails, TaskDetails, ThreadDetails, wake_ending};
-use super::jobs::{ExportRequest, Job, default_export_path, export};
+use super::export::ExportState;
+use super::jobs::{ExportRequest, Job, Lazy, default_export_path, export};
 use super::mmu_data::MmuData;
 use super::open_trace::OpenTrace;
 use super::range::RangeSummary;
@@ -20,9 +21,8 @@ use trace_analysis::analysis::breakdown::{Breakdown, BreakdownOptions};
 use trace_analysis::analysis::mmu::Window;
 use trace_analysis::analysis::states::TaskState;
 use trace_analysis::analysis::utilization::UtilizationOptions;
-use trace_analysis::export::chrome::ExportStats;
 use trace_analysis::model::{NO_TASK, Span, TaskIx};
-use trace_analysis::units::{format_bytes, format_duration};
+use trace_analysis::units::format_bytes;
 
 /// An open trace.
 #[derive(Debug)]
@@ -101,40 +101,6 @@ pub enum Tab {
     Mmu,
 }
 
-/// An analysis computed in the background on first use.
-#[derive(Debug)]
-pub enum Lazy<T> {
-    /// Not asked for yet.
-    Idle,
-    /// Being computed.
-    Running(Job<Result<T, String>>),
-    /// Done, or why not.
-    Ready(Result<Arc<T>, String>),
-}
-
-impl<T: Send + 'static> Lazy<T> {
-    /// The result, when ready and successful.
-    pub fn get(&self) -> Option<&Arc<T>> {
-        match self {
-            Lazy::Ready(Ok(v)) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// Moves a finished job's result in.
-    fn poll(&mut self) {
-        if let Lazy::Running(job) = self
-            && let Some(r) = job.poll()
-        {
-            *self = Lazy::Ready(match r {
-                Ok(Ok(v)) => Ok(Arc::new(v)),
-                Ok(Err(e)) => Err(e),
-                Err(e) => Err(e.to_string()),
-            });
-        }
-    }
-}
-
 /// The MMU view's state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MmuView {
@@ -154,19 +120,6 @@ pub struct MmuView {
 
 /// The long-poll thresholds offered in the MMU view.
 pub const LONG_POLL_THRESHOLDS: [u64; 4] = [100_000, 1_000_000, 10_000_000, 100_000_000];
-
-/// The export window: what it will write, the export running, what the last one did.
-#[derive(Debug)]
-pub struct ExportState {
-    /// Target path, as typed.
-    pub path: String,
-    /// Only the visible time range.
-    pub visible_only: bool,
-    /// The export in progress.
-    pub job: Option<Job<Result<ExportStats, String>>>,
-    /// What the last export did (or why it failed).
-    pub outcome: Option<Result<String, String>>,
-}
 
 impl TraceView {
     /// Opens `trace` showing all of it.
@@ -602,15 +555,6 @@ impl TraceView {
             });
             state.job = None;
         }
-    }
-
-    /// Describes `span` for the export window: "1.2 ms from 3.4 s".
-    pub fn describe_span(span: Span) -> String {
-        format!(
-            "{} from {}",
-            format_duration(span.len()),
-            format_duration(span.start)
-        )
     }
 
     /// True while the banner about missing data is shown.

@@ -4,10 +4,11 @@
 
 use egui::{Color32, Grid, RichText, Sense, Ui, vec2};
 
-use crate::app::details::{state_label, wake_ending, wake_source_label};
+use crate::app::details::wake_ending;
+use crate::app::labels::{state_label, wake_source_label};
+use crate::app::palette;
 use crate::app::trace_view::TraceView;
 use crate::app::view::Selection;
-use crate::app::widgets::palette;
 use trace_analysis::model::{NO_TASK, Span, TaskIx, Wake};
 use trace_analysis::units::{format_bytes, format_duration};
 
@@ -90,7 +91,7 @@ fn range_section(ui: &mut Ui, tv: &TraceView, action: &mut Option<Action>) {
         format_duration(range.end)
     ));
     let summary = match &tv.range_summary {
-        crate::app::trace_view::Lazy::Ready(Ok(s)) if s.span == range => s.clone(),
+        crate::app::jobs::Lazy::Ready(Ok(s)) if s.span == range => s.clone(),
         _ => {
             ui.horizontal(|ui| {
                 ui.spinner();

@@ -5,8 +5,9 @@
 use egui::{Color32, RichText, Ui};
 use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints};
 
+use crate::app::jobs::Lazy;
 use crate::app::mmu_data::{MmuData, PERCENTILES};
-use crate::app::trace_view::{LONG_POLL_THRESHOLDS, Lazy, TraceView};
+use crate::app::trace_view::{LONG_POLL_THRESHOLDS, TraceView};
 use trace_analysis::units::format_duration;
 
 /// The plot's id (and accessibility hint).

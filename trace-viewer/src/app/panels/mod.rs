@@ -3,9 +3,6 @@
 //! app to carry out.
 
 pub mod details;
-pub mod export;
-pub mod menu;
 pub mod mmu;
 pub mod search;
-pub mod status;
 pub mod tasks;

@@ -4,9 +4,10 @@
 
 use egui::{Grid, RichText, ScrollArea, Sense, Ui, vec2};
 
+use crate::app::jobs::Lazy;
+use crate::app::palette;
 use crate::app::table::Column;
-use crate::app::trace_view::{Lazy, TraceView};
-use crate::app::widgets::palette;
+use crate::app::trace_view::TraceView;
 use trace_analysis::units::format_duration;
 
 /// The filter box's hint (tests find the box by its role).
@@ -125,7 +126,7 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
                                 if ns > 0 {
                                     ui.label(format!(
                                         "{}: {} ({:.1}%)",
-                                        crate::app::details::state_label(state),
+                                        crate::app::labels::state_label(state),
                                         format_duration(ns),
                                         ns as f64 * 100.0 / f64::from(total)
                                     ));

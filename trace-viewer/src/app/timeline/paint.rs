@@ -5,11 +5,15 @@
 use egui::{Align2, Color32, FontId, Mesh, Painter, Rect, Shape, Stroke, StrokeKind, pos2};
 
 use super::arrow::Arrow;
+use super::scene::Fill;
 use super::scene::{Hit, Item, Scene};
 use crate::app::axis::Axis;
 use crate::app::counters::CounterTrack;
+use crate::app::palette::{
+    self, FOLDED, LOST, PARK, PROCESS_PAUSE, THREAD_PAUSE, folded, log_color, region_color,
+    state_color, task_color,
+};
 use crate::app::view::Selection;
-use crate::app::widgets::palette::{self, fill_color};
 use trace_analysis::model::Model;
 
 /// Paints the lanes of `scene`, with the selected task's slices and `hovered` outlined.
@@ -244,4 +248,21 @@ pub fn paint_range(
         Color32::from_rgb(40, 70, 140),
     );
     painter.galley(at, galley, Color32::WHITE);
+}
+
+/// The colour of a scene fill.
+pub fn fill_color(fill: Fill) -> Color32 {
+    match fill {
+        Fill::Task(t) => task_color(t),
+        Fill::State(s) => state_color(s),
+        Fill::FoldedPolls => FOLDED,
+        Fill::FoldedStates(s) => folded(state_color(s)),
+        Fill::Park => PARK,
+        Fill::ThreadPause => THREAD_PAUSE,
+        Fill::ProcessPause => PROCESS_PAUSE,
+        Fill::Lost => LOST,
+        Fill::Region(name) => region_color(name),
+        Fill::FoldedRegions => FOLDED,
+        Fill::Log(level) => log_color(level),
+    }
 }

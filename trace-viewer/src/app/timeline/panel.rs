@@ -11,10 +11,11 @@ use super::build::{SceneInput, build_scene};
 use super::lanes::LaneKind;
 use super::paint;
 use crate::app::axis::axis;
-use crate::app::details::{describe_counter, describe_hit, short_state_label};
+use crate::app::details::{describe_counter, describe_hit};
+use crate::app::labels::short_state_label;
+use crate::app::palette;
 use crate::app::trace_view::TraceView;
 use crate::app::view::{Geometry, Selection, ViewInput};
-use crate::app::widgets::palette;
 
 /// Width of the lane-name column.
 pub const GUTTER_WIDTH: f32 = 230.0;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use egui::{Align, Color32, Layout, ProgressBar, RichText, Ui};
 
-use crate::app::Action;
+use crate::app::action::Action;
 use crate::app::open_job::OpenJob;
 use trace_analysis::units::format_bytes;
 

@@ -3,14 +3,29 @@
 
 use egui::{ProgressBar, RichText};
 
-use crate::app::Action;
-use crate::app::trace_view::{ExportState, TraceView};
+use crate::app::action::Action;
+use crate::app::jobs::Job;
+use trace_analysis::export::chrome::ExportStats;
 use trace_analysis::model::Span;
+use trace_analysis::units::format_duration;
 
 /// The window's title.
 pub const TITLE: &str = "Export to Perfetto";
 /// The button that starts the export.
 pub const EXPORT: &str = "Export";
+
+/// The export window: what it will write, the export running, what the last one did.
+#[derive(Debug)]
+pub struct ExportState {
+    /// Target path, as typed.
+    pub path: String,
+    /// Only the visible time range.
+    pub visible_only: bool,
+    /// The export in progress.
+    pub job: Option<Job<Result<ExportStats, String>>>,
+    /// What the last export did (or why it failed).
+    pub outcome: Option<Result<String, String>>,
+}
 
 /// Shows the export window for `state`; `visible` is the time range in view.
 pub fn window(ctx: &egui::Context, state: &mut ExportState, visible: Span) -> Option<Action> {
@@ -34,7 +49,7 @@ pub fn window(ctx: &egui::Context, state: &mut ExportState, visible: Span) -> Op
                     &mut state.visible_only,
                     format!(
                         "Only what overlaps the visible range ({})",
-                        TraceView::describe_span(visible)
+                        describe_span(visible)
                     ),
                 );
             });
@@ -73,4 +88,13 @@ pub fn window(ctx: &egui::Context, state: &mut ExportState, visible: Span) -> Op
         action = Some(Action::HideExport);
     }
     action
+}
+
+/// Describes `span` for the export window: "1.2 ms from 3.4 s".
+pub fn describe_span(span: Span) -> String {
+    format!(
+        "{} from {}",
+        format_duration(span.len()),
+        format_duration(span.start)
+    )
 }

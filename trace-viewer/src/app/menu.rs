@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use egui::{Key, Ui};
 
-use crate::app::Action;
+use crate::app::action::Action;
 
 /// The File menu's submenu of recent files.
 pub const OPEN_RECENT: &str = "Open Recent";

@@ -4,7 +4,6 @@
 use egui::Color32;
 
 use crate::app::counters::CounterStyle;
-use crate::app::timeline::scene::Fill;
 use trace_analysis::analysis::states::{TaskState, WaitReason};
 use trace_analysis::model::TaskIx;
 
@@ -60,23 +59,6 @@ pub const THREAD_PAUSE: Color32 = Color32::from_rgb(229, 57, 53);
 pub const PROCESS_PAUSE: Color32 = Color32::from_rgba_premultiplied(60, 12, 12, 60);
 /// Holes in the data.
 pub const LOST: Color32 = Color32::from_rgb(255, 40, 40);
-
-/// The colour of a layout fill.
-pub fn fill_color(fill: Fill) -> Color32 {
-    match fill {
-        Fill::Task(t) => task_color(t),
-        Fill::State(s) => state_color(s),
-        Fill::FoldedPolls => FOLDED,
-        Fill::FoldedStates(s) => folded(state_color(s)),
-        Fill::Park => PARK,
-        Fill::ThreadPause => THREAD_PAUSE,
-        Fill::ProcessPause => PROCESS_PAUSE,
-        Fill::Lost => LOST,
-        Fill::Region(name) => region_color(name),
-        Fill::FoldedRegions => FOLDED,
-        Fill::Log(level) => log_color(level),
-    }
-}
 
 /// The line colour of a counter lane.
 pub fn counter_color(style: CounterStyle) -> Color32 {
