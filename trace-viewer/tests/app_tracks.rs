@@ -156,11 +156,11 @@ fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
 #[test]
 fn slash_opens_search_and_enter_jumps_to_each_match() {
     use egui::Key;
-    use trace_viewer::app::panels::search;
-    use trace_viewer::app::search::Found;
+    use trace_viewer::app::search::bar;
+    use trace_viewer::app::search::matches::Found;
     let s = rich();
     let (_dir, mut h) = open(&s);
-    assert!(h.query_by_label(search::BOX_LABEL).is_none());
+    assert!(h.query_by_label(bar::BOX_LABEL).is_none());
     h.key_press(Key::Slash);
     h.run_steps(3);
     let tv = h.state().trace_view().unwrap();
@@ -168,7 +168,7 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
         tv.search.open && tv.search.text.is_empty(),
         "no '/' typed in"
     );
-    h.get_by_label(search::BOX_LABEL);
+    h.get_by_label(bar::BOX_LABEL);
     // Tasks spawned at line 20 (2, 5, 8, 11): the keyboard is in the box already.
     h.get_by_role(egui::Role::TextInput)
         .type_text("service.rs:20");

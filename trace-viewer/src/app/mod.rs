@@ -391,7 +391,9 @@ impl eframe::App for ViewerApp {
             if tv.tab == Tab::Timeline && tv.search.open {
                 let viewport = tv.scene.area.height();
                 egui::Panel::top("search").show(ui, |ui| {
-                    panels::search::bar(ui, tv, viewport);
+                    if let Some(found) = search::bar::bar(ui, &mut tv.search, &tv.trace) {
+                        tv.show_found(found, viewport);
+                    }
                 });
             }
             if tv.tab == Tab::Timeline

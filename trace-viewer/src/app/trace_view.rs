@@ -10,7 +10,8 @@ use super::jobs::{ExportRequest, Job, Lazy, default_export_path, export};
 use super::mmu_data::MmuData;
 use super::open_trace::OpenTrace;
 use super::range::RangeSummary;
-use super::search::{Found, Matches};
+use super::search::SearchState;
+use super::search::matches::Found;
 use super::table::{self, Row, TableState};
 use super::timeline::arrow::{WakeLink, WakeTarget};
 use super::timeline::lanes::{LaneKind, Lanes, Sections, default_collapsed};
@@ -73,21 +74,6 @@ pub struct TraceView {
     pub range_summary_for: Option<Span>,
     /// The search bar.
     pub search: SearchState,
-}
-
-/// The search bar's state.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SearchState {
-    /// Shown.
-    pub open: bool,
-    /// The query, as typed.
-    pub text: String,
-    /// What the query matched, when it was last looked up.
-    pub matches: Option<Matches>,
-    /// The match shown last.
-    pub current: Option<Found>,
-    /// The text box should take the keyboard.
-    pub focus: bool,
 }
 
 /// The views of a trace.
@@ -440,36 +426,13 @@ impl TraceView {
 
     /// `/`: shows the search bar with the keyboard in it.
     pub fn open_search(&mut self) {
-        self.search.open = true;
-        self.search.focus = true;
+        self.search.open();
     }
 
-    /// Looks up what the search bar's query matches, when the text changed since.
-    pub fn refresh_search(&mut self) {
-        let stale = self
-            .search
-            .matches
-            .as_ref()
-            .is_none_or(|m| m.query != self.search.text);
-        if stale {
-            self.search.matches = Some(Matches::find(&self.trace, &self.search.text));
-            self.search.current = None;
-        }
-    }
-
-    /// Enter in the search bar: shows the next match (`backwards`: the previous one) — the
-    /// task selected, its lane in view and the view zoomed to its lifetime; a region zoomed
-    /// to, its task selected and its thread's lane in view.
-    pub fn search_step(&mut self, backwards: bool, viewport_height: f32) {
-        self.refresh_search();
-        let found = match &self.search.matches {
-            Some(m) => m.step(&self.trace, self.search.current, backwards),
-            None => None,
-        };
-        self.search.current = found;
-        let Some(found) = found else {
-            return;
-        };
+    /// Shows `found`, the match the search bar stepped to: the task selected, its lane in
+    /// view and the view zoomed to its lifetime; a region zoomed to, its task selected and
+    /// its thread's lane in view.
+    pub fn show_found(&mut self, found: Found, viewport_height: f32) {
         self.tab = Tab::Timeline;
         match found {
             Found::Task(task) => self.reveal_task(task, viewport_height),

@@ -4,5 +4,4 @@
 
 pub mod details;
 pub mod mmu;
-pub mod search;
 pub mod tasks;

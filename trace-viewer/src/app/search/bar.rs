@@ -3,26 +3,28 @@
 
 use egui::{Key, Ui};
 
-use crate::app::search::status;
-
-use crate::app::trace_view::TraceView;
+use super::SearchState;
+use super::matches::{Found, status};
+use crate::app::open_trace::OpenTrace;
 
 /// The label before the query box (tests find the box by it).
 pub const BOX_LABEL: &str = "Search:";
 /// The button that closes the bar.
 pub const CLOSE: &str = "Close search";
 
-/// Shows the bar; `viewport_height` is the lanes' height (to scroll a match into view).
-pub fn bar(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
+/// Shows the bar for `search` over `trace`; returns the match Enter (or Next, Previous)
+/// stepped to, for the caller to show.
+pub fn bar(ui: &mut Ui, search: &mut SearchState, trace: &OpenTrace) -> Option<Found> {
     let mut step = None;
+    let mut found = None;
     let mut close = false;
     ui.horizontal(|ui| {
         let label = ui.label(BOX_LABEL);
-        let edit = egui::TextEdit::singleline(&mut tv.search.text)
+        let edit = egui::TextEdit::singleline(&mut search.text)
             .desired_width(320.0)
             .hint_text("task name, spawn location or region name");
         let resp = ui.add(edit).labelled_by(label.id);
-        if std::mem::take(&mut tv.search.focus) {
+        if std::mem::take(&mut search.focus) {
             resp.request_focus();
         }
         // A single-line box gives the keyboard up on Enter: take it back for the next one.
@@ -45,9 +47,9 @@ pub fn bar(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
             step = Some(true);
         }
         if let Some(backwards) = step {
-            tv.search_step(backwards, viewport_height);
+            found = search.step(trace, backwards);
         }
-        let status = status_line(tv);
+        let status = status_line(search, trace);
         ui.label(status);
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button(CLOSE).on_hover_text("Esc").clicked() {
@@ -56,8 +58,9 @@ pub fn bar(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
         });
     });
     if close {
-        tv.search.open = false;
+        search.open = false;
     }
+    found
 }
 
 /// Whether Enter was pressed this frame, and if so with Shift.
@@ -76,13 +79,13 @@ fn enter_pressed(ui: &Ui) -> Option<bool> {
 }
 
 /// The status after the box: counts and the match shown.
-fn status_line(tv: &mut TraceView) -> String {
-    if tv.search.text.trim().is_empty() {
+fn status_line(search: &mut SearchState, trace: &OpenTrace) -> String {
+    if search.text.trim().is_empty() {
         return String::new();
     }
-    tv.refresh_search();
-    let current = tv.search.current.map(|f| f.describe(&tv.trace));
-    match &tv.search.matches {
+    search.refresh(trace);
+    let current = search.current.map(|f| f.describe(trace));
+    match &search.matches {
         Some(m) => status(m, current),
         None => String::new(),
     }

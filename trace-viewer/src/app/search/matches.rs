@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use super::open_trace::OpenTrace;
+use crate::app::open_trace::OpenTrace;
 use trace_analysis::model::{Nanos, Span, TaskIx, ThreadIx};
 
 /// One thing found.
