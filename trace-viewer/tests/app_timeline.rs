@@ -471,7 +471,7 @@ fn file_export_writes_perfetto_json_of_the_whole_trace_or_the_visible_range() {
 #[test]
 fn the_tasks_table_sorts_filters_and_leads_to_the_timeline() {
     use trace_viewer::app::TAB_TASKS;
-    use trace_viewer::app::table::Column;
+    use trace_viewer::app::tasks::table::Column;
     use trace_viewer::app::trace_view::Tab;
     // Groups of 4, 3 and 3 tasks, and the blocking task alone (it runs longest).
     let s = Synthetic {
@@ -481,7 +481,7 @@ fn the_tasks_table_sorts_filters_and_leads_to_the_timeline() {
     let (_dir, mut h) = open(&s);
     h.get_by_label(TAB_TASKS).click();
     wait_for(&mut h, "the breakdown", |a| {
-        a.trace_view().is_some_and(|s| !s.table_rows.is_empty())
+        a.trace_view().is_some_and(|s| !s.tasks.rows.is_empty())
     });
     // By running time, largest first: the 4-task group, then the 3-task groups, then the
     // spawn_blocking task alone.
@@ -497,7 +497,10 @@ fn the_tasks_table_sorts_filters_and_leads_to_the_timeline() {
     // By task count, most first.
     h.get_by_label(Column::Tasks.title()).click();
     h.run_steps(2);
-    assert_eq!(h.state().trace_view().unwrap().table.sort, Column::Tasks);
+    assert_eq!(
+        h.state().trace_view().unwrap().tasks.table.sort,
+        Column::Tasks
+    );
     assert!(y(&h, a) < y(&h, b) && y(&h, b) < y(&h, blocking));
     h.get_by_label(&format!("{} v", Column::Tasks.title()))
         .click();

@@ -35,7 +35,7 @@ pub mod recent;
 pub mod search;
 pub mod sorted;
 pub mod status;
-pub mod table;
+pub mod tasks;
 pub mod timeline;
 pub mod trace_view;
 pub mod view;
@@ -430,7 +430,11 @@ impl eframe::App for ViewerApp {
                 };
                 match tv.tab {
                     Tab::Timeline => timeline::panel::show(ui, tv),
-                    Tab::Tasks => panels::tasks::show(ui, tv, viewport),
+                    Tab::Tasks => {
+                        if let Some(task) = tasks::panel::show(ui, &mut tv.tasks) {
+                            tv.show_group_of(task, viewport);
+                        }
+                    }
                     Tab::Mmu => panels::mmu::show(ui, tv),
                 }
             }

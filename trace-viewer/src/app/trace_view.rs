@@ -12,13 +12,12 @@ use super::open_trace::OpenTrace;
 use super::range::RangeSummary;
 use super::search::SearchState;
 use super::search::matches::Found;
-use super::table::{self, Row, TableState};
+use super::tasks::TasksState;
 use super::timeline::arrow::{WakeLink, WakeTarget};
 use super::timeline::lanes::{LaneKind, Lanes, Sections, default_collapsed};
 use super::timeline::scene::{Hit, Scene};
 use super::timeline::segments::SegmentCache;
 use super::view::{Selection, ViewState};
-use trace_analysis::analysis::breakdown::{Breakdown, BreakdownOptions};
 use trace_analysis::analysis::mmu::Window;
 use trace_analysis::analysis::states::TaskState;
 use trace_analysis::analysis::utilization::UtilizationOptions;
@@ -58,12 +57,8 @@ pub struct TraceView {
     pub export: Option<ExportState>,
     /// The view shown.
     pub tab: Tab,
-    /// The task breakdown, computed when the Tasks view is first shown.
-    pub breakdown: Lazy<Breakdown>,
-    /// Its table rows.
-    pub table_rows: Vec<Row>,
-    /// The table's order and filter.
-    pub table: TableState,
+    /// The Tasks view.
+    pub tasks: TasksState,
     /// The MMU curves, computed when the MMU view is first shown.
     pub mmu: Lazy<MmuData>,
     /// The MMU view's options and chosen window.
@@ -132,9 +127,7 @@ impl TraceView {
             scene: Scene::default(),
             export: None,
             tab: Tab::Timeline,
-            breakdown: Lazy::Idle,
-            table_rows: Vec::new(),
-            table: TableState::default(),
+            tasks: TasksState::default(),
             mmu: Lazy::Idle,
             mmu_view: MmuView {
                 percentiles: true,
@@ -349,14 +342,8 @@ impl TraceView {
 
     /// Starts the analyses the current view needs; `wake` asks for a repaint.
     pub fn ensure_analyses(&mut self, wake: impl Fn() + Send + Sync + Clone + 'static) {
-        if self.tab == Tab::Tasks && matches!(self.breakdown, Lazy::Idle) {
-            let trace = self.trace.clone();
-            self.breakdown = Lazy::Running(Job::spawn("task breakdown", wake.clone(), move |_| {
-                Ok(Breakdown::compute(
-                    &trace.model,
-                    &BreakdownOptions::default(),
-                ))
-            }));
+        if self.tab == Tab::Tasks {
+            self.tasks.ensure(&self.trace, wake.clone());
         }
         if self.tab == Tab::Mmu && matches!(self.mmu, Lazy::Idle) {
             let trace = self.trace.clone();
@@ -494,12 +481,7 @@ impl TraceView {
 
     /// Picks up finished background work.
     pub fn poll_jobs(&mut self) {
-        self.breakdown.poll();
-        if self.table_rows.is_empty()
-            && let Some(b) = self.breakdown.get()
-        {
-            self.table_rows = table::rows(b);
-        }
+        self.tasks.poll();
         self.mmu.poll();
         self.range_summary.poll();
         if let Some(state) = &mut self.export

@@ -4,4 +4,3 @@
 
 pub mod details;
 pub mod mmu;
-pub mod tasks;

@@ -4,38 +4,39 @@
 
 use egui::{Grid, RichText, ScrollArea, Sense, Ui, vec2};
 
+use super::TasksState;
+use super::table::Column;
 use crate::app::jobs::Lazy;
 use crate::app::palette;
-use crate::app::table::Column;
-use crate::app::trace_view::TraceView;
+use trace_analysis::model::TaskIx;
 use trace_analysis::units::format_duration;
 
 /// The filter box's hint (tests find the box by its role).
 pub const FILTER_HINT: &str = "filter by spawn location";
 
-/// Shows the table; `viewport_height` is the timeline's height (for scrolling a group into
-/// view when it is clicked).
-pub fn show(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
-    match &tv.breakdown {
+/// Shows the table of `tasks`; returns the first task of the group clicked, whose group the
+/// caller shows in the timeline.
+pub fn show(ui: &mut Ui, tasks: &mut TasksState) -> Option<TaskIx> {
+    match &tasks.breakdown {
         Lazy::Idle | Lazy::Running(_) => {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("Computing the task breakdown…");
             });
-            return;
+            return None;
         }
         Lazy::Ready(Err(e)) => {
             ui.colored_label(ui.visuals().error_fg_color, e);
-            return;
+            return None;
         }
         Lazy::Ready(Ok(_)) => {}
     }
-    let b = tv.breakdown.get().cloned().expect("ready");
+    let b = tasks.breakdown.get().cloned().expect("ready");
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("{} tasks in {} groups", b.tasks, b.groups.len())).strong());
         ui.add_space(16.0);
         ui.add(
-            egui::TextEdit::singleline(&mut tv.table.filter)
+            egui::TextEdit::singleline(&mut tasks.table.filter)
                 .hint_text(FILTER_HINT)
                 .desired_width(260.0),
         );
@@ -52,7 +53,7 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
         }
     });
     ui.add_space(4.0);
-    let order = tv.table.view(&tv.table_rows);
+    let order = tasks.table.view(&tasks.rows);
     let mut clicked_header = None;
     let mut clicked_row = None;
     ScrollArea::both()
@@ -64,8 +65,8 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
                 .show(ui, |ui| {
                     for c in Column::ALL {
                         let mut title = c.title().to_string();
-                        if tv.table.sort == c {
-                            title.push_str(if tv.table.descending { " v" } else { " ^" });
+                        if tasks.table.sort == c {
+                            title.push_str(if tasks.table.descending { " v" } else { " ^" });
                         }
                         if ui.button(RichText::new(title).strong()).clicked() {
                             clicked_header = Some(c);
@@ -74,7 +75,7 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
                     ui.label(RichText::new("time by state").strong());
                     ui.end_row();
                     for &i in &order {
-                        let r = &tv.table_rows[i];
+                        let r = &tasks.rows[i];
                         if ui
                             .link(&r.label)
                             .on_hover_text(format!("{} tasks; show them in the timeline", r.kind))
@@ -138,9 +139,7 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
                 });
         });
     if let Some(c) = clicked_header {
-        tv.table.click_header(c);
+        tasks.table.click_header(c);
     }
-    if let Some(task) = clicked_row {
-        tv.show_group_of(task, viewport_height);
-    }
+    clicked_row
 }
