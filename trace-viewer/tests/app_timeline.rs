@@ -540,7 +540,7 @@ fn the_mmu_view_lists_worst_windows_that_jump_into_the_timeline() {
     let (_dir, mut h) = open(&s);
     h.get_by_label(TAB_MMU).click();
     wait_for(&mut h, "the MMU curves", |a| {
-        a.trace_view().is_some_and(|s| s.mmu.get().is_some())
+        a.trace_view().is_some_and(|s| s.mmu.curves.get().is_some())
     });
     h.get_by_label_contains("mean utilization");
     h.get_by_label("10 µs").click();
@@ -548,7 +548,7 @@ fn the_mmu_view_lists_worst_windows_that_jump_into_the_timeline() {
     h.get_by_label_contains("Worst 10 µs windows");
     // The worst one is inside the process-wide pause: utilization 0.
     let pause = h.state().trace_view().unwrap().trace.paused[0];
-    let worst = h.state().trace_view().unwrap().mmu_view.worst[0];
+    let worst = h.state().trace_view().unwrap().mmu.view.worst[0];
     assert_eq!(worst.utilization, 0.0);
     assert!(
         worst.start >= pause.start && worst.end <= pause.end,
@@ -556,7 +556,7 @@ fn the_mmu_view_lists_worst_windows_that_jump_into_the_timeline() {
     );
     h.get_by_label(&format!(
         "at {}: utilization 0.0%",
-        trace_viewer::app::panels::mmu::window_start(worst.start, 10_000)
+        trace_viewer::app::mmu::panel::window_start(worst.start, 10_000)
     ))
     .click();
     h.run_steps(3);

@@ -340,7 +340,7 @@ fn opened_files_are_remembered_in_the_recent_list_across_restarts() {
 #[test]
 fn the_mmu_view_toggles_per_worker_curves_and_the_responsiveness_mode() {
     use trace_viewer::app::TAB_MMU;
-    use trace_viewer::app::panels::mmu;
+    use trace_viewer::app::mmu::panel;
     // Polls of 200 µs, no pause: only long polls can lower the utilization.
     let s = Synthetic {
         poll_ns: 200_000,
@@ -349,31 +349,54 @@ fn the_mmu_view_toggles_per_worker_curves_and_the_responsiveness_mode() {
     };
     let (_dir, mut h) = open(&s);
     h.get_by_label(TAB_MMU).click();
-    let ready = |a: &ViewerApp| a.trace_view().is_some_and(|s| s.mmu.get().is_some());
+    let ready = |a: &ViewerApp| a.trace_view().is_some_and(|s| s.mmu.curves.get().is_some());
     wait_for(&mut h, "the MMU curves", ready);
-    let plain = h.state().trace_view().unwrap().mmu.get().unwrap().clone();
+    let plain = h
+        .state()
+        .trace_view()
+        .unwrap()
+        .mmu
+        .curves
+        .get()
+        .unwrap()
+        .clone();
     assert_eq!(plain.long_poll, None);
     assert_eq!(plain.mmu[0], 1.0);
     // Per worker: a checkbox that shows each worker's curve.
-    assert!(!h.state().trace_view().unwrap().mmu_view.per_worker);
+    assert!(!h.state().trace_view().unwrap().mmu.view.per_worker);
     h.get_by_label("per worker").click();
     h.run_steps(2);
-    assert!(h.state().trace_view().unwrap().mmu_view.per_worker);
+    assert!(h.state().trace_view().unwrap().mmu.view.per_worker);
     // Responsiveness: polls longer than 100 µs count as unavailable.
-    h.get_by_label(&mmu::threshold_label(100_000)).click();
+    h.get_by_label(&panel::threshold_label(100_000)).click();
     h.run_steps(1);
     wait_for(&mut h, "the responsiveness curves", ready);
-    let strict = h.state().trace_view().unwrap().mmu.get().unwrap().clone();
+    let strict = h
+        .state()
+        .trace_view()
+        .unwrap()
+        .mmu
+        .curves
+        .get()
+        .unwrap()
+        .clone();
     assert_eq!(strict.long_poll, Some(100_000));
     assert!(strict.mean < plain.mean);
     assert_eq!(strict.mmu[0], 0.0);
     h.get_by_label_contains("(polls > 100 µs count as unavailable)");
     // Off again.
-    h.get_by_label(mmu::RESPONSIVENESS).click();
+    h.get_by_label(panel::RESPONSIVENESS).click();
     h.run_steps(1);
     wait_for(&mut h, "the plain curves", ready);
     assert_eq!(
-        h.state().trace_view().unwrap().mmu.get().unwrap().long_poll,
+        h.state()
+            .trace_view()
+            .unwrap()
+            .mmu
+            .curves
+            .get()
+            .unwrap()
+            .long_poll,
         None
     );
 }

@@ -25,7 +25,7 @@ pub mod export;
 pub mod jobs;
 pub mod labels;
 pub mod menu;
-pub mod mmu_data;
+pub mod mmu;
 pub mod open_job;
 pub mod open_trace;
 pub mod palette;
@@ -435,7 +435,11 @@ impl eframe::App for ViewerApp {
                             tv.show_group_of(task, viewport);
                         }
                     }
-                    Tab::Mmu => panels::mmu::show(ui, tv),
+                    Tab::Mmu => {
+                        if let Some(span) = mmu::panel::show(ui, &mut tv.mmu) {
+                            tv.jump_to(span);
+                        }
+                    }
                 }
             }
         });

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::details::{PollDetails, TaskDetails, ThreadDetails, wake_ending};
 use super::export::ExportState;
 use super::jobs::{ExportRequest, Job, Lazy, default_export_path, export};
-use super::mmu_data::MmuData;
+use super::mmu::MmuState;
 use super::open_trace::OpenTrace;
 use super::range::RangeSummary;
 use super::search::SearchState;
@@ -18,9 +18,7 @@ use super::timeline::lanes::{LaneKind, Lanes, Sections, default_collapsed};
 use super::timeline::scene::{Hit, Scene};
 use super::timeline::segments::SegmentCache;
 use super::view::{Selection, ViewState};
-use trace_analysis::analysis::mmu::Window;
 use trace_analysis::analysis::states::TaskState;
-use trace_analysis::analysis::utilization::UtilizationOptions;
 use trace_analysis::model::{NO_TASK, Span, TaskIx};
 use trace_analysis::units::format_bytes;
 
@@ -59,10 +57,8 @@ pub struct TraceView {
     pub tab: Tab,
     /// The Tasks view.
     pub tasks: TasksState,
-    /// The MMU curves, computed when the MMU view is first shown.
-    pub mmu: Lazy<MmuData>,
-    /// The MMU view's options and chosen window.
-    pub mmu_view: MmuView,
+    /// The MMU view.
+    pub mmu: MmuState,
     /// What the selected time range holds.
     pub range_summary: Lazy<RangeSummary>,
     /// The range `range_summary` is (being) computed for.
@@ -81,26 +77,6 @@ pub enum Tab {
     /// Minimum mutator utilization.
     Mmu,
 }
-
-/// The MMU view's state.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MmuView {
-    /// Show each worker's curve.
-    pub per_worker: bool,
-    /// Show the MUD percentile curves.
-    pub percentiles: bool,
-    /// The window whose worst windows are listed.
-    pub chosen: Option<u64>,
-    /// Those worst windows.
-    pub worst: Vec<Window>,
-    /// Responsiveness mode: polls longer than this count as unavailable (`None`: off).
-    pub long_poll: Option<u64>,
-    /// The threshold the responsiveness toggle turns on.
-    pub long_poll_threshold: u64,
-}
-
-/// The long-poll thresholds offered in the MMU view.
-pub const LONG_POLL_THRESHOLDS: [u64; 4] = [100_000, 1_000_000, 10_000_000, 100_000_000];
 
 impl TraceView {
     /// Opens `trace` showing all of it.
@@ -128,12 +104,7 @@ impl TraceView {
             export: None,
             tab: Tab::Timeline,
             tasks: TasksState::default(),
-            mmu: Lazy::Idle,
-            mmu_view: MmuView {
-                percentiles: true,
-                long_poll_threshold: 1_000_000,
-                ..MmuView::default()
-            },
+            mmu: MmuState::default(),
             range_summary: Lazy::Idle,
             range_summary_for: None,
             search: SearchState::default(),
@@ -345,14 +316,8 @@ impl TraceView {
         if self.tab == Tab::Tasks {
             self.tasks.ensure(&self.trace, wake.clone());
         }
-        if self.tab == Tab::Mmu && matches!(self.mmu, Lazy::Idle) {
-            let trace = self.trace.clone();
-            let options = UtilizationOptions {
-                long_poll: self.mmu_view.long_poll,
-            };
-            self.mmu = Lazy::Running(Job::spawn("MMU", wake.clone(), move |h| {
-                MmuData::compute(&trace.model, options, &|d, t| h.progress(d, t))
-            }));
+        if self.tab == Tab::Mmu {
+            self.mmu.ensure(&self.trace, wake.clone());
         }
         self.ensure_range_summary(wake);
     }
@@ -445,32 +410,6 @@ impl TraceView {
                     .clamp_scroll(self.lanes.height, viewport_height.max(1.0));
             }
         }
-    }
-
-    /// Chooses the MMU window whose worst windows are listed.
-    pub fn choose_mmu_window(&mut self, window: u64) {
-        if let Some(d) = self.mmu.get() {
-            self.mmu_view.worst = d.worst(window);
-            self.mmu_view.chosen = Some(window);
-        }
-    }
-
-    /// Turns the responsiveness mode on (polls longer than `threshold` count as unavailable)
-    /// or off (`None`); the curves are computed again and the chosen window forgotten.
-    pub fn set_long_poll(&mut self, long_poll: Option<u64>) {
-        if let Some(t) = long_poll {
-            self.mmu_view.long_poll_threshold = t;
-        }
-        if long_poll == self.mmu_view.long_poll {
-            return;
-        }
-        self.mmu_view.long_poll = long_poll;
-        if let Lazy::Running(job) = &self.mmu {
-            job.cancel();
-        }
-        self.mmu = Lazy::Idle;
-        self.mmu_view.chosen = None;
-        self.mmu_view.worst.clear();
     }
 
     /// Shows `span` in the timeline.

@@ -3,4 +3,3 @@
 //! app to carry out.
 
 pub mod details;
-pub mod mmu;

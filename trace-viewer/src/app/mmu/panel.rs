@@ -5,9 +5,10 @@
 use egui::{Color32, RichText, Ui};
 use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints};
 
+use super::data::{MmuData, PERCENTILES};
+use super::{LONG_POLL_THRESHOLDS, MmuState, MmuView};
 use crate::app::jobs::Lazy;
-use crate::app::mmu_data::{MmuData, PERCENTILES};
-use crate::app::trace_view::{LONG_POLL_THRESHOLDS, TraceView};
+use trace_analysis::model::Span;
 use trace_analysis::units::format_duration;
 
 /// The plot's id (and accessibility hint).
@@ -23,20 +24,21 @@ pub const QUICK_WINDOWS: [u64; 6] = [
     1_000_000_000,
 ];
 
-/// Shows the view.
-pub fn show(ui: &mut Ui, tv: &mut TraceView) {
-    let data = match &tv.mmu {
+/// Shows the view of `mmu`; returns the worst window clicked, for the caller to show in
+/// the timeline.
+pub fn show(ui: &mut Ui, mmu: &mut MmuState) -> Option<Span> {
+    let data = match &mmu.curves {
         Lazy::Idle | Lazy::Running(_) => {
-            responsiveness(ui, tv);
+            responsiveness(ui, mmu);
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("Computing the MMU curves…");
             });
-            return;
+            return None;
         }
         Lazy::Ready(Err(e)) => {
             ui.label(format!("No MMU for this trace: {e}"));
-            return;
+            return None;
         }
         Lazy::Ready(Ok(d)) => d.clone(),
     };
@@ -54,16 +56,16 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView) {
             .strong(),
         );
         ui.add_space(16.0);
-        ui.checkbox(&mut tv.mmu_view.percentiles, "percentiles (MUD)");
-        ui.checkbox(&mut tv.mmu_view.per_worker, "per worker");
+        ui.checkbox(&mut mmu.view.percentiles, "percentiles (MUD)");
+        ui.checkbox(&mut mmu.view.per_worker, "per worker");
     });
-    responsiveness(ui, tv);
+    responsiveness(ui, mmu);
     let mut choose = None;
     ui.horizontal(|ui| {
         ui.label("Worst windows of:");
         let longest = data.windows.last().copied().unwrap_or(0);
         for w in QUICK_WINDOWS.into_iter().filter(|&w| w <= longest) {
-            let selected = tv.mmu_view.chosen == Some(w);
+            let selected = mmu.view.chosen == Some(w);
             if ui.selectable_label(selected, format_duration(w)).clicked() {
                 choose = Some(w);
             }
@@ -71,26 +73,26 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView) {
         ui.label("(or click the plot)");
     });
 
-    let worst_height = if tv.mmu_view.chosen.is_some() {
+    let worst_height = if mmu.view.chosen.is_some() {
         220.0
     } else {
         0.0
     };
     let plot_height = (ui.available_height() - worst_height).max(160.0);
-    let clicked_at = plot(ui, &data, &tv.mmu_view, plot_height);
+    let clicked_at = plot(ui, &data, &mmu.view, plot_height);
     if let Some(x) = clicked_at {
         choose = data.nearest_window(10f64.powf(x));
     }
     if let Some(w) = choose {
-        tv.choose_mmu_window(w);
+        mmu.choose_window(w);
     }
 
-    if let Some(w) = tv.mmu_view.chosen {
+    let mut jump = None;
+    if let Some(w) = mmu.view.chosen {
         ui.separator();
         ui.label(RichText::new(format!("Worst {} windows", format_duration(w))).strong());
-        let mut jump = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
-            for (i, win) in tv.mmu_view.worst.iter().enumerate() {
+            for (i, win) in mmu.view.worst.iter().enumerate() {
                 ui.horizontal(|ui| {
                     ui.label(format!("{}.", i + 1));
                     if ui
@@ -102,15 +104,13 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView) {
                         .on_hover_text("Show it in the timeline")
                         .clicked()
                     {
-                        jump = Some(trace_analysis::model::Span::new(win.start, win.end));
+                        jump = Some(Span::new(win.start, win.end));
                     }
                 });
             }
         });
-        if let Some(span) = jump {
-            tv.jump_to(span);
-        }
     }
+    jump
 }
 
 /// The responsiveness toggle's label (tests click it).
@@ -118,9 +118,9 @@ pub const RESPONSIVENESS: &str = "long polls count as unavailable";
 
 /// The responsiveness toggle and its threshold: polls longer than it make their worker
 /// unavailable, so a stalled worker shows like a pause.
-fn responsiveness(ui: &mut Ui, tv: &mut TraceView) {
-    let mut on = tv.mmu_view.long_poll.is_some();
-    let mut threshold = tv.mmu_view.long_poll_threshold;
+fn responsiveness(ui: &mut Ui, mmu: &mut MmuState) {
+    let mut on = mmu.view.long_poll.is_some();
+    let mut threshold = mmu.view.long_poll_threshold;
     ui.horizontal(|ui| {
         ui.checkbox(&mut on, RESPONSIVENESS)
             .on_hover_text("Responsiveness MMU: a worker inside a poll longer than the threshold is not available to other tasks");
@@ -134,7 +134,7 @@ fn responsiveness(ui: &mut Ui, tv: &mut TraceView) {
             }
         }
     });
-    tv.set_long_poll(on.then_some(threshold));
+    mmu.set_long_poll(on.then_some(threshold));
 }
 
 /// A threshold's button: "> 1 ms".
@@ -143,12 +143,7 @@ pub fn threshold_label(t: u64) -> String {
 }
 
 /// Draws the curves; returns the x (log10 of the window) of a click.
-fn plot(
-    ui: &mut Ui,
-    data: &MmuData,
-    view: &crate::app::trace_view::MmuView,
-    height: f32,
-) -> Option<f64> {
+fn plot(ui: &mut Ui, data: &MmuData, view: &MmuView, height: f32) -> Option<f64> {
     let xs: Vec<f64> = data.windows.iter().map(|&w| (w as f64).log10()).collect();
     let series =
         |ys: &[f64]| -> PlotPoints<'static> { xs.iter().zip(ys).map(|(&x, &y)| [x, y]).collect() };
