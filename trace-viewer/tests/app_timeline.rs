@@ -12,8 +12,8 @@ use egui::{Event, Key, Modifiers, MouseWheelUnit, PointerButton, Pos2, TouchPhas
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use trace_analysis::synthetic::Synthetic;
+use trace_viewer::app::details::panel as details;
 use trace_viewer::app::open_job::OpenJob;
-use trace_viewer::app::panels::details;
 use trace_viewer::app::status;
 use trace_viewer::app::timeline::lanes::LaneKind;
 use trace_viewer::app::timeline::panel as timeline;
@@ -217,7 +217,7 @@ fn clicking_a_poll_shows_its_task_in_the_details_panel() {
     h.run_steps(2);
     let tv = h.state().trace_view().unwrap();
     assert_eq!(tv.view.selection.and_then(|s| s.task()), Some(task));
-    let d = tv.task_details.as_ref().unwrap();
+    let d = tv.details.task.as_ref().unwrap();
     assert_eq!(d.polls, s.polls_per_task);
     h.get_by_label(details::HEADING);
     h.get_by_label(&label);
@@ -605,7 +605,7 @@ fn dragging_on_the_time_axis_selects_a_range_and_sums_it() {
     assert!(close(view(&h).start, v0.start));
     wait_for(&mut h, "the range summary", |a| {
         a.trace_view()
-            .and_then(|s| match &s.range_summary {
+            .and_then(|s| match &s.details.range {
                 trace_viewer::app::jobs::Lazy::Ready(Ok(r)) => Some(r.span == range),
                 _ => None,
             })

@@ -8,8 +8,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use trace_analysis::synthetic::Synthetic;
 use trace_viewer::app::ViewerApp;
-use trace_viewer::app::details::describe_counter;
 use trace_viewer::app::timeline::lanes::LaneKind;
+use trace_viewer::app::timeline::tooltip::describe_counter;
 
 mod common;
 use common::*;
@@ -237,8 +237,8 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
 #[test]
 fn a_clicked_poll_shows_who_woke_it_with_an_arrow_and_a_link_to_the_waker() {
     use trace_analysis::model::{NO_TASK, Span};
-    use trace_viewer::app::details::wake_before_poll;
-    use trace_viewer::app::panels::details;
+    use trace_viewer::app::details::panel as details;
+    use trace_viewer::app::details::wake::wake_before_poll;
     use trace_viewer::app::timeline::scene::Hit;
     let s = Synthetic::default();
     let (_dir, mut h) = open(&s);
@@ -270,7 +270,7 @@ fn a_clicked_poll_shows_who_woke_it_with_an_arrow_and_a_link_to_the_waker() {
     click(&h, rect.center());
     h.run_steps(2);
     let tv = h.state().trace_view().unwrap();
-    assert_eq!(tv.poll_details.as_ref().unwrap().woken, Some(wake));
+    assert_eq!(tv.details.poll.as_ref().unwrap().woken, Some(wake));
     // The arrow runs from the wake, on its thread's lane, to the poll's start.
     let arrow = tv.scene.arrow.expect("an arrow");
     let x = |t: u64| tv.scene.xmap.x(t);

@@ -29,8 +29,6 @@ pub mod mmu;
 pub mod open_job;
 pub mod open_trace;
 pub mod palette;
-pub mod panels;
-pub mod range;
 pub mod recent;
 pub mod search;
 pub mod sorted;
@@ -403,7 +401,13 @@ impl eframe::App for ViewerApp {
                 let viewport = tv.scene.area.height();
                 egui::Panel::right("details")
                     .default_size(340.0)
-                    .show(ui, |ui| panels::details::show(ui, tv, viewport));
+                    .show(ui, |ui| {
+                        if let Some(task) =
+                            details::panel::show(ui, &tv.trace, &mut tv.view, &mut tv.details)
+                        {
+                            tv.reveal_task(task, viewport);
+                        }
+                    });
             }
         }
         egui::CentralPanel::default().show(ui, |ui| match &mut self.screen {

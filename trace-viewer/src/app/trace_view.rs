@@ -4,21 +4,18 @@
 
 use std::sync::Arc;
 
-use super::details::{PollDetails, TaskDetails, ThreadDetails, wake_ending};
+use super::details::DetailsState;
 use super::export::ExportState;
-use super::jobs::{ExportRequest, Job, Lazy, default_export_path, export};
+use super::jobs::{ExportRequest, Job, default_export_path, export};
 use super::mmu::MmuState;
 use super::open_trace::OpenTrace;
-use super::range::RangeSummary;
 use super::search::SearchState;
 use super::search::matches::Found;
 use super::tasks::TasksState;
-use super::timeline::arrow::{WakeLink, WakeTarget};
 use super::timeline::lanes::{LaneKind, Lanes, Sections, default_collapsed};
 use super::timeline::scene::{Hit, Scene};
 use super::timeline::segments::SegmentCache;
 use super::view::{Selection, ViewState};
-use trace_analysis::analysis::states::TaskState;
 use trace_analysis::model::{NO_TASK, Span, TaskIx};
 use trace_analysis::units::format_bytes;
 
@@ -37,14 +34,8 @@ pub struct TraceView {
     pub lanes: Lanes,
     /// Task states of the task lanes seen so far.
     pub cache: SegmentCache,
-    /// Details of the selected task.
-    pub task_details: Option<TaskDetails>,
-    /// Details of the selected poll.
-    pub poll_details: Option<PollDetails>,
-    /// Details of the selected thread.
-    pub thread_details: Option<ThreadDetails>,
-    /// The wake behind the selected poll or wait, drawn as an arrow.
-    pub wake_link: Option<WakeLink>,
+    /// The details of the selection and the selected range.
+    pub details: DetailsState,
     /// Problems with the data (the banner), empty for a complete trace.
     pub problems: Vec<String>,
     /// The banner was dismissed.
@@ -59,10 +50,6 @@ pub struct TraceView {
     pub tasks: TasksState,
     /// The MMU view.
     pub mmu: MmuState,
-    /// What the selected time range holds.
-    pub range_summary: Lazy<RangeSummary>,
-    /// The range `range_summary` is (being) computed for.
-    pub range_summary_for: Option<Span>,
     /// The search bar.
     pub search: SearchState,
 }
@@ -94,10 +81,7 @@ impl TraceView {
             sections: Sections::default(),
             lanes,
             cache: SegmentCache::default(),
-            task_details: None,
-            poll_details: None,
-            thread_details: None,
-            wake_link: None,
+            details: DetailsState::default(),
             problems,
             banner_dismissed: false,
             scene: Scene::default(),
@@ -105,8 +89,6 @@ impl TraceView {
             tab: Tab::Timeline,
             tasks: TasksState::default(),
             mmu: MmuState::default(),
-            range_summary: Lazy::Idle,
-            range_summary_for: None,
             search: SearchState::default(),
             trace: Arc::from(trace),
         }
@@ -143,51 +125,7 @@ impl TraceView {
 
     /// Selects `selection` (or clears it) and computes what the details panel shows.
     pub fn select(&mut self, selection: Option<Selection>) {
-        let task = selection.and_then(|s| s.task());
-        if task != self.task_details.as_ref().map(|d| d.task) {
-            self.task_details = task.map(|t| TaskDetails::compute(&self.trace, t));
-        }
-        let poll = match selection {
-            Some(Selection::Task { poll, .. }) => poll,
-            _ => None,
-        };
-        self.poll_details = poll.map(|p| PollDetails::compute(&self.trace, p));
-        self.thread_details = match selection {
-            Some(Selection::Thread(t)) => Some(ThreadDetails::compute(&self.trace, t)),
-            _ => None,
-        };
-        self.wake_link = self.compute_wake_link(selection);
-        self.view.selection = selection;
-    }
-
-    /// The selected poll's wake (to the poll's start on its thread), or the wake that ended
-    /// the selected wait (to the wait's end on the task's lane).
-    fn compute_wake_link(&self, selection: Option<Selection>) -> Option<WakeLink> {
-        match selection? {
-            Selection::Task { poll: Some(p), .. } => {
-                let details = self.poll_details.as_ref()?;
-                let wake = details.woken?;
-                let poll = self.trace.model.polls[p as usize];
-                Some(WakeLink {
-                    wake,
-                    to: WakeTarget::Thread(poll.thread()),
-                    to_time: poll.start,
-                })
-            }
-            Selection::Task {
-                task,
-                segment: Some((span, TaskState::Waiting(_))),
-                ..
-            } => {
-                let wake = wake_ending(&self.trace, task, span)?;
-                Some(WakeLink {
-                    wake,
-                    to: WakeTarget::Task(task),
-                    to_time: span.end,
-                })
-            }
-            _ => None,
-        }
+        self.details.select(&self.trace, &mut self.view, selection);
     }
 
     /// Selects `task` and makes its lane visible: expands its group and scrolls to it.
@@ -319,39 +257,12 @@ impl TraceView {
         if self.tab == Tab::Mmu {
             self.mmu.ensure(&self.trace, wake.clone());
         }
-        self.ensure_range_summary(wake);
-    }
-
-    /// Keeps the range summary in step with the selected range (once its drag is over).
-    fn ensure_range_summary(&mut self, wake: impl Fn() + Send + Sync + 'static) {
-        let range = if self.view.range_anchor.is_some() {
-            self.range_summary_for
-        } else {
-            self.view.range
-        };
-        if range == self.range_summary_for {
-            return;
-        }
-        if let Lazy::Running(job) = &self.range_summary {
-            job.cancel();
-        }
-        self.range_summary_for = range;
-        self.range_summary = match range {
-            None => Lazy::Idle,
-            Some(span) => {
-                let trace = self.trace.clone();
-                Lazy::Running(Job::spawn("range", wake, move |_| {
-                    Ok(RangeSummary::compute(&trace, span))
-                }))
-            }
-        };
+        self.details.ensure_range(&self.trace, &self.view, wake);
     }
 
     /// Esc: clears the selection and the range.
     pub fn clear(&mut self) {
-        self.select(None);
-        self.view.range = None;
-        self.view.range_anchor = None;
+        self.details.clear(&self.trace, &mut self.view);
     }
 
     /// Shows the timeline with the group of `task` expanded and scrolled into view.
@@ -422,7 +333,7 @@ impl TraceView {
     pub fn poll_jobs(&mut self) {
         self.tasks.poll();
         self.mmu.poll();
-        self.range_summary.poll();
+        self.details.poll();
         if let Some(state) = &mut self.export
             && let Some(job) = &state.job
             && let Some(result) = job.poll()

@@ -5,27 +5,8 @@ use egui::{Pos2, Rect, pos2};
 
 use super::lanes::{LaneKind, Lanes};
 use super::xmap::XMap;
-use trace_analysis::model::{NO_TASK, Nanos, TaskIx, ThreadIx, Wake};
-
-/// A wake and what it made runnable, for the arrow between them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WakeLink {
-    /// The wake: it starts on its thread's lane (else on the waker task's lane) at its time.
-    pub wake: Wake,
-    /// Where the arrow ends.
-    pub to: WakeTarget,
-    /// When.
-    pub to_time: Nanos,
-}
-
-/// Where a wake arrow ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WakeTarget {
-    /// On a thread's lane: the poll the wake readied.
-    Thread(ThreadIx),
-    /// On a task's lane: the end of the wait the wake ended.
-    Task(TaskIx),
-}
+use crate::app::details::wake::{WakeLink, WakeTarget};
+use trace_analysis::model::{NO_TASK, TaskIx};
 
 /// An arrow, in screen points.
 #[derive(Debug, Clone, Copy, PartialEq)]

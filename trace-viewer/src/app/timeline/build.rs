@@ -6,13 +6,14 @@
 
 use egui::{Rect, pos2};
 
-use super::arrow::{WakeLink, wake_arrow};
+use super::arrow::wake_arrow;
 use super::counters::{fold_columns, scale};
 use super::fold::{FOLD_GAP_PX, MIN_SLICE_PX, Piece, dominant_state, fold, fold_spans};
 use super::lanes::{LOG_ROW_HEIGHT, LaneKind, Lanes, REGION_ROW_HEIGHT};
 use super::scene::{CounterLane, Fill, Hit, Item, Label, Scene};
 use super::segments::SegmentCache;
 use super::xmap::XMap;
+use crate::app::details::wake::WakeLink;
 use crate::app::open_trace::OpenTrace;
 use crate::app::sorted::{disjoint_in, gallop};
 use crate::app::view::TimeView;

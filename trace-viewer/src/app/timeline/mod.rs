@@ -12,6 +12,7 @@
 //! - [`counters`]: counter lanes folded per pixel column;
 //! - [`arrow`]: the wake arrow of the selection;
 //! - [`scene`]: a laid-out frame and its hit test; [`build`] lays one out;
+//! - [`tooltip`]: what the tooltips say;
 //!
 //! then drawn: [`paint`] paints a scene; [`panel`] is the view itself (axis, lane names,
 //! legend, pointer and keyboard input).
@@ -25,6 +26,7 @@ pub mod paint;
 pub mod panel;
 pub mod scene;
 pub mod segments;
+pub mod tooltip;
 pub mod xmap;
 
 #[cfg(test)]

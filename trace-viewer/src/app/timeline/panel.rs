@@ -10,8 +10,8 @@ use egui::{
 use super::build::{SceneInput, build_scene};
 use super::lanes::LaneKind;
 use super::paint;
+use super::tooltip::{describe_counter, describe_hit};
 use crate::app::axis::axis;
-use crate::app::details::{describe_counter, describe_hit};
 use crate::app::labels::short_state_label;
 use crate::app::palette;
 use crate::app::trace_view::TraceView;
@@ -156,7 +156,7 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView) {
         view: &tv.view.time,
         scroll_y: tv.view.scroll_y,
         area: rects.lanes,
-        wake: tv.wake_link.as_ref(),
+        wake: tv.details.wake_link.as_ref(),
     };
     tv.scene = build_scene(&input, &mut tv.cache);
 

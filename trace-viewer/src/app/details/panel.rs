@@ -1,14 +1,16 @@
-//! The details panel: what the tv computed about the selection (a task, the clicked
+//! The details panel: what was computed about the selection (a task, the clicked
 //! poll or state stretch, a thread), with links to the parent task, the waker and the
 //! longest poll.
 
 use egui::{Color32, Grid, RichText, Sense, Ui, vec2};
 
-use crate::app::details::wake_ending;
+use super::DetailsState;
+use super::wake::wake_ending;
+use crate::app::jobs::Lazy;
 use crate::app::labels::{state_label, wake_source_label};
+use crate::app::open_trace::OpenTrace;
 use crate::app::palette;
-use crate::app::trace_view::TraceView;
-use crate::app::view::Selection;
+use crate::app::view::{Selection, ViewState};
 use trace_analysis::model::{NO_TASK, Span, TaskIx, Wake};
 use trace_analysis::units::{format_bytes, format_duration};
 
@@ -23,9 +25,21 @@ enum Action {
     ClearRange,
 }
 
-/// Shows the details of the selection; `viewport_height` is the lanes' height (for
-/// scrolling a revealed task into view).
-pub fn show(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
+/// What the panel reads.
+struct Shown<'a> {
+    trace: &'a OpenTrace,
+    view: &'a ViewState,
+    details: &'a DetailsState,
+}
+
+/// Shows the details of the selection and the range of `view`; returns the task to select
+/// and bring into view, when a link to one was clicked.
+pub fn show(
+    ui: &mut Ui,
+    trace: &OpenTrace,
+    view: &mut ViewState,
+    details: &mut DetailsState,
+) -> Option<TaskIx> {
     let mut action = None;
     ui.horizontal(|ui| {
         ui.heading(HEADING);
@@ -40,28 +54,34 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView, viewport_height: f32) {
         });
     });
     ui.separator();
+    let s = Shown {
+        trace,
+        view,
+        details,
+    };
     egui::ScrollArea::vertical().show(ui, |ui| {
-        if tv.view.range.is_some() {
-            range_section(ui, tv, &mut action);
+        if s.view.range.is_some() {
+            range_section(ui, &s, &mut action);
             ui.separator();
         }
-        selection_section(ui, tv, &mut action);
+        selection_section(ui, &s, &mut action);
     });
     match action {
-        Some(Action::Reveal(task)) => tv.reveal_task(task, viewport_height),
-        Some(Action::Zoom(span)) => tv.view.fit_to(span),
-        Some(Action::Close) => tv.clear(),
-        Some(Action::ClearRange) => tv.view.range = None,
+        Some(Action::Reveal(task)) => return Some(task),
+        Some(Action::Zoom(span)) => view.fit_to(span),
+        Some(Action::Close) => details.clear(trace, view),
+        Some(Action::ClearRange) => view.range = None,
         None => {}
     }
+    None
 }
 
-fn selection_section(ui: &mut Ui, tv: &TraceView, action: &mut Option<Action>) {
-    match tv.view.selection {
+fn selection_section(ui: &mut Ui, s: &Shown<'_>, action: &mut Option<Action>) {
+    match s.view.selection {
         Some(Selection::Task { segment, .. }) => {
-            task_section(ui, tv, segment, action);
+            task_section(ui, s, segment, action);
         }
-        Some(Selection::Thread(_)) => thread_section(ui, tv),
+        Some(Selection::Thread(_)) => thread_section(ui, s),
         None => {
             ui.label("Click a slice in the timeline to see it here.");
         }
@@ -71,8 +91,8 @@ fn selection_section(ui: &mut Ui, tv: &TraceView, action: &mut Option<Action>) {
 /// The heading of the range section (tests look for it).
 pub const RANGE_HEADING: &str = "Selected range";
 
-fn range_section(ui: &mut Ui, tv: &TraceView, action: &mut Option<Action>) {
-    let Some(range) = tv.view.range else {
+fn range_section(ui: &mut Ui, s: &Shown<'_>, action: &mut Option<Action>) {
+    let Some(range) = s.view.range else {
         return;
     };
     ui.horizontal(|ui| {
@@ -90,8 +110,8 @@ fn range_section(ui: &mut Ui, tv: &TraceView, action: &mut Option<Action>) {
         format_duration(range.start),
         format_duration(range.end)
     ));
-    let summary = match &tv.range_summary {
-        crate::app::jobs::Lazy::Ready(Ok(s)) if s.span == range => s.clone(),
+    let summary = match &s.details.range {
+        Lazy::Ready(Ok(r)) if r.span == range => r.clone(),
         _ => {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -137,14 +157,14 @@ fn range_section(ui: &mut Ui, tv: &TraceView, action: &mut Option<Action>) {
 
 fn task_section(
     ui: &mut Ui,
-    tv: &TraceView,
+    s: &Shown<'_>,
     segment: Option<(Span, trace_analysis::analysis::states::TaskState)>,
     action: &mut Option<Action>,
 ) {
-    let Some(d) = &tv.task_details else {
+    let Some(d) = &s.details.task else {
         return;
     };
-    let model = &tv.trace.model;
+    let model = &s.trace.model;
     ui.label(RichText::new(&d.label).strong().size(15.0));
     ui.add_space(4.0);
     Grid::new("task-details")
@@ -267,7 +287,7 @@ fn task_section(
         }
     });
 
-    if let Some(p) = &tv.poll_details {
+    if let Some(p) = &s.details.poll {
         ui.add_space(8.0);
         ui.label(RichText::new(format!("poll {} of {}", p.number, d.polls)).strong());
         Grid::new("poll-details").num_columns(2).show(ui, |ui| {
@@ -290,7 +310,7 @@ fn task_section(
             });
             ui.end_row();
             if let Some(w) = p.woken {
-                woken_rows(ui, tv, w, action);
+                woken_rows(ui, s, w, action);
             }
         });
     }
@@ -311,9 +331,9 @@ fn task_section(
             if matches!(
                 state,
                 trace_analysis::analysis::states::TaskState::Waiting(_)
-            ) && let Some(w) = wake_ending(&tv.trace, d.task, span)
+            ) && let Some(w) = wake_ending(s.trace, d.task, span)
             {
-                woken_rows(ui, tv, w, action);
+                woken_rows(ui, s, w, action);
             }
         });
     }
@@ -324,8 +344,8 @@ pub const WOKEN_BY: &str = "woken by";
 
 /// Two grid rows about a wake: who made it (a link selecting the waker task, or what woke
 /// it) and when and where.
-fn woken_rows(ui: &mut Ui, tv: &TraceView, w: Wake, action: &mut Option<Action>) {
-    let model = &tv.trace.model;
+fn woken_rows(ui: &mut Ui, s: &Shown<'_>, w: Wake, action: &mut Option<Action>) {
+    let model = &s.trace.model;
     ui.label(WOKEN_BY);
     if w.waker != NO_TASK {
         if ui
@@ -348,8 +368,8 @@ fn woken_rows(ui: &mut Ui, tv: &TraceView, w: Wake, action: &mut Option<Action>)
     ui.end_row();
 }
 
-fn thread_section(ui: &mut Ui, tv: &TraceView) {
-    let Some(d) = &tv.thread_details else {
+fn thread_section(ui: &mut Ui, s: &Shown<'_>) {
+    let Some(d) = &s.details.thread else {
         return;
     };
     ui.label(RichText::new(&d.label).strong().size(15.0));

@@ -2,8 +2,8 @@
 //! many tasks were alive in it, and how busy each thread was. Computed on a background
 //! thread when the range is chosen.
 
-use super::open_trace::OpenTrace;
-use super::sorted::disjoint_in;
+use crate::app::open_trace::OpenTrace;
+use crate::app::sorted::disjoint_in;
 use trace_analysis::analysis::states::{StateTotals, for_each_segment};
 use trace_analysis::model::{Nanos, Span, TaskIx};
 
