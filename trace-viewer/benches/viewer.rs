@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 use trace_analysis::model::Span;
 use trace_analysis::synthetic::Synthetic;
 use trace_viewer::app::open_job::{OpenJob, OpenOutcome};
-use trace_viewer::app::timeline::panel as timeline;
 use trace_viewer::app::trace_view::TraceView;
 
 /// Counts live heap bytes.
@@ -95,7 +94,7 @@ fn frame(ctx: &egui::Context, tv: &mut TraceView) -> Duration {
     };
     let start = Instant::now();
     let mut output = ctx.run_ui(input, |ui| {
-        egui::CentralPanel::default().show(ui, |ui| timeline::show(ui, tv));
+        egui::CentralPanel::default().show(ui, |ui| tv.show_timeline(ui));
     });
     let clipped = ctx.tessellate(output.shapes, output.pixels_per_point);
     let took = start.elapsed();
@@ -183,8 +182,8 @@ fn main() {
             ms(first),
             ms(times[times.len() / 2]),
             ms(times[times.len() - 1]),
-            tv.scene.items.len() + tv.scene.overlays.len(),
-            tv.scene.lanes.len(),
+            tv.timeline.scene.items.len() + tv.timeline.scene.overlays.len(),
+            tv.timeline.scene.lanes.len(),
         );
     }
 }

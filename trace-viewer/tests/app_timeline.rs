@@ -29,7 +29,7 @@ fn view(h: &Harness<'_, ViewerApp>) -> TimeView {
 }
 
 fn lanes_center(h: &Harness<'_, ViewerApp>) -> Pos2 {
-    h.state().trace_view().unwrap().scene.area.center()
+    h.state().trace_view().unwrap().timeline.scene.area.center()
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -52,22 +52,34 @@ fn opens_a_trace_and_shows_its_lanes() {
         "{v:?}"
     );
     let kinds: Vec<LaneKind> = tv
+        .timeline
         .scene
         .lanes
         .iter()
-        .map(|&(i, _)| tv.lanes.lanes[i].kind)
+        .map(|&(i, _)| tv.timeline.lanes.lanes[i].kind)
         .collect();
     assert!(kinds.iter().any(|k| matches!(k, LaneKind::Thread(_))));
     assert!(kinds.iter().any(|k| matches!(k, LaneKind::Group(_))));
     assert!(kinds.iter().any(|k| matches!(k, LaneKind::Task { .. })));
-    assert!(tv.scene.items.iter().any(|i| matches!(i.hit, Hit::Poll(_))));
     assert!(
-        tv.scene
+        tv.timeline
+            .scene
+            .items
+            .iter()
+            .any(|i| matches!(i.hit, Hit::Poll(_)))
+    );
+    assert!(
+        tv.timeline
+            .scene
             .items
             .iter()
             .any(|i| matches!(i.hit, Hit::Segment { .. }))
     );
-    assert_eq!(tv.scene.overlays.len(), 1, "the process-wide pause");
+    assert_eq!(
+        tv.timeline.scene.overlays.len(),
+        1,
+        "the process-wide pause"
+    );
     assert!(!tv.banner_shown(), "{:?}", tv.problems);
     h.get_by_label(timeline::LANES_LABEL);
     h.get_by_label("File");
@@ -122,7 +134,7 @@ fn zooming_in_far_reaches_nanoseconds_and_keeps_drawing() {
     assert!(v.span() <= 10.0 + 1e-9, "{v:?}");
     // The axis counts nanoseconds.
     let tv = h.state().trace_view().unwrap();
-    let ax = trace_viewer::app::axis::axis(&v, 0.0, tv.scene.area.width());
+    let ax = trace_viewer::app::axis::axis(&v, 0.0, tv.timeline.scene.area.width());
     assert!(ax.ticks.iter().any(|t| t.label.ends_with(" ns")), "{ax:?}");
 }
 
@@ -140,7 +152,7 @@ fn wheel(h: &Harness<'_, ViewerApp>, pos: Pos2, dx: f32, dy: f32, modifiers: Mod
 #[test]
 fn the_wheel_zooms_at_the_pointer_and_shift_wheel_pans() {
     let (_dir, mut h) = open(&Synthetic::default());
-    let area = h.state().trace_view().unwrap().scene.area;
+    let area = h.state().trace_view().unwrap().timeline.scene.area;
     let pos = Pos2::new(area.left() + area.width() * 0.3, area.top() + 10.0);
     let v0 = view(&h);
     let at = v0.time_at(pos.x, area.left(), area.width());
@@ -176,7 +188,7 @@ fn dragging_pans_in_time() {
     h.drop_at(b);
     h.run_steps(2);
     let v1 = view(&h);
-    let area = h.state().trace_view().unwrap().scene.area;
+    let area = h.state().trace_view().unwrap().timeline.scene.area;
     let moved = v0.start - v1.start;
     let want = 200.0 / f64::from(area.width()) * v0.span();
     assert!(
@@ -200,6 +212,7 @@ fn clicking_a_poll_shows_its_task_in_the_details_panel() {
     h.run_steps(2);
     let tv = h.state().trace_view().unwrap();
     let (pos, task) = tv
+        .timeline
         .scene
         .items
         .iter()
@@ -240,6 +253,7 @@ fn clicking_a_task_state_selects_the_task() {
     let (_dir, mut h) = open(&s);
     let tv = h.state().trace_view().unwrap();
     let (pos, task) = tv
+        .timeline
         .scene
         .items
         .iter()
@@ -260,20 +274,21 @@ fn clicking_a_group_name_collapses_it() {
     let s = Synthetic::default();
     let (_dir, mut h) = open(&s);
     let tv = h.state().trace_view().unwrap();
-    let before = tv.lanes.lanes.len();
+    let before = tv.timeline.lanes.lanes.len();
     let (li, rect) = *tv
+        .timeline
         .scene
         .lanes
         .iter()
-        .find(|&&(i, _)| matches!(tv.lanes.lanes[i].kind, LaneKind::Group(0)))
+        .find(|&&(i, _)| matches!(tv.timeline.lanes.lanes[i].kind, LaneKind::Group(0)))
         .unwrap();
     let tasks = tv.trace.groups[0].tasks.len();
     assert!(tasks > 0 && li > 0);
     click(&h, Pos2::new(rect.left() - 100.0, rect.center().y));
     h.run_steps(2);
     let tv = h.state().trace_view().unwrap();
-    assert!(tv.collapsed[0]);
-    assert_eq!(tv.lanes.lanes.len(), before - tasks);
+    assert!(tv.timeline.collapsed[0]);
+    assert_eq!(tv.timeline.lanes.lanes.len(), before - tasks);
 }
 
 #[test]
@@ -352,7 +367,8 @@ fn lost_data_is_in_the_banner_and_on_the_lanes() {
     let (_dir, h) = open(&s);
     let tv = h.state().trace_view().unwrap();
     assert!(
-        tv.scene
+        tv.timeline
+            .scene
             .items
             .iter()
             .any(|i| matches!(i.hit, Hit::Lost { .. }))
@@ -522,13 +538,14 @@ fn the_tasks_table_sorts_filters_and_leads_to_the_timeline() {
         .iter()
         .position(|g| g.label == "src/service.rs:30:5")
         .unwrap();
-    assert!(!tv.collapsed[g]);
+    assert!(!tv.timeline.collapsed[g]);
     // Its header lane is in view.
     assert!(
-        tv.scene
+        tv.timeline
+            .scene
             .lanes
             .iter()
-            .any(|&(i, _)| tv.lanes.lanes[i].kind == LaneKind::Group(g))
+            .any(|&(i, _)| tv.timeline.lanes.lanes[i].kind == LaneKind::Group(g))
     );
 }
 
@@ -569,7 +586,7 @@ fn the_mmu_view_lists_worst_windows_that_jump_into_the_timeline() {
     );
     assert!(v.span() < 2.0 * (worst.end - worst.start) as f64, "{v:?}");
     // The pause overlay is on screen.
-    assert!(!tv.scene.overlays.is_empty());
+    assert!(!tv.timeline.scene.overlays.is_empty());
 }
 
 #[test]
@@ -578,7 +595,7 @@ fn dragging_on_the_time_axis_selects_a_range_and_sums_it() {
     let s = Synthetic::default();
     let (_dir, mut h) = open(&s);
     let axis = h.get_by_label(AXIS_LABEL).rect();
-    let area = h.state().trace_view().unwrap().scene.area;
+    let area = h.state().trace_view().unwrap().timeline.scene.area;
     let v0 = view(&h);
     let (a, b) = (
         Pos2::new(area.left() + area.width() * 0.2, axis.center().y),
@@ -629,7 +646,7 @@ fn dragging_on_the_time_axis_selects_a_range_and_sums_it() {
 fn shift_drag_on_the_lanes_selects_a_range_instead_of_panning() {
     let (_dir, mut h) = open(&Synthetic::default());
     let v0 = view(&h);
-    let area = h.state().trace_view().unwrap().scene.area;
+    let area = h.state().trace_view().unwrap().timeline.scene.area;
     let a = lanes_center(&h);
     let b = a + vec2(150.0, 0.0);
     h.event(Event::ModifiersChanged(Modifiers::SHIFT));

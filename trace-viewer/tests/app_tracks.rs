@@ -42,14 +42,15 @@ fn counter_lanes_show_each_series_with_its_value_under_the_pointer() {
         "heap, rate, global, 2 workers, alive, blocking, user"
     );
     // Every counter lane is drawn, with columns, under its header.
-    assert_eq!(tv.scene.counters.len(), tracks.len());
-    for lane in &tv.scene.counters {
+    assert_eq!(tv.timeline.scene.counters.len(), tracks.len());
+    for lane in &tv.timeline.scene.counters {
         assert!(!lane.columns.is_empty(), "{}", tracks[lane.track].label);
         assert!(lane.columns.len() <= lane.rect.width() as usize + 1);
         assert!(lane.scale.1 > lane.scale.0);
     }
     // The global queue (0..=4) is scaled to its visible max.
     let global = tv
+        .timeline
         .scene
         .counters
         .iter()
@@ -64,7 +65,7 @@ fn counter_lanes_show_each_series_with_its_value_under_the_pointer() {
     );
     hover(&mut h, pos);
     let tv = h.state().trace_view().unwrap();
-    let (track, t) = tv.scene.counter_at(pos).unwrap();
+    let (track, t) = tv.timeline.scene.counter_at(pos).unwrap();
     assert_eq!(track, global.track);
     let lines = describe_counter(&tv.trace, track, t);
     h.get_by_label("global queue");
@@ -72,19 +73,21 @@ fn counter_lanes_show_each_series_with_its_value_under_the_pointer() {
 
     // Clicking the header folds the counters away.
     let header = tv
+        .timeline
         .scene
         .lanes
         .iter()
-        .find(|&&(i, _)| tv.lanes.lanes[i].kind == LaneKind::CounterHeader)
+        .find(|&&(i, _)| tv.timeline.lanes.lanes[i].kind == LaneKind::CounterHeader)
         .unwrap()
         .1;
     click(&h, Pos2::new(header.left() - 100.0, header.center().y));
     h.run_steps(3);
     let tv = h.state().trace_view().unwrap();
-    assert!(tv.sections.counters_collapsed);
-    assert!(tv.scene.counters.is_empty());
+    assert!(tv.timeline.sections.counters_collapsed);
+    assert!(tv.timeline.scene.counters.is_empty());
     assert!(
-        !tv.lanes
+        !tv.timeline
+            .lanes
             .lanes
             .iter()
             .any(|l| matches!(l.kind, LaneKind::Counter(_)))
@@ -99,7 +102,7 @@ fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
     let (_dir, mut h) = open(&s);
     // Each worker's lane is followed by its regions lane.
     let tv = h.state().trace_view().unwrap();
-    let kinds: Vec<LaneKind> = tv.lanes.lanes.iter().map(|l| l.kind).collect();
+    let kinds: Vec<LaneKind> = tv.timeline.lanes.lanes.iter().map(|l| l.kind).collect();
     for w in tv.trace.model.workers() {
         let i = kinds
             .iter()
@@ -116,7 +119,7 @@ fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
     h.run_steps(2);
     let tv = h.state().trace_view().unwrap();
     let region = |name: &str| {
-        tv.scene.items.iter().find(|i| match i.hit {
+        tv.timeline.scene.items.iter().find(|i| match i.hit {
             Hit::Region { thread, region } => {
                 let r = &tv.trace.model.threads[thread as usize].regions[region as usize];
                 tv.trace.model.string(r.name) == name
@@ -128,8 +131,15 @@ fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
     let inner = region(REGION_INNER).expect("an inner region").clone();
     // The nested one is drawn one row lower, inside the outer one's time.
     assert!(inner.rect.top() > outer.rect.top());
-    assert!(tv.scene.labels.iter().any(|l| l.text == REGION_OUTER));
+    assert!(
+        tv.timeline
+            .scene
+            .labels
+            .iter()
+            .any(|l| l.text == REGION_OUTER)
+    );
     let log = tv
+        .timeline
         .scene
         .items
         .iter()
@@ -185,8 +195,8 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
         // Selected, its lane in view, the view on its lifetime.
         assert_eq!(tv.view.selection.and_then(|s| s.task()), Some(task));
         assert!(
-            tv.scene.lanes.iter().any(|&(i, _)| matches!(
-                tv.lanes.lanes[i].kind,
+            tv.timeline.scene.lanes.iter().any(|&(i, _)| matches!(
+                tv.timeline.lanes.lanes[i].kind,
                 LaneKind::Task { task: t, .. } if t == task
             )),
             "the task's lane is drawn"
@@ -260,23 +270,27 @@ fn a_clicked_poll_shows_who_woke_it_with_an_arrow_and_a_link_to_the_waker() {
     h.run_steps(2);
     let tv = h.state().trace_view().unwrap();
     let rect = tv
+        .timeline
         .scene
         .items
         .iter()
         .find(|i| i.hit == Hit::Poll(poll))
         .expect("the poll is drawn")
         .rect;
-    assert!(tv.scene.arrow.is_none(), "no arrow before a selection");
+    assert!(
+        tv.timeline.scene.arrow.is_none(),
+        "no arrow before a selection"
+    );
     click(&h, rect.center());
     h.run_steps(2);
     let tv = h.state().trace_view().unwrap();
     assert_eq!(tv.details.poll.as_ref().unwrap().woken, Some(wake));
     // The arrow runs from the wake, on its thread's lane, to the poll's start.
-    let arrow = tv.scene.arrow.expect("an arrow");
-    let x = |t: u64| tv.scene.xmap.x(t);
+    let arrow = tv.timeline.scene.arrow.expect("an arrow");
+    let x = |t: u64| tv.timeline.scene.xmap.x(t);
     assert!((arrow.from.x - x(wake.time)).abs() < 0.5, "{arrow:?}");
     assert!((arrow.to.x - x(p.start)).abs() < 0.5, "{arrow:?}");
-    assert!((arrow.to.y - rect.center().y).abs() < tv.lanes.lanes[0].height / 2.0);
+    assert!((arrow.to.y - rect.center().y).abs() < tv.timeline.lanes.lanes[0].height / 2.0);
     h.get_by_label(details::WOKEN_BY);
     // The link selects the waker.
     h.get_by_label(&waker_label).click();

@@ -1,13 +1,17 @@
 //! The export window: File > Export to Perfetto writes Chrome trace JSON, of the whole trace
 //! or of the visible time range, on a background thread with progress and Cancel.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use egui::{ProgressBar, RichText};
 
 use crate::app::action::Action;
-use crate::app::jobs::Job;
+use crate::app::jobs::{ExportRequest, Job, default_export_path, export};
+use crate::app::open_trace::OpenTrace;
 use trace_analysis::export::chrome::ExportStats;
 use trace_analysis::model::Span;
-use trace_analysis::units::format_duration;
+use trace_analysis::units::{format_bytes, format_duration};
 
 /// The window's title.
 pub const TITLE: &str = "Export to Perfetto";
@@ -25,6 +29,58 @@ pub struct ExportState {
     pub job: Option<Job<Result<ExportStats, String>>>,
     /// What the last export did (or why it failed).
     pub outcome: Option<Result<String, String>>,
+}
+
+impl ExportState {
+    /// The window for `trace`, proposing `x.json` beside `x.rtt`.
+    pub fn new(trace: &Path) -> ExportState {
+        ExportState {
+            path: default_export_path(trace).display().to_string(),
+            visible_only: false,
+            job: None,
+            outcome: None,
+        }
+    }
+
+    /// Starts exporting `trace` as the window says (`visible`: the time range in view);
+    /// `wake` asks for a repaint. Nothing happens while an export runs or without a path.
+    pub fn start(
+        &mut self,
+        trace: &Arc<OpenTrace>,
+        visible: Span,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) {
+        if self.job.is_some() || self.path.trim().is_empty() {
+            return;
+        }
+        let request = ExportRequest {
+            path: self.path.trim().into(),
+            range: self.visible_only.then_some(visible),
+        };
+        let trace = trace.clone();
+        let what = format!("exporting to {}", request.path.display());
+        self.outcome = None;
+        self.job = Some(Job::spawn(what, wake, move |h| export(&trace, &request, h)));
+    }
+
+    /// Picks up the finished export: what it wrote, or why not.
+    pub fn poll(&mut self) {
+        if let Some(job) = &self.job
+            && let Some(result) = job.poll()
+        {
+            let path = self.path.trim().to_string();
+            self.outcome = Some(match result {
+                Ok(Ok(stats)) => Ok(format!(
+                    "Wrote {} events ({}) to {path}: open it in ui.perfetto.dev",
+                    stats.events,
+                    format_bytes(stats.bytes)
+                )),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(e.to_string()),
+            });
+            self.job = None;
+        }
+    }
 }
 
 /// Shows the export window for `state`; `visible` is the time range in view.

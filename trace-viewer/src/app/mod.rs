@@ -387,27 +387,17 @@ impl eframe::App for ViewerApp {
                 });
             });
             if tv.tab == Tab::Timeline && tv.search.open {
-                let viewport = tv.scene.area.height();
-                egui::Panel::top("search").show(ui, |ui| {
-                    if let Some(found) = search::bar::bar(ui, &mut tv.search, &tv.trace) {
-                        tv.show_found(found, viewport);
-                    }
-                });
+                let viewport = tv.timeline.scene.area.height();
+                egui::Panel::top("search").show(ui, |ui| tv.show_search_bar(ui, viewport));
             }
             if tv.tab == Tab::Timeline
                 && (tv.view.selection.is_some()
                     || (tv.view.range.is_some() && tv.view.range_anchor.is_none()))
             {
-                let viewport = tv.scene.area.height();
+                let viewport = tv.timeline.scene.area.height();
                 egui::Panel::right("details")
                     .default_size(340.0)
-                    .show(ui, |ui| {
-                        if let Some(task) =
-                            details::panel::show(ui, &tv.trace, &mut tv.view, &mut tv.details)
-                        {
-                            tv.reveal_task(task, viewport);
-                        }
-                    });
+                    .show(ui, |ui| tv.show_details(ui, viewport));
             }
         }
         egui::CentralPanel::default().show(ui, |ui| match &mut self.screen {
@@ -426,24 +416,16 @@ impl eframe::App for ViewerApp {
                 actions.extend(status::error(ui, path, error));
             }
             Screen::Open(tv) => {
-                let viewport = tv.scene.area.height();
+                let viewport = tv.timeline.scene.area.height();
                 let viewport = if viewport.is_finite() && viewport > 0.0 {
                     viewport
                 } else {
                     600.0
                 };
                 match tv.tab {
-                    Tab::Timeline => timeline::panel::show(ui, tv),
-                    Tab::Tasks => {
-                        if let Some(task) = tasks::panel::show(ui, &mut tv.tasks) {
-                            tv.show_group_of(task, viewport);
-                        }
-                    }
-                    Tab::Mmu => {
-                        if let Some(span) = mmu::panel::show(ui, &mut tv.mmu) {
-                            tv.jump_to(span);
-                        }
-                    }
+                    Tab::Timeline => tv.show_timeline(ui),
+                    Tab::Tasks => tv.show_tasks(ui, viewport),
+                    Tab::Mmu => tv.show_mmu(ui),
                 }
             }
         });

@@ -6,7 +6,7 @@
 //! wide anywhere in a trace of hours (an `f64` holds every integer nanosecond up to 104 days).
 
 use trace_analysis::analysis::states::TaskState;
-use trace_analysis::model::{Nanos, Span, TaskIx, ThreadIx};
+use trace_analysis::model::{Model, Nanos, Span, TaskIx, ThreadIx};
 
 /// The narrowest view: this many nanoseconds across the whole timeline.
 pub const MIN_SPAN_NS: f64 = 10.0;
@@ -203,6 +203,28 @@ impl ViewState {
         self.time = TimeView::fit_span(span.start as f64, span.end as f64);
         let limits = self.limits;
         self.time.zoom(1.0, self.time.start, &limits);
+    }
+
+    /// F: fits the view to the selected range, else the selection (the clicked poll or
+    /// stretch, else the task's lifetime), or to the whole trace when nothing is selected.
+    pub fn fit_selection(&mut self, model: &Model) {
+        if let Some(range) = self.range {
+            self.fit_to(range);
+            return;
+        }
+        match self.selection {
+            Some(Selection::Task { poll: Some(p), .. }) => {
+                self.fit_to(model.polls[p as usize].span())
+            }
+            Some(Selection::Task {
+                segment: Some((span, _)),
+                ..
+            }) => self.fit_to(span),
+            Some(Selection::Task { task, .. }) => {
+                self.fit_to(model.tasks[task as usize].lifetime(model.end))
+            }
+            _ => self.fit_all(),
+        }
     }
 
     /// W (`in_ = true`) or S: one zoom step around `anchor` (the time under the pointer, or

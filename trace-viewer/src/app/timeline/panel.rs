@@ -7,15 +7,19 @@ use egui::{
     pos2, vec2,
 };
 
+use super::TimelineState;
 use super::build::{SceneInput, build_scene};
 use super::lanes::LaneKind;
 use super::paint;
+use super::scene::Hit;
 use super::tooltip::{describe_counter, describe_hit};
 use crate::app::axis::axis;
+use crate::app::details::DetailsState;
 use crate::app::labels::short_state_label;
+use crate::app::open_trace::OpenTrace;
 use crate::app::palette;
-use crate::app::trace_view::TraceView;
-use crate::app::view::{Geometry, Selection, ViewInput};
+use crate::app::view::{Geometry, Selection, ViewInput, ViewState};
+use trace_analysis::model::NO_TASK;
 
 /// Width of the lane-name column.
 pub const GUTTER_WIDTH: f32 = 230.0;
@@ -67,8 +71,28 @@ impl PanelRects {
     }
 }
 
-/// Shows the timeline of `tv` in the rest of `ui`.
-pub fn show(ui: &mut Ui, tv: &mut TraceView) {
+/// What the Timeline view works on.
+pub struct Parts<'a> {
+    /// The trace.
+    pub trace: &'a OpenTrace,
+    /// The view: time range, scroll, selection, selected range.
+    pub view: &'a mut ViewState,
+    /// The lanes, their folding and the last frame.
+    pub timeline: &'a mut TimelineState,
+    /// The selection's details (a click selects; the selected wake is drawn as an arrow).
+    pub details: &'a mut DetailsState,
+}
+
+/// What the view asks of the rest of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// `/`: show the search bar, with the keyboard in it.
+    OpenSearch,
+}
+
+/// Shows the timeline in the rest of `ui`.
+pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
+    let mut request = None;
     let rects = PanelRects::new(ui.available_rect_before_wrap());
     let lanes_resp = ui.interact(
         rects.lanes,
@@ -89,36 +113,35 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView) {
     axis_resp.widget_info(|| WidgetInfo::labeled(Role::Canvas, true, AXIS_LABEL));
 
     // Range selection: drag on the time axis, or shift + drag on the lanes.
-    let pointer_t = |tv: &TraceView, p: Pos2| {
-        tv.view
-            .time
+    let pointer_t = |view: &ViewState, p: Pos2| {
+        view.time
             .time_at(p.x, rects.lanes.left(), rects.lanes.width())
     };
     let shift = ui.input(|i| i.modifiers.shift);
     if (axis_resp.drag_started() || (lanes_resp.drag_started() && shift))
         && let Some(p) = ui.input(|i| i.pointer.press_origin())
     {
-        let t = pointer_t(tv, p);
-        tv.view.range_start(t);
+        let t = pointer_t(tl.view, p);
+        tl.view.range_start(t);
     }
-    if tv.view.range_anchor.is_some() {
+    if tl.view.range_anchor.is_some() {
         if let Some(p) = ui.input(|i| i.pointer.interact_pos()) {
-            let t = pointer_t(tv, p);
-            tv.view.range_drag(t);
+            let t = pointer_t(tl.view, p);
+            tl.view.range_drag(t);
         }
         if axis_resp.drag_stopped()
             || lanes_resp.drag_stopped()
             || !ui.input(|i| i.pointer.any_down())
         {
-            tv.view.range_end();
+            tl.view.range_end();
         }
     }
 
     // Input first, so this frame shows its effect.
-    let geometry = rects.geometry(tv.lanes.height);
-    let ranging = tv.view.range_anchor.is_some();
+    let geometry = rects.geometry(tl.timeline.lanes.height);
+    let ranging = tl.view.range_anchor.is_some();
     for input in gather_input(ui, &rects, &lanes_resp, ranging) {
-        tv.view.apply(input, &geometry);
+        tl.view.apply(input, &geometry);
     }
     if !ui.egui_wants_keyboard_input() {
         // `/` opens the search bar; its character must not land in the box.
@@ -131,81 +154,87 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView) {
             pressed
         });
         if slash {
-            tv.open_search();
+            request = Some(Request::OpenSearch);
         }
         if ui.input(|i| i.key_pressed(Key::F)) {
-            tv.fit_selection();
+            tl.view.fit_selection(&tl.trace.model);
         }
         if ui.input(|i| i.key_pressed(Key::Escape)) {
-            tv.clear();
+            tl.details.clear(tl.trace, tl.view);
         }
     }
-    tv.view.clamp_scroll(tv.lanes.height, rects.lanes.height());
+    tl.view
+        .clamp_scroll(tl.timeline.lanes.height, rects.lanes.height());
 
     // A click on a lane name may change the lanes: before the layout.
     if gutter_resp.clicked()
         && let Some(pos) = gutter_resp.interact_pointer_pos()
     {
-        gutter_click(tv, rects.lanes.top(), pos);
+        gutter_click(&mut tl, rects.lanes.top(), pos);
     }
 
     // Layout.
     let input = SceneInput {
-        trace: &tv.trace,
-        lanes: &tv.lanes,
-        view: &tv.view.time,
-        scroll_y: tv.view.scroll_y,
+        trace: tl.trace,
+        lanes: &tl.timeline.lanes,
+        view: &tl.view.time,
+        scroll_y: tl.view.scroll_y,
         area: rects.lanes,
-        wake: tv.details.wake_link.as_ref(),
+        wake: tl.details.wake_link.as_ref(),
     };
-    tv.scene = build_scene(&input, &mut tv.cache);
+    tl.timeline.scene = build_scene(&input, &mut tl.timeline.cache);
 
     // Clicks.
     if lanes_resp.clicked()
         && let Some(pos) = lanes_resp.interact_pointer_pos()
     {
-        let hit = tv.scene.hit(pos).map(|i| i.hit.clone());
-        tv.click(hit.as_ref());
+        let hit = tl.timeline.scene.hit(pos).map(|i| i.hit.clone());
+        click(&mut tl, hit.as_ref());
     }
 
     // Paint.
     let painter = ui.painter();
     let text = ui.visuals().text_color();
-    let ax = axis(&tv.view.time, rects.lanes.left(), rects.lanes.width());
+    let ax = axis(&tl.view.time, rects.lanes.left(), rects.lanes.width());
     painter.rect_filled(rects.lanes, 0.0, ui.visuals().extreme_bg_color);
     paint::paint_grid(painter, rects.lanes, &ax);
     let hover = lanes_resp
         .hover_pos()
-        .and_then(|p| tv.scene.hit(p).cloned());
+        .and_then(|p| tl.timeline.scene.hit(p).cloned());
     paint::paint_scene(
         painter,
-        &tv.scene,
-        &tv.trace.model,
-        &tv.trace.counters,
-        tv.view.selection,
+        &tl.timeline.scene,
+        &tl.trace.model,
+        &tl.trace.counters,
+        tl.view.selection,
         hover.as_ref(),
     );
     let counter_hover = lanes_resp
         .hover_pos()
-        .and_then(|p| Some((p, tv.scene.counter_at(p)?)));
+        .and_then(|p| Some((p, tl.timeline.scene.counter_at(p)?)));
     if let Some((p, _)) = counter_hover
-        && let Some(lane) = tv.scene.counters.iter().find(|c| c.rect.contains(p))
+        && let Some(lane) = tl
+            .timeline
+            .scene
+            .counters
+            .iter()
+            .find(|c| c.rect.contains(p))
     {
         paint::paint_counter_cursor(painter, lane.rect, p.x);
     }
-    if let Some(arrow) = tv.scene.arrow {
+    if let Some(arrow) = tl.timeline.scene.arrow {
         paint::paint_arrow(painter, rects.lanes, arrow);
     }
-    paint::paint_axis(painter, rects.axis, &ax, &tv.scene, text);
-    if let Some(range) = tv.view.range {
-        paint::paint_range(painter, rects.axis, rects.lanes, &tv.view.time, range);
+    paint::paint_axis(painter, rects.axis, &ax, &tl.timeline.scene, text);
+    if let Some(range) = tl.view.range {
+        paint::paint_range(painter, rects.axis, rects.lanes, &tl.view.time, range);
     }
-    paint_gutter(ui, tv, &rects);
+    paint_gutter(ui, &tl, &rects);
     paint_legend(ui, rects.legend);
 
     let lines = match (&hover, counter_hover) {
-        (Some(item), _) => Some(describe_hit(&tv.trace, &item.hit)),
-        (None, Some((_, (track, t)))) => Some(describe_counter(&tv.trace, track, t)),
+        (Some(item), _) => Some(describe_hit(tl.trace, &item.hit)),
+        (None, Some((_, (track, t)))) => Some(describe_counter(tl.trace, track, t)),
         _ => None,
     };
     if let Some(lines) = lines {
@@ -219,6 +248,7 @@ pub fn show(ui: &mut Ui, tv: &mut TraceView) {
             }
         });
     }
+    request
 }
 
 /// Wheel, drag and key presses over the timeline, as view gestures.
@@ -300,32 +330,81 @@ fn gather_input(
     out
 }
 
+/// Selects `selection` (or clears it) and computes its details.
+fn select(tl: &mut Parts<'_>, selection: Option<Selection>) {
+    tl.details.select(tl.trace, tl.view, selection);
+}
+
+/// A click on the lanes at `hit` (`None`: on empty space): selects a poll or a task state
+/// stretch (and so its task), zooms to folded slices, clears the selection on empty space.
+fn click(tl: &mut Parts<'_>, hit: Option<&Hit>) {
+    let model = &tl.trace.model;
+    match hit {
+        Some(&Hit::Poll(p)) => {
+            let task = model.polls[p as usize].task;
+            select(
+                tl,
+                Some(Selection::Task {
+                    task,
+                    poll: Some(p),
+                    segment: None,
+                }),
+            );
+        }
+        Some(&Hit::Segment { task, span, state }) => select(
+            tl,
+            Some(Selection::Task {
+                task,
+                poll: None,
+                segment: Some((span, state)),
+            }),
+        ),
+        Some(&Hit::Folded { span, .. }) => tl.view.fit_to(span),
+        // A region or a log line selects the task it happened in.
+        Some(&Hit::Region { thread, region }) => {
+            let task = model.threads[thread as usize].regions[region as usize].task;
+            if task != NO_TASK {
+                select(tl, Some(Selection::of_task(task)));
+            }
+        }
+        Some(&Hit::Logs { thread, first, .. }) => {
+            let log = tl.trace.logs_by_thread[thread as usize][first as usize];
+            let task = model.logs[log as usize].task;
+            if task != NO_TASK {
+                select(tl, Some(Selection::of_task(task)));
+            }
+        }
+        Some(_) => {}
+        None => select(tl, None),
+    }
+}
+
 /// A click on a lane name: toggles a group, selects a task or a thread.
-fn gutter_click(tv: &mut TraceView, lanes_top: f32, pos: Pos2) {
-    let y = pos.y - lanes_top + tv.view.scroll_y;
-    let Some(i) = tv.lanes.at(y) else {
+fn gutter_click(tl: &mut Parts<'_>, lanes_top: f32, pos: Pos2) {
+    let y = pos.y - lanes_top + tl.view.scroll_y;
+    let Some(i) = tl.timeline.lanes.at(y) else {
         return;
     };
-    match tv.lanes.lanes[i].kind {
-        LaneKind::Group(g) => tv.toggle_group(g),
-        LaneKind::CounterHeader => tv.toggle_counters(),
-        LaneKind::Thread(t) | LaneKind::Regions(t) => tv.select(Some(Selection::Thread(t))),
+    match tl.timeline.lanes.lanes[i].kind {
+        LaneKind::Group(g) => tl.timeline.toggle_group(tl.trace, g),
+        LaneKind::CounterHeader => tl.timeline.toggle_counters(tl.trace),
+        LaneKind::Thread(t) | LaneKind::Regions(t) => select(tl, Some(Selection::Thread(t))),
         LaneKind::Counter(_) => {}
-        LaneKind::Task { task, .. } => tv.select(Some(Selection::of_task(task))),
+        LaneKind::Task { task, .. } => select(tl, Some(Selection::of_task(task))),
     }
 }
 
 /// Lane names.
-fn paint_gutter(ui: &Ui, tv: &TraceView, rects: &PanelRects) {
+fn paint_gutter(ui: &Ui, tl: &Parts<'_>, rects: &PanelRects) {
     let painter = ui.painter().with_clip_rect(rects.gutter);
     let visuals = ui.visuals();
     painter.rect_filled(rects.gutter, 0.0, visuals.panel_fill);
-    let model = &tv.trace.model;
+    let model = &tl.trace.model;
     let font = FontId::proportional(12.0);
     let small = FontId::proportional(11.0);
-    let selected_task = tv.view.selection.and_then(|s| s.task());
-    for &(li, lane_rect) in &tv.scene.lanes {
-        let Some(&lane) = tv.lanes.lanes.get(li) else {
+    let selected_task = tl.view.selection.and_then(|s| s.task());
+    for &(li, lane_rect) in &tl.timeline.scene.lanes {
+        let Some(&lane) = tl.timeline.lanes.lanes.get(li) else {
             continue;
         };
         let rect = Rect::from_min_max(
@@ -340,8 +419,8 @@ fn paint_gutter(ui: &Ui, tv: &TraceView, rects: &PanelRects) {
                 4.0,
             ),
             LaneKind::Group(g) => {
-                let group = &tv.trace.groups[g];
-                header(&painter, visuals, rect, tv.collapsed[g]);
+                let group = &tl.trace.groups[g];
+                header(&painter, visuals, rect, tl.timeline.collapsed[g]);
                 (
                     format!("{} ({} tasks)", group.label, group.tasks.len()),
                     font.clone(),
@@ -356,21 +435,27 @@ fn paint_gutter(ui: &Ui, tv: &TraceView, rects: &PanelRects) {
                 4.0,
             ),
             LaneKind::CounterHeader => {
-                header(&painter, visuals, rect, tv.sections.counters_collapsed);
+                header(
+                    &painter,
+                    visuals,
+                    rect,
+                    tl.timeline.sections.counters_collapsed,
+                );
                 (
-                    format!("counters ({})", tv.trace.counters.len()),
+                    format!("counters ({})", tl.trace.counters.len()),
                     font.clone(),
                     visuals.strong_text_color(),
                     18.0,
                 )
             }
             LaneKind::Counter(_) => {
-                let caption = tv
+                let caption = tl
+                    .timeline
                     .scene
                     .counters
                     .iter()
                     .find(|c| c.lane == li)
-                    .map(|c| c.caption(&tv.trace))
+                    .map(|c| c.caption(tl.trace))
                     .unwrap_or_default();
                 (caption, small.clone(), visuals.text_color(), 20.0)
             }
