@@ -1,19 +1,36 @@
 //! The desktop window (egui/eframe): `trace-viewer FILE`.
 //!
-//! Split so the logic can be tested without a display:
+//! One folder per view, each holding the view's state, what it computes and its drawing;
+//! what the views do not own is in leaf modules beside them. The logic is kept apart from
+//! drawing so tests check it without a display.
 //!
-//! - [`state`]: the view (visible time range, zoom and pan math, scroll, selection) — pure;
-//! - [`layout`]: lanes, Tracy-style folding and the rectangles of a frame — pure, so the
-//!   frame cost depends on the screen, not the trace;
+//! Opening a trace:
+//! - [`open_job`]: opening a file on a background thread with progress and cancel;
+//! - [`open_trace`]: the open trace — the model and what the window derives from it once
+//!   (task groups, pauses, counter tracks, region rows, log indexes);
+//! - [`trace_view`]: an open trace with its views; it holds each view's state and carries
+//!   out what one view asks of another (reveal a task, show a group or a time range).
+//!
+//! The views:
+//! - [`timeline`]: lanes over time — lanes, folding, the scene of a frame and its hit test,
+//!   tooltips, painting and the panel;
+//! - [`details`]: the selection's details, the wakes behind it, the selected range's
+//!   summary, and the panel;
+//! - [`tasks`]: the task breakdown table;
+//! - [`mmu`]: minimum mutator utilization curves and worst windows;
+//! - [`search`]: what a query matches, and the search bar.
+//!
+//! Shared by them:
+//! - [`view`]: the visible time range, zoom and pan math, scroll, selection — pure;
 //! - [`axis`]: time-axis ticks from the whole trace down to nanoseconds — pure;
-//! - [`counters`]: counter tracks and their folding per pixel column — pure;
-//! - [`details`]: what the details panel and tooltips say — pure;
-//! - [`search`]: what a search matches and the next match in time — pure;
-//! - [`open_job`]: loading on a background thread with progress and cancel;
-//! - [`recent`]: the recent-files list and the small file it is kept in;
-//! - [`tv`]: an open trace with its view and selection;
-//! - [`panels`] and [`widgets`]: drawing, and turning input into calls on the above;
-//! - [`synthetic`]: generated traces for tests and benchmarks.
+//! - [`counters`]: the counter tracks (series derived once) — pure;
+//! - [`sorted`]: searches in sorted sequences;
+//! - [`labels`] and [`palette`]: the words and colours for task states and the rest;
+//! - [`jobs`]: work on background threads, and analyses computed on first use;
+//! - [`export`]: the export window;
+//! - [`status`] and [`menu`]: the empty, opening and error screens, the banner, the menu
+//!   bar and the "Open" window; [`action`]: what they ask the app to do;
+//! - [`recent`]: the recent-files list and the small file it is kept in.
 //!
 //! [`ViewerApp`] wires them into an [`eframe::App`]; [`run_window`] opens the window.
 

@@ -93,11 +93,6 @@ impl TraceView {
         self.details.select(&self.trace, &mut self.view, selection);
     }
 
-    /// Esc: clears the selection and the range.
-    pub fn clear(&mut self) {
-        self.details.clear(&self.trace, &mut self.view);
-    }
-
     /// F: fits the view to the selected range, else the selection, or to the whole trace.
     pub fn fit_selection(&mut self) {
         self.view.fit_selection(&self.trace.model);

@@ -1,7 +1,7 @@
 //! Search (the `/` key): a query box over the timeline; Enter shows the next match in time,
 //! Shift + Enter the previous one.
 //!
-//! - [`matches`]: what a query matches — tasks by name or spawn location, regions by name —
+//! - [`matches`](mod@matches): what a query matches — tasks by name or spawn location, regions by name —
 //!   and the next or previous match in time from the current one;
 //! - [`bar`]: the search bar;
 //! - [`SearchState`]: the bar's query, what it matched and the match shown.

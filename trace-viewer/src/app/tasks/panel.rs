@@ -1,4 +1,4 @@
-//! The Tasks view: the task breakdown by spawn location as a sortable, filterable table with
+//! The Tasks view: the task breakdown by task group as a sortable, filterable table with
 //! a stacked bar of each group's time by state. Clicking a group shows its tasks in the
 //! timeline.
 

@@ -1,5 +1,5 @@
-//! The task breakdown table (Go's "goroutine analysis"): one row per group of tasks spawned
-//! at one place, from [`Breakdown`], with sorting and a filter — pure, so tests check the
+//! The task breakdown table (Go's "goroutine analysis"): one row per task group (spawn
+//! location, name and kind), from [`Breakdown`], with sorting and a filter — pure, so tests check the
 //! order without a window.
 
 use trace_analysis::analysis::breakdown::Breakdown;

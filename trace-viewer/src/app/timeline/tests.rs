@@ -1,3 +1,6 @@
+//! Tests of the timeline laid out without drawing: folding, the lanes, the scene of a frame
+//! and its hit test, the segment cache.
+
 use std::cell::Cell;
 use std::path::PathBuf;
 
