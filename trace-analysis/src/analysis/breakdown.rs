@@ -107,7 +107,8 @@ fn columns_of(t: &StateTotals) -> [u64; 11] {
     ]
 }
 
-/// Tasks spawned at one place (and with one name and kind).
+/// A task group ([`groups`](super::groups): spawn location, name and kind) and where its
+/// tasks spent their time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
     /// `file:line:col`, or the name, or `<unknown location>`.

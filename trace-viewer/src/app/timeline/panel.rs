@@ -1,6 +1,7 @@
 //! The timeline panel: time axis on top, lane names on the left, lanes in the middle, the
-//! state legend at the bottom. Turns pointer and keyboard input into [`ViewInput`]s, lays
-//! the frame out ([`build_scene`]) and hands it to the painter.
+//! state legend at the bottom. Turns pointer and keyboard input into [`ViewInput`]s and
+//! selections, lays the frame out ([`build_scene`]) and hands it to the painter; what it
+//! asks of the rest of the window (the search bar) it returns as a [`Request`].
 
 use egui::{
     Color32, Event, FontId, Key, MouseWheelUnit, Pos2, Rect, Role, Sense, Stroke, Ui, WidgetInfo,
