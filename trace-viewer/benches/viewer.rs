@@ -2,10 +2,10 @@
 //! docs/ARCHITECTURE.md: open ≤ 1 s, ≤ 24 bytes of memory per event, a frame — UI +
 //! tessellation — ≤ 8 ms at any zoom).
 //!
-//! - open: the window's own load path (`LoadJob`: open, decode in parallel, derive the lane
+//! - open: the window's own open path (`OpenJob`: open, decode in parallel, derive the lane
 //!   tables), timed once;
-//! - memory: heap bytes the loaded trace holds (a counting global allocator: live bytes
-//!   after the load minus before), per event;
+//! - memory: heap bytes the open trace holds (a counting global allocator: live bytes
+//!   after opening minus before), per event;
 //! - frame: the timeline panel laid out, painted and tessellated by egui on a 1920×1080
 //!   screen, with every task group expanded (20 000 task lanes, the visible ones drawn) and
 //!   the counter lanes shown, at
@@ -24,9 +24,8 @@ use std::time::{Duration, Instant};
 
 use trace_analysis::model::Span;
 use trace_analysis::synthetic::Synthetic;
-use trace_viewer::app::load_job::{LoadJob, LoadOutcome};
-use trace_viewer::app::panels::timeline;
-use trace_viewer::app::session::Session;
+use trace_viewer::app::open_job::{OpenJob, OpenOutcome};
+use trace_viewer::app::trace_view::TraceView;
 
 /// Counts live heap bytes.
 struct Counting;
@@ -85,7 +84,7 @@ fn params(events: u64) -> Synthetic {
 }
 
 /// Runs one frame of the timeline panel and tessellates it; returns how long it took.
-fn frame(ctx: &egui::Context, session: &mut Session) -> Duration {
+fn frame(ctx: &egui::Context, tv: &mut TraceView) -> Duration {
     let input = egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(
             egui::Pos2::ZERO,
@@ -95,7 +94,7 @@ fn frame(ctx: &egui::Context, session: &mut Session) -> Duration {
     };
     let start = Instant::now();
     let mut output = ctx.run_ui(input, |ui| {
-        egui::CentralPanel::default().show(ui, |ui| timeline::show(ui, session));
+        egui::CentralPanel::default().show(ui, |ui| tv.show_timeline(ui));
     });
     let clipped = ctx.tessellate(output.shapes, output.pixels_per_point);
     let took = start.elapsed();
@@ -137,7 +136,7 @@ fn main() {
 
     let before = live();
     let started = Instant::now();
-    let LoadOutcome::Loaded(trace) = LoadJob::start(path, || {}).wait() else {
+    let OpenOutcome::Opened(trace) = OpenJob::start(path, || {}).wait() else {
         panic!("the generated trace loads");
     };
     let open = started.elapsed();
@@ -155,9 +154,9 @@ fn main() {
     );
 
     let ctx = egui::Context::default();
-    let mut session = Session::new(trace);
-    session.set_all_collapsed(false);
-    let whole = session.trace.model.span();
+    let mut tv = TraceView::new(trace);
+    tv.set_all_collapsed(false);
+    let whole = tv.trace.model.span();
     let mid = (whole.start + whole.end) / 2;
     let zooms = [
         ("whole trace", None),
@@ -166,16 +165,16 @@ fn main() {
     ];
     for (name, span) in zooms {
         match span {
-            None => session.view.fit_all(),
+            None => tv.view.fit_all(),
             Some(span) => {
-                session.view.time = trace_viewer::app::state::TimeView {
+                tv.view.time = trace_viewer::app::view::TimeView {
                     start: span.start as f64,
                     end: span.end as f64,
                 }
             }
         }
-        let first = frame(&ctx, &mut session);
-        let mut times: Vec<Duration> = (0..30).map(|_| frame(&ctx, &mut session)).collect();
+        let first = frame(&ctx, &mut tv);
+        let mut times: Vec<Duration> = (0..30).map(|_| frame(&ctx, &mut tv)).collect();
         times.sort();
         println!(
             "frame at {name:>11}: first {:6.2} ms, median {:5.2} ms, worst {:5.2} ms \
@@ -183,8 +182,8 @@ fn main() {
             ms(first),
             ms(times[times.len() / 2]),
             ms(times[times.len() - 1]),
-            session.scene.items.len() + session.scene.overlays.len(),
-            session.scene.lanes.len(),
+            tv.timeline.scene.items.len() + tv.timeline.scene.overlays.len(),
+            tv.timeline.scene.lanes.len(),
         );
     }
 }

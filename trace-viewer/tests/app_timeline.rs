@@ -12,21 +12,24 @@ use egui::{Event, Key, Modifiers, MouseWheelUnit, PointerButton, Pos2, TouchPhas
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use trace_analysis::synthetic::Synthetic;
-use trace_viewer::app::layout::{Hit, LaneKind};
-use trace_viewer::app::load_job::LoadJob;
-use trace_viewer::app::panels::{details, status, timeline};
-use trace_viewer::app::state::{KEY_ZOOM_FACTOR, TimeView};
+use trace_viewer::app::details::panel as details;
+use trace_viewer::app::open_job::OpenJob;
+use trace_viewer::app::status;
+use trace_viewer::app::timeline::lanes::LaneKind;
+use trace_viewer::app::timeline::panel as timeline;
+use trace_viewer::app::timeline::scene::Hit;
+use trace_viewer::app::view::{KEY_ZOOM_FACTOR, TimeView};
 use trace_viewer::app::{Screen, ViewerApp};
 
 mod common;
 use common::*;
 
 fn view(h: &Harness<'_, ViewerApp>) -> TimeView {
-    h.state().session().expect("a trace is open").view.time
+    h.state().trace_view().expect("a trace is open").view.time
 }
 
 fn lanes_center(h: &Harness<'_, ViewerApp>) -> Pos2 {
-    h.state().session().unwrap().scene.area.center()
+    h.state().trace_view().unwrap().timeline.scene.area.center()
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -37,42 +40,47 @@ fn close(a: f64, b: f64) -> bool {
 fn opens_a_trace_and_shows_its_lanes() {
     let s = Synthetic::default();
     let (_dir, h) = open(&s);
-    let session = h.state().session().unwrap();
+    let tv = h.state().trace_view().unwrap();
     assert_eq!(
-        session.trace.model.polls.len() as u32,
+        tv.trace.model.polls.len() as u32,
         s.tasks * s.polls_per_task + 1
     );
     // The whole trace is in view, and every kind of lane is drawn.
     let v = view(&h);
     assert!(
-        v.start <= 0.0 && v.end >= session.trace.model.end as f64,
+        v.start <= 0.0 && v.end >= tv.trace.model.end as f64,
         "{v:?}"
     );
-    let kinds: Vec<LaneKind> = session
+    let kinds: Vec<LaneKind> = tv
+        .timeline
         .scene
         .lanes
         .iter()
-        .map(|&(i, _)| session.lanes.lanes[i].kind)
+        .map(|&(i, _)| tv.timeline.lanes.lanes[i].kind)
         .collect();
     assert!(kinds.iter().any(|k| matches!(k, LaneKind::Thread(_))));
     assert!(kinds.iter().any(|k| matches!(k, LaneKind::Group(_))));
     assert!(kinds.iter().any(|k| matches!(k, LaneKind::Task { .. })));
     assert!(
-        session
+        tv.timeline
             .scene
             .items
             .iter()
             .any(|i| matches!(i.hit, Hit::Poll(_)))
     );
     assert!(
-        session
+        tv.timeline
             .scene
             .items
             .iter()
             .any(|i| matches!(i.hit, Hit::Segment { .. }))
     );
-    assert_eq!(session.scene.overlays.len(), 1, "the process-wide pause");
-    assert!(!session.banner_shown(), "{:?}", session.problems);
+    assert_eq!(
+        tv.timeline.scene.overlays.len(),
+        1,
+        "the process-wide pause"
+    );
+    assert!(!tv.banner_shown(), "{:?}", tv.problems);
     h.get_by_label(timeline::LANES_LABEL);
     h.get_by_label("File");
 }
@@ -125,8 +133,8 @@ fn zooming_in_far_reaches_nanoseconds_and_keeps_drawing() {
     let v = view(&h);
     assert!(v.span() <= 10.0 + 1e-9, "{v:?}");
     // The axis counts nanoseconds.
-    let session = h.state().session().unwrap();
-    let ax = trace_viewer::app::axis::axis(&v, 0.0, session.scene.area.width());
+    let tv = h.state().trace_view().unwrap();
+    let ax = trace_viewer::app::axis::axis(&v, 0.0, tv.timeline.scene.area.width());
     assert!(ax.ticks.iter().any(|t| t.label.ends_with(" ns")), "{ax:?}");
 }
 
@@ -144,7 +152,7 @@ fn wheel(h: &Harness<'_, ViewerApp>, pos: Pos2, dx: f32, dy: f32, modifiers: Mod
 #[test]
 fn the_wheel_zooms_at_the_pointer_and_shift_wheel_pans() {
     let (_dir, mut h) = open(&Synthetic::default());
-    let area = h.state().session().unwrap().scene.area;
+    let area = h.state().trace_view().unwrap().timeline.scene.area;
     let pos = Pos2::new(area.left() + area.width() * 0.3, area.top() + 10.0);
     let v0 = view(&h);
     let at = v0.time_at(pos.x, area.left(), area.width());
@@ -180,7 +188,7 @@ fn dragging_pans_in_time() {
     h.drop_at(b);
     h.run_steps(2);
     let v1 = view(&h);
-    let area = h.state().session().unwrap().scene.area;
+    let area = h.state().trace_view().unwrap().timeline.scene.area;
     let moved = v0.start - v1.start;
     let want = 200.0 / f64::from(area.width()) * v0.span();
     assert!(
@@ -188,7 +196,7 @@ fn dragging_pans_in_time() {
         "moved {moved}, want {want}"
     );
     // A drag is not a click: nothing got selected.
-    assert!(h.state().session().unwrap().view.selection.is_none());
+    assert!(h.state().trace_view().unwrap().view.selection.is_none());
 }
 
 #[test]
@@ -197,31 +205,32 @@ fn clicking_a_poll_shows_its_task_in_the_details_panel() {
     let (_dir, mut h) = open(&s);
     // Zoom to the first rounds so polls are wide.
     h.state_mut()
-        .session_mut()
+        .trace_view_mut()
         .unwrap()
         .view
         .fit_to(trace_analysis::model::Span::new(0, s.round_start(0, 2)));
     h.run_steps(2);
-    let session = h.state().session().unwrap();
-    let (pos, task) = session
+    let tv = h.state().trace_view().unwrap();
+    let (pos, task) = tv
+        .timeline
         .scene
         .items
         .iter()
         .find_map(|i| match i.hit {
             Hit::Poll(p) if i.rect.width() > 20.0 => {
-                Some((i.rect.center(), session.trace.model.polls[p as usize].task))
+                Some((i.rect.center(), tv.trace.model.polls[p as usize].task))
             }
             _ => None,
         })
         .expect("a wide poll");
-    let label = session.trace.model.task_label(task);
+    let label = tv.trace.model.task_label(task);
     assert!(h.query_by_label(details::HEADING).is_none());
 
     click(&h, pos);
     h.run_steps(2);
-    let session = h.state().session().unwrap();
-    assert_eq!(session.view.selection.and_then(|s| s.task()), Some(task));
-    let d = session.task_details.as_ref().unwrap();
+    let tv = h.state().trace_view().unwrap();
+    assert_eq!(tv.view.selection.and_then(|s| s.task()), Some(task));
+    let d = tv.details.task.as_ref().unwrap();
     assert_eq!(d.polls, s.polls_per_task);
     h.get_by_label(details::HEADING);
     h.get_by_label(&label);
@@ -234,7 +243,7 @@ fn clicking_a_poll_shows_its_task_in_the_details_panel() {
     assert!(view(&h).span() < 2.0 * s.poll_ns as f64, "{:?}", view(&h));
     h.key_press(Key::Escape);
     h.run_steps(2);
-    assert!(h.state().session().unwrap().view.selection.is_none());
+    assert!(h.state().trace_view().unwrap().view.selection.is_none());
     assert!(h.query_by_label(details::HEADING).is_none());
 }
 
@@ -242,8 +251,9 @@ fn clicking_a_poll_shows_its_task_in_the_details_panel() {
 fn clicking_a_task_state_selects_the_task() {
     let s = Synthetic::default();
     let (_dir, mut h) = open(&s);
-    let session = h.state().session().unwrap();
-    let (pos, task) = session
+    let tv = h.state().trace_view().unwrap();
+    let (pos, task) = tv
+        .timeline
         .scene
         .items
         .iter()
@@ -254,8 +264,8 @@ fn clicking_a_task_state_selects_the_task() {
         .expect("a wide state stretch");
     click(&h, pos);
     h.run_steps(2);
-    let session = h.state().session().unwrap();
-    assert_eq!(session.view.selection.and_then(|s| s.task()), Some(task));
+    let tv = h.state().trace_view().unwrap();
+    assert_eq!(tv.view.selection.and_then(|s| s.task()), Some(task));
     h.get_by_label_contains("selected stretch");
 }
 
@@ -263,21 +273,22 @@ fn clicking_a_task_state_selects_the_task() {
 fn clicking_a_group_name_collapses_it() {
     let s = Synthetic::default();
     let (_dir, mut h) = open(&s);
-    let session = h.state().session().unwrap();
-    let before = session.lanes.lanes.len();
-    let (li, rect) = *session
+    let tv = h.state().trace_view().unwrap();
+    let before = tv.timeline.lanes.lanes.len();
+    let (li, rect) = *tv
+        .timeline
         .scene
         .lanes
         .iter()
-        .find(|&&(i, _)| matches!(session.lanes.lanes[i].kind, LaneKind::Group(0)))
+        .find(|&&(i, _)| matches!(tv.timeline.lanes.lanes[i].kind, LaneKind::Group(0)))
         .unwrap();
-    let tasks = session.trace.groups[0].tasks.len();
+    let tasks = tv.trace.groups[0].tasks.len();
     assert!(tasks > 0 && li > 0);
     click(&h, Pos2::new(rect.left() - 100.0, rect.center().y));
     h.run_steps(2);
-    let session = h.state().session().unwrap();
-    assert!(session.collapsed[0]);
-    assert_eq!(session.lanes.lanes.len(), before - tasks);
+    let tv = h.state().trace_view().unwrap();
+    assert!(tv.timeline.collapsed[0]);
+    assert_eq!(tv.timeline.lanes.lanes.len(), before - tasks);
 }
 
 #[test]
@@ -285,7 +296,7 @@ fn a_file_that_is_not_a_trace_shows_the_error_panel() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "junk.rtt", &[0x42; 4096]);
     let mut h = harness(Some(path));
-    wait_loaded(&mut h);
+    wait_opened(&mut h);
     assert!(matches!(h.state().screen(), Screen::Failed { .. }));
     h.get_by_label(status::ERROR_HEADING);
     h.get_by_label_contains("not a trace-rt trace");
@@ -300,7 +311,7 @@ fn a_file_that_is_not_a_trace_shows_the_error_panel() {
 fn a_missing_file_shows_the_error_panel_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(Some(dir.path().join("missing.rtt")));
-    wait_loaded(&mut h);
+    wait_opened(&mut h);
     h.get_by_label(status::ERROR_HEADING);
     h.get_by_label_contains("No such file");
     assert!(
@@ -317,13 +328,13 @@ fn a_truncated_trace_opens_with_a_banner() {
     let bytes = b.to_bytes();
     let path = write(dir.path(), "cut.rtt", &bytes[..bytes.len() - 100]);
     let mut h = harness(Some(path));
-    wait_loaded(&mut h);
-    let session = h.state().session().expect("a cut trace still opens");
-    assert!(session.banner_shown());
+    wait_opened(&mut h);
+    let tv = h.state().trace_view().expect("a cut trace still opens");
+    assert!(tv.banner_shown());
     assert!(
-        session.problems.iter().any(|p| p.contains("cut short")),
+        tv.problems.iter().any(|p| p.contains("cut short")),
         "{:?}",
-        session.problems
+        tv.problems
     );
     h.get_by_label_contains(status::BANNER_HEADING);
     h.get_by_label_contains("cut short");
@@ -342,8 +353,8 @@ fn a_corrupt_trace_opens_up_to_the_damage_with_a_banner() {
     bytes[mid] ^= 0x5A;
     let path = write(dir.path(), "bad.rtt", &bytes);
     let mut h = harness(Some(path));
-    wait_loaded(&mut h);
-    assert!(h.state().session().is_some());
+    wait_opened(&mut h);
+    assert!(h.state().trace_view().is_some());
     h.get_by_label_contains("corrupt trace at byte");
 }
 
@@ -354,9 +365,9 @@ fn lost_data_is_in_the_banner_and_on_the_lanes() {
         ..Synthetic::default()
     };
     let (_dir, h) = open(&s);
-    let session = h.state().session().unwrap();
+    let tv = h.state().trace_view().unwrap();
     assert!(
-        session
+        tv.timeline
             .scene
             .items
             .iter()
@@ -366,30 +377,30 @@ fn lost_data_is_in_the_banner_and_on_the_lanes() {
 }
 
 #[test]
-fn loading_shows_progress_and_can_be_canceled() {
+fn opening_shows_progress_and_can_be_canceled() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "t.rtt", &Synthetic::default().bytes());
     let mut h = harness(None);
     h.get_by_label("Open a trace…");
-    // The loading thread waits in its first progress report until the test lets it go.
+    // The opening thread waits in its first progress report until the test lets it go.
     let release = Arc::new(AtomicBool::new(false));
     let gate = release.clone();
-    let job = LoadJob::start(path, move || {
+    let job = OpenJob::start(path, move || {
         while !gate.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(1));
         }
     });
     h.state_mut().adopt(job);
     h.run_steps(2);
-    assert!(h.state().is_loading());
-    h.get_by_label_contains("Loading t.rtt");
+    assert!(h.state().is_opening());
+    h.get_by_label_contains("Opening t.rtt");
     h.get_by_label(status::CANCEL).click();
     h.run_steps(2);
     release.store(true, Ordering::Relaxed);
-    wait_loaded(&mut h);
+    wait_opened(&mut h);
     assert!(matches!(h.state().screen(), Screen::Empty));
-    assert_eq!(h.state().notice(), Some("Loading was canceled."));
-    h.get_by_label("Loading was canceled.");
+    assert_eq!(h.state().notice(), Some("Opening was canceled."));
+    h.get_by_label("Opening was canceled.");
 }
 
 #[test]
@@ -406,14 +417,14 @@ fn file_open_dialog_opens_a_typed_path() {
     h.run_steps(2);
     h.get_by_label("Open").click();
     h.run_steps(1);
-    wait_loaded(&mut h);
-    assert_eq!(h.state().session().unwrap().trace.path, path);
+    wait_opened(&mut h);
+    assert_eq!(h.state().trace_view().unwrap().trace.path, path);
 }
 
 /// Steps until the export window's job is done.
 fn wait_exported(h: &mut Harness<'_, ViewerApp>) {
     wait_for(h, "the export", |a| {
-        a.session()
+        a.trace_view()
             .and_then(|s| s.export.as_ref())
             .is_none_or(|e| e.job.is_none())
     });
@@ -421,7 +432,7 @@ fn wait_exported(h: &mut Harness<'_, ViewerApp>) {
 
 #[test]
 fn file_export_writes_perfetto_json_of_the_whole_trace_or_the_visible_range() {
-    use trace_viewer::app::panels::{export, menu};
+    use trace_viewer::app::{export, menu};
     let s = Synthetic::default();
     let (dir, mut h) = open(&s);
     h.get_by_label("File").click();
@@ -431,7 +442,7 @@ fn file_export_writes_perfetto_json_of_the_whole_trace_or_the_visible_range() {
     h.get_by_label(export::TITLE);
     // It proposes the trace's name with .json.
     let want = dir.path().join("synthetic.json");
-    let state = h.state().session().unwrap().export.as_ref().unwrap();
+    let state = h.state().trace_view().unwrap().export.as_ref().unwrap();
     assert_eq!(PathBuf::from(&state.path), want);
     h.get_by_label(export::EXPORT).click();
     h.run_steps(1);
@@ -449,7 +460,7 @@ fn file_export_writes_perfetto_json_of_the_whole_trace_or_the_visible_range() {
 
     // Now only the first round of polls: fewer slices.
     h.state_mut()
-        .session_mut()
+        .trace_view_mut()
         .unwrap()
         .view
         .fit_to(trace_analysis::model::Span::new(0, s.round_start(0, 1)));
@@ -470,14 +481,14 @@ fn file_export_writes_perfetto_json_of_the_whole_trace_or_the_visible_range() {
     );
     h.get_by_label("Close").click();
     h.run_steps(2);
-    assert!(h.state().session().unwrap().export.is_none());
+    assert!(h.state().trace_view().unwrap().export.is_none());
 }
 
 #[test]
 fn the_tasks_table_sorts_filters_and_leads_to_the_timeline() {
     use trace_viewer::app::TAB_TASKS;
-    use trace_viewer::app::session::Tab;
-    use trace_viewer::app::table::Column;
+    use trace_viewer::app::tasks::table::Column;
+    use trace_viewer::app::trace_view::Tab;
     // Groups of 4, 3 and 3 tasks, and the blocking task alone (it runs longest).
     let s = Synthetic {
         tasks: 10,
@@ -486,7 +497,7 @@ fn the_tasks_table_sorts_filters_and_leads_to_the_timeline() {
     let (_dir, mut h) = open(&s);
     h.get_by_label(TAB_TASKS).click();
     wait_for(&mut h, "the breakdown", |a| {
-        a.session().is_some_and(|s| !s.table_rows.is_empty())
+        a.trace_view().is_some_and(|s| !s.tasks.rows.is_empty())
     });
     // By running time, largest first: the 4-task group, then the 3-task groups, then the
     // spawn_blocking task alone.
@@ -502,7 +513,10 @@ fn the_tasks_table_sorts_filters_and_leads_to_the_timeline() {
     // By task count, most first.
     h.get_by_label(Column::Tasks.title()).click();
     h.run_steps(2);
-    assert_eq!(h.state().session().unwrap().table.sort, Column::Tasks);
+    assert_eq!(
+        h.state().trace_view().unwrap().tasks.table.sort,
+        Column::Tasks
+    );
     assert!(y(&h, a) < y(&h, b) && y(&h, b) < y(&h, blocking));
     h.get_by_label(&format!("{} v", Column::Tasks.title()))
         .click();
@@ -516,42 +530,42 @@ fn the_tasks_table_sorts_filters_and_leads_to_the_timeline() {
     assert!(h.query_by_label("src/service.rs:10:5").is_none());
     h.get_by_label("src/service.rs:30:5").click();
     h.run_steps(3);
-    let session = h.state().session().unwrap();
-    assert_eq!(session.tab, Tab::Timeline);
-    let g = session
+    let tv = h.state().trace_view().unwrap();
+    assert_eq!(tv.tab, Tab::Timeline);
+    let g = tv
         .trace
         .groups
         .iter()
         .position(|g| g.label == "src/service.rs:30:5")
         .unwrap();
-    assert!(!session.collapsed[g]);
+    assert!(!tv.timeline.collapsed[g]);
     // Its header lane is in view.
     assert!(
-        session
+        tv.timeline
             .scene
             .lanes
             .iter()
-            .any(|&(i, _)| session.lanes.lanes[i].kind == LaneKind::Group(g))
+            .any(|&(i, _)| tv.timeline.lanes.lanes[i].kind == LaneKind::Group(g))
     );
 }
 
 #[test]
 fn the_mmu_view_lists_worst_windows_that_jump_into_the_timeline() {
     use trace_viewer::app::TAB_MMU;
-    use trace_viewer::app::session::Tab;
+    use trace_viewer::app::trace_view::Tab;
     let s = Synthetic::default();
     let (_dir, mut h) = open(&s);
     h.get_by_label(TAB_MMU).click();
     wait_for(&mut h, "the MMU curves", |a| {
-        a.session().is_some_and(|s| s.mmu.get().is_some())
+        a.trace_view().is_some_and(|s| s.mmu.curves.get().is_some())
     });
     h.get_by_label_contains("mean utilization");
     h.get_by_label("10 µs").click();
     h.run_steps(3);
     h.get_by_label_contains("Worst 10 µs windows");
     // The worst one is inside the process-wide pause: utilization 0.
-    let pause = h.state().session().unwrap().trace.paused[0];
-    let worst = h.state().session().unwrap().mmu_view.worst[0];
+    let pause = h.state().trace_view().unwrap().trace.paused[0];
+    let worst = h.state().trace_view().unwrap().mmu.view.worst[0];
     assert_eq!(worst.utilization, 0.0);
     assert!(
         worst.start >= pause.start && worst.end <= pause.end,
@@ -559,29 +573,29 @@ fn the_mmu_view_lists_worst_windows_that_jump_into_the_timeline() {
     );
     h.get_by_label(&format!(
         "at {}: utilization 0.0%",
-        trace_viewer::app::panels::mmu::window_start(worst.start, 10_000)
+        trace_viewer::app::mmu::panel::window_start(worst.start, 10_000)
     ))
     .click();
     h.run_steps(3);
-    let session = h.state().session().unwrap();
-    assert_eq!(session.tab, Tab::Timeline);
-    let v = session.view.time;
+    let tv = h.state().trace_view().unwrap();
+    assert_eq!(tv.tab, Tab::Timeline);
+    let v = tv.view.time;
     assert!(
         v.start <= worst.start as f64 && v.end >= worst.end as f64,
         "{v:?}"
     );
     assert!(v.span() < 2.0 * (worst.end - worst.start) as f64, "{v:?}");
     // The pause overlay is on screen.
-    assert!(!session.scene.overlays.is_empty());
+    assert!(!tv.timeline.scene.overlays.is_empty());
 }
 
 #[test]
 fn dragging_on_the_time_axis_selects_a_range_and_sums_it() {
-    use trace_viewer::app::panels::timeline::AXIS_LABEL;
+    use trace_viewer::app::timeline::panel::AXIS_LABEL;
     let s = Synthetic::default();
     let (_dir, mut h) = open(&s);
     let axis = h.get_by_label(AXIS_LABEL).rect();
-    let area = h.state().session().unwrap().scene.area;
+    let area = h.state().trace_view().unwrap().timeline.scene.area;
     let v0 = view(&h);
     let (a, b) = (
         Pos2::new(area.left() + area.width() * 0.2, axis.center().y),
@@ -594,7 +608,7 @@ fn dragging_on_the_time_axis_selects_a_range_and_sums_it() {
     }
     h.drop_at(b);
     h.run_steps(2);
-    let range = h.state().session().unwrap().view.range.expect("a range");
+    let range = h.state().trace_view().unwrap().view.range.expect("a range");
     let t = |p: Pos2| v0.time_at(p.x, area.left(), area.width());
     assert!(
         (range.start as f64 - t(a)).abs() <= 1.0 + v0.span() * 1e-9,
@@ -607,9 +621,9 @@ fn dragging_on_the_time_axis_selects_a_range_and_sums_it() {
     // The view did not move, and the details panel sums the range.
     assert!(close(view(&h).start, v0.start));
     wait_for(&mut h, "the range summary", |a| {
-        a.session()
-            .and_then(|s| match &s.range_summary {
-                trace_viewer::app::session::Lazy::Ready(Ok(r)) => Some(r.span == range),
+        a.trace_view()
+            .and_then(|s| match &s.details.range {
+                trace_viewer::app::jobs::Lazy::Ready(Ok(r)) => Some(r.span == range),
                 _ => None,
             })
             .unwrap_or(false)
@@ -624,7 +638,7 @@ fn dragging_on_the_time_axis_selects_a_range_and_sums_it() {
     assert!(v.span() < range.len() as f64 * 1.1, "{v:?}");
     h.key_press(Key::Escape);
     h.run_steps(2);
-    assert!(h.state().session().unwrap().view.range.is_none());
+    assert!(h.state().trace_view().unwrap().view.range.is_none());
     assert!(h.query_by_label(details::RANGE_HEADING).is_none());
 }
 
@@ -632,7 +646,7 @@ fn dragging_on_the_time_axis_selects_a_range_and_sums_it() {
 fn shift_drag_on_the_lanes_selects_a_range_instead_of_panning() {
     let (_dir, mut h) = open(&Synthetic::default());
     let v0 = view(&h);
-    let area = h.state().session().unwrap().scene.area;
+    let area = h.state().trace_view().unwrap().timeline.scene.area;
     let a = lanes_center(&h);
     let b = a + vec2(150.0, 0.0);
     h.event(Event::ModifiersChanged(Modifiers::SHIFT));
@@ -655,7 +669,7 @@ fn shift_drag_on_the_lanes_selects_a_range_instead_of_panning() {
     h.event(Event::ModifiersChanged(Modifiers::NONE));
     h.run_steps(2);
     assert!(close(view(&h).start, v0.start), "no pan");
-    let range = h.state().session().unwrap().view.range.expect("a range");
+    let range = h.state().trace_view().unwrap().view.range.expect("a range");
     let want = 150.0 / f64::from(area.width()) * v0.span();
     assert!(
         (range.len() as f64 - want).abs() < want * 0.05 + 2.0,

@@ -8,8 +8,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use trace_analysis::synthetic::Synthetic;
 use trace_viewer::app::ViewerApp;
-use trace_viewer::app::details::describe_counter;
-use trace_viewer::app::layout::LaneKind;
+use trace_viewer::app::timeline::lanes::LaneKind;
+use trace_viewer::app::timeline::tooltip::describe_counter;
 
 mod common;
 use common::*;
@@ -34,22 +34,23 @@ fn rich() -> Synthetic {
 #[test]
 fn counter_lanes_show_each_series_with_its_value_under_the_pointer() {
     let (_dir, mut h) = open(&rich());
-    let session = h.state().session().unwrap();
-    let tracks = &session.trace.counters;
+    let tv = h.state().trace_view().unwrap();
+    let tracks = &tv.trace.counters;
     assert_eq!(
         tracks.len(),
         8,
         "heap, rate, global, 2 workers, alive, blocking, user"
     );
     // Every counter lane is drawn, with columns, under its header.
-    assert_eq!(session.scene.counters.len(), tracks.len());
-    for lane in &session.scene.counters {
+    assert_eq!(tv.timeline.scene.counters.len(), tracks.len());
+    for lane in &tv.timeline.scene.counters {
         assert!(!lane.columns.is_empty(), "{}", tracks[lane.track].label);
         assert!(lane.columns.len() <= lane.rect.width() as usize + 1);
         assert!(lane.scale.1 > lane.scale.0);
     }
     // The global queue (0..=4) is scaled to its visible max.
-    let global = session
+    let global = tv
+        .timeline
         .scene
         .counters
         .iter()
@@ -63,28 +64,29 @@ fn counter_lanes_show_each_series_with_its_value_under_the_pointer() {
         global.rect.center().y,
     );
     hover(&mut h, pos);
-    let session = h.state().session().unwrap();
-    let (track, t) = session.scene.counter_at(pos).unwrap();
+    let tv = h.state().trace_view().unwrap();
+    let (track, t) = tv.timeline.scene.counter_at(pos).unwrap();
     assert_eq!(track, global.track);
-    let lines = describe_counter(&session.trace, track, t);
+    let lines = describe_counter(&tv.trace, track, t);
     h.get_by_label("global queue");
     h.get_by_label(&lines[1]);
 
     // Clicking the header folds the counters away.
-    let header = session
+    let header = tv
+        .timeline
         .scene
         .lanes
         .iter()
-        .find(|&&(i, _)| session.lanes.lanes[i].kind == LaneKind::CounterHeader)
+        .find(|&&(i, _)| tv.timeline.lanes.lanes[i].kind == LaneKind::CounterHeader)
         .unwrap()
         .1;
     click(&h, Pos2::new(header.left() - 100.0, header.center().y));
     h.run_steps(3);
-    let session = h.state().session().unwrap();
-    assert!(session.sections.counters_collapsed);
-    assert!(session.scene.counters.is_empty());
+    let tv = h.state().trace_view().unwrap();
+    assert!(tv.timeline.sections.counters_collapsed);
+    assert!(tv.timeline.scene.counters.is_empty());
     assert!(
-        !session
+        !tv.timeline
             .lanes
             .lanes
             .iter()
@@ -95,13 +97,13 @@ fn counter_lanes_show_each_series_with_its_value_under_the_pointer() {
 #[test]
 fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
     use trace_analysis::synthetic::{LOG_MESSAGE, LOG_TARGET, REGION_INNER, REGION_OUTER};
-    use trace_viewer::app::layout::Hit;
+    use trace_viewer::app::timeline::scene::Hit;
     let s = rich();
     let (_dir, mut h) = open(&s);
     // Each worker's lane is followed by its regions lane.
-    let session = h.state().session().unwrap();
-    let kinds: Vec<LaneKind> = session.lanes.lanes.iter().map(|l| l.kind).collect();
-    for w in session.trace.model.workers() {
+    let tv = h.state().trace_view().unwrap();
+    let kinds: Vec<LaneKind> = tv.timeline.lanes.lanes.iter().map(|l| l.kind).collect();
+    for w in tv.trace.model.workers() {
         let i = kinds
             .iter()
             .position(|&k| k == LaneKind::Thread(w))
@@ -110,17 +112,17 @@ fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
     }
     // Zoom to the first round: regions are wide enough to show apart, and labelled.
     h.state_mut()
-        .session_mut()
+        .trace_view_mut()
         .unwrap()
         .view
         .fit_to(trace_analysis::model::Span::new(0, s.round_start(0, 1)));
     h.run_steps(2);
-    let session = h.state().session().unwrap();
+    let tv = h.state().trace_view().unwrap();
     let region = |name: &str| {
-        session.scene.items.iter().find(|i| match i.hit {
+        tv.timeline.scene.items.iter().find(|i| match i.hit {
             Hit::Region { thread, region } => {
-                let r = &session.trace.model.threads[thread as usize].regions[region as usize];
-                session.trace.model.string(r.name) == name
+                let r = &tv.trace.model.threads[thread as usize].regions[region as usize];
+                tv.trace.model.string(r.name) == name
             }
             _ => false,
         })
@@ -129,8 +131,15 @@ fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
     let inner = region(REGION_INNER).expect("an inner region").clone();
     // The nested one is drawn one row lower, inside the outer one's time.
     assert!(inner.rect.top() > outer.rect.top());
-    assert!(session.scene.labels.iter().any(|l| l.text == REGION_OUTER));
-    let log = session
+    assert!(
+        tv.timeline
+            .scene
+            .labels
+            .iter()
+            .any(|l| l.text == REGION_OUTER)
+    );
+    let log = tv
+        .timeline
         .scene
         .items
         .iter()
@@ -146,30 +155,30 @@ fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
     // Clicking a region selects the task it ran in.
     click(&h, outer.rect.center());
     h.run_steps(2);
-    let session = h.state().session().unwrap();
+    let tv = h.state().trace_view().unwrap();
     let Hit::Region { thread, region } = outer.hit else {
         unreachable!()
     };
-    let task = session.trace.model.threads[thread as usize].regions[region as usize].task;
-    assert_eq!(session.view.selection.and_then(|s| s.task()), Some(task));
+    let task = tv.trace.model.threads[thread as usize].regions[region as usize].task;
+    assert_eq!(tv.view.selection.and_then(|s| s.task()), Some(task));
 }
 
 #[test]
 fn slash_opens_search_and_enter_jumps_to_each_match() {
     use egui::Key;
-    use trace_viewer::app::panels::search;
-    use trace_viewer::app::search::Found;
+    use trace_viewer::app::search::bar;
+    use trace_viewer::app::search::matches::Found;
     let s = rich();
     let (_dir, mut h) = open(&s);
-    assert!(h.query_by_label(search::BOX_LABEL).is_none());
+    assert!(h.query_by_label(bar::BOX_LABEL).is_none());
     h.key_press(Key::Slash);
     h.run_steps(3);
-    let session = h.state().session().unwrap();
+    let tv = h.state().trace_view().unwrap();
     assert!(
-        session.search.open && session.search.text.is_empty(),
+        tv.search.open && tv.search.text.is_empty(),
         "no '/' typed in"
     );
-    h.get_by_label(search::BOX_LABEL);
+    h.get_by_label(bar::BOX_LABEL);
     // Tasks spawned at line 20 (2, 5, 8, 11): the keyboard is in the box already.
     h.get_by_role(egui::Role::TextInput)
         .type_text("service.rs:20");
@@ -179,24 +188,24 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
     for _ in 0..4 {
         h.key_press(Key::Enter);
         h.run_steps(2);
-        let session = h.state().session().unwrap();
-        let Some(Found::Task(task)) = session.search.current else {
-            panic!("a task is shown: {:?}", session.search.current)
+        let tv = h.state().trace_view().unwrap();
+        let Some(Found::Task(task)) = tv.search.current else {
+            panic!("a task is shown: {:?}", tv.search.current)
         };
         // Selected, its lane in view, the view on its lifetime.
-        assert_eq!(session.view.selection.and_then(|s| s.task()), Some(task));
+        assert_eq!(tv.view.selection.and_then(|s| s.task()), Some(task));
         assert!(
-            session.scene.lanes.iter().any(|&(i, _)| matches!(
-                session.lanes.lanes[i].kind,
+            tv.timeline.scene.lanes.iter().any(|&(i, _)| matches!(
+                tv.timeline.lanes.lanes[i].kind,
                 LaneKind::Task { task: t, .. } if t == task
             )),
             "the task's lane is drawn"
         );
-        let life = session.trace.model.tasks[task as usize].lifetime(session.trace.model.end);
-        let v = session.view.time;
+        let life = tv.trace.model.tasks[task as usize].lifetime(tv.trace.model.end);
+        let v = tv.view.time;
         assert!(v.start <= life.start as f64 && v.end >= life.end as f64);
         assert!(v.span() < life.len() as f64 * 1.1);
-        seen.push(session.trace.model.tasks[task as usize].id.0);
+        seen.push(tv.trace.model.tasks[task as usize].id.0);
     }
     assert_eq!(seen, [2, 5, 8, 11], "in time order");
     h.get_by_label_contains("showing task src/service.rs:20:5 #11");
@@ -215,84 +224,85 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
     let edit = h.get_by_role(egui::Role::TextInput);
     edit.focus();
     h.run_steps(1);
-    h.state_mut().session_mut().unwrap().search.text.clear();
+    h.state_mut().trace_view_mut().unwrap().search.text.clear();
     h.get_by_role(egui::Role::TextInput)
         .type_text(trace_analysis::synthetic::REGION_INNER);
     h.run_steps(2);
     h.key_press(Key::Enter);
     h.run_steps(2);
-    let session = h.state().session().unwrap();
-    let Some(Found::Region { thread, region }) = session.search.current else {
+    let tv = h.state().trace_view().unwrap();
+    let Some(Found::Region { thread, region }) = tv.search.current else {
         panic!("a region is shown")
     };
-    let r = session.trace.model.threads[thread as usize].regions[region as usize];
-    let v = session.view.time;
+    let r = tv.trace.model.threads[thread as usize].regions[region as usize];
+    let v = tv.view.time;
     assert!(v.start <= r.span.start as f64 && v.end >= r.span.end as f64);
     assert!(v.span() < r.span.len() as f64 * 1.1);
     // Esc closes the bar.
     h.key_press(Key::Escape);
     h.run_steps(2);
-    assert!(!h.state().session().unwrap().search.open);
+    assert!(!h.state().trace_view().unwrap().search.open);
 }
 
 #[test]
 fn a_clicked_poll_shows_who_woke_it_with_an_arrow_and_a_link_to_the_waker() {
     use trace_analysis::model::{NO_TASK, Span};
-    use trace_viewer::app::details::wake_before_poll;
-    use trace_viewer::app::layout::Hit;
-    use trace_viewer::app::panels::details;
+    use trace_viewer::app::details::panel as details;
+    use trace_viewer::app::details::wake::wake_before_poll;
+    use trace_viewer::app::timeline::scene::Hit;
     let s = Synthetic::default();
     let (_dir, mut h) = open(&s);
     // A poll readied by another task.
-    let session = h.state().session().unwrap();
-    let (poll, wake) = (0..session.trace.model.polls.len() as u32)
+    let tv = h.state().trace_view().unwrap();
+    let (poll, wake) = (0..tv.trace.model.polls.len() as u32)
         .find_map(|p| {
-            let w = wake_before_poll(&session.trace, p)?;
+            let w = wake_before_poll(&tv.trace, p)?;
             (w.waker != NO_TASK).then_some((p, w))
         })
         .expect("a poll woken by a task");
-    let p = session.trace.model.polls[poll as usize];
-    let waker_label = session.trace.model.task_label(wake.waker);
+    let p = tv.trace.model.polls[poll as usize];
+    let waker_label = tv.trace.model.task_label(wake.waker);
     h.state_mut()
-        .session_mut()
+        .trace_view_mut()
         .unwrap()
         .view
         .fit_to(Span::new(wake.time - 30_000, p.end + 30_000));
     h.run_steps(2);
-    let session = h.state().session().unwrap();
-    let rect = session
+    let tv = h.state().trace_view().unwrap();
+    let rect = tv
+        .timeline
         .scene
         .items
         .iter()
         .find(|i| i.hit == Hit::Poll(poll))
         .expect("the poll is drawn")
         .rect;
-    assert!(session.scene.arrow.is_none(), "no arrow before a selection");
+    assert!(
+        tv.timeline.scene.arrow.is_none(),
+        "no arrow before a selection"
+    );
     click(&h, rect.center());
     h.run_steps(2);
-    let session = h.state().session().unwrap();
-    assert_eq!(session.poll_details.as_ref().unwrap().woken, Some(wake));
+    let tv = h.state().trace_view().unwrap();
+    assert_eq!(tv.details.poll.as_ref().unwrap().woken, Some(wake));
     // The arrow runs from the wake, on its thread's lane, to the poll's start.
-    let arrow = session.scene.arrow.expect("an arrow");
-    let x = |t: u64| session.scene.xmap.x(t);
+    let arrow = tv.timeline.scene.arrow.expect("an arrow");
+    let x = |t: u64| tv.timeline.scene.xmap.x(t);
     assert!((arrow.from.x - x(wake.time)).abs() < 0.5, "{arrow:?}");
     assert!((arrow.to.x - x(p.start)).abs() < 0.5, "{arrow:?}");
-    assert!((arrow.to.y - rect.center().y).abs() < session.lanes.lanes[0].height / 2.0);
+    assert!((arrow.to.y - rect.center().y).abs() < tv.timeline.lanes.lanes[0].height / 2.0);
     h.get_by_label(details::WOKEN_BY);
     // The link selects the waker.
     h.get_by_label(&waker_label).click();
     h.run_steps(2);
-    let session = h.state().session().unwrap();
-    assert_eq!(
-        session.view.selection.and_then(|s| s.task()),
-        Some(wake.waker)
-    );
+    let tv = h.state().trace_view().unwrap();
+    assert_eq!(tv.view.selection.and_then(|s| s.task()), Some(wake.waker));
 }
 
 #[test]
 fn opened_files_are_remembered_in_the_recent_list_across_restarts() {
     use trace_viewer::app::AppOptions;
-    use trace_viewer::app::panels::menu;
+    use trace_viewer::app::menu;
     let dir = tempfile::tempdir().unwrap();
     let recent_file = dir.path().join("config/trace-viewer/recent");
     let (a, b) = (
@@ -313,7 +323,7 @@ fn opened_files_are_remembered_in_the_recent_list_across_restarts() {
                     },
                 )
             });
-        wait_for(&mut h, "the trace", |a| !a.is_loading());
+        wait_for(&mut h, "the trace", |a| !a.is_opening());
         h
     };
     drop(start(Some(a.clone())));
@@ -330,7 +340,7 @@ fn opened_files_are_remembered_in_the_recent_list_across_restarts() {
     h.get_by_label(&menu::recent_label(&a)).click();
     h.run_steps(1);
     wait_for(&mut h, "the recent trace", |app| {
-        !app.is_loading() && app.session().is_some_and(|s| s.trace.path == a)
+        !app.is_opening() && app.trace_view().is_some_and(|s| s.trace.path == a)
     });
     assert_eq!(h.state().recent().entries(), [a.clone(), b.clone()]);
 
@@ -344,7 +354,7 @@ fn opened_files_are_remembered_in_the_recent_list_across_restarts() {
 #[test]
 fn the_mmu_view_toggles_per_worker_curves_and_the_responsiveness_mode() {
     use trace_viewer::app::TAB_MMU;
-    use trace_viewer::app::panels::mmu;
+    use trace_viewer::app::mmu::panel;
     // Polls of 200 µs, no pause: only long polls can lower the utilization.
     let s = Synthetic {
         poll_ns: 200_000,
@@ -353,31 +363,54 @@ fn the_mmu_view_toggles_per_worker_curves_and_the_responsiveness_mode() {
     };
     let (_dir, mut h) = open(&s);
     h.get_by_label(TAB_MMU).click();
-    let ready = |a: &ViewerApp| a.session().is_some_and(|s| s.mmu.get().is_some());
+    let ready = |a: &ViewerApp| a.trace_view().is_some_and(|s| s.mmu.curves.get().is_some());
     wait_for(&mut h, "the MMU curves", ready);
-    let plain = h.state().session().unwrap().mmu.get().unwrap().clone();
+    let plain = h
+        .state()
+        .trace_view()
+        .unwrap()
+        .mmu
+        .curves
+        .get()
+        .unwrap()
+        .clone();
     assert_eq!(plain.long_poll, None);
     assert_eq!(plain.mmu[0], 1.0);
     // Per worker: a checkbox that shows each worker's curve.
-    assert!(!h.state().session().unwrap().mmu_view.per_worker);
+    assert!(!h.state().trace_view().unwrap().mmu.view.per_worker);
     h.get_by_label("per worker").click();
     h.run_steps(2);
-    assert!(h.state().session().unwrap().mmu_view.per_worker);
+    assert!(h.state().trace_view().unwrap().mmu.view.per_worker);
     // Responsiveness: polls longer than 100 µs count as unavailable.
-    h.get_by_label(&mmu::threshold_label(100_000)).click();
+    h.get_by_label(&panel::threshold_label(100_000)).click();
     h.run_steps(1);
     wait_for(&mut h, "the responsiveness curves", ready);
-    let strict = h.state().session().unwrap().mmu.get().unwrap().clone();
+    let strict = h
+        .state()
+        .trace_view()
+        .unwrap()
+        .mmu
+        .curves
+        .get()
+        .unwrap()
+        .clone();
     assert_eq!(strict.long_poll, Some(100_000));
     assert!(strict.mean < plain.mean);
     assert_eq!(strict.mmu[0], 0.0);
     h.get_by_label_contains("(polls > 100 µs count as unavailable)");
     // Off again.
-    h.get_by_label(mmu::RESPONSIVENESS).click();
+    h.get_by_label(panel::RESPONSIVENESS).click();
     h.run_steps(1);
     wait_for(&mut h, "the plain curves", ready);
     assert_eq!(
-        h.state().session().unwrap().mmu.get().unwrap().long_poll,
+        h.state()
+            .trace_view()
+            .unwrap()
+            .mmu
+            .curves
+            .get()
+            .unwrap()
+            .long_poll,
         None
     );
 }

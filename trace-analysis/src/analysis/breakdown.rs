@@ -6,13 +6,14 @@
 //! number here adds up to the tasks' lifetimes. Serializes to the `breakdown` part of the
 //! report's JSON.
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 
 use rayon::prelude::*;
 use serde::Serialize;
 use trace_format::sampling::{DEFAULT_SAMPLE_RATE, SAMPLE_RATE_COUNTER, sample_weight};
-use trace_format::{LocationId, PauseScope, StringId, TaskKind};
+use trace_format::{PauseScope, TaskKind};
 
+use super::groups::TaskGroups;
 use super::states::{StateTotals, TaskState, WaitReason, for_each_segment, paused_spans};
 use crate::model::{AllocSample, CounterKind, Model, Nanos, Span, TaskIx, ThreadIx};
 
@@ -106,7 +107,8 @@ fn columns_of(t: &StateTotals) -> [u64; 11] {
     ]
 }
 
-/// Tasks spawned at one place (and with one name and kind).
+/// A task group ([`groups`](super::groups): spawn location, name and kind) and where its
+/// tasks spent their time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
     /// `file:line:col`, or the name, or `<unknown location>`.
@@ -328,24 +330,13 @@ impl Breakdown {
             .map(|t| task_result(model, t, &paused))
             .collect();
 
-        // Group by (location, name, kind), in order of first spawn.
-        let mut group_of: HashMap<(LocationId, StringId, Option<TaskKind>), usize> = HashMap::new();
-        let mut members: Vec<Vec<TaskIx>> = Vec::new();
-        let mut task_group = vec![0usize; model.tasks.len()];
-        for (ix, t) in model.tasks.iter().enumerate() {
-            let g = *group_of
-                .entry((t.location, t.name, t.kind))
-                .or_insert_with(|| {
-                    members.push(Vec::new());
-                    members.len() - 1
-                });
-            members[g].push(ix as TaskIx);
-            task_group[ix] = g;
-        }
-        let mut samples = vec![(0u64, 0u64, 0f64); members.len()];
+        // The tasks' groups (location, name, kind), in order of first spawn.
+        let task_groups = TaskGroups::of(model);
+        let mut samples = vec![(0u64, 0u64, 0f64); task_groups.len()];
         let weight = alloc_sample_weights(model);
         for s in &model.alloc_samples {
-            if let Some(&g) = task_group.get(s.task as usize) {
+            if (s.task as usize) < model.tasks.len() {
+                let g = task_groups.group_of(s.task);
                 samples[g].0 += 1;
                 samples[g].1 += s.size;
                 samples[g].2 += weight(s);
@@ -354,26 +345,14 @@ impl Breakdown {
 
         let mut totals = StateTotals::default();
         let mut leak_suspects = Vec::new();
-        let mut groups: Vec<Group> = Vec::with_capacity(members.len());
-        for (g, tasks) in members.into_iter().enumerate() {
-            let first = &model.tasks[tasks[0] as usize];
-            let name = model.string(first.name).to_string();
-            let label = if first.location != LocationId::NONE {
-                model.location_label(first.location)
-            } else if !name.is_empty() {
-                name.clone()
-            } else {
-                match first.kind {
-                    Some(TaskKind::BlockOn) => "block_on".into(),
-                    Some(TaskKind::Blocking) => "spawn_blocking <unknown location>".into(),
-                    None => "<spawn not recorded>".into(),
-                    _ => "<unknown location>".into(),
-                }
-            };
+        let mut groups: Vec<Group> = Vec::with_capacity(task_groups.len());
+        for (g, group) in task_groups.iter().enumerate() {
+            let (key, tasks) = (group.key, &group.tasks);
+            let name = model.string(key.name).to_string();
             let mut columns: Vec<Vec<u64>> = vec![Vec::with_capacity(tasks.len()); COLUMNS.len()];
             let mut polls = Vec::with_capacity(tasks.len());
             let (mut alive, mut suspects) = (0, 0);
-            for &t in &tasks {
+            for &t in tasks {
                 let r = &results[t as usize];
                 for (c, v) in columns.iter_mut().zip(columns_of(&r.totals)) {
                     c.push(v);
@@ -399,10 +378,10 @@ impl Breakdown {
                 .map(|(&name, values)| (name, Stats::of(values)))
                 .collect();
             groups.push(Group {
-                label,
-                location: first.location.0,
+                label: group.label.clone(),
+                location: key.location.0,
                 name,
-                kind: kind_name(first.kind),
+                kind: kind_name(key.kind),
                 tasks: tasks.len() as u64,
                 alive_at_end: alive,
                 leak_suspects: suspects,
@@ -411,7 +390,7 @@ impl Breakdown {
                 alloc_samples: samples[g].0,
                 alloc_sampled_bytes: samples[g].1,
                 alloc_estimated_bytes: samples[g].2.round() as u64,
-                task_ixs: tasks,
+                task_ixs: tasks.clone(),
             });
         }
 
@@ -437,7 +416,7 @@ impl Breakdown {
                 LongPoll {
                     task: model.task_label(poll.task),
                     task_id: model.tasks[poll.task as usize].id.0,
-                    group: groups[task_group[poll.task as usize]].label.clone(),
+                    group: task_groups[task_groups.group_of(poll.task)].label.clone(),
                     thread: model.threads[poll.thread() as usize].label(),
                     start_ns: poll.start,
                     duration_ns: poll.span().len(),

@@ -3,12 +3,15 @@
 //!
 //! - [`states`]: each task's lifetime partitioned into running, scheduler wait, waiting (by
 //!   wake source) and paused;
-//! - [`breakdown`]: those states summed per spawn location, longest polls, leak suspects,
+//! - [`groups`]: tasks grouped by spawn location, name and kind — the one grouping the
+//!   breakdown, the report and the window show;
+//! - [`breakdown`]: those states summed per task group, longest polls, leak suspects,
 //!   thread use, pauses by kind;
 //! - [`mmu`]: minimum mutator utilization, MUD percentiles and worst windows of a
 //!   utilization step function; [`utilization`] builds that function from a trace;
 //! - [`overview`]: all of the above for `trace-viewer report`.
 pub mod breakdown;
+pub mod groups;
 pub mod mmu;
 pub mod overview;
 pub mod states;

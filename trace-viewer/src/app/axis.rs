@@ -6,7 +6,7 @@
 //! on 3.5 s at 10 ns per tick), each tick would need ten digits; instead the axis shows a
 //! *base* time once, in full, and the ticks as offsets from it (`+20 ns`), as Perfetto does.
 
-use super::state::TimeView;
+use super::view::TimeView;
 use trace_analysis::units::format_duration;
 
 /// Ticks are at least this many points apart.

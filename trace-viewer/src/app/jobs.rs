@@ -1,5 +1,6 @@
 //! Work that takes longer than a frame (exporting, the task breakdown, the MMU curve) runs on
-//! a thread of its own; the window polls for the result each frame and shows progress.
+//! a thread of its own ([`Job`]); the window polls for the result each frame and shows
+//! progress. An analysis a view needs is computed on first use ([`Lazy`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 
-use super::load_job::LoadedTrace;
+use super::open_trace::OpenTrace;
 use trace_analysis::export::chrome::{ChromeOptions, ExportStats, write_chrome};
 use trace_analysis::model::Span;
 
@@ -116,6 +117,40 @@ impl<T: Send + 'static> Job<T> {
     }
 }
 
+/// An analysis computed in the background on first use.
+#[derive(Debug)]
+pub enum Lazy<T> {
+    /// Not asked for yet.
+    Idle,
+    /// Being computed.
+    Running(Job<Result<T, String>>),
+    /// Done, or why not.
+    Ready(Result<Arc<T>, String>),
+}
+
+impl<T: Send + 'static> Lazy<T> {
+    /// The result, when ready and successful.
+    pub fn get(&self) -> Option<&Arc<T>> {
+        match self {
+            Lazy::Ready(Ok(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Moves a finished job's result in.
+    pub fn poll(&mut self) {
+        if let Lazy::Running(job) = self
+            && let Some(r) = job.poll()
+        {
+            *self = Lazy::Ready(match r {
+                Ok(Ok(v)) => Ok(Arc::new(v)),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(e.to_string()),
+            });
+        }
+    }
+}
+
 /// What to export.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportRequest {
@@ -133,7 +168,7 @@ pub fn default_export_path(trace: &Path) -> PathBuf {
 /// Exports `trace` as Chrome trace JSON (for Perfetto) to `request.path`, removing the
 /// file again if writing fails or is canceled.
 pub fn export(
-    trace: &LoadedTrace,
+    trace: &OpenTrace,
     request: &ExportRequest,
     handle: &JobHandle,
 ) -> Result<ExportStats, String> {
@@ -195,15 +230,15 @@ mod tests {
     use super::*;
     use trace_analysis::synthetic::Synthetic;
 
-    fn loaded() -> Arc<LoadedTrace> {
-        Arc::new(LoadedTrace::from_bytes(Synthetic::default().bytes()))
+    fn opened() -> Arc<OpenTrace> {
+        Arc::new(OpenTrace::from_bytes(Synthetic::default().bytes()))
     }
 
     #[test]
     fn export_writes_perfetto_json_in_the_background() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.json");
-        let trace = loaded();
+        let trace = opened();
         let request = ExportRequest {
             path: path.clone(),
             range: None,
@@ -220,7 +255,7 @@ mod tests {
     fn a_canceled_export_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.json");
-        let trace = loaded();
+        let trace = opened();
         let request = ExportRequest {
             path: path.clone(),
             range: None,
@@ -240,7 +275,7 @@ mod tests {
     #[test]
     fn exporting_onto_a_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let trace = loaded();
+        let trace = opened();
         let request = ExportRequest {
             path: dir.path().to_path_buf(),
             range: None,

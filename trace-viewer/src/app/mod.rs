@@ -1,37 +1,59 @@
 //! The desktop window (egui/eframe): `trace-viewer FILE`.
 //!
-//! Split so the logic can be tested without a display:
+//! One folder per view, each holding the view's state, what it computes and its drawing;
+//! what the views do not own is in leaf modules beside them. The logic is kept apart from
+//! drawing so tests check it without a display.
 //!
-//! - [`state`]: the view (visible time range, zoom and pan math, scroll, selection) — pure;
-//! - [`layout`]: lanes, Tracy-style folding and the rectangles of a frame — pure, so the
-//!   frame cost depends on the screen, not the trace;
+//! Opening a trace:
+//! - [`open_job`]: opening a file on a background thread with progress and cancel;
+//! - [`open_trace`]: the open trace — the model and what the window derives from it once
+//!   (task groups, pauses, counter tracks, region rows, log indexes);
+//! - [`trace_view`]: an open trace with its views; it holds each view's state and carries
+//!   out what one view asks of another (reveal a task, show a group or a time range).
+//!
+//! The views:
+//! - [`timeline`]: lanes over time — lanes, folding, the scene of a frame and its hit test,
+//!   tooltips, painting and the panel;
+//! - [`details`]: the selection's details, the wakes behind it, the selected range's
+//!   summary, and the panel;
+//! - [`tasks`]: the task breakdown table;
+//! - [`mmu`]: minimum mutator utilization curves and worst windows;
+//! - [`search`]: what a query matches, and the search bar.
+//!
+//! Shared by them:
+//! - [`view`]: the visible time range, zoom and pan math, scroll, selection — pure;
 //! - [`axis`]: time-axis ticks from the whole trace down to nanoseconds — pure;
-//! - [`counters`]: counter tracks and their folding per pixel column — pure;
-//! - [`details`]: what the details panel and tooltips say — pure;
-//! - [`search`]: what a search matches and the next match in time — pure;
-//! - [`load_job`]: loading on a background thread with progress and cancel;
-//! - [`recent`]: the recent-files list and the small file it is kept in;
-//! - [`session`]: an open trace with its view and selection;
-//! - [`panels`] and [`widgets`]: drawing, and turning input into calls on the above;
-//! - [`synthetic`]: generated traces for tests and benchmarks.
+//! - [`counters`]: the counter tracks (series derived once) — pure;
+//! - [`sorted`]: searches in sorted sequences;
+//! - [`labels`] and [`palette`]: the words and colours for task states and the rest;
+//! - [`jobs`]: work on background threads, and analyses computed on first use;
+//! - [`export`]: the export window;
+//! - [`status`] and [`menu`]: the empty, opening and error screens, the banner, the menu
+//!   bar and the "Open" window; [`action`]: what they ask the app to do;
+//! - [`recent`]: the recent-files list and the small file it is kept in.
 //!
 //! [`ViewerApp`] wires them into an [`eframe::App`]; [`run_window`] opens the window.
 
+pub mod action;
 pub mod axis;
 pub mod counters;
 pub mod details;
+pub mod export;
 pub mod jobs;
-pub mod layout;
-pub mod load_job;
-pub mod mmu_data;
-pub mod panels;
-pub mod range;
+pub mod labels;
+pub mod menu;
+pub mod mmu;
+pub mod open_job;
+pub mod open_trace;
+pub mod palette;
 pub mod recent;
 pub mod search;
-pub mod session;
-pub mod state;
-pub mod table;
-pub mod widgets;
+pub mod sorted;
+pub mod status;
+pub mod tasks;
+pub mod timeline;
+pub mod trace_view;
+pub mod view;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -39,9 +61,10 @@ use std::sync::mpsc;
 
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 
-use load_job::{LoadJob, LoadOutcome};
+use action::Action;
+use open_job::{OpenJob, OpenOutcome};
 use recent::RecentFiles;
-use session::{Session, Tab};
+use trace_view::{Tab, TraceView};
 
 /// The Timeline tab's name.
 pub const TAB_TIMELINE: &str = "Timeline";
@@ -55,8 +78,8 @@ pub const TAB_MMU: &str = "MMU";
 pub enum Screen {
     /// Nothing open.
     Empty,
-    /// A trace is loading.
-    Loading(LoadJob),
+    /// A trace is being opened.
+    Opening(OpenJob),
     /// The trace could not be shown.
     Failed {
         /// The file.
@@ -65,46 +88,7 @@ pub enum Screen {
         error: String,
     },
     /// A trace is open.
-    Loaded(Box<Session>),
-}
-
-/// Something a panel asks the app to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Open a file: the native file dialog where the app uses one, else the "Open" window.
-    ShowOpenDialog,
-    /// Show the "Open" window (a typed path).
-    ShowOpenPathDialog,
-    /// Show the native file dialog.
-    Browse,
-    /// Empty the recent-files list.
-    ClearRecent,
-    /// Hide it.
-    HideOpenDialog,
-    /// Open this file.
-    Open(PathBuf),
-    /// Cancel the load in progress.
-    CancelLoad,
-    /// Close the open trace.
-    CloseTrace,
-    /// Quit.
-    Quit,
-    /// Fit the selection, or the whole trace.
-    Fit,
-    /// Show the whole trace.
-    FitAll,
-    /// Collapse (`true`) or expand all task groups.
-    CollapseAll(bool),
-    /// Hide the banner about missing data.
-    DismissBanner,
-    /// Show the export window.
-    ShowExport,
-    /// Hide it (canceling an export in progress).
-    HideExport,
-    /// Start the export the window describes.
-    StartExport,
-    /// Cancel the export in progress.
-    CancelExport,
+    Open(Box<TraceView>),
 }
 
 /// How the window behaves beyond what it shows.
@@ -127,13 +111,13 @@ pub struct ViewerApp {
     picking: Option<mpsc::Receiver<Option<PathBuf>>>,
     /// The "Open" window's text, while it is shown.
     open_dialog: Option<String>,
-    /// A line about what just happened (e.g. a canceled load), shown on the empty screen.
+    /// A line about what just happened (e.g. a canceled opening), shown on the empty screen.
     notice: Option<String>,
     ctx: egui::Context,
 }
 
 impl ViewerApp {
-    /// A window showing nothing, or loading `path`; recent files kept in memory only, no
+    /// A window showing nothing, or opening `path`; recent files kept in memory only, no
     /// native dialog.
     pub fn new(ctx: &egui::Context, path: Option<PathBuf>) -> ViewerApp {
         Self::with_options(ctx, path, AppOptions::default())
@@ -148,7 +132,7 @@ impl ViewerApp {
         let mut app = ViewerApp {
             screen: Screen::Empty,
             recent: match options.recent_file {
-                Some(f) => RecentFiles::load(f),
+                Some(f) => RecentFiles::read_from(f),
                 None => RecentFiles::in_memory(),
             },
             native_dialog: options.native_dialog,
@@ -163,22 +147,22 @@ impl ViewerApp {
         app
     }
 
-    /// Starts loading `path` (whatever was open is closed).
+    /// Starts opening `path` (whatever was open is closed).
     pub fn open(&mut self, path: PathBuf) {
-        if let Screen::Loading(job) = &self.screen {
+        if let Screen::Opening(job) = &self.screen {
             job.cancel();
         }
         let ctx = self.ctx.clone();
         self.notice = None;
         self.open_dialog = None;
-        self.screen = Screen::Loading(LoadJob::start(path, move || ctx.request_repaint()));
+        self.screen = Screen::Opening(OpenJob::start(path, move || ctx.request_repaint()));
     }
 
     /// Shows the progress of `job` (started by the caller, e.g. with a progress hook of its
     /// own) and the trace when it is done.
-    pub fn adopt(&mut self, job: LoadJob) {
+    pub fn adopt(&mut self, job: OpenJob) {
         self.notice = None;
-        self.screen = Screen::Loading(job);
+        self.screen = Screen::Opening(job);
     }
 
     /// What is shown.
@@ -187,24 +171,24 @@ impl ViewerApp {
     }
 
     /// The open trace, if any.
-    pub fn session(&self) -> Option<&Session> {
+    pub fn trace_view(&self) -> Option<&TraceView> {
         match &self.screen {
-            Screen::Loaded(s) => Some(s),
+            Screen::Open(s) => Some(s),
             _ => None,
         }
     }
 
     /// The open trace, if any, to change.
-    pub fn session_mut(&mut self) -> Option<&mut Session> {
+    pub fn trace_view_mut(&mut self) -> Option<&mut TraceView> {
         match &mut self.screen {
-            Screen::Loaded(s) => Some(s),
+            Screen::Open(s) => Some(s),
             _ => None,
         }
     }
 
-    /// True while a trace is loading.
-    pub fn is_loading(&self) -> bool {
-        matches!(self.screen, Screen::Loading(_))
+    /// True while a trace is being opened.
+    pub fn is_opening(&self) -> bool {
+        matches!(self.screen, Screen::Opening(_))
     }
 
     /// The recent-files list.
@@ -266,25 +250,25 @@ impl ViewerApp {
         self.notice.as_deref()
     }
 
-    /// Picks up a finished load.
-    fn poll_load(&mut self) {
-        let Screen::Loading(job) = &self.screen else {
+    /// Picks up a finished opening.
+    fn poll_open(&mut self) {
+        let Screen::Opening(job) = &self.screen else {
             return;
         };
         let Some(outcome) = job.poll() else {
             return;
         };
         self.screen = match outcome {
-            LoadOutcome::Loaded(trace) => {
+            OpenOutcome::Opened(trace) => {
                 self.recent.add(&trace.path);
                 let title = format!("{} — trace-viewer", trace.path.display());
                 self.ctx
                     .send_viewport_cmd(egui::ViewportCommand::Title(title));
-                Screen::Loaded(Box::new(Session::new(trace)))
+                Screen::Open(Box::new(TraceView::new(trace)))
             }
-            LoadOutcome::Failed { path, error } => Screen::Failed { path, error },
-            LoadOutcome::Canceled => {
-                self.notice = Some("Loading was canceled.".into());
+            OpenOutcome::Failed { path, error } => Screen::Failed { path, error },
+            OpenOutcome::Canceled => {
+                self.notice = Some("Opening was canceled.".into());
                 Screen::Empty
             }
         };
@@ -299,52 +283,52 @@ impl ViewerApp {
             Action::ShowOpenDialog | Action::ShowOpenPathDialog => {
                 let current = match &self.screen {
                     Screen::Failed { path, .. } => path.display().to_string(),
-                    Screen::Loaded(s) => s.trace.path.display().to_string(),
+                    Screen::Open(s) => s.trace.path.display().to_string(),
                     _ => String::new(),
                 };
                 self.open_dialog = Some(current);
             }
             Action::HideOpenDialog => self.open_dialog = None,
             Action::Open(path) => self.open(path),
-            Action::CancelLoad => {
-                if let Screen::Loading(job) = &self.screen {
+            Action::CancelOpen => {
+                if let Screen::Opening(job) = &self.screen {
                     job.cancel();
                 }
             }
             Action::CloseTrace => {
-                if let Screen::Loading(job) = &self.screen {
+                if let Screen::Opening(job) = &self.screen {
                     job.cancel();
                 }
                 self.screen = Screen::Empty;
             }
             Action::Quit => self.ctx.send_viewport_cmd(egui::ViewportCommand::Close),
             Action::Fit => {
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.fit_selection();
                 }
             }
             Action::FitAll => {
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.view.fit_all();
                 }
             }
             Action::CollapseAll(c) => {
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.set_all_collapsed(c);
                 }
             }
             Action::DismissBanner => {
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.banner_dismissed = true;
                 }
             }
             Action::ShowExport => {
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.show_export();
                 }
             }
             Action::HideExport => {
-                if let Some(s) = self.session_mut()
+                if let Some(s) = self.trace_view_mut()
                     && let Some(e) = s.export.take()
                     && let Some(job) = e.job
                 {
@@ -353,12 +337,12 @@ impl ViewerApp {
             }
             Action::StartExport => {
                 let ctx = self.ctx.clone();
-                if let Some(s) = self.session_mut() {
+                if let Some(s) = self.trace_view_mut() {
                     s.start_export(move || ctx.request_repaint());
                 }
             }
             Action::CancelExport => {
-                if let Some(s) = self.session_mut()
+                if let Some(s) = self.trace_view_mut()
                     && let Some(job) = s.export.as_ref().and_then(|e| e.job.as_ref())
                 {
                     job.cancel();
@@ -375,13 +359,13 @@ impl ViewerApp {
 
 impl eframe::App for ViewerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.poll_load();
+        self.poll_open();
         self.poll_picker();
         let wake = {
             let ctx = ctx.clone();
             move || ctx.request_repaint()
         };
-        if let Some(s) = self.session_mut() {
+        if let Some(s) = self.trace_view_mut() {
             s.poll_jobs();
             s.ensure_analyses(wake);
         }
@@ -397,13 +381,13 @@ impl eframe::App for ViewerApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let mut actions = Vec::new();
         egui::Panel::top("menu").show(ui, |ui| {
-            let has_trace = self.session().is_some();
-            actions.extend(panels::menu::bar(ui, has_trace, self.recent.entries()));
+            let has_trace = self.trace_view().is_some();
+            actions.extend(menu::bar(ui, has_trace, self.recent.entries()));
         });
-        if let Screen::Loaded(session) = &mut self.screen {
-            if session.banner_shown() {
+        if let Screen::Open(tv) = &mut self.screen {
+            if tv.banner_shown() {
                 egui::Panel::top("banner").show(ui, |ui| {
-                    actions.extend(panels::status::banner(ui, &session.problems));
+                    actions.extend(status::banner(ui, &tv.problems));
                 });
             }
             egui::Panel::top("tabs").show(ui, |ui| {
@@ -413,68 +397,62 @@ impl eframe::App for ViewerApp {
                         (Tab::Tasks, TAB_TASKS),
                         (Tab::Mmu, TAB_MMU),
                     ] {
-                        if ui.selectable_label(session.tab == tab, name).clicked() {
-                            session.tab = tab;
+                        if ui.selectable_label(tv.tab == tab, name).clicked() {
+                            tv.tab = tab;
                         }
                     }
                 });
             });
-            if session.tab == Tab::Timeline && session.search.open {
-                let viewport = session.scene.area.height();
-                egui::Panel::top("search").show(ui, |ui| {
-                    panels::search::bar(ui, session, viewport);
-                });
+            if tv.tab == Tab::Timeline && tv.search.open {
+                let viewport = tv.timeline.scene.area.height();
+                egui::Panel::top("search").show(ui, |ui| tv.show_search_bar(ui, viewport));
             }
-            if session.tab == Tab::Timeline
-                && (session.view.selection.is_some()
-                    || (session.view.range.is_some() && session.view.range_anchor.is_none()))
+            if tv.tab == Tab::Timeline
+                && (tv.view.selection.is_some()
+                    || (tv.view.range.is_some() && tv.view.range_anchor.is_none()))
             {
-                let viewport = session.scene.area.height();
+                let viewport = tv.timeline.scene.area.height();
                 egui::Panel::right("details")
                     .default_size(340.0)
-                    .show(ui, |ui| panels::details::show(ui, session, viewport));
+                    .show(ui, |ui| tv.show_details(ui, viewport));
             }
         }
         egui::CentralPanel::default().show(ui, |ui| match &mut self.screen {
-            Screen::Empty => actions.extend(panels::status::empty(
+            Screen::Empty => actions.extend(status::empty(
                 ui,
                 self.notice.as_deref(),
                 self.recent.entries(),
             )),
-            Screen::Loading(job) => {
-                actions.extend(panels::status::loading(ui, job));
+            Screen::Opening(job) => {
+                actions.extend(status::opening(ui, job));
                 // Keep the progress moving even if no chunk reports for a while.
                 ui.ctx()
                     .request_repaint_after(std::time::Duration::from_millis(100));
             }
             Screen::Failed { path, error } => {
-                actions.extend(panels::status::error(ui, path, error));
+                actions.extend(status::error(ui, path, error));
             }
-            Screen::Loaded(session) => {
-                let viewport = session.scene.area.height();
+            Screen::Open(tv) => {
+                let viewport = tv.timeline.scene.area.height();
                 let viewport = if viewport.is_finite() && viewport > 0.0 {
                     viewport
                 } else {
                     600.0
                 };
-                match session.tab {
-                    Tab::Timeline => panels::timeline::show(ui, session),
-                    Tab::Tasks => panels::tasks::show(ui, session, viewport),
-                    Tab::Mmu => panels::mmu::show(ui, session),
+                match tv.tab {
+                    Tab::Timeline => tv.show_timeline(ui),
+                    Tab::Tasks => tv.show_tasks(ui, viewport),
+                    Tab::Mmu => tv.show_mmu(ui),
                 }
             }
         });
         if let Some(text) = &mut self.open_dialog {
-            actions.extend(panels::menu::open_dialog(
-                ui.ctx(),
-                text,
-                self.native_dialog,
-            ));
+            actions.extend(menu::open_dialog(ui.ctx(), text, self.native_dialog));
         }
-        if let Screen::Loaded(session) = &mut self.screen {
-            let visible = session.visible_span();
-            if let Some(state) = &mut session.export {
-                actions.extend(panels::export::window(ui.ctx(), state, visible));
+        if let Screen::Open(tv) = &mut self.screen {
+            let visible = tv.visible_span();
+            if let Some(state) = &mut tv.export {
+                actions.extend(export::window(ui.ctx(), state, visible));
             }
         }
         for a in actions {
@@ -497,7 +475,7 @@ pub fn display_problem(env: impl Fn(&str) -> Option<OsString>) -> Option<String>
     })
 }
 
-/// Opens the window, loading `path` if given; returns when it is closed. Fails with a
+/// Opens the window, opening `path` in it if given; returns when it is closed. Fails with a
 /// message when the window cannot be opened (no display, no OpenGL).
 pub fn run_window(path: Option<PathBuf>) -> Result<(), String> {
     if let Some(problem) = display_problem(|k| std::env::var_os(k)) {

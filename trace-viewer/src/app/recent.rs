@@ -26,7 +26,7 @@ impl RecentFiles {
     }
 
     /// The list kept in `file`, read now (see the module docs for what a bad file does).
-    pub fn load(file: PathBuf) -> RecentFiles {
+    pub fn read_from(file: PathBuf) -> RecentFiles {
         let entries = match std::fs::read(&file) {
             Ok(bytes) => parse(&String::from_utf8_lossy(&bytes)),
             Err(_) => Vec::new(),
@@ -133,14 +133,14 @@ mod tests {
     fn the_list_survives_a_restart_most_recent_first() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config/trace-viewer/recent");
-        let mut r = RecentFiles::load(file.clone());
+        let mut r = RecentFiles::read_from(file.clone());
         assert!(r.entries().is_empty(), "a missing file is an empty list");
         let (a, b) = (dir.path().join("a.rtt"), dir.path().join("b.rtt"));
         r.add(&a);
         r.add(&b);
         r.add(&a);
         assert_eq!(r.entries(), [a.clone(), b.clone()]);
-        let again = RecentFiles::load(file.clone());
+        let again = RecentFiles::read_from(file.clone());
         assert_eq!(again.entries(), [a.clone(), b.clone()]);
         for i in 0..20 {
             r.add(&dir.path().join(format!("{i}.rtt")));
@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(r.entries().len(), MAX_ENTRIES);
         assert_eq!(r.entries()[0], dir.path().join("19.rtt"));
         r.clear();
-        assert!(RecentFiles::load(file).entries().is_empty());
+        assert!(RecentFiles::read_from(file).entries().is_empty());
     }
 
     #[test]
@@ -159,7 +159,7 @@ mod tests {
         bytes.extend_from_slice(&[0xff, 0xfe, b'\n']);
         bytes.extend_from_slice(b"/traces/z.rtt");
         std::fs::write(&file, bytes).unwrap();
-        let r = RecentFiles::load(file.clone());
+        let r = RecentFiles::read_from(file.clone());
         assert_eq!(
             r.entries(),
             [
@@ -168,9 +168,9 @@ mod tests {
             ]
         );
         // A directory where the file should be: empty, and adding does not fail.
-        let r = RecentFiles::load(dir.path().to_path_buf());
+        let r = RecentFiles::read_from(dir.path().to_path_buf());
         assert!(r.entries().is_empty());
-        let mut r = RecentFiles::load(dir.path().join("recent/inside-a-file"));
+        let mut r = RecentFiles::read_from(dir.path().join("recent/inside-a-file"));
         r.add(Path::new("/traces/x.rtt"));
         assert_eq!(r.entries().len(), 1);
     }

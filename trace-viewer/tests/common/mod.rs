@@ -33,9 +33,9 @@ pub fn wait_for(h: &mut Harness<'_, ViewerApp>, what: &str, ready: impl Fn(&View
     h.run_steps(3);
 }
 
-/// Steps until the load in progress has finished.
-pub fn wait_loaded(h: &mut Harness<'_, ViewerApp>) {
-    wait_for(h, "the trace", |a| !a.is_loading());
+/// Steps until the opening in progress has finished.
+pub fn wait_opened(h: &mut Harness<'_, ViewerApp>) {
+    wait_for(h, "the trace", |a| !a.is_opening());
 }
 
 /// Writes `s` to a temporary file and opens it in a new window.
@@ -43,7 +43,7 @@ pub fn open(s: &Synthetic) -> (tempfile::TempDir, Harness<'static, ViewerApp>) {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "synthetic.rtt", &s.bytes());
     let mut h = harness(Some(path));
-    wait_loaded(&mut h);
+    wait_opened(&mut h);
     (dir, h)
 }
 

@@ -1,0 +1,145 @@
+//! The Tasks view: the task breakdown by task group as a sortable, filterable table with
+//! a stacked bar of each group's time by state. Clicking a group shows its tasks in the
+//! timeline.
+
+use egui::{Grid, RichText, ScrollArea, Sense, Ui, vec2};
+
+use super::TasksState;
+use super::table::Column;
+use crate::app::jobs::Lazy;
+use crate::app::palette;
+use trace_analysis::model::TaskIx;
+use trace_analysis::units::format_duration;
+
+/// The filter box's hint (tests find the box by its role).
+pub const FILTER_HINT: &str = "filter by spawn location";
+
+/// Shows the table of `tasks`; returns the first task of the group clicked, whose group the
+/// caller shows in the timeline.
+pub fn show(ui: &mut Ui, tasks: &mut TasksState) -> Option<TaskIx> {
+    match &tasks.breakdown {
+        Lazy::Idle | Lazy::Running(_) => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Computing the task breakdown…");
+            });
+            return None;
+        }
+        Lazy::Ready(Err(e)) => {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+            return None;
+        }
+        Lazy::Ready(Ok(_)) => {}
+    }
+    let b = tasks.breakdown.get().cloned().expect("ready");
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("{} tasks in {} groups", b.tasks, b.groups.len())).strong());
+        ui.add_space(16.0);
+        ui.add(
+            egui::TextEdit::singleline(&mut tasks.table.filter)
+                .hint_text(FILTER_HINT)
+                .desired_width(260.0),
+        );
+        if b.leak_suspect_count > 0 {
+            ui.add_space(16.0);
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "{} leak suspect(s): alive at the end and waiting ≥ {}",
+                    b.leak_suspect_count,
+                    format_duration(b.leak_threshold_ns)
+                ),
+            );
+        }
+    });
+    ui.add_space(4.0);
+    let order = tasks.table.view(&tasks.rows);
+    let mut clicked_header = None;
+    let mut clicked_row = None;
+    ScrollArea::both()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            Grid::new("task-table")
+                .striped(true)
+                .min_col_width(40.0)
+                .show(ui, |ui| {
+                    for c in Column::ALL {
+                        let mut title = c.title().to_string();
+                        if tasks.table.sort == c {
+                            title.push_str(if tasks.table.descending { " v" } else { " ^" });
+                        }
+                        if ui.button(RichText::new(title).strong()).clicked() {
+                            clicked_header = Some(c);
+                        }
+                    }
+                    ui.label(RichText::new("time by state").strong());
+                    ui.end_row();
+                    for &i in &order {
+                        let r = &tasks.rows[i];
+                        if ui
+                            .link(&r.label)
+                            .on_hover_text(format!("{} tasks; show them in the timeline", r.kind))
+                            .clicked()
+                        {
+                            clicked_row = r.first_task;
+                        }
+                        ui.label(r.tasks.to_string());
+                        if r.leak_suspects > 0 {
+                            ui.colored_label(
+                                ui.visuals().warn_fg_color,
+                                format!("{} ({} leak?)", r.alive, r.leak_suspects),
+                            );
+                        } else {
+                            ui.label(r.alive.to_string());
+                        }
+                        ui.label(r.polls.to_string());
+                        ui.label(format_duration(
+                            r.time(trace_analysis::analysis::states::TaskState::Running),
+                        ));
+                        ui.label(format_duration(
+                            r.time(trace_analysis::analysis::states::TaskState::SchedWait),
+                        ));
+                        ui.label(format_duration(r.waiting()));
+                        ui.label(format_duration(
+                            r.time(trace_analysis::analysis::states::TaskState::Paused),
+                        ));
+                        ui.label(format_duration(r.lifetime()));
+                        let (rect, resp) =
+                            ui.allocate_exact_size(vec2(180.0, 12.0), Sense::hover());
+                        let total = r.lifetime().max(1) as f32;
+                        let mut x = rect.left();
+                        for &(state, ns) in &r.states {
+                            let w = rect.width() * ns as f32 / total;
+                            if w > 0.0 {
+                                ui.painter().rect_filled(
+                                    egui::Rect::from_min_size(
+                                        egui::pos2(x, rect.top()),
+                                        vec2(w, rect.height()),
+                                    ),
+                                    0.0,
+                                    palette::state_color(state),
+                                );
+                            }
+                            x += w;
+                        }
+                        resp.on_hover_ui(|ui| {
+                            for &(state, ns) in &r.states {
+                                if ns > 0 {
+                                    ui.label(format!(
+                                        "{}: {} ({:.1}%)",
+                                        crate::app::labels::state_label(state),
+                                        format_duration(ns),
+                                        ns as f64 * 100.0 / f64::from(total)
+                                    ));
+                                }
+                            }
+                        });
+                        ui.end_row();
+                    }
+                });
+        });
+    if let Some(c) = clicked_header {
+        tasks.table.click_header(c);
+    }
+    clicked_row
+}
