@@ -12,7 +12,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::{EXIT_CORRUPT, EXIT_INCOMPLETE, EXIT_OK};
+use super::exit::{EXIT_CORRUPT, EXIT_INCOMPLETE, EXIT_OK};
 use trace_analysis::open;
 use trace_analysis::summary::{FileInfo, Summary};
 use trace_analysis::units::format_duration;

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use trace_format::text;
 
-use super::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE, same_file};
+use super::exit::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE};
+use super::paths::same_file;
 use trace_analysis::open;
 
 /// Arguments of `trace-viewer dump`.

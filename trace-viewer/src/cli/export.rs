@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE, same_file};
+use super::exit::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE};
+use super::paths::same_file;
 use trace_analysis::export::chrome::{ChromeOptions, ExportStats, write_chrome};
 use trace_analysis::model::{BuildOptions, Model, Span};
 use trace_analysis::open;

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{EXIT_CORRUPT, EXIT_OK};
+use super::exit::{EXIT_CORRUPT, EXIT_OK};
 use trace_analysis::analysis::mmu::{self, Window, log_spaced_windows};
 use trace_analysis::analysis::utilization::{
     UtilizationOptions, utilization, utilization_per_worker,

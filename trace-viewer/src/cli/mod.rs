@@ -14,9 +14,14 @@
 
 pub mod check;
 pub mod dump;
+mod exit;
 pub mod export;
 pub mod mmu;
+mod paths;
 pub mod report;
+
+pub use exit::{EXIT_CORRUPT, EXIT_INCOMPLETE, EXIT_NO_WINDOW, EXIT_OK, EXIT_USAGE};
+pub use paths::same_file;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -25,18 +30,6 @@ use clap::{Parser, Subcommand};
 
 use trace_analysis::analysis::overview::AnalysisOptions;
 use trace_analysis::units::{parse_duration, parse_window};
-
-/// Exit code: success (`check`: the trace is valid and complete).
-pub const EXIT_OK: u8 = 0;
-/// Exit code: the trace is corrupt or cannot be read at all.
-pub const EXIT_CORRUPT: u8 = 1;
-/// Exit code: bad arguments (clap's own code).
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code (`check`): the trace reads but is incomplete (cut short, no end record, lost
-/// data, missing chunks, skipped records).
-pub const EXIT_INCOMPLETE: u8 = 3;
-/// Exit code: the window could not be opened (no display, no OpenGL).
-pub const EXIT_NO_WINDOW: u8 = 4;
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -228,26 +221,6 @@ impl Command {
             Command::Undump(args) => &args.text,
         }
     }
-}
-
-/// Whether `a` and `b` name the same existing file, however they name it: through symbolic
-/// links or `..` (same canonical path) or as hard links (same device and inode on Unix). A
-/// command refuses to write an output that is its input: it would destroy the trace it is
-/// reading.
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b))
-            && (ma.dev(), ma.ino()) == (mb.dev(), mb.ino())
-        {
-            return true;
-        }
-    }
-    matches!(
-        (std::fs::canonicalize(a), std::fs::canonicalize(b)),
-        (Ok(ca), Ok(cb)) if ca == cb
-    )
 }
 
 /// Whether this process's standard output is the file at `path` (`report x.rtt >> x.rtt`

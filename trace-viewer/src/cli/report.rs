@@ -9,7 +9,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::{EXIT_CORRUPT, EXIT_OK};
+use super::exit::{EXIT_CORRUPT, EXIT_OK};
 use trace_analysis::analysis::overview::AnalysisOptions;
 use trace_analysis::report::Report;
 
