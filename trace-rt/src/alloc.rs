@@ -108,7 +108,7 @@ use trace_format::{Event, PauseScope, StringId, TaskId};
 
 use crate::clock;
 use crate::local::try_record_at;
-use crate::session::EPOCH;
+use crate::shared::EPOCH;
 
 // Shared with readers of the trace (the viewer estimates bytes per task the same way).
 pub use trace_format::sampling::{

@@ -123,6 +123,7 @@ pub mod pause;
 pub mod runtime;
 mod sampler;
 mod session;
+mod shared;
 mod sink;
 #[cfg(feature = "wakes")]
 mod wakes;
@@ -136,7 +137,8 @@ pub use intern::{intern, intern_location};
 pub use layer::{TraceLayer, layer};
 pub use pause::{PauseGuard, PauseKind, ThreadPauseGuard, pause, pause_thread};
 pub use runtime::{Options, block_on, instrument, instrument_with};
-pub use session::{Config, Error, Session, Summary, is_recording, start};
+pub use session::{Config, Error, Session, Summary, start};
+pub use shared::is_recording;
 pub use sink::{FileSink, MemorySink, Sink, WriterSink};
 pub use trace_format;
 #[cfg(feature = "wakes")]

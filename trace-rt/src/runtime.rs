@@ -34,7 +34,7 @@ use std::hash::Hasher;
 use trace_format::{Event, TaskId, TaskKind, ThreadKind};
 
 use crate::local::{record, record_hot, record_hot_with_previous_time};
-use crate::session::EPOCH;
+use crate::shared::EPOCH;
 #[cfg(feature = "wakes")]
 use crate::wakes::blocking_start_recorded;
 

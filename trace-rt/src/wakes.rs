@@ -342,7 +342,7 @@ where
             // Moves on even while not recording: a later enter is the drop, whatever the
             // session.
             TaskKind::Blocking if t.blocking_moves(NOT_RUN, RUNNING) => {
-                let epoch = crate::session::EPOCH.load(Ordering::Relaxed);
+                let epoch = crate::shared::EPOCH.load(Ordering::Relaxed);
                 if epoch != 0 {
                     let _ = BLOCKING_STARTED.try_with(|b| b.set((t.task, epoch)));
                     record(&Event::BlockingStart {
@@ -374,7 +374,7 @@ where
         };
         match t.kind {
             TaskKind::Blocking if t.blocking_moves(RUNNING, RAN) => {
-                let epoch = crate::session::EPOCH.load(Ordering::Relaxed);
+                let epoch = crate::shared::EPOCH.load(Ordering::Relaxed);
                 if blocking_start_recorded(t.task, epoch) {
                     record(&Event::BlockingEnd);
                 }
