@@ -730,7 +730,7 @@ impl ThreadState {
             // One pending slot: an older sample still waiting (rare) is replaced.
             self.pending.set(Some((
                 size,
-                crate::runtime::current_task(),
+                crate::context::current_task(),
                 self.draw_rate.get(),
             )));
             self.draw_rate.set(rate);

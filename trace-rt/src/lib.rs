@@ -111,6 +111,7 @@ pub mod activation;
 pub mod alloc;
 mod chunk;
 mod clock;
+mod context;
 mod counter;
 mod direct_file;
 mod flight;
