@@ -41,9 +41,14 @@ pub struct TracingAllocator<A> {
 }
 
 impl<A> TracingAllocator<A> {
-    /// Wraps `inner` with the default sample rate ([`DEFAULT_SAMPLE_RATE`](super::DEFAULT_SAMPLE_RATE)), slow-call
-    /// threshold ([`DEFAULT_SLOW_THRESHOLD`](super::DEFAULT_SLOW_THRESHOLD)), smallest timed block
-    /// ([`DEFAULT_TIMED_MIN_SIZE`](super::DEFAULT_TIMED_MIN_SIZE)) and counters interval ([`DEFAULT_COUNTERS_INTERVAL`](super::DEFAULT_COUNTERS_INTERVAL)).
+    /// Wraps `inner` with the default sample rate ([`DEFAULT_SAMPLE_RATE`]), slow-call
+    /// threshold ([`DEFAULT_SLOW_THRESHOLD`]), smallest timed block
+    /// ([`DEFAULT_TIMED_MIN_SIZE`]) and counters interval ([`DEFAULT_COUNTERS_INTERVAL`]).
+    ///
+    /// [`DEFAULT_SAMPLE_RATE`]: super::DEFAULT_SAMPLE_RATE
+    /// [`DEFAULT_SLOW_THRESHOLD`]: super::DEFAULT_SLOW_THRESHOLD
+    /// [`DEFAULT_TIMED_MIN_SIZE`]: super::DEFAULT_TIMED_MIN_SIZE
+    /// [`DEFAULT_COUNTERS_INTERVAL`]: super::DEFAULT_COUNTERS_INTERVAL
     ///
     /// ```
     /// #[global_allocator]

@@ -23,9 +23,12 @@ pub const DEFAULT_SLOW_THRESHOLD: Duration = Duration::from_micros(100);
 /// assert_eq!(a.timed_min_size(), trace_rt::alloc::DEFAULT_TIMED_MIN_SIZE);
 /// ```
 pub const DEFAULT_TIMED_MIN_SIZE: u64 = 64 * 1024;
-/// The default [`TracingAllocator::with_counters_interval`](super::TracingAllocator::with_counters_interval):
-/// a thread writes its `AllocCounters` at most this often (unless its heap changed by
-/// [`MAX_UNREPORTED_HEAP`](super::MAX_UNREPORTED_HEAP) since its last one).
+/// The default [`TracingAllocator::with_counters_interval`]: a thread writes its
+/// `AllocCounters` at most this often (unless its heap changed by
+/// [`MAX_UNREPORTED_HEAP`] since its last one).
+///
+/// [`TracingAllocator::with_counters_interval`]: super::TracingAllocator::with_counters_interval
+/// [`MAX_UNREPORTED_HEAP`]: super::MAX_UNREPORTED_HEAP
 ///
 /// ```
 /// assert_eq!(

@@ -34,9 +34,10 @@ pub const MAX_UNREPORTED_HEAP: u64 = 64 * 1024;
 /// + [`CALL_WEIGHT`] each).
 const CHECK_BUDGET: i64 = 64 * 1024;
 const CALL_WEIGHT: i64 = 64;
+
 /// Writes this thread's allocator counters now, if it has unreported activity and a session
 /// records (for example before a thread that allocated ends; tokio runtime threads do it
-/// when they park and when they stop). Does nothing without a [`TracingAllocator`](super::TracingAllocator).
+/// when they park and when they stop). Does nothing without a [`TracingAllocator`].
 ///
 /// ```
 /// let session = trace_rt::Config::default().start_with_sink(trace_rt::MemorySink::new())?;
@@ -50,6 +51,8 @@ const CALL_WEIGHT: i64 = 64;
 /// session.stop()?;
 /// # Ok::<(), trace_rt::Error>(())
 /// ```
+///
+/// [`TracingAllocator`]: super::TracingAllocator
 pub fn flush_alloc_counters() {
     report_counters(true);
 }
@@ -74,6 +77,7 @@ fn report_counters(force: bool) {
         t.slow_path(None, 0, None);
     }
 }
+
 /// One thread's allocator state. No destructor, so it is usable at any point of a thread's
 /// life, and each access is a plain thread-local address computation.
 pub(super) struct ThreadState {
