@@ -4,7 +4,7 @@
 use trace_format::{Event, StringId};
 
 use crate::local::record;
-use crate::session::is_recording;
+use crate::shared::is_recording;
 
 /// Records that the counter `name` now holds `value`.
 ///

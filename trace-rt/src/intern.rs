@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use trace_format::{Meta, StringDef, StringId};
 
-use crate::session::Shared;
+use crate::shared::Shared;
 
 #[derive(Default)]
 struct Interner {
@@ -44,7 +44,7 @@ fn intern_locked(guard: &mut Option<Interner>, text: &str) -> StringId {
     interner.texts.push(text.into());
     let id = interner.texts.len() as u32;
     interner.ids.insert(text.into(), id);
-    if let Some(shared) = crate::session::current() {
+    if let Some(shared) = crate::shared::current() {
         shared.push_meta(Meta::Strings(vec![StringDef {
             id,
             text: text.into(),
@@ -91,7 +91,7 @@ pub(crate) fn publish_session(shared: &std::sync::Arc<Shared>) {
     {
         shared.push_meta(Meta::Locations(locs.defs.clone()));
     }
-    crate::session::set_current(Some(shared.clone()));
+    crate::shared::set_current(Some(shared.clone()));
 }
 
 #[derive(Default)]
@@ -118,7 +118,7 @@ fn location_id(file: &str, line: u32, column: u32) -> u32 {
     };
     locs.ids.insert(key, id);
     locs.defs.push(def.clone());
-    if let Some(shared) = crate::session::current() {
+    if let Some(shared) = crate::shared::current() {
         shared.push_meta(Meta::Locations(vec![def]));
     }
     id

@@ -46,7 +46,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::local::record;
-use crate::session::is_recording;
+use crate::shared::is_recording;
 
 /// Log messages are cut to this many bytes (at a character boundary).
 const MAX_MESSAGE: usize = 1024;

@@ -95,12 +95,21 @@
 //!   [`Error::Incomplete`] with the summary.
 //!
 //! Module map: `clock` (TSC ticks and calibration), `local` (the per-thread hot path),
-//! `chunk` (buffers and their pool), `session` (start, stop, configuration), `writer` (the
-//! writer thread), `sink` (where chunks go), `direct_file` (the trace file's block writes),
-//! `intern` (string and location ids), `runtime` (tokio hooks), `sampler` (runtime samples),
-//! `wakes` (the wake layer), `activation` (`record_for`, environment), `flight` (the flight
-//! recorder), `alloc` (the allocator wrapper), `pause` (pauses), `layer` (the `tracing`
-//! layer), `counter` (user counters), `http` (the HTTP trigger).
+//! `chunk` (buffers and their pool), `shared` (the recording switch, the current session,
+//! the state threads and the writer share: slots and the stop's collection), `session`
+//! (configuration, start, the handle that stops), `writer` (the writer thread), `sink`
+//! (where chunks go), `direct_file` (the trace file's block writes), `intern` (string and
+//! location ids), `context` (what the hooks know about the current thread), `runtime`
+//! (tokio hooks), `sampler` (runtime samples), `wakes` (the wake layer), `activation`
+//! (`record_for`, environment), `flight` (the flight recorder), `alloc` (the allocator
+//! wrapper: `allocator`, per-`thread` state, `sampling`, `settings`), `pause` (pauses),
+//! `layer` (the `tracing` layer), `counter` (user counters), `http` (the HTTP trigger:
+//! `options`, `server`, `routes`, `body`).
+//!
+//! Imports run one way, with no cycle: `shared` (which uses only `chunk`) and `context`
+//! (only `shared`) are leaves under the hot path (`local`) and the interner, which the
+//! hooks build on; `session` uses the writer, never the reverse (docs/ARCHITECTURE.md has
+//! the whole order).
 //!
 //! The whole design (event model, the hand-off between threads and the writer, budgets) is
 //! described in docs/ARCHITECTURE.md at the repository root.
@@ -111,6 +120,7 @@ pub mod activation;
 pub mod alloc;
 mod chunk;
 mod clock;
+mod context;
 mod counter;
 mod direct_file;
 mod flight;
@@ -123,6 +133,7 @@ pub mod pause;
 pub mod runtime;
 mod sampler;
 mod session;
+mod shared;
 mod sink;
 #[cfg(feature = "wakes")]
 mod wakes;
@@ -136,7 +147,8 @@ pub use intern::{intern, intern_location};
 pub use layer::{TraceLayer, layer};
 pub use pause::{PauseGuard, PauseKind, ThreadPauseGuard, pause, pause_thread};
 pub use runtime::{Options, block_on, instrument, instrument_with};
-pub use session::{Config, Error, Session, Summary, is_recording, start};
+pub use session::{Config, Error, Session, Summary, start};
+pub use shared::is_recording;
 pub use sink::{FileSink, MemorySink, Sink, WriterSink};
 pub use trace_format;
 #[cfg(feature = "wakes")]

@@ -2,7 +2,7 @@
 //! allocation and no atomic read-modify-write per event. Once per chunk (when it is full or
 //! older than the flush interval) the thread hands it to the writer and takes a fresh one
 //! from the pool; if none is free, the chunk's events are dropped and counted, and a `Lost`
-//! event opens the next chunk. See `session.rs` for how a stop collects unfinished chunks,
+//! event opens the next chunk. See `shared.rs` for how a stop collects unfinished chunks,
 //! and `writer.rs` for how the writer copies a quiet thread's chunk; only the hand-over
 //! (`Attached::rotate`, `Attached::retire`) deals with them, never the per-event path.
 
@@ -16,7 +16,7 @@ use trace_format::{Event, EventChunkHeader, Meta, ThreadDef};
 
 use crate::chunk::{Chunk, FullChunk};
 use crate::clock;
-use crate::session::{self, EPOCH, Shared, Slot, busy, peek};
+use crate::shared::{EPOCH, Shared, Slot, busy, peek};
 
 static NEXT_THREAD: AtomicU32 = AtomicU32::new(1);
 
@@ -277,7 +277,7 @@ impl Local {
 #[cold]
 #[inline(never)]
 fn lost_one() {
-    if let Some(shared) = session::current() {
+    if let Some(shared) = crate::shared::current() {
         shared.count_lost(0, 1);
     }
 }
@@ -347,7 +347,7 @@ impl Inner {
         if self.thread == 0 {
             self.thread = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
         }
-        let Some(shared) = session::current().filter(|s| s.epoch == epoch) else {
+        let Some(shared) = crate::shared::current().filter(|s| s.epoch == epoch) else {
             return;
         };
         let Some(slot) = shared.register(self.thread) else {

@@ -42,7 +42,7 @@ use std::sync::atomic::Ordering;
 use trace_format::{Event, PauseScope, StringId};
 
 use crate::local::record;
-use crate::session::EPOCH;
+use crate::shared::EPOCH;
 
 /// A pause kind interned once, for code that pauses often.
 ///

@@ -28,52 +28,13 @@
 //! as two tasks. Without `--cfg tokio_unstable` only the stable thread hooks exist; the trace
 //! header's `tokio_unstable` feature says which it was.
 
-use std::cell::Cell;
 use std::hash::Hasher;
 
 use trace_format::{Event, TaskId, TaskKind, ThreadKind};
 
+use crate::context::{HOOK, HookThread, blocking_start_recorded, current_task, on_worker_thread};
 use crate::local::{record, record_hot, record_hot_with_previous_time};
-use crate::session::EPOCH;
-#[cfg(feature = "wakes")]
-use crate::wakes::blocking_start_recorded;
-
-/// What the hooks know about the current thread.
-struct HookThread {
-    /// The task being polled here (0 when none): the parent of spawns, the waker of wakes.
-    current: Cell<u64>,
-    /// The session `current` was set in (so a stale value from an earlier one is ignored).
-    current_epoch: Cell<u64>,
-    /// The task being polled terminated inside this poll.
-    ready: Cell<bool>,
-    /// Whether this thread was declared a worker in the current session.
-    worker_epoch: Cell<u64>,
-    /// Whether this thread is one of tokio's (worker or blocking pool).
-    runtime_thread: Cell<bool>,
-    /// Whether this thread was counted as a live worker (see `activation::worker_started`).
-    counted_worker: Cell<bool>,
-    /// Parks so far on this thread, and the clock at the last one (wake classification;
-    /// kept only with the `wakes` feature).
-    #[cfg_attr(not(feature = "wakes"), allow(dead_code))]
-    parks: Cell<u64>,
-    #[cfg_attr(not(feature = "wakes"), allow(dead_code))]
-    park_time: Cell<u64>,
-}
-
-thread_local! {
-    static HOOK: HookThread = const {
-        HookThread {
-            current: Cell::new(0),
-            current_epoch: Cell::new(0),
-            ready: Cell::new(false),
-            worker_epoch: Cell::new(0),
-            runtime_thread: Cell::new(false),
-            counted_worker: Cell::new(false),
-            parks: Cell::new(0),
-            park_time: Cell::new(0),
-        }
-    };
-}
+use crate::shared::EPOCH;
 
 /// Installs trace-rt's hooks on a tokio runtime builder (multi-thread or current-thread).
 ///
@@ -112,7 +73,7 @@ pub fn instrument_with(
             let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
             if epoch != 0 {
                 let _ = HOOK.try_with(|h| {
-                    h.declare_worker(epoch);
+                    declare_worker(h, epoch);
                     // Only the wake layer needs to know when this thread last blocked.
                     #[cfg(feature = "wakes")]
                     {
@@ -206,60 +167,25 @@ fn on_thread_stop() {
     }
 }
 
-impl HookThread {
-    /// Declares this thread a worker once per session (on its first poll or park).
-    #[inline]
-    fn declare_worker(&self, epoch: u64) {
-        if self.worker_epoch.get() != epoch {
-            self.worker_epoch.set(epoch);
-            // A thread running `block_on` on a multi-thread runtime polls without being one
-            // of its workers.
-            if let Some(index) = tokio::runtime::worker_index() {
-                record(&Event::ThreadStart {
-                    kind: ThreadKind::Worker,
-                    index: index as u32,
-                });
-                // A current-thread runtime's driver thread (`block_on`'s) has a worker index
-                // too, but tokio calls no thread hook on it: only pool threads are counted.
-                if self.runtime_thread.get() && !self.counted_worker.replace(true) {
-                    crate::activation::worker_started();
-                }
+/// Declares the thread `h` describes a worker once per session (on its first poll or park).
+#[inline]
+fn declare_worker(h: &HookThread, epoch: u64) {
+    if h.worker_epoch.get() != epoch {
+        h.worker_epoch.set(epoch);
+        // A thread running `block_on` on a multi-thread runtime polls without being one
+        // of its workers.
+        if let Some(index) = tokio::runtime::worker_index() {
+            record(&Event::ThreadStart {
+                kind: ThreadKind::Worker,
+                index: index as u32,
+            });
+            // A current-thread runtime's driver thread (`block_on`'s) has a worker index
+            // too, but tokio calls no thread hook on it: only pool threads are counted.
+            if h.runtime_thread.get() && !h.counted_worker.replace(true) {
+                crate::activation::worker_started();
             }
         }
     }
-}
-
-/// The task being polled on this thread, if any.
-pub(crate) fn current_task() -> u64 {
-    let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
-    HOOK.try_with(|h| {
-        if h.current_epoch.get() == epoch {
-            h.current.get()
-        } else {
-            0
-        }
-    })
-    .unwrap_or(0)
-}
-
-/// Parks so far on this thread and the clock (ticks) at the last one.
-#[cfg_attr(not(feature = "wakes"), allow(dead_code))]
-pub(crate) fn park_state() -> (u64, u64) {
-    HOOK.try_with(|h| (h.parks.get(), h.park_time.get()))
-        .unwrap_or((0, 0))
-}
-
-/// Whether this thread belongs to a tokio runtime.
-#[cfg_attr(not(feature = "wakes"), allow(dead_code))]
-pub(crate) fn on_runtime_thread() -> bool {
-    HOOK.try_with(|h| h.runtime_thread.get()).unwrap_or(false)
-}
-
-/// Whether this thread is a runtime worker (tokio's scheduler context is set on it, which
-/// is also true while it runs the I/O and timer drivers).
-#[cfg_attr(not(any(feature = "wakes", tokio_unstable)), allow(dead_code))]
-pub(crate) fn on_worker_thread() -> bool {
-    tokio::runtime::worker_index().is_some()
 }
 
 #[cfg_attr(not(tokio_unstable), allow(dead_code))]
@@ -272,7 +198,7 @@ fn on_spawn(task: u64, location: &'static std::panic::Location<'static>) {
     let location = crate::intern::intern_location(location);
     // Only tokio's span knows a task's name; the wake layer hands it over.
     #[cfg(feature = "wakes")]
-    let name = crate::wakes::take_spawn_name(task);
+    let name = crate::context::take_spawn_name(task);
     #[cfg(not(feature = "wakes"))]
     let name = trace_format::StringId::NONE;
     record_hot(epoch, || Event::TaskSpawn {
@@ -296,7 +222,7 @@ pub(crate) fn on_poll_start(task: u64, latency: Option<std::time::Duration>) {
         h.current.set(task);
         h.current_epoch.set(epoch);
         h.ready.set(false);
-        h.declare_worker(epoch);
+        declare_worker(h, epoch);
     });
     record_hot(epoch, || Event::PollStart { task: TaskId(task) });
     if let Some(l) = latency {
@@ -354,12 +280,6 @@ pub(crate) fn on_terminate(task: u64) {
         return;
     }
     record_hot(epoch, || Event::TaskTerminate { task: TaskId(task) });
-}
-
-/// Without the wake layer nothing records the start of `spawn_blocking` work.
-#[cfg(not(feature = "wakes"))]
-fn blocking_start_recorded(_task: u64, _epoch: u64) -> bool {
-    false
 }
 
 /// Ids for futures that trace-rt itself turns into tasks (`block_on` roots), kept far above

@@ -1,246 +1,26 @@
-//! A recording session: configuration, the state shared by recording threads and the writer,
-//! starting, and the stop protocol that collects every thread's unfinished chunk.
-//!
-//! A thread's slot publishes the chunk it is filling. Three parties may take that chunk: the
-//! thread itself (to hand it over: `busy`), the stop (`stolen`), and the writer, which
-//! briefly marks a quiet thread's chunk `peek` to copy what it holds (see `writer.rs`), so
-//! that a thread that records nothing more still gets its events into the file.
+//! A recording session: its configuration ([`Config`]), starting one (the header, the
+//! writer thread, switching recording on), the [`Session`] handle that stops it, and what a
+//! stop returns ([`Summary`], [`Error`]). The state the session shares with recording
+//! threads and the writer, and the process-wide switch, live in `shared`.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::{JoinHandle, Thread};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwapOption;
-use crossbeam_queue::SegQueue;
-use trace_format::{Header, Meta};
+use trace_format::Header;
 
-use crate::chunk::{Chunk, ChunkPool, FullChunk};
+use crate::chunk::ChunkPool;
 use crate::clock;
+use crate::shared::{EPOCH, Shared, is_recording, set_current};
 use crate::sink::{FileSink, Sink};
 use crate::writer;
 
-/// Non-zero while a session records: the one load every hook pays when not recording.
-pub(crate) static EPOCH: AtomicU64 = AtomicU64::new(0);
 static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
-static CURRENT: ArcSwapOption<Shared> = ArcSwapOption::const_empty();
 /// Serialises starting and stopping.
 static CONTROL: Mutex<()> = Mutex::new(());
-
-pub(crate) fn current() -> Option<Arc<Shared>> {
-    CURRENT.load_full()
-}
-
-pub(crate) fn set_current(shared: Option<Arc<Shared>>) {
-    CURRENT.store(shared);
-}
-
-/// Whether a session is recording right now.
-pub fn is_recording() -> bool {
-    EPOCH.load(Ordering::Relaxed) != 0
-}
-
-/// Slot states besides a real chunk pointer (heap pointers are never 1, 2 or 3).
-pub(crate) fn busy() -> *mut Chunk {
-    std::ptr::without_provenance_mut(1)
-}
-pub(crate) fn stolen() -> *mut Chunk {
-    std::ptr::without_provenance_mut(2)
-}
-pub(crate) fn peek() -> *mut Chunk {
-    std::ptr::without_provenance_mut(3)
-}
-pub(crate) fn is_chunk(p: *mut Chunk) -> bool {
-    !p.is_null() && p != busy() && p != stolen() && p != peek()
-}
-
-/// One thread's link with a session: the chunk it is filling, published so that the stop
-/// can collect it and the writer can peek at it.
-///
-/// `current` is null (no chunk), a chunk pointer (the thread may be writing into it),
-/// `busy` (the thread is handing its chunk to the writer), `peek` (the writer is copying
-/// the chunk's committed events; the thread may go on writing beyond them, or take the
-/// chunk back without waiting: `peek` → `busy`), or `stolen` (the session stopped and took
-/// the chunk, or will take nothing more).
-pub(crate) struct Slot {
-    pub(crate) thread: u32,
-    pub(crate) current: AtomicPtr<Chunk>,
-    /// Sequence number of the chunk in `current` (stored before the chunk is published).
-    pub(crate) seq: AtomicU32,
-    /// `seq + 1` of the last chunk the writer peeked at and wrote part of (0: none). Such a
-    /// chunk must reach the writer whole (its rest is still to be written): its thread never
-    /// drops it in place when the pool is empty.
-    pub(crate) peeked: AtomicU32,
-    /// Set by the thread when it saw the stop while it was `busy`.
-    pub(crate) handoff_done: AtomicBool,
-    /// The chunk the stop took; its thread may still finish one event in it, so it is freed
-    /// only when the slot is dropped (by then the thread has let go of the slot).
-    stolen_chunk: AtomicPtr<Chunk>,
-}
-
-impl Slot {
-    fn new(thread: u32) -> Self {
-        Slot {
-            thread,
-            current: AtomicPtr::new(std::ptr::null_mut()),
-            seq: AtomicU32::new(0),
-            peeked: AtomicU32::new(0),
-            handoff_done: AtomicBool::new(false),
-            stolen_chunk: AtomicPtr::new(std::ptr::null_mut()),
-        }
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        for p in [*self.current.get_mut(), *self.stolen_chunk.get_mut()] {
-            if is_chunk(p) {
-                // SAFETY: chunk pointers in a slot come from `Box::into_raw`; the slot is
-                // being dropped, so neither its thread nor the writer can use them any more.
-                drop(unsafe { Box::from_raw(p) });
-            }
-        }
-    }
-}
-
-/// Every slot of the session, in registration order; slots are never removed while the
-/// session lives.
-#[derive(Default)]
-struct Registry {
-    slots: Vec<Arc<Slot>>,
-    closed: bool,
-}
-
-/// State shared by the recording threads, the writer thread and the [`Session`] handle.
-pub(crate) struct Shared {
-    pub(crate) epoch: u64,
-    pub(crate) pool: ChunkPool,
-    /// Chunk age (in ticks) after which a thread hands its chunk over even if not full.
-    pub(crate) flush_ticks: u64,
-    /// The same as a duration: how long the writer lets a quiet thread's chunk sit before
-    /// it peeks at it.
-    pub(crate) flush_interval: Duration,
-    registry: Mutex<Registry>,
-    meta: SegQueue<Meta>,
-    pub(crate) lost_chunks: AtomicU64,
-    pub(crate) lost_events: AtomicU64,
-    /// What the writer has written and dropped so far (the stop's summary when the writer
-    /// does not finish in time).
-    pub(crate) progress: Progress,
-    pub(crate) stop: AtomicBool,
-    /// How long a stop may take ([`Config::stop_timeout`]).
-    pub(crate) stop_timeout: Duration,
-    /// When the stop must have returned; set before `stop`.
-    pub(crate) stop_deadline: OnceLock<Instant>,
-    writer: OnceLock<Thread>,
-}
-
-/// The writer's running totals, kept where the stop can read them even when the writer is
-/// stuck in its sink. Only the writer stores them.
-#[derive(Default)]
-pub(crate) struct Progress {
-    pub(crate) events: AtomicU64,
-    pub(crate) chunks: AtomicU64,
-    /// Chunks and events that reached the writer but were not written: after a sink error,
-    /// or past the stop's deadline.
-    pub(crate) lost_chunks: AtomicU64,
-    pub(crate) lost_events: AtomicU64,
-}
-
-impl Shared {
-    pub(crate) fn push_meta(&self, meta: Meta) {
-        self.meta.push(meta);
-    }
-
-    pub(crate) fn pop_meta(&self) -> Option<Meta> {
-        self.meta.pop()
-    }
-
-    /// Queues a full chunk for the writer. The writer finds it on its next round (it drains
-    /// every [`crate::writer::WRITE_PERIOD`]); it is woken at once (a futex wake; never
-    /// blocks) only when an eighth of the pool is queued. Waking it for every chunk cost a
-    /// context switch per chunk, on cores the application keeps busy.
-    pub(crate) fn hand_over(&self, full: FullChunk) {
-        if self.pool.push_full(full) >= self.pool.count().div_ceil(8)
-            && let Some(t) = self.writer.get()
-        {
-            t.unpark();
-        }
-    }
-
-    pub(crate) fn count_lost(&self, chunks: u64, events: u64) {
-        self.lost_chunks.fetch_add(chunks, Ordering::Relaxed);
-        self.lost_events.fetch_add(events, Ordering::Relaxed);
-    }
-
-    /// Appends the slots registered after the first `known` to `out` (some of them: the
-    /// rest on a later call).
-    ///
-    /// Nothing is allocated while the registry is locked: the writer thread calls this
-    /// outside any record, so with [`crate::TracingAllocator`] installed an allocation here
-    /// records an event, and this thread's first event registers it, which takes the same
-    /// lock (Miri found the deadlock). Room is made first; slots registered meanwhile wait.
-    pub(crate) fn slots_since(&self, known: usize, out: &mut Vec<Arc<Slot>>) {
-        let count = self
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .slots
-            .len();
-        out.reserve(count.saturating_sub(known));
-        let room = out.capacity() - out.len();
-        let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-        out.extend(reg.slots.iter().skip(known).take(room).cloned());
-    }
-
-    /// Registers a thread; `None` once the session is stopping.
-    pub(crate) fn register(&self, thread: u32) -> Option<Arc<Slot>> {
-        let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-        if reg.closed {
-            return None;
-        }
-        let slot = Arc::new(Slot::new(thread));
-        reg.slots.push(slot.clone());
-        Some(slot)
-    }
-
-    /// Stop protocol, on the writer thread after recording was switched off: takes every
-    /// thread's current chunk and returns `(slot, chunk, committed length)` for each
-    /// non-empty one. A thread busy handing over its chunk is waited for (it never blocks,
-    /// so this is short), until `deadline` at the latest.
-    pub(crate) fn collect_unfinished(
-        &self,
-        deadline: Instant,
-    ) -> Vec<(Arc<Slot>, *mut Chunk, usize)> {
-        let slots = {
-            let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-            reg.closed = true;
-            reg.slots.clone()
-        };
-        let mut out = Vec::new();
-        for slot in slots {
-            let p = slot.current.swap(stolen(), Ordering::AcqRel);
-            // Peeks happen on the writer thread, which is running this.
-            debug_assert!(p != peek());
-            if p == busy() {
-                let deadline = deadline.min(Instant::now() + Duration::from_secs(1));
-                while !slot.handoff_done.load(Ordering::Acquire) && Instant::now() < deadline {
-                    std::thread::yield_now();
-                }
-            } else if is_chunk(p) {
-                slot.stolen_chunk.store(p, Ordering::Relaxed);
-                // SAFETY: `p` is a live chunk: it stays allocated until the slot drops.
-                let committed = unsafe { &*p }.committed.load(Ordering::Acquire);
-                if committed > 0 {
-                    out.push((slot, p, committed));
-                }
-            }
-        }
-        out
-    }
-}
 
 /// How to record. Start with [`Config::default`] and adjust.
 ///
@@ -395,27 +175,19 @@ impl Config {
             features,
         };
         let epoch = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Shared::new(
             epoch,
-            pool: ChunkPool::new(self.buffer_size / self.chunk_size, self.chunk_size),
+            ChunkPool::new(self.buffer_size / self.chunk_size, self.chunk_size),
             flush_ticks,
-            flush_interval: self.flush_interval,
-            registry: Mutex::new(Registry::default()),
-            meta: SegQueue::new(),
-            lost_chunks: AtomicU64::new(0),
-            lost_events: AtomicU64::new(0),
-            progress: Progress::default(),
-            stop: AtomicBool::new(false),
-            stop_timeout: self.stop_timeout,
-            stop_deadline: OnceLock::new(),
-            writer: OnceLock::new(),
-        });
+            self.flush_interval,
+            self.stop_timeout,
+        ));
         let writer =
             writer::spawn(shared.clone(), Box::new(sink), header).map_err(|source| Error::Io {
                 path: PathBuf::from("<writer thread>"),
                 source,
             })?;
-        let _ = shared.writer.set(writer.0.thread().clone());
+        shared.set_writer(writer.0.thread().clone());
         crate::intern::publish_session(&shared);
         EPOCH.store(epoch, Ordering::SeqCst);
         Ok(Session {
@@ -686,7 +458,14 @@ impl Drop for Session {
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+
+    use trace_format::codec::ChunkDecoder;
+    use trace_format::{End, Event, EventChunkHeader, Meta, TaskId, Trace};
+
     use super::*;
+    use crate::MemorySink;
+    use crate::local::try_record_at;
 
     fn summary(events: u64, bytes: u64) -> Summary {
         Summary {
@@ -712,5 +491,137 @@ mod tests {
         );
         let some = summary(4, 121).to_string();
         assert!(some.contains("30.25 bytes/event"), "{some}");
+    }
+
+    // The whole pipeline: recording threads, the writer's peeks of a quiet thread's chunk,
+    // the stop.
+
+    /// A chunk received: its header and its events' `(time, task)`.
+    type Got = (EventChunkHeader, Vec<(u64, u64)>);
+
+    /// Keeps the trace, and every chunk's header and events as they arrive.
+    #[derive(Clone, Default)]
+    struct Chunks {
+        inner: MemorySink,
+        got: Arc<Mutex<Vec<Got>>>,
+    }
+
+    impl Chunks {
+        fn got(&self) -> Vec<Got> {
+            self.got.lock().unwrap().clone()
+        }
+
+        fn events(&self) -> usize {
+            self.got().iter().map(|(_, e)| e.len()).sum()
+        }
+
+        fn wait_for(&self, events: usize) {
+            let give_up = Instant::now() + Duration::from_secs(20);
+            while self.events() < events {
+                assert!(
+                    Instant::now() < give_up,
+                    "{} of {events} events",
+                    self.events()
+                );
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+
+    impl Sink for Chunks {
+        fn header(&mut self, header: &Header) -> io::Result<()> {
+            self.inner.header(header)
+        }
+        fn meta(&mut self, meta: &Meta) -> io::Result<()> {
+            self.inner.meta(meta)
+        }
+        fn events(&mut self, header: &EventChunkHeader, events: &[u8]) -> io::Result<()> {
+            // Each chunk decodes on its own, from its own base time.
+            let decoded = ChunkDecoder::new(events, header.base_time)
+                .map(|e| {
+                    let (time, event) = e.expect("a chunk the writer wrote decodes alone");
+                    let task = match event {
+                        Event::PollStart { task } => task.0,
+                        _ => 0,
+                    };
+                    (time, task)
+                })
+                .collect::<Vec<_>>();
+            assert_eq!(decoded.len() as u32, header.event_count, "{header:?}");
+            assert_eq!(
+                decoded.last().map_or(header.base_time, |e| e.0),
+                header.end_time
+            );
+            self.got.lock().unwrap().push((*header, decoded));
+            self.inner.events(header, events)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.inner.flush()
+        }
+        fn finish(&mut self, end: &End) -> io::Result<u64> {
+            self.inner.finish(end)
+        }
+    }
+
+    fn poll(task: u64) -> Event<'static> {
+        Event::PollStart { task: TaskId(task) }
+    }
+
+    /// Events at the thread's previous event's time (as the allocator records) stay in the
+    /// chunk the writer has already peeked at (a fresh clock reading past the flush interval
+    /// would start a new chunk): the chunk goes to the file in pieces, the first as written,
+    /// the others re-encoded from the piece before's last time (task ids afresh), one after
+    /// a second peek, one from the stop's collection, one from a hand-over; the thread's
+    /// next chunks are numbered after the pieces.
+    #[test]
+    fn a_peeked_chunk_that_fills_on_goes_out_in_pieces_numbered_in_order() {
+        let sink = Chunks::default();
+        let session = Config::default()
+            .flush_interval(Duration::from_millis(20))
+            .start_with_sink(sink.clone())
+            .unwrap();
+        let mut expected = Vec::new();
+        let mut task = 1000;
+        // `fresh`: at a fresh clock reading; else at the previous event's time.
+        let mut record = |n: usize, fresh: bool| {
+            for _ in 0..n {
+                task += 3;
+                if fresh {
+                    crate::raw::record(&poll(task));
+                } else {
+                    assert!(try_record_at(0, &poll(task)));
+                }
+                expected.push(task);
+            }
+            expected.len()
+        };
+        // Piece 0 (a peek), piece 1 (a second peek, re-encoded).
+        sink.wait_for(record(5, true));
+        sink.wait_for(record(4, false));
+        // Piece 2: the chunk's rest, handed over when a fresh event needs a new chunk (the
+        // first chunk is past its flush interval by now); then the next chunk, peeked.
+        record(3, false);
+        sink.wait_for(record(2, true));
+        // The next chunk's rest, collected by the stop.
+        record(2, false);
+        let summary = session.stop().unwrap();
+        assert_eq!(summary.lost_events, 0, "{summary}");
+        let got = sink.got();
+        let seqs: Vec<u32> = got.iter().map(|(h, _)| h.seq).collect();
+        let counts: Vec<u32> = got.iter().map(|(h, _)| h.event_count).collect();
+        assert_eq!(seqs, [0, 1, 2, 3, 4], "counts {counts:?}");
+        assert_eq!(counts, [5, 4, 3, 2, 2]);
+        let tasks: Vec<u64> = got
+            .iter()
+            .flat_map(|(_, e)| e.iter().map(|e| e.1))
+            .collect();
+        assert_eq!(tasks, expected);
+        // Pieces follow each other in time.
+        for w in got.windows(2) {
+            assert!(w[1].0.base_time >= w[0].0.end_time, "{:?}", w);
+        }
+        let trace = Trace::from_bytes(sink.inner.bytes()).unwrap();
+        assert!(trace.warnings().is_empty(), "{:?}", trace.warnings());
+        assert_eq!(trace.validate().unwrap(), 16);
     }
 }

@@ -51,6 +51,9 @@ use tracing_subscriber::filter::{Filtered, Targets};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::context::{
+    self, blocking_start_recorded, current_task, on_runtime_thread, on_worker_thread, park_state,
+};
 use crate::local::record;
 use crate::runtime;
 
@@ -224,33 +227,6 @@ thread_local! {
     static SELF_CLONED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// Tasks whose last poll here cloned their own waker: (task, parks at that poll's end).
     static DEFERRED: std::cell::RefCell<Vec<(u64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// The last `spawn_blocking` work whose start was recorded on this thread: (task, epoch
-    /// of the session that recorded it).
-    static BLOCKING_STARTED: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
-    /// The name of the task whose span was just made on this thread, for the spawn hook
-    /// that tokio calls next on the same thread: (task, name).
-    static SPAWN_NAME: std::cell::Cell<(u64, StringId)> = const { std::cell::Cell::new((0, StringId::NONE)) };
-}
-
-/// The name `task::Builder::name` gave `task`, when the layer just saw its span made on
-/// this thread ([`StringId::NONE`] otherwise). tokio's spawn hook carries no name.
-pub(crate) fn take_spawn_name(task: u64) -> StringId {
-    SPAWN_NAME
-        .try_with(|n| match n.replace((0, StringId::NONE)) {
-            (t, name) if t == task => name,
-            _ => StringId::NONE,
-        })
-        .unwrap_or(StringId::NONE)
-}
-
-/// Whether this thread recorded the start of blocking work `task` in session `epoch`, so
-/// that its end belongs in the trace. Work that began before the recording, and tokio's own
-/// worker threads (run as blocking work), would otherwise end without having begun.
-pub(crate) fn blocking_start_recorded(task: u64, epoch: u64) -> bool {
-    epoch != 0
-        && BLOCKING_STARTED
-            .try_with(|b| b.get() == (task, epoch))
-            .unwrap_or(false)
 }
 
 /// Whether a wake of `task` outside any poll on this thread is tokio running a wake that
@@ -263,7 +239,7 @@ fn take_deferred(task: u64) -> bool {
     }) else {
         return false;
     };
-    let (parks, park_time) = runtime::park_state();
+    let (parks, park_time) = park_state();
     if parks == parks_then {
         return true;
     }
@@ -299,7 +275,7 @@ where
             crate::intern::intern(&f.name)
         };
         if kind == TaskKind::Async && name != StringId::NONE {
-            let _ = SPAWN_NAME.try_with(|n| n.set((f.task, name)));
+            context::set_spawn_name(f.task, name);
         }
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(TaskSpan {
@@ -323,7 +299,7 @@ where
                 task: TaskId(f.task),
                 kind,
                 tokio_id: f.task,
-                parent: TaskId(runtime::current_task()),
+                parent: TaskId(current_task()),
                 location,
                 name,
             });
@@ -342,9 +318,9 @@ where
             // Moves on even while not recording: a later enter is the drop, whatever the
             // session.
             TaskKind::Blocking if t.blocking_moves(NOT_RUN, RUNNING) => {
-                let epoch = crate::session::EPOCH.load(Ordering::Relaxed);
+                let epoch = crate::shared::EPOCH.load(Ordering::Relaxed);
                 if epoch != 0 {
-                    let _ = BLOCKING_STARTED.try_with(|b| b.set((t.task, epoch)));
+                    context::set_blocking_started(t.task, epoch);
                     record(&Event::BlockingStart {
                         task: TaskId(t.task),
                     });
@@ -374,7 +350,7 @@ where
         };
         match t.kind {
             TaskKind::Blocking if t.blocking_moves(RUNNING, RAN) => {
-                let epoch = crate::session::EPOCH.load(Ordering::Relaxed);
+                let epoch = crate::shared::EPOCH.load(Ordering::Relaxed);
                 if blocking_start_recorded(t.task, epoch) {
                     record(&Event::BlockingEnd);
                 }
@@ -386,7 +362,7 @@ where
             _ => {}
         }
         if SELF_CLONED.try_with(|c| c.replace(0)).unwrap_or(0) == t.task {
-            let parks = runtime::park_state().0;
+            let parks = park_state().0;
             let _ = DEFERRED.try_with(|d| {
                 if let Ok(mut d) = d.try_borrow_mut() {
                     if d.len() >= MAX_CANDIDATES {
@@ -429,7 +405,7 @@ where
             let Some(t) = ext.get::<TaskSpan>() else {
                 return;
             };
-            let current = runtime::current_task();
+            let current = current_task();
             if f.clone {
                 if current != 0 && current == t.task {
                     let _ = SELF_CLONED.try_with(|c| c.set(current));
@@ -442,13 +418,13 @@ where
                 (WakeSource::SelfWake, t.task)
             } else if current != 0 {
                 (WakeSource::Task, current)
-            } else if runtime::on_worker_thread() {
+            } else if on_worker_thread() {
                 if t.timer_pending.load(Ordering::Relaxed) {
                     (WakeSource::Timer, 0)
                 } else {
                     (WakeSource::Io, 0)
                 }
-            } else if runtime::on_runtime_thread() {
+            } else if on_runtime_thread() {
                 (WakeSource::Blocking, 0)
             } else {
                 (WakeSource::Foreign, 0)
