@@ -1,12 +1,12 @@
-//! The report: a trace's [`Summary`] and [`Analysis`] together, as aligned text for people or
-//! as JSON (schema on [`Summary`], [`Analysis`] and in `trace-viewer/README.md`) for programs.
+//! The report: a trace's [`TraceSummary`] and [`Analysis`] together, as aligned text for people or
+//! as JSON (schema on [`TraceSummary`], [`Analysis`] and in `trace-viewer/README.md`) for programs.
 //! `trace-viewer report` prints it; so can any program (see [`Report::from_file`]).
 //!
 //! A trace that is cut short or lost data is reported with its warnings: its status says
 //! `cut` (no end record: what came after the last event is unknown, so lost data is never
 //! "none") or `incomplete`. A corrupt trace — any damage `check` finds, through the
 //! validation they share ([`open::open_model`]) — is summarized as far as it reads (the whole
-//! frames before the damage), with the error in [`Summary::error`].
+//! frames before the damage), with the error in [`TraceSummary::error`].
 
 mod analysis_text;
 pub mod table;
@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::analysis::overview::{Analysis, AnalysisOptions};
 use crate::model::{BuildError, BuildOptions};
 use crate::open;
-use crate::summary::{FileInfo, Summary};
+use crate::summary::{FileInfo, TraceSummary};
 use crate::units::{format_bytes, format_duration, format_rfc3339_utc};
 use analysis_text::{render_analysis_text, render_headline};
 use serde::Serialize;
@@ -44,7 +44,7 @@ use table::Align;
 pub struct Report {
     /// What the file holds: recorder, duration, threads, events by kind, lost data, status.
     #[serde(flatten)]
-    pub summary: Summary,
+    pub summary: TraceSummary,
     /// What the events mean: breakdown by spawn location, pauses, MMU, long polls, leaks.
     #[serde(flatten)]
     pub analysis: Analysis,
@@ -52,14 +52,14 @@ pub struct Report {
 
 impl Report {
     /// Opens the trace at `path` and computes its report. A damaged file gives the report of
-    /// its readable part with the damage in [`Summary::error`]; only a file with nothing
+    /// its readable part with the damage in [`TraceSummary::error`]; only a file with nothing
     /// readable (missing, not a trace, damaged from the start) is an error.
     pub fn from_file(path: &Path, options: &AnalysisOptions) -> Result<Report, BuildError> {
         // The model's decode finds the damage `check` finds; the summary then reads what
         // remains, so a valid trace is decoded twice (model, summary), a damaged one three
         // times.
         let (file, model) = open::open_model(path, BuildOptions::default())?;
-        let mut summary = Summary::from_trace(
+        let mut summary = TraceSummary::from_trace(
             &file.trace,
             FileInfo {
                 path: Some(path.display().to_string()),
@@ -113,7 +113,7 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 }
 
 /// The summary as text (the report's first part).
-pub fn render_text(s: &Summary) -> String {
+pub fn render_text(s: &TraceSummary) -> String {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut field = |name: &str, value: String| rows.push(vec![name.to_string(), value]);
 
@@ -263,7 +263,7 @@ pub fn render_text(s: &Summary) -> String {
 const MAX_WARNINGS_LISTED: usize = 20;
 
 /// `complete`, `incomplete (2 warnings)`, `cut: …` or `corrupt: …`.
-fn status_line(s: &Summary) -> String {
+fn status_line(s: &TraceSummary) -> String {
     let until = s
         .last_event_ns
         .map_or_else(|| "its start".to_string(), format_duration);
@@ -314,7 +314,7 @@ fn decimal_short(v: f64) -> String {
 
 /// `none`, or the best estimate followed by each source; for a trace whose end is unknown
 /// (cut, or damaged), what is known and that the rest is unknown — never `none`.
-fn lost_line(s: &Summary) -> String {
+fn lost_line(s: &TraceSummary) -> String {
     let known = known_lost(s);
     if !s.lost.tail_unknown {
         return known.unwrap_or_else(|| "none".into());
@@ -335,7 +335,7 @@ fn lost_line(s: &Summary) -> String {
 
 /// The best estimate of the drops the file records, followed by each source; `None` when it
 /// records none.
-fn known_lost(s: &Summary) -> Option<String> {
+fn known_lost(s: &TraceSummary) -> Option<String> {
     let l = &s.lost;
     if !l.any() {
         return None;
@@ -378,11 +378,11 @@ mod tests {
     use trace_format::build::TraceBuilder;
     use trace_format::{Event, TaskId, Trace};
 
-    fn summary(b: &TraceBuilder, finish: bool) -> Summary {
+    fn summary(b: &TraceBuilder, finish: bool) -> TraceSummary {
         let bytes = b.write(finish);
         let size = bytes.len() as u64;
         let trace = Trace::from_bytes(bytes).unwrap();
-        Summary::from_trace(
+        TraceSummary::from_trace(
             &trace,
             FileInfo {
                 path: Some("x.rtt".into()),

@@ -1,4 +1,4 @@
-//! [`Summary::from_trace`]: one pass over every thread's events that counts them by thread and
+//! [`TraceSummary::from_trace`]: one pass over every thread's events that counts them by thread and
 //! kind, finds the first and last event times, reads each thread's role and sums the data lost
 //! as every source reports it.
 
@@ -8,7 +8,7 @@ use trace_format::{Event, EventKind, ReadError, ThreadKind, Trace, Warning};
 
 use super::schema::{
     ClockSummary, EndSummary, FileInfo, LostCount, LostEvents, LostSummary, ProcessInfo,
-    SCHEMA_VERSION, Summary, ThreadSummary,
+    SCHEMA_VERSION, ThreadSummary, TraceSummary,
 };
 use super::status::warnings_of;
 use crate::units::format_rfc3339_utc;
@@ -30,12 +30,12 @@ fn thread_kind_name(kind: ThreadKind) -> &'static str {
     }
 }
 
-impl Summary {
+impl TraceSummary {
     /// Summarizes `trace`, decoding every event once. `file` describes where it came from
     /// (its `valid_bytes` is taken from the trace). A chunk that fails to decode does not stop
     /// the summary: its thread's remaining events are skipped, the first such error is kept in
-    /// [`Summary::error`], and the other threads are still counted.
-    pub fn from_trace(trace: &Trace, file: FileInfo) -> Summary {
+    /// [`TraceSummary::error`], and the other threads are still counted.
+    pub fn from_trace(trace: &Trace, file: FileInfo) -> TraceSummary {
         let header = trace.header();
         let mut kind_counts = [0u64; KINDS];
         let mut kind_names = [""; KINDS];
@@ -145,7 +145,7 @@ impl Summary {
         let wall = (header.wall_clock_unix_nanos != 0).then_some(header.wall_clock_unix_nanos);
         let error = error.map(|e| e.to_string());
         let status = Self::status_of(error.is_some(), end.is_some(), &warnings);
-        Summary {
+        TraceSummary {
             schema_version: SCHEMA_VERSION,
             file: FileInfo {
                 valid_bytes: trace.valid_len(),

@@ -1,12 +1,12 @@
-//! The summary's data: [`Summary`] and the records it is made of, with their accessors. Their
+//! The summary's data: [`TraceSummary`] and the records it is made of, with their accessors. Their
 //! serialized form is the JSON schema of `trace-viewer report --json` ([`SCHEMA_VERSION`],
-//! documented on [`Summary`]), so fields are only ever added, never renamed or removed.
+//! documented on [`TraceSummary`]), so fields are only ever added, never renamed or removed.
 
 use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
-/// Version of the JSON schema of [`Summary`]. Bumped only for incompatible changes; adding
+/// Version of the JSON schema of [`TraceSummary`]. Bumped only for incompatible changes; adding
 /// fields does not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -48,7 +48,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// | `status` | string | `"complete"` (valid, nothing lost), `"incomplete"` (valid and finished, but data was lost or a record skipped: see `warnings`), `"cut"` (no end record: the recording did not finish, e.g. a crash, a kill or a full disk; see `lost.tail_unknown`) or `"corrupt"` (`error` is set) |
 /// | `complete` | boolean | `status == "complete"`: no error and no warning other than benign ones |
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
+pub struct TraceSummary {
     /// Always [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// The file the trace came from.
@@ -90,7 +90,7 @@ pub struct Summary {
     pub warnings: Vec<WarningInfo>,
     /// The error that stopped reading, if any.
     pub error: Option<String>,
-    /// `"complete"`, `"incomplete"`, `"cut"` or `"corrupt"`; see [`Summary::status_of`].
+    /// `"complete"`, `"incomplete"`, `"cut"` or `"corrupt"`; see [`TraceSummary::status_of`].
     pub status: &'static str,
     /// No error and no warning other than benign ones.
     pub complete: bool,
@@ -236,7 +236,7 @@ pub struct WarningInfo {
     pub benign: bool,
 }
 
-impl Summary {
+impl TraceSummary {
     /// Number of threads that wrote at least one chunk.
     pub fn threads_with_events(&self) -> usize {
         self.threads.iter().filter(|t| t.chunks > 0).count()

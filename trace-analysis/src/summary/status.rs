@@ -1,10 +1,10 @@
 //! What the reader noticed and what that makes of the trace: a [`WarningInfo`] per reader
 //! warning, plus the lost-data warning that only `lost` events can give; the overall status
-//! ([`Summary::status_of`]); and marking a summary corrupt or salvaged after the fact.
+//! ([`TraceSummary::status_of`]); and marking a summary corrupt or salvaged after the fact.
 
 use trace_format::{Trace, Warning};
 
-use super::schema::{LostEvents, Summary, WarningInfo};
+use super::schema::{LostEvents, TraceSummary, WarningInfo};
 
 impl WarningInfo {
     /// Describes a reader warning.
@@ -53,7 +53,7 @@ pub(super) fn warnings_of(trace: &Trace, lost_events: &LostEvents) -> Vec<Warnin
     warnings
 }
 
-impl Summary {
+impl TraceSummary {
     /// The overall status: `"corrupt"` with an error; else `"cut"` without an end record (the
     /// recording did not finish: what came after its last event is unknown); else
     /// `"incomplete"` with any warning that is not benign; else `"complete"`.

@@ -8,10 +8,10 @@ use trace_format::{
     Trace, TraceWriter, WakeSource,
 };
 
-fn summarize(bytes: Vec<u8>) -> Summary {
+fn summarize(bytes: Vec<u8>) -> TraceSummary {
     let size = bytes.len() as u64;
     let trace = Trace::from_bytes(bytes).unwrap();
-    Summary::from_trace(
+    TraceSummary::from_trace(
         &trace,
         FileInfo {
             path: None,
@@ -152,18 +152,18 @@ fn status_orders_corrupt_cut_incomplete_complete() {
         message: String::new(),
         benign,
     };
-    assert_eq!(Summary::status_of(true, true, &[]), "corrupt");
-    assert_eq!(Summary::status_of(true, false, &[]), "corrupt");
-    assert_eq!(Summary::status_of(false, false, &[]), "cut");
+    assert_eq!(TraceSummary::status_of(true, true, &[]), "corrupt");
+    assert_eq!(TraceSummary::status_of(true, false, &[]), "corrupt");
+    assert_eq!(TraceSummary::status_of(false, false, &[]), "cut");
     assert_eq!(
-        Summary::status_of(false, true, &[warning(false)]),
+        TraceSummary::status_of(false, true, &[warning(false)]),
         "incomplete"
     );
     assert_eq!(
-        Summary::status_of(false, true, &[warning(true)]),
+        TraceSummary::status_of(false, true, &[warning(true)]),
         "complete"
     );
-    assert_eq!(Summary::status_of(false, true, &[]), "complete");
+    assert_eq!(TraceSummary::status_of(false, true, &[]), "complete");
 
     let s = summarize(two_threads().write(false));
     assert_eq!(s.status, "cut");
@@ -266,7 +266,7 @@ fn cut_traces_summarize_without_panicking() {
     let bytes = b.to_bytes();
     for len in 0..bytes.len() {
         if let Ok(trace) = Trace::from_bytes(bytes[..len].to_vec()) {
-            let s = Summary::from_trace(&trace, FileInfo::default());
+            let s = TraceSummary::from_trace(&trace, FileInfo::default());
             assert!(s.events <= 7);
             if len < bytes.len() {
                 assert!(!s.complete, "cut at {len} looks complete");
@@ -292,12 +292,12 @@ fn garbage_never_panics() {
         let i = next() as usize % bytes.len();
         bytes[i] = next() as u8;
         if let Ok(trace) = Trace::from_bytes(bytes) {
-            let _ = Summary::from_trace(&trace, FileInfo::default());
+            let _ = TraceSummary::from_trace(&trace, FileInfo::default());
         }
         let mut junk = valid[..12].to_vec();
         junk.extend((0..next() % 200).map(|_| next() as u8));
         if let Ok(trace) = Trace::from_bytes(junk) {
-            let _ = Summary::from_trace(&trace, FileInfo::default());
+            let _ = TraceSummary::from_trace(&trace, FileInfo::default());
         }
     }
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use super::exit::{EXIT_CORRUPT, EXIT_INCOMPLETE, EXIT_OK};
 use trace_analysis::open;
-use trace_analysis::summary::{FileInfo, Summary};
+use trace_analysis::summary::{FileInfo, TraceSummary};
 use trace_analysis::units::format_duration;
 
 /// Reasons listed in full on the `incomplete trace` line; more are counted.
@@ -33,7 +33,7 @@ pub fn run(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
         writeln!(err, "error: {e}")?;
         return Ok(EXIT_CORRUPT);
     }
-    let summary = Summary::from_trace(
+    let summary = TraceSummary::from_trace(
         &file.trace,
         FileInfo {
             path: Some(path.display().to_string()),
@@ -74,7 +74,7 @@ pub fn run(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
 }
 
 /// `ok: 1234567 events, 42 chunks, 8 threads, 3.2 s`.
-fn ok_line(s: &Summary) -> String {
+fn ok_line(s: &TraceSummary) -> String {
     format!(
         "ok: {} events, {} chunks, {} threads, {}",
         s.events,
