@@ -1,14 +1,15 @@
-//! Emission: writes each merged item as its JSON records, with its track's metadata before
-//! a track's first event, and counts what it wrote ([`ExportStats`]).
+//! Emission: turns each merged item into its records for the writer, a track's metadata
+//! before its first event, and counts what it wrote ([`ExportStats`]).
 
 use std::io::{self, Write};
 
 use trace_format::WakeSource;
 
-use super::json::{Head, Out, escape_into, head};
+use super::json::Out;
 use super::merge::{PollList, Source};
 use super::plan::{Annot, AnnotKind, NONE, Plan, TrackRef};
-use crate::model::{Model, NO_TASK, Nanos, Poll, TaskIx, ThreadIx, Wake};
+use super::record::{Args, Cat, CounterArg, Event, Meta, MetaArgs, Micros, Name, Phase, Scope};
+use crate::model::{Model, NO_TASK, Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
 
 /// Progress is reported every this many source items.
 const PROGRESS_EVERY: u64 = 1 << 15;
@@ -51,13 +52,12 @@ fn source_name(source: WakeSource) -> &'static str {
     }
 }
 
-/// Writes merged items as JSON to an [`Out`], keeping count.
+/// Writes merged items as records to an [`Out`], keeping count.
 pub(super) struct Exporter<'a, 'm, W: Write> {
     m: &'m Model,
     plan: &'a Plan<'m>,
     out: Out<W>,
-    /// `PID,"tid":`.
-    pid_tid: Vec<u8>,
+    pid: u32,
     /// Dense tracks whose metadata is written.
     seen: Vec<u64>,
     stats: ExportStats,
@@ -79,7 +79,7 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
             m,
             plan,
             out: Out::new(w),
-            pid_tid: format!("{},\"tid\":", plan.layout.pid).into_bytes(),
+            pid: plan.layout.pid,
             seen: vec![0; plan.layout.tracks.len().div_ceil(64)],
             stats: ExportStats {
                 extra_lanes: plan.layout.extra_lanes,
@@ -97,27 +97,35 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
             "" => "traced process",
             name => name,
         };
-        self.out
-            .raw(b"{\"traceEvents\":[\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":");
-        self.out.u64(u64::from(self.plan.layout.pid));
-        self.out.raw(b",\"args\":{\"name\":");
-        self.out.str(name);
-        self.out.raw(b"}}");
-        self.stats.metadata += 1;
-        self.stats.events += 1;
+        self.meta(
+            "process_name",
+            None,
+            MetaArgs::Name {
+                name: Name::Text(name),
+            },
+        );
         Ok(())
     }
 
     /// Writes the document's end and flushes; returns what was written.
     pub(super) fn finish(mut self) -> io::Result<ExportStats> {
-        self.out.raw(b"\n]}\n");
-        self.out.flush_buf()?;
-        self.out.w.flush()?;
+        self.stats.bytes = self.out.finish()?;
         if let Some(progress) = self.progress {
             progress(self.total, self.total);
         }
-        self.stats.bytes = self.out.bytes;
         Ok(self.stats)
+    }
+
+    fn meta(&mut self, name: &'static str, tid: Option<u32>, args: MetaArgs<'_>) {
+        self.out.meta(&Meta {
+            ph: Phase::Meta,
+            name,
+            pid: self.pid,
+            tid,
+            args,
+        });
+        self.stats.metadata += 1;
+        self.stats.events += 1;
     }
 
     /// The tid of dense track `d`, writing its metadata first if it is new.
@@ -127,106 +135,124 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
         if self.seen[word] & bit == 0 {
             self.seen[word] |= bit;
             self.stats.tracks += 1;
-            self.stats.metadata += 2;
-            self.stats.events += 2;
-            let o = &mut self.out;
-            o.raw(b",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":");
-            o.u64(u64::from(self.plan.layout.pid));
-            o.raw(b",\"tid\":");
-            o.u64(u64::from(tid));
-            o.raw(b",\"args\":{\"name\":\"");
-            let (lane, base): (u32, &[u8]) = match self.plan.layout.tracks[d as usize] {
-                TrackRef::Pauses(lane) => (lane, b"process pauses"),
-                TrackRef::Thread(t, lane) => (lane, &self.plan.labels.threads[t as usize]),
-                TrackRef::Task(t, lane) => {
-                    let (what, _) = self.plan.labels.task_what[t as usize];
-                    o.raw(&self.plan.labels.whats[what as usize]);
-                    o.raw(b" #");
-                    o.u64(self.m.tasks[t as usize].id.0);
-                    (lane, b"")
-                }
-                TrackRef::Counters => (0, b"counters"),
+            let labels = &self.plan.labels;
+            let name = match self.plan.layout.tracks[d as usize] {
+                TrackRef::Pauses(lane) => Name::Track {
+                    text: "process pauses",
+                    id: None,
+                    lane,
+                },
+                TrackRef::Thread(t, lane) => Name::Track {
+                    text: &labels.threads[t as usize],
+                    id: None,
+                    lane,
+                },
+                TrackRef::Task(t, lane) => Name::Track {
+                    text: &labels.whats[labels.task_what[t as usize].0 as usize],
+                    id: Some(self.m.tasks[t as usize].id.0),
+                    lane,
+                },
+                TrackRef::Counters => Name::Track {
+                    text: "counters",
+                    id: None,
+                    lane: 0,
+                },
             };
-            o.raw(base);
-            if lane > 0 {
-                o.raw(" · lane ".as_bytes());
-                o.u64(u64::from(lane));
-            }
-            o.raw(b"\"}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":");
-            o.u64(u64::from(self.plan.layout.pid));
-            o.raw(b",\"tid\":");
-            o.u64(u64::from(tid));
-            o.raw(b",\"args\":{\"sort_index\":");
-            o.u64(u64::from(d));
-            o.raw(b"}}");
+            self.meta("thread_name", Some(tid), MetaArgs::Name { name });
+            self.meta(
+                "thread_sort_index",
+                Some(tid),
+                MetaArgs::SortIndex { sort_index: d },
+            );
         }
         tid
     }
 
-    /// Starts an event: `head` (from [`head!`]), then `PID,"tid":…,"ts":…` (callers add the
-    /// rest).
-    fn head(&mut self, head: Head, d: u32, ts: Nanos) {
+    /// Writes an `X` slice over `span` on dense track `d`.
+    fn slice(&mut self, d: u32, cat: Cat, span: Span, name: Name<'_>, args: Args<'_>, flow: Flow) {
         let tid = self.track(d);
-        let o = &mut self.out;
-        o.raw(head.0);
-        o.raw(&self.pid_tid);
-        o.u64(u64::from(tid));
-        o.raw(b",\"ts\":");
-        o.us(ts);
+        let (bind_id, flow_out, flow_in) = match flow {
+            Flow::None => (None, false, false),
+            Flow::Out(wake) => (Some(u64::from(wake) + 1), true, false),
+            Flow::In(wake) => (Some(u64::from(wake) + 1), false, true),
+        };
+        self.out.event(&Event {
+            ph: Phase::Slice,
+            cat,
+            pid: self.pid,
+            tid,
+            ts: Micros(span.start),
+            dur: Some(Micros(span.len())),
+            s: None,
+            name,
+            args,
+            bind_id,
+            flow_out,
+            flow_in,
+        });
         self.stats.events += 1;
-    }
-
-    /// Starts an `X` slice (`head` from [`head!`]), up to and including `"name":`.
-    fn slice(&mut self, head: Head, d: u32, start: Nanos, end: Nanos) {
-        self.head(head, d, start);
-        self.out.raw(b",\"dur\":");
-        self.out.us(end - start);
-        self.out.raw(b",\"name\":");
         self.stats.slices += 1;
     }
 
-    /// Starts a thread-scoped instant (`head` from [`head!`]), up to and including `"name":`.
-    fn instant(&mut self, head: Head, d: u32, t: Nanos) {
-        self.head(head, d, t);
-        self.out.raw(b",\"s\":\"t\",\"name\":");
+    /// Writes a thread-scoped `i` instant at `t` on dense track `d`.
+    fn instant(&mut self, d: u32, cat: Cat, t: Nanos, name: Name<'_>, args: Args<'_>) {
+        let tid = self.track(d);
+        self.out.event(&Event {
+            ph: Phase::Instant,
+            cat,
+            pid: self.pid,
+            tid,
+            ts: Micros(t),
+            dur: None,
+            s: Some("t"),
+            name,
+            args,
+            bind_id: None,
+            flow_out: false,
+            flow_in: false,
+        });
+        self.stats.events += 1;
         self.stats.instants += 1;
     }
 
-    /// `"LABEL #ID"` of a task.
-    fn task_name(&mut self, task: TaskIx) {
+    /// Writes a `C` point of counter series `series`.
+    fn counter(&mut self, series: usize, t: Nanos, value: f64) {
+        let tid = self.track(self.plan.layout.counters);
+        let (name, key) = &self.plan.labels.counters[series];
+        self.out.event(&Event {
+            ph: Phase::Counter,
+            cat: Cat::Counter,
+            pid: self.pid,
+            tid,
+            ts: Micros(t),
+            dur: None,
+            s: None,
+            name: Name::Text(name),
+            args: Args::Counter(CounterArg { key, value }),
+            bind_id: None,
+            flow_out: false,
+            flow_in: false,
+        });
+        self.stats.events += 1;
+        self.stats.counter_points += 1;
+    }
+
+    /// The label of a task: `LABEL #ID`.
+    fn task_name(&self, task: TaskIx) -> Name<'a> {
         if task == NO_TASK {
-            self.out.raw(b"\"task (unknown)\"");
-            return;
+            return Name::Text("task (unknown)");
         }
-        let (what, _) = self.plan.labels.task_what[task as usize];
-        self.out.raw(b"\"");
-        self.out.raw(&self.plan.labels.whats[what as usize]);
-        self.out.raw(b" #");
-        self.out.u64(self.m.tasks[task as usize].id.0);
-        self.out.raw(b"\"");
+        let labels = &self.plan.labels;
+        let (what, _) = labels.task_what[task as usize];
+        Name::Numbered(
+            &labels.whats[what as usize],
+            self.m.tasks[task as usize].id.0,
+        )
     }
 
-    /// `,"task":ID` for a known task.
-    fn task_arg(&mut self, key: &[u8], task: TaskIx) {
-        if task != NO_TASK {
-            self.out.raw(key);
-            self.out.u64(self.m.tasks[task as usize].id.0);
-        }
-    }
-
-    fn flags(&mut self, ready: bool, cut: bool) {
-        if ready {
-            self.out.raw(b",\"ready\":true");
-        }
-        if cut {
-            self.out.raw(b",\"cut\":true");
-        }
-    }
-
-    fn flow(&mut self, wake: u32, dir: &[u8]) {
-        self.out.raw(b",\"bind_id\":");
-        self.out.u64(u64::from(wake) + 1);
-        self.out.raw(dir);
+    /// The id of a known task.
+    fn task_id(&self, task: TaskIx) -> Option<u64> {
+        (task != NO_TASK).then(|| self.m.tasks[task as usize].id.0)
     }
 
     fn thread_track(&self, t: ThreadIx) -> u32 {
@@ -268,19 +294,14 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
                 let (i, lane) = items[*pos];
                 *pos += 1;
                 let p = &m.process_pauses[i as usize];
-                self.slice(
-                    head!("X", "pause"),
-                    plan.layout.pauses_base + lane,
-                    p.span.start,
-                    p.span.end,
-                );
-                self.pause_name(p.kind);
-                self.out
-                    .raw(b",\"args\":{\"scope\":\"process\",\"thread\":\"");
-                self.out.raw(&plan.labels.threads[p.thread as usize]);
-                self.out.raw(b"\"");
-                self.flags(false, p.cut);
-                self.out.raw(b"}}");
+                let args = Args::Pause {
+                    scope: Scope::Process,
+                    thread: Some(&plan.labels.threads[p.thread as usize]),
+                    cut: p.cut,
+                };
+                let name = self.pause_name(p.kind);
+                let d = plan.layout.pauses_base + lane;
+                self.slice(d, Cat::Pause, p.span, name, args, Flow::None);
             }
             Source::Wakes { order, pos } => {
                 let (_, wi) = order[*pos];
@@ -292,73 +313,62 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
                 *pos += 1;
                 let p = &m.polls[pi as usize];
                 let w = &m.wakes[wi as usize];
+                let args = Args::Woken {
+                    source: source_name(w.source),
+                    by: self.task_id(w.waker),
+                };
+                let d = self.task_track(p.task, pi);
+                let name = Name::Text("woken");
                 self.slice(
-                    head!("X", "wake"),
-                    self.task_track(p.task, pi),
-                    p.start,
-                    p.start,
+                    d,
+                    Cat::Wake,
+                    Span::new(p.start, p.start),
+                    name,
+                    args,
+                    Flow::In(wi),
                 );
-                self.out.raw(b"\"woken\",\"args\":{\"source\":\"");
-                self.out.raw(source_name(w.source).as_bytes());
-                self.out.raw(b"\"");
-                self.task_arg(b",\"by\":", w.waker);
-                self.out.raw(b"}");
-                self.flow(wi, b",\"flow_in\":true}");
             }
             Source::Logs { pos, .. } => {
                 let l = &m.logs[*pos];
                 *pos += 1;
-                self.instant(head!("i", "log"), self.thread_track(l.thread), l.time);
                 let target = m.string(l.target);
-                self.out.str(if l.message.is_empty() {
+                let name = if l.message.is_empty() {
                     target
                 } else {
                     &l.message
-                });
-                self.out.raw(b",\"args\":{\"level\":\"");
-                self.out.raw(l.level.name().as_bytes());
-                self.out.raw(b"\",\"target\":");
-                self.out.str(target);
-                self.task_arg(b",\"task\":", l.task);
-                self.out.raw(b"}}");
+                };
+                let args = Args::Log {
+                    level: l.level.name(),
+                    target,
+                    task: self.task_id(l.task),
+                };
+                let d = self.thread_track(l.thread);
+                self.instant(d, Cat::Log, l.time, Name::Text(name), args);
             }
             Source::Lost { pos, .. } => {
                 let l = m.lost[*pos];
                 *pos += 1;
-                self.instant(head!("i", "lost"), self.thread_track(l.thread), l.time);
-                if l.events > 0 {
-                    self.out.raw(b"\"data lost: ");
-                    self.out.u64(l.events);
-                    self.out.raw(if l.events == 1 {
-                        b" event\""
-                    } else {
-                        b" events\""
-                    });
-                } else {
-                    self.out.raw(b"\"data lost: ");
-                    self.out.u64(l.chunks);
-                    self.out.raw(if l.chunks == 1 {
-                        &b" chunk (events unknown)\""[..]
-                    } else {
-                        &b" chunks (events unknown)\""[..]
-                    });
-                }
-                self.out.raw(b",\"args\":{\"chunks\":");
-                self.out.u64(l.chunks);
-                self.out.raw(b",\"events\":");
-                self.out.u64(l.events);
-                self.out.raw(b"}}");
+                let name = match (l.events, l.chunks) {
+                    (1, _) => Name::Count("data lost: ", 1, " event"),
+                    (0, 1) => Name::Count("data lost: ", 1, " chunk (events unknown)"),
+                    (0, n) => Name::Count("data lost: ", n, " chunks (events unknown)"),
+                    (n, _) => Name::Count("data lost: ", n, " events"),
+                };
+                let args = Args::Lost {
+                    chunks: l.chunks,
+                    events: l.events,
+                };
+                self.instant(self.thread_track(l.thread), Cat::Lost, l.time, name, args);
             }
             Source::Samples { pos, .. } => {
                 let s = m.alloc_samples[*pos];
                 *pos += 1;
-                self.instant(head!("i", "alloc"), self.thread_track(s.thread), s.time);
-                self.out.raw(b"\"alloc ");
-                self.out.u64(s.size);
-                self.out.raw(b" bytes\",\"args\":{\"bytes\":");
-                self.out.u64(s.size);
-                self.task_arg(b",\"task\":", s.task);
-                self.out.raw(b"}}");
+                let args = Args::Alloc {
+                    bytes: s.size,
+                    task: self.task_id(s.task),
+                };
+                let name = Name::Count("alloc ", s.size, " bytes");
+                self.instant(self.thread_track(s.thread), Cat::Alloc, s.time, name, args);
             }
             Source::Counter {
                 series, lead, pos, ..
@@ -371,16 +381,7 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
                     }
                 };
                 if v.is_finite() {
-                    self.head(head!("C", "counter"), plan.layout.counters, t);
-                    let (name, key) = &plan.labels.counters[*series as usize];
-                    self.out.raw(b",\"name\":\"");
-                    self.out.raw(name);
-                    self.out.raw(b"\",\"args\":{\"");
-                    self.out.raw(key.as_bytes());
-                    self.out.raw(b"\":");
-                    self.out.f64(v);
-                    self.out.raw(b"}}");
-                    self.stats.counter_points += 1;
+                    self.counter(*series as usize, t, v);
                 } else {
                     self.stats.skipped_points += 1;
                 }
@@ -405,59 +406,42 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
         } else {
             tp.poll_lane.get(&i).copied().unwrap_or(0)
         };
-        self.slice(
-            head!("X", "poll"),
-            plan.layout.thread_base[thread as usize] + lane,
-            p.start,
-            p.end,
-        );
-        self.task_name(p.task);
-        if p.task == NO_TASK {
-            self.out.raw(b",\"args\":{\"task\":null");
-        } else {
-            self.task_arg(b",\"args\":{\"task\":", p.task);
-            let (_, at) = plan.labels.task_what[p.task as usize];
-            if at != NONE {
-                self.out.raw(b",\"at\":\"");
-                self.out.raw(&plan.labels.whats[at as usize]);
-                self.out.raw(b"\"");
-            }
-        }
-        self.flags(p.ready(), p.cut());
-        self.out.raw(b"}}");
+        let name = self.task_name(p.task);
+        let at = match p.task {
+            NO_TASK => NONE,
+            task => plan.labels.task_what[task as usize].1,
+        };
+        let args = Args::PollOnThread {
+            task: self.task_id(p.task),
+            at: (at != NONE).then(|| plan.labels.whats[at as usize].as_str()),
+            ready: p.ready(),
+            cut: p.cut(),
+        };
+        let d = plan.layout.thread_base[thread as usize] + lane;
+        self.slice(d, Cat::Poll, p.span(), name, args, Flow::None);
 
         if p.task == NO_TASK {
             return;
         }
-        self.slice(
-            head!("X", "poll"),
-            self.task_track(p.task, i),
-            p.start,
-            p.end,
-        );
-        self.task_name(p.task);
-        self.out.raw(b",\"args\":{\"thread\":\"");
-        self.out.raw(&plan.labels.threads[thread as usize]);
-        self.out.raw(b"\"");
-        self.flags(p.ready(), p.cut());
-        self.out.raw(b"}");
-        if let Some(&wi) = plan.flows.poll_in.get(i as usize)
-            && wi != NONE
-            && m.wakes[wi as usize].time >= plan.range.start
-        {
-            self.flow(wi, b",\"flow_in\":true");
-        }
-        self.out.raw(b"}");
+        let flow = match plan.flows.poll_in.get(i as usize) {
+            Some(&wi) if wi != NONE && m.wakes[wi as usize].time >= plan.range.start => {
+                Flow::In(wi)
+            }
+            _ => Flow::None,
+        };
+        let args = Args::PollOnTask {
+            thread: &plan.labels.threads[thread as usize],
+            ready: p.ready(),
+            cut: p.cut(),
+        };
+        let d = self.task_track(p.task, i);
+        self.slice(d, Cat::Poll, p.span(), name, args, flow);
     }
 
-    fn pause_name(&mut self, kind: trace_format::StringId) {
-        let kind = self.m.string(kind);
-        if kind.is_empty() {
-            self.out.raw(b"\"pause\"");
-        } else {
-            self.out.raw(b"\"pause: ");
-            escape_into(&mut self.out.buf, kind);
-            self.out.raw(b"\"");
+    fn pause_name(&self, kind: trace_format::StringId) -> Name<'m> {
+        match self.m.string(kind) {
+            "" => Name::Text("pause"),
+            kind => Name::Pause(kind),
         }
     }
 
@@ -471,31 +455,32 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
                 tp.poll_lanes + a.lane
             };
         let th = &m.threads[thread as usize];
-        match a.kind {
-            AnnotKind::Park => {
-                self.slice(head!("X", "idle"), d, a.start, a.end);
-                self.out.raw(b"\"idle\"}");
-            }
+        let (cat, name, args) = match a.kind {
+            AnnotKind::Park => (Cat::Idle, Name::Text("idle"), Args::None),
             AnnotKind::Pause => {
                 let p = th.pauses[a.ix as usize];
-                self.slice(head!("X", "pause"), d, a.start, a.end);
-                self.pause_name(p.kind);
-                self.out.raw(b",\"args\":{\"scope\":\"thread\"");
-                self.flags(false, p.cut);
-                self.out.raw(b"}}");
+                let args = Args::Pause {
+                    scope: Scope::Thread,
+                    thread: None,
+                    cut: p.cut,
+                };
+                (Cat::Pause, self.pause_name(p.kind), args)
             }
             AnnotKind::Region => {
                 let r = th.regions[a.ix as usize];
-                self.slice(head!("X", "region"), d, a.start, a.end);
-                let name = m.string(r.name);
-                self.out.str(if name.is_empty() { "region" } else { name });
-                self.out.raw(b",\"args\":{\"id\":");
-                self.out.u64(r.id);
-                self.task_arg(b",\"task\":", r.task);
-                self.flags(false, r.cut);
-                self.out.raw(b"}}");
+                let name = match m.string(r.name) {
+                    "" => "region",
+                    name => name,
+                };
+                let args = Args::Region {
+                    id: r.id,
+                    task: self.task_id(r.task),
+                    cut: r.cut,
+                };
+                (Cat::Region, Name::Text(name), args)
             }
-        }
+        };
+        self.slice(d, cat, Span::new(a.start, a.end), name, args, Flow::None);
     }
 
     /// A zero-length `wake` slice at the wake's instant, on the waking task's track (or the
@@ -508,24 +493,30 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
         } else {
             plan.layout.task_base[w.waker as usize]
         };
-        self.slice(head!("X", "wake"), d, w.time, w.time);
-        if w.task == NO_TASK {
-            self.out.raw(b"\"wake\"");
-        } else {
-            self.out.raw(b"\"wake #");
-            self.out.u64(m.tasks[w.task as usize].id.0);
-            self.out.raw(b"\"");
-        }
-        self.out.raw(b",\"args\":{\"source\":\"");
-        self.out.raw(source_name(w.source).as_bytes());
-        self.out.raw(b"\"");
-        self.task_arg(b",\"task\":", w.task);
-        self.out.raw(b"}");
+        let task = self.task_id(w.task);
+        let name = match task {
+            Some(id) => Name::Numbered("wake", id),
+            None => Name::Text("wake"),
+        };
+        let args = Args::Wake {
+            source: source_name(w.source),
+            task,
+        };
         let target = plan.flows.wake_to[wi as usize];
-        if target != NONE && m.polls[target as usize].start < plan.range.end {
-            self.flow(wi, b",\"flow_out\":true");
+        let flow = if target != NONE && m.polls[target as usize].start < plan.range.end {
             self.stats.flows += 1;
-        }
-        self.out.raw(b"}");
+            Flow::Out(wi)
+        } else {
+            Flow::None
+        };
+        self.slice(d, Cat::Wake, Span::new(w.time, w.time), name, args, flow);
     }
+}
+
+/// The arrow a slice carries: the start or the end of wake `.0`'s.
+#[derive(Clone, Copy)]
+enum Flow {
+    None,
+    Out(u32),
+    In(u32),
 }

@@ -1,54 +1,284 @@
-//! The JSON record writer: a buffer handed to the output in pieces, numbers and escaped
-//! strings written straight into it.
+//! The record writer: [`Out`] prints each record straight into a buffer that it hands to
+//! the output in pieces of a few hundred KiB.
+//!
+//! # Why by hand
+//!
+//! The records are typed and derive serde's `Serialize` ([`super::record`]), and serde_json
+//! writes exactly the bytes this writer writes (a test checks it on random records). But
+//! the export has a budget of 5 M trace events/s, and `serde_json::to_writer` per record
+//! misses it by half: serde_json escapes every key and composes names through `fmt`, where
+//! this writer writes keys as literals, numbers through a digit-pair table, and scans
+//! strings once for characters to escape. Measured with
+//! `cargo bench -p trace-analysis --bench export` (10 M trace events, export to a sink) on
+//! a shared 2-core machine under a load of 2.5 to 5.5, so as ranges over runs:
+//!
+//! | writer                            | M trace events/s | export CPU, 3 M events |
+//! |-----------------------------------|------------------|------------------------|
+//! | serde_json, same records          | 1.0 – 2.4        | 1.00 – 1.08 s          |
+//! | this one                          | 4.8 – 5.7        | 0.39 – 0.51 s          |
+//! | byte fragments from the emitter   | 2.5 – 7.6        | 0.31 – 0.47 s          |
+//!
+//! (The last row is the writer this one replaced. In runs side by side serde_json took 2.4
+//! to 2.6 times as long as this writer; the CPU column is the exporting thread's time, the
+//! least of seven exports, which the machine's load disturbs less.)
 
 use std::io::{self, Write};
 
-use crate::model::Nanos;
+use super::record::{Args, Cat, Event, Meta, MetaArgs, Micros, Name, Phase};
 
 /// Buffered output is handed to the writer in pieces of about this size.
 const FLUSH_AT: usize = 256 * 1024;
 
-/// The start of an event up to its pid: `,\n{"ph":PH,"cat":CAT,"pid":`, one copy.
-macro_rules! head {
-    ($ph:literal, $cat:literal) => {
-        Head(concat!(",\n{\"ph\":\"", $ph, "\",\"cat\":\"", $cat, "\",\"pid\":").as_bytes())
-    };
-}
-pub(super) use head;
-
-/// An event's start, made by [`head!`].
-#[derive(Clone, Copy)]
-pub(super) struct Head(pub(super) &'static [u8]);
-
-/// The output buffer and the bytes handed on so far.
+/// The output: `{"traceEvents":[`, one record a line, `]}`.
 pub(super) struct Out<W: Write> {
-    pub(super) w: W,
-    pub(super) buf: Vec<u8>,
-    pub(super) bytes: u64,
+    w: W,
+    buf: Vec<u8>,
+    /// Bytes handed to `w` so far.
+    bytes: u64,
+    records: u64,
 }
 
 impl<W: Write> Out<W> {
     pub(super) fn new(w: W) -> Self {
+        let mut buf = Vec::with_capacity(FLUSH_AT + 64 * 1024);
+        buf.extend_from_slice(b"{\"traceEvents\":[");
         Out {
             w,
-            buf: Vec::with_capacity(FLUSH_AT + 64 * 1024),
+            buf,
             bytes: 0,
+            records: 0,
+        }
+    }
+
+    pub(super) fn meta(&mut self, r: &Meta<'_>) {
+        self.begin(r.ph);
+        self.raw(b",\"name\":");
+        self.str(r.name);
+        self.raw(b",\"pid\":");
+        self.u64(u64::from(r.pid));
+        if let Some(tid) = r.tid {
+            self.raw(b",\"tid\":");
+            self.u64(u64::from(tid));
+        }
+        match r.args {
+            MetaArgs::Name { name } => {
+                self.raw(b",\"args\":{\"name\":");
+                self.name(name);
+            }
+            MetaArgs::SortIndex { sort_index } => {
+                self.raw(b",\"args\":{\"sort_index\":");
+                self.u64(u64::from(sort_index));
+            }
+        }
+        self.raw(b"}}");
+    }
+
+    pub(super) fn event(&mut self, r: &Event<'_>) {
+        self.begin(r.ph);
+        self.raw(match r.cat {
+            Cat::Poll => b",\"cat\":\"poll\"",
+            Cat::Wake => b",\"cat\":\"wake\"",
+            Cat::Idle => b",\"cat\":\"idle\"",
+            Cat::Pause => b",\"cat\":\"pause\"",
+            Cat::Region => b",\"cat\":\"region\"",
+            Cat::Log => b",\"cat\":\"log\"",
+            Cat::Lost => b",\"cat\":\"lost\"",
+            Cat::Alloc => b",\"cat\":\"alloc\"",
+            Cat::Counter => b",\"cat\":\"counter\"",
+        });
+        self.raw(b",\"pid\":");
+        self.u64(u64::from(r.pid));
+        self.raw(b",\"tid\":");
+        self.u64(u64::from(r.tid));
+        self.raw(b",\"ts\":");
+        self.us(r.ts);
+        if let Some(dur) = r.dur {
+            self.raw(b",\"dur\":");
+            self.us(dur);
+        }
+        if let Some(s) = r.s {
+            self.raw(b",\"s\":");
+            self.str(s);
+        }
+        self.raw(b",\"name\":");
+        self.name(r.name);
+        self.args(&r.args);
+        if let Some(id) = r.bind_id {
+            self.raw(b",\"bind_id\":");
+            self.u64(id);
+        }
+        if r.flow_out {
+            self.raw(b",\"flow_out\":true");
+        }
+        if r.flow_in {
+            self.raw(b",\"flow_in\":true");
+        }
+        self.raw(b"}");
+    }
+
+    /// `,"args":{…}`, keys in [`Args`] order.
+    fn args(&mut self, args: &Args<'_>) {
+        match *args {
+            Args::None => return,
+            Args::PollOnThread {
+                task,
+                at,
+                ready,
+                cut,
+            } => {
+                self.raw(b",\"args\":{\"task\":");
+                match task {
+                    Some(id) => self.u64(id),
+                    None => self.raw(b"null"),
+                }
+                self.opt_str(b",\"at\":", at);
+                self.flags(ready, cut);
+            }
+            Args::PollOnTask { thread, ready, cut } => {
+                self.raw(b",\"args\":{\"thread\":");
+                self.str(thread);
+                self.flags(ready, cut);
+            }
+            Args::Pause { scope, thread, cut } => {
+                self.raw(b",\"args\":{\"scope\":");
+                self.str(scope.name());
+                self.opt_str(b",\"thread\":", thread);
+                self.flags(false, cut);
+            }
+            Args::Region { id, task, cut } => {
+                self.raw(b",\"args\":{\"id\":");
+                self.u64(id);
+                self.opt_u64(b",\"task\":", task);
+                self.flags(false, cut);
+            }
+            Args::Wake { source, task } => {
+                self.raw(b",\"args\":{\"source\":");
+                self.str(source);
+                self.opt_u64(b",\"task\":", task);
+            }
+            Args::Woken { source, by } => {
+                self.raw(b",\"args\":{\"source\":");
+                self.str(source);
+                self.opt_u64(b",\"by\":", by);
+            }
+            Args::Log {
+                level,
+                target,
+                task,
+            } => {
+                self.raw(b",\"args\":{\"level\":");
+                self.str(level);
+                self.raw(b",\"target\":");
+                self.str(target);
+                self.opt_u64(b",\"task\":", task);
+            }
+            Args::Lost { chunks, events } => {
+                self.raw(b",\"args\":{\"chunks\":");
+                self.u64(chunks);
+                self.raw(b",\"events\":");
+                self.u64(events);
+            }
+            Args::Alloc { bytes, task } => {
+                self.raw(b",\"args\":{\"bytes\":");
+                self.u64(bytes);
+                self.opt_u64(b",\"task\":", task);
+            }
+            Args::Counter(c) => {
+                self.raw(b",\"args\":{");
+                self.str(c.key);
+                self.raw(b":");
+                self.f64(c.value);
+            }
+        }
+        self.raw(b"}");
+    }
+
+    #[inline]
+    fn opt_str(&mut self, key: &[u8], v: Option<&str>) {
+        if let Some(v) = v {
+            self.raw(key);
+            self.str(v);
         }
     }
 
     #[inline]
-    pub(super) fn raw(&mut self, s: &[u8]) {
+    fn opt_u64(&mut self, key: &[u8], v: Option<u64>) {
+        if let Some(v) = v {
+            self.raw(key);
+            self.u64(v);
+        }
+    }
+
+    #[inline]
+    fn flags(&mut self, ready: bool, cut: bool) {
+        if ready {
+            self.raw(b",\"ready\":true");
+        }
+        if cut {
+            self.raw(b",\"cut\":true");
+        }
+    }
+
+    /// A record's separator and `{"ph":"…"`.
+    #[inline]
+    fn begin(&mut self, ph: Phase) {
+        self.raw(if self.records == 0 { b"\n" } else { b",\n" });
+        self.records += 1;
+        self.raw(match ph {
+            Phase::Meta => b"{\"ph\":\"M\"",
+            Phase::Slice => b"{\"ph\":\"X\"",
+            Phase::Instant => b"{\"ph\":\"i\"",
+            Phase::Counter => b"{\"ph\":\"C\"",
+        });
+    }
+
+    #[inline]
+    fn name(&mut self, name: Name<'_>) {
+        self.buf.push(b'"');
+        match name {
+            Name::Text(text) => escape_into(&mut self.buf, text),
+            Name::Numbered(text, id) => {
+                escape_into(&mut self.buf, text);
+                self.raw(b" #");
+                self.u64(id);
+            }
+            Name::Pause(kind) => {
+                self.raw(b"pause: ");
+                escape_into(&mut self.buf, kind);
+            }
+            Name::Count(before, n, after) => {
+                escape_into(&mut self.buf, before);
+                self.u64(n);
+                escape_into(&mut self.buf, after);
+            }
+            Name::Track { text, id, lane } => {
+                escape_into(&mut self.buf, text);
+                if let Some(id) = id {
+                    self.raw(b" #");
+                    self.u64(id);
+                }
+                if lane > 0 {
+                    self.raw(" · lane ".as_bytes());
+                    self.u64(u64::from(lane));
+                }
+            }
+        }
+        self.buf.push(b'"');
+    }
+
+    #[inline]
+    fn raw(&mut self, s: &[u8]) {
         self.buf.extend_from_slice(s);
     }
 
     #[inline]
-    pub(super) fn u64(&mut self, v: u64) {
+    fn u64(&mut self, v: u64) {
         push_u64(&mut self.buf, v);
     }
 
     /// Nanoseconds as microseconds with three decimals.
-    #[inline]
-    pub(super) fn us(&mut self, ns: Nanos) {
+    fn us(&mut self, t: Micros) {
+        let ns = t.0;
         push_u64(&mut self.buf, ns / 1000);
         let f = (ns % 1000) as usize;
         let pair = f % 100 * 2;
@@ -61,22 +291,22 @@ impl<W: Write> Out<W> {
     }
 
     /// A JSON string.
-    pub(super) fn str(&mut self, s: &str) {
+    #[inline]
+    fn str(&mut self, s: &str) {
         self.buf.push(b'"');
         escape_into(&mut self.buf, s);
         self.buf.push(b'"');
     }
 
-    /// A finite number: integers without a fraction, others in Rust's shortest round-trip
-    /// form (which JSON accepts).
-    pub(super) fn f64(&mut self, v: f64) {
+    /// A finite number: integers without a fraction, others as serde_json writes them.
+    fn f64(&mut self, v: f64) {
         if v == v.trunc() && v.abs() < 9.0e15 {
             if v < 0.0 {
                 self.buf.push(b'-');
             }
             push_u64(&mut self.buf, v.abs() as u64);
         } else {
-            let _ = write!(self.buf, "{v}");
+            serde_json::to_writer(&mut self.buf, &v).expect("a Vec takes every write");
         }
     }
 
@@ -87,7 +317,15 @@ impl<W: Write> Out<W> {
         Ok(())
     }
 
-    pub(super) fn flush_buf(&mut self) -> io::Result<()> {
+    /// Ends the document and flushes everything; returns the bytes written in all.
+    pub(super) fn finish(mut self) -> io::Result<u64> {
+        self.buf.extend_from_slice(b"\n]}\n");
+        self.flush_buf()?;
+        self.w.flush()?;
+        Ok(self.bytes)
+    }
+
+    fn flush_buf(&mut self) -> io::Result<()> {
         self.w.write_all(&self.buf)?;
         self.bytes += self.buf.len() as u64;
         self.buf.clear();
@@ -123,13 +361,24 @@ fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
     buf.extend_from_slice(&tmp[i..]);
 }
 
-/// Appends `s` JSON-escaped (without quotes).
-pub(super) fn escape_into(buf: &mut Vec<u8>, s: &str) {
+/// Appends `s` JSON-escaped (without quotes), as serde_json escapes it.
+#[inline]
+fn escape_into(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    // Most strings (labels, names) need nothing: check without branching per byte, which
+    // the compiler turns into a few vector compares.
+    let plain = bytes.iter().fold(true, |plain, &b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    });
+    if plain {
         buf.extend_from_slice(bytes);
-        return;
+    } else {
+        escape_slow(buf, bytes);
     }
+}
+
+#[cold]
+fn escape_slow(buf: &mut Vec<u8>, bytes: &[u8]) {
     for &b in bytes {
         match b {
             b'"' => buf.extend_from_slice(b"\\\""),
@@ -137,6 +386,8 @@ pub(super) fn escape_into(buf: &mut Vec<u8>, s: &str) {
             b'\n' => buf.extend_from_slice(b"\\n"),
             b'\r' => buf.extend_from_slice(b"\\r"),
             b'\t' => buf.extend_from_slice(b"\\t"),
+            0x08 => buf.extend_from_slice(b"\\b"),
+            0x0c => buf.extend_from_slice(b"\\f"),
             0..0x20 => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 buf.extend_from_slice(b"\\u00");

@@ -83,16 +83,20 @@
 //!
 //! # How it is built
 //!
-//! [`write_chrome`] runs four steps, each a module: `plan` decides everything that needs the
+//! [`write_chrome`] runs in steps, each a module: `plan` decides everything that needs the
 //! whole trace before the first byte (lanes, arrows, track layout, labels); `merge` turns the
-//! model into sorted sources and orders them into one stream; `emit` writes each item as
-//! its records, with a track's metadata before its first event; `json` is the record
-//! writer under it (numbers, escaped strings, the output buffer).
+//! model into sorted sources and orders them into one stream; `emit` turns each item into
+//! typed records (`record`: one type per kind of record and of `args`), with a track's
+//! metadata before its first event; `json` writes the records. The records derive serde's
+//! `Serialize`, but `json` prints them by hand, byte for byte as serde_json would, because
+//! serde_json is too slow for the export budget (≥ 5 M trace events/s): its module docs
+//! have the figures.
 
 mod emit;
 mod json;
 mod merge;
 mod plan;
+mod record;
 #[cfg(test)]
 mod tests;
 

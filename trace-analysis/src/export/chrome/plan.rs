@@ -9,7 +9,6 @@ use std::io;
 use rayon::prelude::*;
 use trace_format::{LocationId, TaskKind, ThreadKind};
 
-use super::json::escape_into;
 use crate::model::{CounterKind, Model, Nanos, Span, TaskIx, ThreadIx};
 
 /// "None" for `u32` indexes.
@@ -89,17 +88,17 @@ impl Layout {
     }
 }
 
-/// Pre-escaped labels.
+/// Labels, made once.
 pub(super) struct Labels {
-    /// Distinct "what" parts of task labels (name, location or kind), JSON-escaped.
-    pub(super) whats: Vec<Vec<u8>>,
+    /// Distinct "what" parts of task labels (name, location or kind).
+    pub(super) whats: Vec<String>,
     /// Per task: index into `whats` of its label, and of its location when the label is its
     /// name (for the `at` argument), or [`NONE`].
     pub(super) task_what: Vec<(u32, u32)>,
-    /// Per thread: its label, JSON-escaped.
-    pub(super) threads: Vec<Vec<u8>>,
-    /// Per counter series: JSON-escaped name and argument key.
-    pub(super) counters: Vec<(Vec<u8>, &'static str)>,
+    /// Per thread: its label.
+    pub(super) threads: Vec<String>,
+    /// Per counter series: its name and argument key.
+    pub(super) counters: Vec<(String, &'static str)>,
 }
 
 pub(super) struct Plan<'m> {
@@ -438,13 +437,11 @@ fn plan_layout(
 }
 
 fn plan_labels(m: &Model) -> Labels {
-    let mut whats: Vec<Vec<u8>> = Vec::new();
+    let mut whats: Vec<String> = Vec::new();
     let mut index: HashMap<(u8, u32), u32> = HashMap::new();
     let mut intern = |key: (u8, u32), make: &dyn Fn() -> String| -> u32 {
         *index.entry(key).or_insert_with(|| {
-            let mut escaped = Vec::new();
-            escape_into(&mut escaped, &make());
-            whats.push(escaped);
+            whats.push(make());
             whats.len() as u32 - 1
         })
     };
@@ -474,25 +471,8 @@ fn plan_labels(m: &Model) -> Labels {
             }
         })
         .collect();
-    let threads = m
-        .threads
-        .iter()
-        .map(|t| {
-            let mut escaped = Vec::new();
-            escape_into(&mut escaped, &t.label());
-            escaped
-        })
-        .collect();
-    let counters = m
-        .counters
-        .iter()
-        .map(|c| {
-            let (name, key) = counter_name(&c.kind);
-            let mut escaped = Vec::new();
-            escape_into(&mut escaped, &name);
-            (escaped, key)
-        })
-        .collect();
+    let threads = m.threads.iter().map(|t| t.label()).collect();
+    let counters = m.counters.iter().map(|c| counter_name(&c.kind)).collect();
     Labels {
         whats,
         task_what,
