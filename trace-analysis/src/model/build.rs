@@ -190,17 +190,11 @@ fn decode_thread(
             part.missing_chunks(at, u64::from(seq - expected));
         }
         expected_seq = Some(seq.wrapping_add(1));
-        for item in trace.chunk_events(chunk) {
-            let (time, event) = item.map_err(|error| BuildError::Damaged {
+        part.decode_chunk(trace, chunk)
+            .map_err(|error| BuildError::Damaged {
                 frame_offset: chunk.offset,
                 error,
             })?;
-            let t = trace.to_nanos(time);
-            part.first.get_or_insert(t);
-            part.apply(t, event);
-            part.last = part.last.max(t);
-            part.events += 1;
-        }
         tracker.chunk_done(u64::from(chunk.events_len))?;
     }
     Ok(part)

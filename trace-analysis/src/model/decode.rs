@@ -4,7 +4,8 @@
 //! holds the file's task ids; [`super::assemble`] maps them to the model's tables.
 
 use trace_format::{
-    Event, Level, PauseScope, StringId, TaskId, TaskKind, ThreadId, ThreadKind, WakeSource,
+    ChunkInfo, Event, Level, PauseScope, ReadError, StringId, TaskId, TaskKind, ThreadId,
+    ThreadKind, Trace, WakeSource,
 };
 
 use super::blocks::Blocks;
@@ -194,8 +195,26 @@ impl Part {
         self.lost.push((at, count, 0));
     }
 
+    /// Applies a chunk's events in order (the event loop lives here, beside [`Part::apply`],
+    /// so that it is compiled with it); stops at the first that does not decode.
+    pub(super) fn decode_chunk(
+        &mut self,
+        trace: &Trace,
+        chunk: &ChunkInfo,
+    ) -> Result<(), ReadError> {
+        for item in trace.chunk_events(chunk) {
+            let (time, event) = item?;
+            let t = trace.to_nanos(time);
+            self.first.get_or_insert(t);
+            self.apply(t, event);
+            self.last = self.last.max(t);
+            self.events += 1;
+        }
+        Ok(())
+    }
+
     /// Applies the thread's next event, at `t`.
-    pub(super) fn apply(&mut self, t: Nanos, event: Event<'_>) {
+    fn apply(&mut self, t: Nanos, event: Event<'_>) {
         match event {
             Event::ThreadStart { kind, index } => {
                 // The first declaration, unless a later one says worker: tokio starts its
