@@ -8,19 +8,21 @@
 //! the export has a budget of 5 M trace events/s, and `serde_json::to_writer` per record
 //! misses it by half: serde_json escapes every key and composes names through `fmt`, where
 //! this writer writes keys as literals, numbers through a digit-pair table, and scans
-//! strings once for characters to escape. Measured with
-//! `cargo bench -p trace-analysis --bench export` (10 M trace events, export to a sink) on
-//! a shared 2-core machine under a load of 2.5 to 5.5, so as ranges over runs:
+//! strings once for characters to escape. Measured on a shared 2-core machine whose load
+//! (2.5 to 7.7) moved every wall-clock figure, hence ranges over runs and a CPU-time rate:
 //!
-//! | writer                            | M trace events/s | export CPU, 3 M events |
-//! |-----------------------------------|------------------|------------------------|
-//! | serde_json, same records          | 1.0 – 2.4        | 1.00 – 1.08 s          |
-//! | this one                          | 4.8 – 5.7        | 0.39 – 0.51 s          |
-//! | byte fragments from the emitter   | 2.5 – 7.6        | 0.31 – 0.47 s          |
+//! | writer                          | bench, wall | export thread's CPU |
+//! |---------------------------------|-------------|---------------------|
+//! | serde_json, the same records    | 1.0 – 2.4   | 2.8 – 3.0           |
+//! | this one                        | 3.5 – 5.7   | 5.9 – 7.7           |
+//! | byte fragments from the emitter | 2.5 – 7.6   | 6.4 – 9.7           |
 //!
-//! (The last row is the writer this one replaced. In runs side by side serde_json took 2.4
-//! to 2.6 times as long as this writer; the CPU column is the exporting thread's time, the
-//! least of seven exports, which the machine's load disturbs less.)
+//! In M trace events/s. "bench, wall": `cargo bench -p trace-analysis --bench export`
+//! (10 M events, export to a sink), the figure its budget line checks. "CPU": the same
+//! trace generator at 3 M events, events per second of the exporting thread's CPU time,
+//! the best of seven exports. The last row is the writer this one replaced, which wrote
+//! byte fragments straight from the emitter's decisions. Side by side, serde_json took
+//! 2.4 to 2.6 times this writer's time.
 
 use std::io::{self, Write};
 
