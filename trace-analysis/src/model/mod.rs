@@ -18,7 +18,11 @@
 //! recording — where the file stops being complete ([`Model::complete_until`]), and flagged
 //! as `cut`, so every interval has an end.
 
+mod assemble;
+mod blocks;
 mod build;
+mod decode;
+mod index;
 mod source_path;
 
 use std::collections::HashMap;
