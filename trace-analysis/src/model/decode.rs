@@ -289,7 +289,9 @@ impl Part {
                 free_bytes,
                 ..
             } => self.alloc.push((t, alloc_bytes, free_bytes)),
-            Event::AllocSample { size, task } => self.samples.push((t, size, task)),
+            Event::AllocSample { size, task } | Event::AllocSampleAt { size, task, .. } => {
+                self.samples.push((t, size, task))
+            }
             // A process-wide guard may be dropped on another thread: paired in `assemble`.
             Event::PauseBegin {
                 kind,
@@ -376,7 +378,8 @@ impl Part {
                 self.cut_open(before);
                 self.lost.push((t, chunks, events));
             }
-            Event::Unknown { .. } => {}
+            // Stacks are read from the trace's code records by the views that show them.
+            Event::CpuSample { .. } | Event::StallSample { .. } | Event::Unknown { .. } => {}
         }
     }
 }
