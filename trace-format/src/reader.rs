@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::code::CodeInfo;
 use crate::codec::{ChunkDecoder, DecodeError};
-use crate::event::{Event, ThreadId};
+use crate::event::{Event, LocationId, StringId, ThreadId};
 use crate::frame::{self, EventChunkHeader, kind};
 use crate::meta::{End, Header, LocationDef, Meta, ThreadDef};
 
@@ -365,7 +366,7 @@ pub struct Trace {
     strings: HashMap<u32, String>,
     locations: HashMap<u32, LocationDef>,
     threads: BTreeMap<ThreadId, ThreadDef>,
-    code: crate::code::CodeInfo,
+    code: CodeInfo,
     end: Option<End>,
     warnings: Vec<Warning>,
     valid_len: u64,
@@ -465,7 +466,7 @@ impl Trace {
         let mut strings = HashMap::new();
         let mut locations = HashMap::new();
         let mut threads = BTreeMap::new();
-        let mut code = crate::code::CodeInfo::default();
+        let mut code = CodeInfo::default();
         let mut end = None;
         let mut warnings = Vec::new();
         let mut unknown: Option<(u64, [bool; 256], u64)> = None;
@@ -708,7 +709,7 @@ impl Trace {
     }
 
     /// The text of a string id (`None` for undefined ids; id 0 is `""`).
-    pub fn string(&self, id: crate::StringId) -> Option<&str> {
+    pub fn string(&self, id: StringId) -> Option<&str> {
         if id.0 == 0 {
             return Some("");
         }
@@ -716,20 +717,20 @@ impl Trace {
     }
 
     /// The trace's stacks, their symbols, mapped files and how stacks were sampled.
-    pub fn code(&self) -> &crate::code::CodeInfo {
+    pub fn code(&self) -> &CodeInfo {
         &self.code
     }
 
     /// A location by id.
-    pub fn location(&self, id: crate::LocationId) -> Option<&LocationDef> {
+    pub fn location(&self, id: LocationId) -> Option<&LocationDef> {
         self.locations.get(&id.0)
     }
 
     /// Every defined string, in no particular order.
-    pub fn strings(&self) -> impl Iterator<Item = (crate::StringId, &str)> + '_ {
+    pub fn strings(&self) -> impl Iterator<Item = (StringId, &str)> + '_ {
         self.strings
             .iter()
-            .map(|(&id, s)| (crate::StringId(id), s.as_str()))
+            .map(|(&id, s)| (StringId(id), s.as_str()))
     }
 
     /// Every defined location, in no particular order.
