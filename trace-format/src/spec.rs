@@ -271,14 +271,14 @@ macro_rules! event_spec {
                 match *self {
                     $( Event::$V { $($($f,)* $($tf,)?)? } => {
                         $($(
-                            crate::text::write_arg(out, stringify!($f), $f);
+                            crate::text::args::write_arg(out, stringify!($f), $f);
                         )* $(
-                            crate::text::write_arg(out, stringify!($tf), $tf);
+                            crate::text::args::write_arg(out, stringify!($tf), $tf);
                         )?)?
                     } )*
                     Event::Unknown { tag, payload } => {
-                        crate::text::write_arg(out, "tag", tag);
-                        crate::text::write_arg(out, "payload", payload);
+                        crate::text::args::write_arg(out, "tag", tag);
+                        crate::text::args::write_arg(out, "payload", payload);
                     }
                 }
             }
@@ -286,7 +286,7 @@ macro_rules! event_spec {
             /// Builds an event of `kind` from its text arguments (an absent one is zero).
             pub(crate) fn parse_text_args(
                 kind: EventKind,
-                args: &mut crate::text::Args<'_, $lt>,
+                args: &mut crate::text::args::Args<'_, $lt>,
             ) -> Result<Event<$lt>, String> {
                 Ok(match kind {
                     $( EventKind::$V => Event::$V {
