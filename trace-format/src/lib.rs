@@ -46,8 +46,8 @@ pub mod varint;
 pub mod writer;
 
 pub use event::{
-    ArgSpec, Event, EventKind, Level, LocationId, PauseScope, StackId, StringId, TaskId, TaskKind,
-    ThreadId, ThreadKind, WakeSource,
+    Level, LocationId, PauseScope, StackId, StringId, TaskId, TaskKind, ThreadId, ThreadKind,
+    WakeSource,
 };
 pub use frame::EventChunkHeader;
 pub use meta::{
@@ -55,4 +55,5 @@ pub use meta::{
     StringDef, SymbolFrame, Symbols, ThreadDef,
 };
 pub use reader::{ChunkInfo, ReadError, Record, Trace, Warning};
+pub use spec::{ArgSpec, Event, EventKind};
 pub use writer::TraceWriter;

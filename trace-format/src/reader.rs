@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use crate::code::CodeInfo;
 use crate::codec::{ChunkDecoder, DecodeError};
-use crate::event::{Event, LocationId, StringId, ThreadId};
+use crate::event::{LocationId, StringId, ThreadId};
 use crate::frame::{self, EventChunkHeader, kind};
 use crate::meta::{End, Header, LocationDef, Meta, ThreadDef};
+use crate::spec::Event;
 
 /// Why a trace could not be read.
 #[derive(Debug, thiserror::Error)]
