@@ -115,7 +115,8 @@ pub enum TaskKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum WakeSource {
-    /// Another task (channels, locks, notify); the waking task is in [`Event::Wake::waker`](crate::Event::Wake::waker).
+    /// Another task (channels, locks, notify); the waking task is in
+    /// [`Event::Wake::waker`](crate::Event::Wake::waker).
     Task = 0,
     /// The I/O driver (socket or file readiness).
     Io = 1,
