@@ -1,7 +1,9 @@
 //! The compact encoding of events inside an event chunk: `tag: u8`, `delta: varint`, then the
 //! event's arguments. Each kind's tag and arguments come from the spec table
 //! ([`crate::spec`]), which generates the per-kind code; this module holds what is common to
-//! all kinds. FORMAT.md gives the table in prose.
+//! all kinds (encoding an event, decoding a chunk), and `args.rs` the per-argument
+//! primitives that generated code calls (so they sit below the spec, and this module above
+//! it). FORMAT.md gives the table in prose.
 //!
 //! Two per-chunk running values keep events small: the time of the previous event (so each
 //! event stores a short delta) and the previous task id mentioned (so task ids are stored as a
