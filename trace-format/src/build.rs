@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use crate::codec::{self, EncodeState};
-use crate::event::{Event, ThreadId};
+use crate::event::ThreadId;
 use crate::frame::EventChunkHeader;
 use crate::meta::{ClockInfo, End, Header, LocationDef, Meta, StringDef, ThreadDef};
+use crate::spec::Event;
 use crate::writer::TraceWriter;
 
 /// An owned copy of an event, kept in its encoded form (the codec is the one place that

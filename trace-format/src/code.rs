@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use crate::StackId;
+use crate::event::StackId;
 use crate::meta::{MappingDef, SamplingInfo, SymbolFrame, Symbols};
 
 /// Stacks, symbols, mappings and sampling information of a trace.

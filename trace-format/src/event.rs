@@ -1,13 +1,12 @@
-//! The event model: everything a trace can say happened, independent of how it is encoded.
-//! [`Event`] and [`EventKind`] are generated from the spec table ([`crate::spec`]); this module
-//! holds the types of their arguments (ids, roles, sources, levels).
+//! The types of events' arguments: ids (tasks, strings, locations, stacks, threads), thread
+//! roles, task kinds, wake sources, pause scopes, log levels. The events themselves,
+//! [`Event`](crate::Event) and [`EventKind`](crate::EventKind), are generated from the spec
+//! table ([`crate::spec`]), which builds on this module; nothing here depends on them.
 //!
 //! Every event is written by the thread it happened on, so the thread is implied by the chunk
 //! that holds the event. Times are in the trace's clock units (see [`crate::ClockInfo`]).
 
 use serde::{Deserialize, Serialize};
-
-pub use crate::spec::{ArgSpec, Event, EventKind};
 
 /// A trace-local task id. Every spawn gets a new one, even when tokio reuses its own ids.
 /// `TaskId::NONE` (0) means "no task".
@@ -116,7 +115,8 @@ pub enum TaskKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum WakeSource {
-    /// Another task (channels, locks, notify); the waking task is in [`Event::Wake::waker`].
+    /// Another task (channels, locks, notify); the waking task is in
+    /// [`Event::Wake::waker`](crate::Event::Wake::waker).
     Task = 0,
     /// The I/O driver (socket or file readiness).
     Io = 1,
@@ -142,7 +142,7 @@ pub enum PauseScope {
     Thread = 1,
 }
 
-/// Severity of a [`Event::Log`], as in `tracing`.
+/// Severity of a [`Event::Log`](crate::Event::Log), as in `tracing`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum Level {

@@ -1,20 +1,32 @@
 //! The on-disk format of trace-rt traces.
 //!
-//! This crate owns everything about bytes and nothing about tokio or the viewer:
+//! This crate owns everything about bytes and nothing about tokio or the viewer. Its
+//! modules, in dependency order: each uses only modules listed before it, so none imports
+//! another that imports it back.
 //!
-//! - [`event`]: the event model — every kind of event a trace can hold, and the types of
-//!   their arguments;
-//! - [`spec`]: the one table of event kinds (tag, name, arguments) that the [`Event`] enum,
-//!   the tags, the kind names and counts, the codec and the text form are generated from;
+//! - [`varint`]: LEB128 varints and zigzag, the integers of event arguments;
+//! - [`event`]: the types of events' arguments — task, string, location, stack and thread
+//!   ids, thread roles, task kinds, wake sources, pause scopes, log levels;
+//! - [`frame`]: the file preamble and the checksummed frames around every record;
+//! - [`meta`]: postcard-encoded records — header (clock calibration, wall-clock anchor),
+//!   strings, locations, threads, stacks, symbols, mappings, sampling, end record;
+//! - [`sampling`]: what a sampled allocation stands for;
+//! - the argument primitives the spec's generated code calls: `codec/args.rs` (the
+//!   encoder's running values, the cursor events are decoded from, how each argument type
+//!   is stored) and `text/args.rs` (how each argument type is written as text and read
+//!   back, over the tokenizer in `text/token.rs`);
+//! - [`spec`]: the one table of event kinds (tag, name, arguments) that generates the
+//!   [`Event`] enum, [`EventKind`], the tags, the kind names and counts, and each kind's
+//!   encoding, decoding, printing and parsing;
 //! - [`codec`]: the compact encoding of events inside a chunk (tag, varint time delta,
-//!   varint arguments);
+//!   arguments): [`codec::encode`], [`codec::ChunkDecoder`];
+//! - [`writer`]: a streaming writer;
+//! - [`code`]: a trace's stacks, symbols, mapped files and sampling, collected from its
+//!   records;
+//! - [`reader`]: an mmap reader that indexes chunks, validates them and iterates events per
+//!   chunk, per thread or merged in time order;
 //! - [`text`]: the text form of a whole trace (`trace-viewer dump`/`undump`), one event per
 //!   line, metadata included, for reading traces and writing them by hand in tests;
-//! - [`meta`]: postcard-encoded records — header (clock calibration, wall-clock anchor),
-//!   strings, locations, threads, end record;
-//! - [`frame`]: the file preamble and the checksummed frames around every chunk;
-//! - [`writer`]: a streaming writer; [`reader`]: an mmap reader that indexes chunks,
-//!   validates them and iterates events per chunk, per thread or merged in time order;
 //! - [`build`]: builds traces in memory from event lists (test fixtures).
 //!
 //! The written specification is `FORMAT.md` next to this crate's `Cargo.toml`.
@@ -46,8 +58,8 @@ pub mod varint;
 pub mod writer;
 
 pub use event::{
-    ArgSpec, Event, EventKind, Level, LocationId, PauseScope, StackId, StringId, TaskId, TaskKind,
-    ThreadId, ThreadKind, WakeSource,
+    Level, LocationId, PauseScope, StackId, StringId, TaskId, TaskKind, ThreadId, ThreadKind,
+    WakeSource,
 };
 pub use frame::EventChunkHeader;
 pub use meta::{
@@ -55,4 +67,5 @@ pub use meta::{
     StringDef, SymbolFrame, Symbols, ThreadDef,
 };
 pub use reader::{ChunkInfo, ReadError, Record, Trace, Warning};
+pub use spec::{ArgSpec, Event, EventKind};
 pub use writer::TraceWriter;

@@ -35,7 +35,7 @@
 //! assert_eq!(EventKind::ALL[e.kind().index()], EventKind::PollStart);
 //! ```
 
-use crate::codec::{ChunkDecoder, EncodeState};
+use crate::codec::args::{Arg, Cursor, EncodeState, TagArg};
 use crate::event::{
     Level, LocationId, PauseScope, StackId, StringId, TaskId, TaskKind, ThreadKind, WakeSource,
 };
@@ -50,201 +50,6 @@ pub struct ArgSpec {
     /// `zigzag`, `u8`, `T` (a task id), `StringId`, `LocationId` or `bytes`; `tag` for an
     /// argument folded into the tag.
     pub encoding: &'static str,
-}
-
-/// How one argument type is stored in an event's bytes. Implemented for every type the spec
-/// table uses; the generated codec calls these, and they inline to what a hand-written
-/// encoder would do.
-pub(crate) trait Arg<'a>: Copy {
-    /// The encoding's name in FORMAT.md's event table.
-    const ENCODING: &'static str;
-    /// The most bytes [`Arg::put`] writes, not counting a payload's own bytes.
-    const MAX_LEN: usize;
-    /// Writes the argument at `out[pos..]`, returns the position after it.
-    fn put(self, out: &mut [u8], pos: usize, state: &mut EncodeState) -> usize;
-    /// Reads the argument.
-    fn get(d: &mut ChunkDecoder<'a>) -> Result<Self, &'static str>;
-    /// Payload bytes written beyond [`Arg::MAX_LEN`] (a message's or extension's bytes).
-    #[inline(always)]
-    fn payload_len(self) -> usize {
-        0
-    }
-}
-
-/// An argument folded into the tag: the kind owns [`TagArg::COUNT`] consecutive tags, and the
-/// argument is the tag's offset from the first.
-pub(crate) trait TagArg: Copy {
-    /// How many tags the kind owns.
-    const COUNT: u8;
-    /// This value's offset from the kind's first tag.
-    fn offset(self) -> u8;
-    /// The value at `offset` (`offset < COUNT`).
-    fn from_offset(offset: u8) -> Self;
-}
-
-pub(crate) const CUT: &str = "event cut short or malformed varint";
-
-impl Arg<'_> for u64 {
-    const ENCODING: &'static str = "varint";
-    const MAX_LEN: usize = MAX_VARINT_LEN;
-    #[inline(always)]
-    fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
-        varint::put(out, pos, self)
-    }
-    #[inline]
-    fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
-        d.var().ok_or(CUT)
-    }
-}
-
-impl Arg<'_> for u32 {
-    const ENCODING: &'static str = "varint(u32)";
-    const MAX_LEN: usize = 5;
-    #[inline(always)]
-    fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
-        varint::put(out, pos, u64::from(self))
-    }
-    #[inline]
-    fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
-        d.var32().ok_or(CUT)
-    }
-}
-
-impl Arg<'_> for i64 {
-    const ENCODING: &'static str = "zigzag";
-    const MAX_LEN: usize = MAX_VARINT_LEN;
-    #[inline(always)]
-    fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
-        varint::put(out, pos, varint::zigzag(self))
-    }
-    #[inline]
-    fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
-        d.var().map(varint::unzigzag).ok_or(CUT)
-    }
-}
-
-impl Arg<'_> for TaskId {
-    const ENCODING: &'static str = "T";
-    const MAX_LEN: usize = MAX_VARINT_LEN;
-    #[inline(always)]
-    fn put(self, out: &mut [u8], pos: usize, state: &mut EncodeState) -> usize {
-        if self.0 == 0 {
-            return varint::put(out, pos, 0);
-        }
-        let delta = self.0.wrapping_sub(state.last_task) as i64;
-        state.last_task = self.0;
-        // Wraps (to "no task") only for ids above `MAX_TASK_ID`, which the format cannot
-        // hold; release builds always wrapped, and this keeps debug builds from panicking
-        // on them (the text form's checks catch them).
-        varint::put(out, pos, varint::zigzag(delta).wrapping_add(1))
-    }
-    #[inline]
-    fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
-        d.task().ok_or(CUT)
-    }
-}
-
-macro_rules! id_arg {
-    ($ty:ident) => {
-        impl Arg<'_> for $ty {
-            const ENCODING: &'static str = stringify!($ty);
-            const MAX_LEN: usize = 5;
-            #[inline(always)]
-            fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
-                varint::put(out, pos, u64::from(self.0))
-            }
-            #[inline]
-            fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
-                d.var32().map($ty).ok_or(CUT)
-            }
-        }
-    };
-}
-id_arg!(StringId);
-id_arg!(LocationId);
-id_arg!(StackId);
-
-macro_rules! u8_arg {
-    ($ty:ident, $bad:literal) => {
-        impl Arg<'_> for $ty {
-            const ENCODING: &'static str = "u8";
-            const MAX_LEN: usize = 1;
-            #[inline(always)]
-            fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
-                out[pos] = self as u8;
-                pos + 1
-            }
-            #[inline]
-            fn get(d: &mut ChunkDecoder<'_>) -> Result<Self, &'static str> {
-                $ty::from_u8(d.byte().ok_or(CUT)?).ok_or($bad)
-            }
-        }
-    };
-}
-u8_arg!(ThreadKind, "bad thread kind");
-u8_arg!(TaskKind, "bad task kind");
-u8_arg!(PauseScope, "bad pause scope");
-u8_arg!(Level, "bad log level");
-
-impl<'a> Arg<'a> for &'a [u8] {
-    const ENCODING: &'static str = "bytes";
-    const MAX_LEN: usize = MAX_VARINT_LEN;
-    #[inline(always)]
-    fn put(self, out: &mut [u8], pos: usize, _: &mut EncodeState) -> usize {
-        let pos = varint::put(out, pos, self.len() as u64);
-        out[pos..pos + self.len()].copy_from_slice(self);
-        pos + self.len()
-    }
-    #[inline]
-    fn get(d: &mut ChunkDecoder<'a>) -> Result<Self, &'static str> {
-        d.payload().ok_or(CUT)
-    }
-    #[inline(always)]
-    fn payload_len(self) -> usize {
-        self.len()
-    }
-}
-
-impl<'a> Arg<'a> for &'a str {
-    const ENCODING: &'static str = "bytes";
-    const MAX_LEN: usize = MAX_VARINT_LEN;
-    #[inline(always)]
-    fn put(self, out: &mut [u8], pos: usize, state: &mut EncodeState) -> usize {
-        self.as_bytes().put(out, pos, state)
-    }
-    #[inline]
-    fn get(d: &mut ChunkDecoder<'a>) -> Result<Self, &'static str> {
-        // The only text argument today is a log message; the reason names it as before.
-        std::str::from_utf8(d.payload().ok_or(CUT)?).map_err(|_| "log message is not UTF-8")
-    }
-    #[inline(always)]
-    fn payload_len(self) -> usize {
-        self.len()
-    }
-}
-
-impl TagArg for bool {
-    const COUNT: u8 = 2;
-    #[inline(always)]
-    fn offset(self) -> u8 {
-        u8::from(self)
-    }
-    #[inline]
-    fn from_offset(offset: u8) -> Self {
-        offset != 0
-    }
-}
-
-impl TagArg for WakeSource {
-    const COUNT: u8 = WakeSource::ALL.len() as u8;
-    #[inline(always)]
-    fn offset(self) -> u8 {
-        self as u8
-    }
-    #[inline]
-    fn from_offset(offset: u8) -> Self {
-        WakeSource::ALL[usize::from(offset)]
-    }
 }
 
 /// Panics (at compile time: it runs in a `const`) unless every kind's tags lie in `1..0x80`
@@ -308,15 +113,18 @@ macro_rules! event_spec {
                 #[doc = concat!("First tag of [`crate::Event::", stringify!($V), "`].")]
                 pub const $TAG: u8 = $tag;
             )*
+            /// First tag of the skippable extension range.
+            pub const EXTENSION_FIRST: u8 = 0x80;
         }
 
-        /// The last tag of each kind.
-        mod last_tag {
-            use super::*;
-            $( pub const $TAG: u8 = $tag $($( + <$tt as TagArg>::COUNT - 1 )?)?; )*
+        /// The last tag of each kind, as associated constants (usable in patterns).
+        struct LastTag;
+
+        impl LastTag {
+            $( const $TAG: u8 = $tag $($( + <$tt as TagArg>::COUNT - 1 )?)?; )*
         }
 
-        const _: () = check_tags(&[$( (tags::$TAG, last_tag::$TAG) ),*]);
+        const _: () = check_tags(&[$( (tags::$TAG, LastTag::$TAG) ),*]);
 
         impl EventKind {
             /// Every kind, in table order ([`EventKind::index`] order).
@@ -347,8 +155,8 @@ macro_rules! event_spec {
             /// The tags that encode this kind.
             pub const fn tags(self) -> std::ops::RangeInclusive<u8> {
                 match self {
-                    $( EventKind::$V => tags::$TAG..=last_tag::$TAG, )*
-                    EventKind::Unknown => crate::codec::tag::EXTENSION_FIRST..=u8::MAX,
+                    $( EventKind::$V => tags::$TAG..=LastTag::$TAG, )*
+                    EventKind::Unknown => tags::EXTENSION_FIRST..=u8::MAX,
                 }
             }
 
@@ -442,15 +250,15 @@ macro_rules! event_spec {
 
             /// Reads the arguments of an event with tag `t`.
             #[inline]
-            pub(crate) fn decode_args(t: u8, d: &mut ChunkDecoder<$lt>) -> Result<Event<$lt>, &'static str> {
+            pub(crate) fn decode_args(t: u8, d: &mut Cursor<$lt>) -> Result<Event<$lt>, &'static str> {
                 Ok(match t {
-                    $( tags::$TAG..=last_tag::$TAG => Event::$V {
+                    $( tags::$TAG..=LastTag::$TAG => Event::$V {
                         $(
                             $( $f: <$t as Arg<$lt>>::get(d)?, )*
                             $( $tf: <$tt as TagArg>::from_offset(t - tags::$TAG), )?
                         )?
                     }, )*
-                    crate::codec::tag::EXTENSION_FIRST..=u8::MAX => Event::Unknown {
+                    tags::EXTENSION_FIRST..=u8::MAX => Event::Unknown {
                         tag: t,
                         payload: <&[u8] as Arg<$lt>>::get(d)?,
                     },
@@ -463,14 +271,14 @@ macro_rules! event_spec {
                 match *self {
                     $( Event::$V { $($($f,)* $($tf,)?)? } => {
                         $($(
-                            crate::text::write_arg(out, stringify!($f), $f);
+                            crate::text::args::write_arg(out, stringify!($f), $f);
                         )* $(
-                            crate::text::write_arg(out, stringify!($tf), $tf);
+                            crate::text::args::write_arg(out, stringify!($tf), $tf);
                         )?)?
                     } )*
                     Event::Unknown { tag, payload } => {
-                        crate::text::write_arg(out, "tag", tag);
-                        crate::text::write_arg(out, "payload", payload);
+                        crate::text::args::write_arg(out, "tag", tag);
+                        crate::text::args::write_arg(out, "payload", payload);
                     }
                 }
             }
@@ -478,7 +286,7 @@ macro_rules! event_spec {
             /// Builds an event of `kind` from its text arguments (an absent one is zero).
             pub(crate) fn parse_text_args(
                 kind: EventKind,
-                args: &mut crate::text::Args<'_, $lt>,
+                args: &mut crate::text::args::Args<'_, $lt>,
             ) -> Result<Event<$lt>, String> {
                 Ok(match kind {
                     $( EventKind::$V => Event::$V {
@@ -596,7 +404,7 @@ impl Event<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::MAX_FIXED_EVENT_LEN;
+    use crate::codec::{ChunkDecoder, MAX_FIXED_EVENT_LEN};
 
     #[test]
     fn every_kind_fits_the_fixed_bound() {

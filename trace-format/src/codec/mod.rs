@@ -1,15 +1,22 @@
 //! The compact encoding of events inside an event chunk: `tag: u8`, `delta: varint`, then the
 //! event's arguments. Each kind's tag and arguments come from the spec table
 //! ([`crate::spec`]), which generates the per-kind code; this module holds what is common to
-//! all kinds. FORMAT.md gives the table in prose.
+//! all kinds (encoding an event, decoding a chunk), and `args.rs` the per-argument
+//! primitives that generated code calls (so they sit below the spec, and this module above
+//! it). FORMAT.md gives the table in prose.
 //!
 //! Two per-chunk running values keep events small: the time of the previous event (so each
 //! event stores a short delta) and the previous task id mentioned (so task ids are stored as a
 //! small signed difference). Both reset at the start of every chunk, which keeps chunks
 //! independently decodable.
 
-use crate::event::{Event, TaskId};
-use crate::varint::{self, MAX_VARINT_LEN};
+use crate::spec::Event;
+use crate::varint::MAX_VARINT_LEN;
+
+pub(crate) mod args;
+
+use args::Cursor;
+pub use args::EncodeState;
 
 /// Event tags. The first tag of each kind comes from the spec table ([`crate::spec`]); values
 /// 0x80..=0xFF are extension events that carry a byte length, so a reader can skip kinds it
@@ -24,9 +31,7 @@ pub mod tag {
     /// `WAKE_BASE + source as u8`, one tag per [`crate::WakeSource`].
     pub const WAKE_BASE: u8 = WAKE;
     /// The tag of the last [`crate::WakeSource`].
-    pub const WAKE_LAST: u8 = WAKE + crate::WakeSource::ALL.len() as u8 - 1;
-    /// First tag of the skippable extension range.
-    pub const EXTENSION_FIRST: u8 = 0x80;
+    pub const WAKE_LAST: u8 = WAKE + crate::event::WakeSource::ALL.len() as u8 - 1;
 }
 
 /// Largest task id the encoding round-trips. Recorders hand out ids from 1 upwards.
@@ -35,26 +40,6 @@ pub const MAX_TASK_ID: u64 = (1 << 63) - 1;
 /// Encoded size bound of every event except those with a payload (`Log`, `Unknown`), whose
 /// bound is this plus the payload length; see [`max_encoded_len`].
 pub const MAX_FIXED_EVENT_LEN: usize = 2 + 6 * MAX_VARINT_LEN;
-
-/// The running values that make events relative to the ones before them in the same chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct EncodeState {
-    /// Time of the previous event (the chunk's base time before the first one).
-    pub last_time: u64,
-    /// Last non-zero task id mentioned.
-    pub last_task: u64,
-}
-
-impl EncodeState {
-    /// The state at the start of a chunk whose base time is `base_time`.
-    #[inline]
-    pub fn new(base_time: u64) -> Self {
-        EncodeState {
-            last_time: base_time,
-            last_task: 0,
-        }
-    }
-}
 
 /// An upper bound of the bytes [`encode`] writes for `event`.
 #[inline]
@@ -97,69 +82,29 @@ pub struct DecodeError {
 /// After an error it yields nothing more.
 #[derive(Debug, Clone)]
 pub struct ChunkDecoder<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    state: EncodeState,
+    cursor: Cursor<'a>,
     failed: bool,
 }
 
 impl<'a> ChunkDecoder<'a> {
     /// Decodes `bytes`, the events of a chunk whose base time is `base_time`.
     pub fn new(bytes: &'a [u8], base_time: u64) -> Self {
-        ChunkDecoder {
-            bytes,
-            pos: 0,
-            state: EncodeState::new(base_time),
-            failed: false,
-        }
+        Self::with_state(bytes, EncodeState::new(base_time))
     }
 
     /// Offset of the next event within the chunk's event bytes.
     pub fn position(&self) -> usize {
-        self.pos
-    }
-
-    pub(crate) fn byte(&mut self) -> Option<u8> {
-        let b = *self.bytes.get(self.pos)?;
-        self.pos += 1;
-        Some(b)
-    }
-
-    pub(crate) fn var(&mut self) -> Option<u64> {
-        varint::get(self.bytes, &mut self.pos)
-    }
-
-    pub(crate) fn var32(&mut self) -> Option<u32> {
-        self.var().and_then(|v| u32::try_from(v).ok())
-    }
-
-    pub(crate) fn task(&mut self) -> Option<TaskId> {
-        let e = self.var()?;
-        if e == 0 {
-            return Some(TaskId::NONE);
-        }
-        let v = self
-            .state
-            .last_task
-            .wrapping_add(varint::unzigzag(e - 1) as u64);
-        self.state.last_task = v;
-        Some(TaskId(v))
-    }
-
-    pub(crate) fn payload(&mut self) -> Option<&'a [u8]> {
-        let len = usize::try_from(self.var()?).ok()?;
-        let end = self.pos.checked_add(len)?;
-        let b = self.bytes.get(self.pos..end)?;
-        self.pos = end;
-        Some(b)
+        self.cursor.pos
     }
 
     /// Continues decoding `bytes` from running values `state` (rather than a chunk's start).
     pub(crate) fn with_state(bytes: &'a [u8], state: EncodeState) -> Self {
         ChunkDecoder {
-            bytes,
-            pos: 0,
-            state,
+            cursor: Cursor {
+                bytes,
+                pos: 0,
+                state,
+            },
             failed: false,
         }
     }
@@ -169,10 +114,11 @@ impl<'a> Iterator for ChunkDecoder<'a> {
     type Item = Result<(u64, Event<'a>), DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.pos >= self.bytes.len() {
+        let c = &mut self.cursor;
+        if self.failed || c.pos >= c.bytes.len() {
             return None;
         }
-        let start = self.pos;
+        let start = c.pos;
         let fail = |this: &mut Self, reason| {
             this.failed = true;
             Some(Err(DecodeError {
@@ -180,16 +126,16 @@ impl<'a> Iterator for ChunkDecoder<'a> {
                 reason,
             }))
         };
-        let t = self.bytes[start];
-        self.pos += 1;
-        let Some(delta) = self.var() else {
+        let t = c.bytes[start];
+        c.pos += 1;
+        let Some(delta) = c.var() else {
             return fail(self, "event cut short or malformed varint");
         };
-        let Some(time) = self.state.last_time.checked_add(delta) else {
+        let Some(time) = c.state.last_time.checked_add(delta) else {
             return fail(self, "event time overflows");
         };
-        self.state.last_time = time;
-        match Event::decode_args(t, self) {
+        c.state.last_time = time;
+        match Event::decode_args(t, c) {
             Ok(ev) => Some(Ok((time, ev))),
             Err(reason) => fail(self, reason),
         }
