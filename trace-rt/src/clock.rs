@@ -15,7 +15,7 @@ static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
 static DIRECT_TSC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The process clock, calibrated on first use (calibration takes a few milliseconds, so
-/// [`crate::start`] does it before recording begins).
+/// [`crate::session::start`] does it before recording begins).
 #[cfg(not(miri))]
 pub(crate) fn clock() -> &'static quanta::Clock {
     CLOCK.get_or_init(|| {

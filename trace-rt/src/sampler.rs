@@ -73,7 +73,7 @@ pub(crate) fn ensure_started() {
             .name("trace-rt-sampler".into())
             .spawn(|| {
                 loop {
-                    if crate::is_recording() {
+                    if crate::shared::is_recording() {
                         sample_all();
                         std::thread::sleep(SAMPLE_PERIOD);
                     } else {

@@ -27,7 +27,7 @@
 //! `TaskSpawn` (kind `Blocking`) and `BlockingStart`/`BlockingEnd` from its span, when it
 //! starts during the recording; tokio's workers, which run as blocking work of the
 //! scheduler's, are not. tokio's `block_on` span is not recorded as a task (use
-//! [`crate::block_on`] for the root future); as tokio emits no waker events for it, the root
+//! [`crate::runtime::block_on`] for the root future); as tokio emits no waker events for it, the root
 //! task's waiting stays unattributed.
 //!
 //! `LocalSet` tasks (`spawn_local`) get no task hooks from tokio, so the default mode does
@@ -269,7 +269,7 @@ where
             return;
         }
         // Interned only while recording: it takes a lock, and only named tasks pay it.
-        let name = if f.name.is_empty() || !crate::is_recording() {
+        let name = if f.name.is_empty() || !crate::shared::is_recording() {
             StringId::NONE
         } else {
             crate::intern::intern(&f.name)
@@ -290,7 +290,7 @@ where
         // have no hook. tokio's `block_on` span is no task: nothing polls it through the
         // hooks, so it would read as waiting for the scheduler for ever (`trace_rt::block_on`
         // records the root future as a task of its own).
-        if !matches!(kind, TaskKind::Async | TaskKind::BlockOn) && crate::is_recording() {
+        if !matches!(kind, TaskKind::Async | TaskKind::BlockOn) && crate::shared::is_recording() {
             let location = match f.file {
                 Some(file) => crate::intern::intern_location_parts(&file, f.line, f.col),
                 None => LocationId::NONE,
@@ -388,7 +388,7 @@ where
     }
 
     fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
-        if !crate::is_recording() {
+        if !crate::shared::is_recording() {
             return;
         }
         let target = event.metadata().target();
