@@ -135,6 +135,7 @@ mod sampler;
 mod session;
 mod shared;
 mod sink;
+mod stacks;
 #[cfg(feature = "wakes")]
 mod wakes;
 mod writer;
@@ -153,6 +154,12 @@ pub use sink::{FileSink, MemorySink, Sink, WriterSink};
 pub use trace_format;
 #[cfg(feature = "wakes")]
 pub use wakes::{WakeLayer, wake_layer};
+
+/// Internals the benchmarks time; not a stable API.
+#[doc(hidden)]
+pub mod __bench {
+    pub use crate::stacks::symbolize::{Addr, Resolved, resolve};
+}
 
 /// Low-level recording for instrumentation authors: write any [`Event`](raw::Event) on the current
 /// thread. Most users want the higher-level APIs instead.

@@ -9,6 +9,8 @@
 //!   [--worst N] [--long-poll T] [--json]`;
 //! - [`dump`]: `trace-viewer dump FILE` and `trace-viewer undump TEXT -o FILE`, a trace as
 //!   text (one event per line) and back;
+//! - [`symbolize`]: `trace-viewer symbolize FILE --binary PATH [-o OUT] [--force]`, names
+//!   the code in a trace recorded from a stripped binary with the unstripped one;
 //! - `trace-viewer [FILE]` opens the desktop window ([`crate::app`]), or says why it cannot
 //!   (no display) and exits with [`EXIT_NO_WINDOW`].
 
@@ -19,6 +21,7 @@ pub mod export;
 pub mod mmu;
 mod paths;
 pub mod report;
+pub mod symbolize;
 
 pub use exit::{EXIT_CORRUPT, EXIT_INCOMPLETE, EXIT_NO_WINDOW, EXIT_OK, EXIT_USAGE};
 pub use paths::same_file;
@@ -37,7 +40,8 @@ Exit codes:
   1  the trace is corrupt or cannot be read (missing file, not a trace, damaged chunk),
      or it holds nothing the command measures (`mmu` on a trace without tokio workers)
   2  usage error (also: an output that is the input trace itself; for `undump`: text it
-     cannot parse, the message names the line)
+     cannot parse, the message names the line; for `symbolize`: a binary that cannot be
+     read or whose build id matches no recorded file)
   3  `check` only: the trace reads but is incomplete (cut short, no end record,
      lost data, missing chunks)
   4  the window could not be opened (no display: use the subcommands)";
@@ -143,6 +147,14 @@ pub enum Command {
     /// Build a binary trace from its text form (as `dump` prints it, or written by hand)
     #[command(after_help = EXIT_CODES_HELP)]
     Undump(dump::UndumpArgs),
+    /// Name the code in a trace recorded from a stripped binary, with the unstripped binary
+    ///
+    /// Uses the mappings the recording kept (file, load address, build id): addresses in the
+    /// file whose build id is the binary's are resolved (function, file, line, inlined
+    /// frames) and written as a symbols record into a copy of the trace (default
+    /// FILE.sym.rtt; the input is never overwritten).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Symbolize(symbolize::SymbolizeArgs),
 }
 
 /// Runs a parsed command line, writing results to `out` and diagnostics to `err`, and
@@ -194,6 +206,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Some(Command::Export(args)) => export::run(&args, out, err),
         Some(Command::Dump(args)) => dump::run_dump(&args, out, err),
         Some(Command::Undump(args)) => dump::run_undump(&args, out, err),
+        Some(Command::Symbolize(args)) => symbolize::run(&args, out, err),
         None => window(cli.file, err),
     };
     let result = result.and_then(|code| out.flush().map(|()| code));
@@ -219,6 +232,7 @@ impl Command {
             Command::Export(args) => &args.file,
             Command::Dump(args) => &args.file,
             Command::Undump(args) => &args.text,
+            Command::Symbolize(args) => &args.file,
         }
     }
 }
