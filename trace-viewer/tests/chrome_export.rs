@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use trace_analysis::export::chrome::{ChromeOptions, ExportStats, write_chrome};
-use trace_analysis::model::{CounterKind, Model, Nanos, Span, TaskIx};
+use trace_analysis::model::{CounterKind, Model, Nanos, Span};
 use trace_format::Trace;
 
 // ---------------------------------------------------------------------------------------------
@@ -309,7 +309,7 @@ fn compare_polls(c: &Checked, m: &Model, range: Option<Span>) {
 /// poll leads to its next poll. `(wake time, poll start, woken task)`.
 fn expected_flows(m: &Model, range: Option<Span>) -> Vec<(Nanos, Nanos, String)> {
     let mut out = Vec::new();
-    for t in (0..m.tasks.len() as u32).map(TaskIx) {
+    for t in m.task_ixs() {
         let wakes = m.task_wakes(t);
         let (mut i, mut floor) = (0, 0);
         for p in m.task_polls(t) {

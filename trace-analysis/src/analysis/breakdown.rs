@@ -15,7 +15,7 @@ use trace_format::{PauseScope, TaskKind};
 
 use super::groups::TaskGroups;
 use super::states::{StateTotals, TaskState, WaitReason, for_each_segment, paused_spans};
-use crate::model::{AllocSample, CounterKind, Model, Nanos, Span, TaskIx, ThreadIx};
+use crate::model::{AllocSample, CounterKind, Model, Nanos, Span, TaskIx};
 
 /// What [`Breakdown::compute`] looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -503,8 +503,8 @@ fn clip(spans: &[Span], to: Span) -> Vec<Span> {
 }
 
 fn thread_use(model: &Model, process_paused: &[Span]) -> Vec<ThreadUse> {
-    (0..model.threads.len() as u32)
-        .map(ThreadIx)
+    model
+        .thread_ixs()
         .filter_map(|ix| {
             let th = &model.threads[ix.index()];
             let kind = match th.kind {

@@ -518,6 +518,25 @@ impl Model {
         }
     }
 
+    /// Every task's index, in table order.
+    ///
+    /// ```
+    /// # use trace_analysis::model::Model;
+    /// fn spawned(m: &Model) -> usize {
+    ///     m.task_ixs().filter(|&t| m.tasks[t.index()].spawn.is_some()).count()
+    /// }
+    /// ```
+    pub fn task_ixs(&self) -> impl DoubleEndedIterator<Item = TaskIx> + ExactSizeIterator + use<> {
+        (0..self.tasks.len() as u32).map(TaskIx)
+    }
+
+    /// Every thread's index, in table order.
+    pub fn thread_ixs(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = ThreadIx> + ExactSizeIterator + use<> {
+        (0..self.threads.len() as u32).map(ThreadIx)
+    }
+
     /// Polls of `task`, in time order.
     pub fn task_polls(&self, task: TaskIx) -> impl ExactSizeIterator<Item = &Poll> + '_ {
         let i = task.index();
@@ -612,8 +631,8 @@ impl Model {
 
     /// Worker threads, in worker-index order.
     pub fn workers(&self) -> Vec<ThreadIx> {
-        let mut w: Vec<ThreadIx> = (0..self.threads.len() as u32)
-            .map(ThreadIx)
+        let mut w: Vec<ThreadIx> = self
+            .thread_ixs()
             .filter(|&i| self.threads[i.index()].is_worker())
             .collect();
         w.sort_by_key(|&i| (self.threads[i.index()].index, i));

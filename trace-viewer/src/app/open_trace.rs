@@ -186,8 +186,8 @@ impl OpenTrace {
             Some(ThreadKind::Blocking) => 0,
             _ => 1,
         };
-        let mut rest: Vec<ThreadIx> = (0..model.threads.len() as u32)
-            .map(ThreadIx)
+        let mut rest: Vec<ThreadIx> = model
+            .thread_ixs()
             .filter(|&i| {
                 let t = &model.threads[i.index()];
                 !t.is_worker()

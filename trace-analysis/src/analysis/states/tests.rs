@@ -102,7 +102,7 @@ fn the_partition_holds_on_random_traces() {
         }
         let m = b.build();
         let paused = paused_spans(&m);
-        for ix in (0..m.tasks.len() as u32).map(TaskIx) {
+        for ix in m.task_ixs() {
             let mut segs = vec![];
             for_each_segment(&m, ix, &paused, |s| {
                 segs.push((s.state, s.span.start, s.span.end))

@@ -330,7 +330,7 @@ fn plan_flows(m: &Model) -> Flows {
         wake_to: vec![NONE; m.wakes.len()],
         markers: Vec::new(),
     };
-    for t in (0..m.tasks.len() as u32).map(TaskIx) {
+    for t in m.task_ixs() {
         let wakes = m.task_wakes(t);
         let Some(first) = wakes.first() else {
             continue;
@@ -375,7 +375,7 @@ fn plan_layout(
         extra_lanes += u64::from(pause_lanes);
     }
 
-    let mut order: Vec<ThreadIx> = (0..m.threads.len() as u32).map(ThreadIx).collect();
+    let mut order: Vec<ThreadIx> = m.thread_ixs().collect();
     order.sort_by_key(|&t| {
         let th = &m.threads[t.index()];
         match th.kind {

@@ -5,7 +5,7 @@
 use crate::app::open_trace::OpenTrace;
 use crate::app::sorted::disjoint_in;
 use trace_analysis::analysis::states::{StateTotals, for_each_segment};
-use trace_analysis::model::{Nanos, Span, TaskIx};
+use trace_analysis::model::{Nanos, Span};
 
 /// A thread's use of the range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl RangeSummary {
         let model = &trace.model;
         let mut totals = StateTotals::default();
         let mut tasks = 0;
-        for task in (0..model.tasks.len() as u32).map(TaskIx) {
+        for task in model.task_ixs() {
             let life = model.tasks[task.index()].lifetime(model.end);
             if life.overlap(span) == 0 {
                 continue;
@@ -90,8 +90,9 @@ mod tests {
         let span = Span::new(s.round_start(0, 1), s.round_start(0, 2));
         let r = RangeSummary::compute(&t, span);
         // Every task alive over the whole range: the states add up to its length each.
-        let alive: Vec<TaskIx> = (0..t.model.tasks.len() as u32)
-            .map(TaskIx)
+        let alive: Vec<_> = t
+            .model
+            .task_ixs()
             .filter(|&i| t.model.tasks[i.index()].lifetime(t.model.end).overlap(span) > 0)
             .collect();
         assert_eq!(r.tasks, alive.len());
