@@ -20,7 +20,7 @@
 //!
 //! ```
 //! use trace_analysis::analysis::states::{paused_spans, task_totals};
-//! use trace_analysis::model::Model;
+//! use trace_analysis::model::{Model, TaskIx};
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("t.rtt");
 //! # let mut b = trace_format::build::TraceBuilder::new();
@@ -31,7 +31,7 @@
 //! let (_file, model) = trace_analysis::open::open_model(&path, Default::default())?;
 //! let paused = paused_spans(&model);
 //! for (ix, task) in model.tasks.iter().enumerate() {
-//!     let totals = task_totals(&model, ix as u32, &paused);
+//!     let totals = task_totals(&model, TaskIx(ix as u32), &paused);
 //!     println!("task #{}: {totals:?}", task.id.0);
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())

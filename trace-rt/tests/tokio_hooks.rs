@@ -265,7 +265,7 @@ fn block_on_root_future_is_a_task() {
         .iter()
         .position(|t| t.id.0 == *root_id)
         .unwrap();
-    let label = viewer.task_label(ix as u32);
+    let label = viewer.task_label(trace_analysis::model::TaskIx(ix as u32));
     assert!(
         label.contains("tokio_hooks.rs:") && label.contains(" #root"),
         "{label}"
@@ -316,6 +316,7 @@ fn schedule_latency_is_recorded_at_its_poll_and_becomes_scheduler_wait() {
     let m = trace_analysis::model::Model::build(&trace).unwrap();
     let paused = trace_analysis::analysis::states::paused_spans(&m);
     let sched: u64 = (0..m.tasks.len() as u32)
+        .map(trace_analysis::model::TaskIx)
         .map(|t| trace_analysis::analysis::states::task_totals(&m, t, &paused).sched_wait)
         .sum();
     assert!(sched > 0);

@@ -352,7 +352,8 @@ fn worker_threads_are_not_blocking_tasks() {
     assert!(blocking[0].terminate.is_some());
     let viewer = trace_analysis::model::Model::build(&trace).unwrap();
     let polls_of_blocking: usize = (0..viewer.tasks.len() as u32)
-        .filter(|&t| viewer.tasks[t as usize].kind == Some(TaskKind::Blocking))
+        .map(trace_analysis::model::TaskIx)
+        .filter(|&t| viewer.tasks[t.index()].kind == Some(TaskKind::Blocking))
         .map(|t| viewer.task_polls(t).len())
         .sum();
     assert_eq!(polls_of_blocking, 1, "its run, start to end");

@@ -121,7 +121,7 @@ fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
     let region = |name: &str| {
         tv.timeline.scene.items.iter().find(|i| match i.hit {
             Hit::Region { thread, region } => {
-                let r = &tv.trace.model.threads[thread as usize].regions[region as usize];
+                let r = &tv.trace.model.threads[thread.index()].regions[region as usize];
                 tv.trace.model.string(r.name) == name
             }
             _ => false,
@@ -159,7 +159,7 @@ fn regions_and_logs_have_a_lane_under_their_thread_with_tooltips() {
     let Hit::Region { thread, region } = outer.hit else {
         unreachable!()
     };
-    let task = tv.trace.model.threads[thread as usize].regions[region as usize].task;
+    let task = tv.trace.model.threads[thread.index()].regions[region as usize].task;
     assert_eq!(tv.view.selection.and_then(|s| s.task()), Some(task));
 }
 
@@ -201,11 +201,11 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
             )),
             "the task's lane is drawn"
         );
-        let life = tv.trace.model.tasks[task as usize].lifetime(tv.trace.model.end);
+        let life = tv.trace.model.tasks[task.index()].lifetime(tv.trace.model.end);
         let v = tv.view.time;
         assert!(v.start <= life.start as f64 && v.end >= life.end as f64);
         assert!(v.span() < life.len() as f64 * 1.1);
-        seen.push(tv.trace.model.tasks[task as usize].id.0);
+        seen.push(tv.trace.model.tasks[task.index()].id.0);
     }
     assert_eq!(seen, [2, 5, 8, 11], "in time order");
     h.get_by_label_contains("showing task src/service.rs:20:5 #11");
@@ -234,7 +234,7 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
     let Some(Found::Region { thread, region }) = tv.search.current else {
         panic!("a region is shown")
     };
-    let r = tv.trace.model.threads[thread as usize].regions[region as usize];
+    let r = tv.trace.model.threads[thread.index()].regions[region as usize];
     let v = tv.view.time;
     assert!(v.start <= r.span.start as f64 && v.end >= r.span.end as f64);
     assert!(v.span() < r.span.len() as f64 * 1.1);
@@ -246,7 +246,7 @@ fn slash_opens_search_and_enter_jumps_to_each_match() {
 
 #[test]
 fn a_clicked_poll_shows_who_woke_it_with_an_arrow_and_a_link_to_the_waker() {
-    use trace_analysis::model::{NO_TASK, Span};
+    use trace_analysis::model::{Span, TaskIx};
     use trace_viewer::app::details::panel as details;
     use trace_viewer::app::details::wake::wake_before_poll;
     use trace_viewer::app::timeline::scene::Hit;
@@ -257,7 +257,7 @@ fn a_clicked_poll_shows_who_woke_it_with_an_arrow_and_a_link_to_the_waker() {
     let (poll, wake) = (0..tv.trace.model.polls.len() as u32)
         .find_map(|p| {
             let w = wake_before_poll(&tv.trace, p)?;
-            (w.waker != NO_TASK).then_some((p, w))
+            (w.waker != TaskIx::NONE).then_some((p, w))
         })
         .expect("a poll woken by a task");
     let p = tv.trace.model.polls[poll as usize];

@@ -281,8 +281,8 @@ fn compare_polls(c: &Checked, m: &Model, range: Option<Span>) {
         if !overlaps(range, p.start, p.end) {
             continue;
         }
-        let thread = m.threads[p.thread() as usize].label();
-        let id = m.tasks[p.task as usize].id.0.to_string();
+        let thread = m.threads[p.thread().index()].label();
+        let id = m.tasks[p.task.index()].id.0.to_string();
         *want
             .entry((thread.clone(), p.start, p.end - p.start, id))
             .or_default() += 1;
@@ -309,7 +309,7 @@ fn compare_polls(c: &Checked, m: &Model, range: Option<Span>) {
 /// poll leads to its next poll. `(wake time, poll start, woken task)`.
 fn expected_flows(m: &Model, range: Option<Span>) -> Vec<(Nanos, Nanos, String)> {
     let mut out = Vec::new();
-    for t in 0..m.tasks.len() as u32 {
+    for t in m.task_ixs() {
         let wakes = m.task_wakes(t);
         let (mut i, mut floor) = (0, 0);
         for p in m.task_polls(t) {

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use trace_analysis::analysis::breakdown::{Breakdown, BreakdownOptions, COLUMNS};
 use trace_analysis::analysis::states::{for_each_segment, paused_spans, task_totals};
-use trace_analysis::model::{Model, TaskIx};
+use trace_analysis::model::{Model, TaskIx, ThreadIx};
 use trace_format::{Trace, text};
 
 /// One `-- NAME --` section: its name, its text, and the line it starts on (1-based).
@@ -140,7 +140,7 @@ fn analyse(run: &[&str], trace_bytes: &[u8], dir: &Path) -> Result<String, Strin
 
 /// A task by its trace id (`-` for none).
 fn task_name(m: &Model, task: TaskIx) -> String {
-    match m.tasks.get(task as usize) {
+    match m.tasks.get(task.index()) {
         Some(t) => format!("task {}", t.id),
         None => "no task".into(),
     }
@@ -166,7 +166,7 @@ fn render_model(m: &Model) -> String {
             opt(t.start),
             opt(t.stop)
         );
-        for p in m.thread_polls(ix as u32) {
+        for p in m.thread_polls(ThreadIx(ix as u32)) {
             let _ = writeln!(
                 o,
                 "  poll {} {}..{}{}{}",
@@ -221,13 +221,13 @@ fn render_model(m: &Model) -> String {
             t.first_seen,
             opt(t.terminate)
         );
-        for w in m.task_wakes(ix as TaskIx) {
+        for w in m.task_wakes(TaskIx(ix as u32)) {
             let _ = writeln!(
                 o,
                 "  woken {} by {} on thread {} ({:?})",
                 w.time,
                 task_name(m, w.waker),
-                m.threads[w.thread as usize].id,
+                m.threads[w.thread.index()].id,
                 w.source
             );
         }
@@ -239,7 +239,7 @@ fn render_model(m: &Model) -> String {
             m.string(p.kind),
             p.span.start,
             p.span.end,
-            m.threads[p.thread as usize].id,
+            m.threads[p.thread.index()].id,
             if p.cut { " cut" } else { "" }
         );
     }
@@ -248,7 +248,7 @@ fn render_model(m: &Model) -> String {
             o,
             "log {} thread {} {} {:?} {:?} {:?}",
             l.time,
-            m.threads[l.thread as usize].id,
+            m.threads[l.thread.index()].id,
             task_name(m, l.task),
             l.level,
             m.string(l.target),
@@ -266,7 +266,7 @@ fn render_model(m: &Model) -> String {
             a.time,
             a.size,
             task_name(m, a.task),
-            m.threads[a.thread as usize].id
+            m.threads[a.thread.index()].id
         );
     }
     for (time, task, nanos) in &m.schedule_latencies {
@@ -280,7 +280,10 @@ fn render_model(m: &Model) -> String {
         let _ = writeln!(
             o,
             "lost {} thread {}: {} chunks, {} events",
-            l.time, m.threads[l.thread as usize].id, l.chunks, l.events
+            l.time,
+            m.threads[l.thread.index()].id,
+            l.chunks,
+            l.events
         );
     }
     out
@@ -291,7 +294,7 @@ fn states(m: &Model, wanted: &[u64]) -> Result<String, String> {
     let paused = paused_spans(m);
     let mut out = String::new();
     for (ix, task) in m.tasks.iter().enumerate() {
-        let ix = ix as TaskIx;
+        let ix = TaskIx(ix as u32);
         let life = task.lifetime(m.end);
         let mut segments = vec![];
         for_each_segment(m, ix, &paused, |s| segments.push(s));

@@ -15,7 +15,7 @@ use trace_format::{PauseScope, TaskKind};
 
 use super::groups::TaskGroups;
 use super::states::{StateTotals, TaskState, WaitReason, for_each_segment, paused_spans};
-use crate::model::{AllocSample, CounterKind, Model, Nanos, Span, TaskIx, ThreadIx};
+use crate::model::{AllocSample, CounterKind, Model, Nanos, Span, TaskIx};
 
 /// What [`Breakdown::compute`] looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,7 +286,7 @@ struct TaskResult {
 
 fn task_result(model: &Model, task: TaskIx, paused: &[Span]) -> TaskResult {
     let mut totals = StateTotals::default();
-    let life = model.tasks[task as usize].lifetime(model.end);
+    let life = model.tasks[task.index()].lifetime(model.end);
     // Whether the task's last state (ignoring pauses) is waiting, i.e. not runnable.
     let (mut waiting, mut last_end) = (false, life.start);
     for_each_segment(model, task, paused, |s| {
@@ -304,7 +304,7 @@ fn task_result(model: &Model, task: TaskIx, paused: &[Span]) -> TaskResult {
         .map(|p| p.end)
         .max()
         .map_or(life.start, |end| end.clamp(life.start, life.end));
-    let alive = model.tasks[task as usize].terminate.is_none();
+    let alive = model.tasks[task.index()].terminate.is_none();
     TaskResult {
         totals,
         waiting_at_end: (alive && waiting && last_end == model.end).then_some(idle_since),
@@ -325,8 +325,9 @@ impl Breakdown {
     /// Computes the breakdown of every task of `model` (in parallel over tasks).
     pub fn compute(model: &Model, options: &BreakdownOptions) -> Breakdown {
         let paused = paused_spans(model);
-        let results: Vec<TaskResult> = (0..model.tasks.len() as TaskIx)
+        let results: Vec<TaskResult> = (0..model.tasks.len() as u32)
             .into_par_iter()
+            .map(TaskIx)
             .map(|t| task_result(model, t, &paused))
             .collect();
 
@@ -335,7 +336,7 @@ impl Breakdown {
         let mut samples = vec![(0u64, 0u64, 0f64); task_groups.len()];
         let weight = alloc_sample_weights(model);
         for s in &model.alloc_samples {
-            if (s.task as usize) < model.tasks.len() {
+            if s.task.index() < model.tasks.len() {
                 let g = task_groups.group_of(s.task);
                 samples[g].0 += 1;
                 samples[g].1 += s.size;
@@ -353,13 +354,13 @@ impl Breakdown {
             let mut polls = Vec::with_capacity(tasks.len());
             let (mut alive, mut suspects) = (0, 0);
             for &t in tasks {
-                let r = &results[t as usize];
+                let r = &results[t.index()];
                 for (c, v) in columns.iter_mut().zip(columns_of(&r.totals)) {
                     c.push(v);
                 }
                 add_totals(&mut totals, &r.totals);
                 polls.push(u64::from(model.task_poll_count(t)));
-                if model.tasks[t as usize].terminate.is_none() {
+                if model.tasks[t.index()].terminate.is_none() {
                     alive += 1;
                 }
                 // Waiting counts only while the file is complete: in a cut recording the
@@ -401,7 +402,7 @@ impl Breakdown {
             .take(options.leak_suspects)
             .map(|(waited, t, since, g)| LeakSuspect {
                 task: model.task_label(t),
-                task_id: model.tasks[t as usize].id.0,
+                task_id: model.tasks[t.index()].id.0,
                 group: groups[g].label.clone(),
                 waiting_since_ns: since,
                 waited_ns: waited,
@@ -415,9 +416,9 @@ impl Breakdown {
                 let poll = &model.polls[p as usize];
                 LongPoll {
                     task: model.task_label(poll.task),
-                    task_id: model.tasks[poll.task as usize].id.0,
+                    task_id: model.tasks[poll.task.index()].id.0,
                     group: task_groups[task_groups.group_of(poll.task)].label.clone(),
-                    thread: model.threads[poll.thread() as usize].label(),
+                    thread: model.threads[poll.thread().index()].label(),
                     start_ns: poll.start,
                     duration_ns: poll.span().len(),
                     cut: poll.cut(),
@@ -502,9 +503,10 @@ fn clip(spans: &[Span], to: Span) -> Vec<Span> {
 }
 
 fn thread_use(model: &Model, process_paused: &[Span]) -> Vec<ThreadUse> {
-    (0..model.threads.len() as ThreadIx)
+    model
+        .thread_ixs()
         .filter_map(|ix| {
-            let th = &model.threads[ix as usize];
+            let th = &model.threads[ix.index()];
             let kind = match th.kind {
                 Some(trace_format::ThreadKind::Worker) => "worker",
                 Some(trace_format::ThreadKind::Blocking) => "blocking",

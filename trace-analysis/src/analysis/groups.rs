@@ -52,7 +52,7 @@ impl TaskGroups {
     ///
     /// ```
     /// use trace_analysis::analysis::groups::TaskGroups;
-    /// use trace_analysis::model::Model;
+    /// use trace_analysis::model::{Model, TaskIx};
     /// use trace_format::build::TraceBuilder;
     /// use trace_format::{Event, LocationId, StringId, TaskId, TaskKind};
     ///
@@ -74,8 +74,8 @@ impl TaskGroups {
     /// let groups = TaskGroups::of(&model);
     /// assert_eq!(groups.len(), 1);
     /// assert_eq!(groups[0].label, "src/server.rs:12:9");
-    /// assert_eq!(groups[0].tasks, [0, 1, 2]);
-    /// assert_eq!(groups.group_of(2), 0);
+    /// assert_eq!(groups[0].tasks, [TaskIx(0), TaskIx(1), TaskIx(2)]);
+    /// assert_eq!(groups.group_of(TaskIx(2)), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn of(model: &Model) -> TaskGroups {
@@ -96,7 +96,7 @@ impl TaskGroups {
                 });
                 groups.len() as u32 - 1
             });
-            groups[g as usize].tasks.push(ix as TaskIx);
+            groups[g as usize].tasks.push(TaskIx(ix as u32));
             group_of.push(g);
         }
         TaskGroups { groups, group_of }
@@ -108,7 +108,7 @@ impl TaskGroups {
     ///
     /// When `task` is not a task of the model the groups were made of.
     pub fn group_of(&self, task: TaskIx) -> usize {
-        self.group_of[task as usize] as usize
+        self.group_of[task.index()] as usize
     }
 
     /// The groups, in order of their first task.
@@ -173,21 +173,21 @@ mod tests {
              1 95 poll_end ready=true\n\
              end\n",
         );
-        let got: Vec<(&str, &[TaskIx])> = g
+        let got: Vec<(&str, Vec<u32>)> = g
             .iter()
-            .map(|g| (g.label.as_str(), g.tasks.as_slice()))
+            .map(|g| (g.label.as_str(), g.tasks.iter().map(|t| t.0).collect()))
             .collect();
         assert_eq!(
             got,
             [
-                ("src/b.rs:20:9", &[0, 2][..]),
-                ("src/a.rs:10:5", &[1]),
-                ("src/b.rs:20:9", &[3]),
-                ("accept", &[4]),
-                ("<unknown location>", &[5]),
-                ("spawn_blocking <unknown location>", &[6]),
-                ("block_on", &[7]),
-                ("<spawn not recorded>", &[8]),
+                ("src/b.rs:20:9", vec![0, 2]),
+                ("src/a.rs:10:5", vec![1]),
+                ("src/b.rs:20:9", vec![3]),
+                ("accept", vec![4]),
+                ("<unknown location>", vec![5]),
+                ("spawn_blocking <unknown location>", vec![6]),
+                ("block_on", vec![7]),
+                ("<spawn not recorded>", vec![8]),
             ]
         );
         assert_eq!(g[3].key.name, model.tasks[3].name);

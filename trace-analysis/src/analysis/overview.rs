@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::breakdown::{Breakdown, BreakdownOptions};
 use super::mmu::{self, MmuPoint, Window};
 use super::utilization::{LongPolls, UtilizationOptions, long_polls, utilization};
-use crate::model::{Anomalies, CounterKind, Model, Nanos};
+use crate::model::{Anomalies, CounterKind, Model, Nanos, TaskIx};
 
 /// What [`Analysis::compute`] computes.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +98,7 @@ impl Coverage {
                 let task = &model.tasks[t];
                 task.spawn.is_none()
                     && task.terminate.is_some()
-                    && model.task_poll_count(t as u32) == 0
+                    && model.task_poll_count(TaskIx(t as u32)) == 0
             })
             .count();
         if seen_only_ending > 0 {

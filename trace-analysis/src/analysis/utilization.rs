@@ -63,7 +63,7 @@ fn intersect(a: &[Span], b: &[Span]) -> Vec<Span> {
 /// earlier (a worker parked when the recording started is idle from the start), to its stop
 /// or the end of the trace.
 fn lifetime(model: &Model, w: ThreadIx) -> Span {
-    let thread = &model.threads[w as usize];
+    let thread = &model.threads[w.index()];
     let first_poll = model.thread_polls(w).first().map(|p| p.start);
     let first_park = thread.parks.first().map(|p| p.start);
     let start = [thread.start, first_poll, first_park]
@@ -107,7 +107,7 @@ fn slots(
         let gone = Span::union(gone);
         match out.last_mut() {
             Some((first, exists, unavailable))
-                if model.threads[*first as usize].index == model.threads[w as usize].index =>
+                if model.threads[first.index()].index == model.threads[w.index()].index =>
             {
                 *unavailable = intersect(unavailable, &gone);
                 exists.push(life);
@@ -142,7 +142,7 @@ fn inputs(model: &Model, options: UtilizationOptions) -> Result<Inputs, NoUtiliz
         .map(|p| (p.span.start, p.span.end))
         .collect();
     let own = |w: ThreadIx| {
-        let thread = &model.threads[w as usize];
+        let thread = &model.threads[w.index()];
         let mut spans: Vec<Span> = thread.pauses.iter().map(|p| p.span).collect();
         if let Some(threshold) = options.long_poll {
             spans.extend(long_poll_spans(model, w, threshold));
@@ -307,13 +307,13 @@ pub fn long_polls(model: &Model, threshold: Nanos) -> Option<LongPolls> {
         }
     }
     let worst = worst.map(|p| {
-        let task = &model.tasks[p.task as usize];
+        let task = &model.tasks[p.task.index()];
         WorkerPoll {
             task: model.task_label(p.task),
             task_id: task.id.0,
             location: (task.location != trace_format::LocationId::NONE)
                 .then(|| model.location_label(task.location)),
-            thread: model.threads[p.thread() as usize].label(),
+            thread: model.threads[p.thread().index()].label(),
             start_ns: p.start,
             duration_ns: p.span().len(),
             cut: p.cut(),

@@ -11,8 +11,8 @@ use super::blocks::merge_by_key;
 use super::decode::{Part, RawCounter, RawSpawn};
 use super::index::{Grouped, group_offsets, group_rows};
 use super::{
-    AllocSample, Anomalies, CounterKind, CounterSeries, Log, LostMarker, Model, NO_TASK, Nanos,
-    Pause, Poll, Region, Span, Task, TaskIx, Thread, ThreadIx, Wake,
+    AllocSample, Anomalies, CounterKind, CounterSeries, Log, LostMarker, Model, Nanos, Pause, Poll,
+    Region, Span, Task, TaskIx, Thread, ThreadIx, Wake,
 };
 
 /// How long before its last event a cut recording may be missing data: a recorder hands
@@ -49,21 +49,21 @@ impl TaskTable {
     /// The index of `id`, adding a task first seen at `time` if the trace has not spawned it.
     fn get_or_add(&mut self, id: TaskId, time: Nanos) -> TaskIx {
         if id == TaskId::NONE {
-            return NO_TASK;
+            return TaskIx::NONE;
         }
         if let Some(&ix) = self.index.get(&id.0) {
-            let task = &mut self.tasks[ix as usize];
+            let task = &mut self.tasks[ix.index()];
             if task.spawn.is_none() && time < task.first_seen {
                 task.first_seen = time;
             }
             return ix;
         }
-        let ix = self.tasks.len() as TaskIx;
+        let ix = TaskIx(self.tasks.len() as u32);
         self.tasks.push(Task {
             id,
             kind: None,
             tokio_id: 0,
-            parent: NO_TASK,
+            parent: TaskIx::NONE,
             location: trace_format::LocationId::NONE,
             name: StringId::NONE,
             spawn: None,
@@ -76,7 +76,7 @@ impl TaskTable {
 
     /// The index of `id` if the trace knows it.
     fn get(&self, id: TaskId) -> TaskIx {
-        self.index.get(&id.0).copied().unwrap_or(NO_TASK)
+        self.index.get(&id.0).copied().unwrap_or(TaskIx::NONE)
     }
 }
 
@@ -106,7 +106,7 @@ pub(super) fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
     let (polls, mut threads) =
         polls_by_thread(trace, &mut parts, start, &mut table, &mut anomalies);
     for &(ix, parent) in &parents {
-        table.tasks[ix as usize].parent = table.get(parent);
+        table.tasks[ix.index()].parent = table.get(parent);
     }
     let mut wakes = wakes(&mut parts, &mut table, &mut anomalies);
     terminations(&parts, &mut table, &mut anomalies);
@@ -121,7 +121,7 @@ pub(super) fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
     let Grouped {
         offsets: task_poll_offsets,
         rows: mut task_poll_index,
-    } = group_rows(tasks.len(), polls.iter().map(|p| p.task));
+    } = group_rows(tasks.len(), polls.iter().map(|p| p.task.0));
     for t in 0..tasks.len() {
         let range = task_poll_offsets[t] as usize..task_poll_offsets[t + 1] as usize;
         let slice = &mut task_poll_index[range];
@@ -138,7 +138,7 @@ pub(super) fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
         }
     }
     wakes.par_sort_unstable_by_key(|w| (w.task, w.time, w.thread));
-    let task_wake_offsets = group_offsets(tasks.len(), wakes.iter().map(|w| w.task));
+    let task_wake_offsets = group_offsets(tasks.len(), wakes.iter().map(|w| w.task.0));
 
     let mut model = Model {
         header: trace.header().clone(),
@@ -170,7 +170,7 @@ pub(super) fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
     };
     // tokio reports completion from inside the final poll: a task ends when that poll does.
     for ix in 0..model.tasks.len() {
-        if let Some(last) = model.task_polls(ix as TaskIx).map(|p| p.end).max()
+        if let Some(last) = model.task_polls(TaskIx(ix as u32)).map(|p| p.end).max()
             && let Some(term) = model.tasks[ix].terminate
         {
             model.tasks[ix].terminate = Some(term.max(last));
@@ -204,7 +204,7 @@ fn spawned_tasks(
             continue;
         }
         let ix = table.get_or_add(s.task, s.time);
-        let task = &mut table.tasks[ix as usize];
+        let task = &mut table.tasks[ix.index()];
         task.kind = Some(s.kind);
         task.tokio_id = s.tokio_id;
         task.location = s.location;
@@ -243,7 +243,7 @@ fn polls_by_thread(
                 p.start,
                 p.end,
                 task,
-                thread_ix as ThreadIx,
+                ThreadIx(thread_ix as u32),
                 p.ready,
                 p.cut,
             ));
@@ -297,7 +297,7 @@ fn wakes(parts: &mut [Part], table: &mut TaskTable, anomalies: &mut Anomalies) -
                 time: w.time,
                 task,
                 waker,
-                thread: thread_ix as ThreadIx,
+                thread: ThreadIx(thread_ix as u32),
                 source: w.source,
             });
         }
@@ -314,7 +314,7 @@ fn terminations(parts: &[Part], table: &mut TaskTable, anomalies: &mut Anomalies
                 continue;
             }
             let ix = table.get_or_add(id, t);
-            let task = &mut table.tasks[ix as usize];
+            let task = &mut table.tasks[ix.index()];
             task.terminate = Some(task.terminate.map_or(t, |old| old.min(t)));
         }
     }
@@ -344,7 +344,7 @@ fn per_thread_records(
     let mut process_pauses = Vec::new();
     let mut lost = Vec::new();
     for (thread_ix, part) in parts.iter_mut().enumerate() {
-        let thread = thread_ix as ThreadIx;
+        let thread = ThreadIx(thread_ix as u32);
         for &(t, id, nanos) in &part.latencies {
             if id != TaskId::NONE {
                 schedule_latencies.push((t, table.get_or_add(id, t), nanos));
@@ -432,7 +432,7 @@ fn pair_process_pauses(
     let mut marks: Vec<(Nanos, ThreadIx, StringId, bool)> = Vec::new();
     for (thread, part) in parts.iter_mut().enumerate() {
         for (t, kind, begin) in std::mem::take(&mut part.process_pause_marks) {
-            marks.push((t, thread as ThreadIx, kind, begin));
+            marks.push((t, ThreadIx(thread as u32), kind, begin));
         }
     }
     marks.sort_by_key(|m| (m.0, m.1));

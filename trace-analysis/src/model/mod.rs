@@ -39,14 +39,63 @@ pub use source_path::short_source_path;
 /// Nanoseconds since the start of the trace.
 pub type Nanos = u64;
 
-/// Index of a task in [`Model::tasks`].
-pub type TaskIx = u32;
+/// Index of a task in [`Model::tasks`] — not the recorder's [`TaskId`], which the task at that
+/// index carries as [`Task::id`]. [`TaskIx::NONE`] means "no task" in the model.
+///
+/// ```
+/// use trace_analysis::model::TaskIx;
+/// assert_eq!(TaskIx(3).index(), 3);
+/// assert_eq!(TaskIx(3).get(), Some(TaskIx(3)));
+/// assert_eq!(TaskIx::NONE.get(), None);
+/// ```
+///
+/// An index is its own type, so a bare integer or a [`TaskId`] cannot stand in for it:
+///
+/// ```compile_fail
+/// let ix: trace_analysis::model::TaskIx = 3u32;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskIx(pub u32);
 
-/// Index of a thread in [`Model::threads`].
-pub type ThreadIx = u32;
+impl TaskIx {
+    /// No task: a wake from outside any task, an event outside any poll, an unknown parent.
+    pub const NONE: TaskIx = TaskIx(u32::MAX);
 
-/// "No task": a poll-less wake, an event outside any poll.
-pub const NO_TASK: TaskIx = u32::MAX;
+    /// The position in [`Model::tasks`] (meaningless for [`TaskIx::NONE`]).
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// `None` for [`TaskIx::NONE`].
+    #[inline]
+    pub fn get(self) -> Option<TaskIx> {
+        (self != TaskIx::NONE).then_some(self)
+    }
+
+    /// True for [`TaskIx::NONE`].
+    #[inline]
+    pub fn is_none(self) -> bool {
+        self == TaskIx::NONE
+    }
+}
+
+/// Index of a thread in [`Model::threads`] — not the recorder's [`ThreadId`].
+///
+/// ```
+/// use trace_analysis::model::ThreadIx;
+/// assert_eq!(ThreadIx(2).index(), 2);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadIx(pub u32);
+
+impl ThreadIx {
+    /// The position in [`Model::threads`].
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
 
 /// A half-open interval `[start, end)` of trace time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -132,7 +181,7 @@ impl Poll {
         ready: bool,
         cut: bool,
     ) -> Poll {
-        let mut thread_flags = thread & POLL_THREAD_MASK;
+        let mut thread_flags = thread.0 & POLL_THREAD_MASK;
         if ready {
             thread_flags |= POLL_READY;
         }
@@ -149,7 +198,7 @@ impl Poll {
 
     /// The thread that ran it.
     pub fn thread(&self) -> ThreadIx {
-        self.thread_flags & POLL_THREAD_MASK
+        ThreadIx(self.thread_flags & POLL_THREAD_MASK)
     }
 
     /// True when the future completed in this poll.
@@ -179,7 +228,7 @@ pub struct Wake {
     pub time: Nanos,
     /// The task woken.
     pub task: TaskIx,
-    /// The task that woke it, or [`NO_TASK`].
+    /// The task that woke it, or [`TaskIx::NONE`].
     pub waker: TaskIx,
     /// The thread the wake happened on.
     pub thread: ThreadIx,
@@ -197,7 +246,7 @@ pub struct Task {
     pub kind: Option<TaskKind>,
     /// tokio's id, 0 when unknown.
     pub tokio_id: u64,
-    /// The task that spawned it, or [`NO_TASK`].
+    /// The task that spawned it, or [`TaskIx::NONE`].
     pub parent: TaskIx,
     /// Spawn location ([`LocationId::NONE`] when unknown).
     pub location: LocationId,
@@ -247,7 +296,7 @@ pub struct Region {
     pub id: u64,
     /// Its name.
     pub name: StringId,
-    /// The task being polled when it was entered, or [`NO_TASK`].
+    /// The task being polled when it was entered, or [`TaskIx::NONE`].
     pub task: TaskIx,
     /// Nesting depth among the thread's open regions (0 = outermost).
     pub depth: u16,
@@ -262,7 +311,7 @@ pub struct Log {
     pub time: Nanos,
     /// The thread that logged it.
     pub thread: ThreadIx,
-    /// The task being polled, or [`NO_TASK`].
+    /// The task being polled, or [`TaskIx::NONE`].
     pub task: TaskIx,
     /// Severity.
     pub level: Level,
@@ -279,7 +328,7 @@ pub struct AllocSample {
     pub time: Nanos,
     /// Bytes requested.
     pub size: u64,
-    /// The task being polled, or [`NO_TASK`].
+    /// The task being polled, or [`TaskIx::NONE`].
     pub task: TaskIx,
     /// The allocating thread.
     pub thread: ThreadIx,
@@ -469,9 +518,28 @@ impl Model {
         }
     }
 
+    /// Every task's index, in table order.
+    ///
+    /// ```
+    /// # use trace_analysis::model::Model;
+    /// fn spawned(m: &Model) -> usize {
+    ///     m.task_ixs().filter(|&t| m.tasks[t.index()].spawn.is_some()).count()
+    /// }
+    /// ```
+    pub fn task_ixs(&self) -> impl DoubleEndedIterator<Item = TaskIx> + ExactSizeIterator + use<> {
+        (0..self.tasks.len() as u32).map(TaskIx)
+    }
+
+    /// Every thread's index, in table order.
+    pub fn thread_ixs(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = ThreadIx> + ExactSizeIterator + use<> {
+        (0..self.threads.len() as u32).map(ThreadIx)
+    }
+
     /// Polls of `task`, in time order.
     pub fn task_polls(&self, task: TaskIx) -> impl ExactSizeIterator<Item = &Poll> + '_ {
-        let i = task as usize;
+        let i = task.index();
         let range = self.task_poll_offsets[i] as usize..self.task_poll_offsets[i + 1] as usize;
         self.task_poll_index[range]
             .iter()
@@ -480,13 +548,13 @@ impl Model {
 
     /// Number of polls of `task`.
     pub fn task_poll_count(&self, task: TaskIx) -> u32 {
-        let i = task as usize;
+        let i = task.index();
         self.task_poll_offsets[i + 1] - self.task_poll_offsets[i]
     }
 
     /// Wakes of `task`, in time order.
     pub fn task_wakes(&self, task: TaskIx) -> &[Wake] {
-        let i = task as usize;
+        let i = task.index();
         &self.wakes[self.task_wake_offsets[i] as usize..self.task_wake_offsets[i + 1] as usize]
     }
 
@@ -499,7 +567,7 @@ impl Model {
 
     /// The polls of `thread`, by start.
     pub fn thread_polls(&self, thread: ThreadIx) -> &[Poll] {
-        let r = &self.threads[thread as usize].polls;
+        let r = &self.threads[thread.index()].polls;
         &self.polls[r.start as usize..r.end as usize]
     }
 
@@ -510,7 +578,7 @@ impl Model {
     pub fn thread_polls_in(&self, thread: ThreadIx, t0: Nanos, t1: Nanos) -> &[Poll] {
         let polls = self.thread_polls(thread);
         let hi = polls.partition_point(|p| p.start < t1);
-        let lo = match &self.threads[thread as usize].poll_end_max {
+        let lo = match &self.threads[thread.index()].poll_end_max {
             Some(max) => max[..hi].partition_point(|&e| e <= t0),
             None => polls[..hi].partition_point(|p| p.end <= t0),
         };
@@ -545,7 +613,7 @@ impl Model {
 
     /// A label for a task: its name, else its spawn location, with its trace id.
     pub fn task_label(&self, task: TaskIx) -> String {
-        let t = &self.tasks[task as usize];
+        let t = &self.tasks[task.index()];
         let name = self.string(t.name);
         let what = if !name.is_empty() {
             name.to_string()
@@ -563,10 +631,11 @@ impl Model {
 
     /// Worker threads, in worker-index order.
     pub fn workers(&self) -> Vec<ThreadIx> {
-        let mut w: Vec<ThreadIx> = (0..self.threads.len() as ThreadIx)
-            .filter(|&i| self.threads[i as usize].is_worker())
+        let mut w: Vec<ThreadIx> = self
+            .thread_ixs()
+            .filter(|&i| self.threads[i.index()].is_worker())
             .collect();
-        w.sort_by_key(|&i| (self.threads[i as usize].index, i));
+        w.sort_by_key(|&i| (self.threads[i.index()].index, i));
         w
     }
 

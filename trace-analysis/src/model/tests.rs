@@ -39,10 +39,14 @@ fn polls_split_across_chunks_are_paired() {
     assert!(m.polls.iter().all(|p| p.span().len() == 50 && !p.cut()));
     assert_eq!(m.anomalies, Anomalies::default());
     assert_eq!(m.tasks.len(), 3);
-    for t in 0..3 {
+    for t in (0..3).map(TaskIx) {
         let polls: Vec<_> = m.task_polls(t).collect();
         assert!(polls.windows(2).all(|w| w[0].start < w[1].start));
-        assert!(polls.iter().all(|p| p.task == t && p.thread() == 0));
+        assert!(
+            polls
+                .iter()
+                .all(|p| p.task == t && p.thread() == ThreadIx(0))
+        );
     }
     assert_eq!(m.threads[0].label(), "worker 0");
     assert!(m.threads[0].is_worker());
@@ -61,7 +65,7 @@ fn visible_polls_are_found_by_time_even_when_nested() {
     poll_lines(&mut lines, 1, 1, 6000, 6005);
     let m = Model::build(&trace(&lines)).unwrap();
     let starts = |t0, t1| -> Vec<u64> {
-        m.thread_polls_in(0, t0, t1)
+        m.thread_polls_in(ThreadIx(0), t0, t1)
             .iter()
             .map(|p| p.start)
             .collect()

@@ -44,7 +44,7 @@ pub fn assert_analysis_partition(trace: &Trace) {
     for task in 0..m.tasks.len() as u32 {
         let life = m.tasks[task as usize].lifetime(m.end);
         let mut at = life.start;
-        for_each_segment(&m, task, &paused, |s| {
+        for_each_segment(&m, trace_analysis::model::TaskIx(task), &paused, |s| {
             assert_eq!(s.span.start, at, "task {task}: gap or overlap at {s:?}");
             assert!(
                 s.span.end > s.span.start,
@@ -58,7 +58,7 @@ pub fn assert_analysis_partition(trace: &Trace) {
         );
     }
     for thread in 0..m.threads.len() as u32 {
-        let polls = m.thread_polls(thread);
+        let polls = m.thread_polls(trace_analysis::model::ThreadIx(thread));
         let mut open: Vec<u64> = Vec::new(); // ends of the polls enclosing the current one
         for p in polls {
             while open.last().is_some_and(|&end| end <= p.start) {

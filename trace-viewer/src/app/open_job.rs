@@ -186,7 +186,6 @@ pub fn open_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trace_analysis::model::TaskIx;
     use trace_format::build::TraceBuilder;
     use trace_format::{Event, LocationId, StringId, TaskId, TaskKind};
 
@@ -225,10 +224,10 @@ mod tests {
         let OpenOutcome::Opened(t) = OpenJob::start(path, || {}).wait() else {
             panic!("expected a trace");
         };
-        let groups: Vec<(&str, Vec<TaskIx>)> = t
+        let groups: Vec<(&str, Vec<u32>)> = t
             .groups
             .iter()
-            .map(|g| (g.label.as_str(), g.tasks.clone()))
+            .map(|g| (g.label.as_str(), g.tasks.iter().map(|t| t.0).collect()))
             .collect();
         assert_eq!(
             groups,

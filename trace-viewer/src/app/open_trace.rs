@@ -95,7 +95,7 @@ impl OpenTrace {
             .collect();
         let mut lost_by_thread = vec![Vec::new(); model.threads.len()];
         for m in &model.lost {
-            if let Some(v) = lost_by_thread.get_mut(m.thread as usize) {
+            if let Some(v) = lost_by_thread.get_mut(m.thread.index()) {
                 v.push(*m);
             }
         }
@@ -122,12 +122,12 @@ impl OpenTrace {
         let mut log_times = vec![Vec::new(); model.threads.len()];
         let mut log_warnings = vec![Vec::new(); model.threads.len()];
         for (i, l) in model.logs.iter().enumerate() {
-            if let Some(v) = logs_by_thread.get_mut(l.thread as usize) {
+            if let Some(v) = logs_by_thread.get_mut(l.thread.index()) {
                 if l.level >= trace_format::Level::Warn {
-                    log_warnings[l.thread as usize].push(v.len() as u32);
+                    log_warnings[l.thread.index()].push(v.len() as u32);
                 }
                 v.push(i as u32);
-                log_times[l.thread as usize].push(l.time);
+                log_times[l.thread.index()].push(l.time);
             }
         }
         OpenTrace {
@@ -186,23 +186,19 @@ impl OpenTrace {
             Some(ThreadKind::Blocking) => 0,
             _ => 1,
         };
-        let mut rest: Vec<ThreadIx> = (0..model.threads.len() as ThreadIx)
+        let mut rest: Vec<ThreadIx> = model
+            .thread_ixs()
             .filter(|&i| {
-                let t = &model.threads[i as usize];
+                let t = &model.threads[i.index()];
                 !t.is_worker()
                     && (t.kind == Some(ThreadKind::Blocking)
                         || !t.polls.is_empty()
                         || !t.pauses.is_empty()
                         || !t.regions.is_empty()
-                        || !self.logs_by_thread[i as usize].is_empty())
+                        || !self.logs_by_thread[i.index()].is_empty())
             })
             .collect();
-        rest.sort_by_key(|&i| {
-            (
-                rank(&model.threads[i as usize]),
-                model.threads[i as usize].id,
-            )
-        });
+        rest.sort_by_key(|&i| (rank(&model.threads[i.index()]), model.threads[i.index()].id));
         order.extend(rest);
         order
     }

@@ -36,7 +36,7 @@ pub fn legend_states() -> Vec<TaskState> {
 /// A stable, distinct-looking colour for a task's polls on worker lanes.
 pub fn task_color(task: TaskIx) -> Color32 {
     // Golden-ratio hue steps keep neighbouring task ids apart.
-    let h = (f64::from(task) * 0.618_033_988_75).fract() as f32;
+    let h = (f64::from(task.0) * 0.618_033_988_75).fract() as f32;
     egui::ecolor::Hsva::new(h, 0.55, 0.80, 1.0).into()
 }
 

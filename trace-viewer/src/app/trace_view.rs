@@ -21,7 +21,7 @@ use super::timeline::lanes::LaneKind;
 use super::timeline::panel::{Parts, Request};
 use super::timeline::{self, TimelineState};
 use super::view::{Selection, ViewState};
-use trace_analysis::model::{NO_TASK, Span, TaskIx};
+use trace_analysis::model::{Span, TaskIx};
 
 /// An open trace.
 #[derive(Debug)]
@@ -120,8 +120,8 @@ impl TraceView {
         match found {
             Found::Task(task) => self.reveal_task(task, viewport_height),
             Found::Region { thread, region } => {
-                let task = self.trace.model.threads[thread as usize].regions[region as usize].task;
-                if task != NO_TASK {
+                let task = self.trace.model.threads[thread.index()].regions[region as usize].task;
+                if task != TaskIx::NONE {
                     self.select(Some(Selection::of_task(task)));
                 }
                 self.timeline.scroll_to_lane(

@@ -221,7 +221,7 @@ impl ViewState {
                 ..
             }) => self.fit_to(span),
             Some(Selection::Task { task, .. }) => {
-                self.fit_to(model.tasks[task as usize].lifetime(model.end))
+                self.fit_to(model.tasks[task.index()].lifetime(model.end))
             }
             _ => self.fit_all(),
         }

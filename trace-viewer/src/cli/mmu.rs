@@ -152,7 +152,7 @@ pub fn run(
                 per_worker
                     .iter()
                     .map(|(thread, u)| WorkerMmu {
-                        thread: model.threads[*thread as usize].label(),
+                        thread: model.threads[thread.index()].label(),
                         mmu: mmu::mmu(u, w),
                     })
                     .collect()
@@ -192,7 +192,7 @@ pub fn run(
         head.extend(["99.9% ≥", "99% ≥", "95% ≥"].map(String::from));
     }
     for (thread, _) in &per_worker {
-        head.push(model.threads[*thread as usize].label());
+        head.push(model.threads[thread.index()].label());
     }
     let mut table_rows = vec![head];
     for r in &rows {

@@ -211,7 +211,7 @@ pub fn paused_spans(model: &Model) -> Vec<Span> {
 /// b.push(1, 70, Event::PollEnd { ready: true });
 /// let model = trace_analysis::model::Model::build(&trace_format::Trace::from_bytes(b.to_bytes())?)?;
 /// let mut states = vec![];
-/// for_each_segment(&model, 0, &paused_spans(&model), |s| states.push((s.state, s.span.len())));
+/// for_each_segment(&model, trace_analysis::model::TaskIx(0), &paused_spans(&model), |s| states.push((s.state, s.span.len())));
 /// assert_eq!(states, [
 ///     (TaskState::SchedWait, 10), (TaskState::Running, 10),
 ///     (TaskState::Waiting(WaitReason::Timer), 30), (TaskState::SchedWait, 10),
@@ -226,7 +226,7 @@ pub fn for_each_segment(model: &Model, task: TaskIx, paused: &[Span], mut f: imp
             overlay.split(Span { start, end }, state, &mut f);
         }
     };
-    let t = &model.tasks[task as usize];
+    let t = &model.tasks[task.index()];
     let life = t.lifetime(model.end);
     let wakes = model.task_wakes(task);
     let latencies = model.task_schedule_latencies(task);

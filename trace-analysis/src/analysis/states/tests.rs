@@ -11,7 +11,7 @@ use super::*;
 use crate::model::Model;
 
 fn assert_partition(m: &Model, task: TaskIx, segments: &[(TaskState, u64, u64)]) {
-    let life = m.tasks[task as usize].lifetime(m.end);
+    let life = m.tasks[task.index()].lifetime(m.end);
     let mut at = life.start;
     for &(state, start, end) in segments {
         assert_eq!(start, at, "gap or overlap before {state:?} in {segments:?}");
@@ -102,7 +102,7 @@ fn the_partition_holds_on_random_traces() {
         }
         let m = b.build();
         let paused = paused_spans(&m);
-        for ix in 0..m.tasks.len() as TaskIx {
+        for ix in m.task_ixs() {
             let mut segs = vec![];
             for_each_segment(&m, ix, &paused, |s| {
                 segs.push((s.state, s.span.start, s.span.end))

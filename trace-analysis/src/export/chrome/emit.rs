@@ -9,7 +9,7 @@ use super::json::Out;
 use super::merge::{PollList, Source};
 use super::plan::{Annot, AnnotKind, NONE, Plan, TrackRef};
 use super::record::{Args, Cat, CounterArg, Event, Meta, MetaArgs, Micros, Name, Phase, Scope};
-use crate::model::{Model, NO_TASK, Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
+use crate::model::{Model, Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
 
 /// Progress is reported every this many source items.
 const PROGRESS_EVERY: u64 = 1 << 15;
@@ -143,13 +143,13 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
                     lane,
                 },
                 TrackRef::Thread(t, lane) => Name::Track {
-                    text: &labels.threads[t as usize],
+                    text: &labels.threads[t.index()],
                     id: None,
                     lane,
                 },
                 TrackRef::Task(t, lane) => Name::Track {
-                    text: &labels.whats[labels.task_what[t as usize].0 as usize],
-                    id: Some(self.m.tasks[t as usize].id.0),
+                    text: &labels.whats[labels.task_what[t.index()].0 as usize],
+                    id: Some(self.m.tasks[t.index()].id.0),
                     lane,
                 },
                 TrackRef::Counters => Name::Track {
@@ -239,24 +239,24 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
 
     /// The label of a task: `LABEL #ID`.
     fn task_name(&self, task: TaskIx) -> Name<'a> {
-        if task == NO_TASK {
+        if task == TaskIx::NONE {
             return Name::Text("task (unknown)");
         }
         let labels = &self.plan.labels;
-        let (what, _) = labels.task_what[task as usize];
+        let (what, _) = labels.task_what[task.index()];
         Name::Numbered(
             &labels.whats[what as usize],
-            self.m.tasks[task as usize].id.0,
+            self.m.tasks[task.index()].id.0,
         )
     }
 
     /// The id of a known task.
     fn task_id(&self, task: TaskIx) -> Option<u64> {
-        (task != NO_TASK).then(|| self.m.tasks[task as usize].id.0)
+        (task != TaskIx::NONE).then(|| self.m.tasks[task.index()].id.0)
     }
 
     fn thread_track(&self, t: ThreadIx) -> u32 {
-        self.plan.layout.thread_base[t as usize]
+        self.plan.layout.thread_base[t.index()]
     }
 
     fn task_track(&self, task: TaskIx, poll: u32) -> u32 {
@@ -265,7 +265,7 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
         } else {
             self.plan.task_poll_lane.get(&poll).copied().unwrap_or(0)
         };
-        self.plan.layout.task_base[task as usize] + lane
+        self.plan.layout.task_base[task.index()] + lane
     }
 
     /// Writes the next item of `src` and moves past it.
@@ -296,7 +296,7 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
                 let p = &m.process_pauses[i as usize];
                 let args = Args::Pause {
                     scope: Scope::Process,
-                    thread: Some(&plan.labels.threads[p.thread as usize]),
+                    thread: Some(&plan.labels.threads[p.thread.index()]),
                     cut: p.cut,
                 };
                 let name = self.pause_name(p.kind);
@@ -400,7 +400,7 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
     fn poll(&mut self, thread: ThreadIx, i: u32) {
         let (m, plan) = (self.m, self.plan);
         let p: &Poll = &m.polls[i as usize];
-        let tp = &plan.threads[thread as usize];
+        let tp = &plan.threads[thread.index()];
         let lane = if tp.poll_lane.is_empty() {
             0
         } else {
@@ -408,8 +408,8 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
         };
         let name = self.task_name(p.task);
         let at = match p.task {
-            NO_TASK => NONE,
-            task => plan.labels.task_what[task as usize].1,
+            TaskIx::NONE => NONE,
+            task => plan.labels.task_what[task.index()].1,
         };
         let args = Args::PollOnThread {
             task: self.task_id(p.task),
@@ -417,10 +417,10 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
             ready: p.ready(),
             cut: p.cut(),
         };
-        let d = plan.layout.thread_base[thread as usize] + lane;
+        let d = plan.layout.thread_base[thread.index()] + lane;
         self.slice(d, Cat::Poll, p.span(), name, args, Flow::None);
 
-        if p.task == NO_TASK {
+        if p.task == TaskIx::NONE {
             return;
         }
         let flow = match plan.flows.poll_in.get(i as usize) {
@@ -430,7 +430,7 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
             _ => Flow::None,
         };
         let args = Args::PollOnTask {
-            thread: &plan.labels.threads[thread as usize],
+            thread: &plan.labels.threads[thread.index()],
             ready: p.ready(),
             cut: p.cut(),
         };
@@ -447,14 +447,14 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
 
     fn annot(&mut self, thread: ThreadIx, a: Annot) {
         let (m, plan) = (self.m, self.plan);
-        let tp = &plan.threads[thread as usize];
-        let d = plan.layout.thread_base[thread as usize]
+        let tp = &plan.threads[thread.index()];
+        let d = plan.layout.thread_base[thread.index()]
             + if a.lane == 0 {
                 0
             } else {
                 tp.poll_lanes + a.lane
             };
-        let th = &m.threads[thread as usize];
+        let th = &m.threads[thread.index()];
         let (cat, name, args) = match a.kind {
             AnnotKind::Park => (Cat::Idle, Name::Text("idle"), Args::None),
             AnnotKind::Pause => {
@@ -488,10 +488,10 @@ impl<'a, 'm, W: Write> Exporter<'a, 'm, W> {
     fn wake(&mut self, wi: u32) {
         let (m, plan) = (self.m, self.plan);
         let w: &Wake = &m.wakes[wi as usize];
-        let d = if w.waker == NO_TASK {
+        let d = if w.waker == TaskIx::NONE {
             self.thread_track(w.thread)
         } else {
-            plan.layout.task_base[w.waker as usize]
+            plan.layout.task_base[w.waker.index()]
         };
         let task = self.task_id(w.task);
         let name = match task {

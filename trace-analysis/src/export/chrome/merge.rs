@@ -38,8 +38,8 @@ impl Plan<'_> {
             sources.push(Source::Pauses { items, pos: 0 });
         }
         for (t, plan) in self.threads.iter().enumerate() {
-            let t = t as ThreadIx;
-            let range = &m.threads[t as usize].polls;
+            let t = ThreadIx(t as u32);
+            let range = &m.threads[t.index()].polls;
             let polls = match &plan.order {
                 Some(order) => PollList::Order(
                     order

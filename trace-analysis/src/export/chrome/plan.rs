@@ -159,8 +159,9 @@ fn sort_key(start: Nanos, end: Nanos) -> (Nanos, Reverse<Nanos>) {
 
 impl<'m> Plan<'m> {
     pub(super) fn new(m: &'m Model, range: Span) -> io::Result<Plan<'m>> {
-        let threads: Vec<ThreadPlan> = (0..m.threads.len() as ThreadIx)
+        let threads: Vec<ThreadPlan> = (0..m.threads.len() as u32)
             .into_par_iter()
+            .map(ThreadIx)
             .map(|t| plan_thread(m, t))
             .collect();
 
@@ -195,7 +196,7 @@ impl<'m> Plan<'m> {
 }
 
 fn plan_thread(m: &Model, t: ThreadIx) -> ThreadPlan {
-    let th = &m.threads[t as usize];
+    let th = &m.threads[t.index()];
     let polls = m.thread_polls(t);
     let order = (!polls.is_sorted_by_key(|p| sort_key(p.start, p.end))).then(|| {
         let mut order: Vec<u32> = (th.polls.start..th.polls.end).collect();
@@ -289,8 +290,9 @@ fn plan_task_lanes(m: &Model) -> (HashMap<u32, u32>, HashMap<TaskIx, u32>) {
     }
     // Per task with overlapping polls: (task, [(poll, lane)], extra lanes).
     type Moved = (TaskIx, Vec<(u32, u32)>, u32);
-    let moved: Vec<Moved> = (0..m.tasks.len() as TaskIx)
+    let moved: Vec<Moved> = (0..m.tasks.len() as u32)
         .into_par_iter()
+        .map(TaskIx)
         .filter_map(|t| {
             if m.task_poll_count(t) < 2 {
                 return None;
@@ -328,7 +330,7 @@ fn plan_flows(m: &Model) -> Flows {
         wake_to: vec![NONE; m.wakes.len()],
         markers: Vec::new(),
     };
-    for t in 0..m.tasks.len() as TaskIx {
+    for t in m.task_ixs() {
         let wakes = m.task_wakes(t);
         let Some(first) = wakes.first() else {
             continue;
@@ -373,9 +375,9 @@ fn plan_layout(
         extra_lanes += u64::from(pause_lanes);
     }
 
-    let mut order: Vec<ThreadIx> = (0..m.threads.len() as ThreadIx).collect();
+    let mut order: Vec<ThreadIx> = m.thread_ixs().collect();
     order.sort_by_key(|&t| {
-        let th = &m.threads[t as usize];
+        let th = &m.threads[t.index()];
         match th.kind {
             Some(ThreadKind::Worker) => (0, th.index, th.id),
             Some(ThreadKind::Blocking) => (1, th.index, th.id),
@@ -384,8 +386,8 @@ fn plan_layout(
     });
     let mut thread_base = vec![0; m.threads.len()];
     for t in order {
-        let plan = &threads[t as usize];
-        thread_base[t as usize] = tracks.len() as u32;
+        let plan = &threads[t.index()];
+        thread_base[t.index()] = tracks.len() as u32;
         let lanes = plan.poll_lanes + plan.annot_lanes;
         tracks.extend((0..=lanes).map(|lane| TrackRef::Thread(t, lane)));
         extra_lanes += u64::from(lanes);
@@ -400,13 +402,16 @@ fn plan_layout(
         .enumerate()
         .map(|(i, task)| {
             let next = groups.len() as u32;
-            (*groups.entry(task.location.0).or_insert(next), i as TaskIx)
+            (
+                *groups.entry(task.location.0).or_insert(next),
+                TaskIx(i as u32),
+            )
         })
         .collect();
     order.sort_unstable();
     let mut task_base = vec![0; m.tasks.len()];
     for (_, t) in order {
-        task_base[t as usize] = tracks.len() as u32;
+        task_base[t.index()] = tracks.len() as u32;
         let lanes = task_lanes.get(&t).copied().unwrap_or(0);
         tracks.extend((0..=lanes).map(|lane| TrackRef::Task(t, lane)));
         extra_lanes += u64::from(lanes);

@@ -9,7 +9,7 @@ use super::wake::wake_before_poll;
 use crate::app::open_trace::OpenTrace;
 use trace_analysis::analysis::breakdown::alloc_sample_weights;
 use trace_analysis::analysis::states::{StateTotals, TaskState, task_totals};
-use trace_analysis::model::{NO_TASK, Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
+use trace_analysis::model::{Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
 
 /// About one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +55,7 @@ impl TaskDetails {
     /// Gathers the details of `task` (walks its polls once and all tasks once).
     pub fn compute(trace: &OpenTrace, task: TaskIx) -> TaskDetails {
         let model = &trace.model;
-        let t = &model.tasks[task as usize];
+        let t = &model.tasks[task.index()];
         let totals = task_totals(model, task, &trace.paused);
         let mut longest: Option<(u32, Nanos)> = None;
         for p in model.task_polls(task) {
@@ -86,7 +86,7 @@ impl TaskDetails {
             },
             location: model.location_label(t.location),
             name: model.string(t.name).to_string(),
-            parent: (t.parent != NO_TASK).then(|| (t.parent, model.task_label(t.parent))),
+            parent: (t.parent != TaskIx::NONE).then(|| (t.parent, model.task_label(t.parent))),
             children,
             spawn: t.spawn,
             terminate: t.terminate,
@@ -153,7 +153,7 @@ impl PollDetails {
             .map_or(0, |i| i + 1);
         PollDetails {
             poll,
-            thread: (p.thread(), model.threads[p.thread() as usize].label()),
+            thread: (p.thread(), model.threads[p.thread().index()].label()),
             span: p.span(),
             ready: p.ready(),
             cut: p.cut(),
@@ -188,7 +188,7 @@ impl ThreadDetails {
     /// Gathers the details of `thread` (walks its polls once).
     pub fn compute(trace: &OpenTrace, thread: ThreadIx) -> ThreadDetails {
         let model = &trace.model;
-        let t = &model.threads[thread as usize];
+        let t = &model.threads[thread.index()];
         let polls = model.thread_polls(thread);
         ThreadDetails {
             thread,
@@ -198,7 +198,7 @@ impl ThreadDetails {
             busy: polls.iter().map(|p| p.span().len()).sum(),
             idle: t.parks.iter().map(|s| s.len()).sum(),
             pauses: t.pauses.len(),
-            lost: trace.lost_by_thread[thread as usize].len(),
+            lost: trace.lost_by_thread[thread.index()].len(),
         }
     }
 }
@@ -217,7 +217,7 @@ mod tests {
     fn task_details_add_up_and_name_the_task() {
         let s = Synthetic::default();
         let t = opened(&s);
-        let d = TaskDetails::compute(&t, 0);
+        let d = TaskDetails::compute(&t, TaskIx(0));
         assert_eq!(d.id, TaskId(1));
         assert_eq!(d.location, "src/service.rs:10:5");
         assert_eq!(d.kind, "async");
@@ -226,16 +226,16 @@ mod tests {
         assert_eq!(d.totals.running, u64::from(s.polls_per_task) * s.poll_ns);
         let (poll, len) = d.longest_poll.unwrap();
         assert_eq!(len, s.poll_ns);
-        assert_eq!(t.model.polls[poll as usize].task, 0);
+        assert_eq!(t.model.polls[poll as usize].task, TaskIx(0));
         let rows = d.state_rows();
         let sum: f64 = rows.iter().map(|r| r.2).sum();
         assert!((sum - 1.0).abs() < 1e-9, "{rows:?}");
         assert!(d.parent.is_none());
         assert_eq!(d.children, 1, "task 1 is the blocking task's parent");
 
-        let blocking = TaskDetails::compute(&t, s.tasks);
+        let blocking = TaskDetails::compute(&t, TaskIx(s.tasks));
         assert_eq!(blocking.kind, "spawn_blocking");
-        assert_eq!(blocking.parent.as_ref().map(|p| p.0), Some(0));
+        assert_eq!(blocking.parent.as_ref().map(|p| p.0), Some(TaskIx(0)));
     }
 
     #[test]
@@ -272,9 +272,9 @@ mod tests {
             .iter()
             .position(|x| x.id == TaskId(1))
             .unwrap();
-        let d = TaskDetails::compute(&t, task as TaskIx);
+        let d = TaskDetails::compute(&t, TaskIx(task as u32));
         assert_eq!(d.alloc_samples, (2, 400, 400));
-        let other = TaskDetails::compute(&t, 1 - task as TaskIx);
+        let other = TaskDetails::compute(&t, TaskIx(1 - task as u32));
         assert_eq!(other.alloc_samples, (1, 7, 7));
     }
 
@@ -282,7 +282,7 @@ mod tests {
     fn poll_details_number_the_poll() {
         let s = Synthetic::default();
         let t = opened(&s);
-        let polls: Vec<&Poll> = t.model.task_polls(2).collect();
+        let polls: Vec<&Poll> = t.model.task_polls(TaskIx(2)).collect();
         let third = poll_index(&t, polls[2]);
         let d = PollDetails::compute(&t, third);
         assert_eq!(d.number, 3);
@@ -295,7 +295,11 @@ mod tests {
     fn a_poll_knows_the_wake_that_readied_it() {
         let s = Synthetic::default();
         let t = opened(&s);
-        let polls: Vec<u32> = t.model.task_polls(0).map(|p| poll_index(&t, p)).collect();
+        let polls: Vec<u32> = t
+            .model
+            .task_polls(TaskIx(0))
+            .map(|p| poll_index(&t, p))
+            .collect();
         // The first poll follows the spawn; each later one a wake just before it.
         assert!(wake_before_poll(&t, polls[0]).is_none());
         for &p in &polls[1..] {

@@ -11,7 +11,7 @@ use crate::app::labels::{state_label, wake_source_label};
 use crate::app::open_trace::OpenTrace;
 use crate::app::palette;
 use crate::app::view::{Selection, ViewState};
-use trace_analysis::model::{NO_TASK, Span, TaskIx, Wake};
+use trace_analysis::model::{Span, TaskIx, Wake};
 use trace_analysis::units::{format_bytes, format_duration};
 
 /// The panel's heading (tests look for it).
@@ -347,7 +347,7 @@ pub const WOKEN_BY: &str = "woken by";
 fn woken_rows(ui: &mut Ui, s: &Shown<'_>, w: Wake, action: &mut Option<Action>) {
     let model = &s.trace.model;
     ui.label(WOKEN_BY);
-    if w.waker != NO_TASK {
+    if w.waker != TaskIx::NONE {
         if ui
             .link(model.task_label(w.waker))
             .on_hover_text("Select the waker task (the arrow shows the wake)")
@@ -363,7 +363,7 @@ fn woken_rows(ui: &mut Ui, s: &Shown<'_>, w: Wake, action: &mut Option<Action>) 
     ui.label(format!(
         "at {} on {}",
         format_duration(w.time),
-        model.threads[w.thread as usize].label()
+        model.threads[w.thread.index()].label()
     ));
     ui.end_row();
 }

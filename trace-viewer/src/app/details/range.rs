@@ -5,7 +5,7 @@
 use crate::app::open_trace::OpenTrace;
 use crate::app::sorted::disjoint_in;
 use trace_analysis::analysis::states::{StateTotals, for_each_segment};
-use trace_analysis::model::{Nanos, Span, TaskIx};
+use trace_analysis::model::{Nanos, Span};
 
 /// A thread's use of the range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +37,8 @@ impl RangeSummary {
         let model = &trace.model;
         let mut totals = StateTotals::default();
         let mut tasks = 0;
-        for task in 0..model.tasks.len() as TaskIx {
-            let life = model.tasks[task as usize].lifetime(model.end);
+        for task in model.task_ixs() {
+            let life = model.tasks[task.index()].lifetime(model.end);
             if life.overlap(span) == 0 {
                 continue;
             }
@@ -56,13 +56,13 @@ impl RangeSummary {
                     .iter()
                     .map(|p| p.span().overlap(span))
                     .sum();
-                let parks = &model.threads[t as usize].parks;
+                let parks = &model.threads[t.index()].parks;
                 let idle = parks[disjoint_in(parks, |s| *s, span.start, span.end)]
                     .iter()
                     .map(|p| p.overlap(span))
                     .sum();
                 ThreadShare {
-                    label: model.threads[t as usize].label(),
+                    label: model.threads[t.index()].label(),
                     busy,
                     idle,
                 }
@@ -90,22 +90,15 @@ mod tests {
         let span = Span::new(s.round_start(0, 1), s.round_start(0, 2));
         let r = RangeSummary::compute(&t, span);
         // Every task alive over the whole range: the states add up to its length each.
-        let alive: Vec<TaskIx> = (0..t.model.tasks.len() as TaskIx)
-            .filter(|&i| {
-                t.model.tasks[i as usize]
-                    .lifetime(t.model.end)
-                    .overlap(span)
-                    > 0
-            })
+        let alive: Vec<_> = t
+            .model
+            .task_ixs()
+            .filter(|&i| t.model.tasks[i.index()].lifetime(t.model.end).overlap(span) > 0)
             .collect();
         assert_eq!(r.tasks, alive.len());
         let want: u64 = alive
             .iter()
-            .map(|&i| {
-                t.model.tasks[i as usize]
-                    .lifetime(t.model.end)
-                    .overlap(span)
-            })
+            .map(|&i| t.model.tasks[i.index()].lifetime(t.model.end).overlap(span))
             .sum();
         assert_eq!(r.totals.total(), want);
         // Worker 0 ran each of its 6 tasks once in the round.

@@ -99,10 +99,10 @@ mod tests {
     fn the_wake_that_ended_a_wait_is_found() {
         let s = Synthetic::default();
         let t = opened(&s);
-        let wake = t.model.task_wakes(0)[0];
-        let found = wake_ending(&t, 0, Span::new(wake.time - 10, wake.time + 10)).unwrap();
+        let wake = t.model.task_wakes(TaskIx(0))[0];
+        let found = wake_ending(&t, TaskIx(0), Span::new(wake.time - 10, wake.time + 10)).unwrap();
         assert_eq!(found, wake);
-        assert!(wake_ending(&t, 0, Span::new(0, 10)).is_none());
+        assert!(wake_ending(&t, TaskIx(0), Span::new(0, 10)).is_none());
         assert_eq!(
             state_label(TaskState::Waiting(WaitReason::Timer)),
             "waiting (timer)"

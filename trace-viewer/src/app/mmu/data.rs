@@ -63,7 +63,7 @@ impl MmuData {
         let per_worker = per
             .iter()
             .map(|(t, wu)| {
-                let label = model.threads[*t as usize].label();
+                let label = model.threads[t.index()].label();
                 (label, windows.iter().map(|&w| mmu::mmu(wu, w)).collect())
             })
             .collect();

@@ -31,9 +31,9 @@ impl Found {
     pub fn span(&self, trace: &OpenTrace) -> Span {
         let model = &trace.model;
         match *self {
-            Found::Task(t) => model.tasks[t as usize].lifetime(model.end),
+            Found::Task(t) => model.tasks[t.index()].lifetime(model.end),
             Found::Region { thread, region } => {
-                model.threads[thread as usize].regions[region as usize].span
+                model.threads[thread.index()].regions[region as usize].span
             }
         }
     }
@@ -42,9 +42,9 @@ impl Found {
     fn key(&self, trace: &OpenTrace) -> (Nanos, u8, u64) {
         let start = self.span(trace).start;
         match *self {
-            Found::Task(t) => (start, 0, u64::from(t)),
+            Found::Task(t) => (start, 0, u64::from(t.0)),
             Found::Region { thread, region } => {
-                (start, 1, u64::from(thread) << 32 | u64::from(region))
+                (start, 1, u64::from(thread.0) << 32 | u64::from(region))
             }
         }
     }
@@ -55,11 +55,11 @@ impl Found {
         match *self {
             Found::Task(t) => format!("task {}", model.task_label(t)),
             Found::Region { thread, region } => {
-                let r = &model.threads[thread as usize].regions[region as usize];
+                let r = &model.threads[thread.index()].regions[region as usize];
                 format!(
                     "region {} on {}",
                     model.string(r.name),
-                    model.threads[thread as usize].label()
+                    model.threads[thread.index()].label()
                 )
             }
         }
@@ -103,11 +103,11 @@ impl Matches {
                 .entry(t.location.0)
                 .or_insert_with(|| hit(&model.location_label(t.location)));
             if by_name || by_location {
-                m.tasks.push(ix as TaskIx);
+                m.tasks.push(TaskIx(ix as u32));
             }
         }
         m.tasks
-            .sort_by_key(|&t| (model.tasks[t as usize].lifetime(model.end).start, t));
+            .sort_by_key(|&t| (model.tasks[t.index()].lifetime(model.end).start, t));
         let mut region_names: std::collections::HashMap<u32, bool> = Default::default();
         for th in &model.threads {
             for r in &th.regions {
@@ -180,7 +180,7 @@ impl Matches {
         for (th, thread) in model.threads.iter().enumerate() {
             let regions = &thread.regions;
             let found = |r: usize| Found::Region {
-                thread: th as ThreadIx,
+                thread: ThreadIx(th as u32),
                 region: r as u32,
             };
             let matches = |r: usize| self.region_names.contains(&regions[r].name.0);
@@ -245,7 +245,7 @@ mod tests {
         assert!(
             m.tasks
                 .iter()
-                .all(|&x| t.model.tasks[x as usize].id.0 % 3 == 1)
+                .all(|&x| t.model.tasks[x.index()].id.0 % 3 == 1)
         );
         let m = Matches::find(&t, REGION_INNER);
         assert!(m.tasks.is_empty());

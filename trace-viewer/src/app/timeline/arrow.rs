@@ -6,7 +6,7 @@ use egui::{Pos2, Rect, pos2};
 use super::lanes::{LaneKind, Lanes};
 use super::xmap::XMap;
 use crate::app::details::wake::{WakeLink, WakeTarget};
-use trace_analysis::model::{NO_TASK, TaskIx};
+use trace_analysis::model::TaskIx;
 
 /// An arrow, in screen points.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,9 +37,11 @@ pub fn wake_arrow(
             .position(|l| matches!(l.kind, LaneKind::Task { task: t, .. } if t == task))
     };
     let w = link.wake;
-    let from = lanes
-        .find(LaneKind::Thread(w.thread))
-        .or_else(|| (w.waker != NO_TASK).then(|| task_lane(w.waker)).flatten())?;
+    let from = lanes.find(LaneKind::Thread(w.thread)).or_else(|| {
+        (w.waker != TaskIx::NONE)
+            .then(|| task_lane(w.waker))
+            .flatten()
+    })?;
     let to = match link.to {
         WakeTarget::Thread(t) => lanes.find(LaneKind::Thread(t)),
         WakeTarget::Task(t) => task_lane(t),

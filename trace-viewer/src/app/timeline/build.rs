@@ -161,7 +161,7 @@ fn thread_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usize
     let xmap = &{ scene.xmap }; // a copy: `scene` is borrowed mutably below
     let (t0, t1) = xmap.visible_nanos();
     let model = &trace.model;
-    let th = &model.threads[thread as usize];
+    let th = &model.threads[thread.index()];
     let h = lane.height();
 
     // Idle: a thin bar through the middle.
@@ -223,7 +223,7 @@ fn thread_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usize
     // Thread-scoped pauses: a band along the bottom.
     let (qy0, qy1) = (lane.bottom() - 5.0, lane.bottom());
     fold_spans(
-        &trace.thread_paused[thread as usize],
+        &trace.thread_paused[thread.index()],
         t0,
         t1,
         xmap,
@@ -237,7 +237,7 @@ fn thread_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usize
     );
 
     // Holes in the data: a red tick at the point the data resumes, one per point at most.
-    let lost = &trace.lost_by_thread[thread as usize];
+    let lost = &trace.lost_by_thread[thread.index()];
     let lo = lost.partition_point(|m| m.time < t0);
     let hi = lost.partition_point(|m| m.time <= t1);
     let mut last_x = f32::NEG_INFINITY;
@@ -271,8 +271,8 @@ fn thread_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usize
 fn regions_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usize, lane: Rect) {
     let xmap = &{ scene.xmap }; // a copy: `scene` is borrowed mutably below
     let (t0, t1) = xmap.visible_nanos();
-    let regions = &trace.model.threads[thread as usize].regions;
-    for (depth, row) in trace.region_rows[thread as usize].iter().enumerate() {
+    let regions = &trace.model.threads[thread.index()].regions;
+    for (depth, row) in trace.region_rows[thread.index()].iter().enumerate() {
         let y0 = lane.top() + 1.0 + depth as f32 * REGION_ROW_HEIGHT;
         let y1 = y0 + REGION_ROW_HEIGHT - 1.0;
         let spans = &row.spans;
@@ -311,11 +311,11 @@ fn regions_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usiz
             },
         );
     }
-    let times = &trace.log_times[thread as usize];
+    let times = &trace.log_times[thread.index()];
     if times.is_empty() {
         return;
     }
-    let (logs, all) = (&trace.logs_by_thread[thread as usize], &trace.model.logs);
+    let (logs, all) = (&trace.logs_by_thread[thread.index()], &trace.model.logs);
     let (y0, y1) = (lane.bottom() - LOG_ROW_HEIGHT, lane.bottom() - 1.0);
     let mut i = times.partition_point(|&t| t < t0);
     let hi = times.partition_point(|&t| t < t1.max(t0 + 1));
@@ -332,7 +332,7 @@ fn regions_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usiz
         } else {
             // Many lines on one tick: the first one's level, or the worst warning or error
             // among them (found in the list of those, not by reading every line).
-            let warnings = &trace.log_warnings[thread as usize];
+            let warnings = &trace.log_warnings[thread.index()];
             let w0 = warnings.partition_point(|&w| (w as usize) < i);
             let w1 = w0 + gallop(&warnings[w0..], |&w| (w as usize) < j);
             warnings[w0..w1]

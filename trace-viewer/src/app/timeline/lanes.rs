@@ -98,8 +98,8 @@ impl Lanes {
         let mut lanes = Lanes::default();
         for t in trace.thread_order() {
             lanes.push(LaneKind::Thread(t), THREAD_LANE_HEIGHT);
-            let rows = trace.region_rows[t as usize].len();
-            let logs = !trace.logs_by_thread[t as usize].is_empty();
+            let rows = trace.region_rows[t.index()].len();
+            let logs = !trace.logs_by_thread[t.index()].is_empty();
             if rows > 0 || logs {
                 let h = rows as f32 * REGION_ROW_HEIGHT + if logs { LOG_ROW_HEIGHT } else { 0.0 };
                 lanes.push(LaneKind::Regions(t), h + 2.0);

@@ -20,7 +20,7 @@ use crate::app::labels::short_state_label;
 use crate::app::open_trace::OpenTrace;
 use crate::app::palette;
 use crate::app::view::{Geometry, Selection, ViewInput, ViewState};
-use trace_analysis::model::NO_TASK;
+use trace_analysis::model::TaskIx;
 
 /// Width of the lane-name column.
 pub const GUTTER_WIDTH: f32 = 230.0;
@@ -363,15 +363,15 @@ fn click(tl: &mut Parts<'_>, hit: Option<&Hit>) {
         Some(&Hit::Folded { span, .. }) => tl.view.fit_to(span),
         // A region or a log line selects the task it happened in.
         Some(&Hit::Region { thread, region }) => {
-            let task = model.threads[thread as usize].regions[region as usize].task;
-            if task != NO_TASK {
+            let task = model.threads[thread.index()].regions[region as usize].task;
+            if task != TaskIx::NONE {
                 select(tl, Some(Selection::of_task(task)));
             }
         }
         Some(&Hit::Logs { thread, first, .. }) => {
-            let log = tl.trace.logs_by_thread[thread as usize][first as usize];
+            let log = tl.trace.logs_by_thread[thread.index()][first as usize];
             let task = model.logs[log as usize].task;
-            if task != NO_TASK {
+            if task != TaskIx::NONE {
                 select(tl, Some(Selection::of_task(task)));
             }
         }
@@ -414,7 +414,7 @@ fn paint_gutter(ui: &Ui, tl: &Parts<'_>, rects: &PanelRects) {
         );
         let (text, font, color, indent) = match lane.kind {
             LaneKind::Thread(t) => (
-                model.threads[t as usize].label(),
+                model.threads[t.index()].label(),
                 font.clone(),
                 visuals.strong_text_color(),
                 4.0,
@@ -464,7 +464,7 @@ fn paint_gutter(ui: &Ui, tl: &Parts<'_>, rects: &PanelRects) {
                 if selected_task == Some(task) {
                     painter.rect_filled(rect, 0.0, visuals.selection.bg_fill);
                 }
-                let t = &model.tasks[task as usize];
+                let t = &model.tasks[task.index()];
                 let name = model.string(t.name);
                 let text = if name.is_empty() {
                     format!("task #{}", t.id)

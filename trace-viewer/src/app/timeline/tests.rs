@@ -15,7 +15,7 @@ use super::xmap::XMap;
 use crate::app::open_trace::OpenTrace;
 use crate::app::view::TimeView;
 use trace_analysis::analysis::states::{Segment, TaskState};
-use trace_analysis::model::{Model, Span};
+use trace_analysis::model::{Model, Span, TaskIx};
 use trace_analysis::synthetic::Synthetic;
 
 fn opened(s: &Synthetic) -> OpenTrace {
@@ -192,7 +192,7 @@ fn lanes_list_threads_then_groups_and_collapse() {
     ));
     assert_eq!(
         t.model.threads[match kinds[2] {
-            LaneKind::Thread(i) => i as usize,
+            LaneKind::Thread(i) => i.index(),
             _ => unreachable!(),
         }]
         .kind,
@@ -355,7 +355,11 @@ fn task_lanes_show_states_and_whole_trace_zoom_folds() {
         .items
         .iter()
         .filter_map(|i| match i.hit {
-            Hit::Segment { task: 0, state, .. } => Some(state),
+            Hit::Segment {
+                task: TaskIx(0),
+                state,
+                ..
+            } => Some(state),
             _ => None,
         })
         .collect();

@@ -7,7 +7,7 @@ use crate::app::details::wake::wake_ending;
 use crate::app::labels::state_label;
 use crate::app::open_trace::OpenTrace;
 use trace_analysis::analysis::states::TaskState;
-use trace_analysis::model::{NO_TASK, Nanos, Span, ThreadIx};
+use trace_analysis::model::{Nanos, Span, TaskIx, ThreadIx};
 use trace_analysis::units::format_duration;
 
 /// The tooltip of a timeline item: a title line, then details.
@@ -32,7 +32,7 @@ pub fn describe_hit(trace: &OpenTrace, hit: &Hit) -> Vec<String> {
             };
             vec![
                 model.task_label(poll.task),
-                format!("poll on {}", model.threads[poll.thread() as usize].label()),
+                format!("poll on {}", model.threads[poll.thread().index()].label()),
                 at(poll.span()),
                 outcome.into(),
             ]
@@ -41,7 +41,7 @@ pub fn describe_hit(trace: &OpenTrace, hit: &Hit) -> Vec<String> {
             let mut lines = vec![model.task_label(task), state_label(state), at(span)];
             if let TaskState::Waiting(_) = state
                 && let Some(w) = wake_ending(trace, task, span)
-                && w.waker != NO_TASK
+                && w.waker != TaskIx::NONE
             {
                 lines.push(format!("woken by {}", model.task_label(w.waker)));
             }
@@ -65,11 +65,11 @@ pub fn describe_hit(trace: &OpenTrace, hit: &Hit) -> Vec<String> {
             lines
         }
         Hit::Park { thread, span } => vec![
-            format!("{} idle (parked)", model.threads[thread as usize].label()),
+            format!("{} idle (parked)", model.threads[thread.index()].label()),
             at(span),
         ],
         Hit::ThreadPause { thread, span } => vec![
-            format!("{} paused", model.threads[thread as usize].label()),
+            format!("{} paused", model.threads[thread.index()].label()),
             at(span),
         ],
         Hit::ProcessPause(span) => {
@@ -88,13 +88,13 @@ pub fn describe_hit(trace: &OpenTrace, hit: &Hit) -> Vec<String> {
             lines
         }
         Hit::Region { thread, region } => {
-            let r = &model.threads[thread as usize].regions[region as usize];
+            let r = &model.threads[thread.index()].regions[region as usize];
             let mut lines = vec![
                 format!("region {}", model.string(r.name)),
                 at(r.span),
-                format!("on {}", model.threads[thread as usize].label()),
+                format!("on {}", model.threads[thread.index()].label()),
             ];
-            if r.task != NO_TASK {
+            if r.task != TaskIx::NONE {
                 lines.push(format!("in {}", model.task_label(r.task)));
             }
             if r.cut {
@@ -113,7 +113,7 @@ pub fn describe_hit(trace: &OpenTrace, hit: &Hit) -> Vec<String> {
             chunks,
             events,
         } => vec![
-            format!("data lost on {}", model.threads[thread as usize].label()),
+            format!("data lost on {}", model.threads[thread.index()].label()),
             if events > 0 {
                 format!(
                     "{chunks} chunk(s) with {events} event(s) missing before {}",
@@ -135,7 +135,7 @@ pub const LOG_LINES_SHOWN: usize = 6;
 /// time and the task of a single one.
 pub fn describe_logs(trace: &OpenTrace, thread: ThreadIx, first: u32, count: u32) -> Vec<String> {
     let model = &trace.model;
-    let ixs = &trace.logs_by_thread[thread as usize];
+    let ixs = &trace.logs_by_thread[thread.index()];
     let (lo, hi) = (
         first as usize,
         (first as usize + count as usize).min(ixs.len()),
@@ -156,9 +156,9 @@ pub fn describe_logs(trace: &OpenTrace, thread: ThreadIx, first: u32, count: u32
         lines.push(format!(
             "at {} on {}",
             format_duration(l.time),
-            model.threads[thread as usize].label()
+            model.threads[thread.index()].label()
         ));
-        if l.task != NO_TASK {
+        if l.task != TaskIx::NONE {
             lines.push(format!("in {}", model.task_label(l.task)));
         }
     } else {
@@ -225,7 +225,7 @@ mod tests {
             "{one:?}"
         );
         assert!(one[2].starts_with("in src/service.rs"), "{one:?}");
-        let n = t.logs_by_thread[w as usize].len() as u32;
+        let n = t.logs_by_thread[w.index()].len() as u32;
         let many = describe_logs(&t, w, 0, n);
         assert_eq!(many[0], format!("{n} log lines"));
         assert_eq!(many.len(), 2 + LOG_LINES_SHOWN + 1);
@@ -263,7 +263,7 @@ mod tests {
             ..Synthetic::default()
         };
         let t = opened(&s);
-        let poll = t.model.task_polls(0).next().unwrap();
+        let poll = t.model.task_polls(TaskIx(0)).next().unwrap();
         let lines = describe_hit(&t, &Hit::Poll(poll_index(&t, poll)));
         assert_eq!(lines[0], "src/service.rs:10:5 #1");
         assert!(lines[1].starts_with("poll on worker 0"), "{lines:?}");
@@ -289,11 +289,12 @@ mod tests {
         );
         // A wait ended by another task names it.
         let (task, wake) = (0..s.tasks)
+            .map(TaskIx)
             .find_map(|task| {
                 t.model
                     .task_wakes(task)
                     .iter()
-                    .find(|w| w.waker != NO_TASK)
+                    .find(|w| w.waker != TaskIx::NONE)
                     .map(|w| (task, *w))
             })
             .unwrap();
