@@ -10,7 +10,7 @@ use trace_format::{PauseScope, StringId, TaskId, Trace};
 use super::blocks::merge_by_key;
 use super::decode::{Part, RawCounter, RawSpawn};
 use super::index::{Grouped, group_offsets, group_rows};
-use super::{
+use super::tables::{
     AllocSample, Anomalies, CounterKind, CounterSeries, Log, LostMarker, Model, Nanos, Pause, Poll,
     Region, Span, Task, TaskIx, Thread, ThreadIx, Wake,
 };

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use rayon::prelude::*;
 use trace_format::{ChunkInfo, ReadError, ThreadId, Trace};
 
-use super::Model;
 use super::assemble::assemble;
 use super::decode::Part;
+use super::tables::Model;
 
 /// How far loading has got, in bytes of event data decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

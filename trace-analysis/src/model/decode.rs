@@ -9,7 +9,7 @@ use trace_format::{
 };
 
 use super::blocks::Blocks;
-use super::{Nanos, Span};
+use super::tables::{Nanos, Span};
 
 /// A poll, paired; its task is the file's id.
 pub(super) struct RawPoll {
