@@ -33,7 +33,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use trace_format::codec::{self, ChunkDecoder, EncodeState};
-use trace_format::{End, Event, EventChunkHeader, Header};
+use trace_format::{End, Event, EventChunkHeader, Header, Meta};
 
 use crate::chunk::Chunk;
 use crate::shared::{Shared, Slot, is_chunk, peek};
@@ -177,6 +177,8 @@ struct Writer {
     copy: Vec<u8>,
     /// A piece of a chunk, re-encoded.
     encoded: Vec<u8>,
+    /// The first stack id not yet written.
+    next_stack: u64,
 }
 
 impl Writer {
@@ -191,6 +193,7 @@ impl Writer {
             watched: Vec::new(),
             copy: Vec::new(),
             encoded: Vec::new(),
+            next_stack: 1,
         }
     }
 
@@ -341,6 +344,9 @@ impl Writer {
                 self.check(r);
             }
         }
+        // Stacks before the chunks: a chunk's events were written after their stacks were
+        // interned, so the chunks queued now refer only to stacks defined by now.
+        wrote |= self.write_stacks(false);
         while let Some(full) = self.shared.pool.pop_full() {
             wrote = true;
             // SAFETY: the writer owns a chunk popped from the full queue (no peek of it is
@@ -354,6 +360,24 @@ impl Writer {
                 .give_back(unsafe { Box::from_raw(full.chunk.as_ptr()) });
         }
         wrote
+    }
+
+    /// Writes the stacks defined since the last call as one `Meta::Stacks` record (`all`:
+    /// at the stop, skipping any still being defined). Returns whether it wrote one.
+    fn write_stacks(&mut self, all: bool) -> bool {
+        let Some(stacks) = self.shared.stacks.load_full() else {
+            return false;
+        };
+        let mut defs = Vec::new();
+        stacks.table.drain_new(&mut self.next_stack, all, &mut defs);
+        if defs.is_empty() {
+            return false;
+        }
+        if self.error.is_none() {
+            let r = self.sink.meta(&Meta::Stacks(defs));
+            self.check(r);
+        }
+        true
     }
 
     /// Looks at every slot; a chunk that has sat in its slot for a flush interval is
@@ -499,6 +523,9 @@ impl Writer {
         }
         // Chunks of threads that were busy handing one over when the slots were collected.
         self.drain();
+        self.write_stacks(true);
+        // Frees the table now, not whenever the last thread of this session records again.
+        self.shared.stacks.store(None);
         let progress = &self.shared.progress;
         let end = End {
             end_time: self.end_time.max(crate::clock::now()),
