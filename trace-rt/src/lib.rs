@@ -162,7 +162,9 @@ pub use intern::{intern, intern_location};
 pub use layer::{TraceLayer, layer};
 pub use pause::{PauseGuard, PauseKind, ThreadPauseGuard, pause, pause_thread};
 pub use runtime::{Options, block_on, instrument, instrument_with};
-pub use session::{Config, DEFAULT_STALL_THRESHOLD, Error, Session, Summary, start};
+pub use session::{
+    Config, DEFAULT_CPU_SAMPLE_HZ, DEFAULT_STALL_THRESHOLD, Error, Session, Summary, start,
+};
 pub use shared::is_recording;
 pub use sink::{FileSink, MemorySink, Sink, WriterSink};
 pub use trace_format;

@@ -366,8 +366,8 @@ impl Inner {
             .ok()
             .flatten()
             .unwrap_or_default();
-        if shared.stacks.load().is_some() {
-            crate::stacks::thread_attached(epoch);
+        if let Some(stacks) = &*shared.stacks.load() {
+            crate::stacks::thread_attached(epoch, stacks);
         }
         shared.push_meta(Meta::Thread(ThreadDef {
             thread: self.thread,

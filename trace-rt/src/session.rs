@@ -41,6 +41,23 @@ pub struct Config {
     /// Stack table size (distinct stacks, frames); `None`: no stacks.
     stacks: Option<(usize, usize)>,
     stall_threshold: Duration,
+    cpu_sample_hz: u32,
+    force_timer_sampling: bool,
+}
+
+/// Default [`Config::cpu_sample_hz`].
+pub const DEFAULT_CPU_SAMPLE_HZ: u32 = 99;
+
+/// `TRACE_RT_CPU_HZ`: CPU samples per second (0: off), if set and valid.
+fn env_cpu_hz() -> Option<u32> {
+    let v = std::env::var("TRACE_RT_CPU_HZ").ok()?;
+    match v.trim().parse::<u32>() {
+        Ok(hz) if hz <= 10_000 => Some(hz),
+        _ => {
+            eprintln!("trace-rt: ignoring TRACE_RT_CPU_HZ={v:?} (not a rate from 0 to 10000)");
+            None
+        }
+    }
 }
 
 /// Default [`Config::stall_threshold`].
@@ -68,6 +85,9 @@ impl Default for Config {
             features: Vec::new(),
             stacks: Some((crate::stacks::DEFAULT_STACKS, crate::stacks::DEFAULT_FRAMES)),
             stall_threshold: env_stall_threshold().unwrap_or(DEFAULT_STALL_THRESHOLD),
+            cpu_sample_hz: env_cpu_hz().unwrap_or(DEFAULT_CPU_SAMPLE_HZ),
+            force_timer_sampling: std::env::var("TRACE_RT_CPU_SAMPLING")
+                .is_ok_and(|v| v == "timer"),
         }
     }
 }
@@ -175,6 +195,32 @@ impl Config {
         self
     }
 
+    /// CPU samples per second of each recording thread's CPU time (default
+    /// [`DEFAULT_CPU_SAMPLE_HZ`], 99; env `TRACE_RT_CPU_HZ`; 0 turns them off; at most
+    /// 10 000): `CpuSample` events with the task being polled and the stack. Every thread
+    /// that records gets a sampler when it first records: a `perf_event_open` task clock
+    /// where the kernel allows it, else a POSIX CPU-time timer; the trace's sampling record
+    /// says which and why. Needs stacks on and Linux.
+    ///
+    /// ```
+    /// let session = trace_rt::Config::default()
+    ///     .cpu_sample_hz(199)
+    ///     .start_with_sink(trace_rt::MemorySink::new())?;
+    /// session.stop()?;
+    /// # Ok::<(), trace_rt::Error>(())
+    /// ```
+    pub fn cpu_sample_hz(mut self, hz: u32) -> Self {
+        self.cpu_sample_hz = hz.min(10_000);
+        self
+    }
+
+    /// Takes CPU samples with per-thread CPU-time timers even where perf events are allowed
+    /// (env `TRACE_RT_CPU_SAMPLING=timer`): the fallback, for testing it.
+    pub fn force_timer_sampling(mut self, on: bool) -> Self {
+        self.force_timer_sampling = on;
+        self
+    }
+
     /// Adds a `(key, value)` to the header's feature list (instrumentation layers use this
     /// to say what they could see).
     pub fn feature(mut self, key: &str, value: &str) -> Self {
@@ -256,8 +302,14 @@ impl Config {
             flush_ticks,
             self.flush_interval,
             self.stop_timeout,
-            self.stacks
-                .map(|(n, f)| Arc::new(crate::stacks::Stacks::new(n, f))),
+            self.stacks.map(|(n, f)| {
+                Arc::new(crate::stacks::Stacks::new(
+                    n,
+                    f,
+                    self.cpu_sample_hz,
+                    self.force_timer_sampling,
+                ))
+            }),
         ));
         let writer =
             writer::spawn(shared.clone(), Box::new(sink), header).map_err(|source| Error::Io {
@@ -483,7 +535,10 @@ impl Session {
         }
         if let Some(stacks) = self.shared.stacks.load_full() {
             #[cfg(all(target_os = "linux", not(miri)))]
-            crate::stacks::signal::deactivate();
+            {
+                crate::stacks::signal::stop_samplers();
+                crate::stacks::signal::deactivate();
+            }
             self.shared
                 .push_meta(stacks.sampling_info(self.stall_threshold_ns));
         }

@@ -30,11 +30,12 @@ fn inside(addr: u64, f: u64) -> bool {
 }
 
 fn record(threshold: Duration, f: impl FnOnce()) -> Trace {
+    record_with(trace_rt::Config::default().stall_threshold(threshold), f)
+}
+
+fn record_with(config: trace_rt::Config, f: impl FnOnce()) -> Trace {
     let sink = trace_rt::MemorySink::new();
-    let session = trace_rt::Config::default()
-        .stall_threshold(threshold)
-        .start_with_sink(sink.clone())
-        .expect("start");
+    let session = config.start_with_sink(sink.clone()).expect("start");
     f();
     std::thread::sleep(Duration::from_millis(20));
     let summary = session.stop().expect("stop");
@@ -137,4 +138,155 @@ fn short_polls_and_a_zero_threshold_get_no_stall_samples() {
     });
     assert_eq!(stalls(&trace), 0);
     let _ = Meta::Stacks(Vec::new());
+}
+
+/// Burns `ms` milliseconds of this thread's CPU time; never inlined.
+#[inline(never)]
+fn burn(ms: u64) -> u64 {
+    let start = cpu_time();
+    let mut x = 1u64;
+    while cpu_time() - start < Duration::from_millis(ms) {
+        for _ in 0..10_000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    x
+}
+
+/// This thread's CPU time.
+fn cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// A thread that records (one event attaches it to the session) and burns CPU.
+fn recording_thread(ms: u64) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        trace_rt::raw::record(&Event::Counter {
+            name: trace_rt::intern("attach"),
+            value: 1,
+        });
+        let x = burn(ms);
+        // An event after the burn writes the samples it took.
+        trace_rt::raw::record(&Event::Counter {
+            name: trace_rt::intern("attach"),
+            value: 2,
+        });
+        x
+    })
+}
+
+fn check_cpu_samples(force_timer: bool) -> String {
+    let _g = serial();
+    let fds = open_fds();
+    let trace = record_with(
+        trace_rt::Config::default()
+            .cpu_sample_hz(99)
+            .force_timer_sampling(force_timer),
+        || {
+            recording_thread(300).join().unwrap();
+        },
+    );
+    assert_eq!(open_fds(), fds, "a sampler left open");
+    let f = burn as *const () as u64;
+    let (mut samples, mut in_burn) = (0, 0);
+    for r in trace.events() {
+        if let Event::CpuSample { stack, .. } = r.unwrap().event {
+            samples += 1;
+            let frames = trace.code().stack(stack).expect("a defined stack");
+            if frames.iter().any(|&a| inside(a, f)) {
+                in_burn += 1;
+            }
+        }
+    }
+    let info = trace.code().sampling().expect("sampling record").clone();
+    println!("{info:?}: {samples} samples, {in_burn} in burn");
+    // 300 ms of CPU at 99 Hz: about 30 (a loaded machine does not change CPU time).
+    assert!(samples >= 10, "{samples} CPU samples ({info:?})");
+    assert!(
+        in_burn * 10 >= samples * 8,
+        "{in_burn} of {samples} in burn"
+    );
+    assert_eq!(info.cpu_samples, samples as u64 + info.lost_samples);
+    assert_eq!(info.cpu_hz, 99);
+    info.cpu_method
+}
+
+#[test]
+fn cpu_samples_by_perf_events_land_in_the_burning_function() {
+    let method = check_cpu_samples(false);
+    let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    // Where the kernel allows it, perf events are used; else the fallback, with its reason.
+    if paranoid.is_some_and(|p| p <= 2) && method != "perf_event" {
+        println!("perf events refused despite perf_event_paranoid <= 2 (seccomp?)");
+    }
+    assert!(
+        method == "perf_event" || method == "timer_signal",
+        "{method}"
+    );
+}
+
+#[test]
+fn cpu_samples_by_the_timer_fallback_land_in_the_burning_function() {
+    assert_eq!(check_cpu_samples(true), "timer_signal");
+}
+
+#[test]
+fn sampled_threads_that_exit_and_a_stop_during_sampling_are_harmless() {
+    let _g = serial();
+    for force_timer in [false, true] {
+        let fds = open_fds();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spinner = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                trace_rt::raw::record(&Event::Counter {
+                    name: trace_rt::intern("attach"),
+                    value: 1,
+                });
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    burn(5);
+                }
+            })
+        };
+        let trace = record_with(
+            trace_rt::Config::default()
+                .cpu_sample_hz(999)
+                .force_timer_sampling(force_timer),
+            || {
+                // Threads that exit while being sampled.
+                for _ in 0..4 {
+                    recording_thread(30).join().unwrap();
+                }
+            },
+        );
+        // The stop came while `spinner` was being sampled: its sampler is closed, and it
+        // runs on unharmed.
+        assert_eq!(
+            open_fds(),
+            fds,
+            "a sampler left open (force_timer {force_timer})"
+        );
+        burn(50);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        spinner.join().unwrap();
+        let info = trace.code().sampling().unwrap();
+        assert!(info.cpu_samples > 0, "{info:?}");
+        // A later session samples again.
+        let trace = record_with(trace_rt::Config::default().cpu_sample_hz(999), || {
+            recording_thread(30).join().unwrap();
+        });
+        assert!(trace.code().sampling().unwrap().cpu_samples > 0);
+    }
 }

@@ -6,6 +6,8 @@
 //! workspace's `.cargo/config.toml` does) or stacks stop at the first frame without one.
 
 #[cfg(all(target_os = "linux", not(miri)))]
+pub(crate) mod cpu;
+#[cfg(all(target_os = "linux", not(miri)))]
 pub(crate) mod signal;
 pub(crate) mod table;
 pub(crate) mod walk;
@@ -35,6 +37,8 @@ pub(crate) struct Stacks {
     pub(crate) cpu_samples: AtomicU64,
     pub(crate) stall_samples: AtomicU64,
     pub(crate) lost_samples: AtomicU64,
+    #[cfg(all(target_os = "linux", not(miri)))]
+    pub(crate) cpu: cpu::CpuSampling,
 }
 
 thread_local! {
@@ -61,7 +65,11 @@ pub(crate) fn thread_stack_cached() -> Option<ThreadStack> {
 }
 
 impl Stacks {
-    pub(crate) fn new(stacks: usize, frames: usize) -> Stacks {
+    /// A table for `stacks` distinct stacks of `frames` frames in all; CPU samples at
+    /// `cpu_hz` (0: off), by timer signal only with `force_timer`.
+    pub(crate) fn new(stacks: usize, frames: usize, cpu_hz: u32, force_timer: bool) -> Stacks {
+        #[cfg(not(all(target_os = "linux", not(miri))))]
+        let _ = (cpu_hz, force_timer);
         Stacks {
             table: StackTable::new(stacks, frames),
             text: TextRanges::read(),
@@ -69,16 +77,22 @@ impl Stacks {
             cpu_samples: AtomicU64::new(0),
             stall_samples: AtomicU64::new(0),
             lost_samples: AtomicU64::new(0),
+            #[cfg(all(target_os = "linux", not(miri)))]
+            cpu: cpu::CpuSampling::new(cpu_hz, force_timer),
         }
     }
 
     /// What the sampling record says at the stop (symbolization fields left for the
-    /// resolver to fill; CPU sampling not built yet: `off`).
+    /// resolver to fill).
     pub(crate) fn sampling_info(&self, stall_threshold_ns: u64) -> trace_format::Meta {
+        #[cfg(all(target_os = "linux", not(miri)))]
+        let ((cpu_method, cpu_reason), cpu_hz) = (self.cpu.describe(), self.cpu.hz);
+        #[cfg(not(all(target_os = "linux", not(miri))))]
+        let (cpu_method, cpu_reason, cpu_hz) = ("off".into(), "not supported here".into(), 0);
         trace_format::Meta::Sampling(trace_format::SamplingInfo {
-            cpu_method: "off".into(),
-            cpu_reason: "CPU sampling is not implemented in this build".into(),
-            cpu_hz: 0,
+            cpu_method,
+            cpu_reason,
+            cpu_hz,
             stall_threshold_ns,
             max_frames: walk::MAX_FRAMES as u32,
             cpu_samples: self.cpu_samples.load(Ordering::Relaxed),
@@ -115,11 +129,11 @@ impl Stacks {
 // The hooks' entry points into signal sampling (no-ops where it is not built).
 
 /// A thread attached to a session recording stacks (`epoch`): registers it for sampling.
-pub(crate) fn thread_attached(epoch: u64) {
+pub(crate) fn thread_attached(epoch: u64, stacks: &Stacks) {
     #[cfg(all(target_os = "linux", not(miri)))]
-    signal::register_thread(epoch);
+    signal::register_thread(epoch, stacks);
     #[cfg(not(all(target_os = "linux", not(miri))))]
-    let _ = epoch;
+    let _ = (epoch, stacks);
 }
 
 /// The thread is exiting: it can no longer be sampled.

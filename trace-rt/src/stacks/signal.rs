@@ -17,19 +17,21 @@
 //! again every threshold while it lasts.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use trace_format::{Event, StackId, TaskId};
 
-use super::Stacks;
 use super::walk::{Frames, walk_from};
+use super::{Stacks, cpu};
 use crate::clock;
 use crate::shared::Shared;
 
 /// Samples a thread can hold before it writes them; more are lost (and counted).
-const PENDING: usize = 32;
+const PENDING: usize = 64;
 /// Threads the watchdog can watch at once; more are not sampled.
 const MAX_THREADS: usize = 1024;
 
@@ -56,6 +58,8 @@ struct Entry {
     poll_start: AtomicU64,
     /// Ticks when the watchdog last signalled this poll.
     last_signal: AtomicU64,
+    /// The thread's CPU sampler (`cpu::NONE`: none).
+    sampler: AtomicI64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -63,6 +67,7 @@ const FREE: Entry = Entry {
     tid: AtomicI32::new(0),
     poll_start: AtomicU64::new(0),
     last_signal: AtomicU64::new(0),
+    sampler: AtomicI64::new(cpu::NONE),
 };
 static THREADS: [Entry; MAX_THREADS] = [FREE; MAX_THREADS];
 
@@ -150,35 +155,59 @@ fn gettid() -> i32 {
     unsafe { libc::syscall(libc::SYS_gettid) as i32 }
 }
 
-/// Registers the calling thread for stall sampling (when it attaches to a session); also
-/// looks up its stack bounds, which the handler needs. Not signal-safe.
-pub(crate) fn register_thread(epoch: u64) {
+/// Registers the calling thread for stall and CPU sampling (when it attaches to a session
+/// recording `stacks`): takes a registry entry, starts its CPU sampler, and looks up its
+/// stack bounds, which the handler needs. Not signal-safe.
+pub(crate) fn register_thread(epoch: u64, stacks: &Stacks) {
     let _ = super::thread_stack();
     let _ = PENDING_SAMPLES.try_with(|p| {
         p.epoch.store(epoch, Ordering::Relaxed);
         p.len.store(0, Ordering::Relaxed);
-        if p.entry.get() != 0 {
-            return;
-        }
         let tid = gettid();
-        for (i, e) in THREADS.iter().enumerate() {
-            if e.tid.load(Ordering::Relaxed) == 0
-                && e.tid
-                    .compare_exchange(0, tid, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-            {
-                e.poll_start.store(0, Ordering::Relaxed);
-                p.entry.set(i + 1);
-                return;
+        if p.entry.get() == 0 {
+            for (i, e) in THREADS.iter().enumerate() {
+                if e.tid.load(Ordering::Relaxed) == 0
+                    && e.tid
+                        .compare_exchange(0, tid, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    e.poll_start.store(0, Ordering::Relaxed);
+                    p.entry.set(i + 1);
+                    break;
+                }
+            }
+        }
+        let Some(i) = p.entry.get().checked_sub(1) else {
+            return; // Registry full: not sampled.
+        };
+        let e = &THREADS[i];
+        // A sampler left from an earlier session (normally closed by its stop).
+        cpu::close(&e.sampler);
+        if stacks.cpu.period_ns > 0
+            && let Some(sig) = install()
+        {
+            let h = stacks.cpu.start_thread(tid, sig);
+            e.sampler.store(h, Ordering::Release);
+            // The stop may have closed every sampler meanwhile: then close ours too.
+            if crate::shared::EPOCH.load(Ordering::SeqCst) != epoch {
+                cpu::close(&e.sampler);
             }
         }
     });
+}
+
+/// Stops every thread's CPU sampler (the session stops).
+pub(crate) fn stop_samplers() {
+    for e in &THREADS {
+        cpu::close(&e.sampler);
+    }
 }
 
 /// Frees the calling thread's registry entry (it is exiting).
 pub(crate) fn unregister_thread() {
     let _ = PENDING_SAMPLES.try_with(|p| {
         if let Some(i) = p.entry.replace(0).checked_sub(1) {
+            cpu::close(&THREADS[i].sampler);
             THREADS[i].poll_start.store(0, Ordering::Relaxed);
             THREADS[i].tid.store(0, Ordering::Release);
         }
