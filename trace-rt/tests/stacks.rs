@@ -290,3 +290,40 @@ fn sampled_threads_that_exit_and_a_stop_during_sampling_are_harmless() {
         assert!(trace.code().sampling().unwrap().cpu_samples > 0);
     }
 }
+
+/// Takes a contended lock inside a poll; never inlined.
+#[inline(never)]
+fn contended(m: &std::sync::Mutex<u64>) -> u64 {
+    *m.lock().unwrap() + 1
+}
+
+#[test]
+#[cfg_attr(not(tokio_unstable), ignore = "poll hooks need --cfg tokio_unstable")]
+fn a_poll_blocked_on_a_contended_mutex_gets_stall_samples_naming_the_locking_function() {
+    let _g = serial();
+    let rt = runtime();
+    let m = std::sync::Arc::new(std::sync::Mutex::new(0u64));
+    let trace = record(Duration::from_millis(5), || {
+        let guard = m.lock().unwrap();
+        let m2 = m.clone();
+        let task = rt.spawn(async move { contended(&m2) });
+        std::thread::sleep(Duration::from_millis(60));
+        drop(guard);
+        rt.block_on(task).unwrap();
+    });
+    drop(rt);
+    let f = contended as *const () as u64;
+    let (mut samples, mut named) = (0, 0);
+    for r in trace.events() {
+        if let Event::StallSample { stack, .. } = r.unwrap().event {
+            samples += 1;
+            let frames = trace.code().stack(stack).expect("a defined stack");
+            if frames.iter().any(|&a| inside(a, f)) {
+                named += 1;
+            }
+        }
+    }
+    println!("{samples} stall samples, {named} in contended ({f:#x})");
+    assert!(samples >= 2, "{samples} stall samples");
+    assert!(named * 2 >= samples, "{named} of {samples} in contended");
+}
