@@ -181,7 +181,8 @@ impl Config {
     /// while it lasts, as `StallSample` events (default [`DEFAULT_STALL_THRESHOLD`], 5 ms;
     /// env `TRACE_RT_STALL_MS`; zero turns it off; needs stacks on and Linux): a worker
     /// blocked in `sleep`, a mutex or a blocking read uses no CPU, so CPU samples miss it.
-    /// Polls shorter than this cost one store more.
+    /// Polls shorter than this cost one store more; a watchdog thread looks every quarter
+    /// of the threshold (1 to 10 ms).
     ///
     /// ```
     /// let session = trace_rt::Config::default()
@@ -329,9 +330,13 @@ impl Config {
             if ns > 0 {
                 let ticks = ((u128::from(ns) << 32) / u128::from(info_q32.max(1))).max(1) as u64;
                 // Without the watchdog there are no stall samples; recording goes on.
-                watchdog = crate::stacks::signal::spawn_watchdog(shared.clone(), ticks)
-                    .ok()
-                    .flatten();
+                watchdog = crate::stacks::signal::spawn_watchdog(
+                    shared.clone(),
+                    self.stall_threshold,
+                    ticks,
+                )
+                .ok()
+                .flatten();
             }
         }
         EPOCH.store(epoch, Ordering::SeqCst);

@@ -13,8 +13,8 @@
 //!
 //! Stalled polls: each registered thread publishes when its current poll started (one
 //! relaxed store per poll start and end, in its registry entry). The watchdog thread looks
-//! every millisecond; a poll running longer than the threshold gets the signal (`tgkill`),
-//! again every threshold while it lasts.
+//! every quarter threshold (1 to 10 ms); a poll running longer than the threshold gets the
+//! signal (`tgkill`), again every threshold while it lasts.
 
 use std::cell::Cell;
 use std::sync::atomic::{
@@ -70,6 +70,8 @@ const FREE: Entry = Entry {
     sampler: AtomicI64::new(cpu::NONE),
 };
 static THREADS: [Entry; MAX_THREADS] = [FREE; MAX_THREADS];
+/// Entries ever taken (the watchdog scans only these).
+static USED: AtomicUsize = AtomicUsize::new(0);
 
 /// A thread's samples waiting to be written: `len` entries of (time, task, kind << 32 |
 /// stack). Written only by the thread's own signal handler, read and emptied by the thread
@@ -173,6 +175,7 @@ pub(crate) fn register_thread(epoch: u64, stacks: &Stacks) {
                 {
                     e.poll_start.store(0, Ordering::Relaxed);
                     p.entry.set(i + 1);
+                    USED.fetch_max(i + 1, Ordering::AcqRel);
                     break;
                 }
             }
@@ -362,11 +365,12 @@ fn sample(stacks: &Stacks, kind: Kind, (ip, sp, fp): (u64, u64, u64)) {
     });
 }
 
-/// Starts the stalled-poll watchdog: every millisecond, signals each registered thread
+/// Starts the stalled-poll watchdog: every quarter threshold, signals each registered thread
 /// whose current poll has run longer than `threshold_ticks`, again every threshold while
 /// the poll lasts. Ends when the session stops.
 pub(crate) fn spawn_watchdog(
     shared: Arc<Shared>,
+    threshold: Duration,
     threshold_ticks: u64,
 ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
     let Some(sig) = install() else {
@@ -377,10 +381,14 @@ pub(crate) fn spawn_watchdog(
     std::thread::Builder::new()
         .name("trace-rt-stalls".into())
         .spawn(move || {
+            // A quarter of the threshold (1 to 10 ms): a stall is first sampled at most a
+            // quarter late, and a 5 ms threshold wakes this thread 800 times a second.
+            let tick = (threshold / 4).clamp(Duration::from_millis(1), Duration::from_millis(10));
             while !shared.stop.load(Ordering::Acquire) {
-                std::thread::sleep(Duration::from_millis(1));
+                std::thread::sleep(tick);
                 let now = clock::now();
-                for e in &THREADS {
+                let used = USED.load(Ordering::Acquire);
+                for e in &THREADS[..used] {
                     let tid = e.tid.load(Ordering::Acquire);
                     if tid == 0 {
                         continue;
