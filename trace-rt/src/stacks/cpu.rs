@@ -124,7 +124,7 @@ impl CpuSampling {
 
 /// Stops and frees the sampler in `slot`, if this caller is the first to take it.
 pub(crate) fn close(slot: &AtomicI64) {
-    let h = slot.swap(NONE, Ordering::AcqRel);
+    let h = slot.swap(NONE, Ordering::SeqCst);
     if h == NONE {
         return;
     }

@@ -190,7 +190,9 @@ pub(crate) fn register_thread(epoch: u64, stacks: &Stacks) {
             && let Some(sig) = install()
         {
             let h = stacks.cpu.start_thread(tid, sig);
-            e.sampler.store(h, Ordering::Release);
+            // SeqCst with the EPOCH load below and the stop's EPOCH store and swap in
+            // `cpu::close`: either the stop's sweep sees our handle, or we see the stop.
+            e.sampler.store(h, Ordering::SeqCst);
             // The stop may have closed every sampler meanwhile: then close ours too.
             if crate::shared::EPOCH.load(Ordering::SeqCst) != epoch {
                 cpu::close(&e.sampler);
