@@ -184,7 +184,7 @@ fn report(trace: &Trace) {
             Event::Counter { name, value } if Some(name) == rate_name => {
                 rate.insert(r.thread, value as u64);
             }
-            Event::AllocSample { size, task } => {
+            Event::AllocSample { size, task } | Event::AllocSampleAt { size, task, .. } => {
                 let rate = rate.get(&r.thread).copied().unwrap_or(1);
                 let loc = match task.0 {
                     0 => "(outside tasks)".to_string(),

@@ -40,6 +40,20 @@
 //! threads, park/unpark, runtime samples, your own events), and the trace header says so
 //! (`tokio_unstable=false`, shown by `trace-viewer report`).
 //!
+//! # Frame pointers
+//!
+//! Call stacks ([`Config::stacks`]: sampled allocations as `AllocSampleAt`, polls running
+//! past [`Config::stall_threshold`] sampled as `StallSample`) are walked by frame pointers,
+//! without allocating or locking. Build with them, beside `tokio_unstable`:
+//!
+//! ```toml
+//! [build]
+//! rustflags = ["--cfg", "tokio_unstable", "-C", "force-frame-pointers=yes"]
+//! ```
+//!
+//! Code built without them (libc; std unless rebuilt) is recovered only where a signal
+//! interrupted it, by scanning the stack for return addresses.
+//!
 //! # Modes: what each one sees
 //!
 //! | mode | how | records | wakes | added per poll |
@@ -148,7 +162,9 @@ pub use intern::{intern, intern_location};
 pub use layer::{TraceLayer, layer};
 pub use pause::{PauseGuard, PauseKind, ThreadPauseGuard, pause, pause_thread};
 pub use runtime::{Options, block_on, instrument, instrument_with};
-pub use session::{Config, Error, Session, Summary, start};
+pub use session::{
+    Config, DEFAULT_CPU_SAMPLE_HZ, DEFAULT_STALL_THRESHOLD, Error, Session, Summary, start,
+};
 pub use shared::is_recording;
 pub use sink::{FileSink, MemorySink, Sink, WriterSink};
 pub use trace_format;
@@ -157,6 +173,7 @@ pub use wakes::{WakeLayer, wake_layer};
 
 /// Internals the benchmarks time; not a stable API.
 #[doc(hidden)]
+#[cfg(target_os = "linux")]
 pub mod __bench {
     pub use crate::stacks::symbolize::{Addr, Resolved, resolve};
 }

@@ -84,6 +84,8 @@ fn record_in<'a>(
     make: impl FnOnce() -> Event<'a> + Copy,
     time: impl FnOnce(u64) -> u64 + Copy,
 ) {
+    // Samples the signal handler took since this thread's last event come first.
+    crate::stacks::flush_pending(epoch);
     // `HOT` has no destructor, so it is reachable for the thread's whole life.
     let _ = HOT.try_with(|hot| {
         if !hot.write(epoch, &make(), time) {
@@ -123,6 +125,12 @@ pub(crate) fn try_record_at(time: u64, event: &Event<'_>) -> bool {
     LOCAL
         .try_with(|local| local.try_record_at(epoch, time, event))
         .unwrap_or(false)
+}
+
+/// The time of this thread's last event (0: none in its chunk).
+#[inline(always)]
+pub(crate) fn last_event_time() -> u64 {
+    HOT.try_with(|hot| hot.state.get().last_time).unwrap_or(0)
 }
 
 thread_local! {
@@ -284,6 +292,7 @@ fn lost_one() {
 
 impl Drop for Local {
     fn drop(&mut self) {
+        crate::stacks::thread_exiting();
         let inner = self.inner.get_mut();
         let _ = HOT.try_with(|hot| {
             // Destructors of other thread-locals may still record: they must not write into
@@ -357,6 +366,9 @@ impl Inner {
             .ok()
             .flatten()
             .unwrap_or_default();
+        if let Some(stacks) = &*shared.stacks.load() {
+            crate::stacks::thread_attached(epoch, stacks);
+        }
         shared.push_meta(Meta::Thread(ThreadDef {
             thread: self.thread,
             name,

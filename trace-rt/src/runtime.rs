@@ -225,6 +225,8 @@ pub(crate) fn on_poll_start(task: u64, latency: Option<std::time::Duration>) {
         declare_worker(h, epoch);
     });
     record_hot(epoch, || Event::PollStart { task: TaskId(task) });
+    // For the stalled-poll watchdog: one store.
+    crate::stacks::set_poll_start(crate::local::last_event_time());
     if let Some(l) = latency {
         // Stamped with the poll start's time: it belongs to that poll, and a second clock
         // read per poll would be wasted.
@@ -249,6 +251,7 @@ pub(crate) fn on_poll_end() {
             h.ready.replace(false)
         })
         .unwrap_or(false);
+    crate::stacks::set_poll_start(0);
     record_hot(epoch, || Event::PollEnd { ready });
 }
 

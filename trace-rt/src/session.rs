@@ -38,6 +38,41 @@ pub struct Config {
     flush_interval: Duration,
     stop_timeout: Duration,
     features: Vec<(String, String)>,
+    /// Stack table size (distinct stacks, frames); `None`: no stacks.
+    stacks: Option<(usize, usize)>,
+    stall_threshold: Duration,
+    cpu_sample_hz: u32,
+    force_timer_sampling: bool,
+}
+
+/// Default [`Config::cpu_sample_hz`].
+pub const DEFAULT_CPU_SAMPLE_HZ: u32 = 99;
+
+/// `TRACE_RT_CPU_HZ`: CPU samples per second (0: off), if set and valid.
+fn env_cpu_hz() -> Option<u32> {
+    let v = std::env::var("TRACE_RT_CPU_HZ").ok()?;
+    match v.trim().parse::<u32>() {
+        Ok(hz) if hz <= 10_000 => Some(hz),
+        _ => {
+            eprintln!("trace-rt: ignoring TRACE_RT_CPU_HZ={v:?} (not a rate from 0 to 10000)");
+            None
+        }
+    }
+}
+
+/// Default [`Config::stall_threshold`].
+pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(5);
+
+/// `TRACE_RT_STALL_MS`: the stall threshold in milliseconds (0: off), if set and valid.
+fn env_stall_threshold() -> Option<Duration> {
+    let v = std::env::var("TRACE_RT_STALL_MS").ok()?;
+    match v.trim().parse::<f64>() {
+        Ok(ms) if ms.is_finite() && ms >= 0.0 => Some(Duration::from_secs_f64(ms / 1000.0)),
+        _ => {
+            eprintln!("trace-rt: ignoring TRACE_RT_STALL_MS={v:?} (not a number of milliseconds)");
+            None
+        }
+    }
 }
 
 impl Default for Config {
@@ -48,6 +83,11 @@ impl Default for Config {
             flush_interval: Duration::from_secs(1),
             stop_timeout: Duration::from_secs(1),
             features: Vec::new(),
+            stacks: Some((crate::stacks::DEFAULT_STACKS, crate::stacks::DEFAULT_FRAMES)),
+            stall_threshold: env_stall_threshold().unwrap_or(DEFAULT_STALL_THRESHOLD),
+            cpu_sample_hz: env_cpu_hz().unwrap_or(DEFAULT_CPU_SAMPLE_HZ),
+            force_timer_sampling: std::env::var("TRACE_RT_CPU_SAMPLING")
+                .is_ok_and(|v| v == "timer"),
         }
     }
 }
@@ -98,6 +138,87 @@ impl Config {
     /// ```
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
+        self
+    }
+
+    /// Whether events carry call stacks (default on): sampled allocations are then written
+    /// as `AllocSampleAt` with the allocating code's stack. Stacks are walked by frame
+    /// pointers, so build with `-C force-frame-pointers=yes` (see the crate docs).
+    ///
+    /// ```
+    /// let session = trace_rt::Config::default()
+    ///     .stacks(false)
+    ///     .start_with_sink(trace_rt::MemorySink::new())?;
+    /// session.stop()?;
+    /// # Ok::<(), trace_rt::Error>(())
+    /// ```
+    pub fn stacks(mut self, on: bool) -> Self {
+        self.stacks = on.then(|| {
+            self.stacks
+                .unwrap_or((crate::stacks::DEFAULT_STACKS, crate::stacks::DEFAULT_FRAMES))
+        });
+        self
+    }
+
+    /// Sizes the table of distinct stacks, allocated when the session starts (default 65 536
+    /// stacks, 2 Mi frames in all: 16 MiB of address space, touched as it fills). A stack
+    /// that finds the table full is recorded without one (and counted as lost). Turns
+    /// stacks on.
+    ///
+    /// ```
+    /// let session = trace_rt::Config::default()
+    ///     .stack_table(1024, 32 * 1024)
+    ///     .start_with_sink(trace_rt::MemorySink::new())?;
+    /// session.stop()?;
+    /// # Ok::<(), trace_rt::Error>(())
+    /// ```
+    pub fn stack_table(mut self, stacks: usize, frames: usize) -> Self {
+        self.stacks = Some((stacks, frames));
+        self
+    }
+
+    /// A poll running longer than this has its stack sampled by wall clock, every this long
+    /// while it lasts, as `StallSample` events (default [`DEFAULT_STALL_THRESHOLD`], 5 ms;
+    /// env `TRACE_RT_STALL_MS`; zero turns it off; needs stacks on and Linux): a worker
+    /// blocked in `sleep`, a mutex or a blocking read uses no CPU, so CPU samples miss it.
+    /// Polls shorter than this cost one store more; a watchdog thread looks every quarter
+    /// of the threshold (1 to 10 ms).
+    ///
+    /// ```
+    /// let session = trace_rt::Config::default()
+    ///     .stall_threshold(std::time::Duration::from_millis(20))
+    ///     .start_with_sink(trace_rt::MemorySink::new())?;
+    /// session.stop()?;
+    /// # Ok::<(), trace_rt::Error>(())
+    /// ```
+    pub fn stall_threshold(mut self, threshold: Duration) -> Self {
+        self.stall_threshold = threshold;
+        self
+    }
+
+    /// CPU samples per second of each recording thread's CPU time (default
+    /// [`DEFAULT_CPU_SAMPLE_HZ`], 99; env `TRACE_RT_CPU_HZ`; 0 turns them off; at most
+    /// 10 000): `CpuSample` events with the task being polled and the stack. Every thread
+    /// that records gets a sampler when it first records: a `perf_event_open` task clock
+    /// where the kernel allows it, else a POSIX CPU-time timer; the trace's sampling record
+    /// says which and why. Needs stacks on and Linux.
+    ///
+    /// ```
+    /// let session = trace_rt::Config::default()
+    ///     .cpu_sample_hz(199)
+    ///     .start_with_sink(trace_rt::MemorySink::new())?;
+    /// session.stop()?;
+    /// # Ok::<(), trace_rt::Error>(())
+    /// ```
+    pub fn cpu_sample_hz(mut self, hz: u32) -> Self {
+        self.cpu_sample_hz = hz.min(10_000);
+        self
+    }
+
+    /// Takes CPU samples with per-thread CPU-time timers even where perf events are allowed
+    /// (env `TRACE_RT_CPU_SAMPLING=timer`): the fallback, for testing it.
+    pub fn force_timer_sampling(mut self, on: bool) -> Self {
+        self.force_timer_sampling = on;
         self
     }
 
@@ -161,6 +282,7 @@ impl Config {
             ("flush_interval_ns".to_string(), flush_ns.to_string()),
         ];
         features.extend(self.features.iter().cloned());
+        let info_q32 = info.nanos_per_unit_q32;
         let header = Header {
             clock: info,
             start_time,
@@ -181,6 +303,19 @@ impl Config {
             flush_ticks,
             self.flush_interval,
             self.stop_timeout,
+            self.stacks.map(|(n, f)| {
+                Arc::new(crate::stacks::Stacks::new(
+                    n,
+                    f,
+                    self.cpu_sample_hz,
+                    self.force_timer_sampling,
+                    if cfg!(all(target_os = "linux", not(miri))) {
+                        self.stall_threshold.as_nanos().min(u128::from(u64::MAX)) as u64
+                    } else {
+                        0
+                    },
+                ))
+            }),
         ));
         let writer =
             writer::spawn(shared.clone(), Box::new(sink), header).map_err(|source| Error::Io {
@@ -189,12 +324,33 @@ impl Config {
             })?;
         shared.set_writer(writer.0.thread().clone());
         crate::intern::publish_session(&shared);
+        let mut watchdog = None;
+        #[cfg(all(target_os = "linux", not(miri)))]
+        if let Some(stacks) = shared.stacks.load_full() {
+            crate::stacks::signal::activate(&stacks);
+            let ns = self
+                .stall_threshold
+                .as_nanos()
+                .min(u128::from(u64::MAX >> 32)) as u64;
+            if ns > 0 {
+                let ticks = ((u128::from(ns) << 32) / u128::from(info_q32.max(1))).max(1) as u64;
+                // Without the watchdog there are no stall samples; recording goes on.
+                watchdog = crate::stacks::signal::spawn_watchdog(
+                    shared.clone(),
+                    self.stall_threshold,
+                    ticks,
+                )
+                .ok()
+                .flatten();
+            }
+        }
         EPOCH.store(epoch, Ordering::SeqCst);
         Ok(Session {
             shared,
             writer: Some(writer),
             path: None,
             started: Instant::now(),
+            watchdog,
         })
     }
 }
@@ -281,6 +437,9 @@ pub struct Session {
     writer: Option<(JoinHandle<()>, Receiver<writer::Outcome>)>,
     path: Option<PathBuf>,
     started: Instant,
+    /// The stalled-poll watchdog thread, joined at the stop (it holds the shared state,
+    /// whose memory must not be freed while a later session records allocations).
+    watchdog: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -375,8 +534,18 @@ impl Session {
             set_current(None);
             EPOCH.store(0, Ordering::SeqCst);
         }
+        // The writer names the stacks' code and writes how sampling went, at its finish.
+        #[cfg(all(target_os = "linux", not(miri)))]
+        if self.shared.stacks.load_full().is_some() {
+            crate::stacks::signal::stop_samplers();
+            crate::stacks::signal::deactivate();
+        }
         self.shared.stop.store(true, Ordering::Release);
         writer.thread().unpark();
+        if let Some(w) = self.watchdog.take() {
+            // It sees `stop` within a millisecond.
+            let _ = w.join();
+        }
         let path = || self.path.clone().unwrap_or_else(|| PathBuf::from("<sink>"));
         let left = deadline.saturating_duration_since(Instant::now());
         let outcome = match outcome.recv_timeout(left) {

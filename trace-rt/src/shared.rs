@@ -135,6 +135,11 @@ pub(crate) struct Shared {
     /// When the stop must have returned; set before `stop`.
     pub(crate) stop_deadline: OnceLock<Instant>,
     writer: OnceLock<Thread>,
+    /// The session's stack table, when it records stacks. Emptied by the writer when it
+    /// finishes: threads keep the shared state of the last session they recorded in until
+    /// they record again, and the table's memory must not be freed then (inside a later
+    /// session, it would show in that session's heap curve).
+    pub(crate) stacks: ArcSwapOption<crate::stacks::Stacks>,
 }
 
 /// The writer's running totals, kept where the stop can read them even when the writer is
@@ -157,6 +162,7 @@ impl Shared {
         flush_ticks: u64,
         flush_interval: Duration,
         stop_timeout: Duration,
+        stacks: Option<Arc<crate::stacks::Stacks>>,
     ) -> Self {
         Shared {
             epoch,
@@ -172,6 +178,7 @@ impl Shared {
             stop_timeout,
             stop_deadline: OnceLock::new(),
             writer: OnceLock::new(),
+            stacks: ArcSwapOption::new(stacks),
         }
     }
 

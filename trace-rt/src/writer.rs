@@ -33,7 +33,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use trace_format::codec::{self, ChunkDecoder, EncodeState};
-use trace_format::{End, Event, EventChunkHeader, Header};
+use trace_format::{End, Event, EventChunkHeader, Header, Meta};
 
 use crate::chunk::Chunk;
 use crate::shared::{Shared, Slot, is_chunk, peek};
@@ -177,6 +177,11 @@ struct Writer {
     copy: Vec<u8>,
     /// A piece of a chunk, re-encoded.
     encoded: Vec<u8>,
+    /// The first stack id not yet written.
+    next_stack: u64,
+    /// Every code address in the stacks written, and whether it was ever a stack's first
+    /// frame (then it is looked up as it is; otherwise as a return address).
+    stack_addrs: HashMap<u64, bool>,
 }
 
 impl Writer {
@@ -191,6 +196,8 @@ impl Writer {
             watched: Vec::new(),
             copy: Vec::new(),
             encoded: Vec::new(),
+            next_stack: 1,
+            stack_addrs: HashMap::new(),
         }
     }
 
@@ -341,6 +348,9 @@ impl Writer {
                 self.check(r);
             }
         }
+        // Stacks before the chunks: a chunk's events were written after their stacks were
+        // interned, so the chunks queued now refer only to stacks defined by now.
+        wrote |= self.write_stacks(false);
         while let Some(full) = self.shared.pool.pop_full() {
             wrote = true;
             // SAFETY: the writer owns a chunk popped from the full queue (no peek of it is
@@ -354,6 +364,64 @@ impl Writer {
                 .give_back(unsafe { Box::from_raw(full.chunk.as_ptr()) });
         }
         wrote
+    }
+
+    /// Writes the stacks defined since the last call as one `Meta::Stacks` record (`all`:
+    /// at the stop, skipping any still being defined). Returns whether it wrote one.
+    fn write_stacks(&mut self, all: bool) -> bool {
+        let Some(stacks) = self.shared.stacks.load_full() else {
+            return false;
+        };
+        let mut defs = Vec::new();
+        stacks.table.drain_new(&mut self.next_stack, all, &mut defs);
+        if defs.is_empty() {
+            return false;
+        }
+        for d in &defs {
+            for (i, &addr) in d.frames.iter().enumerate() {
+                *self.stack_addrs.entry(addr).or_insert(false) |= i == 0;
+            }
+        }
+        if self.error.is_none() {
+            let r = self.sink.meta(&Meta::Stacks(defs));
+            self.check(r);
+        }
+        true
+    }
+
+    /// At the stop: names the code of every address in the stacks written (`Meta::Symbols`,
+    /// timed), lists the mapped files (`Meta::Mappings`), and says how sampling went
+    /// (`Meta::Sampling`), so the trace needs no binary to be read.
+    fn write_code_records(&mut self, stacks: &crate::stacks::Stacks) {
+        let mut info = stacks.sampling_info();
+        #[cfg(target_os = "linux")]
+        if !self.stack_addrs.is_empty() {
+            use crate::stacks::symbolize::{Addr, resolve};
+            let addrs: Vec<Addr> = self
+                .stack_addrs
+                .iter()
+                .map(|(&addr, &first)| Addr {
+                    addr,
+                    is_return: !first,
+                })
+                .collect();
+            let resolved = resolve(&addrs);
+            info.addresses = addrs.len() as u64;
+            info.resolved_addresses = resolved.resolved;
+            info.symbolize_ns = resolved.elapsed.as_nanos() as u64;
+            if self.error.is_none() && !resolved.symbols.addrs.is_empty() {
+                let r = self.sink.meta(&Meta::Symbols(resolved.symbols));
+                self.check(r);
+            }
+            if self.error.is_none() && !resolved.mappings.is_empty() {
+                let r = self.sink.meta(&Meta::Mappings(resolved.mappings));
+                self.check(r);
+            }
+        }
+        if self.error.is_none() {
+            let r = self.sink.meta(&Meta::Sampling(info));
+            self.check(r);
+        }
     }
 
     /// Looks at every slot; a chunk that has sat in its slot for a flush interval is
@@ -499,9 +567,17 @@ impl Writer {
         }
         // Chunks of threads that were busy handing one over when the slots were collected.
         self.drain();
+        self.write_stacks(true);
+        // The recording ends here: naming the code below takes time that is not recorded.
+        let end_time = self.end_time.max(crate::clock::now());
+        if let Some(stacks) = self.shared.stacks.load_full() {
+            self.write_code_records(&stacks);
+        }
+        // Frees the table now, not whenever the last thread of this session records again.
+        self.shared.stacks.store(None);
         let progress = &self.shared.progress;
         let end = End {
-            end_time: self.end_time.max(crate::clock::now()),
+            end_time,
             events: progress.events.load(Ordering::Relaxed),
             chunks: progress.chunks.load(Ordering::Relaxed),
             lost_chunks: self.shared.lost_chunks.load(Ordering::Relaxed)

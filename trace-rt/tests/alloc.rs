@@ -134,7 +134,8 @@ fn attributed(trace: &Trace, task: u64) -> (f64, usize) {
                 Event::Counter { name, value } if Some(name) == rate_name => {
                     rate = Some(value as u64)
                 }
-                Event::AllocSample { size, task: t } => {
+                Event::AllocSample { size, task: t }
+                | Event::AllocSampleAt { size, task: t, .. } => {
                     let rate = rate.expect("a sample before its thread announced the rate");
                     if t.0 == task {
                         bytes += sample_weight(size, rate);
@@ -298,7 +299,9 @@ fn per_thread(trace: &Trace, size: u64) -> BTreeMap<u32, ThreadAlloc> {
         for r in trace.thread_events(thread) {
             let r = r.unwrap();
             match r.event {
-                Event::AllocSample { size: s, .. } if s == size => {
+                Event::AllocSample { size: s, .. } | Event::AllocSampleAt { size: s, .. }
+                    if s == size =>
+                {
                     assert!(!t.announced.is_empty(), "sample before the rate");
                     t.samples_of_size += 1;
                 }
@@ -334,6 +337,49 @@ fn per_thread(trace: &Trace, size: u64) -> BTreeMap<u32, ThreadAlloc> {
         assert!(open.is_empty(), "thread {thread}: unclosed pause");
     }
     out
+}
+
+/// Allocates a block of a size nothing else allocates; never inlined, so that its code is
+/// its own and a stack walked inside the allocation returns into it.
+#[inline(never)]
+fn allocate_at_a_known_place(size: usize) -> Vec<u8> {
+    black_box(vec![7u8; black_box(size)])
+}
+
+#[test]
+fn sampled_allocations_carry_the_allocating_functions_stack() {
+    let _g = serial();
+    let _s = Settings::set(1, Duration::ZERO);
+    const SIZE: usize = 4321; // nothing else allocates this size
+    let (trace, ()) = record_to_file(|| {
+        std::thread::spawn(|| {
+            for _ in 0..10 {
+                drop(allocate_at_a_known_place(SIZE));
+            }
+        })
+        .join()
+        .unwrap();
+    });
+    let f = allocate_at_a_known_place as *const () as u64;
+    let mut samples = 0;
+    for r in trace.events() {
+        match r.unwrap().event {
+            Event::AllocSampleAt { size, stack, .. } if size == SIZE as u64 => {
+                samples += 1;
+                let frames = trace.code().stack(stack).expect("a defined stack");
+                // A return address inside the function (generously bounded in size).
+                assert!(
+                    frames.iter().any(|&a| a > f && a < f + 4096),
+                    "no frame in allocate_at_a_known_place ({f:#x}): {frames:x?}"
+                );
+            }
+            Event::AllocSample { size, .. } if size == SIZE as u64 => {
+                panic!("a sample without a stack while stacks are on")
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(samples, 10);
 }
 
 #[test]
@@ -546,7 +592,7 @@ fn allocator_share(trace: &Trace) -> (u64, u64, u64, u64) {
         all += 1;
         match r.unwrap().event {
             Event::AllocCounters { .. } => counters += 1,
-            Event::AllocSample { .. } => samples += 1,
+            Event::AllocSample { .. } | Event::AllocSampleAt { .. } => samples += 1,
             Event::Counter { name, .. } if Some(name) == rate => other += 1,
             Event::PauseBegin { kind, .. } | Event::PauseEnd { kind, .. }
                 if Some(kind) == alloc_kind =>

@@ -255,7 +255,9 @@ fn fill_the_queue(name: &str) -> u64 {
 }
 
 fn slow_session(sink: &SlowSink, timeout: Duration) -> trace_rt::Session {
+    // No CPU samples: the checks count the test's own events exactly.
     Config::default()
+        .cpu_sample_hz(0)
         .chunk_size(CHUNK)
         .buffer_size(256 * CHUNK)
         .stop_timeout(timeout)

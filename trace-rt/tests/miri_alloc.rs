@@ -100,7 +100,10 @@ fn every_allocation_is_recorded_from_threads_that_exit() {
             .collect();
         let own = events
             .iter()
-            .filter(|e| matches!(e, Event::AllocSample { size, .. } if *size == SIZE as u64))
+            .filter(|e| {
+                matches!(e, Event::AllocSample { size, .. } | Event::AllocSampleAt { size, .. }
+                    if *size == SIZE as u64)
+            })
             .count();
         if own == 0 {
             continue;

@@ -27,7 +27,11 @@
 //!   size.
 //! - **`AllocSample`** `{ size, task }`: a random allocation, with the task being polled on
 //!   the thread (0 outside tasks). On average one sample per [`DEFAULT_SAMPLE_RATE`]
-//!   (512 KiB) allocated, configurable like Go's `MemProfileRate` (see below).
+//!   (512 KiB) allocated, configurable like Go's `MemProfileRate` (see below). When the
+//!   session records stacks ([`Config::stacks`](crate::Config::stacks), on by default) it
+//!   is an **`AllocSampleAt`** `{ size, task, stack }` instead, with the allocating code's
+//!   call stack (walked by frame pointers from inside the allocator call, so its innermost
+//!   frames are the recorder's and the allocator's own).
 //! - **`PauseBegin`/`PauseEnd`** of kind `"alloc"`, scope `Thread`: an allocator call that
 //!   took longer than the slow-call threshold (default [`DEFAULT_SLOW_THRESHOLD`], 100 µs),
 //!   from its start to its end, measured with two clock reads (TSC) around the call. Two

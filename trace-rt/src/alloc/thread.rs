@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use trace_format::sampling::SAMPLE_RATE_COUNTER;
-use trace_format::{Event, PauseScope, StringId, TaskId};
+use trace_format::{Event, PauseScope, StackId, StringId, TaskId};
 
 use super::sampling::draw_distance;
 use super::settings::Settings;
@@ -109,9 +109,13 @@ pub(super) struct ThreadState {
     /// Calls for blocks at least this large are timed (`u64::MAX`: none).
     timed_min: Cell<u64>,
     rng: Cell<u64>,
-    /// A sample (size, task, rate) that could not be written yet.
-    pending: Cell<Option<(u64, u64, u64)>>,
+    /// A sample (size, task, rate, stack: `None` when the session records no stacks) that
+    /// could not be written yet.
+    pending: Cell<Option<PendingSample>>,
 }
+
+/// A sample not written yet: (size, task, rate, stack).
+type PendingSample = (u64, u64, u64, Option<u32>);
 
 thread_local! {
     static THREAD: ThreadState = const {
@@ -255,26 +259,32 @@ impl ThreadState {
         }
         if let Some(size) = sample {
             // One pending slot: an older sample still waiting (rare) is replaced.
+            // The allocating code's stack, walked here (in the allocator call) and interned.
+            let stack = crate::shared::current()
+                .and_then(|s| s.stacks.load_full())
+                .map(|s| s.capture_here().0);
             self.pending.set(Some((
                 size,
                 crate::context::current_task(),
                 self.draw_rate.get(),
+                stack,
             )));
             self.draw_rate.set(rate);
             self.until_sample.set(draw_distance(&self.rng, rate));
         }
         let now = clock::now();
         let mut retry = false;
-        if let Some((size, task, rate)) = self.pending.get() {
-            if self.announce(now, rate)
-                && try_record_at(
-                    now,
-                    &Event::AllocSample {
-                        size,
-                        task: TaskId(task),
-                    },
-                )
-            {
+        if let Some((size, task, rate, stack)) = self.pending.get() {
+            let task = TaskId(task);
+            let event = match stack {
+                Some(stack) => Event::AllocSampleAt {
+                    size,
+                    task,
+                    stack: StackId(stack),
+                },
+                None => Event::AllocSample { size, task },
+            };
+            if self.announce(now, rate) && try_record_at(now, &event) {
                 self.pending.set(None);
             } else {
                 retry = true;

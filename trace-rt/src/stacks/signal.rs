@@ -1,0 +1,415 @@
+//! Stacks sampled by a signal: the handler, the per-thread buffer of samples it fills, the
+//! registry of threads the watchdog can signal, and the stalled-poll watchdog.
+//!
+//! One real-time signal is installed once per process (the first free one from
+//! `SIGRTMIN + 4`: a signal the application already handles is never taken) and never
+//! removed, so a late signal is harmless. The handler is async-signal-safe: it allocates
+//! nothing and takes no lock; it reads const-initialised thread-locals without
+//! destructors, walks the stack from the interrupted registers (`walk::walk_from`),
+//! interns it, and appends `(time, kind, task, stack)` to the thread's fixed buffer. The
+//! thread writes those as `StallSample`/`CpuSample` events before its next event
+//! (`flush`), so each thread's events stay in time order; samples still pending when the
+//! session stops are counted lost.
+//!
+//! Stalled polls: each registered thread publishes when its current poll started (one
+//! relaxed store per poll start and end, in its registry entry). The watchdog thread looks
+//! every quarter threshold (1 to 10 ms); a poll running longer than the threshold gets the
+//! signal (`tgkill`), again every threshold while it lasts.
+
+use std::cell::Cell;
+use std::sync::atomic::{
+    AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use trace_format::{Event, StackId, TaskId};
+
+use super::walk::{Frames, walk_from};
+use super::{Stacks, cpu};
+use crate::clock;
+use crate::shared::Shared;
+
+/// Samples a thread can hold before it writes them; more are lost (and counted).
+const PENDING: usize = 64;
+/// Threads the watchdog can watch at once; more are not sampled.
+const MAX_THREADS: usize = 1024;
+
+/// What a pending sample is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    Cpu = 1,
+    Stall = 2,
+}
+
+/// The session's stacks while it records (null otherwise), for the handler.
+static ACTIVE: AtomicPtr<Stacks> = AtomicPtr::new(std::ptr::null_mut());
+/// Handlers running now: the stop waits for none before the stacks may go.
+static IN_HANDLER: AtomicUsize = AtomicUsize::new(0);
+/// The signal installed (0: none yet).
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+static INSTALL: Mutex<()> = Mutex::new(());
+
+/// A registered thread, as the watchdog sees it.
+struct Entry {
+    /// Kernel thread id (0: free entry).
+    tid: AtomicI32,
+    /// Clock ticks at which the current poll started (0: not in a poll).
+    poll_start: AtomicU64,
+    /// Ticks when the watchdog last signalled this poll.
+    last_signal: AtomicU64,
+    /// The thread's CPU sampler (`cpu::NONE`: none).
+    sampler: AtomicI64,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const FREE: Entry = Entry {
+    tid: AtomicI32::new(0),
+    poll_start: AtomicU64::new(0),
+    last_signal: AtomicU64::new(0),
+    sampler: AtomicI64::new(cpu::NONE),
+};
+static THREADS: [Entry; MAX_THREADS] = [FREE; MAX_THREADS];
+/// Entries ever taken (the watchdog scans only these).
+static USED: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread's samples waiting to be written: `len` entries of (time, task, kind << 32 |
+/// stack). Written only by the thread's own signal handler, read and emptied by the thread
+/// itself, so plain relaxed atomics (with the handler's atomicity towards its thread)
+/// suffice.
+struct Pending {
+    len: AtomicU32,
+    /// The session epoch the samples belong to.
+    epoch: AtomicU64,
+    items: [[AtomicU64; 3]; PENDING],
+    /// This thread's entry in `THREADS` + 1 (0: none).
+    entry: Cell<usize>,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ITEM: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+thread_local! {
+    // Const-initialised and without a destructor: the handler may touch it at any time.
+    static PENDING_SAMPLES: Pending = const {
+        Pending {
+            len: AtomicU32::new(0),
+            epoch: AtomicU64::new(0),
+            items: [ITEM; PENDING],
+            entry: Cell::new(0),
+        }
+    };
+}
+
+fn signal_lost(stacks: &Stacks) {
+    stacks.lost_samples.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Installs the sampling signal's handler once per process; the signal, or `None` when no
+/// real-time signal is free.
+pub(crate) fn install() -> Option<i32> {
+    let _g = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
+    let s = SIGNAL.load(Ordering::Relaxed);
+    if s != 0 {
+        return Some(s);
+    }
+    for sig in libc::SIGRTMIN() + 4..=libc::SIGRTMAX() {
+        // SAFETY: `old` and `new` are valid sigaction structs; querying (null new) and then
+        // installing a handler with the signature SA_SIGINFO requires.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0
+                || old.sa_sigaction != libc::SIG_DFL
+            {
+                continue; // The application's (or unusable): never stolen.
+            }
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = handler as *const () as usize;
+            new.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut new.sa_mask);
+            if libc::sigaction(sig, &new, std::ptr::null_mut()) == 0 {
+                SIGNAL.store(sig, Ordering::Relaxed);
+                return Some(sig);
+            }
+        }
+    }
+    None
+}
+
+/// Makes `stacks` the handler's target (a session starting).
+pub(crate) fn activate(stacks: &Arc<Stacks>) {
+    ACTIVE.store(Arc::as_ptr(stacks) as *mut Stacks, Ordering::SeqCst);
+}
+
+/// Detaches the handler from the session's stacks and waits (briefly: handlers never
+/// block) until no handler uses them, so that they can be freed.
+pub(crate) fn deactivate() {
+    ACTIVE.store(std::ptr::null_mut(), Ordering::SeqCst);
+    let start = std::time::Instant::now();
+    while IN_HANDLER.load(Ordering::SeqCst) != 0 && start.elapsed() < Duration::from_secs(1) {
+        std::thread::yield_now();
+    }
+}
+
+/// The calling thread's kernel id.
+fn gettid() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+/// Registers the calling thread for stall and CPU sampling (when it attaches to a session
+/// recording `stacks`): takes a registry entry, starts its CPU sampler, and looks up its
+/// stack bounds, which the handler needs. Not signal-safe.
+pub(crate) fn register_thread(epoch: u64, stacks: &Stacks) {
+    let _ = super::thread_stack();
+    let _ = PENDING_SAMPLES.try_with(|p| {
+        p.epoch.store(epoch, Ordering::Relaxed);
+        p.len.store(0, Ordering::Relaxed);
+        let tid = gettid();
+        if p.entry.get() == 0 {
+            for (i, e) in THREADS.iter().enumerate() {
+                if e.tid.load(Ordering::Relaxed) == 0
+                    && e.tid
+                        .compare_exchange(0, tid, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    e.poll_start.store(0, Ordering::Relaxed);
+                    p.entry.set(i + 1);
+                    USED.fetch_max(i + 1, Ordering::AcqRel);
+                    break;
+                }
+            }
+        }
+        let Some(i) = p.entry.get().checked_sub(1) else {
+            return; // Registry full: not sampled.
+        };
+        let e = &THREADS[i];
+        // A sampler left from an earlier session (normally closed by its stop).
+        cpu::close(&e.sampler);
+        if stacks.cpu.period_ns > 0
+            && let Some(sig) = install()
+        {
+            let h = stacks.cpu.start_thread(tid, sig);
+            // SeqCst with the EPOCH load below and the stop's EPOCH store and swap in
+            // `cpu::close`: either the stop's sweep sees our handle, or we see the stop.
+            e.sampler.store(h, Ordering::SeqCst);
+            // The stop may have closed every sampler meanwhile: then close ours too.
+            if crate::shared::EPOCH.load(Ordering::SeqCst) != epoch {
+                cpu::close(&e.sampler);
+            }
+        }
+    });
+}
+
+/// Stops every thread's CPU sampler (the session stops).
+pub(crate) fn stop_samplers() {
+    for e in &THREADS {
+        cpu::close(&e.sampler);
+    }
+}
+
+/// Frees the calling thread's registry entry (it is exiting).
+pub(crate) fn unregister_thread() {
+    let _ = PENDING_SAMPLES.try_with(|p| {
+        if let Some(i) = p.entry.replace(0).checked_sub(1) {
+            cpu::close(&THREADS[i].sampler);
+            THREADS[i].poll_start.store(0, Ordering::Relaxed);
+            THREADS[i].tid.store(0, Ordering::Release);
+        }
+    });
+}
+
+/// A poll starts (`start`: its time in ticks) or ends (0) on this thread.
+#[inline]
+pub(crate) fn set_poll_start(start: u64) {
+    let _ = PENDING_SAMPLES.try_with(|p| {
+        if let Some(i) = p.entry.get().checked_sub(1) {
+            THREADS[i].poll_start.store(start, Ordering::Relaxed);
+        }
+    });
+}
+
+/// Whether this thread has samples to write (the one load the hot path pays).
+#[inline(always)]
+pub(crate) fn has_pending() -> bool {
+    PENDING_SAMPLES
+        .try_with(|p| p.len.load(Ordering::Relaxed) != 0)
+        .unwrap_or(false)
+}
+
+/// Writes this thread's pending samples as events (through `write`, which returns false
+/// when it cannot write now: they then stay pending). Samples of another session than
+/// `epoch` are dropped.
+#[cold]
+#[inline(never)]
+pub(crate) fn flush(epoch: u64, mut write: impl FnMut(u64, &Event<'_>) -> bool) {
+    let _ = PENDING_SAMPLES.try_with(|p| {
+        loop {
+            let n = p.len.load(Ordering::Acquire);
+            if n == 0 {
+                return;
+            }
+            if p.epoch.load(Ordering::Relaxed) == epoch {
+                for item in &p.items[..n as usize] {
+                    let ks = item[2].load(Ordering::Relaxed);
+                    let task = TaskId(item[1].load(Ordering::Relaxed));
+                    let stack = StackId(ks as u32);
+                    let event = match ks >> 32 {
+                        0 => continue, // written by an earlier, interrupted flush
+                        k if k == Kind::Stall as u64 => Event::StallSample { task, stack },
+                        _ => Event::CpuSample { task, stack },
+                    };
+                    if !write(item[0].load(Ordering::Relaxed), &event) {
+                        // Inside the recorder: the rest waits for the next event.
+                        return;
+                    }
+                    item[2].store(0, Ordering::Relaxed);
+                }
+            }
+            // Empty the buffer unless the handler appended meanwhile (then go again: what
+            // was written is marked so).
+            if p.len
+                .compare_exchange(n, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    });
+}
+
+/// The interrupted context's instruction, stack and frame pointers.
+///
+/// # Safety
+/// `uc` is the `ucontext_t` the kernel passed to an SA_SIGINFO handler.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+unsafe fn registers(uc: *mut libc::c_void) -> (u64, u64, u64) {
+    // SAFETY: per the contract, `uc` points to a valid ucontext_t.
+    let g = unsafe { &(*(uc as *const libc::ucontext_t)).uc_mcontext.gregs };
+    (
+        g[libc::REG_RIP as usize] as u64,
+        g[libc::REG_RSP as usize] as u64,
+        g[libc::REG_RBP as usize] as u64,
+    )
+}
+
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+unsafe fn registers(uc: *mut libc::c_void) -> (u64, u64, u64) {
+    // SAFETY: per the contract, `uc` points to a valid ucontext_t.
+    let m = unsafe { &(*(uc as *const libc::ucontext_t)).uc_mcontext };
+    (m.pc, m.sp, m.regs[29])
+}
+
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+unsafe fn registers(_uc: *mut libc::c_void) -> (u64, u64, u64) {
+    (0, 0, 0)
+}
+
+/// The signal handler (async-signal-safe: see the module docs).
+extern "C" fn handler(_sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+    // SAFETY: errno is thread-local; saved and restored around anything that may set it.
+    let errno = unsafe { *libc::__errno_location() };
+    IN_HANDLER.fetch_add(1, Ordering::SeqCst);
+    let p = ACTIVE.load(Ordering::SeqCst);
+    if !p.is_null() {
+        // SAFETY: `deactivate` waits for `IN_HANDLER` to drop to 0 before the stacks can be
+        // freed, and we counted ourselves in before loading the pointer.
+        let stacks = unsafe { &*p };
+        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+        let code = unsafe { (*info).si_code };
+        let kind = if code == libc::SI_TKILL {
+            Kind::Stall
+        } else {
+            Kind::Cpu
+        };
+        // SAFETY: `uc` is the handler's ucontext.
+        let regs = unsafe { registers(uc) };
+        sample(stacks, kind, regs);
+    }
+    IN_HANDLER.fetch_sub(1, Ordering::SeqCst);
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Takes one sample of the interrupted code into this thread's pending buffer.
+fn sample(stacks: &Stacks, kind: Kind, (ip, sp, fp): (u64, u64, u64)) {
+    let epoch = crate::shared::EPOCH.load(Ordering::Relaxed);
+    let _ = PENDING_SAMPLES.try_with(|p| {
+        if epoch == 0 || p.epoch.load(Ordering::Relaxed) != epoch {
+            return; // Not (yet) recording on this thread.
+        }
+        let n = p.len.load(Ordering::Relaxed) as usize;
+        if n >= PENDING {
+            signal_lost(stacks);
+            return;
+        }
+        let stack = match super::thread_stack_cached() {
+            Some(bounds) => {
+                let mut frames = Frames::new();
+                walk_from(ip, sp, fp, &bounds, &stacks.text, &mut frames);
+                stacks.intern(&frames)
+            }
+            None => StackId::NONE,
+        };
+        let item = &p.items[n];
+        item[0].store(clock::now(), Ordering::Relaxed);
+        item[1].store(crate::context::current_task(), Ordering::Relaxed);
+        item[2].store((kind as u64) << 32 | u64::from(stack.0), Ordering::Relaxed);
+        p.len.store(n as u32 + 1, Ordering::Release);
+        match kind {
+            Kind::Cpu => &stacks.cpu_samples,
+            Kind::Stall => &stacks.stall_samples,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+/// Starts the stalled-poll watchdog: every quarter threshold, signals each registered thread
+/// whose current poll has run longer than `threshold_ticks`, again every threshold while
+/// the poll lasts. Ends when the session stops.
+pub(crate) fn spawn_watchdog(
+    shared: Arc<Shared>,
+    threshold: Duration,
+    threshold_ticks: u64,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    let Some(sig) = install() else {
+        return Ok(None);
+    };
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    std::thread::Builder::new()
+        .name("trace-rt-stalls".into())
+        .spawn(move || {
+            // A quarter of the threshold (1 to 10 ms): a stall is first sampled at most a
+            // quarter late, and a 5 ms threshold wakes this thread 800 times a second.
+            let tick = (threshold / 4).clamp(Duration::from_millis(1), Duration::from_millis(10));
+            while !shared.stop.load(Ordering::Acquire) {
+                std::thread::sleep(tick);
+                let now = clock::now();
+                let used = USED.load(Ordering::Acquire);
+                for e in &THREADS[..used] {
+                    let tid = e.tid.load(Ordering::Acquire);
+                    if tid == 0 {
+                        continue;
+                    }
+                    let start = e.poll_start.load(Ordering::Relaxed);
+                    if start == 0 || now.saturating_sub(start) < threshold_ticks {
+                        continue;
+                    }
+                    let last = e.last_signal.load(Ordering::Relaxed);
+                    if last > start && now.saturating_sub(last) < threshold_ticks {
+                        continue;
+                    }
+                    e.last_signal.store(now, Ordering::Relaxed);
+                    // SAFETY: tgkill with our own pid; a thread that exited meanwhile gives
+                    // ESRCH (its entry is freed before it goes), a reused tid in this
+                    // process gets a harmless sample.
+                    unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) };
+                }
+            }
+        })
+        .map(Some)
+}
