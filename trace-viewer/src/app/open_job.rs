@@ -187,23 +187,7 @@ pub fn open_file(
 mod tests {
     use super::*;
     use trace_format::build::TraceBuilder;
-    use trace_format::{Event, LocationId, StringId, TaskId, TaskKind};
-
-    fn spawn(b: &mut TraceBuilder, t: u64, task: u64, location: u32) {
-        b.push(
-            1,
-            t,
-            Event::TaskSpawn {
-                task: TaskId(task),
-                kind: TaskKind::Async,
-                tokio_id: task,
-                parent: TaskId::NONE,
-                location: LocationId(location),
-                name: StringId::NONE,
-            },
-        );
-    }
-
+    use trace_format::{Event, TaskId};
     fn write(dir: &Path, bytes: &[u8]) -> PathBuf {
         let path = dir.join("t.rtt");
         std::fs::write(&path, bytes).unwrap();
@@ -212,15 +196,18 @@ mod tests {
 
     #[test]
     fn groups_follow_spawn_locations_in_order_of_appearance() {
-        let mut b = TraceBuilder::new();
-        b.location(1, "src/a.rs", 10, 5)
-            .location(2, "src/b.rs", 20, 9);
-        spawn(&mut b, 10, 1, 2);
-        spawn(&mut b, 20, 2, 1);
-        spawn(&mut b, 30, 3, 2);
-        spawn(&mut b, 40, 4, 0);
+        let bytes = trace_format::text::undump(
+            "location id=1 file=\"src/a.rs\" line=10 column=5\n\
+             location id=2 file=\"src/b.rs\" line=20 column=9\n\
+             1 10 task_spawn task=1 location=2\n\
+             1 20 task_spawn task=2 location=1\n\
+             1 30 task_spawn task=3 location=2\n\
+             1 40 task_spawn task=4\n\
+             end\n",
+        )
+        .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), &b.to_bytes());
+        let path = write(dir.path(), &bytes);
         let OpenOutcome::Opened(t) = OpenJob::start(path, || {}).wait() else {
             panic!("expected a trace");
         };

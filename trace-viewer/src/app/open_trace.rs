@@ -208,48 +208,24 @@ impl OpenTrace {
 mod tests {
     use super::*;
     use trace_analysis::model::TaskIx;
-    use trace_format::build::TraceBuilder;
-    use trace_format::{Event, LocationId, StringId, TaskId, TaskKind};
-
-    fn spawn(b: &mut TraceBuilder, t: u64, task: u64, location: u32) {
-        b.push(
-            1,
-            t,
-            Event::TaskSpawn {
-                task: TaskId(task),
-                kind: TaskKind::Async,
-                tokio_id: task,
-                parent: TaskId::NONE,
-                location: LocationId(location),
-                name: StringId::NONE,
-            },
-        );
-    }
 
     #[test]
     fn the_timeline_groups_tasks_as_the_tasks_table_does() {
         // Two task names spawned at one place, and a task of unknown location: the
         // timeline's groups are the breakdown's (the Tasks table's), with its labels.
-        let mut b = TraceBuilder::new();
-        b.location(1, "src/a.rs", 10, 5)
-            .string(7, "accept")
-            .string(8, "serve");
-        for (t, task, name) in [(10, 1, 7), (20, 2, 8), (30, 3, 7)] {
-            b.push(
-                1,
-                t,
-                Event::TaskSpawn {
-                    task: TaskId(task),
-                    kind: TaskKind::Async,
-                    tokio_id: task,
-                    parent: TaskId::NONE,
-                    location: LocationId(1),
-                    name: StringId(name),
-                },
-            );
-        }
-        spawn(&mut b, 40, 4, 0);
-        let t = OpenTrace::from_bytes(b.to_bytes());
+        let t = OpenTrace::from_bytes(
+            trace_format::text::undump(
+                "location id=1 file=\"src/a.rs\" line=10 column=5\n\
+                 string id=7 text=\"accept\"\n\
+                 string id=8 text=\"serve\"\n\
+                 1 10 task_spawn task=1 location=1 name=7\n\
+                 1 20 task_spawn task=2 location=1 name=8\n\
+                 1 30 task_spawn task=3 location=1 name=7\n\
+                 1 40 task_spawn task=4\n\
+                 end\n",
+            )
+            .unwrap(),
+        );
         let breakdown = trace_analysis::analysis::breakdown::Breakdown::compute(
             &t.model,
             &trace_analysis::analysis::breakdown::BreakdownOptions::default(),
