@@ -392,8 +392,15 @@ impl Writer {
     /// At the stop: names the code of every address in the stacks written (`Meta::Symbols`,
     /// timed), lists the mapped files (`Meta::Mappings`), and says how sampling went
     /// (`Meta::Sampling`), so the trace needs no binary to be read.
-    fn write_code_records(&mut self, stacks: &crate::stacks::Stacks) {
+    ///
+    /// Naming the code runs on a thread of its own and is waited for only while the stop's
+    /// deadline leaves room (a quarter of the stop timeout is kept for the end record): past
+    /// that, the trace goes without symbols (`resolved_addresses` 0 of `addresses`; `trace-viewer
+    /// symbolize` can add them later) rather than without its end record.
+    fn write_code_records(&mut self, stacks: &crate::stacks::Stacks, deadline: Instant) {
         let mut info = stacks.sampling_info();
+        #[cfg(not(target_os = "linux"))]
+        let _ = deadline;
         #[cfg(target_os = "linux")]
         if !self.stack_addrs.is_empty() {
             use crate::stacks::symbolize::{Addr, resolve};
@@ -405,10 +412,33 @@ impl Writer {
                     is_return: !first,
                 })
                 .collect();
-            let resolved = resolve(&addrs);
             info.addresses = addrs.len() as u64;
+            let started = Instant::now();
+            let (tx, rx) = sync_channel(1);
+            let spawned = std::thread::Builder::new()
+                .name("trace-rt-symbolize".into())
+                .spawn(move || {
+                    let resolved = crate::alloc::unrecorded(|| resolve(&addrs));
+                    let _ = tx.send(resolved);
+                });
+            let wait = deadline
+                .checked_duration_since(Instant::now())
+                .map_or(Duration::ZERO, |left| {
+                    left.saturating_sub(self.shared.stop_timeout / 4)
+                });
+            let resolved = match spawned {
+                Ok(_) => rx.recv_timeout(wait).ok(),
+                Err(_) => None,
+            };
+            info.symbolize_ns = started.elapsed().as_nanos() as u64;
+            let Some(resolved) = resolved else {
+                if self.error.is_none() {
+                    let r = self.sink.meta(&Meta::Sampling(info));
+                    self.check(r);
+                }
+                return;
+            };
             info.resolved_addresses = resolved.resolved;
-            info.symbolize_ns = resolved.elapsed.as_nanos() as u64;
             if self.error.is_none() && !resolved.symbols.addrs.is_empty() {
                 let r = self.sink.meta(&Meta::Symbols(resolved.symbols));
                 self.check(r);
@@ -571,7 +601,7 @@ impl Writer {
         // The recording ends here: naming the code below takes time that is not recorded.
         let end_time = self.end_time.max(crate::clock::now());
         if let Some(stacks) = self.shared.stacks.load_full() {
-            self.write_code_records(&stacks);
+            self.write_code_records(&stacks, deadline);
         }
         // Frees the table now, not whenever the last thread of this session records again.
         self.shared.stacks.store(None);

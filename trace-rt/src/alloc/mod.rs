@@ -110,8 +110,8 @@ mod thread;
 
 pub use allocator::TracingAllocator;
 pub use settings::{DEFAULT_COUNTERS_INTERVAL, DEFAULT_SLOW_THRESHOLD, DEFAULT_TIMED_MIN_SIZE};
-pub(crate) use thread::report_due_alloc_counters;
 pub use thread::{MAX_UNREPORTED_HEAP, SLOW_CALL_PAUSE, flush_alloc_counters};
+pub(crate) use thread::{report_due_alloc_counters, unrecorded};
 // Shared with readers of the trace (the viewer estimates bytes per task the same way).
 pub use trace_format::sampling::{
     DEFAULT_SAMPLE_RATE, SAMPLE_RATE_COUNTER, sample_probability, sample_weight,

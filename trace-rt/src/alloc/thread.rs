@@ -141,6 +141,16 @@ thread_local! {
     };
 }
 
+/// Runs `f` with this thread's allocations counted but neither sampled nor timed: the
+/// recorder's own heavy work (naming the code at stop) is not the application's.
+pub(crate) fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
+    let t = thread_state();
+    let before = t.in_hook.replace(true);
+    let r = f();
+    t.in_hook.set(before);
+    r
+}
+
 /// This thread's state, as a plain reference: a closure-free access that inlines to one
 /// thread-pointer-relative address computation.
 #[inline(always)]
