@@ -108,7 +108,10 @@ fn writer_falling_behind_drops_and_counts_without_blocking_or_growing() {
     const PER_THREAD: usize = 25_000;
     let sink = StalledSink::new();
     let buffer = 4 << 20;
+    // It counts its own events exactly: no CPU samples (one dropped for a full buffer
+    // would be counted lost beside the test's own).
     let session = Config::default()
+        .cpu_sample_hz(0)
         .chunk_size(64 << 10)
         .buffer_size(buffer)
         .start_with_sink(sink.clone())
@@ -213,7 +216,11 @@ fn many_sessions_in_one_process_each_hold_their_own_events() {
         .collect();
     for round in 0..20i64 {
         let sink = MemorySink::new();
-        let session = Config::default().start_with_sink(sink.clone()).unwrap();
+        // Counts its own events exactly: no CPU samples.
+        let session = Config::default()
+            .cpu_sample_hz(0)
+            .start_with_sink(sink.clone())
+            .unwrap();
         for _ in 0..4 {
             tx.send(Some(round)).unwrap();
         }
@@ -256,7 +263,11 @@ fn stopping_while_threads_record_loses_nothing_silently() {
     let name = trace_rt::intern("racing");
     for _ in 0..5 {
         let sink = MemorySink::new();
-        let session = Config::default().start_with_sink(sink.clone()).unwrap();
+        // Counts its own events exactly: no CPU samples.
+        let session = Config::default()
+            .cpu_sample_hz(0)
+            .start_with_sink(sink.clone())
+            .unwrap();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let handles: Vec<_> = (0..3)
             .map(|_| {
