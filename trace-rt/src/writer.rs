@@ -74,7 +74,10 @@ pub(crate) fn spawn(
     let handle = std::thread::Builder::new()
         .name("trace-rt-writer".into())
         .spawn(move || {
-            let outcome = Writer::new(shared, sink).run(&header);
+            // The writer's own allocations (buffers, metadata, freeing the stack table at the
+            // stop) are the recorder's, not the application's: counted, never sampled or
+            // timed as slow-call pauses.
+            let outcome = crate::alloc::unrecorded(|| Writer::new(shared, sink).run(&header));
             send(&tx, outcome);
         })?;
     Ok((handle, rx))
