@@ -125,8 +125,8 @@ pub enum Meta {
 
 /// A call stack: [`crate::StackId`] `id` stands for `frames`, code addresses from the
 /// innermost frame out. The first is the address the thread was executing (a CPU or stall
-/// sample) or a return address in the function that asked for the stack (an allocation);
-/// the others are return addresses, so the call is the instruction before each.
+/// sample) or an address inside the call to the allocator (an allocation: its return
+/// address − 1, in the allocating code); the others are return addresses, so the call is the instruction before each.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StackDef {
     /// The id used by events (never 0).

@@ -10,6 +10,7 @@ use super::settings::{Settings, saturating_nanos};
 use super::thread::thread_state;
 use crate::clock;
 use crate::shared::EPOCH;
+use crate::stacks::WalkStart;
 
 /// A [`GlobalAlloc`] wrapper that records allocator activity into the trace: per-thread
 /// counters, sampled allocations with the task that made them, and slow calls as pauses.
@@ -356,6 +357,10 @@ impl<A> TracingAllocator<A> {
         }
         if slow_call || sample.is_some() || t.budget.get() < 0 {
             let rate = self.settings.sample_rate.load(Ordering::Relaxed);
+            // Read here, at the allocator's entry (this is inlined into it), so that the
+            // sample's stack starts there and leaves the recorder's frames out.
+            let start = WalkStart::here();
+            let sample = sample.map(|size| (size, start));
             t.slow_path(sample, rate, slow_call.then_some((t0, t1)));
         }
         p

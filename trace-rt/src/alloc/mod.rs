@@ -30,8 +30,9 @@
 //!   (512 KiB) allocated, configurable like Go's `MemProfileRate` (see below). When the
 //!   session records stacks ([`Config::stacks`](crate::Config::stacks), on by default) it
 //!   is an **`AllocSampleAt`** `{ size, task, stack }` instead, with the allocating code's
-//!   call stack (walked by frame pointers from inside the allocator call, so its innermost
-//!   frames are the recorder's and the allocator's own).
+//!   call stack, walked by frame pointers from the allocator's entry: it starts at the call
+//!   into the global allocator (`__rust_alloc`, or the code that called it), with none of
+//!   the recorder's frames.
 //! - **`PauseBegin`/`PauseEnd`** of kind `"alloc"`, scope `Thread`: an allocator call that
 //!   took longer than the slow-call threshold (default [`DEFAULT_SLOW_THRESHOLD`], 100 µs),
 //!   from its start to its end, measured with two clock reads (TSC) around the call. Two

@@ -14,6 +14,7 @@ use super::settings::Settings;
 use crate::clock;
 use crate::local::try_record_at;
 use crate::shared::EPOCH;
+use crate::stacks::WalkStart;
 
 /// The pause kind of slow allocator calls.
 ///
@@ -247,7 +248,12 @@ impl ThreadState {
     /// inside the recorder already) is kept, and the next call tries again.
     #[cold]
     #[inline(never)]
-    pub(super) fn slow_path(&self, sample: Option<u64>, rate: u64, pause: Option<(u64, u64)>) {
+    pub(super) fn slow_path(
+        &self,
+        sample: Option<(u64, WalkStart)>,
+        rate: u64,
+        pause: Option<(u64, u64)>,
+    ) {
         self.in_hook.set(true);
         if let Some((t0, t1)) = pause
             && let Some(kind) = SLOW_KIND.get()
@@ -267,12 +273,13 @@ impl ThreadState {
                 },
             );
         }
-        if let Some(size) = sample {
+        if let Some((size, start)) = sample {
             // One pending slot: an older sample still waiting (rare) is replaced.
-            // The allocating code's stack, walked here (in the allocator call) and interned.
+            // The allocating code's stack, walked from the allocator call's entry (so the
+            // recorder's own frames are not in it) and interned.
             let stack = crate::shared::current()
                 .and_then(|s| s.stacks.load_full())
-                .map(|s| s.capture_here().0);
+                .map(|s| s.capture_from(start).0);
             self.pending.set(Some((
                 size,
                 crate::context::current_task(),

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use trace_format::StackId;
 
 use table::StackTable;
+pub(crate) use walk::WalkStart;
 use walk::{Frames, TextRanges, ThreadStack};
 
 /// Default number of distinct stacks a session's table holds.
@@ -130,15 +131,14 @@ impl Stacks {
         self.table.intern(frames.as_slice())
     }
 
-    /// The stack of the code calling this (its caller first), interned. Not for signal
-    /// handlers (the thread's bounds may be looked up now).
-    #[inline(never)]
-    pub(crate) fn capture_here(&self) -> StackId {
+    /// The stack from `start` (read by a function still running: its caller first),
+    /// interned. Not for signal handlers (the thread's bounds may be looked up now).
+    pub(crate) fn capture_from(&self, start: WalkStart) -> StackId {
         let Some(stack) = thread_stack() else {
             return StackId::NONE;
         };
         let mut frames = Frames::new();
-        walk::capture_here(&stack, &self.text, &mut frames);
+        walk::capture_from(start, &stack, &self.text, &mut frames);
         self.intern(&frames)
     }
 }

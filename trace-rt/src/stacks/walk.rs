@@ -1,5 +1,6 @@
 //! Stack walking by frame pointers (x86_64 and aarch64; other targets get no stacks), from
-//! the current frame ([`capture_here`]) or from an interrupted context's registers
+//! a frame the caller read at its entry ([`capture_from`], so that a hook's own frames
+//! stay out), or from an interrupted context's registers
 //! ([`walk_from`], for signal handlers).
 //!
 //! Fault-safe by construction, never by catching faults: a walk only reads the thread's own
@@ -254,17 +255,58 @@ pub(crate) fn walk_from(
     }
 }
 
-/// Walks the calling code's stack from the current frame: `out` holds the return address
-/// into the caller of `capture_here`, then its caller's, and so on.
-#[inline(never)]
-pub(crate) fn capture_here(stack: &ThreadStack, text: &TextRanges, out: &mut Frames) {
+/// Where a walk of the calling code's stack starts, read by [`WalkStart::here`] in the
+/// function that wants its caller's stack: that function's frame and stack pointers. A
+/// hook reads it at its entry (inlined into the hook's outermost function) and walks later,
+/// deeper in its own code ([`capture_from`]), so that none of the hook's frames are in the
+/// stack. (Where the whole hook is inlined into its caller, as LTO may do with the global
+/// allocator, the stack starts one frame further out.)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WalkStart {
+    fp: u64,
+    sp: u64,
+}
+
+impl WalkStart {
+    /// The frame of the function this is inlined into. Two register reads; no memory
+    /// access.
+    #[inline(always)]
+    pub(crate) fn here() -> WalkStart {
+        let (fp, sp) = frame_and_stack_pointer();
+        WalkStart { fp, sp }
+    }
+}
+
+/// Walks the stack from `start`, read by a function that is still running (an outer frame
+/// of the caller's): `out` holds an address in the call instruction that entered that
+/// function (its return address − 1, so that it names the calling line like an
+/// interrupted instruction would), then the return addresses of the callers further out.
+pub(crate) fn capture_from(
+    start: WalkStart,
+    stack: &ThreadStack,
+    text: &TextRanges,
+    out: &mut Frames,
+) {
     out.len = 0;
     out.truncated = false;
-    let (fp, sp) = frame_and_stack_pointer();
-    if fp == 0 {
+    if start.fp == 0 {
         out.truncated = true;
         return;
     }
+    follow(start.fp, start.sp, stack, text, out);
+    if out.len > 0 {
+        out.frames[0] -= 1;
+    }
+}
+
+/// Walks the calling code's stack from the current frame: `out` holds the return address
+/// into the caller of `capture_here`, then its caller's, and so on.
+#[cfg(test)]
+#[inline(never)]
+pub(crate) fn capture_here(stack: &ThreadStack, text: &TextRanges, out: &mut Frames) {
+    let (fp, sp) = frame_and_stack_pointer();
+    out.len = 0;
+    out.truncated = false;
     follow(fp, sp, stack, text, out);
 }
 
@@ -313,9 +355,30 @@ mod tests {
         std::hint::black_box(&out);
     }
 
+    /// A function that asks for its caller's stack (like the allocator hook).
+    #[inline(never)]
+    fn hook(out: &mut Frames, stack: &ThreadStack, text: &TextRanges) {
+        let start = WalkStart::here();
+        deeper(start, out, stack, text);
+        std::hint::black_box(&out);
+    }
+
+    /// A hook's inner function, walking from its entry's frame: it is not in the stack.
+    #[inline(never)]
+    fn deeper(start: WalkStart, out: &mut Frames, stack: &ThreadStack, text: &TextRanges) {
+        capture_from(start, stack, text, out);
+        std::hint::black_box(&out);
+    }
+
     #[inline(never)]
     fn middle(out: &mut Frames, stack: &ThreadStack, text: &TextRanges) {
         leaf(out, stack, text);
+        std::hint::black_box(&out);
+    }
+
+    #[inline(never)]
+    fn calls_hook(out: &mut Frames, stack: &ThreadStack, text: &TextRanges) {
+        hook(out, stack, text);
         std::hint::black_box(&out);
     }
 
@@ -339,6 +402,36 @@ mod tests {
         );
         // Every frame is a return address.
         assert!(frames.iter().all(|&f| text.after_call(f)), "{frames:x?}");
+    }
+
+    #[test]
+    fn a_walk_from_a_hooks_entry_starts_in_its_caller_and_leaves_the_hook_out() {
+        let stack = ThreadStack::of_current_thread().expect("stack bounds");
+        let text = TextRanges::read();
+        let mut out = Frames::new();
+        calls_hook(&mut out, &stack, &text);
+        let frames = out.as_slice();
+        assert!(frames.len() >= 2, "{frames:x?}");
+        // The call into the hook (inside the call instruction, not after it), then the
+        // callers' return addresses; neither the hook nor the function that walked: the
+        // function whose code holds the first frame (the nearest start below it) is the
+        // hook's caller.
+        let candidates = [
+            calls_hook as *const () as u64,
+            hook as *const () as u64,
+            deeper as *const () as u64,
+        ];
+        let owner = candidates.iter().filter(|&&f| f < frames[0]).max();
+        assert_eq!(owner, Some(&candidates[0]), "{frames:x?} {candidates:x?}");
+        assert!(
+            within(frames[0], calls_hook as *const () as usize),
+            "{frames:x?}"
+        );
+        assert!(text.after_call(frames[0] + 1), "{frames:x?}");
+        assert!(
+            frames[1..].iter().all(|&f| text.after_call(f)),
+            "{frames:x?}"
+        );
     }
 
     #[test]
