@@ -25,8 +25,11 @@
 //! median of the per-repetition differences to `plain`. Modes:
 //! - `plain`: no trace-rt hooks;
 //! - `instrumented-idle`: `trace_rt::instrument`, nothing recording;
-//! - `recording`: `instrument` + `trace_rt::start` to a file in a temp dir (the writer thread
-//!   and the runtime sampler run as they would in production);
+//! - `recording`: `instrument` + `trace_rt::start` to a file in a temp dir (the writer thread,
+//!   the runtime sampler, CPU sampling at 99 Hz and the stalled-poll watchdog run as they
+//!   would in production);
+//! - `recording-no-stacks`: the same with `Config::stacks(false)` (no CPU samples, no stall
+//!   watchdog), so the difference to `recording` is what stacks cost;
 //! - `recording+latency`: `instrument_with(schedule_latency: true)` + recording.
 //!
 //! With `--features wakes`, tokio's `tracing` feature is on for the whole binary and
@@ -68,14 +71,17 @@ enum Mode {
     Plain,
     Idle,
     Recording,
+    /// Recording with stacks off: no CPU samples, no stall watchdog, no allocation stacks.
+    RecordingNoStacks,
     RecordingLatency,
 }
 
 impl Mode {
-    const ALL: [Mode; 4] = [
+    const ALL: [Mode; 5] = [
         Mode::Plain,
         Mode::Idle,
         Mode::Recording,
+        Mode::RecordingNoStacks,
         Mode::RecordingLatency,
     ];
 
@@ -85,13 +91,18 @@ impl Mode {
             (Mode::Idle, _) => "instrumented-idle",
             (Mode::Recording, false) => "recording",
             (Mode::Recording, true) => "recording+wakes",
+            (Mode::RecordingNoStacks, false) => "recording-no-stacks",
+            (Mode::RecordingNoStacks, true) => "recording-no-stacks+wakes",
             (Mode::RecordingLatency, false) => "recording+latency",
             (Mode::RecordingLatency, true) => "recording+latency+wakes",
         }
     }
 
     fn records(self) -> bool {
-        matches!(self, Mode::Recording | Mode::RecordingLatency)
+        matches!(
+            self,
+            Mode::Recording | Mode::RecordingNoStacks | Mode::RecordingLatency
+        )
     }
 }
 
@@ -231,7 +242,7 @@ impl Bench {
         b.worker_threads(2).enable_all();
         match mode {
             Mode::Plain => {}
-            Mode::Idle | Mode::Recording => {
+            Mode::Idle | Mode::Recording | Mode::RecordingNoStacks => {
                 trace_rt::instrument(&mut b);
             }
             Mode::RecordingLatency => {
@@ -252,10 +263,12 @@ impl Bench {
     /// Runs `work` once, recording to a file in `dir` in the recording modes.
     fn run(&self, work: Workload, dir: &Path) -> Run {
         let path = dir.join(format!("{:?}.rtt", self.mode));
-        let session = self
-            .mode
-            .records()
-            .then(|| trace_rt::start(&path).expect("start recording"));
+        let session = self.mode.records().then(|| {
+            trace_rt::Config::default()
+                .stacks(self.mode != Mode::RecordingNoStacks)
+                .start(&path)
+                .expect("start recording")
+        });
         let cpu_before = session.as_ref().map(|_| tracer_threads_cpu_ns());
         let faults_before = minor_faults();
         let start = Instant::now();
