@@ -165,6 +165,47 @@ fn short_polls_and_a_zero_threshold_get_no_stall_samples() {
     let _ = Meta::Stacks(Vec::new());
 }
 
+/// Blocks its thread for `ms` inside a poll; never inlined.
+#[inline(never)]
+fn long_sleep(ms: u64) {
+    std::thread::sleep(std::hint::black_box(Duration::from_millis(ms)));
+}
+
+#[test]
+#[cfg_attr(not(tokio_unstable), ignore = "poll hooks need --cfg tokio_unstable")]
+fn a_poll_blocked_for_a_second_keeps_every_stall_sample_and_backs_off() {
+    let _g = serial();
+    let rt = runtime();
+    // 1 ms threshold: 16 samples 1 ms apart, 16 at 2 ms, 16 at 4 ms, … about 90 in the
+    // second, each of the same stack: more than a thread's buffer held before counting.
+    let trace = record(Duration::from_millis(1), || {
+        rt.block_on(async { tokio::spawn(async { long_sleep(1000) }).await.unwrap() });
+    });
+    drop(rt);
+    let mut times = Vec::new();
+    for r in trace.events() {
+        let r = r.unwrap();
+        if let Event::StallSample { stack, .. } = r.event {
+            assert!(names(&trace, stack, "long_sleep"));
+            times.push(r.time);
+        }
+    }
+    let info = trace.code().sampling().expect("a sampling record").clone();
+    println!("{} stall samples, {info:?}", times.len());
+    assert_eq!(info.lost_samples, 0, "{info:?}");
+    assert_eq!(info.stall_samples, times.len() as u64);
+    // More than the 64 a buffer of distinct entries held; far fewer than one per ms.
+    assert!(times.len() > 64, "{} stall samples", times.len());
+    assert!(
+        times.len() < 300,
+        "{} stall samples: no back-off",
+        times.len()
+    );
+    // Written in time order, spread over the stall.
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    assert!(times[times.len() - 1] - times[0] > 500_000_000 / 2);
+}
+
 /// Burns `ms` milliseconds of this thread's CPU time; never inlined.
 #[inline(never)]
 fn burn(ms: u64) -> u64 {

@@ -6,15 +6,20 @@
 //! removed, so a late signal is harmless. The handler is async-signal-safe: it allocates
 //! nothing and takes no lock; it reads const-initialised thread-locals without
 //! destructors, walks the stack from the interrupted registers (`walk::walk_from`),
-//! interns it, and appends `(time, kind, task, stack)` to the thread's fixed buffer. The
-//! thread writes those as `StallSample`/`CpuSample` events before its next event
-//! (`flush`), so each thread's events stay in time order; samples still pending when the
-//! session stops are counted lost.
+//! interns it, and appends `(time, kind, task, stack)` to the thread's fixed buffer; a
+//! sample like the one before it (same kind, task and stack: a thread blocked in one
+//! place) only counts it again, so a poll blocked for seconds fills one entry. The thread
+//! writes those as `StallSample`/`CpuSample` events before its next event (`flush`; a
+//! counted entry as that many events spread between its first and last time), so each
+//! thread's events stay in time order; samples still pending when the session stops, or
+//! that find the buffer full, are counted lost.
 //!
 //! Stalled polls: each registered thread publishes when its current poll started (one
 //! relaxed store per poll start and end, in its registry entry). The watchdog thread looks
 //! every quarter threshold (1 to 10 ms); a poll running longer than the threshold gets the
-//! signal (`tgkill`), again every threshold while it lasts.
+//! signal (`tgkill`), again every threshold while it lasts, and half as often after each
+//! [`STALL_BACKOFF`] samples of that poll, so that a poll running for seconds on the CPU
+//! (its stack changing each time) does not fill the buffer.
 
 use std::cell::Cell;
 use std::sync::atomic::{
@@ -30,8 +35,16 @@ use super::{Stacks, cpu};
 use crate::clock;
 use crate::shared::Shared;
 
-/// Samples a thread can hold before it writes them; more are lost (and counted).
-const PENDING: usize = 64;
+/// Samples a thread can hold before it writes them; more are lost (and counted). 8 KiB
+/// of thread-local memory per thread; enough for a poll running on the CPU for about two
+/// seconds (CPU samples at 99 Hz plus its backed-off stall samples).
+const PENDING: usize = 256;
+/// Stall samples of one poll taken every threshold before the interval doubles (and
+/// doubles again after as many more, up to 64 thresholds).
+pub(crate) const STALL_BACKOFF: u32 = 16;
+/// A pending entry's count lives in the top bits of its kind-and-stack word.
+const COUNT_SHIFT: u32 = 40;
+const MAX_COUNT: u64 = (1 << (64 - COUNT_SHIFT)) - 1;
 /// Threads the watchdog can watch at once; more are not sampled.
 const MAX_THREADS: usize = 1024;
 
@@ -58,6 +71,10 @@ struct Entry {
     poll_start: AtomicU64,
     /// Ticks when the watchdog last signalled this poll.
     last_signal: AtomicU64,
+    /// Signals sent during the poll that started at `signalled_poll` (for the back-off).
+    /// Only the watchdog thread uses these two.
+    signals_in_poll: AtomicU32,
+    signalled_poll: AtomicU64,
     /// The thread's CPU sampler (`cpu::NONE`: none).
     sampler: AtomicI64,
 }
@@ -67,27 +84,34 @@ const FREE: Entry = Entry {
     tid: AtomicI32::new(0),
     poll_start: AtomicU64::new(0),
     last_signal: AtomicU64::new(0),
+    signals_in_poll: AtomicU32::new(0),
+    signalled_poll: AtomicU64::new(0),
     sampler: AtomicI64::new(cpu::NONE),
 };
 static THREADS: [Entry; MAX_THREADS] = [FREE; MAX_THREADS];
 /// Entries ever taken (the watchdog scans only these).
 static USED: AtomicUsize = AtomicUsize::new(0);
 
-/// A thread's samples waiting to be written: `len` entries of (time, task, kind << 32 |
-/// stack). Written only by the thread's own signal handler, read and emptied by the thread
-/// itself, so plain relaxed atomics (with the handler's atomicity towards its thread)
-/// suffice.
+/// A thread's samples waiting to be written: `len` entries of (first time, last time,
+/// task, count << COUNT_SHIFT | kind << 32 | stack; that word is 0 once written). Written
+/// only by the thread's own signal handler, read and emptied by the thread itself, so
+/// atomics ordered for the compiler (the handler's atomicity towards its thread) suffice.
 struct Pending {
     len: AtomicU32,
     /// The session epoch the samples belong to.
     epoch: AtomicU64,
-    items: [[AtomicU64; 3]; PENDING],
+    items: [[AtomicU64; 4]; PENDING],
     /// This thread's entry in `THREADS` + 1 (0: none).
     entry: Cell<usize>,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
-const ITEM: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+const ITEM: [AtomicU64; 4] = [
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+];
 
 thread_local! {
     // Const-initialised and without a destructor: the handler may touch it at any time.
@@ -251,19 +275,35 @@ pub(crate) fn flush(epoch: u64, mut write: impl FnMut(u64, &Event<'_>) -> bool) 
             }
             if p.epoch.load(Ordering::Relaxed) == epoch {
                 for item in &p.items[..n as usize] {
-                    let ks = item[2].load(Ordering::Relaxed);
-                    let task = TaskId(item[1].load(Ordering::Relaxed));
-                    let stack = StackId(ks as u32);
-                    let event = match ks >> 32 {
-                        0 => continue, // written by an earlier, interrupted flush
+                    // Taken with one swap: a handler interrupting from here on appends a
+                    // new entry instead of counting into this one.
+                    let word = item[3].swap(0, Ordering::AcqRel);
+                    if word == 0 {
+                        continue; // written by an earlier, interrupted flush
+                    }
+                    let (first, last) = (
+                        item[0].load(Ordering::Relaxed),
+                        item[1].load(Ordering::Relaxed),
+                    );
+                    let task = TaskId(item[2].load(Ordering::Relaxed));
+                    let stack = StackId(word as u32);
+                    let event = match (word >> 32) & 0xff {
                         k if k == Kind::Stall as u64 => Event::StallSample { task, stack },
                         _ => Event::CpuSample { task, stack },
                     };
-                    if !write(item[0].load(Ordering::Relaxed), &event) {
-                        // Inside the recorder: the rest waits for the next event.
-                        return;
+                    let count = (word >> COUNT_SHIFT).max(1);
+                    for i in 0..count {
+                        // A counted entry's samples, evenly between its first and last.
+                        let t = first + (last.saturating_sub(first)) * i / (count - 1).max(1);
+                        if !write(t, &event) {
+                            // Inside the recorder: the rest waits for the next event.
+                            let left = (count - i) << COUNT_SHIFT;
+                            item[0].store(t, Ordering::Relaxed);
+                            item[3]
+                                .store(left | (word & ((1 << COUNT_SHIFT) - 1)), Ordering::Release);
+                            return;
+                        }
                     }
-                    item[2].store(0, Ordering::Relaxed);
                 }
             }
             // Empty the buffer unless the handler appended meanwhile (then go again: what
@@ -342,10 +382,6 @@ fn sample(stacks: &Stacks, kind: Kind, (ip, sp, fp): (u64, u64, u64)) {
             return; // Not (yet) recording on this thread.
         }
         let n = p.len.load(Ordering::Relaxed) as usize;
-        if n >= PENDING {
-            signal_lost(stacks);
-            return;
-        }
         let stack = match super::thread_stack_cached() {
             Some(bounds) => {
                 let mut frames = Frames::new();
@@ -354,22 +390,48 @@ fn sample(stacks: &Stacks, kind: Kind, (ip, sp, fp): (u64, u64, u64)) {
             }
             None => StackId::NONE,
         };
-        let item = &p.items[n];
-        item[0].store(clock::now(), Ordering::Relaxed);
-        item[1].store(crate::context::current_task(), Ordering::Relaxed);
-        item[2].store((kind as u64) << 32 | u64::from(stack.0), Ordering::Relaxed);
-        p.len.store(n as u32 + 1, Ordering::Release);
-        match kind {
-            Kind::Cpu => &stacks.cpu_samples,
-            Kind::Stall => &stacks.stall_samples,
+        let now = clock::now();
+        let task = crate::context::current_task();
+        let word = (kind as u64) << 32 | u64::from(stack.0);
+        // Like the sample before it (not written yet): count it there.
+        if let Some(prev) = n.checked_sub(1).map(|i| &p.items[i]) {
+            let w = prev[3].load(Ordering::Acquire);
+            if w != 0
+                && w & ((1 << COUNT_SHIFT) - 1) == word
+                && prev[2].load(Ordering::Relaxed) == task
+                && (w >> COUNT_SHIFT) < MAX_COUNT
+            {
+                prev[1].store(now, Ordering::Relaxed);
+                prev[3].store(w + (1 << COUNT_SHIFT), Ordering::Release);
+                count_sample(stacks, kind);
+                return;
+            }
         }
-        .fetch_add(1, Ordering::Relaxed);
+        if n >= PENDING {
+            signal_lost(stacks);
+            return;
+        }
+        let item = &p.items[n];
+        item[0].store(now, Ordering::Relaxed);
+        item[1].store(now, Ordering::Relaxed);
+        item[2].store(task, Ordering::Relaxed);
+        item[3].store(1 << COUNT_SHIFT | word, Ordering::Release);
+        p.len.store(n as u32 + 1, Ordering::Release);
+        count_sample(stacks, kind);
     });
+}
+
+fn count_sample(stacks: &Stacks, kind: Kind) {
+    match kind {
+        Kind::Cpu => &stacks.cpu_samples,
+        Kind::Stall => &stacks.stall_samples,
+    }
+    .fetch_add(1, Ordering::Relaxed);
 }
 
 /// Starts the stalled-poll watchdog: every quarter threshold, signals each registered thread
 /// whose current poll has run longer than `threshold_ticks`, again every threshold while
-/// the poll lasts. Ends when the session stops.
+/// the poll lasts (backing off after `STALL_BACKOFF` signals). Ends when the session stops.
 pub(crate) fn spawn_watchdog(
     shared: Arc<Shared>,
     threshold: Duration,
@@ -399,11 +461,19 @@ pub(crate) fn spawn_watchdog(
                     if start == 0 || now.saturating_sub(start) < threshold_ticks {
                         continue;
                     }
+                    // Signals so far in this poll: every threshold, then half as often
+                    // after each `STALL_BACKOFF` of them.
+                    if e.signalled_poll.swap(start, Ordering::Relaxed) != start {
+                        e.signals_in_poll.store(0, Ordering::Relaxed);
+                    }
+                    let sent = e.signals_in_poll.load(Ordering::Relaxed);
+                    let interval = threshold_ticks << (sent / STALL_BACKOFF).min(6);
                     let last = e.last_signal.load(Ordering::Relaxed);
-                    if last > start && now.saturating_sub(last) < threshold_ticks {
+                    if last > start && now.saturating_sub(last) < interval {
                         continue;
                     }
                     e.last_signal.store(now, Ordering::Relaxed);
+                    e.signals_in_poll.store(sent + 1, Ordering::Relaxed);
                     // SAFETY: tgkill with our own pid; a thread that exited meanwhile gives
                     // ESRCH (its entry is freed before it goes), a reused tid in this
                     // process gets a harmless sample.
