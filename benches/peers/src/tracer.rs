@@ -25,8 +25,12 @@ pub enum Tracer {
     OtherBuild,
     /// trace-rt's hooks installed, nothing recording.
     RtIdle,
-    /// trace-rt recording to a file, default mode (hooks only).
+    /// trace-rt recording to a file, default mode (hooks, CPU samples at 99 Hz, the
+    /// stalled-poll watchdog).
     Rt,
+    /// trace-rt recording to a file with stacks off (`Config::stacks(false)`): what CPU
+    /// sampling and the watchdog cost is the difference to `Rt`.
+    RtNoStacks,
     /// trace-rt recording to a file with `trace_rt::wake_layer()` as the `tracing`
     /// subscriber (every wake, with its source).
     #[cfg(feature = "peers")]
@@ -55,6 +59,7 @@ impl Tracer {
             Tracer::Untraced,
             Tracer::RtIdle,
             Tracer::Rt,
+            Tracer::RtNoStacks,
             #[cfg(feature = "peers")]
             Tracer::RtWakes,
             Tracer::RtFlight,
@@ -76,6 +81,7 @@ impl Tracer {
             Tracer::OtherBuild => "other-build",
             Tracer::RtIdle => "rt-idle",
             Tracer::Rt => "rt",
+            Tracer::RtNoStacks => "rt-no-stacks",
             #[cfg(feature = "peers")]
             Tracer::RtWakes => "rt-wakes",
             Tracer::RtFlight => "rt-flight",
@@ -97,6 +103,7 @@ impl Tracer {
             Tracer::OtherBuild => "untraced, `--baseline-exe` build",
             Tracer::RtIdle => "trace-rt, instrumented, not recording",
             Tracer::Rt => "trace-rt recording (default mode)",
+            Tracer::RtNoStacks => "trace-rt recording, stacks off",
             #[cfg(feature = "peers")]
             Tracer::RtWakes => "trace-rt recording + wakes (wake_layer)",
             Tracer::RtFlight => "trace-rt flight recorder (10 s / 16 MiB)",
@@ -124,7 +131,7 @@ impl Tracer {
     /// Whether this is trace-rt (in any mode).
     pub fn is_trace_rt(self) -> bool {
         match self {
-            Tracer::RtIdle | Tracer::Rt | Tracer::RtFlight => true,
+            Tracer::RtIdle | Tracer::Rt | Tracer::RtNoStacks | Tracer::RtFlight => true,
             #[cfg(feature = "peers")]
             Tracer::RtWakes => true,
             _ => false,
@@ -152,6 +159,15 @@ impl Tracer {
                 trace_rt::instrument(&mut builder);
                 let rt = build(&mut builder);
                 let session = trace_rt::start(&file).expect("start trace-rt");
+                (rt, Guard::Session(session), Spawner::Tokio)
+            }
+            Tracer::RtNoStacks => {
+                trace_rt::instrument(&mut builder);
+                let rt = build(&mut builder);
+                let session = trace_rt::Config::default()
+                    .stacks(false)
+                    .start(&file)
+                    .expect("start trace-rt");
                 (rt, Guard::Session(session), Spawner::Tokio)
             }
             #[cfg(feature = "peers")]
