@@ -176,7 +176,10 @@ fn main() {
             cpu[m as usize] = cpu_run(m, iters);
         }
         let off = cpu[CpuMode::Off as usize].0.as_nanos() as f64;
-        for (m, out) in [(CpuMode::PerfEvent, &mut perf), (CpuMode::Timer, &mut timer)] {
+        for (m, out) in [
+            (CpuMode::PerfEvent, &mut perf),
+            (CpuMode::Timer, &mut timer),
+        ] {
             let (t, n) = cpu[m as usize];
             if n == 0 {
                 methods_ok = false;
@@ -209,7 +212,9 @@ fn main() {
     }
 
     println!();
-    println!("== one allocation sample: 64-byte alloc+free pairs, 32 frames deep, {reps} repetitions of {pairs} ==");
+    println!(
+        "== one allocation sample: 64-byte alloc+free pairs, 32 frames deep, {reps} repetitions of {pairs} =="
+    );
     let modes = [
         AllocMode::NoSampling,
         AllocMode::Sampled,
@@ -223,9 +228,8 @@ fn main() {
             ns[m as usize].push(alloc_run(m, pairs));
         }
     }
-    let diff = |a: usize, b: usize| -> Vec<f64> {
-        ns[a].iter().zip(&ns[b]).map(|(x, y)| x - y).collect()
-    };
+    let diff =
+        |a: usize, b: usize| -> Vec<f64> { ns[a].iter().zip(&ns[b]).map(|(x, y)| x - y).collect() };
     let (mut sample, mut with_stack, mut stack) = (diff(1, 0), diff(2, 0), diff(2, 1));
     let base = quartiles(&mut ns[0].clone());
     println!("pair, no sampling            {}", fmt_q(base));
