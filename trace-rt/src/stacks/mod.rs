@@ -13,6 +13,9 @@
 pub(crate) mod cpu;
 #[cfg(target_os = "linux")]
 pub(crate) mod mappings;
+// Used by the signal handler only (Linux, not Miri); tested everywhere, Miri included.
+#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
+pub(crate) mod pending;
 #[cfg(all(target_os = "linux", not(miri)))]
 pub(crate) mod signal;
 #[cfg(target_os = "linux")]

@@ -6,13 +6,11 @@
 //! removed, so a late signal is harmless. The handler is async-signal-safe: it allocates
 //! nothing and takes no lock; it reads const-initialised thread-locals without
 //! destructors, walks the stack from the interrupted registers (`walk::walk_from`),
-//! interns it, and appends `(time, kind, task, stack)` to the thread's fixed buffer; a
-//! sample like the one before it (same kind, task and stack: a thread blocked in one
-//! place) only counts it again, so a poll blocked for seconds fills one entry. The thread
-//! writes those as `StallSample`/`CpuSample` events before its next event (`flush`; a
-//! counted entry as that many events spread between its first and last time), so each
-//! thread's events stay in time order; samples still pending when the session stops, or
-//! that find the buffer full, are counted lost.
+//! interns it, and pushes `(time, kind, task, stack)` into the thread's fixed buffer
+//! ([`Pending`]: alike samples count into one entry). The thread writes those as
+//! `StallSample`/`CpuSample` events before its next event (`flush`), so each thread's
+//! events stay in time order; samples still pending when the session stops, or that find
+//! the buffer full, are counted lost.
 //!
 //! Stalled polls: each registered thread publishes when its current poll started (one
 //! relaxed store per poll start and end, in its registry entry). The watchdog thread looks
@@ -28,32 +26,19 @@ use std::sync::atomic::{
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use trace_format::{Event, StackId, TaskId};
+use trace_format::{Event, StackId};
 
+use super::pending::{Kind, Pending};
 use super::walk::{Frames, walk_from};
 use super::{Stacks, cpu};
 use crate::clock;
 use crate::shared::Shared;
 
-/// Samples a thread can hold before it writes them; more are lost (and counted). 8 KiB
-/// of thread-local memory per thread; enough for a poll running on the CPU for about two
-/// seconds (CPU samples at 99 Hz plus its backed-off stall samples).
-const PENDING: usize = 256;
 /// Stall samples of one poll taken every threshold before the interval doubles (and
 /// doubles again after as many more, up to 64 thresholds).
 pub(crate) const STALL_BACKOFF: u32 = 16;
-/// A pending entry's count lives in the top bits of its kind-and-stack word.
-const COUNT_SHIFT: u32 = 40;
-const MAX_COUNT: u64 = (1 << (64 - COUNT_SHIFT)) - 1;
 /// Threads the watchdog can watch at once; more are not sampled.
 const MAX_THREADS: usize = 1024;
-
-/// What a pending sample is.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Kind {
-    Cpu = 1,
-    Stall = 2,
-}
 
 /// The session's stacks while it records (null otherwise), for the handler.
 static ACTIVE: AtomicPtr<Stacks> = AtomicPtr::new(std::ptr::null_mut());
@@ -92,36 +77,17 @@ static THREADS: [Entry; MAX_THREADS] = [FREE; MAX_THREADS];
 /// Entries ever taken (the watchdog scans only these).
 static USED: AtomicUsize = AtomicUsize::new(0);
 
-/// A thread's samples waiting to be written: `len` entries of (first time, last time,
-/// task, count << COUNT_SHIFT | kind << 32 | stack; that word is 0 once written). Written
-/// only by the thread's own signal handler, read and emptied by the thread itself, so
-/// atomics ordered for the compiler (the handler's atomicity towards its thread) suffice.
-struct Pending {
-    len: AtomicU32,
-    /// The session epoch the samples belong to.
-    epoch: AtomicU64,
-    items: [[AtomicU64; 4]; PENDING],
+/// What the handler and the hooks keep per thread.
+struct ThreadSampling {
+    pending: Pending,
     /// This thread's entry in `THREADS` + 1 (0: none).
     entry: Cell<usize>,
 }
 
-#[allow(clippy::declare_interior_mutable_const)]
-const ITEM: [AtomicU64; 4] = [
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-];
-
 thread_local! {
     // Const-initialised and without a destructor: the handler may touch it at any time.
-    static PENDING_SAMPLES: Pending = const {
-        Pending {
-            len: AtomicU32::new(0),
-            epoch: AtomicU64::new(0),
-            items: [ITEM; PENDING],
-            entry: Cell::new(0),
-        }
+    static PENDING_SAMPLES: ThreadSampling = const {
+        ThreadSampling { pending: Pending::new(), entry: Cell::new(0) }
     };
 }
 
@@ -187,8 +153,7 @@ fn gettid() -> i32 {
 pub(crate) fn register_thread(epoch: u64, stacks: &Stacks) {
     let _ = super::thread_stack();
     let _ = PENDING_SAMPLES.try_with(|p| {
-        p.epoch.store(epoch, Ordering::Relaxed);
-        p.len.store(0, Ordering::Relaxed);
+        p.pending.reset(epoch);
         let tid = gettid();
         if p.entry.get() == 0 {
             for (i, e) in THREADS.iter().enumerate() {
@@ -257,7 +222,7 @@ pub(crate) fn set_poll_start(start: u64) {
 #[inline(always)]
 pub(crate) fn has_pending() -> bool {
     PENDING_SAMPLES
-        .try_with(|p| p.len.load(Ordering::Relaxed) != 0)
+        .try_with(|p| !p.pending.is_empty())
         .unwrap_or(false)
 }
 
@@ -266,56 +231,8 @@ pub(crate) fn has_pending() -> bool {
 /// `epoch` are dropped.
 #[cold]
 #[inline(never)]
-pub(crate) fn flush(epoch: u64, mut write: impl FnMut(u64, &Event<'_>) -> bool) {
-    let _ = PENDING_SAMPLES.try_with(|p| {
-        loop {
-            let n = p.len.load(Ordering::Acquire);
-            if n == 0 {
-                return;
-            }
-            if p.epoch.load(Ordering::Relaxed) == epoch {
-                for item in &p.items[..n as usize] {
-                    // Taken with one swap: a handler interrupting from here on appends a
-                    // new entry instead of counting into this one.
-                    let word = item[3].swap(0, Ordering::AcqRel);
-                    if word == 0 {
-                        continue; // written by an earlier, interrupted flush
-                    }
-                    let (first, last) = (
-                        item[0].load(Ordering::Relaxed),
-                        item[1].load(Ordering::Relaxed),
-                    );
-                    let task = TaskId(item[2].load(Ordering::Relaxed));
-                    let stack = StackId(word as u32);
-                    let event = match (word >> 32) & 0xff {
-                        k if k == Kind::Stall as u64 => Event::StallSample { task, stack },
-                        _ => Event::CpuSample { task, stack },
-                    };
-                    let count = (word >> COUNT_SHIFT).max(1);
-                    for i in 0..count {
-                        // A counted entry's samples, evenly between its first and last.
-                        let t = first + (last.saturating_sub(first)) * i / (count - 1).max(1);
-                        if !write(t, &event) {
-                            // Inside the recorder: the rest waits for the next event.
-                            let left = (count - i) << COUNT_SHIFT;
-                            item[0].store(t, Ordering::Relaxed);
-                            item[3]
-                                .store(left | (word & ((1 << COUNT_SHIFT) - 1)), Ordering::Release);
-                            return;
-                        }
-                    }
-                }
-            }
-            // Empty the buffer unless the handler appended meanwhile (then go again: what
-            // was written is marked so).
-            if p.len
-                .compare_exchange(n, 0, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
-        }
-    });
+pub(crate) fn flush(epoch: u64, write: impl FnMut(u64, &Event<'_>) -> bool) {
+    let _ = PENDING_SAMPLES.try_with(|p| p.pending.drain(epoch, write));
 }
 
 /// The interrupted context's instruction, stack and frame pointers.
@@ -378,10 +295,9 @@ extern "C" fn handler(_sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut li
 fn sample(stacks: &Stacks, kind: Kind, (ip, sp, fp): (u64, u64, u64)) {
     let epoch = crate::shared::EPOCH.load(Ordering::Relaxed);
     let _ = PENDING_SAMPLES.try_with(|p| {
-        if epoch == 0 || p.epoch.load(Ordering::Relaxed) != epoch {
+        if epoch == 0 || p.pending.epoch() != epoch {
             return; // Not (yet) recording on this thread.
         }
-        let n = p.len.load(Ordering::Relaxed) as usize;
         let stack = match super::thread_stack_cached() {
             Some(bounds) => {
                 let mut frames = Frames::new();
@@ -390,43 +306,17 @@ fn sample(stacks: &Stacks, kind: Kind, (ip, sp, fp): (u64, u64, u64)) {
             }
             None => StackId::NONE,
         };
-        let now = clock::now();
         let task = crate::context::current_task();
-        let word = (kind as u64) << 32 | u64::from(stack.0);
-        // Like the sample before it (not written yet): count it there.
-        if let Some(prev) = n.checked_sub(1).map(|i| &p.items[i]) {
-            let w = prev[3].load(Ordering::Acquire);
-            if w != 0
-                && w & ((1 << COUNT_SHIFT) - 1) == word
-                && prev[2].load(Ordering::Relaxed) == task
-                && (w >> COUNT_SHIFT) < MAX_COUNT
-            {
-                prev[1].store(now, Ordering::Relaxed);
-                prev[3].store(w + (1 << COUNT_SHIFT), Ordering::Release);
-                count_sample(stacks, kind);
-                return;
+        if p.pending.push(clock::now(), task, kind, stack) {
+            match kind {
+                Kind::Cpu => &stacks.cpu_samples,
+                Kind::Stall => &stacks.stall_samples,
             }
-        }
-        if n >= PENDING {
+            .fetch_add(1, Ordering::Relaxed);
+        } else {
             signal_lost(stacks);
-            return;
         }
-        let item = &p.items[n];
-        item[0].store(now, Ordering::Relaxed);
-        item[1].store(now, Ordering::Relaxed);
-        item[2].store(task, Ordering::Relaxed);
-        item[3].store(1 << COUNT_SHIFT | word, Ordering::Release);
-        p.len.store(n as u32 + 1, Ordering::Release);
-        count_sample(stacks, kind);
     });
-}
-
-fn count_sample(stacks: &Stacks, kind: Kind) {
-    match kind {
-        Kind::Cpu => &stacks.cpu_samples,
-        Kind::Stall => &stacks.stall_samples,
-    }
-    .fetch_add(1, Ordering::Relaxed);
 }
 
 /// Starts the stalled-poll watchdog: every quarter threshold, signals each registered thread
