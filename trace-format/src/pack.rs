@@ -33,13 +33,15 @@ use serde::{Deserialize, Serialize};
 use crate::meta::{AddrSymbol, PackedStack, PackedSymbols, StackDef, SymbolFrame, Symbols};
 
 /// The most frames a packed stack may have when read back: a reader refuses deeper ones
-/// (recorders cut stacks at about 128 frames), so that a small record cannot make it build
-/// huge stacks.
-pub const MAX_FRAMES: usize = 4096;
+/// (trace-rt cuts stacks at 128 frames), so that a few bytes naming a deep base cannot make
+/// it build huge stacks over and over.
+pub const MAX_FRAMES: usize = 1024;
 
-/// Frames a [`StackPacker`] remembers (8 bytes each, plus its index): stacks met once the
-/// budget is spent are packed against the ones remembered, and are not remembered.
-const PACKER_FRAMES: usize = 1 << 20;
+/// Frames a [`StackPacker`] remembers (8 bytes each, plus a trie node per frame not shared
+/// with an earlier stack): 4 MiB of frames, a quarter of trace-rt's default stack table.
+/// Stacks met once the budget is spent are packed against the ones remembered, and are not
+/// remembered themselves.
+const PACKER_FRAMES: usize = 1 << 19;
 
 /// The address a stack's own frame `i` (innermost first) is stored relative to: the base's
 /// frame at the same depth from the outermost frame, when that is one of the base's own
@@ -67,7 +69,7 @@ pub fn own_deltas(base: &[u64], shared: usize, frames: &[u64]) -> Vec<i64> {
 
 /// Builds [`PackedStack`]s. It must see every stack written to a trace, in file order (a
 /// stack is only ever based on one it has packed before).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StackPacker {
     /// A trie of the stacks remembered, from the outermost frame in: `(node, frame)` to the
     /// child node (node 0 is the root).
@@ -78,9 +80,29 @@ pub struct StackPacker {
     frames: HashMap<u32, Vec<u64>>,
     /// Frames held in `frames`.
     held: usize,
+    /// The most frames `frames` may hold.
+    budget: usize,
+}
+
+impl Default for StackPacker {
+    fn default() -> Self {
+        Self::with_frame_budget(PACKER_FRAMES)
+    }
 }
 
 impl StackPacker {
+    /// A packer that remembers at most `frames` frames of the stacks it packs (the default
+    /// is 512 Ki frames): later stacks are still packed, against the stacks remembered.
+    pub fn with_frame_budget(frames: usize) -> Self {
+        StackPacker {
+            children: HashMap::new(),
+            latest: Vec::new(),
+            frames: HashMap::new(),
+            held: 0,
+            budget: frames,
+        }
+    }
+
     /// Packs `defs` (in the order given; ids should rise) into one record's worth of stacks,
     /// each based on the remembered stack that shares the most outer frames with it.
     pub fn pack(&mut self, defs: &[StackDef]) -> Vec<PackedStack> {
@@ -127,7 +149,7 @@ impl StackPacker {
     /// Adds stack `d` to the trie (its outer frames matched up to `node` along `path`), if
     /// the frame budget allows.
     fn remember(&mut self, d: &StackDef, mut node: u32, path: &[u32]) {
-        if self.held + d.frames.len() > PACKER_FRAMES || self.frames.contains_key(&d.id) {
+        if self.held + d.frames.len() > self.budget || self.frames.contains_key(&d.id) {
             return;
         }
         for &n in path {
@@ -438,6 +460,24 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(1, 1), (1, 2), (1, 3)]
         );
+    }
+
+    #[test]
+    fn past_its_budget_the_packer_still_packs_against_what_it_remembers() {
+        let stacks: Vec<Vec<u64>> = (0..20u64).map(|i| vec![100 + i, 2, 1]).collect();
+        let defs = defs(&stacks);
+        // Room for the first two stacks only.
+        let mut packer = StackPacker::with_frame_budget(7);
+        let packed = packer.pack(&defs);
+        assert_eq!(packer.held, 6);
+        assert_eq!((packed[1].base_back, packed[1].shared), (1, 2));
+        // Later stacks build on stack 2, the last one remembered.
+        assert_eq!((packed[19].base_back, packed[19].shared), (18, 2));
+        let mut known = HashMap::new();
+        unpack_stacks(&packed, &mut known).unwrap();
+        for d in &defs {
+            assert_eq!(known[&d.id], d.frames);
+        }
     }
 
     #[test]
