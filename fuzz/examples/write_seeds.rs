@@ -114,6 +114,36 @@ fn main() -> std::io::Result<()> {
     b.push(1, 250, Event::PollEnd { ready: true });
     std::fs::write(dir.join("tiny.rtt"), b.to_bytes())?;
 
+    // Packed stacks (one built on another, across two records) and packed symbols, with
+    // samples naming them.
+    let mut b = TraceBuilder::new();
+    let defs: Vec<trace_format::StackDef> = (1..=3u32)
+        .map(|id| trace_format::StackDef {
+            id,
+            frames: vec![0x5555_0000_1000 + u64::from(id) * 8, 0x5555_0000_2000, 0x7f00_0000_0010],
+        })
+        .collect();
+    let mut packer = trace_format::pack::StackPacker::default();
+    b.meta(trace_format::Meta::PackedStacks(packer.pack(&defs[..1])));
+    b.meta(trace_format::Meta::PackedStacks(packer.pack(&defs[1..])));
+    b.meta(trace_format::Meta::PackedSymbols(trace_format::pack::pack_symbols(
+        &trace_format::Symbols::build([(
+            0x5555_0000_2000u64,
+            vec![("app::main", Some("/src/main.rs"), 3, 1)],
+        )]),
+    )));
+    for (t, id) in [(10, 1), (20, 2), (30, 3)] {
+        b.push(
+            1,
+            t,
+            Event::CpuSample {
+                task: TaskId(1),
+                stack: trace_format::StackId(id),
+            },
+        );
+    }
+    std::fs::write(dir.join("packed_code.rtt"), b.to_bytes())?;
+
     // Header and end record only.
     std::fs::write(dir.join("empty.rtt"), TraceBuilder::new().to_bytes())?;
     println!("wrote seeds to {}", dir.display());

@@ -19,7 +19,8 @@
 use std::collections::HashMap;
 
 use crate::event::StackId;
-use crate::meta::{MappingDef, SamplingInfo, SymbolFrame, Symbols};
+use crate::meta::{MappingDef, PackedStack, SamplingInfo, SymbolFrame, Symbols};
+use crate::pack::{StackError, unpack_stacks};
 
 /// Stacks, symbols, mappings and sampling information of a trace.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +49,21 @@ impl CodeInfo {
     /// Defines stack `id` (a later definition of the same id replaces it).
     pub fn add_stack(&mut self, id: u32, frames: Vec<u64>) {
         self.stacks.insert(id, frames);
+    }
+
+    /// Defines the stacks of a [`crate::Meta::PackedStacks`] record, in order (each may build
+    /// on any stack defined before it). Stacks that cannot be read are skipped: the first
+    /// one's error comes back, with how many there were.
+    ///
+    /// ```
+    /// use trace_format::{StackDef, StackId, code::CodeInfo, pack::StackPacker};
+    /// let defs = [StackDef { id: 1, frames: vec![0x10, 0x20] }, StackDef { id: 2, frames: vec![0x18, 0x20] }];
+    /// let mut code = CodeInfo::default();
+    /// code.add_packed_stacks(&StackPacker::default().pack(&defs)).unwrap();
+    /// assert_eq!(code.stack(StackId(2)), Some(&[0x18, 0x20][..]));
+    /// ```
+    pub fn add_packed_stacks(&mut self, packed: &[PackedStack]) -> Result<(), (StackError, u64)> {
+        unpack_stacks(packed, &mut self.stacks)
     }
 
     /// Adds resolved addresses; an address already resolved takes the new frames.

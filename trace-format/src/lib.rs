@@ -10,6 +10,8 @@
 //! - [`frame`]: the file preamble and the checksummed frames around every record;
 //! - [`meta`]: postcard-encoded records — header (clock calibration, wall-clock anchor),
 //!   strings, locations, threads, stacks, symbols, mappings, sampling, end record;
+//! - [`pack`]: the compact forms of stacks (outer frames shared with an earlier stack, own
+//!   frames delta-coded) and symbol tables (sorted, delta-coded, compressed);
 //! - [`sampling`]: what a sampled allocation stands for;
 //! - the argument primitives the spec's generated code calls: `codec/args.rs` (the
 //!   encoder's running values, the cursor events are decoded from, how each argument type
@@ -50,6 +52,7 @@ pub mod codec;
 pub mod event;
 pub mod frame;
 pub mod meta;
+pub mod pack;
 pub mod reader;
 pub mod sampling;
 pub mod spec;
@@ -63,9 +66,9 @@ pub use event::{
 };
 pub use frame::EventChunkHeader;
 pub use meta::{
-    AddrSymbol, ClockInfo, End, Header, LocationDef, MappingDef, Meta, SamplingInfo, StackDef,
-    StringDef, SymbolFrame, Symbols, ThreadDef,
+    AddrSymbol, ClockInfo, End, Header, LocationDef, MappingDef, Meta, PackedStack, PackedSymbols,
+    SamplingInfo, StackDef, StringDef, SymbolFrame, Symbols, ThreadDef,
 };
-pub use reader::{ChunkInfo, ReadError, Record, Trace, Warning};
+pub use reader::{ChunkInfo, FileBytes, ReadError, Record, Trace, Warning};
 pub use spec::{ArgSpec, Event, EventKind};
 pub use writer::TraceWriter;

@@ -121,6 +121,61 @@ pub enum Meta {
     Mappings(Vec<MappingDef>),
     /// How stacks were sampled, and how it went.
     Sampling(SamplingInfo),
+    /// Call stack definitions in compact form: each stack may take its outer frames from an
+    /// earlier stack, and its own frames are delta-coded ([`crate::pack`]). What recorders
+    /// write; `Stacks` is still read.
+    PackedStacks(Vec<PackedStack>),
+    /// [`Meta::Symbols`] in compact form: addresses sorted and delta-coded, the whole table
+    /// compressed ([`crate::pack`]). What recorders write; `Symbols` is still read.
+    PackedSymbols(PackedSymbols),
+}
+
+impl Meta {
+    /// The record's kind, as `trace-viewer check` names it: `strings`, `locations`,
+    /// `threads`, `stacks`, `symbols`, `mappings` or `sampling` (the packed forms count as
+    /// their plain kinds).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Meta::Strings(_) => "strings",
+            Meta::Locations(_) => "locations",
+            Meta::Thread(_) => "threads",
+            Meta::Stacks(_) | Meta::PackedStacks(_) => "stacks",
+            Meta::Symbols(_) | Meta::PackedSymbols(_) => "symbols",
+            Meta::Mappings(_) => "mappings",
+            Meta::Sampling(_) => "sampling",
+        }
+    }
+}
+
+/// One stack of a [`Meta::PackedStacks`] record. Stack `id` is `n` frames, innermost first:
+/// its last `shared` frames are the last `shared` frames of stack `id - base_back` (an
+/// earlier stack, defined before this record or earlier in it; `base_back` 0: no base, and
+/// `shared` is 0), and its first `n - shared` frames are its own, in `own`. Each own frame
+/// is stored as the difference (wrapping, as a zigzag varint) from a reference address: the
+/// base's frame at the same depth from the outermost frame when the base has an own frame
+/// there, otherwise the frame just outside it (0 for the outermost frame). See
+/// [`crate::pack`] and FORMAT.md.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackedStack {
+    /// This stack's id minus the previous one's in the record (the first: minus 0).
+    pub id_delta: u32,
+    /// This stack's id minus its base's id; 0 when it has no base.
+    pub base_back: u32,
+    /// How many outer frames it shares with its base.
+    pub shared: u32,
+    /// Its own (inner) frames, innermost first, each as a difference from its reference.
+    pub own: Vec<i64>,
+}
+
+/// A [`Meta::PackedSymbols`] record: a [`Symbols`] table whose addresses are sorted and
+/// delta-coded, postcard-encoded, then compressed with raw DEFLATE (RFC 1951). See
+/// [`crate::pack`] and FORMAT.md.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackedSymbols {
+    /// The length of the table once inflated (a reader inflates no more than this).
+    pub len: u32,
+    /// The compressed table.
+    pub deflated: Vec<u8>,
 }
 
 /// A call stack: [`crate::StackId`] `id` stands for `frames`, code addresses from the

@@ -182,6 +182,8 @@ struct Writer {
     encoded: Vec<u8>,
     /// The first stack id not yet written.
     next_stack: u64,
+    /// Packs the stacks written against those written before (bounded memory).
+    packer: trace_format::pack::StackPacker,
     /// Every code address in the stacks written, and whether it was ever a stack's first
     /// frame (then it is looked up as it is; otherwise as a return address).
     stack_addrs: HashMap<u64, bool>,
@@ -200,6 +202,7 @@ impl Writer {
             copy: Vec::new(),
             encoded: Vec::new(),
             next_stack: 1,
+            packer: Default::default(),
             stack_addrs: HashMap::new(),
         }
     }
@@ -269,6 +272,11 @@ impl Writer {
         let r = if self.dropping() {
             None
         } else {
+            // Stacks just before the chunk: its events were recorded after their stacks
+            // were interned, so it refers only to stacks defined by now. Written here rather
+            // than every round, the stacks met between two chunks share one record (a
+            // record costs about 17 bytes of framing, as much as a stack or two).
+            self.write_stacks(false);
             Some(self.sink.events(header, bytes))
         };
         let progress = &self.shared.progress;
@@ -351,9 +359,6 @@ impl Writer {
                 self.check(r);
             }
         }
-        // Stacks before the chunks: a chunk's events were written after their stacks were
-        // interned, so the chunks queued now refer only to stacks defined by now.
-        wrote |= self.write_stacks(false);
         while let Some(full) = self.shared.pool.pop_full() {
             wrote = true;
             // SAFETY: the writer owns a chunk popped from the full queue (no peek of it is
@@ -369,8 +374,10 @@ impl Writer {
         wrote
     }
 
-    /// Writes the stacks defined since the last call as one `Meta::Stacks` record (`all`:
-    /// at the stop, skipping any still being defined). Returns whether it wrote one.
+    /// Writes the stacks defined since the last call as one `Meta::PackedStacks` record
+    /// (`all`: at the stop, skipping any still being defined). Returns whether it wrote one.
+    /// Packed, each stack costs its own inner frames, a few bytes each: the outer frames it
+    /// shares with a stack written before are named, not repeated.
     fn write_stacks(&mut self, all: bool) -> bool {
         let Some(stacks) = self.shared.stacks.load_full() else {
             return false;
@@ -386,7 +393,10 @@ impl Writer {
             }
         }
         if self.error.is_none() {
-            let r = self.sink.meta(&Meta::Stacks(defs));
+            // Packed only while the sink takes records: a stack packed but never written must
+            // not become another's base.
+            let packed = self.packer.pack(&defs);
+            let r = self.sink.meta(&Meta::PackedStacks(packed));
             self.check(r);
         }
         true
@@ -443,7 +453,8 @@ impl Writer {
             };
             info.resolved_addresses = resolved.resolved;
             if self.error.is_none() && !resolved.symbols.addrs.is_empty() {
-                let r = self.sink.meta(&Meta::Symbols(resolved.symbols));
+                let packed = trace_format::pack::pack_symbols(&resolved.symbols);
+                let r = self.sink.meta(&Meta::PackedSymbols(packed));
                 self.check(r);
             }
             if self.error.is_none() && !resolved.mappings.is_empty() {

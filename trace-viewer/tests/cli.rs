@@ -190,6 +190,7 @@ fn check_accepts_a_valid_trace() {
     let bytes = b.to_bytes();
     let path = write(dir.path(), "ok.rtt", &bytes);
     let total: u64 = kinds.values().sum();
+    let size = bytes.len();
     let chunks = trace_format::Trace::from_bytes(bytes)
         .unwrap()
         .chunks()
@@ -198,10 +199,19 @@ fn check_accepts_a_valid_trace() {
 
     let o = run(&[&"check", &path]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
     assert_eq!(
-        stdout(&o),
-        format!("ok: {total} events, {chunks} chunks, 3 threads, 5.58 ms\n")
+        lines.next(),
+        Some(format!("ok: {total} events, {chunks} chunks, 3 threads, 5.58 ms").as_str())
     );
+    // Then where the bytes go (no samples: no per-sample line).
+    let bytes_line = lines.next().unwrap_or_default();
+    assert!(
+        bytes_line.starts_with(&format!("bytes: {size} in all: events ")),
+        "{out}"
+    );
+    assert_eq!(lines.next(), None, "{out}");
     assert_eq!(stderr(&o), "");
 }
 

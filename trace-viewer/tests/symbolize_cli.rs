@@ -124,6 +124,14 @@ fn symbolizes_a_function_of_the_recorded_binary() {
         assert!(f.file.unwrap().ends_with("symbolize_cli.rs"), "{frames:?}");
         assert!(f.line > 0);
     }
+    // The symbols went in packed, as recorders write them.
+    let mut dumped = Vec::new();
+    trace_format::text::dump(&std::fs::read(&out).unwrap(), &mut dumped).unwrap();
+    assert!(
+        text(&dumped).contains("\npacked_symbols\n"),
+        "{}",
+        text(&dumped)
+    );
     // `check` agrees the output is valid and complete.
     let o = run(&[&"check", &out]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));

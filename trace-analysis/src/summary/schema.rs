@@ -43,7 +43,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// | `lost.from_end_record` | object or null | `chunks`, `events` as counted by the end record; null without one |
 /// | `lost.missing_chunks` | integer | chunk sequence numbers missing from the file, all threads |
 /// | `end_record` | object or null | `end_time_ns`, `events`, `chunks`, `lost_chunks`, `lost_events`; null when the recording did not finish |
-/// | `warnings[]` | array | `{kind, message, benign}`; `kind` is one of `truncated`, `no_end_record`, `unknown_frame`, `unreadable_meta`, `missing_chunks`, `lost_data`; `benign` is true for frames of unknown kinds (extensions the format lets readers skip), which do not make a trace incomplete |
+/// | `warnings[]` | array | `{kind, message, benign}`; `kind` is one of `truncated`, `no_end_record`, `unknown_frame`, `unreadable_meta`, `bad_code`, `missing_chunks`, `lost_data`; `benign` is true for frames of unknown kinds (extensions the format lets readers skip), which do not make a trace incomplete |
 /// | `error` | string or null | the error that stopped reading (a corrupt chunk); the rest of the summary covers what was read before it |
 /// | `status` | string | `"complete"` (valid, nothing lost), `"incomplete"` (valid and finished, but data was lost or a record skipped: see `warnings`), `"cut"` (no end record: the recording did not finish, e.g. a crash, a kill or a full disk; see `lost.tail_unknown`) or `"corrupt"` (`error` is set) |
 /// | `complete` | boolean | `status == "complete"`: no error and no warning other than benign ones |
@@ -226,7 +226,7 @@ pub struct EndSummary {
 /// A reader warning with a stable kind for programs and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WarningInfo {
-    /// `truncated`, `no_end_record`, `unknown_frame`, `unreadable_meta`, `missing_chunks` or
+    /// `truncated`, `no_end_record`, `unknown_frame`, `unreadable_meta`, `bad_code`, `missing_chunks` or
     /// `lost_data`.
     pub kind: &'static str,
     /// What happened, in words.

@@ -15,6 +15,7 @@ impl WarningInfo {
             Warning::UnknownFrames { .. } => "unknown_frame",
             Warning::UnreadableMeta { .. } => "unreadable_meta",
             Warning::MissingChunks { .. } => "missing_chunks",
+            Warning::BadCode { .. } => "bad_code",
             Warning::LostData { .. } => "lost_data",
         };
         WarningInfo {

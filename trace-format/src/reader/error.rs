@@ -107,6 +107,15 @@ pub enum Warning {
         /// How many sequence numbers are missing.
         missing: u64,
     },
+    /// Stack or symbol records that decode but cannot be read back (a stack built on a stack
+    /// that is not defined, a symbol table that does not inflate): what they define is
+    /// missing. One warning for all of them, naming the first.
+    BadCode {
+        /// How many stacks or tables were skipped.
+        count: u64,
+        /// What is wrong with the first one.
+        first: String,
+    },
     /// The recorder reported dropped data (from `Lost` events and the end record).
     LostData {
         /// Chunks dropped.
@@ -190,6 +199,11 @@ impl fmt::Display for Warning {
                     "thread {thread}: {missing} chunk(s) missing from the file"
                 )
             }
+            Warning::BadCode { count, first } => write!(
+                f,
+                "skipped {count} unreadable stack or symbol definition(s) (the first: {first}): \
+                 samples may show without stacks or names"
+            ),
             Warning::LostData { chunks, events } => write!(
                 f,
                 "the recorder dropped {chunks} chunk(s) with {events} event(s) before they \

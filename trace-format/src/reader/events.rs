@@ -83,6 +83,12 @@ impl<'a> ChunkEvents<'a> {
         }
     }
 
+    /// Bytes of the chunk's events decoded so far: the difference across one `next` is the
+    /// size of that event (`trace-viewer check` adds them up per kind).
+    pub fn bytes_read(&self) -> usize {
+        self.inner.position()
+    }
+
     /// The error for a chunk whose events do not match its header, if they do not.
     fn header_mismatch(&self) -> Option<ReadError> {
         let h = &self.chunk.header;

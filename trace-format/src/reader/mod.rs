@@ -22,6 +22,27 @@ use bytes::Bytes;
 pub use error::{ReadError, Warning};
 pub use events::{ChunkEvents, ChunkInfo, MergedEvents, Record, ThreadEvents};
 
+/// Where a trace's bytes go, each frame counted whole (its frame header included), so the
+/// parts add up to [`Trace::valid_len`]. `trace-viewer check` prints it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileBytes {
+    /// The preamble, the header and the end record.
+    pub framing: u64,
+    /// Event chunks.
+    pub events: u64,
+    /// Metadata records per kind ([`Meta::kind_name`], or `unreadable`): `(records, bytes)`.
+    pub meta: BTreeMap<&'static str, (u64, u64)>,
+    /// Frames of kinds this reader does not know.
+    pub unknown: u64,
+}
+
+impl FileBytes {
+    /// Bytes of the metadata records of `kind` ([`Meta::kind_name`]); 0 when there are none.
+    pub fn meta_bytes(&self, kind: &str) -> u64 {
+        self.meta.get(kind).map_or(0, |&(_, b)| b)
+    }
+}
+
 use crate::code::CodeInfo;
 use crate::event::{LocationId, StringId, ThreadId};
 use crate::frame::{self, EventChunkHeader, kind};
@@ -54,6 +75,7 @@ pub struct Trace {
     end: Option<End>,
     warnings: Vec<Warning>,
     valid_len: u64,
+    file_bytes: FileBytes,
 }
 
 impl fmt::Debug for Trace {
@@ -155,6 +177,15 @@ impl Trace {
         let mut warnings = Vec::new();
         let mut unknown: Option<(u64, [bool; 256], u64)> = None;
         let mut unreadable_meta: Option<(u64, u64)> = None;
+        let mut bad_code: Option<(u64, String)> = None;
+        let mut bad = |n: u64, why: String| match &mut bad_code {
+            Some((count, _)) => *count += n,
+            None => bad_code = Some((n, why)),
+        };
+        let mut file_bytes = FileBytes {
+            framing: frame::PREAMBLE_LEN as u64,
+            ..FileBytes::default()
+        };
         let mut pos = frame::PREAMBLE_LEN;
         let mut valid_len = pos as u64;
         let mut released = 0;
@@ -208,6 +239,13 @@ impl Trace {
             if end.is_some() {
                 return Err(ReadError::corrupt(offset, "data after the end record"));
             }
+            let frame_len = (body_end - pos) as u64;
+            match fh.kind {
+                kind::HEADER | kind::END => file_bytes.framing += frame_len,
+                kind::EVENTS => file_bytes.events += frame_len,
+                kind::META => {} // by kind, below
+                _ => file_bytes.unknown += frame_len,
+            }
             match fh.kind {
                 kind::HEADER => {
                     if header.is_some() {
@@ -235,7 +273,11 @@ impl Trace {
                         header: ch,
                     });
                 }
-                kind::META => match postcard::from_bytes::<Meta>(payload) {
+                kind::META => match postcard::from_bytes::<Meta>(payload).inspect(|m| {
+                    let e = file_bytes.meta.entry(m.kind_name()).or_default();
+                    e.0 += 1;
+                    e.1 += frame_len;
+                }) {
                     Ok(Meta::Strings(defs)) => {
                         for d in defs {
                             strings.insert(d.id, d.text);
@@ -254,10 +296,24 @@ impl Trace {
                             code.add_stack(d.id, d.frames);
                         }
                     }
+                    Ok(Meta::PackedStacks(packed)) => {
+                        if let Err((e, n)) = code.add_packed_stacks(&packed) {
+                            bad(n, format!("stack {} {}", e.id, e.reason));
+                        }
+                    }
                     Ok(Meta::Symbols(s)) => code.add_symbols(s),
+                    Ok(Meta::PackedSymbols(p)) => match crate::pack::unpack_symbols(&p) {
+                        Ok(s) => code.add_symbols(s),
+                        Err(why) => bad(1, format!("{why} (at byte {offset})")),
+                    },
                     Ok(Meta::Mappings(m)) => code.add_mappings(m),
                     Ok(Meta::Sampling(s)) => code.set_sampling(s),
-                    Err(_) => unreadable_meta.get_or_insert((0, offset)).0 += 1,
+                    Err(_) => {
+                        let e = file_bytes.meta.entry("unreadable").or_default();
+                        e.0 += 1;
+                        e.1 += frame_len;
+                        unreadable_meta.get_or_insert((0, offset)).0 += 1
+                    }
                 },
                 kind::END => {
                     let e: End = postcard::from_bytes(payload).map_err(|e| {
@@ -297,6 +353,9 @@ impl Trace {
                 count,
                 first_offset,
             });
+        }
+        if let Some((count, first)) = bad_code {
+            warnings.push(Warning::BadCode { count, first });
         }
         if end.is_none()
             && !warnings
@@ -354,7 +413,13 @@ impl Trace {
             end,
             warnings,
             valid_len,
+            file_bytes,
         })
+    }
+
+    /// Where the file's bytes go: events, and each kind of metadata.
+    pub fn file_bytes(&self) -> &FileBytes {
+        &self.file_bytes
     }
 
     /// The trace header.

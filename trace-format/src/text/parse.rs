@@ -1,14 +1,14 @@
 //! Parsing the text form and writing the trace it describes ([`undump`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::args::{Args, TextArg, parse_hex_bytes, parse_hex_list};
 use super::token::{Token, bare, tokenize};
 use crate::codec::{self, ChunkDecoder, EncodeState};
 use crate::frame::{self, EventChunkHeader, kind};
 use crate::meta::{
-    ClockInfo, End, Header, LocationDef, MappingDef, Meta, SamplingInfo, StackDef, StringDef,
-    Symbols, ThreadDef,
+    ClockInfo, End, Header, LocationDef, MappingDef, Meta, PackedStack, SamplingInfo, StackDef,
+    StringDef, Symbols, ThreadDef,
 };
 use crate::reader::{ReadError, Trace};
 use crate::spec::{Event, EventKind};
@@ -33,8 +33,11 @@ enum Frame {
     Locations(Vec<LocationDef>),
     Thread(ThreadDef),
     Stacks(Vec<StackDef>),
-    /// Addresses with their frames `(function, file, line, column)`, innermost first.
-    Symbols(Vec<(u64, Vec<OwnedSymbolFrame>)>),
+    /// The stacks, and the id of the last one.
+    PackedStacks(Vec<PackedStack>, u32),
+    /// Addresses with their frames `(function, file, line, column)`, innermost first; packed
+    /// or not.
+    Symbols(Vec<(u64, Vec<OwnedSymbolFrame>)>, bool),
     Mappings(Vec<MappingDef>),
     Sampling(SamplingInfo),
     Chunk(Chunk),
@@ -86,6 +89,8 @@ struct Parser {
     next_seq: BTreeMap<u32, u32>,
     /// The time of each thread's last event.
     last_time: BTreeMap<u32, u64>,
+    /// The frames of every stack defined so far (packed stacks build on them).
+    stacks: HashMap<u32, Vec<u64>>,
 }
 
 /// Parses the text form and writes the binary trace it describes.
@@ -233,14 +238,70 @@ impl Parser {
                     frames: parse_hex_list(args.take_token("frames"))
                         .map_err(|e| format!("`frames`: {e}"))?,
                 };
+                self.stacks.insert(def.id, def.frames.clone());
                 match self.frames.last_mut() {
                     Some((_, Frame::Stacks(defs))) => defs.push(def),
                     _ => self.frames.push((n, Frame::Stacks(vec![def]))),
                 }
                 &["id", "frames"]
             }
-            "symbols" => {
-                self.frames.push((n, Frame::Symbols(vec![])));
+            "packed_stacks" => {
+                self.frames.push((n, Frame::PackedStacks(vec![], 0)));
+                &[]
+            }
+            "packed_stack" => {
+                let id: u32 = args.take("id")?;
+                let base_id: u32 = args.take("base")?;
+                let shared: u32 = args.take("shared")?;
+                let frames = parse_hex_list(args.take_token("frames"))
+                    .map_err(|e| format!("`frames`: {e}"))?;
+                let s = shared as usize;
+                let (base_back, base): (u32, &[u64]) = if base_id == 0 {
+                    if s != 0 {
+                        return Err("`shared` must be 0 for a stack without a base".into());
+                    }
+                    (0, &[])
+                } else {
+                    let Some(base) = self.stacks.get(&base_id) else {
+                        return Err(format!("base stack {base_id} is not defined before"));
+                    };
+                    if base_id >= id {
+                        return Err("a base stack's id must be lower".into());
+                    }
+                    (id - base_id, base)
+                };
+                if s > frames.len()
+                    || s > base.len()
+                    || frames[frames.len() - s..] != base[base.len() - s..]
+                {
+                    return Err(format!(
+                        "the last {shared} frames are not the last {shared} of stack {base_id}"
+                    ));
+                }
+                let own = crate::pack::own_deltas(base, s, &frames);
+                self.stacks.insert(id, frames);
+                let (list, last) = match self.frames.last_mut() {
+                    Some((_, Frame::PackedStacks(list, last))) => (list, last),
+                    _ => {
+                        self.frames.push((n, Frame::PackedStacks(vec![], 0)));
+                        match self.frames.last_mut() {
+                            Some((_, Frame::PackedStacks(list, last))) => (list, last),
+                            _ => unreachable!("just pushed"),
+                        }
+                    }
+                };
+                list.push(PackedStack {
+                    id_delta: id.wrapping_sub(*last),
+                    base_back,
+                    shared,
+                    own,
+                });
+                *last = id;
+                &["id", "base", "shared", "frames"]
+            }
+            "symbols" | "packed_symbols" => {
+                self.frames
+                    .push((n, Frame::Symbols(vec![], *word == "packed_symbols")));
                 &[]
             }
             "symbol" | "symbol_frame" => {
@@ -253,15 +314,15 @@ impl Parser {
                 if *word == "symbol" {
                     let addr: u64 = args.take("addr")?;
                     match self.frames.last_mut() {
-                        Some((_, Frame::Symbols(list))) => list.push((addr, vec![frame])),
+                        Some((_, Frame::Symbols(list, _))) => list.push((addr, vec![frame])),
                         _ => self
                             .frames
-                            .push((n, Frame::Symbols(vec![(addr, vec![frame])]))),
+                            .push((n, Frame::Symbols(vec![(addr, vec![frame])], false))),
                     }
                     &["addr", "function", "file", "line", "column"]
                 } else {
                     match self.frames.last_mut() {
-                        Some((_, Frame::Symbols(list))) if !list.is_empty() => {
+                        Some((_, Frame::Symbols(list, _))) if !list.is_empty() => {
                             list.last_mut().expect("not empty").1.push(frame)
                         }
                         _ => return Err("a symbol_frame line must follow a symbol line".into()),
@@ -515,7 +576,12 @@ impl Parser {
                 Frame::Stacks(d) => {
                     put_frame(&mut out, kind::META, &postcard_bytes(&Meta::Stacks(d)))
                 }
-                Frame::Symbols(list) => {
+                Frame::PackedStacks(list, _) => put_frame(
+                    &mut out,
+                    kind::META,
+                    &postcard_bytes(&Meta::PackedStacks(list)),
+                ),
+                Frame::Symbols(list, packed) => {
                     let sym = Symbols::build(list.iter().map(|(addr, frames)| {
                         (
                             *addr,
@@ -524,7 +590,12 @@ impl Parser {
                                 .map(|(f, file, l, c)| (f.as_str(), file.as_deref(), *l, *c)),
                         )
                     }));
-                    put_frame(&mut out, kind::META, &postcard_bytes(&Meta::Symbols(sym)))
+                    let meta = if packed {
+                        Meta::PackedSymbols(crate::pack::pack_symbols(&sym))
+                    } else {
+                        Meta::Symbols(sym)
+                    };
+                    put_frame(&mut out, kind::META, &postcard_bytes(&meta))
                 }
                 Frame::Mappings(d) => {
                     put_frame(&mut out, kind::META, &postcard_bytes(&Meta::Mappings(d)))

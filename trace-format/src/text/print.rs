@@ -2,6 +2,7 @@
 //! [`super::undump`] reads back; a frame the text cannot give back byte for byte is printed
 //! raw.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 
@@ -36,6 +37,8 @@ pub fn dump(bytes: &[u8], out: &mut dyn io::Write) -> Result<Vec<Warning>, DumpE
     text.push_str(FIRST_LINE);
     text.push('\n');
     let mut pos = frame::PREAMBLE_LEN;
+    // The frames of every stack defined so far: packed stacks are printed whole.
+    let mut stacks = HashMap::new();
     while pos + frame::FRAME_HEADER_LEN <= valid {
         let head: &[u8; frame::FRAME_HEADER_LEN] = bytes[pos..pos + frame::FRAME_HEADER_LEN]
             .try_into()
@@ -49,7 +52,7 @@ pub fn dump(bytes: &[u8], out: &mut dyn io::Write) -> Result<Vec<Warning>, DumpE
         let Some(payload) = bytes.get(start..start + h.len as usize) else {
             break;
         };
-        print_frame(&mut text, h.kind, payload, pos);
+        print_frame(&mut text, h.kind, payload, pos, &mut stacks);
         pos = start + payload.len();
         if text.len() > 1 << 16 {
             out.write_all(text.as_bytes())?;
@@ -66,7 +69,13 @@ fn canonical<T: serde::de::DeserializeOwned + serde::Serialize>(payload: &[u8]) 
     (postcard::to_stdvec(&value).ok()? == payload).then_some(value)
 }
 
-fn print_frame(text: &mut String, kind: u8, payload: &[u8], offset: usize) {
+fn print_frame(
+    text: &mut String,
+    kind: u8,
+    payload: &[u8],
+    offset: usize,
+    stacks: &mut HashMap<u32, Vec<u64>>,
+) {
     match kind {
         kind::HEADER => {
             if let Some(h) = canonical::<Header>(payload) {
@@ -105,6 +114,9 @@ fn print_frame(text: &mut String, kind: u8, payload: &[u8], offset: usize) {
             }
             Some(Meta::Stacks(defs)) => {
                 text.push_str("stacks\n");
+                for d in &defs {
+                    stacks.insert(d.id, d.frames.clone());
+                }
                 for d in defs {
                     line(text, "stack", |l| {
                         write_arg(l, "id", d.id);
@@ -113,8 +125,32 @@ fn print_frame(text: &mut String, kind: u8, payload: &[u8], offset: usize) {
                 }
                 return;
             }
+            Some(Meta::PackedStacks(packed)) => {
+                if let Some(lines) = packed_stack_lines(&packed, stacks) {
+                    text.push_str("packed_stacks\n");
+                    for (id, base, shared, frames) in lines {
+                        line(text, "packed_stack", |l| {
+                            write_arg(l, "id", id);
+                            write_arg(l, "base", base);
+                            write_arg(l, "shared", shared);
+                            write_hex_list(l, "frames", &frames);
+                        });
+                    }
+                    return;
+                }
+            }
             Some(Meta::Symbols(sym)) if symbols_are_canonical(&sym) => {
+                text.push_str("symbols\n");
                 return print_symbols(text, &sym);
+            }
+            Some(Meta::PackedSymbols(p)) => {
+                if let Ok(sym) = crate::pack::unpack_symbols(&p)
+                    && symbols_are_canonical(&sym)
+                    && crate::pack::pack_symbols(&sym) == p
+                {
+                    text.push_str("packed_symbols\n");
+                    return print_symbols(text, &sym);
+                }
             }
             Some(Meta::Mappings(maps)) => {
                 text.push_str("mappings\n");
@@ -150,7 +186,7 @@ fn print_frame(text: &mut String, kind: u8, payload: &[u8], offset: usize) {
                     write_arg(l, "symbolize_ns", i.symbolize_ns);
                 });
             }
-            Some(Meta::Symbols(_)) | None => {}
+            Some(Meta::Symbols(_)) | None => {} // A record that does not parse: the reader skips it, and so do stacks here.
         },
         kind::EVENTS => match print_chunk(text, payload) {
             Ok(()) => return,
@@ -175,6 +211,42 @@ fn print_frame(text: &mut String, kind: u8, payload: &[u8], offset: usize) {
         write_arg(l, "kind", kind);
         write_arg(l, "payload", payload);
     });
+}
+
+/// One `packed_stack` line: `(id, base id or 0, shared, frames)`.
+type PackedStackLine = (u32, u32, u32, Vec<u64>);
+
+/// A packed stacks record as `packed_stack` lines, defining its stacks
+/// in `stacks` as the reader does; `None` (print it raw) when a stack cannot be read.
+fn packed_stack_lines(
+    packed: &[crate::meta::PackedStack],
+    stacks: &mut HashMap<u32, Vec<u64>>,
+) -> Option<Vec<PackedStackLine>> {
+    let mut lines = Vec::with_capacity(packed.len());
+    let mut whole = true;
+    let mut prev = 0u32;
+    for p in packed {
+        let id = prev.wrapping_add(p.id_delta);
+        prev = id;
+        // One at a time, so that each line's frames are read before a later stack of the
+        // record could define the same id again.
+        let one = crate::meta::PackedStack {
+            id_delta: id,
+            ..p.clone()
+        };
+        match crate::pack::unpack_stacks(std::slice::from_ref(&one), stacks) {
+            Ok(()) => {
+                let base = if p.base_back == 0 {
+                    0
+                } else {
+                    id - p.base_back
+                };
+                lines.push((id, base, p.shared, stacks[&id].clone()));
+            }
+            Err(_) => whole = false,
+        }
+    }
+    whole.then_some(lines)
 }
 
 /// One address's frames as `(function, file, line, column)`.
@@ -213,7 +285,6 @@ fn symbols_are_canonical(sym: &Symbols) -> bool {
 /// `symbols`, then per address a `symbol` line with its innermost frame and a `symbol_frame`
 /// line for each frame around it.
 fn print_symbols(text: &mut String, sym: &Symbols) {
-    text.push_str("symbols\n");
     for (addr, frames) in symbol_lines(sym) {
         for (i, (function, file, ln, column)) in frames.into_iter().enumerate() {
             let word = if i == 0 { "symbol" } else { "symbol_frame" };

@@ -8,7 +8,7 @@
 //! resolves (DWARF lines, inlined functions, demangled names). Return addresses (every frame
 //! of a stack but the first) are looked up one byte before, so the call's line is named.
 //!
-//! The output is the input with one more `Meta::Symbols` record inserted before the END
+//! The output is the input with one more `Meta::PackedSymbols` record inserted before the END
 //! frame (END must stay last; a later symbols record overrides an earlier one for the same
 //! address). Every other byte is copied unchanged. `OUT` defaults to `FILE` with `.sym.rtt`
 //! in place of its extension and is never the input.
@@ -163,7 +163,9 @@ pub fn run(args: &SymbolizeArgs, out: &mut dyn Write, err: &mut dyn Write) -> io
             bytes.len() - keep.len() - tail.len()
         )?;
     }
-    let written = write_output(&output, keep, &meta_frame(&Meta::Symbols(symbols))?, tail);
+    // Packed, as recorders write them: names and paths compressed, addresses delta-coded.
+    let packed = Meta::PackedSymbols(trace_format::pack::pack_symbols(&symbols));
+    let written = write_output(&output, keep, &meta_frame(&packed)?, tail);
     if let Err(e) = written {
         let _ = std::fs::remove_file(&output);
         writeln!(err, "error: cannot write {}: {e}", output.display())?;
