@@ -9,10 +9,13 @@
 //!   thread use, pauses by kind;
 //! - [`mmu`]: minimum mutator utilization, MUD percentiles and worst windows of a
 //!   utilization step function; [`utilization`] builds that function from a trace;
+//! - [`profile`]: stack profiles (a tree of frames, top functions) of any selection of
+//!   CPU, stall or allocation samples;
 //! - [`overview`]: all of the above for `trace-viewer report`.
 pub mod breakdown;
 pub mod groups;
 pub mod mmu;
 pub mod overview;
+pub mod profile;
 pub mod states;
 pub mod utilization;

@@ -1,0 +1,487 @@
+//! Stack profiles: the samples of a selection (a kind — CPU, stall or allocation — and any
+//! of a time range, a thread, a task, a group of tasks, one poll) summed into a tree of
+//! resolved frames with self and total weight (what a flame graph draws), and the top
+//! functions flat and cumulative (what `pprof -top` prints).
+//!
+//! Frames are resolved with the trace's own symbols ([`CodeInfo`]): each address expands to
+//! its inlined functions (innermost first in the trace, root first in the tree), each frame
+//! a function, file and line. An address the recording did not resolve is a frame named by
+//! its address. The recorder's own frames at the top of a stack (the allocator wrapper that
+//! asked for an allocation's stack) are left out: they are the same in every sample.
+//!
+//! Building sums the samples per stack first, so its cost is one pass over the samples plus
+//! one walk per distinct stack (`benches/profile.rs` measures 1 M samples).
+//!
+//! ```
+//! use trace_analysis::analysis::profile::{Profile, SampleFilter};
+//! use trace_analysis::model::{Model, SampleKind};
+//! # let mut b = trace_format::build::TraceBuilder::new();
+//! # b.thread(1, "worker-0");
+//! # b.push(1, 10, trace_format::Event::PollStart { task: trace_format::TaskId(1) });
+//! # b.push(1, 20, trace_format::Event::PollEnd { ready: true });
+//! # let model = Model::build(&trace_format::Trace::from_bytes(b.to_bytes())?)?;
+//! let profile = Profile::build(&model, &SampleFilter::new(SampleKind::Cpu));
+//! for f in profile.top_functions().iter().take(10) {
+//!     println!("{} {} {}", f.flat, f.cum, profile.function(f.function).name);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+
+use trace_format::StackId;
+use trace_format::code::CodeInfo;
+
+use crate::model::{Model, Poll, Sample, SampleKind, Span, TaskIx, ThreadIx};
+
+/// Which samples a profile is built from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SampleFilter {
+    /// The kind (`None`: every kind, which only makes sense for counting).
+    pub kind: Option<SampleKind>,
+    /// Only samples taken in `[start, end)`.
+    pub span: Option<Span>,
+    /// Only samples taken on this thread.
+    pub thread: Option<ThreadIx>,
+    /// Only samples taken while one of these tasks was polled (sorted).
+    pub tasks: Option<Vec<TaskIx>>,
+}
+
+impl SampleFilter {
+    /// Every sample of `kind`.
+    pub fn new(kind: SampleKind) -> SampleFilter {
+        SampleFilter {
+            kind: Some(kind),
+            ..SampleFilter::default()
+        }
+    }
+
+    /// The samples of `kind` taken during `poll` (on its thread, in its task).
+    pub fn poll(kind: SampleKind, poll: &Poll) -> SampleFilter {
+        SampleFilter::new(kind)
+            .span(poll.span())
+            .thread(poll.thread())
+            .tasks(vec![poll.task])
+    }
+
+    /// Limits to `[span.start, span.end)`.
+    pub fn span(mut self, span: Span) -> SampleFilter {
+        self.span = Some(span);
+        self
+    }
+
+    /// Limits to one thread.
+    pub fn thread(mut self, thread: ThreadIx) -> SampleFilter {
+        self.thread = Some(thread);
+        self
+    }
+
+    /// Limits to the samples of these tasks (a task, or a group's tasks).
+    pub fn tasks(mut self, mut tasks: Vec<TaskIx>) -> SampleFilter {
+        tasks.sort_unstable();
+        self.tasks = Some(tasks);
+        self
+    }
+
+    /// Whether `s` is selected.
+    pub fn matches(&self, s: &Sample) -> bool {
+        self.kind.is_none_or(|k| k == s.kind)
+            && self
+                .span
+                .is_none_or(|r| s.time >= r.start && s.time < r.end)
+            && self.thread.is_none_or(|t| t == s.thread)
+            && self
+                .tasks
+                .as_ref()
+                .is_none_or(|t| t.binary_search(&s.task).is_ok())
+    }
+
+    /// The selected samples of `model` (by time).
+    pub fn select<'a>(&'a self, model: &'a Model) -> impl Iterator<Item = &'a Sample> + 'a {
+        let all = &model.samples;
+        let (lo, hi) = match self.span {
+            Some(r) => (
+                all.partition_point(|s| s.time < r.start),
+                all.partition_point(|s| s.time < r.end),
+            ),
+            None => (0, all.len()),
+        };
+        all[lo..hi.max(lo)].iter().filter(|s| self.matches(s))
+    }
+}
+
+/// Index of a function in [`Profile::function`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FunctionIx(pub u32);
+
+/// A function: its name and source file (one per name and file).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Function {
+    /// Demangled name, or the address (`0x…`) when the recording did not resolve it.
+    pub name: String,
+    /// Source file, when known.
+    pub file: Option<String>,
+}
+
+/// A frame: a function at a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Frame {
+    /// The function.
+    pub function: FunctionIx,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+}
+
+/// Functions and frames met while resolving stacks, each stored once.
+#[derive(Debug, Clone, Default)]
+pub struct FrameTable {
+    functions: Vec<Function>,
+    function_index: HashMap<Function, FunctionIx, foldhash::fast::RandomState>,
+    frames: Vec<Frame>,
+    frame_index: HashMap<Frame, u32, foldhash::fast::RandomState>,
+    stacks: HashMap<StackId, Box<[u32]>, foldhash::fast::RandomState>,
+}
+
+/// The frame that stands for samples without a stack (allocation samples of old traces).
+pub const NO_STACK: &str = "[no stack]";
+
+impl FrameTable {
+    /// The function at `ix`.
+    pub fn function(&self, ix: FunctionIx) -> &Function {
+        &self.functions[ix.0 as usize]
+    }
+
+    /// Every function, by index.
+    pub fn functions(&self) -> &[Function] {
+        &self.functions
+    }
+
+    /// The frame at `ix`.
+    pub fn frame(&self, ix: u32) -> Frame {
+        self.frames[ix as usize]
+    }
+
+    fn intern(&mut self, name: &str, file: Option<&str>, line: u32) -> u32 {
+        let f = Function {
+            name: name.to_string(),
+            file: file.map(str::to_string),
+        };
+        let function = match self.function_index.get(&f) {
+            Some(&ix) => ix,
+            None => {
+                let ix = FunctionIx(self.functions.len() as u32);
+                self.functions.push(f.clone());
+                self.function_index.insert(f, ix);
+                ix
+            }
+        };
+        let frame = Frame { function, line };
+        *self.frame_index.entry(frame).or_insert_with(|| {
+            self.frames.push(frame);
+            self.frames.len() as u32 - 1
+        })
+    }
+
+    /// The frames of `stack`, root first, inlined functions expanded (frame indexes).
+    pub fn resolve(&mut self, code: &CodeInfo, stack: StackId) -> &[u32] {
+        if !self.stacks.contains_key(&stack) {
+            let path = self.resolve_new(code, stack);
+            self.stacks.insert(stack, path);
+        }
+        &self.stacks[&stack]
+    }
+
+    fn resolve_new(&mut self, code: &CodeInfo, stack: StackId) -> Box<[u32]> {
+        let Some(addrs) = code.stack(stack) else {
+            return Box::new([self.intern(NO_STACK, None, 0)]);
+        };
+        let mut inner_first: Vec<u32> = Vec::with_capacity(addrs.len() * 2);
+        let mut in_recorder = true;
+        for &addr in addrs {
+            let mut resolved = false;
+            for f in code.frames_at(addr) {
+                resolved = true;
+                // The recorder's frames on top of the stack (its allocator wrapper).
+                if in_recorder && is_recorder(f.function) {
+                    continue;
+                }
+                in_recorder = false;
+                inner_first.push(self.intern(f.function, f.file, f.line));
+            }
+            if !resolved {
+                in_recorder = false;
+                inner_first.push(self.intern(&format!("{addr:#x}"), None, 0));
+            }
+        }
+        if inner_first.is_empty() {
+            inner_first.push(self.intern(NO_STACK, None, 0));
+        }
+        inner_first.reverse();
+        inner_first.into_boxed_slice()
+    }
+}
+
+fn is_recorder(function: &str) -> bool {
+    function.starts_with("trace_rt::") || function.starts_with("<trace_rt::")
+}
+
+/// Whether `function` belongs to the standard library, the runtime or the C library rather
+/// than the application: `std`, `core`, `alloc`, `tokio`, `parking_lot`, `futures`, and C
+/// functions (no `::` in the name). The report names the first frame outside them as a
+/// sample's *site*.
+///
+/// ```
+/// use trace_analysis::analysis::profile::is_library;
+/// assert!(is_library("std::thread::sleep"));
+/// assert!(is_library("<alloc::vec::Vec<T> as core::clone::Clone>::clone"));
+/// assert!(is_library("__GI___clock_nanosleep"));
+/// assert!(!is_library("blocking_in_async::handler"));
+/// ```
+pub fn is_library(function: &str) -> bool {
+    const LIBS: [&str; 8] = [
+        "std::",
+        "core::",
+        "alloc::",
+        "tokio::",
+        "parking_lot::",
+        "parking_lot_core::",
+        "futures",
+        "hashbrown::",
+    ];
+    let name = function.trim_start_matches('<');
+    !function.contains("::") || LIBS.iter().any(|l| name.starts_with(l))
+}
+
+/// A node of the profile's tree: a frame under its caller's node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Its frame (index into the frame table; meaningless for the root).
+    pub frame: u32,
+    /// Its caller's node (the root's is itself).
+    pub parent: u32,
+    /// The nodes it calls, heaviest first.
+    pub children: Vec<u32>,
+    /// Weight of the samples whose innermost frame it is.
+    pub self_weight: u64,
+    /// Weight of the samples through it (self included).
+    pub total_weight: u64,
+    /// Samples whose innermost frame it is.
+    pub self_samples: u64,
+    /// Samples through it.
+    pub total_samples: u64,
+}
+
+/// One distinct stack of a profile and what its samples add up to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackTotal {
+    /// The stack.
+    pub stack: StackId,
+    /// Its samples' weight.
+    pub weight: u64,
+    /// Its samples.
+    pub samples: u64,
+    /// The tree node of its innermost frame.
+    pub leaf: u32,
+}
+
+/// A function's share of a profile, as `pprof -top` lists it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TopFunction {
+    /// The function.
+    pub function: FunctionIx,
+    /// Weight of the samples it was running (innermost frame).
+    pub flat: u64,
+    /// Weight of the samples it is on the stack of, each counted once however often it
+    /// appears in it (recursion).
+    pub cum: u64,
+    /// Samples it was running.
+    pub flat_samples: u64,
+    /// Samples it is on the stack of.
+    pub cum_samples: u64,
+}
+
+/// A stack profile; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The kind of samples it sums (the filter's).
+    pub kind: Option<SampleKind>,
+    /// Functions and frames.
+    pub frames: FrameTable,
+    /// The tree: `nodes[0]` is the root (every sample), the others each a frame under its
+    /// caller.
+    pub nodes: Vec<Node>,
+    /// Every distinct stack, heaviest first.
+    pub stacks: Vec<StackTotal>,
+}
+
+impl Profile {
+    /// The profile of the samples of `model` that `filter` selects.
+    pub fn build(model: &Model, filter: &SampleFilter) -> Profile {
+        Profile::from_samples(&model.code, filter.kind, filter.select(model))
+    }
+
+    /// The profile of `samples`, with stacks resolved in `code`.
+    pub fn from_samples<'s>(
+        code: &CodeInfo,
+        kind: Option<SampleKind>,
+        samples: impl IntoIterator<Item = &'s Sample>,
+    ) -> Profile {
+        let mut per_stack: HashMap<StackId, (u64, u64), foldhash::fast::RandomState> =
+            HashMap::default();
+        for s in samples {
+            let e = per_stack.entry(s.stack).or_default();
+            e.0 += s.weight;
+            e.1 += 1;
+        }
+        let mut frames = FrameTable::default();
+        let mut nodes = vec![Node {
+            frame: u32::MAX,
+            parent: 0,
+            children: Vec::new(),
+            self_weight: 0,
+            total_weight: 0,
+            self_samples: 0,
+            total_samples: 0,
+        }];
+        let mut child: HashMap<(u32, u32), u32, foldhash::fast::RandomState> = HashMap::default();
+        let mut stacks = Vec::with_capacity(per_stack.len());
+        let mut per_stack: Vec<_> = per_stack.into_iter().collect();
+        // Stack ids in order, so node numbering does not depend on the hash.
+        per_stack.sort_unstable_by_key(|&(id, _)| id);
+        for (stack, (weight, samples)) in per_stack {
+            let mut node = 0u32;
+            for &frame in frames.resolve(code, stack) {
+                node = *child.entry((node, frame)).or_insert_with(|| {
+                    nodes.push(Node {
+                        frame,
+                        parent: node,
+                        children: Vec::new(),
+                        self_weight: 0,
+                        total_weight: 0,
+                        self_samples: 0,
+                        total_samples: 0,
+                    });
+                    let new = nodes.len() as u32 - 1;
+                    nodes[node as usize].children.push(new);
+                    new
+                });
+            }
+            let n = &mut nodes[node as usize];
+            n.self_weight += weight;
+            n.self_samples += samples;
+            stacks.push(StackTotal {
+                stack,
+                weight,
+                samples,
+                leaf: node,
+            });
+        }
+        // Children are created after their parents: one backward pass sums the totals.
+        for i in (0..nodes.len()).rev() {
+            let n = &mut nodes[i];
+            n.total_weight += n.self_weight;
+            n.total_samples += n.self_samples;
+            let (w, c, parent) = (n.total_weight, n.total_samples, n.parent as usize);
+            if i != 0 {
+                nodes[parent].total_weight += w;
+                nodes[parent].total_samples += c;
+            }
+        }
+        let weights: Vec<u64> = nodes.iter().map(|n| n.total_weight).collect();
+        for n in &mut nodes {
+            n.children
+                .sort_by_key(|&c| (std::cmp::Reverse(weights[c as usize]), c));
+        }
+        stacks.sort_by_key(|s| (std::cmp::Reverse(s.weight), s.stack));
+        Profile {
+            kind,
+            frames,
+            nodes,
+            stacks,
+        }
+    }
+
+    /// Weight of every sample.
+    pub fn total_weight(&self) -> u64 {
+        self.nodes[0].total_weight
+    }
+
+    /// Number of samples.
+    pub fn total_samples(&self) -> u64 {
+        self.nodes[0].total_samples
+    }
+
+    /// The function at `ix`.
+    pub fn function(&self, ix: FunctionIx) -> &Function {
+        self.frames.function(ix)
+    }
+
+    /// The frame of tree node `node`.
+    pub fn node_frame(&self, node: u32) -> Frame {
+        self.frames.frame(self.nodes[node as usize].frame)
+    }
+
+    /// The frames from tree node `node` up to the root, innermost first.
+    pub fn path(&self, mut node: u32) -> Vec<Frame> {
+        let mut out = Vec::new();
+        while node != 0 {
+            out.push(self.node_frame(node));
+            node = self.nodes[node as usize].parent;
+        }
+        out
+    }
+
+    /// Every function with its flat and cumulative weight, by flat weight then cumulative
+    /// (heaviest first), as `pprof -top` sorts them.
+    pub fn top_functions(&self) -> Vec<TopFunction> {
+        let mut top: Vec<TopFunction> = (0..self.frames.functions.len() as u32)
+            .map(|f| TopFunction {
+                function: FunctionIx(f),
+                flat: 0,
+                cum: 0,
+                flat_samples: 0,
+                cum_samples: 0,
+            })
+            .collect();
+        let mut seen: Vec<u32> = Vec::new();
+        for s in &self.stacks {
+            let path = self.path(s.leaf);
+            if let Some(inner) = path.first() {
+                let t = &mut top[inner.function.0 as usize];
+                t.flat += s.weight;
+                t.flat_samples += s.samples;
+            }
+            seen.clear();
+            for f in &path {
+                if !seen.contains(&f.function.0) {
+                    seen.push(f.function.0);
+                    let t = &mut top[f.function.0 as usize];
+                    t.cum += s.weight;
+                    t.cum_samples += s.samples;
+                }
+            }
+        }
+        top.retain(|t| t.cum_samples > 0);
+        top.sort_by_key(|t| {
+            (
+                std::cmp::Reverse(t.flat),
+                std::cmp::Reverse(t.cum),
+                t.function,
+            )
+        });
+        top
+    }
+
+    /// The first frame of `node`'s path (innermost first) outside the standard library and
+    /// runtime ([`is_library`]), else its innermost frame: where the application's code is.
+    pub fn site(&self, node: u32) -> Option<Frame> {
+        let path = self.path(node);
+        path.iter()
+            .find(|f| !is_library(&self.function(f.function).name))
+            .or(path.first())
+            .copied()
+    }
+}
+
+#[cfg(test)]
+mod tests;
