@@ -202,7 +202,7 @@ impl FrameTable {
             for f in code.frames_at(addr) {
                 resolved = true;
                 // The recorder's frames on top of the stack (its allocator wrapper).
-                if in_recorder && is_recorder(f.function) {
+                if in_recorder && is_recorder_frame(f.function) {
                     continue;
                 }
                 in_recorder = false;
@@ -221,7 +221,9 @@ impl FrameTable {
     }
 }
 
-fn is_recorder(function: &str) -> bool {
+/// Whether `function` is the recorder's own (`trace_rt::…`): such frames on top of a stack
+/// (the allocator wrapper that asked for an allocation's stack) are left out of profiles.
+pub fn is_recorder_frame(function: &str) -> bool {
     function.starts_with("trace_rt::") || function.starts_with("<trace_rt::")
 }
 
