@@ -462,3 +462,29 @@ fn a_recording_gives_three_profiles_that_name_the_culprits() {
         }
     }
 }
+
+#[test]
+fn report_names_the_functions_of_the_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = write_trace(dir.path(), CODE_TRACE);
+    let o = run(&[&"report", &trace, &"--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let code = &v["code"];
+    assert_eq!(code["cpu"]["flat"][0]["function"], "app::burn");
+    assert_eq!(code["cpu"]["flat"][0]["line"], 12);
+    assert_eq!(code["cpu"]["cum"][0]["function"], "app::main");
+    assert_eq!(code["stalls"][0]["site"]["function"], "app::main");
+    assert_eq!(code["stalls"][0]["worst_ns"], 101);
+    assert_eq!(code["alloc_sites"][0]["site"]["function"], "app::concat");
+    assert_eq!(code["alloc_sites"][0]["bytes"], 100);
+    assert_eq!(code["groups"][0]["group"], "src/server.rs:7:5");
+    assert_eq!(code["groups"][0]["site"]["function"], "app::burn");
+    let o = run(&[&"report", &trace]);
+    let t = text(&o.stdout);
+    assert!(
+        t.contains("top functions by CPU (30 ms in 3 samples"),
+        "{t}"
+    );
+    assert!(t.contains("app::concat (src/main.rs:50)"), "{t}");
+}

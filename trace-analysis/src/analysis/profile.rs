@@ -140,6 +140,8 @@ pub struct FrameTable {
     frames: Vec<Frame>,
     frame_index: HashMap<Frame, u32, foldhash::fast::RandomState>,
     stacks: HashMap<StackId, Box<[u32]>, foldhash::fast::RandomState>,
+    /// Per address: its frames, innermost first (empty: unresolved).
+    addrs: HashMap<u64, Box<[u32]>, foldhash::fast::RandomState>,
 }
 
 /// The frame that stands for samples without a stack (allocation samples of old traces).
@@ -198,19 +200,27 @@ impl FrameTable {
         let mut inner_first: Vec<u32> = Vec::with_capacity(addrs.len() * 2);
         let mut in_recorder = true;
         for &addr in addrs {
-            let mut resolved = false;
-            for f in code.frames_at(addr) {
-                resolved = true;
+            if !self.addrs.contains_key(&addr) {
+                let mut frames = Vec::new();
+                for f in code.frames_at(addr) {
+                    frames.push(self.intern(f.function, f.file, f.line));
+                }
+                if frames.is_empty() {
+                    frames.push(self.intern(&format!("{addr:#x}"), None, 0));
+                }
+                self.addrs.insert(addr, frames.into_boxed_slice());
+            }
+            for &f in self.addrs[&addr].iter() {
                 // The recorder's frames on top of the stack (its allocator wrapper).
-                if in_recorder && is_recorder_frame(f.function) {
+                if in_recorder
+                    && is_recorder_frame(
+                        &self.functions[self.frames[f as usize].function.0 as usize].name,
+                    )
+                {
                     continue;
                 }
                 in_recorder = false;
-                inner_first.push(self.intern(f.function, f.file, f.line));
-            }
-            if !resolved {
-                in_recorder = false;
-                inner_first.push(self.intern(&format!("{addr:#x}"), None, 0));
+                inner_first.push(f);
             }
         }
         if inner_first.is_empty() {
@@ -261,8 +271,9 @@ pub struct Node {
     pub frame: u32,
     /// Its caller's node (the root's is itself).
     pub parent: u32,
-    /// The nodes it calls, heaviest first.
-    pub children: Vec<u32>,
+    /// The nodes it calls: a range of [`Profile::children`] ([`Profile::children_of`]),
+    /// heaviest first.
+    pub children: std::ops::Range<u32>,
     /// Weight of the samples whose innermost frame it is.
     pub self_weight: u64,
     /// Weight of the samples through it (self included).
@@ -310,8 +321,10 @@ pub struct Profile {
     /// Functions and frames.
     pub frames: FrameTable,
     /// The tree: `nodes[0]` is the root (every sample), the others each a frame under its
-    /// caller.
+    /// caller (created after it).
     pub nodes: Vec<Node>,
+    /// Every node's children, grouped by parent ([`Node::children`]).
+    pub children: Vec<u32>,
     /// Every distinct stack, heaviest first.
     pub stacks: Vec<StackTotal>,
 }
@@ -336,69 +349,94 @@ impl Profile {
             e.1 += 1;
         }
         let mut frames = FrameTable::default();
-        let mut nodes = vec![Node {
-            frame: u32::MAX,
-            parent: 0,
-            children: Vec::new(),
+        let per_stack: Vec<_> = per_stack.into_iter().collect();
+        for &(stack, _) in &per_stack {
+            frames.resolve(code, stack);
+        }
+        // Paths in lexicographic order: paths sharing a prefix are adjacent, so the tree is
+        // built by keeping the nodes of the previous path's prefix, without a lookup per
+        // frame.
+        let mut per_stack: Vec<(&[u32], StackId, u64, u64)> = per_stack
+            .into_iter()
+            .map(|(id, (w, n))| (&*frames.stacks[&id], id, w, n))
+            .collect();
+        per_stack.sort_unstable();
+        let new_node = |frame, parent| Node {
+            frame,
+            parent,
+            children: 0..0,
             self_weight: 0,
             total_weight: 0,
             self_samples: 0,
             total_samples: 0,
-        }];
-        let mut child: HashMap<(u32, u32), u32, foldhash::fast::RandomState> = HashMap::default();
+        };
+        let mut nodes = vec![new_node(u32::MAX, 0)];
         let mut stacks = Vec::with_capacity(per_stack.len());
-        let mut per_stack: Vec<_> = per_stack.into_iter().collect();
-        // Stack ids in order, so node numbering does not depend on the hash.
-        per_stack.sort_unstable_by_key(|&(id, _)| id);
-        for (stack, (weight, samples)) in per_stack {
-            let mut node = 0u32;
-            for &frame in frames.resolve(code, stack) {
-                node = *child.entry((node, frame)).or_insert_with(|| {
-                    nodes.push(Node {
-                        frame,
-                        parent: node,
-                        children: Vec::new(),
-                        self_weight: 0,
-                        total_weight: 0,
-                        self_samples: 0,
-                        total_samples: 0,
-                    });
-                    let new = nodes.len() as u32 - 1;
-                    nodes[node as usize].children.push(new);
-                    new
-                });
+        let mut chain: Vec<u32> = Vec::new();
+        let mut prev: &[u32] = &[];
+        for &(path, stack, weight, samples) in &per_stack {
+            let common = prev
+                .iter()
+                .zip(path.iter())
+                .take_while(|(a, b)| a == b)
+                .count();
+            chain.truncate(common);
+            for &frame in &path[common..] {
+                let parent = chain.last().copied().unwrap_or(0);
+                nodes.push(new_node(frame, parent));
+                chain.push(nodes.len() as u32 - 1);
             }
-            let n = &mut nodes[node as usize];
+            prev = path;
+            let leaf = chain.last().copied().unwrap_or(0);
+            let n = &mut nodes[leaf as usize];
             n.self_weight += weight;
             n.self_samples += samples;
             stacks.push(StackTotal {
                 stack,
                 weight,
                 samples,
-                leaf: node,
+                leaf,
             });
         }
         // Children are created after their parents: one backward pass sums the totals.
-        for i in (0..nodes.len()).rev() {
+        for i in (1..nodes.len()).rev() {
             let n = &mut nodes[i];
             n.total_weight += n.self_weight;
             n.total_samples += n.self_samples;
             let (w, c, parent) = (n.total_weight, n.total_samples, n.parent as usize);
-            if i != 0 {
-                nodes[parent].total_weight += w;
-                nodes[parent].total_samples += c;
-            }
+            nodes[parent].total_weight += w;
+            nodes[parent].total_samples += c;
         }
-        let weights: Vec<u64> = nodes.iter().map(|n| n.total_weight).collect();
-        for n in &mut nodes {
-            n.children
-                .sort_by_key(|&c| (std::cmp::Reverse(weights[c as usize]), c));
+        nodes[0].total_weight += nodes[0].self_weight;
+        nodes[0].total_samples += nodes[0].self_samples;
+        // Children as ranges of one array, grouped by parent, each group heaviest first.
+        let mut offsets = vec![0u32; nodes.len() + 1];
+        for n in &nodes[1..] {
+            offsets[n.parent as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        let mut children = vec![0u32; nodes.len() - 1];
+        let mut fill = offsets.clone();
+        for (i, n) in nodes.iter().enumerate().skip(1) {
+            let at = &mut fill[n.parent as usize];
+            children[*at as usize] = i as u32;
+            *at += 1;
+        }
+        for (i, n) in nodes.iter_mut().enumerate() {
+            n.children = offsets[i]..offsets[i + 1];
+        }
+        for n in &nodes {
+            children[n.children.start as usize..n.children.end as usize]
+                .sort_by_key(|&c| (std::cmp::Reverse(nodes[c as usize].total_weight), c));
         }
         stacks.sort_by_key(|s| (std::cmp::Reverse(s.weight), s.stack));
         Profile {
             kind,
             frames,
             nodes,
+            children,
             stacks,
         }
     }
@@ -416,6 +454,12 @@ impl Profile {
     /// The function at `ix`.
     pub fn function(&self, ix: FunctionIx) -> &Function {
         self.frames.function(ix)
+    }
+
+    /// The children of tree node `node`, heaviest first.
+    pub fn children_of(&self, node: u32) -> &[u32] {
+        let r = &self.nodes[node as usize].children;
+        &self.children[r.start as usize..r.end as usize]
     }
 
     /// The frame of tree node `node`.
@@ -486,4 +530,4 @@ impl Profile {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -93,14 +93,13 @@ fn the_cpu_tree_expands_inlined_frames_with_self_and_total() {
     let p = Profile::build(&m, &SampleFilter::new(SampleKind::Cpu));
     assert_eq!((p.total_samples(), p.total_weight()), (3, 30_000_000));
     // root → main → {handler → burn, sleep}
-    let root = &p.nodes[0];
-    assert_eq!(root.children.len(), 1);
-    let main = root.children[0];
+    assert_eq!(p.children_of(0).len(), 1);
+    let main = p.children_of(0)[0];
     let f = p.node_frame(main);
     assert_eq!((name(&p, f.function), f.line), ("app::main", 40));
     assert_eq!(p.nodes[main as usize].total_samples, 3);
-    let kids: Vec<_> = p.nodes[main as usize]
-        .children
+    let kids: Vec<_> = p
+        .children_of(main)
         .iter()
         .map(|&c| {
             (
@@ -116,8 +115,8 @@ fn the_cpu_tree_expands_inlined_frames_with_self_and_total() {
             ("std::thread::sleep".to_string(), 1)
         ]
     );
-    let handler = p.nodes[main as usize].children[0];
-    let burn = p.nodes[handler as usize].children[0];
+    let handler = p.children_of(main)[0];
+    let burn = p.children_of(handler)[0];
     let n = &p.nodes[burn as usize];
     assert_eq!((n.self_samples, n.total_weight), (2, 20_000_000));
     assert_eq!(p.nodes[handler as usize].self_weight, 0);
