@@ -59,7 +59,7 @@ pub struct CpuTop {
     pub total_ns: Nanos,
     /// The top functions by flat time.
     pub flat: Vec<TopFunction>,
-    /// The top functions by cumulative time.
+    /// The top application functions (not [`is_library`]) by cumulative time.
     pub cum: Vec<TopFunction>,
 }
 
@@ -128,13 +128,20 @@ pub struct Hotspots {
     pub notes: Vec<String>,
 }
 
+/// A stack, and whether it is an allocation's (the recorder's frames trimmed).
+type Stack = (trace_format::StackId, bool);
+
+/// A stack's functions (innermost first, lines dropped, repeats kept), their lines, and the
+/// site's position among them.
+type Resolved = (Vec<FunctionIx>, Vec<u32>, usize);
+
 /// Stacks resolved to their functions and sites, each once.
 struct Sites<'m> {
     model: &'m Model,
     frames: FrameTable,
     /// Per stack: its functions innermost first (lines dropped, repeats kept) and the site's
     /// position among them.
-    stacks: HashMap<trace_format::StackId, (Vec<FunctionIx>, Vec<u32>, usize)>,
+    stacks: HashMap<Stack, Resolved>,
 }
 
 impl<'m> Sites<'m> {
@@ -146,10 +153,14 @@ impl<'m> Sites<'m> {
         }
     }
 
-    /// The functions (innermost first), lines, and the site's position of `stack`.
-    fn of(&mut self, stack: trace_format::StackId) -> &(Vec<FunctionIx>, Vec<u32>, usize) {
+    /// The functions (innermost first), lines, and the site's position of `stack`; `trim`
+    /// for allocation stacks ([`FrameTable::resolve`]).
+    fn of(&mut self, stack: Stack) -> &Resolved {
         if !self.stacks.contains_key(&stack) {
-            let path = self.frames.resolve(&self.model.code, stack).to_vec();
+            let path = self
+                .frames
+                .resolve(&self.model.code, stack.0, stack.1)
+                .to_vec();
             let (functions, lines): (Vec<FunctionIx>, Vec<u32>) = path
                 .iter()
                 .rev()
@@ -176,13 +187,13 @@ impl<'m> Sites<'m> {
         }
     }
 
-    fn site(&mut self, stack: trace_format::StackId) -> FunctionName {
+    fn site(&mut self, stack: Stack) -> FunctionName {
         let (functions, lines, site) = self.of(stack).clone();
         self.name(functions[site], lines[site])
     }
 
     /// The innermost frames up to the site's caller, at most [`STACK_FRAMES`].
-    fn shown(&mut self, stack: trace_format::StackId) -> Vec<String> {
+    fn shown(&mut self, stack: Stack) -> Vec<String> {
         let (functions, _, site) = self.of(stack).clone();
         let n = (site + 2).min(functions.len()).min(STACK_FRAMES);
         functions[..n]
@@ -192,7 +203,7 @@ impl<'m> Sites<'m> {
     }
 
     /// The key stacks are grouped by: their functions.
-    fn key(&mut self, stack: trace_format::StackId) -> Vec<FunctionIx> {
+    fn key(&mut self, stack: Stack) -> Vec<FunctionIx> {
         self.of(stack).0.clone()
     }
 }
@@ -296,6 +307,9 @@ fn cpu_top(model: &Model) -> Option<CpuTop> {
         .take(TOP)
         .map(row)
         .collect();
+    // By cum, the runtime's frames under every poll would fill the list at 100 %: it keeps
+    // the application's functions.
+    top.retain(|t| !is_library(&p.function(t.function).name));
     top.sort_by_key(|t| {
         (
             std::cmp::Reverse(t.cum),
@@ -314,15 +328,16 @@ fn cpu_top(model: &Model) -> Option<CpuTop> {
 
 fn stalls(model: &Model, sites: &mut Sites<'_>) -> Vec<StallStack> {
     struct Agg {
-        stack: trace_format::StackId,
+        stack: Stack,
         total: u64,
         samples: u64,
         polls: Vec<u32>,
     }
     let mut by_key: HashMap<Vec<FunctionIx>, Agg> = HashMap::new();
     for s in model.samples.iter().filter(|s| s.kind == SampleKind::Stall) {
-        let a = by_key.entry(sites.key(s.stack)).or_insert(Agg {
-            stack: s.stack,
+        let stack = (s.stack, false);
+        let a = by_key.entry(sites.key(stack)).or_insert(Agg {
+            stack,
             total: 0,
             samples: 0,
             polls: Vec::new(),
@@ -360,12 +375,10 @@ fn stalls(model: &Model, sites: &mut Sites<'_>) -> Vec<StallStack> {
 }
 
 fn alloc_sites(model: &Model, sites: &mut Sites<'_>) -> Vec<AllocSite> {
-    let mut by_key: HashMap<Vec<FunctionIx>, (trace_format::StackId, u64, f64, u64)> =
-        HashMap::new();
+    let mut by_key: HashMap<Vec<FunctionIx>, (Stack, u64, f64, u64)> = HashMap::new();
     for s in model.samples.iter().filter(|s| s.kind == SampleKind::Alloc) {
-        let a = by_key
-            .entry(sites.key(s.stack))
-            .or_insert((s.stack, 0, 0.0, 0));
+        let stack = (s.stack, true);
+        let a = by_key.entry(sites.key(stack)).or_insert((stack, 0, 0.0, 0));
         a.1 += s.weight;
         a.2 += s.objects();
         a.3 += 1;
@@ -394,7 +407,7 @@ fn group_tops(model: &Model, groups: &TaskGroups, sites: &mut Sites<'_>) -> Vec<
         }
         let Some(task) = s.task.get() else { continue };
         let g = groups.group_of(task);
-        let (functions, lines, site) = sites.of(s.stack);
+        let (functions, lines, site) = sites.of((s.stack, false));
         let key = (functions[*site], lines[*site]);
         *per.entry((g, s.kind)).or_default().entry(key).or_default() += s.weight;
     }

@@ -6,8 +6,8 @@
 //! Frames are resolved with the trace's own symbols ([`CodeInfo`]): each address expands to
 //! its inlined functions (innermost first in the trace, root first in the tree), each frame
 //! a function, file and line. An address the recording did not resolve is a frame named by
-//! its address. The recorder's own frames at the top of a stack (the allocator wrapper that
-//! asked for an allocation's stack) are left out: they are the same in every sample.
+//! its address. The recorder's own frames at the top of an allocation's stack (the allocator
+//! wrapper that asked for it) are left out: they are the same in every sample.
 //!
 //! Building sums the samples per stack first, so its cost is one pass over the samples plus
 //! one walk per distinct stack (`benches/profile.rs` measures 1 M samples).
@@ -139,7 +139,8 @@ pub struct FrameTable {
     function_index: HashMap<Function, FunctionIx, foldhash::fast::RandomState>,
     frames: Vec<Frame>,
     frame_index: HashMap<Frame, u32, foldhash::fast::RandomState>,
-    stacks: HashMap<StackId, Box<[u32]>, foldhash::fast::RandomState>,
+    /// Per stack and whether the recorder's frames were trimmed: its path.
+    stacks: HashMap<(StackId, bool), Box<[u32]>, foldhash::fast::RandomState>,
     /// Per address: its frames, innermost first (empty: unresolved).
     addrs: HashMap<u64, Box<[u32]>, foldhash::fast::RandomState>,
 }
@@ -184,21 +185,24 @@ impl FrameTable {
         })
     }
 
-    /// The frames of `stack`, root first, inlined functions expanded (frame indexes).
-    pub fn resolve(&mut self, code: &CodeInfo, stack: StackId) -> &[u32] {
-        if !self.stacks.contains_key(&stack) {
-            let path = self.resolve_new(code, stack);
-            self.stacks.insert(stack, path);
+    /// The frames of `stack`, root first, inlined functions expanded (frame indexes). With
+    /// `trim`, the recorder's frames on top are left out ([`recorder_lines`]): allocation
+    /// stacks start in the recorder's allocator wrapper; CPU and stall stacks keep them, so
+    /// the recorder's own cost shows.
+    pub fn resolve(&mut self, code: &CodeInfo, stack: StackId, trim: bool) -> &[u32] {
+        if !self.stacks.contains_key(&(stack, trim)) {
+            let path = self.resolve_new(code, stack, trim);
+            self.stacks.insert((stack, trim), path);
         }
-        &self.stacks[&stack]
+        &self.stacks[&(stack, trim)]
     }
 
-    fn resolve_new(&mut self, code: &CodeInfo, stack: StackId) -> Box<[u32]> {
+    fn resolve_new(&mut self, code: &CodeInfo, stack: StackId, trim: bool) -> Box<[u32]> {
         let Some(addrs) = code.stack(stack) else {
             return Box::new([self.intern(NO_STACK, None, 0)]);
         };
         let mut inner_first: Vec<u32> = Vec::with_capacity(addrs.len() * 2);
-        let mut in_recorder = true;
+        let mut in_recorder = trim;
         for &addr in addrs {
             if !self.addrs.contains_key(&addr) {
                 let mut frames = Vec::new();
@@ -210,18 +214,18 @@ impl FrameTable {
                 }
                 self.addrs.insert(addr, frames.into_boxed_slice());
             }
-            for &f in self.addrs[&addr].iter() {
-                // The recorder's frames on top of the stack (its allocator wrapper).
-                if in_recorder
-                    && is_recorder_frame(
-                        &self.functions[self.frames[f as usize].function.0 as usize].name,
-                    )
-                {
-                    continue;
-                }
-                in_recorder = false;
-                inner_first.push(f);
+            let frames = &self.addrs[&addr];
+            let mut skip = 0;
+            if in_recorder {
+                // The recorder's frames on top of the stack (its allocator wrapper), with
+                // what was inlined into them.
+                skip = recorder_lines(frames.iter().map(|&f| {
+                    let function = self.frames[f as usize].function;
+                    self.functions[function.0 as usize].name.as_str()
+                }));
+                in_recorder = skip == frames.len();
             }
+            inner_first.extend_from_slice(&frames[skip..]);
         }
         if inner_first.is_empty() {
             inner_first.push(self.intern(NO_STACK, None, 0));
@@ -231,6 +235,23 @@ impl FrameTable {
     }
 }
 
+/// How many of an address's functions (innermost first) are the recorder's or inlined into
+/// one of its: those up to the outermost recorder function among them.
+///
+/// ```
+/// use trace_analysis::analysis::profile::recorder_lines;
+/// let at = ["core::option::Option<T>::map", "trace_rt::alloc::thread::slow_path", "app::f"];
+/// assert_eq!(recorder_lines(at.into_iter()), 2);
+/// assert_eq!(recorder_lines(["app::f"].into_iter()), 0);
+/// ```
+pub fn recorder_lines<'a>(functions: impl Iterator<Item = &'a str>) -> usize {
+    functions
+        .enumerate()
+        .filter(|(_, f)| is_recorder_frame(f))
+        .last()
+        .map_or(0, |(i, _)| i + 1)
+}
+
 /// Whether `function` is the recorder's own (`trace_rt::…`): such frames on top of a stack
 /// (the allocator wrapper that asked for an allocation's stack) are left out of profiles.
 pub fn is_recorder_frame(function: &str) -> bool {
@@ -238,7 +259,8 @@ pub fn is_recorder_frame(function: &str) -> bool {
 }
 
 /// Whether `function` belongs to the standard library, the runtime or the C library rather
-/// than the application: `std`, `core`, `alloc`, `tokio`, `parking_lot`, `futures`, and C
+/// than the application: `std`, `core`, `alloc`, `tokio`, `tracing`, `parking_lot`,
+/// `futures`, `hashbrown`, `mio`, the recorder, the allocator shims (`__rustc::__rust_alloc`), and C
 /// functions (no `::` in the name). The report names the first frame outside them as a
 /// sample's *site*.
 ///
@@ -247,21 +269,54 @@ pub fn is_recorder_frame(function: &str) -> bool {
 /// assert!(is_library("std::thread::sleep"));
 /// assert!(is_library("<alloc::vec::Vec<T> as core::clone::Clone>::clone"));
 /// assert!(is_library("__GI___clock_nanosleep"));
+/// assert!(is_library("<&mut alloc::string::String as core::fmt::Write>::write_fmt"));
+/// assert!(is_library("<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem"));
+/// assert!(is_library("<f64>::powf"));
 /// assert!(!is_library("blocking_in_async::handler"));
+/// assert!(!is_library("<app::Page as core::fmt::Display>::fmt"));
 /// ```
 pub fn is_library(function: &str) -> bool {
-    const LIBS: [&str; 8] = [
+    const LIBS: [&str; 13] = [
+        "__rustc::",
+        "mio::",
         "std::",
         "core::",
         "alloc::",
         "tokio::",
+        "tracing::",
+        "tracing_core::",
         "parking_lot::",
         "parking_lot_core::",
         "futures",
         "hashbrown::",
+        "trace_rt::",
     ];
-    let name = function.trim_start_matches('<');
-    !function.contains("::") || LIBS.iter().any(|l| name.starts_with(l))
+    if !function.contains("::") {
+        return true;
+    }
+    // `<T as Trait>::f`, `<&mut T as Trait>::f`, `<T>::f`: the type's path, or the trait's
+    // when the type is a primitive (`<u8 as alloc::…>`).
+    let mut name = function;
+    if let Some(rest) = function.strip_prefix('<') {
+        let rest = rest
+            .trim_start_matches('&')
+            .trim_start_matches("mut ")
+            .trim_start_matches("dyn ");
+        let end = rest
+            .find(" as ")
+            .or_else(|| rest.find('>'))
+            .unwrap_or(rest.len());
+        let own = &rest[..end];
+        name = if own.contains("::") {
+            own
+        } else {
+            match rest.find(" as ") {
+                Some(i) => &rest[i + 4..],
+                None => return true, // A primitive's own method: the standard library.
+            }
+        };
+    }
+    LIBS.iter().any(|l| name.starts_with(l))
 }
 
 /// A node of the profile's tree: a frame under its caller's node.
@@ -350,15 +405,16 @@ impl Profile {
         }
         let mut frames = FrameTable::default();
         let per_stack: Vec<_> = per_stack.into_iter().collect();
+        let trim = kind == Some(SampleKind::Alloc);
         for &(stack, _) in &per_stack {
-            frames.resolve(code, stack);
+            frames.resolve(code, stack, trim);
         }
         // Paths in lexicographic order: paths sharing a prefix are adjacent, so the tree is
         // built by keeping the nodes of the previous path's prefix, without a lookup per
         // frame.
         let mut per_stack: Vec<(&[u32], StackId, u64, u64)> = per_stack
             .into_iter()
-            .map(|(id, (w, n))| (&*frames.stacks[&id], id, w, n))
+            .map(|(id, (w, n))| (&*frames.stacks[&(id, trim)], id, w, n))
             .collect();
         per_stack.sort_unstable();
         let new_node = |frame, parent| Node {

@@ -40,7 +40,10 @@ pub(super) fn render_code_text(h: &Hotspots) -> String {
                 format_duration(cpu.total_ns),
                 cpu.samples
             );
-            for (title, list) in [("by flat", &cpu.flat), ("by cum", &cpu.cum)] {
+            for (title, list) in [
+                ("by flat", &cpu.flat),
+                ("by cum, application functions", &cpu.cum),
+            ] {
                 text += &format!("  {title}\n");
                 let mut rows = vec![
                     ["flat", "flat%", "cum", "cum%", "function"]

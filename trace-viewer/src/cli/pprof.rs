@@ -25,7 +25,7 @@ use prost::Message;
 
 use super::exit::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE};
 use super::paths::same_file;
-use trace_analysis::analysis::profile::{SampleFilter, is_recorder_frame};
+use trace_analysis::analysis::profile::{SampleFilter, recorder_lines};
 use trace_analysis::model::{BuildOptions, Model, Sample, SampleKind, Span, TaskIx, ThreadIx};
 use trace_analysis::open;
 use trace_analysis::units::{format_duration, parse_duration};
@@ -456,16 +456,22 @@ fn build(model: &Model, kind: SampleKind, samples: &[&Sample], span: Span) -> pr
             return ids.clone();
         }
         let mut ids = Vec::new();
-        let mut in_recorder = true;
+        // Allocation stacks start in the recorder's allocator wrapper.
+        let mut in_recorder = kind == SampleKind::Alloc;
         for &addr in code.stack(stack).unwrap_or(&[]) {
-            let mut lines = Vec::new();
-            for f in code.frames_at(addr) {
-                // The recorder's own frames on top (its allocator wrapper): as in the
-                // report's profiles, they are left out.
-                if in_recorder && is_recorder_frame(f.function) {
+            let frames: Vec<_> = code.frames_at(addr).collect();
+            // The recorder's own frames on top of an allocation's stack (with what was
+            // inlined into them): as in the report's profiles, they are left out.
+            let mut skip = 0;
+            if in_recorder {
+                skip = recorder_lines(frames.iter().map(|f| f.function));
+                in_recorder = !frames.is_empty() && skip == frames.len();
+                if in_recorder {
                     continue;
                 }
-                in_recorder = false;
+            }
+            let mut lines = Vec::new();
+            for f in &frames[skip..] {
                 let name = strings.get(f.function);
                 let file = strings.get(f.file.unwrap_or(""));
                 let next = functions.len() as u64 + 1;
@@ -484,11 +490,6 @@ fn build(model: &Model, kind: SampleKind, samples: &[&Sample], span: Span) -> pr
                     column: i64::from(f.column),
                 });
             }
-            let resolved = code.frames_at(addr).next().is_some();
-            if resolved && lines.is_empty() {
-                continue; // Only recorder frames at this address.
-            }
-            in_recorder = false;
             let next = locations.len() as u64 + 1;
             let id = *location_ids.entry(addr).or_insert_with(|| {
                 locations.push(proto::Location {

@@ -237,3 +237,45 @@ fn unresolved_addresses_and_missing_stacks_are_frames_of_their_own() {
     let p = Profile::from_samples(&m.code, Some(SampleKind::Cpu), [&none]);
     assert_eq!(name(&p, p.top_functions()[0].function), NO_STACK);
 }
+
+#[test]
+fn only_allocation_stacks_lose_the_recorders_frames_with_what_is_inlined_into_them() {
+    // The allocator wrapper's address has `Option::map` inlined into it.
+    let text = CODE_TRACE.replace(
+        "symbol addr=0x40 function=\"trace_rt::alloc::sample\" file=\"trace-rt/src/alloc.rs\" line=5 column=1",
+        "symbol addr=0x40 function=\"core::option::Option<T>::map\" file=\"core/src/option.rs\" line=9 column=1\n\
+         symbol_frame function=\"trace_rt::alloc::sample\" file=\"trace-rt/src/alloc.rs\" line=5 column=1",
+    );
+    let text = text.replace(
+        "1 250 cpu_sample task=0 stack=2",
+        "1 250 cpu_sample task=0 stack=3",
+    );
+    let bytes = trace_format::text::undump(&text).unwrap();
+    let m = Model::build(&Trace::from_bytes(bytes).unwrap()).unwrap();
+    let p = Profile::build(&m, &SampleFilter::new(SampleKind::Alloc));
+    let path: Vec<_> = p
+        .path(p.stacks[0].leaf)
+        .iter()
+        .map(|f| name(&p, f.function).to_string())
+        .collect();
+    assert_eq!(path, ["app::concat", "app::main"]);
+    // A CPU sample in the recorder is the recorder's cost: its frames stay.
+    let p = Profile::build(
+        &m,
+        &SampleFilter::new(SampleKind::Cpu).span(Span::new(250, 251)),
+    );
+    let path: Vec<_> = p
+        .path(p.stacks[0].leaf)
+        .iter()
+        .map(|f| name(&p, f.function).to_string())
+        .collect();
+    assert_eq!(
+        path,
+        [
+            "core::option::Option<T>::map",
+            "trace_rt::alloc::sample",
+            "app::concat",
+            "app::main"
+        ]
+    );
+}
