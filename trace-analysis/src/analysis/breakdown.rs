@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use rayon::prelude::*;
 use serde::Serialize;
-use trace_format::sampling::{DEFAULT_SAMPLE_RATE, SAMPLE_RATE_COUNTER, sample_weight};
+use trace_format::sampling::sample_weight;
 use trace_format::{PauseScope, TaskKind};
 
 use super::groups::TaskGroups;
 use super::states::{StateTotals, TaskState, WaitReason, for_each_segment, paused_spans};
-use crate::model::{AllocSample, CounterKind, Model, Nanos, Span, TaskIx};
+use crate::model::{AllocSample, Model, Nanos, Span, TaskIx};
 
 /// What [`Breakdown::compute`] looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,19 +147,7 @@ pub struct Group {
 /// [`trace_format::sampling::sample_weight`] with the sampling rate in force at the time (the
 /// `trace_rt.alloc.sample_rate` counter the recorder writes; 512 KiB when absent).
 pub fn alloc_sample_weights(model: &Model) -> impl Fn(&AllocSample) -> f64 + '_ {
-    let rates = model
-        .counters
-        .iter()
-        .find(|c| matches!(&c.kind, CounterKind::User(name) if name == SAMPLE_RATE_COUNTER));
-    move |s: &AllocSample| {
-        let rate = rates
-            .and_then(|r| {
-                let i = r.points.partition_point(|p| p.0 <= s.time);
-                r.points[..i].last().map(|p| p.1.max(0.0) as u64)
-            })
-            .unwrap_or(DEFAULT_SAMPLE_RATE);
-        sample_weight(s.size, rate)
-    }
+    move |s: &AllocSample| sample_weight(s.size, model.alloc_sample_rate_at(s.time))
 }
 
 impl Group {

@@ -9,10 +9,16 @@
 //!   thread use, pauses by kind;
 //! - [`mmu`]: minimum mutator utilization, MUD percentiles and worst windows of a
 //!   utilization step function; [`utilization`] builds that function from a trace;
+//! - [`profile`]: stack profiles (a tree of frames, top functions) of any selection of
+//!   CPU, stall or allocation samples;
+//! - [`hotspots`]: the functions behind CPU time, stalled polls and allocations, and each
+//!   task group's top function (the report's "code" part);
 //! - [`overview`]: all of the above for `trace-viewer report`.
 pub mod breakdown;
 pub mod groups;
+pub mod hotspots;
 pub mod mmu;
 pub mod overview;
+pub mod profile;
 pub mod states;
 pub mod utilization;

@@ -1,9 +1,11 @@
 //! The analysis behind `trace-viewer report`: what the trace could see (coverage), the task
-//! breakdown, and an MMU summary, computed together from one [`Model`].
+//! breakdown, an MMU summary and the code's hot spots, computed together from one [`Model`].
 
 use serde::Serialize;
 
 use super::breakdown::{Breakdown, BreakdownOptions};
+use super::groups::TaskGroups;
+use super::hotspots::Hotspots;
 use super::mmu::{self, MmuPoint, Window};
 use super::utilization::{LongPolls, UtilizationOptions, long_polls, utilization};
 use crate::model::{Anomalies, CounterKind, Model, Nanos, TaskIx};
@@ -189,6 +191,8 @@ pub struct Analysis {
     pub mmu: Option<MmuSummary>,
     /// Why there is no MMU summary.
     pub mmu_unavailable: Option<String>,
+    /// Which functions burn CPU, stall polls and allocate (from the trace's stack samples).
+    pub code: Hotspots,
     /// What the model had to repair or ignore.
     pub anomalies: Anomalies,
 }
@@ -205,6 +209,7 @@ impl Analysis {
             breakdown: Breakdown::compute(model, &options.breakdown),
             mmu,
             mmu_unavailable,
+            code: Hotspots::compute(model, &TaskGroups::of(model)),
             anomalies: model.anomalies,
         }
     }

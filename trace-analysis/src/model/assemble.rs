@@ -5,14 +5,16 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
+use trace_format::sampling::sample_weight;
 use trace_format::{PauseScope, StringId, TaskId, Trace};
 
 use super::blocks::merge_by_key;
 use super::decode::{Part, RawCounter, RawSpawn};
 use super::index::{Grouped, group_offsets, group_rows};
+use super::samples::weigh_stalls;
 use super::tables::{
-    AllocSample, Anomalies, CounterKind, CounterSeries, Log, LostMarker, Model, Nanos, Pause, Poll,
-    Region, Span, Task, TaskIx, Thread, ThreadIx, Wake,
+    AllocSample, Anomalies, CounterKind, CounterSeries, DEFAULT_CPU_HZ, Log, LostMarker, Model,
+    Nanos, Pause, Poll, Region, Sample, SampleKind, Span, Task, TaskIx, Thread, ThreadIx, Wake,
 };
 
 /// How long before its last event a cut recording may be missing data: a recorder hands
@@ -156,6 +158,8 @@ pub(super) fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
         counters,
         logs: rest.logs,
         alloc_samples: rest.alloc_samples,
+        samples: rest.samples,
+        code: trace.code().clone(),
         schedule_latencies: rest.schedule_latencies,
         lost: rest.lost,
         anomalies,
@@ -168,6 +172,7 @@ pub(super) fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
             .collect(),
         locations: trace.locations().map(|l| (l.id, l.clone())).collect(),
     };
+    weigh_samples(&mut model);
     // tokio reports completion from inside the final poll: a task ends when that poll does.
     for ix in 0..model.tasks.len() {
         if let Some(last) = model.task_polls(TaskIx(ix as u32)).map(|p| p.end).max()
@@ -177,6 +182,44 @@ pub(super) fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
         }
     }
     model
+}
+
+/// Gives each of the model's samples its weight (see `samples`' module docs).
+fn weigh_samples(model: &mut Model) {
+    if model.samples.is_empty() {
+        return;
+    }
+    let sampling = model.code.sampling();
+    let hz = sampling.map_or(0, |s| s.cpu_hz);
+    let cpu_ns = 1_000_000_000 / u64::from(if hz == 0 { DEFAULT_CPU_HZ } else { hz });
+    let stall_period = sampling.map_or(0, |s| s.stall_threshold_ns);
+    let alloc: Vec<u64> = model
+        .samples
+        .iter()
+        .filter(|s| s.kind == SampleKind::Alloc)
+        .map(|s| sample_weight(s.size, model.alloc_sample_rate_at(s.time)).round() as u64)
+        .collect();
+    let mut alloc = alloc.into_iter();
+    let mut stalls: Vec<Vec<usize>> = vec![Vec::new(); model.threads.len()];
+    for (i, s) in model.samples.iter_mut().enumerate() {
+        match s.kind {
+            SampleKind::Cpu => s.weight = cpu_ns,
+            SampleKind::Alloc => s.weight = alloc.next().unwrap_or(0),
+            SampleKind::Stall => stalls[s.thread.index()].push(i),
+        }
+    }
+    for (thread, rows) in stalls.into_iter().enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let mut own: Vec<Sample> = rows.iter().map(|&i| model.samples[i]).collect();
+        let range = model.threads[thread].polls.clone();
+        let polls = &model.polls[range.start as usize..range.end as usize];
+        weigh_stalls(&mut own, polls, range.start, stall_period);
+        for (&i, s) in rows.iter().zip(own) {
+            model.samples[i] = s;
+        }
+    }
 }
 
 /// The spawned tasks, by spawn time, and each one's parent as the file names it.
@@ -325,6 +368,8 @@ struct Records {
     schedule_latencies: Vec<(Nanos, TaskIx, u64)>,
     logs: Vec<Log>,
     alloc_samples: Vec<AllocSample>,
+    /// CPU, stall and allocation samples, not yet weighed, by time.
+    samples: Vec<Sample>,
     /// The process-wide pauses that one thread began and ended; the others are paired
     /// across threads by [`pair_process_pauses`].
     process_pauses: Vec<Pause>,
@@ -341,6 +386,7 @@ fn per_thread_records(
     let mut schedule_latencies = Vec::new();
     let mut logs = Vec::new();
     let mut alloc_samples = Vec::new();
+    let mut samples = Vec::new();
     let mut process_pauses = Vec::new();
     let mut lost = Vec::new();
     for (thread_ix, part) in parts.iter_mut().enumerate() {
@@ -366,6 +412,18 @@ fn per_thread_records(
                 size,
                 task: table.get_or_add(id, time),
                 thread,
+            });
+        }
+        for r in std::mem::take(&mut part.code_samples) {
+            samples.push(Sample {
+                time: r.time,
+                kind: r.kind,
+                thread,
+                task: table.get_or_add(r.task, r.time),
+                stack: r.stack,
+                weight: 0,
+                size: r.size,
+                poll: Sample::NO_POLL,
             });
         }
         let mut own_pauses = Vec::new();
@@ -410,11 +468,13 @@ fn per_thread_records(
     schedule_latencies.sort_unstable_by_key(|&(t, task, _)| (task, t));
     logs.sort_by_key(|l| l.time);
     alloc_samples.sort_by_key(|s| s.time);
+    samples.sort_by_key(|s| (s.time, s.thread));
     lost.sort_by_key(|l| (l.time, l.thread));
     Records {
         schedule_latencies,
         logs,
         alloc_samples,
+        samples,
         process_pauses,
         lost,
     }

@@ -4,12 +4,12 @@
 //! holds the file's task ids; [`super::assemble`] maps them to the model's tables.
 
 use trace_format::{
-    ChunkInfo, Event, Level, PauseScope, ReadError, StringId, TaskId, TaskKind, ThreadId,
+    ChunkInfo, Event, Level, PauseScope, ReadError, StackId, StringId, TaskId, TaskKind, ThreadId,
     ThreadKind, Trace, WakeSource,
 };
 
 use super::blocks::Blocks;
-use super::tables::{Nanos, Span};
+use super::tables::{Nanos, SampleKind, Span};
 
 /// A poll, paired; its task is the file's id.
 pub(super) struct RawPoll {
@@ -67,6 +67,15 @@ pub(super) struct RawLog {
     pub(super) message: Box<str>,
 }
 
+/// A CPU, stall or allocation sample; its task is the file's id.
+pub(super) struct RawSample {
+    pub(super) time: Nanos,
+    pub(super) kind: SampleKind,
+    pub(super) task: TaskId,
+    pub(super) stack: StackId,
+    pub(super) size: u64,
+}
+
 /// Which series a counter point belongs to, before user counters' names are resolved.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum RawCounter {
@@ -101,6 +110,8 @@ pub(super) struct Part {
     /// `(time, bytes allocated, bytes freed)` since the thread's previous counters.
     pub(super) alloc: Blocks<(Nanos, u64, u64)>,
     pub(super) samples: Vec<(Nanos, u64, TaskId)>,
+    /// CPU, stall and allocation samples, for the samples table.
+    pub(super) code_samples: Vec<RawSample>,
     pub(super) lost: Vec<(Nanos, u64, u64)>,
     // Open at the end of the thread's data: closed by `assemble` at the end of the trace.
     pub(super) open_polls: Vec<(Nanos, TaskId)>,
@@ -172,6 +183,16 @@ impl Part {
             });
             self.cut_intervals += u64::from(cut);
         }
+    }
+
+    fn sample(&mut self, time: Nanos, kind: SampleKind, task: TaskId, stack: StackId, size: u64) {
+        self.code_samples.push(RawSample {
+            time,
+            kind,
+            task,
+            stack,
+            size,
+        });
     }
 
     fn end_poll(&mut self, t: Nanos, ready: bool) {
@@ -289,9 +310,16 @@ impl Part {
                 free_bytes,
                 ..
             } => self.alloc.push((t, alloc_bytes, free_bytes)),
-            Event::AllocSample { size, task } | Event::AllocSampleAt { size, task, .. } => {
-                self.samples.push((t, size, task))
+            Event::AllocSample { size, task } => {
+                self.samples.push((t, size, task));
+                self.sample(t, SampleKind::Alloc, task, StackId::NONE, size);
             }
+            Event::AllocSampleAt { size, task, stack } => {
+                self.samples.push((t, size, task));
+                self.sample(t, SampleKind::Alloc, task, stack, size);
+            }
+            Event::CpuSample { task, stack } => self.sample(t, SampleKind::Cpu, task, stack, 0),
+            Event::StallSample { task, stack } => self.sample(t, SampleKind::Stall, task, stack, 0),
             // A process-wide guard may be dropped on another thread: paired in `assemble`.
             Event::PauseBegin {
                 kind,
@@ -378,8 +406,7 @@ impl Part {
                 self.cut_open(before);
                 self.lost.push((t, chunks, events));
             }
-            // Stacks are read from the trace's code records by the views that show them.
-            Event::CpuSample { .. } | Event::StallSample { .. } | Event::Unknown { .. } => {}
+            Event::Unknown { .. } => {}
         }
     }
 }

@@ -11,7 +11,9 @@
 //!   location; [`Model::task_polls`] and [`Model::task_wakes`] index its polls and wakes in
 //!   time order;
 //! - [`Model::process_pauses`], [`Model::counters`], [`Model::logs`],
-//!   [`Model::alloc_samples`] and [`Model::lost`] (where data is missing, never silent).
+//!   [`Model::alloc_samples`] and [`Model::lost`] (where data is missing, never silent);
+//! - [`Model::samples`]: CPU, stalled-poll and allocation samples with their thread, task,
+//!   stack and weight ([`Sample`]), and [`Model::code`], the stacks and their symbols.
 //!
 //! Pairs that the file leaves open (a poll whose end was lost or that was still running when
 //! the recording stopped) are closed at the loss, at the end of the trace, or — in a cut
@@ -19,7 +21,8 @@
 //! as `cut`, so every interval has an end.
 //!
 //! Modules, each using only those listed before it: `source_path` (short paths of spawn
-//! locations), `tables` (the types above and their queries), `index` and `blocks` (sorting
+//! locations), `tables` (the types above and their queries), `samples` (the
+//! samples table's weights), `index` and `blocks` (sorting
 //! and indexing helpers), `decode` (one thread's events into rows), `assemble` (the rows
 //! of every thread into the tables), `build` ([`Model::build`], options, progress, errors).
 
@@ -28,6 +31,7 @@ mod blocks;
 mod build;
 mod decode;
 mod index;
+mod samples;
 mod source_path;
 mod tables;
 

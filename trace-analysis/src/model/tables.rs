@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use trace_format::{
-    End, Header, Level, LocationDef, LocationId, PauseScope, StringId, TaskId, TaskKind, ThreadId,
-    ThreadKind, WakeSource, Warning,
+    End, Header, Level, LocationDef, LocationId, PauseScope, StackId, StringId, TaskId, TaskKind,
+    ThreadId, ThreadKind, WakeSource, Warning,
 };
 
 use super::source_path::short_source_path;
@@ -309,6 +309,94 @@ pub struct AllocSample {
     pub thread: ThreadIx,
 }
 
+/// The CPU sampling rate assumed when a trace has CPU samples but no sampling record (the
+/// recorder's default).
+pub const DEFAULT_CPU_HZ: u32 = 99;
+
+/// What a sample measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SampleKind {
+    /// Where a thread spent CPU time (`CpuSample`).
+    Cpu,
+    /// Where a poll that ran past the stall threshold was, by wall clock (`StallSample`).
+    Stall,
+    /// A sampled allocation (`AllocSample`, or `AllocSampleAt` with its stack).
+    Alloc,
+}
+
+impl SampleKind {
+    /// `"cpu"`, `"stall"` or `"alloc"`.
+    ///
+    /// ```
+    /// use trace_analysis::model::SampleKind;
+    /// assert_eq!(SampleKind::Stall.name(), "stall");
+    /// assert_eq!(SampleKind::parse("alloc"), Some(SampleKind::Alloc));
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleKind::Cpu => "cpu",
+            SampleKind::Stall => "stall",
+            SampleKind::Alloc => "alloc",
+        }
+    }
+
+    /// The kind named `name` (as [`SampleKind::name`] spells it).
+    pub fn parse(name: &str) -> Option<SampleKind> {
+        [SampleKind::Cpu, SampleKind::Stall, SampleKind::Alloc]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
+
+    /// The unit of [`Sample::weight`]: `"nanoseconds"` or `"bytes"`.
+    pub fn unit(self) -> &'static str {
+        match self {
+            SampleKind::Cpu | SampleKind::Stall => "nanoseconds",
+            SampleKind::Alloc => "bytes",
+        }
+    }
+}
+
+/// One CPU, stalled-poll or allocation sample ([`Model::samples`]). What its weight stands
+/// for: CPU time between samples (1 s / the sampling rate), the stalled poll's wall time
+/// split among its stall samples, or the bytes a sampled allocation stands for (unbiased,
+/// like Go's `alloc_space`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// When it was taken.
+    pub time: Nanos,
+    /// What it measures.
+    pub kind: SampleKind,
+    /// The thread it was taken on.
+    pub thread: ThreadIx,
+    /// The task being polled, or [`TaskIx::NONE`].
+    pub task: TaskIx,
+    /// Its stack in [`Model::code`] ([`StackId::NONE`] for an allocation sample
+    /// recorded without one).
+    pub stack: StackId,
+    /// CPU ns, stall ns or estimated bytes (see [`Sample`]).
+    pub weight: u64,
+    /// Allocation samples: the bytes requested (0 for the others).
+    pub size: u64,
+    /// Stall samples: the index in [`Model::polls`] of the poll that holds it
+    /// ([`Sample::NO_POLL`] otherwise).
+    pub poll: u32,
+}
+
+impl Sample {
+    /// No poll (in [`Sample::poll`]).
+    pub const NO_POLL: u32 = u32::MAX;
+
+    /// Allocation samples: the number of allocations the sample stands for (its weight in
+    /// bytes over its size; Go's `alloc_objects`); 1 for other kinds.
+    pub fn objects(&self) -> f64 {
+        match self.kind {
+            SampleKind::Alloc if self.size > 0 => self.weight as f64 / self.size as f64,
+            _ => 1.0,
+        }
+    }
+}
+
 /// Where a thread's data has a hole: chunks the recorder dropped (a `Lost` event) or chunk
 /// sequence numbers missing from the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -471,6 +559,11 @@ pub struct Model {
     pub logs: Vec<Log>,
     /// Sampled allocations, by time.
     pub alloc_samples: Vec<AllocSample>,
+    /// CPU, stalled-poll and allocation samples with their stacks and weights, by time
+    /// ([`Sample`]).
+    pub samples: Vec<Sample>,
+    /// The trace's stacks, their symbols and how they were sampled.
+    pub code: trace_format::code::CodeInfo,
     /// tokio's schedule latencies `(poll time, task, nanos)`, by task then time.
     pub schedule_latencies: Vec<(Nanos, TaskIx, u64)>,
     /// Holes in the data, by time.
@@ -617,6 +710,20 @@ impl Model {
     /// True when the trace carries wake events (wake mode), so waits can be attributed.
     pub fn has_wakes(&self) -> bool {
         !self.wakes.is_empty()
+    }
+
+    /// The allocation sample rate in force at `time`: the last `trace_rt.alloc.sample_rate`
+    /// counter the recorder wrote before it, else 512 KiB (the default).
+    pub fn alloc_sample_rate_at(&self, time: Nanos) -> u64 {
+        use trace_format::sampling::{DEFAULT_SAMPLE_RATE, SAMPLE_RATE_COUNTER};
+        self.counters
+            .iter()
+            .find(|c| matches!(&c.kind, CounterKind::User(name) if name == SAMPLE_RATE_COUNTER))
+            .and_then(|r| {
+                let i = r.points.partition_point(|p| p.0 <= time);
+                r.points[..i].last().map(|p| p.1.max(0.0) as u64)
+            })
+            .unwrap_or(DEFAULT_SAMPLE_RATE)
     }
 
     /// A recorder feature flag from the header (`"tokio_unstable"`, …).

@@ -220,6 +220,8 @@ pub fn render_analysis_text(a: &Analysis) -> String {
         }
     }
 
+    text.push_str(&super::code_text::render_code_text(&a.code));
+
     text.push_str("\nlongest polls\n");
     if b.longest_polls.is_empty() {
         text.push_str("  none\n");

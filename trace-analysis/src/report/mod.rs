@@ -9,6 +9,7 @@
 //! frames before the damage), with the error in [`TraceSummary::error`].
 
 mod analysis_text;
+mod code_text;
 pub mod table;
 
 use std::io::{self, Write};

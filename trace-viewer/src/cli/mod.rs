@@ -9,6 +9,8 @@
 //!   [--worst N] [--long-poll T] [--json]`;
 //! - [`dump`]: `trace-viewer dump FILE` and `trace-viewer undump TEXT -o FILE`, a trace as
 //!   text (one event per line) and back;
+//! - [`pprof`]: `trace-viewer pprof FILE --profile cpu|stall|alloc -o OUT.pb.gz [--from T]
+//!   [--to T]`, the trace's samples as a gzipped pprof profile for `go tool pprof`;
 //! - [`symbolize`]: `trace-viewer symbolize FILE --binary PATH [-o OUT] [--force]`, names
 //!   the code in a trace recorded from a stripped binary with the unstripped one;
 //! - `trace-viewer [FILE]` opens the desktop window ([`crate::app`]), or says why it cannot
@@ -20,6 +22,7 @@ mod exit;
 pub mod export;
 pub mod mmu;
 mod paths;
+pub mod pprof;
 pub mod report;
 pub mod symbolize;
 
@@ -38,7 +41,8 @@ const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success; for `check`: the trace is valid and complete
   1  the trace is corrupt or cannot be read (missing file, not a trace, damaged chunk),
-     or it holds nothing the command measures (`mmu` on a trace without tokio workers)
+     or it holds nothing the command measures (`mmu` on a trace without tokio workers,
+     `pprof` on a trace without samples of the profile's kind)
   2  usage error (also: an output that is the input trace itself; for `undump`: text it
      cannot parse, the message names the line; for `symbolize`: a binary that cannot be
      read or whose build id matches no recorded file)
@@ -155,6 +159,14 @@ pub enum Command {
     /// FILE.sym.rtt; the input is never overwritten).
     #[command(after_help = EXIT_CODES_HELP)]
     Symbolize(symbolize::SymbolizeArgs),
+    /// Write CPU, stalled-poll or allocation samples as a pprof profile (gzipped profile.proto)
+    ///
+    /// Functions, files and lines come from the symbols in the trace, so `go tool pprof
+    /// -http=: OUT.pb.gz` (or any pprof reader) needs no binary. Samples are labelled with
+    /// their task's spawn location (`spawn`), task id (`task`) and thread (`thread`) for
+    /// `-tagfocus`. A trace without samples of the kind exits 1 and says how to record them.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Pprof(pprof::PprofArgs),
 }
 
 /// Runs a parsed command line, writing results to `out` and diagnostics to `err`, and
@@ -207,6 +219,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Some(Command::Dump(args)) => dump::run_dump(&args, out, err),
         Some(Command::Undump(args)) => dump::run_undump(&args, out, err),
         Some(Command::Symbolize(args)) => symbolize::run(&args, out, err),
+        Some(Command::Pprof(args)) => pprof::run(&args, out, err),
         None => window(cli.file, err),
     };
     let result = result.and_then(|code| out.flush().map(|()| code));
@@ -233,6 +246,7 @@ impl Command {
             Command::Dump(args) => &args.file,
             Command::Undump(args) => &args.text,
             Command::Symbolize(args) => &args.file,
+            Command::Pprof(args) => args.input(),
         }
     }
 }
