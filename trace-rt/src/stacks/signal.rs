@@ -48,7 +48,10 @@ static IN_HANDLER: AtomicUsize = AtomicUsize::new(0);
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 static INSTALL: Mutex<()> = Mutex::new(());
 
-/// A registered thread, as the watchdog sees it.
+/// A registered thread, as the watchdog sees it. Each on cache lines of its own: its
+/// thread stores `poll_start` at every poll start and end, and two workers' entries
+/// sharing a line would pass it back and forth between their cores on every poll.
+#[repr(align(128))]
 struct Entry {
     /// Kernel thread id (0: free entry).
     tid: AtomicI32,
