@@ -181,8 +181,8 @@ impl Config {
     /// while it lasts, as `StallSample` events (default [`DEFAULT_STALL_THRESHOLD`], 5 ms;
     /// env `TRACE_RT_STALL_MS`; zero turns it off; needs stacks on and Linux): a worker
     /// blocked in `sleep`, a mutex or a blocking read uses no CPU, so CPU samples miss it.
-    /// Polls shorter than this cost one store more; a watchdog thread looks every quarter
-    /// of the threshold (1 to 10 ms).
+    /// Polls shorter than this cost one store more; a watchdog thread looks every half
+    /// threshold (1 to 10 ms; twice that while no poll runs).
     ///
     /// ```
     /// let session = trace_rt::Config::default()
