@@ -365,6 +365,16 @@ event_spec! {
         0x32 LOG "log" Log { level: Level, target: StringId, message: &'a str };
         /// A user or runtime counter took `value`.
         0x33 COUNTER "counter" Counter { name: StringId, value: i64 };
+        /// A `tracing` span was created (while recording): its id (unique among open
+        /// spans), its parent span (0: a root), name, target, level and fields (`name=value`
+        /// pairs, bounded). Its enters and exits are `RegionBegin`/`RegionEnd` with its id.
+        0x34 SPAN_NEW "span_new" SpanNew {
+            id: u64, parent: u64, name: StringId, target: StringId, level: Level, fields: &'a str
+        };
+        /// Fields recorded on the open span `id` after its creation (`Span::record`).
+        0x35 SPAN_RECORD "span_record" SpanRecord { id: u64, fields: &'a str };
+        /// The span `id` closed (its last handle dropped); its id may be used again.
+        0x36 SPAN_CLOSE "span_close" SpanClose { id: u64 };
 
         /// Runtime-wide sample.
         0x38 RUNTIME_SAMPLE "runtime_sample" RuntimeSample {

@@ -331,6 +331,75 @@ fn spans_and_events_appear_as_regions_and_logs_inside_their_task_polls() {
     assert_eq!(seen.len(), ids.len(), "{seen:?}");
 }
 
+/// A spin of `d` wall time inside a poll (busy time of the span that is entered).
+fn spin(d: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn an_instrumented_task_is_one_span_with_its_fields_and_its_busy_and_idle_time() {
+    let _g = serial();
+    install_layer();
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.worker_threads(2);
+    trace_rt::instrument(&mut b);
+    let rt = b.enable_all().build().unwrap();
+    const REQUESTS: u64 = 3;
+    let (trace, ()) = record(|| {
+        rt.block_on(async {
+            let handles: Vec<_> = (0..REQUESTS)
+                .map(|i| {
+                    tokio::spawn(
+                        async move {
+                            spin(Duration::from_millis(2));
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            spin(Duration::from_millis(2));
+                            tracing::Span::current().record("status", 200);
+                        }
+                        .instrument(tracing::info_span!(
+                            "request",
+                            route = "/users",
+                            id = i,
+                            status = tracing::field::Empty
+                        )),
+                    )
+                })
+                .collect();
+            for h in handles {
+                h.await.unwrap();
+            }
+        })
+    });
+    let model = trace_analysis::model::Model::build(&trace).unwrap();
+    let requests: Vec<_> = model
+        .spans
+        .iter()
+        .filter(|s| model.string(s.name) == "request")
+        .collect();
+    // One region per span, although each was entered once per poll and once more on drop.
+    assert_eq!(requests.len(), REQUESTS as usize, "{:?}", model.spans);
+    let mut ids: Vec<&str> = requests.iter().filter_map(|s| s.field("id")).collect();
+    ids.sort();
+    assert_eq!(ids, ["0", "1", "2"]);
+    for s in &requests {
+        assert_eq!(s.field("route"), Some("/users"), "{s:?}");
+        assert_eq!(s.field("status"), Some("200"), "recorded later: {s:?}");
+        assert_eq!(model.string(s.target), "user_events");
+        assert_eq!(s.level, Level::Info);
+        assert!(s.closed, "{s:?}");
+        assert!(s.enters >= 3, "two polls and the drop: {s:?}");
+        // Alive at least the sleep and both spins; busy at least the spins, idle at least
+        // most of the sleep.
+        assert!(s.span.len() >= 24_000_000, "{s:?}");
+        assert!(s.busy >= 4_000_000, "{s:?}");
+        assert!(s.idle() >= 15_000_000, "{s:?}");
+        assert_ne!(s.task, trace_analysis::model::TaskIx::NONE);
+    }
+}
+
 #[test]
 fn the_layer_records_nothing_while_not_recording() {
     let _g = serial();

@@ -12,6 +12,7 @@ use super::blocks::merge_by_key;
 use super::decode::{Part, RawCounter, RawSpawn};
 use super::index::{Grouped, group_offsets, group_rows};
 use super::samples::weigh_stalls;
+use super::spans::assemble_spans;
 use super::tables::{
     AllocSample, Anomalies, CounterKind, CounterSeries, DEFAULT_CPU_HZ, Log, LostMarker, Model,
     Nanos, Pause, Poll, Region, Sample, SampleKind, Span, Task, TaskIx, Thread, ThreadIx, Wake,
@@ -116,6 +117,11 @@ pub(super) fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
     pair_process_pauses(&mut parts, end, &mut rest.process_pauses, &mut anomalies);
     rest.process_pauses.sort_by_key(|p| (p.span.start, p.depth));
     let counters = counter_series(trace, &mut parts);
+    let marks: Vec<_> = parts
+        .iter_mut()
+        .flat_map(|p| std::mem::take(&mut p.span_marks))
+        .collect();
+    let spans = assemble_spans(marks, threads.iter().map(|t| &t.regions[..]), end);
 
     // Per-task indexes: polls in time order within each task (and the overlaps counted),
     // wakes sorted by task so the offsets alone index them.
@@ -156,6 +162,7 @@ pub(super) fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
         wakes,
         process_pauses: rest.process_pauses,
         counters,
+        spans,
         logs: rest.logs,
         alloc_samples: rest.alloc_samples,
         samples: rest.samples,

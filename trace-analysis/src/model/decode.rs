@@ -9,6 +9,7 @@ use trace_format::{
 };
 
 use super::blocks::Blocks;
+use super::spans::SpanMark;
 use super::tables::{Nanos, SampleKind, Span};
 
 /// A poll, paired; its task is the file's id.
@@ -122,6 +123,8 @@ pub(super) struct Part {
     /// Process-wide pause begins (`true`) and ends, paired across threads by `assemble`.
     pub(super) process_pause_marks: Vec<(Nanos, StringId, bool)>,
     pub(super) open_regions: Vec<(Nanos, u64, StringId, TaskId)>,
+    /// `tracing` span creations, later fields and closes, for `spans`.
+    pub(super) span_marks: Vec<(Nanos, SpanMark)>,
     pub(super) unmatched_ends: u64,
     pub(super) cut_intervals: u64,
 }
@@ -367,6 +370,32 @@ impl Part {
                 }
                 None => self.unmatched_ends += 1,
             },
+            Event::SpanNew {
+                id,
+                parent,
+                name,
+                target,
+                level,
+                fields,
+            } => self.span_marks.push((
+                t,
+                SpanMark::New {
+                    id,
+                    parent,
+                    name,
+                    target,
+                    level,
+                    fields: fields.to_string(),
+                },
+            )),
+            Event::SpanRecord { id, fields } => self.span_marks.push((
+                t,
+                SpanMark::Record {
+                    id,
+                    fields: fields.to_string(),
+                },
+            )),
+            Event::SpanClose { id } => self.span_marks.push((t, SpanMark::Close { id })),
             Event::Log {
                 level,
                 target,

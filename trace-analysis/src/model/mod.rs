@@ -10,6 +10,8 @@
 //! - [`Model::tasks`]: one [`Task`] per trace task, with its spawn, terminate, parent and
 //!   location; [`Model::task_polls`] and [`Model::task_wakes`] index its polls and wakes in
 //!   time order;
+//! - [`Model::spans`]: each `tracing` span as one region, creation to close, with its
+//!   fields and its busy (entered) time ([`SpanRegion`]);
 //! - [`Model::process_pauses`], [`Model::counters`], [`Model::logs`],
 //!   [`Model::alloc_samples`] and [`Model::lost`] (where data is missing, never silent);
 //! - [`Model::samples`]: CPU, stalled-poll and allocation samples with their thread, task,
@@ -22,7 +24,7 @@
 //!
 //! Modules, each using only those listed before it: `source_path` (short paths of spawn
 //! locations), `tables` (the types above and their queries), `samples` (the
-//! samples table's weights), `index` and `blocks` (sorting
+//! samples table's weights), `spans` (one region per `tracing` span), `index` and `blocks` (sorting
 //! and indexing helpers), `decode` (one thread's events into rows), `assemble` (the rows
 //! of every thread into the tables), `build` ([`Model::build`], options, progress, errors).
 
@@ -33,6 +35,7 @@ mod decode;
 mod index;
 mod samples;
 mod source_path;
+mod spans;
 mod tables;
 
 pub use build::{BuildError, BuildOptions, Progress};

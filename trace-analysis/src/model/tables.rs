@@ -279,6 +279,63 @@ pub struct Region {
     pub cut: bool,
 }
 
+/// A `tracing` span as one region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanRegion {
+    /// The span's id (`tracing`'s; reused after close).
+    pub id: u64,
+    /// Its parent span, an index into [`Model::spans`]; `None` for a root span or a
+    /// parent created before the recording.
+    pub parent: Option<u32>,
+    /// Its name.
+    pub name: StringId,
+    /// Its target (module path).
+    pub target: StringId,
+    /// Its level.
+    pub level: Level,
+    /// Its fields, `name=value` pairs separated by spaces, those recorded later appended.
+    pub fields: String,
+    /// Creation to close (or to the end of the data when it did not close: [`Self::closed`]).
+    pub span: Span,
+    /// Time entered, summed over its segments (on any thread).
+    pub busy: Nanos,
+    /// Times it was entered.
+    pub enters: u32,
+    /// The task whose poll entered it first, or [`TaskIx::NONE`].
+    pub task: TaskIx,
+    /// Whether it closed within the recording.
+    pub closed: bool,
+}
+
+impl SpanRegion {
+    /// The value of field `name`, if the span has it.
+    ///
+    /// ```
+    /// # use trace_analysis::model::*;
+    /// # use trace_format::{Level, StringId};
+    /// let s = SpanRegion { id: 1, parent: None, name: StringId(1), target: StringId(2),
+    ///     level: Level::Info, fields: "method=GET route=/users id=7".into(),
+    ///     span: Span::new(0, 10), busy: 4, enters: 2, task: TaskIx::NONE, closed: true };
+    /// assert_eq!(s.field("route"), Some("/users"));
+    /// assert_eq!(s.field("status"), None);
+    /// assert_eq!(s.idle(), 6);
+    /// ```
+    pub fn field(&self, name: &str) -> Option<&str> {
+        // Later values (recorded after creation) win: search from the end.
+        self.fields
+            .split(' ')
+            .rev()
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Time alive but not entered.
+    pub fn idle(&self) -> Nanos {
+        self.span.len().saturating_sub(self.busy)
+    }
+}
+
 /// A log line (a `tracing` event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Log {
@@ -555,6 +612,9 @@ pub struct Model {
     pub process_pauses: Vec<Pause>,
     /// Counter series.
     pub counters: Vec<CounterSeries>,
+    /// `tracing` spans, one region each (creation to close, busy while entered), by
+    /// creation time.
+    pub spans: Vec<SpanRegion>,
     /// Log lines, by time.
     pub logs: Vec<Log>,
     /// Sampled allocations, by time.
