@@ -13,6 +13,8 @@
 //!   CPU, stall or allocation samples;
 //! - [`hotspots`]: the functions behind CPU time, stalled polls and allocations, and each
 //!   task group's top function (the report's "code" part);
+//! - [`regions`]: `tracing` spans grouped by name and field values, with their latency
+//!   and what their tasks did inside (`trace-viewer regions`);
 //! - [`overview`]: all of the above for `trace-viewer report`.
 pub mod breakdown;
 pub mod groups;
@@ -20,5 +22,6 @@ pub mod hotspots;
 pub mod mmu;
 pub mod overview;
 pub mod profile;
+pub mod regions;
 pub mod states;
 pub mod utilization;

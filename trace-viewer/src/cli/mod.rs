@@ -23,6 +23,7 @@ pub mod export;
 pub mod mmu;
 mod paths;
 pub mod pprof;
+pub mod regions;
 pub mod report;
 pub mod symbolize;
 
@@ -167,6 +168,13 @@ pub enum Command {
     /// `-tagfocus`. A trace without samples of the kind exits 1 and says how to record them.
     #[command(after_help = EXIT_CODES_HELP)]
     Pprof(pprof::PprofArgs),
+    /// Group `tracing` spans by name and field values: count, latency, busy share, long polls
+    ///
+    /// Each span is one region, creation to close. By default each name's fields with few
+    /// distinct values group (a per-request `id` does not split groups); `--by route,method`
+    /// chooses them. Needs a trace recorded with `trace_rt::layer()` in the subscriber.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Regions(regions::RegionsArgs),
 }
 
 /// Runs a parsed command line, writing results to `out` and diagnostics to `err`, and
@@ -220,6 +228,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Some(Command::Undump(args)) => dump::run_undump(&args, out, err),
         Some(Command::Symbolize(args)) => symbolize::run(&args, out, err),
         Some(Command::Pprof(args)) => pprof::run(&args, out, err),
+        Some(Command::Regions(args)) => regions::run(&args, out, err),
         None => window(cli.file, err),
     };
     let result = result.and_then(|code| out.flush().map(|()| code));
@@ -247,6 +256,7 @@ impl Command {
             Command::Undump(args) => &args.text,
             Command::Symbolize(args) => &args.file,
             Command::Pprof(args) => args.input(),
+            Command::Regions(args) => &args.file,
         }
     }
 }

@@ -1,0 +1,170 @@
+//! `trace-viewer regions FILE [--by FIELD,...] [--long-poll D] [--json]`: the trace's
+//! `tracing` spans grouped by name and field values (by default each name's
+//! low-cardinality fields, so a per-request `id` does not split groups), with latency
+//! (count, total, p50, p99, max), busy share, time in long polls, and the allocation and CPU
+//! samples of their tasks inside them ([`trace_analysis::analysis::regions`]).
+//!
+//! JSON: `{"by": {name: [field, …]}, "auto": bool, "groups": [{"name", "fields", "count",
+//! "open", "total_ns", "p50_ns", "p99_ns", "max_ns", "busy_share", "long_poll_ns",
+//! "alloc_bytes", "cpu_samples"}]}`, largest total first.
+//!
+//! Exit codes: 0 (also for a trace without spans, which says how to record them on
+//! stderr); 1 the trace cannot be read.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::exit::{EXIT_CORRUPT, EXIT_OK};
+use trace_analysis::analysis::regions::{RegionGroups, RegionsOptions};
+use trace_analysis::model::BuildOptions;
+use trace_analysis::open;
+use trace_analysis::report::table::{Align, render};
+use trace_analysis::units::{format_bytes, format_duration, parse_duration};
+
+/// Arguments of `regions`.
+#[derive(Debug, Args)]
+pub struct RegionsArgs {
+    /// The trace file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Group by these span fields, comma-separated (default: each span name's fields with
+    /// few distinct values).
+    #[arg(long, value_name = "FIELDS", value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// Polls at least this long count as long polls (default 1ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub long_poll: Option<u64>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `regions`; returns the exit code.
+pub fn run(args: &RegionsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {
+    let (file, model) = match open::open_model(&args.file, BuildOptions::default()) {
+        Ok(m) => m,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(EXIT_CORRUPT);
+        }
+    };
+    if let Some(e) = &file.salvaged_from {
+        writeln!(
+            err,
+            "warning: the trace is damaged; grouping what reads: {e}"
+        )?;
+    }
+    let mut options = RegionsOptions::default();
+    if !args.by.is_empty() {
+        options.by = Some(args.by.clone());
+    }
+    if let Some(l) = args.long_poll {
+        options.long_poll = l;
+    }
+    if model.spans.is_empty() {
+        let segments: usize = model.threads.iter().map(|t| t.regions.len()).sum();
+        if segments > 0 {
+            writeln!(
+                err,
+                "note: the trace has {segments} region enters but no span records: it was \
+                 recorded before trace-rt recorded spans whole (creation, fields, close)"
+            )?;
+        } else {
+            writeln!(
+                err,
+                "note: the trace has no `tracing` spans: add trace_rt::layer() to the \
+                 service's tracing subscriber (README, \"tracing\") and record again"
+            )?;
+        }
+    }
+    let groups = RegionGroups::build(&model, &options);
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &groups).map_err(io::Error::other)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", text(&groups, options.long_poll))?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// The groups as a table, with a line saying what they are grouped by.
+pub fn text(groups: &RegionGroups, long_poll: u64) -> String {
+    let mut s = String::new();
+    let by: Vec<String> = groups
+        .by
+        .iter()
+        .map(|(name, f)| {
+            if f.is_empty() {
+                format!("{name}: name only")
+            } else {
+                format!("{name}: {}", f.join(", "))
+            }
+        })
+        .collect();
+    s += &format!(
+        "regions (`tracing` spans, creation to close), grouped by {}{}\n",
+        if groups.auto {
+            "the fields with few values — "
+        } else {
+            ""
+        },
+        if by.is_empty() {
+            "-".to_string()
+        } else {
+            by.join("; ")
+        }
+    );
+    let mut rows = vec![
+        [
+            "name",
+            "fields",
+            "count",
+            "total",
+            "p50",
+            "p99",
+            "max",
+            "busy",
+            &format!("in polls ≥ {}", format_duration(long_poll)),
+            "allocated",
+            "cpu samples",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for g in &groups.groups {
+        let fields: Vec<String> = g.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let count = if g.open > 0 {
+            format!("{} ({} open)", g.count, g.open)
+        } else {
+            g.count.to_string()
+        };
+        rows.push(vec![
+            g.name.clone(),
+            if fields.is_empty() {
+                "-".into()
+            } else {
+                fields.join(" ")
+            },
+            count,
+            format_duration(g.total_ns),
+            format_duration(g.p50_ns),
+            format_duration(g.p99_ns),
+            format_duration(g.max_ns),
+            format!("{:.0}%", g.busy_share * 100.0),
+            format_duration(g.long_poll_ns),
+            format_bytes(g.alloc_bytes),
+            g.cpu_samples.to_string(),
+        ]);
+    }
+    use Align::{Left, Right};
+    s += &render(
+        &rows,
+        &[
+            Left, Left, Right, Right, Right, Right, Right, Right, Right, Right, Right,
+        ],
+        "  ",
+    );
+    s
+}
