@@ -124,8 +124,9 @@ pub struct Function {
 }
 
 impl Function {
-    /// Whether it is the standard library's, the runtime's or the C library's: by its name
-    /// ([`is_library`]) when the name has a path, else by its file ([`is_library_file`]).
+    /// Whether it is the standard library's, a dependency's or the C library's: by its file
+    /// ([`is_library_file`]: a crate from a registry, whatever its name, like `hyper::…`),
+    /// else by its name ([`is_library`]) when the name has a path.
     /// DWARF names inlined functions (and, in builds with line tables only, most others)
     /// without their path — `lock<…>`, `handle`, `{async_fn#0}` — so neither the missing
     /// path nor a `::` inside the generic arguments says whose code it is.
@@ -135,7 +136,9 @@ impl Function {
     /// let f = |name: &str, file: &str| Function { name: name.into(), file: Some(file.into()) };
     /// assert!(f("lock<std::collections::HashMap<u64, app::Session>>", "/rustc/0123/library/std/src/sync/poison/mutex.rs").is_library());
     /// assert!(!f("handle", "/home/u/app/src/main.rs").is_library());
-    /// assert!(!f("app::handle", "/rustc/0123/library/std/src/lib.rs").is_library());
+    /// let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+    /// assert!(f("hyper::proto::h1::role::parse_headers", &format!("{registry}/hyper-1.12.0/src/proto/h1/role.rs")).is_library());
+    /// assert!(f("tokio::spawn", "/home/u/app/src/main.rs").is_library());
     /// ```
     pub fn is_library(&self) -> bool {
         let bare = match self.name.find('<') {
@@ -144,7 +147,8 @@ impl Function {
             None => !self.name.contains("::"),
         };
         match (&self.file, bare) {
-            (Some(file), true) => is_library_file(file),
+            (Some(file), _) if is_library_file(file) => true,
+            (Some(_), true) => false,
             _ => is_library(&self.name),
         }
     }
