@@ -406,6 +406,56 @@ fn alloc_pressure_names_the_allocating_group() {
     assert_names_function(&r, "alloc_sites", "bytes", 0.8);
 }
 
+/// Problem 6: every connection task of the HTTP service is spawned at one line inside axum,
+/// yet the report names the bad handler: the connection group's top function (CPU samples
+/// carry the task being polled) and the stalled polls' site are `export_orders`.
+#[test]
+fn http_service_names_the_bad_handler_although_connections_share_a_spawn_location() {
+    use problems::http::{AXUM_SERVE, CLIENTS, PROBLEM};
+    let r = run(&PROBLEM);
+    let label = |g: &&Value| {
+        let l = g["label"].as_str().unwrap_or_default();
+        l.starts_with("axum-") && l.contains(AXUM_SERVE)
+    };
+    // One task per connection at one location in axum (axum's accept loop is another).
+    let connections: Vec<&Value> = groups(&r.json)
+        .iter()
+        .filter(label)
+        .filter(|g| g["tasks"] == CLIENTS)
+        .collect();
+    assert_eq!(connections.len(), 1, "{:#}", r.json["breakdown"]["groups"]);
+    let group = connections[0]["label"].as_str().unwrap();
+
+    let culprit = r.recorded.culprit_function.as_ref().unwrap();
+    let top = r.json["code"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == group)
+        .unwrap_or_else(|| panic!("no top function for {group}: {:#}", r.json["code"]));
+    let site = &top["site"];
+    let function = site["function"].as_str().unwrap();
+    assert!(
+        culprit.matches(
+            function,
+            site["file"].as_str(),
+            site["line"].as_u64().unwrap() as u32
+        ),
+        "{group}'s top function is {top:#}, expected {culprit:?}"
+    );
+    // Measured (0.5–1 s, debug, loaded 2-core VM): 90 % of the connections' CPU samples.
+    assert!(top["share"].as_f64().unwrap() >= 0.5, "{top:#}");
+    assert!(r.verdict.contains(group), "{}", r.verdict);
+    assert!(
+        r.verdict.contains(&format!(" {function} (")),
+        "{}",
+        r.verdict
+    );
+
+    // Measured: all of the stall time in `export_orders`.
+    assert_names_function(&r, "stalls", "total_ns", 0.8);
+}
+
 #[test]
 fn arguments_parse() {
     let a = Args::parse(

@@ -68,7 +68,7 @@ pub fn run(args: &Args) -> Result<Recorded, Error> {
         // Polls wait for the lock for a few hundred µs to a few ms: sampled past 1 ms
         // rather than the default 5, their stacks show where they wait
         // (`TRACE_RT_STALL_MS` still decides when set).
-        let mut config = trace_rt::Config::default();
+        let mut config = super::recorder_config();
         if std::env::var_os("TRACE_RT_STALL_MS").is_none() {
             config = config.stall_threshold(STALL_THRESHOLD);
         }

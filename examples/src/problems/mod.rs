@@ -1,13 +1,14 @@
-//! Five small tokio services, each reproducing one classic problem, and what a trace says
+//! Six small tokio services, each reproducing one classic problem, and what a trace says
 //! about it.
 //!
 //! | module | problem | the report names |
 //! |---|---|---|
-//! | [`blocking`] | a blocking call inside async code stalls a worker | the stalled worker and the task that blocked it (longest polls), the victims' scheduler wait |
+//! | [`blocking`] | a blocking call inside async code stalls a worker | the stalled worker and the task that blocked it (longest polls), the function that blocks (stalled polls' stacks), the victims' scheduler wait |
 //! | [`pauses`] | periodic stop-the-world pauses cause p99 spikes | the pause kind, MMU 0 at windows shorter than the pause |
-//! | [`contention`] | a `std::sync::Mutex`-guarded map under load | the contending group: the most running time, polls twice as long as the work they do |
+//! | [`contention`] | a `std::sync::Mutex`-guarded map under load | the contending group: the most running time, polls twice as long as the work they do; the function that waits on the lock |
 //! | [`leak`] | tasks stuck forever on a channel nobody sends to | the leaking spawn location (the group with the most leak suspects) |
-//! | [`alloc`] | responses built by repeated string concatenation | the allocating group (most sampled allocation bytes), the allocation rate |
+//! | [`alloc`] | responses built by repeated string concatenation | the allocating group (most sampled allocation bytes) and function, the allocation rate |
+//! | [`http`] | an axum service with one CPU-heavy handler | the bad handler, although every connection task shares one spawn location inside axum |
 //!
 //! Each module has a `PROBLEM` ([`Problem`]): `run` records the service into a trace (with
 //! [`Args`]: how long, where, and `--fixed` to run the corrected code instead), `options` are
@@ -18,11 +19,13 @@
 //! The culprit's spawn location is not guessed by the analysis code here: each service
 //! spawns the tasks to blame through a [`SpawnSite`], which remembers the `file:line:col` of
 //! the spawn call — the same location tokio hands the recorder, so the group label the report
-//! must show. The tests compare the two.
+//! must show. The culprit function is named by the compiler ([`CodeCulprit`]). The tests
+//! compare both with the report.
 
 pub mod alloc;
 pub mod blocking;
 pub mod contention;
+pub mod http;
 pub mod leak;
 pub mod pauses;
 
@@ -251,10 +254,20 @@ where
     F: FnOnce(Duration) -> Fut,
     Fut: Future,
 {
-    record_with(args, schedule_latency, trace_rt::Config::default(), service)
+    record_with(args, schedule_latency, recorder_config(), service)
 }
 
-/// [`record`] with the recorder's `config` (a stall threshold of the problem's own).
+/// The recorder's configuration for the examples: the defaults, but a stop that may take
+/// up to 10 s. At the stop the recorder names the code in the stacks, and gives up (the trace
+/// then holds addresses only) when that takes longer than three quarters of the stop
+/// timeout, 1 s by default: a debug test binary with axum's and hyper's debug info, on a
+/// loaded 2-core machine, can take longer, and the examples are there to name functions.
+pub fn recorder_config() -> trace_rt::Config {
+    trace_rt::Config::default().stop_timeout(Duration::from_secs(10))
+}
+
+/// [`record`] with the recorder's `config` (from [`recorder_config`], with a stall
+/// threshold of the problem's own).
 pub fn record_with<F, Fut>(
     args: &Args,
     schedule_latency: bool,
