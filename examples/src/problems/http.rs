@@ -58,8 +58,8 @@ pub const PROBLEM: Problem = Problem {
     report_flags: |_| String::new(),
     verdict,
     next_steps: &[
-        "pprof {trace} --profile cpu -o http_service.cpu.pb.gz   # go tool pprof -top -cum http_service.cpu.pb.gz",
-        "pprof {trace} --profile stall -o http_service.stall.pb.gz   # go tool pprof -tagfocus spawn=axum -top ...",
+        "pprof {trace} --profile cpu -o http_service.cpu.pb.gz   # then: go tool pprof -top -cum http_service.cpu.pb.gz",
+        "pprof {trace} --profile stall -o http_service.stall.pb.gz   # then: go tool pprof -tagfocus spawn=axum -top -cum http_service.stall.pb.gz",
     ],
 };
 
