@@ -12,7 +12,8 @@
 //! counter climbs steeply while the heap in use stays flat, and the sampled allocations (one
 //! per 512 KiB on average, each with the task being polled) put almost all the bytes on the
 //! page handlers' spawn location: `breakdown.groups[].alloc_sampled_bytes` in
-//! `report --json`.
+//! `report --json`; their stacks put them in the function that concatenates,
+//! `render_page` (`code.alloc_sites`).
 //!
 //! `--fixed` writes into one `String::with_capacity` with `write!`: one allocation per page.
 
@@ -23,7 +24,10 @@ use trace_analysis::analysis::overview::{Analysis, AnalysisOptions};
 use trace_analysis::model::{CounterKind, Model};
 use trace_analysis::units::{format_bytes, format_duration};
 
-use super::{Args, Error, Problem, Recorded, SpawnSite, client, latency_line, record};
+use super::{
+    Args, CodeCulprit, Error, Problem, Recorded, SpawnSite, alloc_sites, client, latency_line,
+    record, site_clause,
+};
 
 /// Items per page.
 pub const ITEMS: usize = 200;
@@ -66,6 +70,11 @@ pub fn run(args: &Args) -> Result<Recorded, Error> {
         ),
         culprit: pages.label(),
         victims_spawned_at: Some(statuses.label()),
+        culprit_function: Some(CodeCulprit {
+            path: std::any::type_name_of_val(&render_page),
+            file: file!(),
+            lines: None,
+        }),
     })
 }
 
@@ -123,8 +132,9 @@ fn render_status(request: usize) -> Vec<u8> {
     vec![request as u8; STATUS_BYTES]
 }
 
-/// Names the group that allocates the most (by sampled bytes), with the allocation rate and
-/// the heap in use from the allocator counters.
+/// Names the group that allocates the most (by sampled bytes) and the function that does
+/// (the top allocation site), with the allocation rate and the heap in use from the
+/// allocator counters.
 pub fn verdict(model: &Model, analysis: &Analysis, _recorded: &Recorded) -> String {
     if !analysis.coverage.allocator {
         return "no allocator data in the trace: install trace_rt::TracingAllocator as the \
@@ -145,6 +155,8 @@ pub fn verdict(model: &Model, analysis: &Analysis, _recorded: &Recorded) -> Stri
         format_bytes(sampled),
         top.alloc_sampled_bytes as f64 * 100.0 / sampled.max(1) as f64
     );
+    line += "; ";
+    line += &site_clause(&alloc_sites(analysis), "allocated", "the estimated bytes");
     let series = |kind: CounterKind| model.counters.iter().find(|c| c.kind == kind);
     let span = model.end.saturating_sub(model.start).max(1);
     if let Some(allocated) = series(CounterKind::AllocatedBytes)

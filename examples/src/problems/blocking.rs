@@ -11,7 +11,8 @@
 //! What the trace shows (recorded with tokio's schedule latency, so that time from wake to
 //! poll is measured): the handlers' scheduler wait is many times their running time; the
 //! longest polls are all the audit task's, each as long as the blocking call; the worker
-//! that ran them shows that poll as its longest.
+//! that ran them shows that poll as its longest; the stalled polls' stacks (sampled while
+//! they last) name the function that blocks, `write_audit_record`, in the report's code part.
 //!
 //! `--fixed` moves the blocking call to `tokio::task::spawn_blocking`, where blocking belongs.
 
@@ -23,7 +24,8 @@ use trace_analysis::model::Model;
 use trace_analysis::units::format_duration;
 
 use super::{
-    Args, Error, Problem, Recorded, Rng, SpawnSite, client, group, latency_line, record, spin_for,
+    Args, CodeCulprit, Error, Problem, Recorded, Rng, SpawnSite, client, group, latency_line,
+    record, site_clause, spin_for, stall_sites,
 };
 
 /// How long the audit task blocks its worker.
@@ -67,6 +69,11 @@ pub fn run(args: &Args) -> Result<Recorded, Error> {
         ),
         culprit: audits.label(),
         victims_spawned_at: Some(handlers.label()),
+        culprit_function: Some(CodeCulprit {
+            path: std::any::type_name_of_val(&write_audit_record),
+            file: file!(),
+            lines: None,
+        }),
     })
 }
 
@@ -120,7 +127,8 @@ fn write_audit_record(record: &str) {
     std::thread::sleep(BLOCKING_CALL);
 }
 
-/// Names the stalled worker, the task that stalled it, and what the request handlers paid.
+/// Names the stalled worker, the task that stalled it, the function it was blocked in (the
+/// top site of the stalled polls' stacks), and what the request handlers paid.
 pub fn verdict(_model: &Model, analysis: &Analysis, recorded: &Recorded) -> String {
     let b = &analysis.breakdown;
     let Some(worker) = b
@@ -138,11 +146,16 @@ pub fn verdict(_model: &Model, analysis: &Analysis, recorded: &Recorded) -> Stri
             p.task
         ),
         Some(p) => format!(
-            "{} ran a {} poll of {} (tasks spawned at {})",
+            "{} ran a {} poll of {} (tasks spawned at {}); {}",
             worker.thread,
             format_duration(worker.longest_poll_ns),
             p.task,
-            p.group
+            p.group,
+            site_clause(
+                &stall_sites(analysis),
+                "the worker was blocked",
+                "the stalled polls' time"
+            )
         ),
         None => "no polls in the trace".into(),
     };

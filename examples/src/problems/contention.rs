@@ -13,7 +13,8 @@
 //! worker's worth of requests; and the group's mean poll is about twice the 100 µs of work a
 //! request does (one worker renders, the other waits for the lock), which is the
 //! fingerprint: with 2 workers and a lock held for the whole poll, half of all running time
-//! is waiting. With a `tokio::sync::Mutex` the waiting would instead be *between* polls, as
+//! is waiting. The polls that wait longest (past [`STALL_THRESHOLD`]) have their stacks
+//! sampled: the report's code part names the function that waits on `Mutex::lock`, `handle`. With a `tokio::sync::Mutex` the waiting would instead be *between* polls, as
 //! task → task wakes (the `wakes` feature shows them as "waiting: task"), and the workers would
 //! be free to run other tasks meanwhile — less harmful, and a different picture.
 //!
@@ -29,7 +30,10 @@ use trace_analysis::analysis::overview::{Analysis, AnalysisOptions};
 use trace_analysis::model::Model;
 use trace_analysis::units::format_duration;
 
-use super::{Args, Error, Problem, Recorded, SpawnSite, latency_line, record, spin_for};
+use super::{
+    Args, CodeCulprit, Error, Problem, Recorded, SpawnSite, latency_line, record_with, site_clause,
+    spin_for, stall_sites,
+};
 
 /// Connection tasks.
 pub const CONNECTIONS: u64 = 32;
@@ -37,6 +41,9 @@ pub const CONNECTIONS: u64 = 32;
 pub const RENDER: Duration = Duration::from_micros(100);
 /// Time between two requests on one connection (at least; the timer rounds it up).
 pub const THINK: Duration = Duration::from_micros(500);
+/// Polls longer than this have their stacks sampled while they last (the recorder's
+/// default, 5 ms, would catch only the longest waits).
+pub const STALL_THRESHOLD: Duration = Duration::from_millis(1);
 
 /// The problem, for [`super::main`].
 pub const PROBLEM: Problem = Problem {
@@ -58,7 +65,14 @@ pub fn run(args: &Args) -> Result<Recorded, Error> {
     let fixed = args.fixed;
     let (mut latencies, summary) = {
         let connections = connections.clone();
-        record(args, false, move |duration| {
+        // Polls wait for the lock for a few hundred µs to a few ms: sampled past 1 ms
+        // rather than the default 5, their stacks show where they wait
+        // (`TRACE_RT_STALL_MS` still decides when set).
+        let mut config = super::recorder_config();
+        if std::env::var_os("TRACE_RT_STALL_MS").is_none() {
+            config = config.stall_threshold(STALL_THRESHOLD);
+        }
+        record_with(args, false, config, move |duration| {
             service(duration, connections, fixed)
         })?
     };
@@ -74,6 +88,11 @@ pub fn run(args: &Args) -> Result<Recorded, Error> {
         ),
         culprit: connections.label(),
         victims_spawned_at: None,
+        culprit_function: Some(CodeCulprit {
+            path: std::any::type_name_of_val(&handle),
+            file: file!(),
+            lines: None,
+        }),
     })
 }
 
@@ -130,7 +149,8 @@ fn render(session: &Session) -> usize {
 }
 
 /// Names the group that holds and waits for the lock, with the evidence: its share of the
-/// running time and its polls' length against the work a request does.
+/// running time and its polls' length against the work a request does; and the function
+/// its polls stall in (the top site of the stalled polls' stacks: `handle`, at the lock).
 pub fn verdict(_model: &Model, analysis: &Analysis, recorded: &Recorded) -> String {
     let b = &analysis.breakdown;
     let Some(top) = b.groups.first() else {
@@ -148,7 +168,7 @@ pub fn verdict(_model: &Model, analysis: &Analysis, recorded: &Recorded) -> Stri
     let ratio = mean_poll as f64 / RENDER.as_nanos() as f64;
     format!(
         "{} ({} tasks{}) has {:.0}% of all running time, in polls of {} on average for {} of \
-         work each ({:.1}x{}); workers busy: {}",
+         work each ({:.1}x{}); {}; workers busy: {}",
         top.label,
         top.tasks,
         if top.label == recorded.culprit {
@@ -165,6 +185,11 @@ pub fn verdict(_model: &Model, analysis: &Analysis, recorded: &Recorded) -> Stri
         } else {
             ""
         },
+        site_clause(
+            &stall_sites(analysis),
+            "polls stalled",
+            "the stalled polls' time"
+        ),
         busy
     )
 }

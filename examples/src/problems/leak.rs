@@ -91,6 +91,7 @@ pub fn run(args: &Args) -> Result<Recorded, Error> {
         ),
         culprit: waiters.label(),
         victims_spawned_at: None,
+        culprit_function: None,
     })
 }
 

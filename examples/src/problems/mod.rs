@@ -1,13 +1,14 @@
-//! Five small tokio services, each reproducing one classic problem, and what a trace says
+//! Six small tokio services, each reproducing one classic problem, and what a trace says
 //! about it.
 //!
 //! | module | problem | the report names |
 //! |---|---|---|
-//! | [`blocking`] | a blocking call inside async code stalls a worker | the stalled worker and the task that blocked it (longest polls), the victims' scheduler wait |
+//! | [`blocking`] | a blocking call inside async code stalls a worker | the stalled worker and the task that blocked it (longest polls), the function that blocks (stalled polls' stacks), the victims' scheduler wait |
 //! | [`pauses`] | periodic stop-the-world pauses cause p99 spikes | the pause kind, MMU 0 at windows shorter than the pause |
-//! | [`contention`] | a `std::sync::Mutex`-guarded map under load | the contending group: the most running time, polls twice as long as the work they do |
+//! | [`contention`] | a `std::sync::Mutex`-guarded map under load | the contending group: the most running time, polls twice as long as the work they do; the function that waits on the lock |
 //! | [`leak`] | tasks stuck forever on a channel nobody sends to | the leaking spawn location (the group with the most leak suspects) |
-//! | [`alloc`] | responses built by repeated string concatenation | the allocating group (most sampled allocation bytes), the allocation rate |
+//! | [`alloc`] | responses built by repeated string concatenation | the allocating group (most sampled allocation bytes) and function, the allocation rate |
+//! | [`http`] | an axum service with one CPU-heavy handler | the bad handler, although every connection task shares one spawn location inside axum |
 //!
 //! Each module has a `PROBLEM` ([`Problem`]): `run` records the service into a trace (with
 //! [`Args`]: how long, where, and `--fixed` to run the corrected code instead), `options` are
@@ -18,11 +19,13 @@
 //! The culprit's spawn location is not guessed by the analysis code here: each service
 //! spawns the tasks to blame through a [`SpawnSite`], which remembers the `file:line:col` of
 //! the spawn call — the same location tokio hands the recorder, so the group label the report
-//! must show. The tests compare the two.
+//! must show. The culprit function is named by the compiler ([`CodeCulprit`]). The tests
+//! compare both with the report.
 
 pub mod alloc;
 pub mod blocking;
 pub mod contention;
+pub mod http;
 pub mod leak;
 pub mod pauses;
 
@@ -35,8 +38,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedReceiver;
 use trace_analysis::analysis::breakdown::Group;
+use trace_analysis::analysis::hotspots::FunctionName;
 use trace_analysis::analysis::overview::{Analysis, AnalysisOptions};
-use trace_analysis::model::Model;
+use trace_analysis::model::{Model, short_source_path};
 use trace_analysis::units::format_duration;
 
 /// Errors of the examples: boxed, with a message.
@@ -129,6 +133,8 @@ pub struct Recorded {
     /// The spawn location of the tasks that suffer (the requests' handlers), where the
     /// problem has distinct victims.
     pub victims_spawned_at: Option<String>,
+    /// The function the code part of the report must name, where the problem is in one.
+    pub culprit_function: Option<CodeCulprit>,
 }
 
 /// One of the problems: how to run it and how to read its trace.
@@ -248,11 +254,35 @@ where
     F: FnOnce(Duration) -> Fut,
     Fut: Future,
 {
+    record_with(args, schedule_latency, recorder_config(), service)
+}
+
+/// The recorder's configuration for the examples: the defaults, but a stop that may take
+/// up to 10 s. At the stop the recorder names the code in the stacks, and gives up (the trace
+/// then holds addresses only) when that takes longer than three quarters of the stop
+/// timeout, 1 s by default: a debug test binary with axum's and hyper's debug info, on a
+/// loaded 2-core machine, can take longer, and the examples are there to name functions.
+pub fn recorder_config() -> trace_rt::Config {
+    trace_rt::Config::default().stop_timeout(Duration::from_secs(10))
+}
+
+/// [`record`] with the recorder's `config` (from [`recorder_config`], with a stall
+/// threshold of the problem's own).
+pub fn record_with<F, Fut>(
+    args: &Args,
+    schedule_latency: bool,
+    config: trace_rt::Config,
+    service: F,
+) -> Result<(Fut::Output, trace_rt::Summary), Error>
+where
+    F: FnOnce(Duration) -> Fut,
+    Fut: Future,
+{
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(WORKERS);
     trace_rt::instrument_with(&mut builder, trace_rt::Options { schedule_latency });
     let rt = builder.enable_all().build()?;
-    let session = trace_rt::start(&args.out)?;
+    let session = config.start(&args.out)?;
     let output = trace_rt::block_on(&rt, service(args.duration()));
     // Let polls in flight end, so that the trace ends between polls.
     std::thread::sleep(Duration::from_millis(20));
@@ -368,4 +398,145 @@ pub fn latency_line(latencies: &mut [Duration]) -> String {
 /// The group labelled `label`, if the analysis has it.
 pub fn group<'a>(analysis: &'a Analysis, label: &str) -> Option<&'a Group> {
     analysis.breakdown.groups.iter().find(|g| g.label == label)
+}
+
+/// A function a problem blames, as the code part of the report (`code` in `report --json`)
+/// must name it: the function that sleeps, waits on the lock, concatenates.
+///
+/// Its path comes from the compiler ([`std::any::type_name_of_val`] of the function item),
+/// its file from `file!()`, so that nothing here is a name typed by hand. Symbolizers name a
+/// function by its path where the binary's symbols or full debug info say it, but DWARF line
+/// tables alone (`debug = "line-tables-only"`, and inlined calls) name it without its path
+/// (`handle`, `lock<…>`), and an async fn's body `{async_fn#0}`: [`CodeCulprit::matches`]
+/// accepts those where the file (and, for an anonymous body, the line) is the function's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeCulprit {
+    /// Full path: `trace_rt_examples::problems::contention::handle`.
+    pub path: &'static str,
+    /// Source file, as `file!()` gives it (relative to the workspace).
+    pub file: &'static str,
+    /// The lines the function spans (first, last), where its body may be named anonymously
+    /// (an async fn's); `None` otherwise.
+    pub lines: Option<(u32, u32)>,
+}
+
+impl CodeCulprit {
+    /// Whether the report's `function` at `file:line` is this function (or its async body
+    /// or a closure in it).
+    ///
+    /// ```
+    /// use trace_rt_examples::problems::CodeCulprit;
+    /// let c = CodeCulprit { path: "app::handle", file: "src/main.rs", lines: Some((10, 20)) };
+    /// assert!(c.matches("app::handle", None, 0));
+    /// assert!(c.matches("app::handle::{{closure}}", None, 0));
+    /// assert!(c.matches("handle", Some("/home/u/app/src/main.rs"), 12));
+    /// assert!(c.matches("{async_fn#0}", Some("/home/u/app/src/main.rs"), 12));
+    /// assert!(!c.matches("{async_fn#0}", Some("/home/u/app/src/main.rs"), 30));
+    /// assert!(!c.matches("handle", Some("/home/u/app/src/other.rs"), 12));
+    /// assert!(!c.matches("app::handle_all", None, 0));
+    /// ```
+    pub fn matches(&self, function: &str, file: Option<&str>, line: u32) -> bool {
+        if function == self.path
+            || function
+                .strip_prefix(self.path)
+                .is_some_and(|rest| rest.starts_with("::{"))
+        {
+            return true;
+        }
+        let in_file = file.is_some_and(|f| f.replace('\\', "/").ends_with(self.file));
+        let own = self.path.rsplit("::").next().unwrap_or(self.path);
+        let bare = function.split('<').next().unwrap_or(function);
+        in_file
+            && (bare == own
+                || (function.starts_with('{')
+                    && self.lines.is_some_and(|(a, b)| (a..=b).contains(&line))))
+    }
+}
+
+/// A site's share of one kind of weight in the report's code part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteTotal {
+    /// The site (its heaviest line).
+    pub site: FunctionName,
+    /// Its weight: stall time (ns) or estimated bytes.
+    pub weight: u64,
+    /// Its share of the listed weight (0..1).
+    pub share: f64,
+}
+
+/// Entries `(site, weight)` summed by site function (a function met by several stacks —
+/// at `lock` and at the guard's drop — is one site), heaviest first.
+fn by_site<'a>(entries: impl Iterator<Item = (&'a FunctionName, u64)>) -> Vec<SiteTotal> {
+    let mut out: Vec<SiteTotal> = Vec::new();
+    let mut heaviest: Vec<u64> = Vec::new();
+    for (site, w) in entries {
+        match out
+            .iter()
+            .position(|s| s.site.function == site.function && s.site.file == site.file)
+        {
+            Some(i) => {
+                out[i].weight += w;
+                if w > heaviest[i] {
+                    (out[i].site.line, heaviest[i]) = (site.line, w);
+                }
+            }
+            None => {
+                out.push(SiteTotal {
+                    site: site.clone(),
+                    weight: w,
+                    share: 0.0,
+                });
+                heaviest.push(w);
+            }
+        }
+    }
+    let all: u64 = out.iter().map(|s| s.weight).sum();
+    for s in &mut out {
+        s.share = s.weight as f64 / all.max(1) as f64;
+    }
+    out.sort_by_key(|s| std::cmp::Reverse(s.weight));
+    out
+}
+
+/// The stalled polls' sites by stall time (the report's "stalled polls by stack", summed
+/// by function).
+pub fn stall_sites(analysis: &Analysis) -> Vec<SiteTotal> {
+    by_site(analysis.code.stalls.iter().map(|s| (&s.site, s.total_ns)))
+}
+
+/// The allocation sites by estimated bytes (the report's "allocation sites", summed by
+/// function).
+pub fn alloc_sites(analysis: &Analysis) -> Vec<SiteTotal> {
+    by_site(analysis.code.alloc_sites.iter().map(|s| (&s.site, s.bytes)))
+}
+
+/// `handle (examples/src/problems/contention.rs:114)`: the function and where, the file
+/// relative to the workspace when it is in it.
+pub fn function_name(f: &FunctionName) -> String {
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../");
+    let root = Path::new(workspace)
+        .canonicalize()
+        .map(|p| format!("{}/", p.display()))
+        .unwrap_or_default();
+    match &f.file {
+        Some(file) => {
+            let file = short_source_path(file);
+            let file = file.strip_prefix(root.as_str()).unwrap_or(&file);
+            format!("{} ({file}:{})", f.function, f.line)
+        }
+        None => f.function.clone(),
+    }
+}
+
+/// `"{what} in handle (examples/src/problems/contention.rs:114): 85% of {of}"`, naming the top
+/// of `sites` (from [`stall_sites`] or [`alloc_sites`]), or what is missing.
+pub fn site_clause(sites: &[SiteTotal], what: &str, of: &str) -> String {
+    match sites.first() {
+        Some(top) => format!(
+            "{what} in {}: {:.0}% of {of}",
+            function_name(&top.site),
+            top.share * 100.0
+        ),
+        None => format!("no {of} in the trace to name the function with"),
+    }
 }

@@ -70,6 +70,7 @@ pub fn run(args: &Args) -> Result<Recorded, Error> {
         ),
         culprit: KIND.into(),
         victims_spawned_at: Some(handlers.label()),
+        culprit_function: None,
     })
 }
 

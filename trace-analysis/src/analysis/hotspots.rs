@@ -4,7 +4,7 @@
 //! Built on [`super::profile`].
 //!
 //! A stack's *site* is its innermost frame outside the standard library, the runtime and the
-//! C library ([`profile::is_library`]): the application function that called into the
+//! C library ([`profile::Function::is_library`]): the application function that called into the
 //! sleep, the lock or the allocation. Stall and allocation stacks are grouped, and task
 //! groups named, by their functions (lines left out), so the same call reached from two
 //! addresses in one function is one entry.
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::groups::TaskGroups;
-use super::profile::{FrameTable, FunctionIx, Profile, SampleFilter, is_library};
+use super::profile::{FrameTable, FunctionIx, Profile, SampleFilter};
 use crate::model::{Model, Nanos, SampleKind};
 
 /// How many entries each list keeps.
@@ -59,7 +59,7 @@ pub struct CpuTop {
     pub total_ns: Nanos,
     /// The top functions by flat time.
     pub flat: Vec<TopFunction>,
-    /// The top application functions (not [`is_library`]) by cumulative time.
+    /// The top application functions (not [`Function::is_library`](super::profile::Function::is_library)) by cumulative time.
     pub cum: Vec<TopFunction>,
 }
 
@@ -171,7 +171,7 @@ impl<'m> Sites<'m> {
                 .unzip();
             let site = functions
                 .iter()
-                .position(|&f| !is_library(&self.frames.function(f).name))
+                .position(|&f| !self.frames.function(f).is_library())
                 .unwrap_or(0);
             self.stacks.insert(stack, (functions, lines, site));
         }
@@ -309,7 +309,7 @@ fn cpu_top(model: &Model) -> Option<CpuTop> {
         .collect();
     // By cum, the runtime's frames under every poll would fill the list at 100 %: it keeps
     // the application's functions.
-    top.retain(|t| !is_library(&p.function(t.function).name));
+    top.retain(|t| !p.function(t.function).is_library());
     top.sort_by_key(|t| {
         (
             std::cmp::Reverse(t.cum),
@@ -496,6 +496,48 @@ mod tests {
             (g.by, g.site.function.as_str(), g.ns, g.share),
             (SampleKind::Cpu, "app::burn", 20_000_000, 1.0)
         );
+    }
+
+    /// DWARF names inlined functions (and, in builds with line tables only, most others)
+    /// without their path: `lock<…>`, `handle`. Such a frame is the application's or the
+    /// library's by where its code is, not by a `::` inside its generic arguments.
+    #[test]
+    fn frames_named_without_their_path_are_judged_by_their_file() {
+        let text = crate::analysis::profile::tests::CODE_TRACE
+            .replace(
+                "stack id=3 frames=0x40,0x50,0x20",
+                "stack id=3 frames=0x40,0x60,0x50,0x20",
+            )
+            .replace(
+                r#"function="app::main" file="src/main.rs""#,
+                r#"function="handle" file="/home/u/app/src/main.rs""#,
+            )
+            .replace(
+                r#"function="std::thread::sleep" file="std/src/thread.rs""#,
+                r#"function="lock<std::collections::hash::map::HashMap<u64, app::Session>>" file="/rustc/0123abcd/library/std/src/sync/poison/mutex.rs""#,
+            )
+            .replace(
+                r#"function="app::concat" file="src/main.rs" line=50 column=3"#,
+                "function=\"render_page\" file=\"/home/u/app/src/main.rs\" line=50 column=3\n\
+                 symbol addr=0x60 function=\"format_inner\" \
+                 file=\"/rustc/0123abcd/library/alloc/src/fmt.rs\" line=5 column=1",
+            )
+            .replace("addresses=5 resolved_addresses=5", "addresses=6 resolved_addresses=6");
+        let bytes = trace_format::text::undump(&text).unwrap();
+        let m = Model::build(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
+        let h = Hotspots::compute(&m, &TaskGroups::of(&m));
+        assert_eq!(h.stalls[0].site.function, "handle");
+        assert_eq!(h.stalls[0].site.line, 40);
+        assert_eq!(h.alloc_sites[0].site.function, "render_page");
+        let cum: Vec<_> = h
+            .cpu
+            .as_ref()
+            .unwrap()
+            .cum
+            .iter()
+            .map(|t| t.name.function.as_str())
+            .collect();
+        assert_eq!(cum, ["handle", "app::burn", "app::handler"]);
     }
 
     #[test]

@@ -123,6 +123,65 @@ pub struct Function {
     pub file: Option<String>,
 }
 
+impl Function {
+    /// Whether it is the standard library's, a dependency's or the C library's: by its file
+    /// ([`is_library_file`]: a crate from a registry, whatever its name, like `hyper::…`),
+    /// else by its name ([`is_library`]) when the name has a path.
+    /// DWARF names inlined functions (and, in builds with line tables only, most others)
+    /// without their path — `lock<…>`, `handle`, `{async_fn#0}` — so neither the missing
+    /// path nor a `::` inside the generic arguments says whose code it is.
+    ///
+    /// ```
+    /// use trace_analysis::analysis::profile::Function;
+    /// let f = |name: &str, file: &str| Function { name: name.into(), file: Some(file.into()) };
+    /// assert!(f("lock<std::collections::HashMap<u64, app::Session>>", "/rustc/0123/library/std/src/sync/poison/mutex.rs").is_library());
+    /// assert!(!f("handle", "/home/u/app/src/main.rs").is_library());
+    /// let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+    /// assert!(f("hyper::proto::h1::role::parse_headers", &format!("{registry}/hyper-1.12.0/src/proto/h1/role.rs")).is_library());
+    /// assert!(f("tokio::spawn", "/home/u/app/src/main.rs").is_library());
+    /// ```
+    pub fn is_library(&self) -> bool {
+        let bare = match self.name.find('<') {
+            Some(0) => false, // `<T as Trait>::f`: qualified.
+            Some(i) => !self.name[..i].contains("::"),
+            None => !self.name.contains("::"),
+        };
+        match (&self.file, bare) {
+            (Some(file), _) if is_library_file(file) => true,
+            (Some(_), true) => false,
+            _ => is_library(&self.name),
+        }
+    }
+}
+
+/// Whether `file` (as the symbolizer recorded it) is outside the application's sources: the
+/// standard library (`/rustc/<commit>/…`, `library/…`), a crate from a registry or a git
+/// checkout, a C library (`./malloc/malloc.c`, `/usr/…`), the recorder's own sources
+/// (`…/trace-rt/src/…`, for a workspace that builds it from a path).
+///
+/// ```
+/// use trace_analysis::analysis::profile::is_library_file;
+/// assert!(is_library_file("/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.54.1/src/time/sleep.rs"));
+/// assert!(is_library_file("./malloc/malloc.c"));
+/// assert!(!is_library_file("/home/u/app/src/main.rs"));
+/// assert!(is_library_file("/home/u/trace-rt/trace-rt/src/local.rs"));
+/// assert!(!is_library_file("examples/src/problems/alloc.rs"));
+/// ```
+pub fn is_library_file(file: &str) -> bool {
+    let file = file.replace('\\', "/");
+    ["/rustc/", "library/", "./", "/usr/", "trace-rt/src/"]
+        .iter()
+        .any(|p| file.starts_with(p))
+        || [
+            "/registry/src/",
+            "/git/checkouts/",
+            "/.rustup/",
+            "/trace-rt/src/",
+        ]
+        .iter()
+        .any(|m| file.contains(m))
+}
+
 /// A frame: a function at a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Frame {
@@ -260,7 +319,7 @@ pub fn is_recorder_frame(function: &str) -> bool {
 
 /// Whether `function` belongs to the standard library, the runtime or the C library rather
 /// than the application: `std`, `core`, `alloc`, `tokio`, `tracing`, `parking_lot`,
-/// `futures`, `hashbrown`, `mio`, the recorder, the allocator shims (`__rustc::__rust_alloc`), and C
+/// `futures`, `hashbrown`, `mio`, `lock_api`, the recorder, the allocator shims (`__rustc::__rust_alloc`), and C
 /// functions (no `::` in the name). The report names the first frame outside them as a
 /// sample's *site*.
 ///
@@ -276,8 +335,9 @@ pub fn is_recorder_frame(function: &str) -> bool {
 /// assert!(!is_library("<app::Page as core::fmt::Display>::fmt"));
 /// ```
 pub fn is_library(function: &str) -> bool {
-    const LIBS: [&str; 13] = [
+    const LIBS: [&str; 14] = [
         "__rustc::",
+        "lock_api::",
         "mio::",
         "std::",
         "core::",
@@ -579,7 +639,7 @@ impl Profile {
     pub fn site(&self, node: u32) -> Option<Frame> {
         let path = self.path(node);
         path.iter()
-            .find(|f| !is_library(&self.function(f.function).name))
+            .find(|f| !self.function(f.function).is_library())
             .or(path.first())
             .copied()
     }
