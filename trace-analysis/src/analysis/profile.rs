@@ -157,7 +157,8 @@ impl Function {
 /// Whether `file` (as the symbolizer recorded it) is outside the application's sources: the
 /// standard library (`/rustc/<commit>/…`, `library/…`), a crate from a registry or a git
 /// checkout, a C library (`./malloc/malloc.c`, `/usr/…`), the recorder's own sources
-/// (`…/trace-rt/src/…`, for a workspace that builds it from a path).
+/// (`…/trace-rt/src/…` and the format it encodes, `…/trace-format/src/…`, for a workspace
+/// that builds them from a path).
 ///
 /// ```
 /// use trace_analysis::analysis::profile::is_library_file;
@@ -165,11 +166,12 @@ impl Function {
 /// assert!(is_library_file("./malloc/malloc.c"));
 /// assert!(!is_library_file("/home/u/app/src/main.rs"));
 /// assert!(is_library_file("/home/u/trace-rt/trace-rt/src/local.rs"));
+/// assert!(is_library_file("/home/u/trace-rt/trace-format/src/codec/mod.rs"));
 /// assert!(!is_library_file("examples/src/problems/alloc.rs"));
 /// ```
 pub fn is_library_file(file: &str) -> bool {
     let file = file.replace('\\', "/");
-    ["/rustc/", "library/", "./", "/usr/", "trace-rt/src/"]
+    ["/rustc/", "library/", "./", "/usr/", "trace-rt/src/", "trace-format/src/"]
         .iter()
         .any(|p| file.starts_with(p))
         || [
@@ -177,6 +179,7 @@ pub fn is_library_file(file: &str) -> bool {
             "/git/checkouts/",
             "/.rustup/",
             "/trace-rt/src/",
+            "/trace-format/src/",
         ]
         .iter()
         .any(|m| file.contains(m))
