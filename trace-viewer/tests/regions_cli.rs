@@ -124,6 +124,18 @@ fn spans_group_by_route_with_exact_counts_and_latencies_that_match_the_routes() 
     assert_eq!(json["by"]["request"], serde_json::json!(["route"]), "{out}");
     assert_eq!(json["groups"].as_array().unwrap().len(), 3, "{out}");
 
+    // `report` carries the same groups, in its JSON and its text.
+    let o = Command::new(BIN)
+        .args(["report", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["regions"]["groups"].as_array().unwrap().len(), 3);
+    let o = Command::new(BIN).arg("report").arg(&path).output().unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("route=/sleep"), "{text}");
+
     // The text form names the groups and what they are grouped by.
     let (code, out, _) = regions(&path, &[]);
     assert_eq!(code, 0);

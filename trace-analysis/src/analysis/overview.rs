@@ -7,6 +7,7 @@ use super::breakdown::{Breakdown, BreakdownOptions};
 use super::groups::TaskGroups;
 use super::hotspots::Hotspots;
 use super::mmu::{self, MmuPoint, Window};
+use super::regions::{RegionGroups, RegionsOptions};
 use super::utilization::{LongPolls, UtilizationOptions, long_polls, utilization};
 use crate::model::{Anomalies, CounterKind, Model, Nanos, TaskIx};
 
@@ -193,6 +194,8 @@ pub struct Analysis {
     pub mmu_unavailable: Option<String>,
     /// Which functions burn CPU, stall polls and allocate (from the trace's stack samples).
     pub code: Hotspots,
+    /// `tracing` spans grouped by name and low-cardinality fields (empty without spans).
+    pub regions: RegionGroups,
     /// What the model had to repair or ignore.
     pub anomalies: Anomalies,
 }
@@ -210,6 +213,7 @@ impl Analysis {
             mmu,
             mmu_unavailable,
             code: Hotspots::compute(model, &TaskGroups::of(model)),
+            regions: RegionGroups::build(model, &RegionsOptions::default()),
             anomalies: model.anomalies,
         }
     }

@@ -171,9 +171,16 @@ impl Function {
 /// ```
 pub fn is_library_file(file: &str) -> bool {
     let file = file.replace('\\', "/");
-    ["/rustc/", "library/", "./", "/usr/", "trace-rt/src/", "trace-format/src/"]
-        .iter()
-        .any(|p| file.starts_with(p))
+    [
+        "/rustc/",
+        "library/",
+        "./",
+        "/usr/",
+        "trace-rt/src/",
+        "trace-format/src/",
+    ]
+    .iter()
+    .any(|p| file.starts_with(p))
         || [
             "/registry/src/",
             "/git/checkouts/",

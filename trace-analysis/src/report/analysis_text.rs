@@ -221,6 +221,15 @@ pub fn render_analysis_text(a: &Analysis) -> String {
     }
 
     text.push_str(&super::code_text::render_code_text(&a.code));
+    if !a.regions.groups.is_empty() {
+        text.push('\n');
+        let long_poll = crate::analysis::regions::RegionsOptions::default().long_poll;
+        text.push_str(&super::regions_text::render_regions_text(
+            &a.regions,
+            long_poll,
+            Some(10),
+        ));
+    }
 
     text.push_str("\nlongest polls\n");
     if b.longest_polls.is_empty() {

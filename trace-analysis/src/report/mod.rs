@@ -10,6 +10,7 @@
 
 mod analysis_text;
 mod code_text;
+mod regions_text;
 pub mod table;
 
 use std::io::{self, Write};
@@ -21,6 +22,7 @@ use crate::open;
 use crate::summary::{FileInfo, TraceSummary};
 use crate::units::{format_bytes, format_duration, format_rfc3339_utc};
 use analysis_text::{render_analysis_text, render_headline};
+pub use regions_text::render_regions_text;
 use serde::Serialize;
 use table::Align;
 

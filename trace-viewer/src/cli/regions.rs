@@ -20,8 +20,8 @@ use super::exit::{EXIT_CORRUPT, EXIT_OK};
 use trace_analysis::analysis::regions::{RegionGroups, RegionsOptions};
 use trace_analysis::model::BuildOptions;
 use trace_analysis::open;
-use trace_analysis::report::table::{Align, render};
-use trace_analysis::units::{format_bytes, format_duration, parse_duration};
+use trace_analysis::report::render_regions_text;
+use trace_analysis::units::parse_duration;
 
 /// Arguments of `regions`.
 #[derive(Debug, Args)]
@@ -84,87 +84,11 @@ pub fn run(args: &RegionsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
         serde_json::to_writer_pretty(&mut *out, &groups).map_err(io::Error::other)?;
         writeln!(out)?;
     } else {
-        write!(out, "{}", text(&groups, options.long_poll))?;
+        write!(
+            out,
+            "{}",
+            render_regions_text(&groups, options.long_poll, None)
+        )?;
     }
     Ok(EXIT_OK)
-}
-
-/// The groups as a table, with a line saying what they are grouped by.
-pub fn text(groups: &RegionGroups, long_poll: u64) -> String {
-    let mut s = String::new();
-    let by: Vec<String> = groups
-        .by
-        .iter()
-        .map(|(name, f)| {
-            if f.is_empty() {
-                format!("{name}: name only")
-            } else {
-                format!("{name}: {}", f.join(", "))
-            }
-        })
-        .collect();
-    s += &format!(
-        "regions (`tracing` spans, creation to close), grouped by {}{}\n",
-        if groups.auto {
-            "the fields with few values — "
-        } else {
-            ""
-        },
-        if by.is_empty() {
-            "-".to_string()
-        } else {
-            by.join("; ")
-        }
-    );
-    let mut rows = vec![
-        [
-            "name",
-            "fields",
-            "count",
-            "total",
-            "p50",
-            "p99",
-            "max",
-            "busy",
-            &format!("in polls ≥ {}", format_duration(long_poll)),
-            "allocated",
-            "cpu samples",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
-    for g in &groups.groups {
-        let fields: Vec<String> = g.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let count = if g.open > 0 {
-            format!("{} ({} open)", g.count, g.open)
-        } else {
-            g.count.to_string()
-        };
-        rows.push(vec![
-            g.name.clone(),
-            if fields.is_empty() {
-                "-".into()
-            } else {
-                fields.join(" ")
-            },
-            count,
-            format_duration(g.total_ns),
-            format_duration(g.p50_ns),
-            format_duration(g.p99_ns),
-            format_duration(g.max_ns),
-            format!("{:.0}%", g.busy_share * 100.0),
-            format_duration(g.long_poll_ns),
-            format_bytes(g.alloc_bytes),
-            g.cpu_samples.to_string(),
-        ]);
-    }
-    use Align::{Left, Right};
-    s += &render(
-        &rows,
-        &[
-            Left, Left, Right, Right, Right, Right, Right, Right, Right, Right, Right,
-        ],
-        "  ",
-    );
-    s
 }
