@@ -136,6 +136,38 @@ fn spans_group_by_route_with_exact_counts_and_latencies_that_match_the_routes() 
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("route=/sleep"), "{text}");
 
+    // Tasks grouped by what they serve: their root region, named with its fields.
+    let o = Command::new(BIN)
+        .args(["report", "--json", "--group-by", "region"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["breakdown"]["group_by"], "region");
+    let tasks = |label: &str| {
+        report["breakdown"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["label"] == label)
+            .unwrap_or_else(|| panic!("no group {label}: {:#}", report["breakdown"]["groups"]))
+            ["tasks"]
+            .as_u64()
+    };
+    assert_eq!(tasks("region request route=/fast"), Some(300));
+    assert_eq!(tasks("region request route=/sleep"), Some(200));
+    assert_eq!(tasks("region request route=/slow"), Some(40));
+    let o = Command::new(BIN)
+        .args(["report", "--group-by", "spawn"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unknown grouping is a usage error"
+    );
+
     // The text form names the groups and what they are grouped by.
     let (code, out, _) = regions(&path, &[]);
     assert_eq!(code, 0);

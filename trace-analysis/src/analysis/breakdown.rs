@@ -13,7 +13,7 @@ use serde::Serialize;
 use trace_format::sampling::sample_weight;
 use trace_format::{PauseScope, TaskKind};
 
-use super::groups::TaskGroups;
+use super::groups::{GroupBy, TaskGroups};
 use super::states::{StateTotals, TaskState, WaitReason, for_each_segment, paused_spans};
 use crate::model::{AllocSample, Model, Nanos, Span, TaskIx};
 
@@ -27,6 +27,8 @@ pub struct BreakdownOptions {
     pub longest_polls: usize,
     /// How many leak suspects to list (all are counted).
     pub leak_suspects: usize,
+    /// What groups tasks (default: spawn location).
+    pub group_by: GroupBy,
 }
 
 impl Default for BreakdownOptions {
@@ -36,6 +38,7 @@ impl Default for BreakdownOptions {
             leak_threshold: 1_000_000_000,
             longest_polls: 10,
             leak_suspects: 20,
+            group_by: GroupBy::Location,
         }
     }
 }
@@ -242,6 +245,8 @@ pub struct PauseKind {
 /// The whole breakdown. See the module docs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Breakdown {
+    /// What grouped the tasks (`location`, `name` or `region`).
+    pub group_by: GroupBy,
     /// The leak threshold used.
     pub leak_threshold_ns: Nanos,
     /// For a cut recording (no end record), the time waiting is counted until
@@ -320,7 +325,7 @@ impl Breakdown {
             .collect();
 
         // The tasks' groups (location, name, kind), in order of first spawn.
-        let task_groups = TaskGroups::of(model);
+        let task_groups = TaskGroups::by(model, options.group_by);
         let mut samples = vec![(0u64, 0u64, 0f64); task_groups.len()];
         let weight = alloc_sample_weights(model);
         for s in &model.alloc_samples {
@@ -423,6 +428,7 @@ impl Breakdown {
         });
 
         Breakdown {
+            group_by: options.group_by,
             leak_threshold_ns: options.leak_threshold,
             complete_until_ns: model.end_record.is_none().then_some(model.complete_until),
             tasks: model.tasks.len() as u64,

@@ -7,6 +7,12 @@
 //! location is unknown, are different groups. Groups are listed in order of their first
 //! task, and each group's tasks in the order the model lists them (spawned tasks by spawn
 //! time, then those spawned before the recording).
+//!
+//! When a library spawns every task at one line (a server's connections), group by what
+//! the tasks serve instead ([`GroupBy`]): by task name, or by root region — the root
+//! `tracing` span a task entered first, named with its low-cardinality fields
+//! (`request method=GET route=/users`). Tasks without a name (or a region) keep their
+//! spawn-location group.
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -14,6 +20,47 @@ use std::ops::Deref;
 use trace_format::{LocationId, StringId, TaskKind};
 
 use crate::model::{Model, TaskIx};
+
+/// What groups tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    /// Spawn location, name and kind (the default).
+    #[default]
+    Location,
+    /// Task name (`tokio::task::Builder::name`), else location.
+    Name,
+    /// Root region (the root `tracing` span the task entered first, with its fields),
+    /// else location.
+    Region,
+}
+
+impl GroupBy {
+    /// `location`, `name` or `region`.
+    ///
+    /// ```
+    /// use trace_analysis::analysis::groups::GroupBy;
+    /// assert_eq!(GroupBy::parse("region"), Some(GroupBy::Region));
+    /// assert_eq!(GroupBy::parse("spawn"), None);
+    /// ```
+    pub fn parse(s: &str) -> Option<GroupBy> {
+        match s {
+            "location" => Some(GroupBy::Location),
+            "name" => Some(GroupBy::Name),
+            "region" => Some(GroupBy::Region),
+            _ => None,
+        }
+    }
+
+    /// How a report heading names the grouping.
+    pub fn heading(self) -> &'static str {
+        match self {
+            GroupBy::Location => "spawn location",
+            GroupBy::Name => "task name (else spawn location)",
+            GroupBy::Region => "root region (else spawn location)",
+        }
+    }
+}
 
 /// What tasks share to be in one group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +71,8 @@ pub struct GroupKey {
     pub name: StringId,
     /// How they were spawned (`None`: the spawn is not in the trace).
     pub kind: Option<TaskKind>,
+    /// Grouped by root region ([`GroupBy::Region`]): which one (from 1); 0 otherwise.
+    pub region: u32,
 }
 
 /// Tasks spawned at one place, with one name and kind.
@@ -79,19 +128,44 @@ impl TaskGroups {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn of(model: &Model) -> TaskGroups {
+        TaskGroups::by(model, GroupBy::Location)
+    }
+
+    /// Groups the tasks of `model` by `by` (see [`GroupBy`]).
+    pub fn by(model: &Model, by: GroupBy) -> TaskGroups {
+        let regions = match by {
+            GroupBy::Region => root_regions(model),
+            _ => RootRegions::default(),
+        };
         let mut index: HashMap<GroupKey, u32> = HashMap::new();
         let mut groups: Vec<TaskGroup> = Vec::new();
         let mut group_of = Vec::with_capacity(model.tasks.len());
         for (ix, t) in model.tasks.iter().enumerate() {
-            let key = GroupKey {
+            let mut key = GroupKey {
                 location: t.location,
                 name: t.name,
                 kind: t.kind,
+                region: 0,
             };
+            if by == GroupBy::Name && t.name != StringId::NONE {
+                key.location = LocationId::NONE;
+            }
+            if let Some(&r) = regions.of_task.get(&TaskIx(ix as u32)) {
+                key = GroupKey {
+                    location: LocationId::NONE,
+                    name: StringId::NONE,
+                    kind: None,
+                    region: r,
+                };
+            }
             let g = *index.entry(key).or_insert_with(|| {
+                let label = match key.region {
+                    0 => label(model, key),
+                    r => regions.labels[r as usize - 1].clone(),
+                };
                 groups.push(TaskGroup {
                     key,
-                    label: label(model, key),
+                    label,
                     tasks: Vec::new(),
                 });
                 groups.len() as u32 - 1
@@ -123,6 +197,59 @@ impl Deref for TaskGroups {
     fn deref(&self) -> &[TaskGroup] {
         &self.groups
     }
+}
+
+/// Each task's root region (an index from 1 into `labels`), for tasks that entered a span.
+#[derive(Default)]
+struct RootRegions {
+    of_task: HashMap<TaskIx, u32>,
+    labels: Vec<String>,
+}
+
+/// The root span each task entered first, labelled `name field=value …` with the
+/// low-cardinality fields of that name's root spans (as `regions` groups by default).
+fn root_regions(model: &Model) -> RootRegions {
+    let root = |mut ix: usize| {
+        while let Some(p) = model.spans[ix].parent {
+            ix = p as usize;
+        }
+        ix
+    };
+    // Each task's first span (spans are in creation order), and its root.
+    let mut first: HashMap<TaskIx, usize> = HashMap::new();
+    for (ix, s) in model.spans.iter().enumerate() {
+        if s.task != TaskIx::NONE {
+            first.entry(s.task).or_insert_with(|| root(ix));
+        }
+    }
+    let mut by_name: HashMap<&str, Vec<&crate::model::SpanRegion>> = HashMap::new();
+    for &r in first.values() {
+        let s = &model.spans[r];
+        by_name.entry(model.string(s.name)).or_default().push(s);
+    }
+    let fields: HashMap<&str, Vec<String>> = by_name
+        .iter()
+        .map(|(&name, spans)| (name, super::regions::low_cardinality_fields(spans)))
+        .collect();
+    let mut out = RootRegions::default();
+    let mut label_ix: HashMap<String, u32> = HashMap::new();
+    let mut tasks: Vec<(TaskIx, usize)> = first.into_iter().collect();
+    tasks.sort();
+    for (task, r) in tasks {
+        let s = &model.spans[r];
+        let name = model.string(s.name);
+        let mut label = format!("region {name}");
+        for f in &fields[name] {
+            label += &format!(" {f}={}", s.field(f).unwrap_or("-"));
+        }
+        let next = label_ix.len() as u32 + 1;
+        let ix = *label_ix.entry(label.clone()).or_insert_with(|| {
+            out.labels.push(label);
+            next
+        });
+        out.of_task.insert(task, ix);
+    }
+    out
 }
 
 /// A group's label: its spawn location; without one its tasks' name, else their kind.
@@ -197,5 +324,36 @@ mod tests {
             }
         }
         assert_eq!(g.as_slice().len(), 8);
+    }
+
+    #[test]
+    fn grouped_by_name_named_tasks_join_across_locations_and_the_rest_keep_theirs() {
+        let model = Model::build(
+            &Trace::from_bytes(
+                text::undump(
+                    "location id=1 file=\"src/a.rs\" line=10 column=5\n\
+                     location id=2 file=\"src/b.rs\" line=20 column=9\n\
+                     string id=7 text=\"conn\"\n\
+                     1 10 task_spawn task=1 kind=async tokio_id=1 parent=0 location=1 name=7\n\
+                     1 20 task_spawn task=2 kind=async tokio_id=2 parent=0 location=2 name=7\n\
+                     1 30 task_spawn task=3 kind=async tokio_id=3 parent=0 location=2 name=0\n\
+                     end\n",
+                )
+                .unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let g = TaskGroups::by(&model, GroupBy::Name);
+        let got: Vec<(&str, usize)> = g
+            .iter()
+            .map(|g| (g.label.as_str(), g.tasks.len()))
+            .collect();
+        assert_eq!(got, [("conn", 2), ("src/b.rs:20:9", 1)]);
+        // Without spans, grouping by region is grouping by location.
+        assert_eq!(
+            TaskGroups::by(&model, GroupBy::Region).as_slice(),
+            TaskGroups::of(&model).as_slice()
+        );
     }
 }

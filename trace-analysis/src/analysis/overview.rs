@@ -212,7 +212,7 @@ impl Analysis {
             breakdown: Breakdown::compute(model, &options.breakdown),
             mmu,
             mmu_unavailable,
-            code: Hotspots::compute(model, &TaskGroups::of(model)),
+            code: Hotspots::compute(model, &TaskGroups::by(model, options.breakdown.group_by)),
             regions: RegionGroups::build(model, &RegionsOptions::default()),
             anomalies: model.anomalies,
         }

@@ -130,7 +130,7 @@ impl RegionGroups {
 }
 
 /// The fields of `spans` (one name) that group by default.
-fn low_cardinality_fields(spans: &[&SpanRegion]) -> Vec<String> {
+pub(crate) fn low_cardinality_fields(spans: &[&SpanRegion]) -> Vec<String> {
     let mut values: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for s in spans {
         for kv in s.fields.split(' ') {

@@ -158,7 +158,8 @@ pub fn render_analysis_text(a: &Analysis) -> String {
 
     let b = &a.breakdown;
     text += &format!(
-        "\ntasks by spawn location ({} tasks in {} groups; times are totals over the group's tasks)\n",
+        "\ntasks by {} ({} tasks in {} groups; times are totals over the group's tasks)\n",
+        b.group_by.heading(),
         b.tasks,
         b.groups.len()
     );
@@ -167,7 +168,11 @@ pub fn render_analysis_text(a: &Analysis) -> String {
     } else {
         let allocs = b.groups.iter().any(|g| g.alloc_samples > 0);
         let mut head: Vec<String> = [
-            "spawned at",
+            if b.group_by == crate::analysis::groups::GroupBy::Location {
+                "spawned at"
+            } else {
+                "group"
+            },
             "tasks",
             "alive",
             "polls",

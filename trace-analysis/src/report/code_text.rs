@@ -124,7 +124,7 @@ pub(super) fn render_code_text(h: &Hotspots) -> String {
         text.push_str("  none\n");
     } else {
         let mut rows = vec![
-            ["spawned at", "by", "time", "share", "function"]
+            ["group", "by", "time", "share", "function"]
                 .map(String::from)
                 .to_vec(),
         ];

@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+use trace_analysis::analysis::groups::GroupBy;
 use trace_analysis::analysis::overview::AnalysisOptions;
 use trace_analysis::units::{parse_duration, parse_window};
 
@@ -106,6 +107,11 @@ pub enum Command {
         /// Responsiveness MMU: polls longer than this make their worker unavailable.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         long_poll: Option<u64>,
+        /// Group tasks by spawn `location` (default), task `name`, or root `region` (the
+        /// root `tracing` span each task entered first, with its fields): for tasks a
+        /// library spawns at one line. Tasks without a name or region keep their location.
+        #[arg(long, value_name = "BY", default_value = "location", value_parser = parse_group_by)]
+        group_by: GroupBy,
     },
     /// Minimum mutator utilization: the worst share of the workers available in any window
     ///
@@ -198,9 +204,11 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             json,
             leak_threshold,
             long_poll,
+            group_by,
         }) => {
             let mut options = AnalysisOptions::default();
             options.breakdown.leak_threshold = leak_threshold;
+            options.breakdown.group_by = group_by;
             options.utilization.long_poll = long_poll;
             report::run(&file, json, &options, out, err)
         }
@@ -242,6 +250,11 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             EXIT_CORRUPT
         }
     }
+}
+
+fn parse_group_by(s: &str) -> Result<GroupBy, String> {
+    GroupBy::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a grouping: use location, name or region"))
 }
 
 impl Command {
