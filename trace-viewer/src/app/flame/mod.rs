@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::jobs::{Job, Lazy};
 use super::open_trace::OpenTrace;
-use trace_analysis::analysis::flame::{self, Diff, ROOT};
+use trace_analysis::analysis::flame::{self, Diff, ROOT, SearchMatch};
 use trace_analysis::analysis::profile::{Profile, SampleFilter};
 use trace_analysis::model::{SampleKind, Span, TaskIx, ThreadIx};
 use trace_analysis::units::format_duration;
@@ -115,6 +115,8 @@ pub struct FlameData {
     pub profile: Profile,
     /// The baseline's profile and each frame's share before and after.
     pub compared: Option<(Profile, Diff)>,
+    /// The largest change of a frame's share ([`Diff::max_abs_delta`]), for the colours.
+    pub max_delta: f64,
 }
 
 impl FlameData {
@@ -126,10 +128,17 @@ impl FlameData {
             let d = flame::diff(&profile, &base);
             (base, d)
         });
+        FlameData::new(key, profile, compared)
+    }
+
+    /// A profile and its comparison, ready to draw.
+    pub fn new(key: FlameKey, profile: Profile, compared: Option<(Profile, Diff)>) -> FlameData {
+        let max_delta = compared.as_ref().map_or(1.0, |(_, d)| d.max_abs_delta());
         FlameData {
             key,
             profile,
             compared,
+            max_delta,
         }
     }
 }
@@ -155,6 +164,9 @@ pub struct FlameState {
     pub requested: Option<FlameKey>,
     /// Where the last frame drew the graph (for tests), `None` before.
     pub area: Option<egui::Rect>,
+    /// The last search: its query, the profile searched, and what matched (a search walks
+    /// every node, so it runs when the query or the profile changes, not every frame).
+    found: Option<(String, Arc<FlameData>, Arc<SearchMatch>)>,
 }
 
 impl Default for FlameState {
@@ -170,6 +182,7 @@ impl Default for FlameState {
             query: String::new(),
             requested: None,
             area: None,
+            found: None,
         }
     }
 }
@@ -226,6 +239,18 @@ impl FlameState {
             self.data = Lazy::Running(Job::spawn("flame graph", wake, move |_| {
                 Ok(FlameData::build(&trace, key))
             }));
+        }
+    }
+
+    /// What the search box matches in `data`.
+    pub fn found(&mut self, data: &Arc<FlameData>) -> Arc<SearchMatch> {
+        match &self.found {
+            Some((q, d, m)) if *q == self.query && Arc::ptr_eq(d, data) => m.clone(),
+            _ => {
+                let m = Arc::new(flame::search(&data.profile, &self.query));
+                self.found = Some((self.query.clone(), data.clone(), m.clone()));
+                m
+            }
         }
     }
 

@@ -72,7 +72,7 @@ pub fn show(
         ));
         return;
     }
-    let found = flame::search(p, &state.query);
+    let found = state.found(&data);
     ui.horizontal(|ui| {
         ui.label(format!(
             "{} samples, {}",
@@ -188,7 +188,7 @@ fn graph(
         ui.allocate_exact_size(vec2(width, layout.rows as f32 * ROW_HEIGHT), Sense::click());
     let painter = ui.painter_at(area);
     let font = FontId::proportional(12.0);
-    let diff = data.compared.as_ref().map(|(_, d)| (d, d.max_abs_delta()));
+    let diff = data.compared.as_ref().map(|(_, d)| (d, data.max_delta));
     for r in &layout.rects {
         let rect = frame_rect(area, r.depth, r.x0, r.x1);
         if !ui.is_rect_visible(rect) {
