@@ -149,3 +149,45 @@ fn a_group_row_opens_its_flame_graph_and_a_baseline_compares() {
     h.run_steps(40);
     h.get_by_label("baseline 100.0%, now 66.7% (-33.3 points)");
 }
+
+#[test]
+fn a_clicked_stalled_poll_shows_its_stack_and_opens_its_flame_graph() {
+    use trace_viewer::app::timeline::scene::{Hit, Mark};
+    let (_dir, mut h) = opened();
+    h.run_steps(3);
+    let tv = h.state().trace_view().unwrap();
+    let model = &tv.trace.model;
+    let second = model
+        .polls
+        .iter()
+        .position(|p| p.task == trace_analysis::model::TaskIx(1))
+        .unwrap() as u32;
+    let scene = &tv.timeline.scene;
+    assert!(scene.marks.iter().any(|(_, m)| *m == Mark::Stalled));
+    assert_eq!(
+        scene
+            .marks
+            .iter()
+            .filter(|(_, m)| *m == Mark::CpuSamples)
+            .count(),
+        3
+    );
+    let rect = scene
+        .items
+        .iter()
+        .find(|i| i.hit == Hit::Poll(second))
+        .unwrap()
+        .rect;
+    click(&h, rect.center());
+    h.run_steps(3);
+    h.get_by_label_contains("stalled: 2 stall samples");
+    h.get_by_label("std::thread::sleep");
+    h.get_by_label("std/src/thread.rs:100");
+    // The poll's own flame graph (the task's link comes first).
+    let links = h.get_all_by_label(trace_viewer::app::details::panel::FLAME_LINK);
+    links.last().unwrap().click();
+    wait_graph(&mut h);
+    let tv = h.state().trace_view().unwrap();
+    assert_eq!(tv.flame.scope, Scope::Poll(second));
+    assert_eq!(data(&h).unwrap().profile.total_samples(), 1);
+}

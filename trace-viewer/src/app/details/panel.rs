@@ -353,6 +353,31 @@ fn task_section(
                 woken_rows(ui, s, w, action);
             }
         });
+        if let Some(st) = &p.stall {
+            ui.add_space(4.0);
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "{STALLED}: {} stall samples ({})",
+                    st.samples,
+                    format_duration(st.wall)
+                ),
+            );
+            ui.label(format!(
+                "where ({} of {} samples), innermost first:",
+                st.stack_samples, st.samples
+            ));
+            Grid::new("stall-stack")
+                .num_columns(2)
+                .striped(true)
+                .show(ui, |ui| {
+                    for (function, at) in &st.frames {
+                        ui.label(RichText::new(function).monospace());
+                        ui.weak(at);
+                        ui.end_row();
+                    }
+                });
+        }
     }
     if let Some((span, state)) = segment {
         ui.add_space(8.0);
@@ -378,6 +403,9 @@ fn task_section(
         });
     }
 }
+
+/// What the details of a stalled poll start with (tests look for it).
+pub const STALLED: &str = "stalled";
 
 /// The label of the "woken by" row (tests look for it).
 pub const WOKEN_BY: &str = "woken by";

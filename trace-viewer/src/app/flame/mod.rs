@@ -261,4 +261,4 @@ impl FlameState {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
