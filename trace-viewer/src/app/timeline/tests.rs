@@ -560,6 +560,18 @@ fn cpu_samples_tick_the_worker_lane_and_stalled_polls_are_marked() {
         .find(|i| matches!(i.hit, Hit::Poll(_)) && (i.rect.left() - 300.0).abs() < 1.0)
         .unwrap();
     assert_eq!(stalled[0].bottom(), poll.rect.bottom());
+    // Its tooltip says so; the first poll's does not.
+    let lines = super::tooltip::describe_hit(&t, &poll.hit);
+    assert_eq!(lines.last().unwrap(), super::tooltip::STALLED_HINT);
+    let first = scene
+        .items
+        .iter()
+        .find(|i| matches!(i.hit, Hit::Poll(_)) && (i.rect.left() - 100.0).abs() < 1.0)
+        .unwrap();
+    assert!(
+        !super::tooltip::describe_hit(&t, &first.hit)
+            .contains(&super::tooltip::STALLED_HINT.to_string())
+    );
     // Zoomed out so far that the samples share a point: one tick, and the folded polls
     // are marked as holding a stalled one.
     let scene = scene_of(
