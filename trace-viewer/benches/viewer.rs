@@ -34,7 +34,7 @@ use trace_analysis::model::{Sample, SampleKind, Span, TaskIx, ThreadIx};
 use trace_analysis::synthetic::Synthetic;
 use trace_format::code::CodeInfo;
 use trace_format::{StackId, Symbols};
-use trace_viewer::app::flame::{FlameData, Scope};
+use trace_viewer::app::flame::{Baseline, FlameData, Scope};
 use trace_viewer::app::jobs::Lazy;
 use trace_viewer::app::open_job::{OpenJob, OpenOutcome};
 use trace_viewer::app::trace_view::TraceView;
@@ -315,7 +315,7 @@ fn flame_figures(ctx: &egui::Context, tv: &mut TraceView, n: usize) {
     ] {
         tv.tab = trace_viewer::app::trace_view::Tab::Flame;
         tv.flame.compare = compared;
-        tv.flame.baseline = compared.then_some(Scope::Whole);
+        tv.flame.baseline = compared.then_some(Baseline::Selection(Scope::Whole));
         let key = tv.flame.key();
         let data = FlameData::new(
             key,

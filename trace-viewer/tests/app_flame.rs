@@ -97,9 +97,13 @@ fn the_flame_tab_draws_the_whole_trace_zooms_on_click_and_searches() {
     h.run_steps(3);
     assert_eq!(h.state().trace_view().unwrap().flame.zoom, 0);
     // The search box marks the matching frames and says what share they hold.
-    h.get_by_role(egui::Role::TextInput).click();
+    // The search box is the first text box (the other takes another trace's path).
+    fn search<'a>(h: &'a Harness<'_, ViewerApp>) -> egui_kittest::Node<'a> {
+        h.get_all_by_role(egui::Role::TextInput).next().unwrap()
+    }
+    search(&h).click();
     h.run_steps(2);
-    h.get_by_role(egui::Role::TextInput).type_text("sleep");
+    search(&h).type_text("sleep");
     h.run_steps(3);
     assert_eq!(h.state().trace_view().unwrap().flame.query, "sleep");
     h.get_by_label("matched: 1 frames, 33.3% of the weight");

@@ -1,7 +1,8 @@
 //! The Flame graph view: the CPU, stall or allocation profile of a selection — the whole
 //! trace, a time range, a thread, a task, a task group or one poll — as a flame graph
 //! (click a frame to zoom into it, hover for self and total, search a function name), and
-//! the differential graph of two selections (a baseline set earlier, and the current one).
+//! the differential graph of two selections: a baseline set earlier in this trace, or
+//! another trace of the same program (before and after a fix), against the current one.
 //!
 //! - [`panel`]: the view;
 //! - [`FlameState`]: what is shown (the [`Scope`], the kind, the baseline), the profile
@@ -10,9 +11,11 @@
 
 pub mod panel;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::jobs::{Job, Lazy};
+use super::open_job::{OpenJob, OpenOutcome};
 use super::open_trace::OpenTrace;
 use trace_analysis::analysis::flame::{self, Diff, ROOT, SearchMatch};
 use trace_analysis::analysis::profile::{Profile, SampleFilter};
@@ -95,6 +98,24 @@ impl Scope {
     }
 }
 
+/// What a flame graph is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// A selection of this trace.
+    Selection(Scope),
+    /// The whole of another trace (loaded with [`FlameState::load_other`]; its number).
+    Trace(u64),
+}
+
+/// Another trace of the same program to compare with, loaded in the view.
+#[derive(Debug)]
+pub struct OtherTrace {
+    /// Its number (a new one for each trace loaded).
+    pub id: u64,
+    /// The trace.
+    pub trace: Arc<OpenTrace>,
+}
+
 /// What one flame graph shows: its selection, kind and baseline (when comparing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlameKey {
@@ -103,7 +124,7 @@ pub struct FlameKey {
     /// CPU, stall or allocation samples.
     pub kind: SampleKind,
     /// The baseline it is compared with, if any.
-    pub baseline: Option<Scope>,
+    pub baseline: Option<Baseline>,
 }
 
 /// A profile ready to draw, with its comparison when there is a baseline.
@@ -120,11 +141,20 @@ pub struct FlameData {
 }
 
 impl FlameData {
-    /// Builds the profiles `key` asks for.
-    pub fn build(trace: &OpenTrace, key: FlameKey) -> FlameData {
+    /// Builds the profiles `key` asks for; `other` is the other trace a
+    /// [`Baseline::Trace`] names (no comparison without it).
+    pub fn build(trace: &OpenTrace, key: FlameKey, other: Option<&OpenTrace>) -> FlameData {
         let profile = Profile::build(&trace.model, &key.scope.filter(trace, key.kind));
-        let compared = key.baseline.map(|b| {
-            let base = Profile::build(&trace.model, &b.filter(trace, key.kind));
+        let base = match key.baseline {
+            Some(Baseline::Selection(b)) => {
+                Some(Profile::build(&trace.model, &b.filter(trace, key.kind)))
+            }
+            Some(Baseline::Trace(_)) => {
+                other.map(|o| Profile::build(&o.model, &SampleFilter::new(key.kind)))
+            }
+            None => None,
+        };
+        let compared = base.map(|base| {
             let d = flame::diff(&profile, &base);
             (base, d)
         });
@@ -150,8 +180,8 @@ pub struct FlameState {
     pub scope: Scope,
     /// The kind of samples.
     pub kind: SampleKind,
-    /// The baseline set with "set as baseline", if any.
-    pub baseline: Option<Scope>,
+    /// The baseline: set with "set as baseline", or another trace loaded.
+    pub baseline: Option<Baseline>,
     /// Compare with the baseline (when there is one).
     pub compare: bool,
     /// The profile of what is shown (or being built).
@@ -162,6 +192,14 @@ pub struct FlameState {
     pub query: String,
     /// What `data` is (being) built for.
     pub requested: Option<FlameKey>,
+    /// The path typed in the "compare with trace" box.
+    pub other_path: String,
+    /// Another trace loaded to compare with.
+    pub other: Option<OtherTrace>,
+    /// That trace being opened.
+    pub opening_other: Option<OpenJob>,
+    /// Why the last one could not be opened.
+    pub other_error: Option<String>,
     /// Where the last frame drew the graph (for tests), `None` before.
     pub area: Option<egui::Rect>,
     /// The last search: its query, the profile searched, and what matched (a search walks
@@ -181,6 +219,10 @@ impl Default for FlameState {
             zoom: ROOT,
             query: String::new(),
             requested: None,
+            other_path: String::new(),
+            other: None,
+            opening_other: None,
+            other_error: None,
             area: None,
             found: None,
         }
@@ -205,14 +247,36 @@ impl FlameState {
 
     /// Makes the current selection the baseline later selections are compared with.
     pub fn set_baseline(&mut self) {
-        self.baseline = Some(self.scope);
+        self.baseline = Some(Baseline::Selection(self.scope));
         self.compare = false;
     }
 
-    /// Forgets the baseline.
+    /// Forgets the baseline (and the other trace).
     pub fn clear_baseline(&mut self) {
         self.baseline = None;
         self.compare = false;
+        self.other = None;
+    }
+
+    /// Starts opening the trace at `path` (another recording of the same program) to
+    /// compare with; once open, it is the baseline. `wake` asks for a repaint.
+    pub fn load_other(&mut self, path: PathBuf, wake: impl Fn() + Send + Sync + 'static) {
+        if let Some(job) = self.opening_other.take() {
+            job.cancel();
+        }
+        self.other_error = None;
+        self.opening_other = Some(OpenJob::start(path, wake));
+    }
+
+    /// What the baseline is, in words.
+    pub fn baseline_label(&self, trace: &OpenTrace) -> Option<String> {
+        Some(match self.baseline? {
+            Baseline::Selection(s) => s.label(trace),
+            Baseline::Trace(_) => match &self.other {
+                Some(o) => format!("all of {}", o.trace.path.display()),
+                None => "another trace".into(),
+            },
+        })
     }
 
     /// The profile when it is ready and built for what is asked now.
@@ -227,17 +291,26 @@ impl FlameState {
         if self.requested == Some(key) && !matches!(self.data, Lazy::Idle) {
             return;
         }
+        let other = match key.baseline {
+            Some(Baseline::Trace(id)) => self
+                .other
+                .as_ref()
+                .filter(|o| o.id == id)
+                .map(|o| o.trace.clone()),
+            _ => None,
+        };
         if let Lazy::Running(job) = &self.data {
             job.cancel();
         }
         self.zoom = ROOT;
         self.requested = Some(key);
         if trace.model.samples.len() < BACKGROUND_SAMPLES {
-            self.data = Lazy::Ready(Ok(Arc::new(FlameData::build(trace, key))));
+            let data = FlameData::build(trace, key, other.as_deref());
+            self.data = Lazy::Ready(Ok(Arc::new(data)));
         } else {
             let trace = trace.clone();
             self.data = Lazy::Running(Job::spawn("flame graph", wake, move |_| {
-                Ok(FlameData::build(&trace, key))
+                Ok(FlameData::build(&trace, key, other.as_deref()))
             }));
         }
     }
@@ -254,9 +327,29 @@ impl FlameState {
         }
     }
 
-    /// Picks up a finished profile.
+    /// Picks up a finished profile, and the other trace once open (it becomes the
+    /// baseline, compared).
     pub fn poll(&mut self) {
         self.data.poll();
+        let Some(outcome) = self.opening_other.as_ref().and_then(OpenJob::poll) else {
+            return;
+        };
+        self.opening_other = None;
+        match outcome {
+            OpenOutcome::Opened(t) => {
+                let id = self.other.as_ref().map_or(1, |o| o.id + 1);
+                self.other = Some(OtherTrace {
+                    id,
+                    trace: Arc::from(t),
+                });
+                self.baseline = Some(Baseline::Trace(id));
+                self.compare = true;
+            }
+            OpenOutcome::Failed { path, error } => {
+                self.other_error = Some(format!("{}: {error}", path.display()));
+            }
+            OpenOutcome::Canceled => {}
+        }
     }
 }
 

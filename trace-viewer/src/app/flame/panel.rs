@@ -15,6 +15,10 @@ use trace_analysis::units::{format_bytes, format_duration};
 
 /// The search box's hint (tests find the box by it).
 pub const SEARCH_HINT: &str = "search function";
+/// The hint of the box for another trace's path (tests find the box by it).
+pub const OTHER_HINT: &str = "path of a trace recorded before";
+/// The button that loads it.
+pub const LOAD_OTHER: &str = "Load and compare";
 /// Height of a row of frames.
 pub const ROW_HEIGHT: f32 = 18.0;
 /// The root frame's name.
@@ -163,12 +167,33 @@ fn toolbar(
         {
             state.set_baseline();
         }
-        if let Some(b) = state.baseline {
-            let text = format!("compare with {}", b.label(trace));
-            ui.checkbox(&mut state.compare, text);
+        if let Some(label) = state.baseline_label(trace) {
+            ui.checkbox(&mut state.compare, format!("compare with {label}"));
             if ui.button("Clear baseline").clicked() {
                 state.clear_baseline();
             }
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("or another recording of the program:");
+        ui.add(
+            egui::TextEdit::singleline(&mut state.other_path)
+                .hint_text(OTHER_HINT)
+                .desired_width(320.0),
+        );
+        let path = state.other_path.trim().to_string();
+        if ui
+            .add_enabled(!path.is_empty(), egui::Button::new(LOAD_OTHER))
+            .clicked()
+        {
+            let ctx = ui.ctx().clone();
+            state.load_other(path.into(), move || ctx.request_repaint());
+        }
+        if state.opening_other.is_some() {
+            ui.spinner();
+        }
+        if let Some(e) = &state.other_error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
         }
     });
 }

@@ -160,3 +160,44 @@ fn the_frame_under_the_pointer_is_found() {
     assert_eq!(at(305.0, 2), Some("std::thread::sleep"));
     assert_eq!(at(5.0, 0), None);
 }
+
+#[test]
+fn another_trace_of_the_program_is_a_baseline_once_loaded() {
+    let t = opened();
+    // "Before": the same program, without the sleeping task's CPU sample.
+    let before = FLAME_TRACE.replace("1 305 cpu_sample task=2 stack=2\n", "");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("before.rtt");
+    std::fs::write(&path, trace_format::text::undump(&before).unwrap()).unwrap();
+    let mut s = FlameState::default();
+    s.load_other(dir.path().join("missing.rtt"), || {});
+    while s.opening_other.is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        s.poll();
+    }
+    assert!(s.other_error.as_deref().unwrap().contains("missing.rtt"));
+    assert_eq!(s.baseline, None);
+    s.load_other(path.clone(), || {});
+    while s.opening_other.is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        s.poll();
+    }
+    assert_eq!(s.other_error, None);
+    assert_eq!(s.baseline, Some(Baseline::Trace(1)));
+    assert!(s.compare, "compared as soon as it is loaded");
+    let label = s.baseline_label(&t).unwrap();
+    assert!(label.contains("before.rtt"), "{label}");
+    let d = built(&mut s, &t);
+    let (base, diff) = d.compared.as_ref().expect("compared with the other trace");
+    assert_eq!(base.total_samples(), 2);
+    let p = &d.profile;
+    let node = |name: &str| {
+        (0..p.nodes.len() as u32)
+            .find(|&n| panel::node_name(p, n) == name)
+            .unwrap()
+    };
+    assert!((diff.delta(node("app::burn")) + 1.0 / 3.0).abs() < 1e-12);
+    assert!((diff.delta(node("std::thread::sleep")) - 1.0 / 3.0).abs() < 1e-12);
+    s.clear_baseline();
+    assert!(s.other.is_none() && s.baseline.is_none());
+}
