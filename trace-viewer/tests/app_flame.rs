@@ -186,7 +186,7 @@ fn a_clicked_stalled_poll_shows_its_stack_and_opens_its_flame_graph() {
     h.run_steps(3);
     h.get_by_label_contains("stalled: 2 stall samples");
     h.get_by_label("std::thread::sleep");
-    h.get_by_label("std/src/thread.rs:100");
+    h.get_by_label("    std/src/thread.rs:100");
     // The poll's own flame graph (the task's link comes first).
     let links = h.get_all_by_label(trace_viewer::app::details::panel::FLAME_LINK);
     links.last().unwrap().click();

@@ -367,16 +367,13 @@ fn task_section(
                 "where ({} of {} samples), innermost first:",
                 st.stack_samples, st.samples
             ));
-            Grid::new("stall-stack")
-                .num_columns(2)
-                .striped(true)
-                .show(ui, |ui| {
-                    for (function, at) in &st.frames {
-                        ui.label(RichText::new(function).monospace());
-                        ui.weak(at);
-                        ui.end_row();
-                    }
-                });
+            // Truncated to the panel's width (names and paths run long); the whole on hover.
+            for (function, at) in &st.frames {
+                ui.add(egui::Label::new(RichText::new(function).monospace()).truncate())
+                    .on_hover_text(function);
+                ui.add(egui::Label::new(RichText::new(format!("    {at}")).weak()).truncate())
+                    .on_hover_text(at);
+            }
         }
     }
     if let Some((span, state)) = segment {
