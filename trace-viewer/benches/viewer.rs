@@ -13,6 +13,12 @@
 //!   each zoom (which computes the task lanes' states) is shown apart from the median and
 //!   worst of the next 30.
 //!
+//! - flame graph (issue 19's budgets: build ≤ 200 ms for 1 M samples, a frame ≤ 8 ms): the
+//!   profile of 1 M synthetic CPU samples over 20 000 stacks of 20 to 60 frames (as
+//!   `trace-analysis`'s profile bench makes them) built, laid out at 1920 px, compared with
+//!   another half of the samples, and the Flame graph view drawn and tessellated — whole,
+//!   zoomed, searched and compared.
+//!
 //! `cargo bench -p trace-viewer --bench viewer` runs the full size and prints the figures;
 //! without `--bench` (e.g. `cargo test --benches`) it smoke-runs on 100 k events.
 //! `VIEWER_BENCH_EVENTS=N` overrides the size; `VIEWER_BENCH_PLAIN=1` leaves the counters,
@@ -22,8 +28,14 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use trace_analysis::model::Span;
+use trace_analysis::analysis::flame;
+use trace_analysis::analysis::profile::Profile;
+use trace_analysis::model::{Sample, SampleKind, Span, TaskIx, ThreadIx};
 use trace_analysis::synthetic::Synthetic;
+use trace_format::code::CodeInfo;
+use trace_format::{StackId, Symbols};
+use trace_viewer::app::flame::{Baseline, FlameData, Scope};
+use trace_viewer::app::jobs::Lazy;
 use trace_viewer::app::open_job::{OpenJob, OpenOutcome};
 use trace_viewer::app::trace_view::TraceView;
 
@@ -85,6 +97,15 @@ fn params(events: u64) -> Synthetic {
 
 /// Runs one frame of the timeline panel and tessellates it; returns how long it took.
 fn frame(ctx: &egui::Context, tv: &mut TraceView) -> Duration {
+    frame_of(ctx, tv, TraceView::show_timeline)
+}
+
+/// Runs one frame of `view` and tessellates it; returns how long it took.
+fn frame_of(
+    ctx: &egui::Context,
+    tv: &mut TraceView,
+    view: fn(&mut TraceView, &mut egui::Ui),
+) -> Duration {
     let input = egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(
             egui::Pos2::ZERO,
@@ -94,7 +115,7 @@ fn frame(ctx: &egui::Context, tv: &mut TraceView) -> Duration {
     };
     let start = Instant::now();
     let mut output = ctx.run_ui(input, |ui| {
-        egui::CentralPanel::default().show(ui, |ui| tv.show_timeline(ui));
+        egui::CentralPanel::default().show(ui, |ui| view(tv, ui));
     });
     let clipped = ctx.tessellate(output.shapes, output.pixels_per_point);
     let took = start.elapsed();
@@ -184,6 +205,136 @@ fn main() {
             ms(times[times.len() - 1]),
             tv.timeline.scene.items.len() + tv.timeline.scene.overlays.len(),
             tv.timeline.scene.lanes.len(),
+        );
+    }
+    flame_figures(&ctx, &mut tv, if full { 1_000_000 } else { 20_000 });
+}
+
+/// `n` CPU samples over `stacks` distinct stacks of 20 to 60 frames from 4 000 addresses,
+/// each resolved to one to three functions, skewed so a few stacks hold most samples (the
+/// profile bench's shape).
+fn samples(n: usize, stacks: u32) -> (CodeInfo, Vec<Sample>) {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rand = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    const ADDRS: u64 = 4_000;
+    let mut code = CodeInfo::default();
+    let names: Vec<String> = (0..ADDRS)
+        .map(|a| format!("app::module{}::function_{a}", a % 37))
+        .collect();
+    code.add_symbols(Symbols::build((0..ADDRS).map(|a| {
+        let frames: Vec<_> = (0..1 + a % 3)
+            .map(|i| {
+                let f = names[((a + i * 977) % ADDRS) as usize].as_str();
+                (f, Some("src/module.rs"), (a % 500 + i) as u32, 1)
+            })
+            .collect();
+        (0x1000 + a * 16, frames)
+    })));
+    for id in 1..=stacks {
+        let depth = 20 + rand(41);
+        let mut frames: Vec<u64> = (0..depth).map(|_| 0x1000 + rand(ADDRS) * 16).collect();
+        let shared = (depth / 2) as usize;
+        for (i, f) in frames.iter_mut().rev().take(shared).enumerate() {
+            *f = 0x1000 + (i as u64 * 7 % ADDRS) * 16;
+        }
+        code.add_stack(id, frames);
+    }
+    let samples = (0..n)
+        .map(|i| Sample {
+            time: i as u64 * 10_000,
+            kind: SampleKind::Cpu,
+            thread: ThreadIx((i % 8) as u32),
+            task: TaskIx((i % 1000) as u32),
+            stack: StackId(
+                1 + (rand(u64::from(stacks)) * rand(u64::from(stacks)) / u64::from(stacks)) as u32,
+            ),
+            weight: 10_101_010,
+            size: 0,
+            poll: Sample::NO_POLL,
+        })
+        .collect();
+    (code, samples)
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// The flame graph's figures: build, layout, comparison and the view's frames.
+fn flame_figures(ctx: &egui::Context, tv: &mut TraceView, n: usize) {
+    let (code, samples) = samples(n, 20_000);
+    let mut build = Vec::new();
+    let mut profile = None;
+    for _ in 0..5 {
+        let t = Instant::now();
+        profile = Some(Profile::from_samples(
+            &code,
+            Some(SampleKind::Cpu),
+            &samples,
+        ));
+        build.push(t.elapsed());
+    }
+    let profile = profile.expect("built");
+    let mut lay = Vec::new();
+    let mut rects = 0;
+    for _ in 0..30 {
+        let t = Instant::now();
+        let l = flame::layout(&profile, flame::ROOT, 1.0 / 1920.0);
+        lay.push(t.elapsed());
+        rects = l.rects.len();
+    }
+    let t = Instant::now();
+    let half = Profile::from_samples(&code, Some(SampleKind::Cpu), &samples[..n / 2]);
+    let diff = flame::diff(&profile, &half);
+    let compare = t.elapsed();
+    println!(
+        "flame: {n} samples ({} tree nodes): build {:.1} ms (median of 5; budget 200 ms), \
+         layout {:.2} ms ({rects} frames at 1920 px), baseline built and compared {:.1} ms",
+        profile.nodes.len(),
+        ms(median(&mut build)),
+        ms(median(&mut lay)),
+        ms(compare)
+    );
+    // The deepest frame still a tenth of the whole: zoomed into.
+    let deep = (0..profile.nodes.len() as u32)
+        .filter(|&i| profile.nodes[i as usize].total_weight * 10 >= profile.total_weight())
+        .max_by_key(|&i| profile.path(i).len())
+        .unwrap_or(flame::ROOT);
+    let compared_with = (half, diff);
+    for (name, zoom, query, compared) in [
+        ("whole", flame::ROOT, "", false),
+        ("zoomed", deep, "", false),
+        ("searched", flame::ROOT, "module3::", false),
+        ("compared", flame::ROOT, "", true),
+    ] {
+        tv.tab = trace_viewer::app::trace_view::Tab::Flame;
+        tv.flame.compare = compared;
+        tv.flame.baseline = compared.then_some(Baseline::Selection(Scope::Whole));
+        let key = tv.flame.key();
+        let data = FlameData::new(
+            key,
+            profile.clone(),
+            compared.then(|| compared_with.clone()),
+        );
+        tv.flame.requested = Some(key);
+        tv.flame.data = Lazy::Ready(Ok(std::sync::Arc::new(data)));
+        tv.flame.zoom = zoom;
+        tv.flame.query = query.into();
+        let first = frame_of(ctx, tv, TraceView::show_flame_view);
+        let mut times: Vec<Duration> = (0..30)
+            .map(|_| frame_of(ctx, tv, TraceView::show_flame_view))
+            .collect();
+        println!(
+            "flame frame {name:>8}: first {:6.2} ms, median {:5.2} ms, worst {:5.2} ms",
+            ms(first),
+            ms(median(&mut times)),
+            ms(*times.iter().max().expect("frames"))
         );
     }
 }

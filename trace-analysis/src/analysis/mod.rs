@@ -11,12 +11,15 @@
 //!   utilization step function; [`utilization`] builds that function from a trace;
 //! - [`profile`]: stack profiles (a tree of frames, top functions) of any selection of
 //!   CPU, stall or allocation samples;
+//! - [`flame`]: a profile laid out as a flame graph (zoom, search), and two profiles
+//!   compared frame by frame (the differential flame graph);
 //! - [`hotspots`]: the functions behind CPU time, stalled polls and allocations, and each
 //!   task group's top function (the report's "code" part);
 //! - [`regions`]: `tracing` spans grouped by name and field values, with their latency
 //!   and what their tasks did inside (`trace-viewer regions`);
 //! - [`overview`]: all of the above for `trace-viewer report`.
 pub mod breakdown;
+pub mod flame;
 pub mod groups;
 pub mod hotspots;
 pub mod mmu;

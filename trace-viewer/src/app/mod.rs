@@ -18,6 +18,8 @@
 //!   summary, and the panel;
 //! - [`tasks`]: the task breakdown table;
 //! - [`mmu`]: minimum mutator utilization curves and worst windows;
+//! - [`flame`]: flame graphs of the stack samples of any selection, and the differential
+//!   graph of two;
 //! - [`search`]: what a query matches, and the search bar.
 //!
 //! Shared by them:
@@ -39,6 +41,7 @@ pub mod axis;
 pub mod counters;
 pub mod details;
 pub mod export;
+pub mod flame;
 pub mod jobs;
 pub mod labels;
 pub mod menu;
@@ -72,6 +75,8 @@ pub const TAB_TIMELINE: &str = "Timeline";
 pub const TAB_TASKS: &str = "Tasks";
 /// The MMU tab's name.
 pub const TAB_MMU: &str = "MMU";
+/// The Flame graph tab's name.
+pub const TAB_FLAME: &str = "Flame graph";
 
 /// What the window is showing.
 #[derive(Debug)]
@@ -396,6 +401,7 @@ impl eframe::App for ViewerApp {
                         (Tab::Timeline, TAB_TIMELINE),
                         (Tab::Tasks, TAB_TASKS),
                         (Tab::Mmu, TAB_MMU),
+                        (Tab::Flame, TAB_FLAME),
                     ] {
                         if ui.selectable_label(tv.tab == tab, name).clicked() {
                             tv.tab = tab;
@@ -443,6 +449,7 @@ impl eframe::App for ViewerApp {
                     Tab::Timeline => tv.show_timeline(ui),
                     Tab::Tasks => tv.show_tasks(ui, viewport),
                     Tab::Mmu => tv.show_mmu(ui),
+                    Tab::Flame => tv.show_flame_view(ui),
                 }
             }
         });

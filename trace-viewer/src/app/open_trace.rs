@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::counters::{CounterTrack, counter_tracks};
 use trace_analysis::analysis::groups::TaskGroups;
 use trace_analysis::analysis::states::paused_spans;
-use trace_analysis::model::{LostMarker, Model, Nanos, Span, ThreadIx};
+use trace_analysis::model::{LostMarker, Model, Nanos, Sample, SampleKind, Span, ThreadIx};
 
 /// One thread's regions at one nesting depth.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,6 +58,11 @@ pub struct OpenTrace {
     /// Per thread: where its WARN and ERROR lines are among them, so a tick standing for
     /// many lines shows the most severe one without reading them all.
     pub log_warnings: Vec<Vec<u32>>,
+    /// Per thread: the times of its CPU samples, in order (ticks on its lane).
+    pub cpu_times: Vec<Vec<Nanos>>,
+    /// The polls with stall samples (indexes into `Model::polls`, ascending): marked on
+    /// the timeline, their stack in the details panel.
+    pub stalled_polls: Vec<u32>,
     /// How long opening and decoding took.
     pub open_time: Duration,
 }
@@ -130,7 +135,24 @@ impl OpenTrace {
                 log_times[l.thread.index()].push(l.time);
             }
         }
+        let mut cpu_times = vec![Vec::new(); model.threads.len()];
+        let mut stalled_polls = Vec::new();
+        for s in &model.samples {
+            match s.kind {
+                SampleKind::Cpu => {
+                    if let Some(v) = cpu_times.get_mut(s.thread.index()) {
+                        v.push(s.time);
+                    }
+                }
+                SampleKind::Stall if s.poll != Sample::NO_POLL => stalled_polls.push(s.poll),
+                _ => {}
+            }
+        }
+        stalled_polls.sort_unstable();
+        stalled_polls.dedup();
         OpenTrace {
+            cpu_times,
+            stalled_polls,
             counters,
             region_rows,
             logs_by_thread,

@@ -1,5 +1,6 @@
 //! An open trace in the window, with its views: the trace, the view of it (time range,
-//! scroll, selection), each view's state (timeline, details, tasks, MMU, search), the
+//! scroll, selection), each view's state (timeline, details, tasks, MMU, flame graph,
+//! search), the
 //! export window and the banner about missing data.
 //!
 //! Each view draws itself from its own state and returns what it asks of the others (a
@@ -12,6 +13,7 @@ use egui::Ui;
 
 use super::details::{self, DetailsState};
 use super::export::ExportState;
+use super::flame::{self, FlameState, Scope};
 use super::mmu::{self, MmuState};
 use super::open_trace::OpenTrace;
 use super::search::matches::Found;
@@ -38,6 +40,8 @@ pub struct TraceView {
     pub tasks: TasksState,
     /// The MMU view.
     pub mmu: MmuState,
+    /// The Flame graph view.
+    pub flame: FlameState,
     /// The search bar.
     pub search: SearchState,
     /// The export window, while shown.
@@ -59,6 +63,8 @@ pub enum Tab {
     Tasks,
     /// Minimum mutator utilization.
     Mmu,
+    /// Flame graphs of the stack samples.
+    Flame,
 }
 
 impl TraceView {
@@ -74,6 +80,7 @@ impl TraceView {
             details: DetailsState::default(),
             tasks: TasksState::default(),
             mmu: MmuState::default(),
+            flame: FlameState::default(),
             search: SearchState::default(),
             export: None,
             problems: trace.problems(),
@@ -155,9 +162,28 @@ impl TraceView {
 
     /// The Tasks view; `viewport_height` is the timeline's (to scroll a group into view).
     pub fn show_tasks(&mut self, ui: &mut Ui, viewport_height: f32) {
-        if let Some(task) = tasks::panel::show(ui, &mut self.tasks) {
-            self.show_group_of(task, viewport_height);
+        match tasks::panel::show(ui, &mut self.tasks) {
+            Some(tasks::panel::Request::ShowGroup(task)) => {
+                self.show_group_of(task, viewport_height)
+            }
+            Some(tasks::panel::Request::Flame(task)) => {
+                let group = self.trace.groups.group_of(task);
+                self.show_flame(Scope::Group(group));
+            }
+            None => {}
         }
+    }
+
+    /// Shows the flame graph of `scope`.
+    pub fn show_flame(&mut self, scope: Scope) {
+        self.tab = Tab::Flame;
+        self.flame.show(scope);
+    }
+
+    /// The Flame graph view.
+    pub fn show_flame_view(&mut self, ui: &mut Ui) {
+        let visible = self.visible_span();
+        flame::panel::show(ui, &self.trace, &mut self.flame, visible, self.view.range);
     }
 
     /// The MMU view.
@@ -176,9 +202,10 @@ impl TraceView {
 
     /// The details panel; `viewport_height` is the timeline's (to scroll a task into view).
     pub fn show_details(&mut self, ui: &mut Ui, viewport_height: f32) {
-        if let Some(task) = details::panel::show(ui, &self.trace, &mut self.view, &mut self.details)
-        {
-            self.reveal_task(task, viewport_height);
+        match details::panel::show(ui, &self.trace, &mut self.view, &mut self.details) {
+            Some(details::panel::Request::Reveal(task)) => self.reveal_task(task, viewport_height),
+            Some(details::panel::Request::Flame(scope)) => self.show_flame(scope),
+            None => {}
         }
     }
 
@@ -212,6 +239,9 @@ impl TraceView {
         if self.tab == Tab::Mmu {
             self.mmu.ensure(&self.trace, wake.clone());
         }
+        if self.tab == Tab::Flame {
+            self.flame.ensure(&self.trace, wake.clone());
+        }
         self.details.ensure_range(&self.trace, &self.view, wake);
     }
 
@@ -219,6 +249,7 @@ impl TraceView {
     pub fn poll_jobs(&mut self) {
         self.tasks.poll();
         self.mmu.poll();
+        self.flame.poll();
         self.details.poll();
         if let Some(state) = &mut self.export {
             state.poll();

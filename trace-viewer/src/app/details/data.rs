@@ -8,8 +8,9 @@ use trace_format::{TaskId, TaskKind};
 use super::wake::wake_before_poll;
 use crate::app::open_trace::OpenTrace;
 use trace_analysis::analysis::breakdown::alloc_sample_weights;
+use trace_analysis::analysis::profile::{Profile, SampleFilter};
 use trace_analysis::analysis::states::{StateTotals, TaskState, task_totals};
-use trace_analysis::model::{Nanos, Poll, Span, TaskIx, ThreadIx, Wake};
+use trace_analysis::model::{Nanos, Poll, SampleKind, Span, TaskIx, ThreadIx, Wake};
 
 /// About one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +141,54 @@ pub struct PollDetails {
     pub number: usize,
     /// The wake that made it runnable, if the trace has one.
     pub woken: Option<Wake>,
+    /// Where it stalled, when it has stall samples.
+    pub stall: Option<PollStall>,
+}
+
+/// Where a stalled poll was: its stall samples and their most common stack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollStall {
+    /// Its stall samples.
+    pub samples: u64,
+    /// The wall time they stand for.
+    pub wall: u64,
+    /// Samples with the most common stack.
+    pub stack_samples: u64,
+    /// That stack, innermost first: `(function, file:line)`.
+    pub frames: Vec<(String, String)>,
+}
+
+impl PollStall {
+    /// The stall samples of poll `poll`, `None` when it has none.
+    pub fn compute(trace: &OpenTrace, poll: u32) -> Option<PollStall> {
+        trace.stalled_polls.binary_search(&poll).ok()?;
+        let p = trace.model.polls.get(poll as usize)?;
+        let profile = Profile::build(&trace.model, &SampleFilter::poll(SampleKind::Stall, p));
+        let top = profile
+            .stacks
+            .iter()
+            .max_by_key(|s| (s.samples, s.weight, std::cmp::Reverse(s.stack)))?;
+        let frames = profile
+            .path(top.leaf)
+            .into_iter()
+            .map(|f| {
+                let function = profile.function(f.function);
+                let file = function.file.as_deref().unwrap_or("unknown file");
+                let at = if f.line > 0 {
+                    format!("{file}:{}", f.line)
+                } else {
+                    file.to_string()
+                };
+                (function.name.clone(), at)
+            })
+            .collect();
+        Some(PollStall {
+            samples: profile.total_samples(),
+            wall: profile.total_weight(),
+            stack_samples: top.samples,
+            frames,
+        })
+    }
 }
 
 impl PollDetails {
@@ -159,6 +208,7 @@ impl PollDetails {
             cut: p.cut(),
             number,
             woken: wake_before_poll(trace, poll),
+            stall: PollStall::compute(trace, poll),
         }
     }
 }
@@ -211,6 +261,26 @@ mod tests {
 
     fn opened(s: &Synthetic) -> OpenTrace {
         OpenTrace::from_bytes(s.bytes())
+    }
+
+    #[test]
+    fn a_stalled_poll_shows_its_most_common_stack_innermost_first() {
+        let t = crate::app::flame::tests::opened();
+        let polls = &t.model.polls;
+        let second = polls.iter().position(|p| p.task == TaskIx(1)).unwrap() as u32;
+        let first = polls.iter().position(|p| p.task == TaskIx(0)).unwrap() as u32;
+        assert_eq!(t.stalled_polls, [second]);
+        let d = PollDetails::compute(&t, second);
+        let st = d.stall.expect("the second poll stalled");
+        assert_eq!((st.samples, st.stack_samples), (2, 2));
+        assert_eq!(
+            st.frames,
+            [
+                ("std::thread::sleep".into(), "std/src/thread.rs:100".into()),
+                ("app::main".into(), "src/main.rs:40".into()),
+            ]
+        );
+        assert!(PollDetails::compute(&t, first).stall.is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use egui::{Color32, Grid, RichText, Sense, Ui, vec2};
 
 use super::DetailsState;
 use super::wake::wake_ending;
+use crate::app::flame::Scope;
 use crate::app::jobs::Lazy;
 use crate::app::labels::{state_label, wake_source_label};
 use crate::app::open_trace::OpenTrace;
@@ -17,9 +18,22 @@ use trace_analysis::units::{format_bytes, format_duration};
 /// The panel's heading (tests look for it).
 pub const HEADING: &str = "Details";
 
+/// What a click in the panel asks of the other views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Select this task and bring it into view.
+    Reveal(TaskIx),
+    /// Show the flame graph of this selection.
+    Flame(Scope),
+}
+
+/// The link that opens a flame graph of what is shown (tests look for it).
+pub const FLAME_LINK: &str = "flame graph";
+
 /// What a click in the panel asks for.
 enum Action {
     Reveal(TaskIx),
+    Flame(Scope),
     Zoom(Span),
     Close,
     ClearRange,
@@ -32,14 +46,14 @@ struct Shown<'a> {
     details: &'a DetailsState,
 }
 
-/// Shows the details of the selection and the range of `view`; returns the task to select
-/// and bring into view, when a link to one was clicked.
+/// Shows the details of the selection and the range of `view`; returns what a link clicked
+/// asks of the other views (a task to select and bring into view, a flame graph).
 pub fn show(
     ui: &mut Ui,
     trace: &OpenTrace,
     view: &mut ViewState,
     details: &mut DetailsState,
-) -> Option<TaskIx> {
+) -> Option<Request> {
     let mut action = None;
     ui.horizontal(|ui| {
         ui.heading(HEADING);
@@ -67,7 +81,8 @@ pub fn show(
         selection_section(ui, &s, &mut action);
     });
     match action {
-        Some(Action::Reveal(task)) => return Some(task),
+        Some(Action::Reveal(task)) => return Some(Request::Reveal(task)),
+        Some(Action::Flame(scope)) => return Some(Request::Flame(scope)),
         Some(Action::Zoom(span)) => view.fit_to(span),
         Some(Action::Close) => details.clear(trace, view),
         Some(Action::ClearRange) => view.range = None,
@@ -81,7 +96,7 @@ fn selection_section(ui: &mut Ui, s: &Shown<'_>, action: &mut Option<Action>) {
         Some(Selection::Task { segment, .. }) => {
             task_section(ui, s, segment, action);
         }
-        Some(Selection::Thread(_)) => thread_section(ui, s),
+        Some(Selection::Thread(_)) => thread_section(ui, s, action),
         None => {
             ui.label("Click a slice in the timeline to see it here.");
         }
@@ -102,6 +117,13 @@ fn range_section(ui: &mut Ui, s: &Shown<'_>, action: &mut Option<Action>) {
         }
         if ui.link("clear").clicked() {
             *action = Some(Action::ClearRange);
+        }
+        if ui
+            .link(FLAME_LINK)
+            .on_hover_text("The flame graph of the samples in the range")
+            .clicked()
+        {
+            *action = Some(Action::Flame(Scope::Range(range)));
         }
     });
     ui.label(format!(
@@ -165,7 +187,16 @@ fn task_section(
         return;
     };
     let model = &s.trace.model;
-    ui.label(RichText::new(&d.label).strong().size(15.0));
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(&d.label).strong().size(15.0));
+        if ui
+            .link(FLAME_LINK)
+            .on_hover_text("The flame graph of the task's samples")
+            .clicked()
+        {
+            *action = Some(Action::Flame(Scope::Task(d.task)));
+        }
+    });
     ui.add_space(4.0);
     Grid::new("task-details")
         .num_columns(2)
@@ -289,7 +320,16 @@ fn task_section(
 
     if let Some(p) = &s.details.poll {
         ui.add_space(8.0);
-        ui.label(RichText::new(format!("poll {} of {}", p.number, d.polls)).strong());
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(format!("poll {} of {}", p.number, d.polls)).strong());
+            if ui
+                .link(FLAME_LINK)
+                .on_hover_text("The flame graph of this poll's samples")
+                .clicked()
+            {
+                *action = Some(Action::Flame(Scope::Poll(p.poll)));
+            }
+        });
         Grid::new("poll-details").num_columns(2).show(ui, |ui| {
             ui.label("thread");
             ui.label(&p.thread.1);
@@ -313,6 +353,28 @@ fn task_section(
                 woken_rows(ui, s, w, action);
             }
         });
+        if let Some(st) = &p.stall {
+            ui.add_space(4.0);
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "{STALLED}: {} stall samples ({})",
+                    st.samples,
+                    format_duration(st.wall)
+                ),
+            );
+            ui.label(format!(
+                "where ({} of {} samples), innermost first:",
+                st.stack_samples, st.samples
+            ));
+            // Truncated to the panel's width (names and paths run long); the whole on hover.
+            for (function, at) in &st.frames {
+                ui.add(egui::Label::new(RichText::new(function).monospace()).truncate())
+                    .on_hover_text(function);
+                ui.add(egui::Label::new(RichText::new(format!("    {at}")).weak()).truncate())
+                    .on_hover_text(at);
+            }
+        }
     }
     if let Some((span, state)) = segment {
         ui.add_space(8.0);
@@ -338,6 +400,9 @@ fn task_section(
         });
     }
 }
+
+/// What the details of a stalled poll start with (tests look for it).
+pub const STALLED: &str = "stalled";
 
 /// The label of the "woken by" row (tests look for it).
 pub const WOKEN_BY: &str = "woken by";
@@ -368,11 +433,21 @@ fn woken_rows(ui: &mut Ui, s: &Shown<'_>, w: Wake, action: &mut Option<Action>) 
     ui.end_row();
 }
 
-fn thread_section(ui: &mut Ui, s: &Shown<'_>) {
+fn thread_section(ui: &mut Ui, s: &Shown<'_>, action: &mut Option<Action>) {
     let Some(d) = &s.details.thread else {
         return;
     };
-    ui.label(RichText::new(&d.label).strong().size(15.0));
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(&d.label).strong().size(15.0));
+        if let Some(Selection::Thread(t)) = s.view.selection
+            && ui
+                .link(FLAME_LINK)
+                .on_hover_text("The flame graph of the thread's samples")
+                .clicked()
+        {
+            *action = Some(Action::Flame(Scope::Thread(t)));
+        }
+    });
     Grid::new("thread-details")
         .num_columns(2)
         .striped(true)

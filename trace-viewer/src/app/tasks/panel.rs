@@ -14,9 +14,20 @@ use trace_analysis::units::format_duration;
 /// The filter box's hint (tests find the box by its role).
 pub const FILTER_HINT: &str = "filter by spawn location";
 
-/// Shows the table of `tasks`; returns the first task of the group clicked, whose group the
-/// caller shows in the timeline.
-pub fn show(ui: &mut Ui, tasks: &mut TasksState) -> Option<TaskIx> {
+/// What a click in the table asks for, naming the group by its first task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Show the group's tasks in the timeline.
+    ShowGroup(TaskIx),
+    /// Show the group's flame graph.
+    Flame(TaskIx),
+}
+
+/// The link that opens a group's flame graph (tests look for it).
+pub const FLAME_LINK: &str = "flame";
+
+/// Shows the table of `tasks`; returns what a click on a group asks for.
+pub fn show(ui: &mut Ui, tasks: &mut TasksState) -> Option<Request> {
     match &tasks.breakdown {
         Lazy::Idle | Lazy::Running(_) => {
             ui.horizontal(|ui| {
@@ -76,13 +87,25 @@ pub fn show(ui: &mut Ui, tasks: &mut TasksState) -> Option<TaskIx> {
                     ui.end_row();
                     for &i in &order {
                         let r = &tasks.rows[i];
-                        if ui
-                            .link(&r.label)
-                            .on_hover_text(format!("{} tasks; show them in the timeline", r.kind))
-                            .clicked()
-                        {
-                            clicked_row = r.first_task;
-                        }
+                        ui.horizontal(|ui| {
+                            if ui
+                                .link(&r.label)
+                                .on_hover_text(format!(
+                                    "{} tasks; show them in the timeline",
+                                    r.kind
+                                ))
+                                .clicked()
+                            {
+                                clicked_row = r.first_task.map(Request::ShowGroup);
+                            }
+                            if ui
+                                .small_button(FLAME_LINK)
+                                .on_hover_text("The group's flame graph")
+                                .clicked()
+                            {
+                                clicked_row = r.first_task.map(Request::Flame);
+                            }
+                        });
                         ui.label(r.tasks.to_string());
                         if r.leak_suspects > 0 {
                             ui.colored_label(

@@ -10,7 +10,7 @@ use super::arrow::wake_arrow;
 use super::counters::{fold_columns, scale};
 use super::fold::{FOLD_GAP_PX, MIN_SLICE_PX, Piece, dominant_state, fold, fold_spans};
 use super::lanes::{LOG_ROW_HEIGHT, LaneKind, Lanes, REGION_ROW_HEIGHT};
-use super::scene::{CounterLane, Fill, Hit, Item, Label, Scene};
+use super::scene::{CounterLane, Fill, Hit, Item, Label, Mark, Scene};
 use super::segments::SegmentCache;
 use super::xmap::XMap;
 use crate::app::details::wake::WakeLink;
@@ -151,6 +151,15 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
 }
 
 /// A rectangle from `x0` to `x1` (at least one point wide) and `y0` to `y1`.
+/// Marks the poll slice `rect` as stalled: a band along its bottom.
+fn stalled_mark(scene: &mut Scene, rect: Rect) {
+    let top = rect.bottom() - (rect.height() * 0.3).max(2.0);
+    scene.marks.push((
+        Rect::from_min_max(pos2(rect.left(), top), rect.right_bottom()),
+        Mark::Stalled,
+    ));
+}
+
 fn hrect(x0: f32, x1: f32, y0: f32, y1: f32) -> Rect {
     Rect::from_min_max(pos2(x0, y0), pos2(x1.max(x0 + 1.0), y1))
 }
@@ -199,6 +208,10 @@ fn thread_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usize
             Piece::One { ix, x0, x1 } => {
                 let poll = &polls[ix];
                 let rect = hrect(x0, x1, y0, y1);
+                let global = base + ix as u32;
+                if trace.stalled_polls.binary_search(&global).is_ok() {
+                    stalled_mark(scene, rect);
+                }
                 scene.items.push(Item {
                     rect,
                     fill: Fill::Task(poll.task),
@@ -206,19 +219,43 @@ fn thread_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usize
                 });
                 label(scene, rect, || model.task_label(poll.task));
             }
-            Piece::Folded { ixs, x0, x1 } => scene.items.push(Item {
-                rect: hrect(x0, x1, y0, y1),
-                fill: Fill::FoldedPolls,
-                hit: Hit::Folded {
-                    lane: li,
-                    span: Span::new(polls[ixs.start].start, polls[ixs.end - 1].end),
-                    count: ixs.len(),
-                    what: "polls",
-                    mostly: None,
-                },
-            }),
+            Piece::Folded { ixs, x0, x1 } => {
+                let rect = hrect(x0, x1, y0, y1);
+                let (lo, hi) = (base + ixs.start as u32, base + ixs.end as u32);
+                let first = trace.stalled_polls.partition_point(|&p| p < lo);
+                if trace.stalled_polls.get(first).is_some_and(|&p| p < hi) {
+                    stalled_mark(scene, rect);
+                }
+                scene.items.push(Item {
+                    rect,
+                    fill: Fill::FoldedPolls,
+                    hit: Hit::Folded {
+                        lane: li,
+                        span: Span::new(polls[ixs.start].start, polls[ixs.end - 1].end),
+                        count: ixs.len(),
+                        what: "polls",
+                        mostly: None,
+                    },
+                })
+            }
         },
     );
+
+    // CPU samples: a tick along the top, one per point at most (like the polls, folded).
+    let times = &trace.cpu_times[thread.index()];
+    let lo = times.partition_point(|&t| t < t0);
+    let hi = times.partition_point(|&t| t <= t1);
+    let mut i = lo;
+    while i < hi {
+        let x = xmap.x(times[i]).floor();
+        scene.marks.push((
+            Rect::from_min_max(pos2(x, lane.top()), pos2(x + 1.0, lane.top() + 4.0)),
+            Mark::CpuSamples,
+        ));
+        // Skip the samples on this point.
+        let next_t = xmap.t(x + 1.0).ceil().max(0.0) as Nanos;
+        i += 1 + times[i + 1..hi].partition_point(|&t| t < next_t);
+    }
 
     // Thread-scoped pauses: a band along the bottom.
     let (qy0, qy1) = (lane.bottom() - 5.0, lane.bottom());

@@ -6,7 +6,7 @@ use egui::{Align2, Color32, FontId, Mesh, Painter, Rect, Shape, Stroke, StrokeKi
 
 use super::arrow::Arrow;
 use super::scene::Fill;
-use super::scene::{Hit, Item, Scene};
+use super::scene::{Hit, Item, Mark, Scene};
 use crate::app::axis::Axis;
 use crate::app::counters::CounterTrack;
 use crate::app::palette::{
@@ -37,6 +37,9 @@ pub fn paint_scene(
     mesh.reserve_vertices(scene.items.len() * 4);
     for item in &scene.items {
         mesh.add_colored_rect(item.rect, fill_color(item.fill));
+    }
+    for &(rect, mark) in &scene.marks {
+        mesh.add_colored_rect(rect, mark_color(mark));
     }
     paint_counters(&mut mesh, scene, counters);
     painter.add(Shape::mesh(mesh));
@@ -248,6 +251,14 @@ pub fn paint_range(
         Color32::from_rgb(40, 70, 140),
     );
     painter.galley(at, galley, Color32::WHITE);
+}
+
+/// The colour of a mark: CPU ticks white, stalled polls red.
+pub fn mark_color(mark: Mark) -> Color32 {
+    match mark {
+        Mark::CpuSamples => Color32::from_rgb(235, 235, 235),
+        Mark::Stalled => Color32::from_rgb(230, 30, 30),
+    }
 }
 
 /// The colour of a scene fill.

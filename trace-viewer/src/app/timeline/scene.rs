@@ -116,6 +116,16 @@ pub enum Hit {
     },
 }
 
+/// A mark drawn over the lanes, not hit by the pointer (what it marks is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// CPU samples of a thread: a tick per point at the top of its lane.
+    CpuSamples,
+    /// A poll with stall samples (or folded polls among which one is): a band along the
+    /// bottom of its slice.
+    Stalled,
+}
+
 /// One rectangle of the frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
@@ -157,6 +167,8 @@ pub struct Scene {
     pub xmap: XMap,
     /// The selected wake's arrow.
     pub arrow: Option<Arrow>,
+    /// Marks over the rectangles: CPU sample ticks, stalled polls.
+    pub marks: Vec<(Rect, Mark)>,
 }
 
 /// A counter lane of one frame: its pixel columns and vertical scale.
@@ -207,6 +219,7 @@ impl Default for Scene {
                 1.0,
             ),
             arrow: None,
+            marks: Vec::new(),
         }
     }
 }

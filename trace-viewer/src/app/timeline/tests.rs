@@ -523,3 +523,74 @@ fn a_log_tick_for_many_lines_shows_the_worst_level_among_them() {
     assert!(some.iter().all(|&(l, _)| l == Level::Info), "{some:?}");
     assert_eq!(some.iter().map(|&(_, n)| n).sum::<u32>(), 10);
 }
+
+#[test]
+fn cpu_samples_tick_the_worker_lane_and_stalled_polls_are_marked() {
+    // One worker: two CPU samples in the first poll, one in the second, which stalled.
+    let t = crate::app::flame::tests::opened();
+    let area = Rect::from_min_max(pos2(0.0, 0.0), pos2(400.0, 600.0));
+    // 0..400 ns on 400 points: samples at 110, 120 and 305 each get a tick.
+    let scene = scene_of(
+        &t,
+        TimeView {
+            start: 0.0,
+            end: 400.0,
+        },
+        area,
+    );
+    let ticks: Vec<f32> = scene
+        .marks
+        .iter()
+        .filter(|(_, m)| *m == Mark::CpuSamples)
+        .map(|(r, _)| r.left())
+        .collect();
+    assert_eq!(ticks, [110.0, 120.0, 305.0]);
+    // The second poll (300..401) is marked; the first is not.
+    let stalled: Vec<Rect> = scene
+        .marks
+        .iter()
+        .filter(|(_, m)| *m == Mark::Stalled)
+        .map(|(r, _)| *r)
+        .collect();
+    assert_eq!(stalled.len(), 1, "{stalled:?}");
+    assert!((stalled[0].left() - 300.0).abs() < 1.0, "{stalled:?}");
+    let poll = scene
+        .items
+        .iter()
+        .find(|i| matches!(i.hit, Hit::Poll(_)) && (i.rect.left() - 300.0).abs() < 1.0)
+        .unwrap();
+    assert_eq!(stalled[0].bottom(), poll.rect.bottom());
+    // Its tooltip says so; the first poll's does not.
+    let lines = super::tooltip::describe_hit(&t, &poll.hit);
+    assert_eq!(lines.last().unwrap(), super::tooltip::STALLED_HINT);
+    let first = scene
+        .items
+        .iter()
+        .find(|i| matches!(i.hit, Hit::Poll(_)) && (i.rect.left() - 100.0).abs() < 1.0)
+        .unwrap();
+    assert!(
+        !super::tooltip::describe_hit(&t, &first.hit)
+            .contains(&super::tooltip::STALLED_HINT.to_string())
+    );
+    // Zoomed out so far that the samples share a point: one tick, and the folded polls
+    // are marked as holding a stalled one.
+    let scene = scene_of(
+        &t,
+        TimeView {
+            start: 0.0,
+            end: 400_000.0,
+        },
+        area,
+    );
+    let ticks = scene
+        .marks
+        .iter()
+        .filter(|(_, m)| *m == Mark::CpuSamples)
+        .count();
+    assert_eq!(ticks, 1);
+    assert!(scene.marks.iter().any(|(_, m)| *m == Mark::Stalled));
+    // A trace without samples has no marks.
+    let plain = opened(&Synthetic::default());
+    let scene = scene_of(&plain, TimeView::fit(plain.model.span()), area);
+    assert!(scene.marks.is_empty());
+}

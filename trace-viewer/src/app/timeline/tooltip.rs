@@ -10,6 +10,9 @@ use trace_analysis::analysis::states::TaskState;
 use trace_analysis::model::{Nanos, Span, TaskIx, ThreadIx};
 use trace_analysis::units::format_duration;
 
+/// The tooltip line of a poll with stall samples (tests look for it).
+pub const STALLED_HINT: &str = "stalled: click for where (its stack)";
+
 /// The tooltip of a timeline item: a title line, then details.
 pub fn describe_hit(trace: &OpenTrace, hit: &Hit) -> Vec<String> {
     let model = &trace.model;
@@ -30,12 +33,16 @@ pub fn describe_hit(trace: &OpenTrace, hit: &Hit) -> Vec<String> {
             } else {
                 "pending"
             };
-            vec![
+            let mut lines = vec![
                 model.task_label(poll.task),
                 format!("poll on {}", model.threads[poll.thread().index()].label()),
                 at(poll.span()),
                 outcome.into(),
-            ]
+            ];
+            if trace.stalled_polls.binary_search(&p).is_ok() {
+                lines.push(STALLED_HINT.into());
+            }
+            lines
         }
         Hit::Segment { task, span, state } => {
             let mut lines = vec![model.task_label(task), state_label(state), at(span)];
