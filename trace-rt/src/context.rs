@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 #[cfg(feature = "wakes")]
 use trace_format::StringId;
 
-use crate::shared::EPOCH;
+use crate::epoch::EPOCH;
 
 /// What the hooks know about the current thread.
 pub(crate) struct HookThread {

@@ -137,6 +137,7 @@ mod clock;
 mod context;
 mod counter;
 mod direct_file;
+mod epoch;
 mod flight;
 #[cfg(feature = "http")]
 pub mod http;

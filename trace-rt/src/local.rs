@@ -85,7 +85,10 @@ fn record_in<'a>(
     time: impl FnOnce(u64) -> u64 + Copy,
 ) {
     // Samples the signal handler took since this thread's last event come first.
-    crate::stacks::flush_pending(epoch);
+    #[cfg(all(target_os = "linux", not(miri)))]
+    if crate::stacks::signal::has_pending() {
+        crate::stacks::signal::flush(epoch, try_record_at);
+    }
     // `HOT` has no destructor, so it is reachable for the thread's whole life.
     let _ = HOT.try_with(|hot| {
         if !hot.write(epoch, &make(), time) {

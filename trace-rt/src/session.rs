@@ -335,8 +335,9 @@ impl Config {
             if ns > 0 {
                 let ticks = ((u128::from(ns) << 32) / u128::from(info_q32.max(1))).max(1) as u64;
                 // Without the watchdog there are no stall samples; recording goes on.
+                let stop = shared.clone();
                 watchdog = crate::stacks::signal::spawn_watchdog(
-                    shared.clone(),
+                    move || stop.stop.load(Ordering::Acquire),
                     self.stall_threshold,
                     ticks,
                 )

@@ -23,8 +23,7 @@ use trace_format::Meta;
 
 use crate::chunk::{Chunk, ChunkPool, FullChunk};
 
-/// Non-zero while a session records: the one load every hook pays when not recording.
-pub(crate) static EPOCH: AtomicU64 = AtomicU64::new(0);
+pub(crate) use crate::epoch::EPOCH;
 static CURRENT: ArcSwapOption<Shared> = ArcSwapOption::const_empty();
 
 /// The session recording now, if any (set by the interner when a session starts, so that no

@@ -28,11 +28,11 @@ use std::time::Duration;
 
 use trace_format::{Event, StackId};
 
+use super::cpu;
 use super::pending::{Kind, Pending};
+use super::state::Stacks;
 use super::walk::{Frames, walk_from};
-use super::{Stacks, cpu};
 use crate::clock;
-use crate::shared::Shared;
 
 /// Stall samples of one poll taken every threshold before the interval doubles (and
 /// doubles again after as many more, up to 64 thresholds).
@@ -154,7 +154,7 @@ fn gettid() -> i32 {
 /// recording `stacks`): takes a registry entry, starts its CPU sampler, and looks up its
 /// stack bounds, which the handler needs. Not signal-safe.
 pub(crate) fn register_thread(epoch: u64, stacks: &Stacks) {
-    let _ = super::thread_stack();
+    let _ = super::state::thread_stack();
     let _ = PENDING_SAMPLES.try_with(|p| {
         p.pending.reset(epoch);
         let tid = gettid();
@@ -186,7 +186,7 @@ pub(crate) fn register_thread(epoch: u64, stacks: &Stacks) {
             // `cpu::close`: either the stop's sweep sees our handle, or we see the stop.
             e.sampler.store(h, Ordering::SeqCst);
             // The stop may have closed every sampler meanwhile: then close ours too.
-            if crate::shared::EPOCH.load(Ordering::SeqCst) != epoch {
+            if crate::epoch::EPOCH.load(Ordering::SeqCst) != epoch {
                 cpu::close(&e.sampler);
             }
         }
@@ -296,12 +296,12 @@ extern "C" fn handler(_sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut li
 
 /// Takes one sample of the interrupted code into this thread's pending buffer.
 fn sample(stacks: &Stacks, kind: Kind, (ip, sp, fp): (u64, u64, u64)) {
-    let epoch = crate::shared::EPOCH.load(Ordering::Relaxed);
+    let epoch = crate::epoch::EPOCH.load(Ordering::Relaxed);
     let _ = PENDING_SAMPLES.try_with(|p| {
         if epoch == 0 || p.pending.epoch() != epoch {
             return; // Not (yet) recording on this thread.
         }
-        let stack = match super::thread_stack_cached() {
+        let stack = match super::state::thread_stack_cached() {
             Some(bounds) => {
                 let mut frames = Frames::new();
                 walk_from(ip, sp, fp, &bounds, &stacks.text, &mut frames);
@@ -332,7 +332,7 @@ fn set_timer_slack(slack: Duration) {
 /// whose current poll has run longer than `threshold_ticks`, again every threshold while
 /// the poll lasts (backing off after `STALL_BACKOFF` signals). Ends when the session stops.
 pub(crate) fn spawn_watchdog(
-    shared: Arc<Shared>,
+    stopped: impl Fn() -> bool + Send + 'static,
     threshold: Duration,
     threshold_ticks: u64,
 ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
@@ -354,7 +354,7 @@ pub(crate) fn spawn_watchdog(
             let tick = (threshold / 2).clamp(Duration::from_millis(1), Duration::from_millis(10));
             set_timer_slack(tick / 8);
             let mut in_poll = true;
-            while !shared.stop.load(Ordering::Acquire) {
+            while !stopped() {
                 std::thread::sleep(if in_poll { tick } else { 2 * tick });
                 in_poll = false;
                 let now = clock::now();
