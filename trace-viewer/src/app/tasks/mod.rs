@@ -5,7 +5,8 @@
 //! - [`table`]: the rows, their order and filter — pure;
 //! - [`panel`]: the view;
 //! - [`TasksState`]: the breakdown (computed in the background when the view is first
-//!   shown), its rows, the table's order and filter.
+//!   shown, and again when the grouping changes: spawn location, task name or root
+//!   region), its rows, the table's order and filter.
 
 pub mod panel;
 pub mod table;
@@ -17,6 +18,7 @@ use table::{Row, TableState};
 use super::jobs::{Job, Lazy};
 use super::open_trace::OpenTrace;
 use trace_analysis::analysis::breakdown::{Breakdown, BreakdownOptions};
+use trace_analysis::analysis::groups::GroupBy;
 
 /// The Tasks view's state.
 #[derive(Debug)]
@@ -27,6 +29,8 @@ pub struct TasksState {
     pub rows: Vec<Row>,
     /// The table's order and filter.
     pub table: TableState,
+    /// What groups the tasks.
+    pub group_by: GroupBy,
 }
 
 impl Default for TasksState {
@@ -35,6 +39,7 @@ impl Default for TasksState {
             breakdown: Lazy::Idle,
             rows: Vec::new(),
             table: TableState::default(),
+            group_by: GroupBy::Location,
         }
     }
 }
@@ -44,12 +49,22 @@ impl TasksState {
     pub fn ensure(&mut self, trace: &Arc<OpenTrace>, wake: impl Fn() + Send + Sync + 'static) {
         if matches!(self.breakdown, Lazy::Idle) {
             let trace = trace.clone();
+            let options = BreakdownOptions {
+                group_by: self.group_by,
+                ..BreakdownOptions::default()
+            };
             self.breakdown = Lazy::Running(Job::spawn("task breakdown", wake, move |_| {
-                Ok(Breakdown::compute(
-                    &trace.model,
-                    &BreakdownOptions::default(),
-                ))
+                Ok(Breakdown::compute(&trace.model, &options))
             }));
+        }
+    }
+
+    /// Groups the tasks by `by` from now on: the breakdown is computed again.
+    pub fn set_group_by(&mut self, by: GroupBy) {
+        if by != self.group_by {
+            self.group_by = by;
+            self.breakdown = Lazy::Idle;
+            self.rows.clear();
         }
     }
 

@@ -8,6 +8,7 @@ use super::TasksState;
 use super::table::Column;
 use crate::app::jobs::Lazy;
 use crate::app::palette;
+use trace_analysis::analysis::groups::GroupBy;
 use trace_analysis::model::TaskIx;
 use trace_analysis::units::format_duration;
 
@@ -26,8 +27,34 @@ pub enum Request {
 /// The link that opens a group's flame graph (tests look for it).
 pub const FLAME_LINK: &str = "flame";
 
+/// The grouping choices, as the view names them.
+pub const GROUPINGS: [(GroupBy, &str); 3] = [
+    (GroupBy::Location, "spawn location"),
+    (GroupBy::Name, "task name"),
+    (GroupBy::Region, "root region"),
+];
+
 /// Shows the table of `tasks`; returns what a click on a group asks for.
 pub fn show(ui: &mut Ui, tasks: &mut TasksState) -> Option<Request> {
+    // Shown while computing too, so a slow grouping can be changed again.
+    let mut by = tasks.group_by;
+    ui.horizontal(|ui| {
+        ui.label("group tasks by");
+        for (g, name) in GROUPINGS {
+            ui.selectable_value(&mut by, g, name)
+                .on_hover_text(match g {
+                    GroupBy::Location => {
+                        "where they were spawned (file:line:col), their name and kind"
+                    }
+                    GroupBy::Name => "their task name; unnamed tasks by where they were spawned",
+                    GroupBy::Region => {
+                        "the root tracing span each task entered first, with its fields \
+                     (e.g. the route of a request); tasks without one by where they were spawned"
+                    }
+                });
+        }
+    });
+    tasks.set_group_by(by);
     match &tasks.breakdown {
         Lazy::Idle | Lazy::Running(_) => {
             ui.horizontal(|ui| {
