@@ -2,16 +2,20 @@
 //! spawned at a few locations, with idle stretches, wakes of every source, a process-wide
 //! and a thread-scoped pause, a blocking-pool thread, and optionally a hole in the data,
 //! counters (runtime samples, allocator counters, a user counter) and `tracing` regions
-//! and logs.
+//! and logs; and CPU samples with their stacks for profile benchmarks ([`cpu_profile`]).
 //!
 //! The layout is regular so tests can compute where things are: worker `w` runs its tasks
 //! in rounds; in each round every one of its tasks is polled once for `poll_ns`, one after
 //! the other with `gap_ns` between polls, then the worker parks for `park_ns`.
 
 use trace_format::build::TraceBuilder;
+use trace_format::code::CodeInfo;
 use trace_format::{
-    Event, LocationId, PauseScope, StringId, TaskId, TaskKind, ThreadKind, WakeSource,
+    Event, LocationId, PauseScope, StackId, StringId, Symbols, TaskId, TaskKind, ThreadKind,
+    WakeSource,
 };
+
+use crate::model::{Sample, SampleKind, TaskIx, ThreadIx};
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -370,4 +374,65 @@ impl Synthetic {
     pub fn bytes(&self) -> Vec<u8> {
         self.build().to_bytes()
     }
+}
+
+/// `n` CPU samples over `stacks` distinct stacks of 20 to 60 frames drawn from 4 000 code
+/// addresses, each resolved to one to three functions (inlined frames), the stacks sharing
+/// their outer frames and a few stacks holding most samples, like a service's profile: what
+/// the profile and flame-graph benchmarks build.
+///
+/// ```
+/// let (code, samples) = trace_analysis::synthetic::cpu_profile(1000, 50);
+/// assert_eq!(samples.len(), 1000);
+/// assert!(samples.iter().all(|s| code.stack(s.stack).is_some()));
+/// ```
+pub fn cpu_profile(n: usize, stacks: u32) -> (CodeInfo, Vec<Sample>) {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rand = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    const ADDRS: u64 = 4_000;
+    let mut code = CodeInfo::default();
+    let names: Vec<String> = (0..ADDRS)
+        .map(|a| format!("app::module{}::function_{a}", a % 37))
+        .collect();
+    code.add_symbols(Symbols::build((0..ADDRS).map(|a| {
+        let frames: Vec<_> = (0..1 + a % 3)
+            .map(|i| {
+                let f = names[((a + i * 977) % ADDRS) as usize].as_str();
+                (f, Some("src/module.rs"), (a % 500 + i) as u32, 1)
+            })
+            .collect();
+        (0x1000 + a * 16, frames)
+    })));
+    for id in 1..=stacks {
+        // Stacks share their outer frames (main, the runtime), as real ones do.
+        let depth = 20 + rand(41);
+        let mut frames: Vec<u64> = (0..depth).map(|_| 0x1000 + rand(ADDRS) * 16).collect();
+        let shared = (depth / 2) as usize;
+        for (i, f) in frames.iter_mut().rev().take(shared).enumerate() {
+            *f = 0x1000 + (i as u64 * 7 % ADDRS) * 16;
+        }
+        code.add_stack(id, frames);
+    }
+    let samples: Vec<Sample> = (0..n)
+        .map(|i| Sample {
+            time: i as u64 * 10_000,
+            kind: SampleKind::Cpu,
+            thread: ThreadIx((i % 8) as u32),
+            task: TaskIx((i % 1000) as u32),
+            // Skewed: a few stacks hold most samples.
+            stack: StackId(
+                1 + (rand(u64::from(stacks)) * rand(u64::from(stacks)) / u64::from(stacks)) as u32,
+            ),
+            weight: 10_101_010,
+            size: 0,
+            poll: Sample::NO_POLL,
+        })
+        .collect();
+
+    (code, samples)
 }

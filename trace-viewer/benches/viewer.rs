@@ -30,10 +30,8 @@ use std::time::{Duration, Instant};
 
 use trace_analysis::analysis::flame;
 use trace_analysis::analysis::profile::Profile;
-use trace_analysis::model::{Sample, SampleKind, Span, TaskIx, ThreadIx};
+use trace_analysis::model::{SampleKind, Span};
 use trace_analysis::synthetic::Synthetic;
-use trace_format::code::CodeInfo;
-use trace_format::{StackId, Symbols};
 use trace_viewer::app::flame::{Baseline, FlameData, Scope};
 use trace_viewer::app::jobs::Lazy;
 use trace_viewer::app::open_job::{OpenJob, OpenOutcome};
@@ -210,57 +208,6 @@ fn main() {
     flame_figures(&ctx, &mut tv, if full { 1_000_000 } else { 20_000 });
 }
 
-/// `n` CPU samples over `stacks` distinct stacks of 20 to 60 frames from 4 000 addresses,
-/// each resolved to one to three functions, skewed so a few stacks hold most samples (the
-/// profile bench's shape).
-fn samples(n: usize, stacks: u32) -> (CodeInfo, Vec<Sample>) {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut rand = move |m: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % m
-    };
-    const ADDRS: u64 = 4_000;
-    let mut code = CodeInfo::default();
-    let names: Vec<String> = (0..ADDRS)
-        .map(|a| format!("app::module{}::function_{a}", a % 37))
-        .collect();
-    code.add_symbols(Symbols::build((0..ADDRS).map(|a| {
-        let frames: Vec<_> = (0..1 + a % 3)
-            .map(|i| {
-                let f = names[((a + i * 977) % ADDRS) as usize].as_str();
-                (f, Some("src/module.rs"), (a % 500 + i) as u32, 1)
-            })
-            .collect();
-        (0x1000 + a * 16, frames)
-    })));
-    for id in 1..=stacks {
-        let depth = 20 + rand(41);
-        let mut frames: Vec<u64> = (0..depth).map(|_| 0x1000 + rand(ADDRS) * 16).collect();
-        let shared = (depth / 2) as usize;
-        for (i, f) in frames.iter_mut().rev().take(shared).enumerate() {
-            *f = 0x1000 + (i as u64 * 7 % ADDRS) * 16;
-        }
-        code.add_stack(id, frames);
-    }
-    let samples = (0..n)
-        .map(|i| Sample {
-            time: i as u64 * 10_000,
-            kind: SampleKind::Cpu,
-            thread: ThreadIx((i % 8) as u32),
-            task: TaskIx((i % 1000) as u32),
-            stack: StackId(
-                1 + (rand(u64::from(stacks)) * rand(u64::from(stacks)) / u64::from(stacks)) as u32,
-            ),
-            weight: 10_101_010,
-            size: 0,
-            poll: Sample::NO_POLL,
-        })
-        .collect();
-    (code, samples)
-}
-
 fn median(v: &mut [Duration]) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -268,7 +215,7 @@ fn median(v: &mut [Duration]) -> Duration {
 
 /// The flame graph's figures: build, layout, comparison and the view's frames.
 fn flame_figures(ctx: &egui::Context, tv: &mut TraceView, n: usize) {
-    let (code, samples) = samples(n, 20_000);
+    let (code, samples) = trace_analysis::synthetic::cpu_profile(n, 20_000);
     let mut build = Vec::new();
     let mut profile = None;
     for _ in 0..5 {
