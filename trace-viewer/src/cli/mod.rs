@@ -20,6 +20,7 @@ pub mod check;
 pub mod dump;
 mod exit;
 pub mod export;
+mod load;
 pub mod mmu;
 mod paths;
 pub mod pprof;

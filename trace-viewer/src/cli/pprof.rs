@@ -26,8 +26,7 @@ use prost::Message;
 use super::exit::{EXIT_CORRUPT, EXIT_OK, EXIT_USAGE};
 use super::paths::same_file;
 use trace_analysis::analysis::profile::{SampleFilter, recorder_lines};
-use trace_analysis::model::{BuildOptions, Model, Sample, SampleKind, Span, TaskIx, ThreadIx};
-use trace_analysis::open;
+use trace_analysis::model::{Model, Sample, SampleKind, Span, TaskIx, ThreadIx};
 use trace_analysis::units::{format_duration, parse_duration};
 use trace_format::StackId;
 
@@ -245,19 +244,10 @@ pub fn run(args: &PprofArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         )?;
         return Ok(EXIT_USAGE);
     }
-    let (file, model) = match open::open_model(&args.file, BuildOptions::default()) {
+    let model = match super::load::model_or_exit(&args.file, "profiling", err)? {
         Ok(m) => m,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(EXIT_CORRUPT);
-        }
+        Err(code) => return Ok(code),
     };
-    if let Some(e) = &file.salvaged_from {
-        writeln!(
-            err,
-            "warning: the trace is damaged; profiling what reads: {e}"
-        )?;
-    }
     let kind = args.profile;
     let mut filter = SampleFilter::new(kind);
     if args.from.is_some() || args.to.is_some() {

@@ -16,10 +16,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::exit::{EXIT_CORRUPT, EXIT_OK};
+use super::exit::EXIT_OK;
 use trace_analysis::analysis::regions::{RegionGroups, RegionsOptions};
-use trace_analysis::model::BuildOptions;
-use trace_analysis::open;
 use trace_analysis::report::render_regions_text;
 use trace_analysis::units::parse_duration;
 
@@ -43,19 +41,10 @@ pub struct RegionsArgs {
 
 /// Runs `regions`; returns the exit code.
 pub fn run(args: &RegionsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {
-    let (file, model) = match open::open_model(&args.file, BuildOptions::default()) {
+    let model = match super::load::model_or_exit(&args.file, "grouping", err)? {
         Ok(m) => m,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(EXIT_CORRUPT);
-        }
+        Err(code) => return Ok(code),
     };
-    if let Some(e) = &file.salvaged_from {
-        writeln!(
-            err,
-            "warning: the trace is damaged; grouping what reads: {e}"
-        )?;
-    }
     let mut options = RegionsOptions::default();
     if !args.by.is_empty() {
         options.by = Some(args.by.clone());
