@@ -187,8 +187,8 @@ fn report_json_has_breakdown_leaks_threads_pauses_and_mmu() {
     for want in [
         "tasks by spawn location (2 tasks in 2 groups",
         "leak suspects (groups whose alive tasks grew, with tasks waiting ≥ 1 s): 0",
-        "long-lived tasks (alive at the end, waiting ≥ 1 s, in groups that did not grow: not \
-         leak suspects): 1\n  src/leak.rs:3:5  1 task waiting 5 s\n      one task, alive the \
+        "long-lived tasks (alive at the end, waiting ≥ 1 s, in groups that are not leak \
+         suspects): 1\n  src/leak.rs:3:5  1 task waiting 5 s\n      one task, alive the \
          whole recording",
         "stw   process      2",
         "MMU   1 ms: 0.000",

@@ -408,8 +408,8 @@ fn leaks(b: &Breakdown) -> String {
     );
 
     text += &format!(
-        "\nlong-lived tasks (alive at the end, waiting ≥ {threshold}, in groups that did not \
-         grow: not leak suspects): {}\n",
+        "\nlong-lived tasks (alive at the end, waiting ≥ {threshold}, in groups that are not \
+         leak suspects): {}\n",
         b.long_lived_count
     );
     for l in &b.long_lived {
@@ -510,8 +510,8 @@ mod tests {
              none of its 6 tasks finished; 6 waiting ≥ 4 s for a wake that never came\n",
             "              9 s      1  src/leak.rs:1:1 #1\n",
             "      … 1 more\n",
-            "long-lived tasks (alive at the end, waiting ≥ 1 s, in groups that did not grow: not \
-             leak suspects): 1\n  src/watch.rs:1:1  1 task waiting 10 s\n      one task, alive \
+            "long-lived tasks (alive at the end, waiting ≥ 1 s, in groups that are not leak \
+             suspects): 1\n  src/watch.rs:1:1  1 task waiting 10 s\n      one task, alive \
              the whole recording",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");

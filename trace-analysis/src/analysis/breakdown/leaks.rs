@@ -278,13 +278,13 @@ fn long_lived_why(g: &Growth, stuck: u64, threshold: Nanos, since: Nanos, start:
     let since = format_duration(since.saturating_sub(start));
     if g.end() == 1 && g.growth() <= 1 {
         let alive = if g.start() == 1 {
-            "alive the whole recording"
+            "one task, alive the whole recording"
         } else {
-            "the only one alive"
+            "one task alive, spawned while recording"
         };
         return format!(
-            "one task, {alive}, waiting since {since}: a long-lived waiter (a watcher, a \
-             periodic job), not a growing group"
+            "{alive}, waiting since {since}: a long-lived waiter (a watcher, a periodic job), \
+             not a growing group"
         );
     }
     if g.growth() <= 0 {

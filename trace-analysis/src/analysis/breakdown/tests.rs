@@ -165,8 +165,8 @@ fn a_watcher_alive_the_whole_recording_is_long_lived_not_a_suspect() {
             (
                 "src/purge.rs:1:1",
                 1,
-                "one task, the only one alive, waiting since 1 ms: a long-lived waiter (a \
-                 watcher, a periodic job), not a growing group"
+                "one task alive, spawned while recording, waiting since 1 ms: a long-lived \
+                 waiter (a watcher, a periodic job), not a growing group"
             ),
         ]
     );
