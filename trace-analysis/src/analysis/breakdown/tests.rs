@@ -260,3 +260,62 @@ fn leak_suspects_rank_by_growth() {
         b.leak_suspects[1].why
     );
 }
+
+#[test]
+fn grouped_by_root_region_the_suspect_is_the_region_that_grows() {
+    // A library spawns every connection at one line; 10 requests to /stuck (one a second)
+    // never finish, 10 to /ok do. By location there is one group; by root region the
+    // suspect is the /stuck route's group alone.
+    let mut text = String::from(
+        "location id=1 file=\"src/serve.rs\" line=1 column=1\n\
+         string id=3 text=\"request\"\n\
+         string id=4 text=\"app\"\n\
+         1 0 thread_start kind=worker index=0\n",
+    );
+    for i in 0..20u64 {
+        let (task, at) = (i + 1, (i / 2 + 1) * S + i % 2 * 100);
+        let route = if i % 2 == 0 { "/stuck" } else { "/ok" };
+        text += &format!(
+            "1 {at} task_spawn task={task} tokio_id={task} location=1\n\
+             1 {} poll_start task={task}\n\
+             1 {} span_new id={task} parent=0 name=3 target=4 level=info fields=\"route={route} id={i}\"\n\
+             1 {} region_begin id={task} name=3\n\
+             1 {} region_end id={task}\n",
+            at + 1,
+            at + 2,
+            at + 3,
+            at + 4,
+        );
+        if route == "/ok" {
+            text += &format!(
+                "1 {} span_close id={task}\n1 {} task_terminate task={task}\n1 {} poll_end ready=true\n",
+                at + 5,
+                at + 6,
+                at + 6
+            );
+        } else {
+            text += &format!("1 {} poll_end ready=false\n", at + 5);
+        }
+    }
+    text += &format!("1 {} worker_park\nend\n", 13 * S);
+    let m = Model::build(&Trace::from_bytes(text::undump(&text).unwrap()).unwrap()).unwrap();
+    let by = |group_by| {
+        let o = BreakdownOptions {
+            group_by,
+            ..BreakdownOptions::default()
+        };
+        let b = Breakdown::compute(&m, &o);
+        b.leak_suspects
+            .iter()
+            .map(|s| (s.group.clone(), s.growth, s.tasks, s.finished))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        by(GroupBy::Location),
+        [("src/serve.rs:1:1".to_string(), 10, 20, 10)]
+    );
+    assert_eq!(
+        by(GroupBy::Region),
+        [("region request route=/stuck".to_string(), 10, 10, 0)]
+    );
+}
