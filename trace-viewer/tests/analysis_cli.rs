@@ -158,16 +158,15 @@ fn report_json_has_breakdown_leaks_threads_pauses_and_mmu() {
             leak["alive_at_end"].as_u64(),
             leak["leak_suspects"].as_u64()
         ),
-        (Some(1), Some(1))
+        (Some(1), Some(0))
     );
     // Waiting from 500 ns to 5 s, of which 2 s paused.
     assert_eq!(leak["states"]["paused"]["total"], 2 * S);
     assert_eq!(leak["states"]["wait_unknown"]["total"], 5 * S - 500 - 2 * S);
-    assert_eq!(v["breakdown"]["leak_suspect_count"], 1);
-    assert_eq!(
-        v["breakdown"]["leak_suspects"][0]["group"],
-        "src/leak.rs:3:5"
-    );
+    // One task alive and waiting the whole recording: long-lived, not a leak suspect.
+    assert_eq!(v["breakdown"]["leak_suspect_count"], 0);
+    assert_eq!(v["breakdown"]["long_lived_count"], 1);
+    assert_eq!(v["breakdown"]["long_lived"][0]["group"], "src/leak.rs:3:5");
     assert_eq!(v["breakdown"]["pauses"][0]["kind"], "stw");
     assert_eq!(v["breakdown"]["pauses"][0]["count"], 2);
     assert_eq!(v["breakdown"]["threads"][0]["thread"], "worker 0");
@@ -182,12 +181,15 @@ fn report_json_has_breakdown_leaks_threads_pauses_and_mmu() {
         &"--leak-threshold",
         &"10s",
     ]));
-    assert_eq!(strict["breakdown"]["leak_suspect_count"], 0);
+    assert_eq!(strict["breakdown"]["long_lived_count"], 0);
     let text = run(&[&"report", &path]);
     let out = String::from_utf8(text.stdout).unwrap();
     for want in [
         "tasks by spawn location (2 tasks in 2 groups",
-        "leak suspects (alive at the end, waiting ≥ 1 s): 1",
+        "leak suspects (groups whose alive tasks grew, with tasks waiting ≥ 1 s): 0",
+        "long-lived tasks (alive at the end, waiting ≥ 1 s, in groups that are not leak \
+         suspects): 1\n  src/leak.rs:3:5  1 task waiting 5 s\n      one task, alive the \
+         whole recording",
         "stw   process      2",
         "MMU   1 ms: 0.000",
     ] {

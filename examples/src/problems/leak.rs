@@ -9,11 +9,11 @@
 //! grow slowly, forever.
 //!
 //! What the trace shows: the leaked tasks are alive at the end of the trace and have been
-//! waiting since their only poll; `report` lists them as leak suspects (alive, waiting longer
-//! than `--leak-threshold`), and the group with the most suspects — the spawn location of the
-//! reply waiters — is the leak. The list itself is ordered by how long each task has waited,
-//! so it starts with the service's shutdown listener, which legitimately waits for the
-//! whole run: one long waiter is normal, hundreds from one spawn location are a leak.
+//! waiting since their only poll, and the count of alive tasks spawned where the reply
+//! waiters are keeps growing through the recording: `report` names that spawn location as
+//! the one leak suspect, with its growth and its oldest waiting tasks. The service's
+//! shutdown listener also waits the whole run, longer than any leaked task, but it is one
+//! task that never multiplies: the report lists it apart, as a long-lived task.
 //!
 //! `--fixed` drops the sender on the error path (`pending.remove(&id)`), so the waiter wakes
 //! with an error, answers the client, and ends.
@@ -48,7 +48,7 @@ pub const PROBLEM: Problem = Problem {
     },
     verdict,
     next_steps: &[
-        "report {trace} --json   # breakdown.groups[].leak_suspects: suspects per spawn location",
+        "report {trace} --json   # breakdown.leak_suspects[]: growth, why, oldest waiting tasks",
         "export {trace} --chrome task_leak.json   # ui.perfetto.dev: the 'alive tasks' counter climbs",
     ],
 };
@@ -171,39 +171,29 @@ async fn service(
     (outcome, shutdown)
 }
 
-/// Names the spawn location with the most leak suspects, and how the task count grew.
+/// Names the leak suspect that grew most and why, and the long-lived tasks set apart.
 pub fn verdict(model: &Model, analysis: &Analysis, _recorded: &Recorded) -> String {
     let b = &analysis.breakdown;
-    let Some(top) = b
-        .groups
-        .iter()
-        .filter(|g| g.leak_suspects > 0)
-        .max_by_key(|g| g.leak_suspects)
-    else {
-        return format!(
-            "no leak suspects (no task alive at the end has waited {} or more)",
+    let mut line = match b.leak_suspects.first() {
+        Some(top) => format!(
+            "{} ({} of {}): {}",
+            top.group,
+            plural(b.leak_suspect_count, "leak suspect", "leak suspects"),
+            plural(b.groups.len() as u64, "group", "groups"),
+            top.why
+        ),
+        None => format!(
+            "no leak suspects (no group's alive tasks grew with tasks waiting ≥ {})",
             format_duration(b.leak_threshold_ns)
-        );
+        ),
     };
-    let mut line = format!(
-        "{} of {} (alive at the end, waiting ≥ {}); {} of them from {} ({} spawned there, \
-         {} still alive)",
-        plural(b.leak_suspect_count, "leak suspect", "leak suspects"),
-        b.tasks,
-        format_duration(b.leak_threshold_ns),
-        top.leak_suspects,
-        top.label,
-        plural(top.tasks, "task", "tasks"),
-        top.alive_at_end
-    );
-    if let Some(first) = b.leak_suspects.first()
-        && first.group != top.label
-    {
-        line += &format!(
-            "; the longest waiter, {} ({}), is another group's",
-            first.task,
-            format_duration(first.waited_ns)
-        );
+    if !b.long_lived.is_empty() {
+        let groups: Vec<String> = b
+            .long_lived
+            .iter()
+            .map(|l| format!("{} ({} waiting)", l.group, l.stuck))
+            .collect();
+        line += &format!("; long-lived, not suspects: {}", groups.join(", "));
     }
     if let Some(alive) = model
         .counters

@@ -6,7 +6,7 @@
 //! | [`blocking`] | a blocking call inside async code stalls a worker | the stalled worker and the task that blocked it (longest polls), the function that blocks (stalled polls' stacks), the victims' scheduler wait |
 //! | [`pauses`] | periodic stop-the-world pauses cause p99 spikes | the pause kind, MMU 0 at windows shorter than the pause |
 //! | [`contention`] | a `std::sync::Mutex`-guarded map under load | the contending group: the most running time, polls twice as long as the work they do; the function that waits on the lock |
-//! | [`leak`] | tasks stuck forever on a channel nobody sends to | the leaking spawn location (the group with the most leak suspects) |
+//! | [`leak`] | tasks stuck forever on a channel nobody sends to | the leaking spawn location (the leak suspect whose alive tasks grew most) |
 //! | [`alloc`] | responses built by repeated string concatenation | the allocating group (most sampled allocation bytes) and function, the allocation rate |
 //! | [`http`] | an axum service with one CPU-heavy handler | the bad handler, although every connection task shares one spawn location inside axum |
 //!

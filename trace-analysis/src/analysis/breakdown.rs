@@ -1,6 +1,6 @@
 //! The task breakdown (Go's "goroutine analysis", grouped by spawn location): where each
-//! group of tasks spent its time, the longest polls, tasks that look leaked, how busy each
-//! worker was, and the pauses by kind.
+//! group of tasks spent its time, the longest polls, groups that look leaked and long-lived
+//! waiters ([`leaks`]), how busy each worker was, and the pauses by kind.
 //!
 //! Built by [`Breakdown::compute`] from the [`states`](super::states) partition, so every
 //! number here adds up to the tasks' lifetimes. Serializes to the `breakdown` part of the
@@ -17,27 +17,33 @@ use super::groups::{GroupBy, TaskGroups};
 use super::states::{StateTotals, TaskState, WaitReason, for_each_segment, paused_spans};
 use crate::model::{AllocSample, Model, Nanos, Span, TaskIx};
 
+pub mod leaks;
+pub use leaks::{WaitingGroup, WaitingTask};
+
 /// What [`Breakdown::compute`] looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakdownOptions {
-    /// A task still alive at the end of the trace that has been waiting this long is a leak
-    /// suspect.
+    /// A task still alive at the end of the trace that has been waiting this long is stuck:
+    /// its group is a leak suspect when it also grew ([`leaks`]), else long-lived.
     pub leak_threshold: Nanos,
     /// How many of the longest polls to list.
     pub longest_polls: usize,
-    /// How many leak suspects to list (all are counted).
+    /// How many leak-suspect groups (and long-lived groups) to list (all are counted).
     pub leak_suspects: usize,
+    /// How many of each such group's stuck tasks to list, oldest waiting first.
+    pub leak_tasks: usize,
     /// What groups tasks (default: spawn location).
     pub group_by: GroupBy,
 }
 
 impl Default for BreakdownOptions {
-    /// Leak threshold 1 s, 10 longest polls, 20 leak suspects.
+    /// Leak threshold 1 s, 10 longest polls, 20 leak-suspect groups of 10 tasks each.
     fn default() -> Self {
         BreakdownOptions {
             leak_threshold: 1_000_000_000,
             longest_polls: 10,
             leak_suspects: 20,
+            leak_tasks: 10,
             group_by: GroupBy::Location,
         }
     }
@@ -124,9 +130,12 @@ pub struct Group {
     pub kind: &'static str,
     /// Number of tasks.
     pub tasks: u64,
+    /// Tasks alive at the start of the trace (spawned before it, or at its first instant).
+    pub alive_at_start: u64,
     /// Tasks still alive at the end of the trace.
     pub alive_at_end: u64,
-    /// Of those, leak suspects (waiting longer than the threshold).
+    /// When the group is a leak suspect ([`leaks`]): its tasks stuck waiting at the end;
+    /// else 0.
     pub leak_suspects: u64,
     /// Polls per task.
     pub polls: Stats,
@@ -181,23 +190,6 @@ pub struct LongPoll {
     /// where the thread's data ends (lost data, or a recording cut short), and what the poll
     /// did after that is unknown.
     pub still_running: bool,
-}
-
-/// A task alive at the end of the trace, waiting for longer than the threshold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LeakSuspect {
-    /// The task's label.
-    pub task: String,
-    /// Its trace task id.
-    pub task_id: u64,
-    /// Its group's label.
-    pub group: String,
-    /// Since when it has been waiting (its last poll's end, or its spawn).
-    pub waiting_since_ns: Nanos,
-    /// How long, up to the end of the trace.
-    pub waited_ns: Nanos,
-    /// Its polls.
-    pub polls: u32,
 }
 
 /// How one worker (or blocking-pool) thread spent its time.
@@ -261,10 +253,18 @@ pub struct Breakdown {
     pub groups: Vec<Group>,
     /// The longest polls, longest first.
     pub longest_polls: Vec<LongPoll>,
-    /// Leak suspects, longest waiting first (at most the configured number).
-    pub leak_suspects: Vec<LeakSuspect>,
-    /// All leak suspects, also those not listed.
+    /// Leak suspects: groups whose alive count grew, with stuck tasks; by growth, largest
+    /// first (at most the configured number).
+    pub leak_suspects: Vec<WaitingGroup>,
+    /// All leak-suspect groups, also those not listed.
     pub leak_suspect_count: u64,
+    /// The stuck tasks of all leak-suspect groups.
+    pub leak_suspect_tasks: u64,
+    /// Long-lived tasks: the other groups with stuck tasks (a watcher, a pool), each with why
+    /// it is not a suspect; longest waiting first (at most the configured number).
+    pub long_lived: Vec<WaitingGroup>,
+    /// All long-lived groups, also those not listed.
+    pub long_lived_count: u64,
     /// Worker and blocking-pool threads, and other threads that ran polls (a `block_on`).
     pub threads: Vec<ThreadUse>,
     /// Pauses by kind and scope.
@@ -337,15 +337,33 @@ impl Breakdown {
             }
         }
 
+        // Tasks alive at the end that waited at least the threshold. Waiting counts only
+        // while the file is complete: in a cut recording the wake or terminate that ended it
+        // may be in the lost tail.
+        let stuck: Vec<Option<(Nanos, Nanos)>> = results
+            .iter()
+            .map(|r| {
+                let since = r.waiting_at_end?;
+                let waited = model.complete_until.saturating_sub(since);
+                (waited >= options.leak_threshold).then_some((since, waited))
+            })
+            .collect();
+        let leaks = leaks::classify(
+            model,
+            &task_groups,
+            &stuck,
+            options.leak_threshold,
+            options.leak_tasks,
+        );
+
         let mut totals = StateTotals::default();
-        let mut leak_suspects = Vec::new();
         let mut groups: Vec<Group> = Vec::with_capacity(task_groups.len());
         for (g, group) in task_groups.iter().enumerate() {
             let (key, tasks) = (group.key, &group.tasks);
             let name = model.string(key.name).to_string();
             let mut columns: Vec<Vec<u64>> = vec![Vec::with_capacity(tasks.len()); COLUMNS.len()];
             let mut polls = Vec::with_capacity(tasks.len());
-            let (mut alive, mut suspects) = (0, 0);
+            let (mut alive, mut alive_at_start) = (0, 0);
             for &t in tasks {
                 let r = &results[t.index()];
                 for (c, v) in columns.iter_mut().zip(columns_of(&r.totals)) {
@@ -353,17 +371,14 @@ impl Breakdown {
                 }
                 add_totals(&mut totals, &r.totals);
                 polls.push(u64::from(model.task_poll_count(t)));
-                if model.tasks[t.index()].terminate.is_none() {
+                let task = &model.tasks[t.index()];
+                if task.terminate.is_none() {
                     alive += 1;
                 }
-                // Waiting counts only while the file is complete: in a cut recording the
-                // wake or terminate that ended it may be in the lost tail.
-                if let Some(since) = r.waiting_at_end {
-                    let waited = model.complete_until.saturating_sub(since);
-                    if waited >= options.leak_threshold {
-                        suspects += 1;
-                        leak_suspects.push((waited, t, since, g));
-                    }
+                if task.spawn.is_none_or(|s| s <= model.start)
+                    && task.terminate.is_none_or(|e| e > model.start)
+                {
+                    alive_at_start += 1;
                 }
             }
             let states = COLUMNS
@@ -377,8 +392,9 @@ impl Breakdown {
                 name,
                 kind: kind_name(key.kind),
                 tasks: tasks.len() as u64,
+                alive_at_start,
                 alive_at_end: alive,
-                leak_suspects: suspects,
+                leak_suspects: leaks.suspect_tasks[g],
                 polls: Stats::of(&mut polls),
                 states,
                 alloc_samples: samples[g].0,
@@ -387,21 +403,6 @@ impl Breakdown {
                 task_ixs: tasks.clone(),
             });
         }
-
-        leak_suspects.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let leak_suspect_count = leak_suspects.len() as u64;
-        let leak_suspects = leak_suspects
-            .into_iter()
-            .take(options.leak_suspects)
-            .map(|(waited, t, since, g)| LeakSuspect {
-                task: model.task_label(t),
-                task_id: model.tasks[t.index()].id.0,
-                group: groups[g].label.clone(),
-                waiting_since_ns: since,
-                waited_ns: waited,
-                polls: model.task_poll_count(t),
-            })
-            .collect();
 
         let longest_polls = longest_polls(model, options.longest_polls)
             .into_iter()
@@ -435,8 +436,19 @@ impl Breakdown {
             totals: COLUMNS.iter().copied().zip(columns_of(&totals)).collect(),
             groups,
             longest_polls,
-            leak_suspects,
-            leak_suspect_count,
+            leak_suspect_count: leaks.suspects.len() as u64,
+            leak_suspect_tasks: leaks.suspects.iter().map(|g| g.stuck).sum(),
+            leak_suspects: leaks
+                .suspects
+                .into_iter()
+                .take(options.leak_suspects)
+                .collect(),
+            long_lived_count: leaks.long_lived.len() as u64,
+            long_lived: leaks
+                .long_lived
+                .into_iter()
+                .take(options.leak_suspects)
+                .collect(),
             threads: thread_use(model, &paused),
             pauses: pause_kinds(model),
         }

@@ -1,9 +1,9 @@
 //! The text form of the report's analysis part: coverage, tasks by spawn location, longest
-//! polls, leak suspects, thread use, pauses and MMU (with the responsiveness MMU and the
+//! polls, leak suspects and long-lived tasks, thread use, pauses and MMU (with the responsiveness MMU and the
 //! share of worker time in long polls), and the long-poll headline for the first screen.
 
 use super::table::{self, Align};
-use crate::analysis::breakdown::Group;
+use crate::analysis::breakdown::{Breakdown, Group, WaitingGroup};
 use crate::analysis::mmu::MmuPoint;
 use crate::analysis::overview::Analysis;
 use crate::analysis::utilization::{LongPolls, WorkerPoll};
@@ -256,36 +256,7 @@ pub fn render_analysis_text(a: &Analysis) -> String {
         text += &table::render(&rows, &[Right, Right, Left, Left], "  ");
     }
 
-    text += &format!(
-        "\nleak suspects (alive at the end, waiting ≥ {}{}): {}\n",
-        format_duration(b.leak_threshold_ns),
-        match b.complete_until_ns {
-            // The wake or terminate that ended a wait may be in the tail the cut lost.
-            Some(t) => format!(
-                "; recording cut: waiting counted until {}",
-                format_duration(t)
-            ),
-            None => String::new(),
-        },
-        b.leak_suspect_count
-    );
-    if !b.leak_suspects.is_empty() {
-        let mut rows = vec![["waiting for", "polls", "task"].map(String::from).to_vec()];
-        for l in &b.leak_suspects {
-            rows.push(vec![
-                format_duration(l.waited_ns),
-                l.polls.to_string(),
-                l.task.clone(),
-            ]);
-        }
-        text += &table::render(&rows, &[Right, Right, Left], "  ");
-        if b.leak_suspect_count > b.leak_suspects.len() as u64 {
-            text += &format!(
-                "  … {} more\n",
-                b.leak_suspect_count - b.leak_suspects.len() as u64
-            );
-        }
-    }
+    text += &leaks(b);
 
     text.push_str("\nthreads\n");
     if b.threads.is_empty() {
@@ -395,6 +366,79 @@ pub fn render_analysis_text(a: &Analysis) -> String {
     text
 }
 
+/// Stuck tasks listed per leak-suspect group in the text; the JSON has more.
+const WAITING_TASKS: usize = 5;
+
+/// The leak suspects (groups whose alive count grew, with why, and their longest waiting
+/// tasks) and the long-lived tasks (the other groups with stuck tasks, with why not).
+fn leaks(b: &Breakdown) -> String {
+    use Align::{Left, Right};
+    let cut = match b.complete_until_ns {
+        // The wake or terminate that ended a wait may be in the tail the cut lost.
+        Some(t) => format!(
+            "; recording cut: waiting counted until {}",
+            format_duration(t)
+        ),
+        None => String::new(),
+    };
+    let threshold = format_duration(b.leak_threshold_ns);
+    let mut text = format!(
+        "\nleak suspects (groups whose alive tasks grew, with tasks waiting ≥ {threshold}{cut}): \
+         {}\n",
+        b.leak_suspect_count
+    );
+    for s in &b.leak_suspects {
+        text += &format!("  {:+}  {}\n      {}\n", s.growth, s.group, s.why);
+        let mut rows = vec![["waiting for", "polls", "task"].map(String::from).to_vec()];
+        for t in s.oldest_waiting.iter().take(WAITING_TASKS) {
+            rows.push(vec![
+                format_duration(t.waited_ns),
+                t.polls.to_string(),
+                t.task.clone(),
+            ]);
+        }
+        text += &table::render(&rows, &[Right, Right, Left], "      ");
+        more(&mut text, "      ", s.stuck, rows.len() as u64 - 1);
+    }
+    more(
+        &mut text,
+        "  ",
+        b.leak_suspect_count,
+        b.leak_suspects.len() as u64,
+    );
+
+    text += &format!(
+        "\nlong-lived tasks (alive at the end, waiting ≥ {threshold}, in groups that are not \
+         leak suspects): {}\n",
+        b.long_lived_count
+    );
+    for l in &b.long_lived {
+        text += &format!("  {}  {}\n      {}\n", l.group, waiting(l), l.why);
+    }
+    more(
+        &mut text,
+        "  ",
+        b.long_lived_count,
+        b.long_lived.len() as u64,
+    );
+    text
+}
+
+/// `"1 waiting 12 s"`, `"50 waiting, the longest 12 s"`.
+fn waiting(g: &WaitingGroup) -> String {
+    let longest = format_duration(g.oldest_waiting.first().map_or(0, |t| t.waited_ns));
+    match g.stuck {
+        1 => format!("1 task waiting {longest}"),
+        n => format!("{n} tasks waiting, the longest {longest}"),
+    }
+}
+
+fn more(text: &mut String, indent: &str, all: u64, shown: u64) {
+    if all > shown {
+        *text += &format!("{indent}… {} more\n", all - shown);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use trace_format::build::TraceBuilder;
@@ -433,5 +477,44 @@ mod tests {
         let finished = text(true);
         assert!(finished.contains("(still running)"), "{finished}");
         assert!(!finished.contains("data ends"), "{finished}");
+    }
+
+    /// A group whose alive tasks grew is a suspect, with its growth, why and its oldest
+    /// waiting tasks; a lone watcher is listed apart, long-lived.
+    #[test]
+    fn leak_suspects_say_why_and_long_lived_tasks_are_apart() {
+        let mut trace = String::from(
+            "location id=1 file=\"src/leak.rs\" line=1 column=1\n\
+             location id=2 file=\"src/watch.rs\" line=1 column=1\n\
+             1 0 thread_start kind=worker index=0\n\
+             1 0 task_spawn task=9 tokio_id=9 location=2\n\
+             1 1 poll_start task=9\n\
+             1 2 poll_end ready=false\n",
+        );
+        for t in 1..=6u64 {
+            let at = t * 1_000_000_000;
+            trace += &format!(
+                "1 {at} task_spawn task={t} tokio_id={t} location=1\n\
+                 1 {} poll_start task={t}\n1 {} poll_end ready=false\n",
+                at + 1,
+                at + 2
+            );
+        }
+        trace += "1 10000000000 worker_park\nend\n";
+        let bytes = trace_format::text::undump(&trace).unwrap();
+        let model = Model::build(&Trace::from_bytes(bytes).unwrap()).unwrap();
+        let text = render_analysis_text(&Analysis::compute(&model, &AnalysisOptions::default()));
+        for want in [
+            "leak suspects (groups whose alive tasks grew, with tasks waiting ≥ 1 s): 1\n  \
+             +6  src/leak.rs:1:1\n      alive grew 0 → 6 over 10 s, rising in 6 of 10 tenths; \
+             none of its 6 tasks finished; 6 waiting ≥ 4 s for a wake that never came\n",
+            "              9 s      1  src/leak.rs:1:1 #1\n",
+            "      … 1 more\n",
+            "long-lived tasks (alive at the end, waiting ≥ 1 s, in groups that are not leak \
+             suspects): 1\n  src/watch.rs:1:1  1 task waiting 10 s\n      one task, alive \
+             the whole recording",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
     }
 }

@@ -83,10 +83,18 @@ pub fn show(ui: &mut Ui, tasks: &mut TasksState) -> Option<Request> {
             ui.colored_label(
                 ui.visuals().warn_fg_color,
                 format!(
-                    "{} leak suspect(s): alive at the end and waiting ≥ {}",
+                    "{} leak suspect(s): groups whose alive tasks grew, {} tasks waiting ≥ {}",
                     b.leak_suspect_count,
+                    b.leak_suspect_tasks,
                     format_duration(b.leak_threshold_ns)
                 ),
+            )
+            .on_hover_text(
+                b.leak_suspects
+                    .iter()
+                    .map(|s| format!("{}: {}", s.group, s.why))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             );
         }
     });
