@@ -8,7 +8,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use trace_analysis::synthetic::Synthetic;
 use trace_viewer::app::mmu::data::WORST;
-use trace_viewer::app::mmu::panel::{BESIDE, beside_name, hover_label, window_start};
+use trace_viewer::app::mmu::panel::{
+    BESIDE, WORST_OF_BESIDE, WORST_OF_PAUSES, beside_name, hover_label, window_start,
+};
 use trace_viewer::app::{TAB_MMU, ViewerApp};
 
 mod common;
@@ -128,11 +130,24 @@ fn long_polls_show_the_responsiveness_curve_beside_the_pause_curve_by_default() 
     // In the legend, and said above the plot.
     h.get_by_label(&name);
     h.get_by_label_contains(&format!("{name}: mean utilization"));
-    // Unticked, it is gone; ticked again, it is back.
+    // The worst windows come from it: inside a long poll, where the pause curve's are not.
+    h.get_by_label("10 µs").click();
+    h.run_steps(3);
+    let worst = |h: &Harness<'_, ViewerApp>| h.state().trace_view().unwrap().mmu.view.worst[0];
+    assert_eq!(worst(&h).utilization, 0.0);
+    h.get_by_label(WORST_OF_PAUSES).click();
+    h.run_steps(3);
+    assert_eq!(worst(&h).utilization, 1.0);
+    h.get_by_label(WORST_OF_BESIDE).click();
+    h.run_steps(3);
+    assert_eq!(worst(&h).utilization, 0.0);
+    // Unticked, it is gone (the worst windows are the pause curve's); ticked again, back.
     h.get_by_label(BESIDE).click();
     h.run_steps(3);
     assert!(h.state().trace_view().unwrap().mmu.beside_curve().is_none());
     assert!(h.query_by_label_contains(&name).is_none());
+    assert!(h.query_by_label(WORST_OF_BESIDE).is_none());
+    assert_eq!(worst(&h).utilization, 1.0);
     h.get_by_label(BESIDE).click();
     h.run_steps(3);
     assert!(h.state().trace_view().unwrap().mmu.beside_curve().is_some());

@@ -39,6 +39,11 @@ pub struct MmuView {
     /// While the responsiveness mode is off: draw the responsiveness curve (polls longer
     /// than the threshold unavailable) beside the pause curve, when the trace has such polls.
     pub beside: bool,
+    /// List the worst windows of that curve (when drawn) rather than of the pause curve:
+    /// they count pauses and long polls alike, so a blocked worker is found there.
+    pub worst_of_beside: bool,
+    /// The window and curve (`true`: the one beside) `worst` was listed for.
+    pub worst_for: Option<(u64, bool)>,
 }
 
 /// The long-poll thresholds offered in the MMU view.
@@ -68,6 +73,7 @@ impl Default for MmuState {
                 percentiles: true,
                 long_poll_threshold: 1_000_000,
                 beside: true,
+                worst_of_beside: true,
                 ..MmuView::default()
             },
             beside: Lazy::Idle,
@@ -136,9 +142,36 @@ impl MmuState {
 
     /// Chooses the window whose worst windows are listed.
     pub fn choose_window(&mut self, window: u64) {
-        if let Some(d) = self.curves.get() {
-            self.view.worst = d.worst(window);
+        if self.curves.get().is_some() {
             self.view.chosen = Some(window);
+            self.refresh_worst();
+        }
+    }
+
+    /// Whether the worst windows listed are the responsiveness curve's: asked for, and that
+    /// curve drawn.
+    pub fn worst_of_beside(&self) -> bool {
+        self.view.worst_of_beside && self.beside_curve().is_some()
+    }
+
+    /// Lists the worst windows of the chosen length again when the window or the curve
+    /// they come from changed (the curve beside may come in, or be hidden, later).
+    pub fn refresh_worst(&mut self) {
+        let Some(window) = self.view.chosen else {
+            return;
+        };
+        let of_beside = self.worst_of_beside();
+        if self.view.worst_for == Some((window, of_beside)) {
+            return;
+        }
+        let data = if of_beside {
+            self.beside_curve()
+        } else {
+            self.curves.get().map(|d| &**d)
+        };
+        if let Some(d) = data {
+            self.view.worst = d.worst(window);
+            self.view.worst_for = Some((window, of_beside));
         }
     }
 
@@ -158,5 +191,6 @@ impl MmuState {
         self.curves = Lazy::Idle;
         self.view.chosen = None;
         self.view.worst.clear();
+        self.view.worst_for = None;
     }
 }

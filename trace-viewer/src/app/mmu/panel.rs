@@ -20,6 +20,11 @@ pub const PLOT: &str = "mmu-plot";
 /// The responsiveness curve's checkbox (tests find it by this label).
 pub const BESIDE: &str = "responsiveness curve beside";
 
+/// The choice to list the worst windows of the responsiveness curve (tests click it).
+pub const WORST_OF_BESIDE: &str = "with long polls unavailable";
+/// The choice to list the worst windows of the pause curve.
+pub const WORST_OF_PAUSES: &str = "pauses only";
+
 /// The least height of the plot, taken from the worst-window list first.
 const MIN_PLOT_HEIGHT: f32 = 160.0;
 /// The least height of the plot, even when the list then shows only a few rows.
@@ -126,11 +131,23 @@ pub fn show(ui: &mut Ui, mmu: &mut MmuState) -> Option<Span> {
     if let Some(w) = choose {
         mmu.choose_window(w);
     }
+    mmu.refresh_worst();
 
     let mut jump = None;
     if let Some(w) = mmu.view.chosen {
         ui.separator();
-        ui.label(RichText::new(format!("Worst {} windows", format_duration(w))).strong());
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(format!("Worst {} windows", format_duration(w))).strong());
+            if beside.is_some() {
+                ui.add_space(8.0);
+                let mut of_beside = mmu.view.worst_of_beside;
+                ui.selectable_value(&mut of_beside, true, WORST_OF_BESIDE)
+                    .on_hover_text("Of the responsiveness curve: pauses and long polls count");
+                ui.selectable_value(&mut of_beside, false, WORST_OF_PAUSES)
+                    .on_hover_text("Of the pause curve: only pauses count");
+                mmu.view.worst_of_beside = of_beside;
+            }
+        });
         egui::ScrollArea::vertical()
             .id_salt("mmu-worst")
             .max_height(ui.available_height())
