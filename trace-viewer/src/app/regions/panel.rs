@@ -109,7 +109,8 @@ pub fn show(ui: &mut Ui, trace: &OpenTrace, state: &mut RegionsState) -> Option<
     if let Some(g) = picked_group {
         state.pick_group(&trace.model, &data.groups, g);
     }
-    let picked = state.picked.clone()?;
+    // Borrowed, not cloned: the list can hold every region of a large group.
+    let picked = state.picked.as_ref()?;
     ui.separator();
     let g = data.groups.groups.get(picked.group)?;
     ui.label(
@@ -131,7 +132,7 @@ pub fn show(ui: &mut Ui, trace: &OpenTrace, state: &mut RegionsState) -> Option<
             bucket_clicked = histogram(ui, &picked.histogram, picked.bucket);
         });
         ui.separator();
-        ui.vertical(|ui| request = list(ui, &trace.model, &picked));
+        ui.vertical(|ui| request = list(ui, &trace.model, picked));
     });
     if let Some(b) = bucket_clicked {
         state.pick_bucket(&trace.model, &data.groups, b);
