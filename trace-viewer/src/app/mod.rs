@@ -17,6 +17,8 @@
 //! - [`details`]: the selection's details, the wakes behind it, the selected range's
 //!   summary, and the panel;
 //! - [`tasks`]: the task breakdown table;
+//! - [`regions`]: the region groups (`tracing` spans), their latency histograms and
+//!   slowest regions;
 //! - [`mmu`]: minimum mutator utilization curves and worst windows;
 //! - [`flame`]: flame graphs of the stack samples of any selection, and the differential
 //!   graph of two;
@@ -50,6 +52,7 @@ pub mod open_job;
 pub mod open_trace;
 pub mod palette;
 pub mod recent;
+pub mod regions;
 pub mod search;
 pub mod sorted;
 pub mod status;
@@ -73,6 +76,8 @@ use trace_view::{Tab, TraceView};
 pub const TAB_TIMELINE: &str = "Timeline";
 /// The Tasks tab's name.
 pub const TAB_TASKS: &str = "Tasks";
+/// The Regions tab's name.
+pub const TAB_REGIONS: &str = "Regions";
 /// The MMU tab's name.
 pub const TAB_MMU: &str = "MMU";
 /// The Flame graph tab's name.
@@ -400,6 +405,7 @@ impl eframe::App for ViewerApp {
                     for (tab, name) in [
                         (Tab::Timeline, TAB_TIMELINE),
                         (Tab::Tasks, TAB_TASKS),
+                        (Tab::Regions, TAB_REGIONS),
                         (Tab::Mmu, TAB_MMU),
                         (Tab::Flame, TAB_FLAME),
                     ] {
@@ -448,6 +454,7 @@ impl eframe::App for ViewerApp {
                 match tv.tab {
                     Tab::Timeline => tv.show_timeline(ui),
                     Tab::Tasks => tv.show_tasks(ui, viewport),
+                    Tab::Regions => tv.show_regions(ui, viewport),
                     Tab::Mmu => tv.show_mmu(ui),
                     Tab::Flame => tv.show_flame_view(ui),
                 }

@@ -1,6 +1,6 @@
 //! An open trace in the window, with its views: the trace, the view of it (time range,
-//! scroll, selection), each view's state (timeline, details, tasks, MMU, flame graph,
-//! search), the
+//! scroll, selection), each view's state (timeline, details, tasks, regions, MMU, flame
+//! graph, search), the
 //! export window and the banner about missing data.
 //!
 //! Each view draws itself from its own state and returns what it asks of the others (a
@@ -16,6 +16,7 @@ use super::export::ExportState;
 use super::flame::{self, FlameState, Scope};
 use super::mmu::{self, MmuState};
 use super::open_trace::OpenTrace;
+use super::regions::{self, RegionsState};
 use super::search::matches::Found;
 use super::search::{self, SearchState};
 use super::tasks::{self, TasksState};
@@ -38,6 +39,8 @@ pub struct TraceView {
     pub details: DetailsState,
     /// The Tasks view.
     pub tasks: TasksState,
+    /// The Regions view.
+    pub regions: RegionsState,
     /// The MMU view.
     pub mmu: MmuState,
     /// The Flame graph view.
@@ -61,6 +64,8 @@ pub enum Tab {
     Timeline,
     /// The task breakdown table.
     Tasks,
+    /// The region groups (`tracing` spans) and their latencies.
+    Regions,
     /// Minimum mutator utilization.
     Mmu,
     /// Flame graphs of the stack samples.
@@ -79,6 +84,7 @@ impl TraceView {
             timeline: TimelineState::new(&trace),
             details: DetailsState::default(),
             tasks: TasksState::default(),
+            regions: RegionsState::default(),
             mmu: MmuState::default(),
             flame: FlameState::default(),
             search: SearchState::default(),
@@ -186,6 +192,32 @@ impl TraceView {
         flame::panel::show(ui, &self.trace, &mut self.flame, visible, self.view.range);
     }
 
+    /// Shows region `span` (an index into `Model::spans`) in the timeline: the view zoomed
+    /// to it, its time range selected, and its task (if a task entered it) selected with
+    /// its lane in view.
+    pub fn show_region(&mut self, span: u32, viewport_height: f32) {
+        let Some(region) = self.trace.model.spans.get(span as usize) else {
+            return;
+        };
+        let (range, task) = (region.span, region.task);
+        self.tab = Tab::Timeline;
+        if task != TaskIx::NONE {
+            self.reveal_task(task, viewport_height);
+        }
+        self.view.range = Some(range);
+        self.view.range_anchor = None;
+        self.view.fit_to(range);
+    }
+
+    /// The Regions view; `viewport_height` is the timeline's (to scroll a task into view).
+    pub fn show_regions(&mut self, ui: &mut Ui, viewport_height: f32) {
+        if let Some(regions::panel::Request::ShowRegion(span)) =
+            regions::panel::show(ui, &self.trace, &mut self.regions)
+        {
+            self.show_region(span, viewport_height);
+        }
+    }
+
     /// The MMU view.
     pub fn show_mmu(&mut self, ui: &mut Ui) {
         if let Some(span) = mmu::panel::show(ui, &mut self.mmu) {
@@ -236,6 +268,9 @@ impl TraceView {
         if self.tab == Tab::Tasks {
             self.tasks.ensure(&self.trace, wake.clone());
         }
+        if self.tab == Tab::Regions {
+            self.regions.ensure(&self.trace, wake.clone());
+        }
         if self.tab == Tab::Mmu {
             self.mmu.ensure(&self.trace, wake.clone());
         }
@@ -248,6 +283,7 @@ impl TraceView {
     /// Picks up finished background work.
     pub fn poll_jobs(&mut self) {
         self.tasks.poll();
+        self.regions.poll();
         self.mmu.poll();
         self.flame.poll();
         self.details.poll();

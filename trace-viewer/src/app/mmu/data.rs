@@ -89,6 +89,23 @@ impl MmuData {
         })
     }
 
+    /// The MMU at `window` ns, read off the curve between its two nearest points (linear on
+    /// the log axis the plot draws); `None` outside the curve's windows.
+    pub fn mmu_at(&self, window: f64) -> Option<f64> {
+        let (first, last) = (*self.windows.first()? as f64, *self.windows.last()? as f64);
+        if !(first..=last).contains(&window) {
+            return None;
+        }
+        let i = self.windows.partition_point(|&w| (w as f64) < window);
+        if i == 0 {
+            return self.mmu.first().copied();
+        }
+        let (w0, w1) = (self.windows[i - 1] as f64, self.windows[i] as f64);
+        let (m0, m1) = (self.mmu[i - 1], self.mmu[i]);
+        let f = (window.ln() - w0.ln()) / (w1.ln() - w0.ln());
+        Some(m0 + (m1 - m0) * f)
+    }
+
     /// The [`WORST`] worst disjoint windows of length `window`, worst first.
     pub fn worst(&self, window: u64) -> Vec<Window> {
         mmu::worst_windows(&self.utilization, window, WORST)
@@ -136,6 +153,14 @@ mod tests {
         assert!(ratio <= step && ratio >= 1.0 / step, "{near}");
         assert_eq!(d.nearest_window(1.0), Some(d.windows[0]));
         assert_eq!(d.nearest_window(1e18), d.windows.last().copied());
+        // Read between points (where hovering the plot usually is): within its neighbours.
+        assert_eq!(d.mmu_at(d.windows[3] as f64), Some(d.mmu[3]));
+        let between = ((d.windows[20] as f64).ln() + (d.windows[21] as f64).ln()) / 2.0;
+        let m = d.mmu_at(between.exp()).unwrap();
+        let (lo, hi) = (d.mmu[20].min(d.mmu[21]), d.mmu[20].max(d.mmu[21]));
+        assert!((lo..=hi).contains(&m), "{m} not in {lo}..{hi}");
+        assert!((m - (d.mmu[20] + d.mmu[21]) / 2.0).abs() < 1e-9);
+        assert_eq!(d.mmu_at(1.0), None);
     }
 
     #[test]
