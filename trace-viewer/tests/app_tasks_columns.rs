@@ -121,6 +121,12 @@ fn the_blocking_group_leads_by_max_poll_with_its_histogram_and_long_poll() {
     let y = |h: &Harness<'_, ViewerApp>, label: &str| h.get_by_label(label).rect().top();
     assert!(y(&h, block) < y(&h, fast));
     h.get_by_label(&format!("{HISTOGRAM_TITLE} {block}"));
+    // A click on a row's cell picks its group for the histogram.
+    h.get_all_by_label("10 µs").next().unwrap().click();
+    h.run_steps(3);
+    let tasks = &h.state().trace_view().unwrap().tasks;
+    assert_eq!(tasks.rows[tasks.selected.unwrap()].label, fast);
+    h.get_by_label(&format!("{HISTOGRAM_TITLE} {fast}"));
     // The report's longest polls, as a sub-view: the 20 ms poll first; a click shows it.
     h.get_by_label_contains("longest polls").click();
     h.run_steps(3);

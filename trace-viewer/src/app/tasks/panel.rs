@@ -173,6 +173,8 @@ fn groups(ui: &mut Ui, tasks: &mut TasksState, d: &TasksData) -> Option<Request>
             });
     }
     let columns = Column::shown(d.has_cpu, d.has_stall);
+    // A click on a cell's text picks the row, rather than starting a text selection.
+    ui.style_mut().interaction.selectable_labels = false;
     let mut clicked_header = None;
     let mut request = None;
     let mut clicked_row = None;
@@ -184,10 +186,8 @@ fn groups(ui: &mut Ui, tasks: &mut TasksState, d: &TasksData) -> Option<Request>
         .auto_shrink([false, false]);
     for c in &columns {
         table = table.column(match c {
-            Column::Group => Col::initial(300.0)
-                .at_least(120.0)
-                .resizable(true)
-                .clip(true),
+            // As wide as the longest label in view (with its flame button).
+            Column::Group => Col::auto().at_least(160.0).clip(true),
             _ => Col::auto().at_least(56.0),
         });
     }
@@ -306,9 +306,9 @@ pub fn bucket_range(i: usize) -> String {
     }
 }
 
-/// The poll-duration histogram of the group `label`: a bar per bucket from the shortest
-/// to the longest poll, its height the logarithm of the count so that a few long polls
-/// among thousands of short ones still show.
+/// The poll-duration histogram of the group `label`: a bar per bucket, below 1 µs to over
+/// 1 s, its height the logarithm of the count so that a few long polls among thousands of
+/// short ones still show.
 fn histogram(ui: &mut Ui, label: &str, p: &GroupPolls) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
@@ -323,14 +323,12 @@ fn histogram(ui: &mut Ui, label: &str, p: &GroupPolls) {
             format_duration(p.duration.max),
         ));
     });
-    let first = p.histogram.iter().position(|&c| c > 0);
-    let last = p.histogram.iter().rposition(|&c| c > 0);
-    let (Some(first), Some(last)) = (first, last) else {
+    if p.polls == 0 {
         ui.label("no polls");
         return;
-    };
-    // At least eight buckets, so one narrow peak does not fill the width.
-    let last = last.max((first + 7).min(HISTOGRAM_EDGES_NS.len() - 1));
+    }
+    // Every bucket, always: a 20 ms poll stands at the same place whatever the group.
+    let (first, last) = (0, HISTOGRAM_EDGES_NS.len() - 1);
     let max = p.histogram.iter().copied().max().unwrap_or(1) as f32;
     let avail = ui.available_size();
     let (rect, _) = ui.allocate_exact_size(vec2(avail.x, avail.y.max(40.0)), Sense::hover());
@@ -391,7 +389,7 @@ fn text_table(
         table = table.column(if k + 1 == headers.len() {
             Col::remainder().at_least(80.0).clip(true)
         } else {
-            Col::auto().at_least(60.0).resizable(true)
+            Col::auto().at_least(60.0)
         });
     }
     table
