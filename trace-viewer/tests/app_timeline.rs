@@ -18,7 +18,7 @@ use trace_viewer::app::status;
 use trace_viewer::app::timeline::lanes::LaneKind;
 use trace_viewer::app::timeline::panel as timeline;
 use trace_viewer::app::timeline::scene::Hit;
-use trace_viewer::app::view::{KEY_ZOOM_FACTOR, TimeView};
+use trace_viewer::app::view::{KEY_ZOOM_FACTOR, TimeView, WHEEL_NOTCH_POINTS};
 use trace_viewer::app::{Screen, ViewerApp};
 
 mod common;
@@ -156,10 +156,15 @@ fn the_wheel_zooms_at_the_pointer_and_shift_wheel_pans() {
     let pos = Pos2::new(area.left() + area.width() * 0.3, area.top() + 10.0);
     let v0 = view(&h);
     let at = v0.time_at(pos.x, area.left(), area.width());
-    wheel(&h, pos, 0.0, 120.0, Modifiers::NONE);
+    // Three notches' worth: one zoom step (as W) each.
+    let notches = 3;
+    wheel(&h, pos, 0.0, 3.0 * WHEEL_NOTCH_POINTS, Modifiers::NONE);
     h.run_steps(2);
     let v1 = view(&h);
-    assert!(v1.span() < v0.span() / 2.0, "{v0:?} → {v1:?}");
+    assert!(
+        close(v1.span(), v0.span() / KEY_ZOOM_FACTOR.powi(notches)),
+        "{v0:?} → {v1:?}"
+    );
     assert!(
         (v1.time_at(pos.x, area.left(), area.width()) - at).abs() < v1.span() * 1e-6,
         "the time under the pointer stays put"

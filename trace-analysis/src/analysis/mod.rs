@@ -7,6 +7,8 @@
 //!   breakdown, the report and the window show;
 //! - [`breakdown`]: those states summed per task group, longest polls, leak suspects,
 //!   thread use, pauses by kind;
+//! - [`poll_stats`]: poll durations (mean, p99, max, histogram) and CPU and stall samples
+//!   per task group;
 //! - [`mmu`]: minimum mutator utilization, MUD percentiles and worst windows of a
 //!   utilization step function; [`utilization`] builds that function from a trace;
 //! - [`profile`]: stack profiles (a tree of frames, top functions) of any selection of
@@ -24,6 +26,7 @@ pub mod groups;
 pub mod hotspots;
 pub mod mmu;
 pub mod overview;
+pub mod poll_stats;
 pub mod profile;
 pub mod regions;
 pub mod states;

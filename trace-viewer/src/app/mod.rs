@@ -83,6 +83,62 @@ pub const TAB_MMU: &str = "MMU";
 /// The Flame graph tab's name.
 pub const TAB_FLAME: &str = "Flame graph";
 
+/// The tabs, in the order the tab bar shows them; keys `1`…`9` pick them in this order.
+pub const TABS: &[(Tab, &str)] = &[
+    (Tab::Timeline, TAB_TIMELINE),
+    (Tab::Tasks, TAB_TASKS),
+    (Tab::Regions, TAB_REGIONS),
+    (Tab::Mmu, TAB_MMU),
+    (Tab::Flame, TAB_FLAME),
+];
+
+/// The digit keys that pick the tabs: `1` the first of [`TABS`], `2` the second, ….
+const TAB_KEYS: [Key; 9] = [
+    Key::Num1,
+    Key::Num2,
+    Key::Num3,
+    Key::Num4,
+    Key::Num5,
+    Key::Num6,
+    Key::Num7,
+    Key::Num8,
+    Key::Num9,
+];
+
+/// The tab the digit key `key` picks (`1` the first of [`TABS`]), if any.
+///
+/// ```
+/// use egui::Key;
+/// use trace_viewer::app::{tab_for_key, trace_view::Tab};
+/// assert_eq!(tab_for_key(Key::Num2), Some(Tab::Tasks));
+/// assert_eq!(tab_for_key(Key::Num9), None);
+/// ```
+pub fn tab_for_key(key: Key) -> Option<Tab> {
+    let i = TAB_KEYS.iter().position(|&k| k == key)?;
+    TABS.get(i).map(|&(tab, _)| tab)
+}
+
+/// The window's size when it opens on a monitor of `monitor` points: 90 % of it each way,
+/// leaving room for the title bar and a desktop panel — 1440×900 on a 1600×1000 screen,
+/// 1728×972 on 1920×1080 — and never below the window's minimum size; 1280×800 when the
+/// monitor's size is not known.
+///
+/// ```
+/// use trace_viewer::app::initial_window_size;
+/// assert_eq!(initial_window_size(Some(egui::vec2(1600.0, 1000.0))), egui::vec2(1440.0, 900.0));
+/// ```
+pub fn initial_window_size(monitor: Option<egui::Vec2>) -> egui::Vec2 {
+    match monitor {
+        Some(m) if m.x > 1.0 && m.y > 1.0 => (m * 0.9).round().max(MIN_WINDOW_SIZE),
+        _ => DEFAULT_WINDOW_SIZE,
+    }
+}
+
+/// The window's size before the monitor's is known.
+const DEFAULT_WINDOW_SIZE: egui::Vec2 = egui::vec2(1280.0, 800.0);
+/// The least the window can be made.
+const MIN_WINDOW_SIZE: egui::Vec2 = egui::vec2(480.0, 320.0);
+
 /// What the window is showing.
 #[derive(Debug)]
 pub enum Screen {
@@ -123,6 +179,8 @@ pub struct ViewerApp {
     open_dialog: Option<String>,
     /// A line about what just happened (e.g. a canceled opening), shown on the empty screen.
     notice: Option<String>,
+    /// The window is still to be sized to the screen.
+    fit_to_screen: bool,
     ctx: egui::Context,
 }
 
@@ -149,6 +207,7 @@ impl ViewerApp {
             picking: None,
             open_dialog: None,
             notice: None,
+            fit_to_screen: false,
             ctx: ctx.clone(),
         };
         if let Some(p) = path {
@@ -361,6 +420,57 @@ impl ViewerApp {
         }
     }
 
+    /// Sizes the window to the screen ([`initial_window_size`]) and centres it once the
+    /// monitor's size is known: winit tells it only once the window exists. (Not in tests,
+    /// whose harness has no monitor.)
+    pub fn size_to_screen(&mut self) {
+        self.fit_to_screen = true;
+    }
+
+    /// Sizes the window to the screen and centres it, once the monitor's size is known.
+    fn fit_to_screen(&mut self, ctx: &egui::Context) {
+        if !self.fit_to_screen {
+            return;
+        }
+        let (monitor, outer, inner) = ctx.input(|i| {
+            let v = i.viewport();
+            (v.monitor_size, v.outer_rect, v.inner_rect)
+        });
+        let Some(monitor) = monitor else {
+            return;
+        };
+        self.fit_to_screen = false;
+        let size = initial_window_size(Some(monitor));
+        ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(size));
+        // Centred as egui centres a window: on the monitor at the origin, with the
+        // decorations' size as it is now.
+        let frame = match (outer, inner) {
+            (Some(o), Some(i)) => (o.size() - i.size()).max(egui::Vec2::ZERO),
+            _ => egui::Vec2::ZERO,
+        };
+        let pos = ((monitor - size - frame) * 0.5).max(egui::Vec2::ZERO);
+        ctx.send_viewport_cmd(egui::ViewportCommand::OuterPosition(pos.to_pos2()));
+    }
+
+    /// Keys `1`…`9` pick a tab of an open trace, unless a text box has the keyboard.
+    fn tab_keys(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let Some(tv) = self.trace_view_mut() else {
+            return;
+        };
+        ctx.input_mut(|i| {
+            for key in TAB_KEYS {
+                if let Some(tab) = tab_for_key(key)
+                    && i.consume_key(Modifiers::NONE, key)
+                {
+                    tv.tab = tab;
+                }
+            }
+        });
+    }
+
     /// Files dropped onto the window: open the first.
     fn dropped_file(ctx: &egui::Context) -> Option<PathBuf> {
         ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()))
@@ -382,6 +492,8 @@ impl eframe::App for ViewerApp {
         if let Some(path) = Self::dropped_file(ctx) {
             self.open(path);
         }
+        self.fit_to_screen(ctx);
+        self.tab_keys(ctx);
         if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::O)))
         {
             self.apply(Action::ShowOpenDialog);
@@ -402,14 +514,13 @@ impl eframe::App for ViewerApp {
             }
             egui::Panel::top("tabs").show(ui, |ui| {
                 ui.horizontal(|ui| {
-                    for (tab, name) in [
-                        (Tab::Timeline, TAB_TIMELINE),
-                        (Tab::Tasks, TAB_TASKS),
-                        (Tab::Regions, TAB_REGIONS),
-                        (Tab::Mmu, TAB_MMU),
-                        (Tab::Flame, TAB_FLAME),
-                    ] {
-                        if ui.selectable_label(tv.tab == tab, name).clicked() {
+                    for (k, &(tab, name)) in TABS.iter().enumerate() {
+                        let label = ui.selectable_label(tv.tab == tab, name);
+                        let label = match TAB_KEYS.get(k) {
+                            Some(key) => label.on_hover_text(format!("key {}", key.name())),
+                            None => label,
+                        };
+                        if label.clicked() {
                             tv.tab = tab;
                         }
                     }
@@ -499,8 +610,8 @@ pub fn run_window(path: Option<PathBuf>) -> Result<(), String> {
         viewport: egui::ViewportBuilder::default()
             .with_title("trace-viewer")
             .with_app_id("trace-viewer")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([480.0, 320.0])
+            .with_inner_size(DEFAULT_WINDOW_SIZE)
+            .with_min_inner_size(MIN_WINDOW_SIZE)
             .with_drag_and_drop(true),
         ..Default::default()
     };
@@ -512,11 +623,9 @@ pub fn run_window(path: Option<PathBuf>) -> Result<(), String> {
         "trace-viewer",
         options,
         Box::new(move |cc| {
-            Ok(Box::new(ViewerApp::with_options(
-                &cc.egui_ctx,
-                path,
-                app_options,
-            )))
+            let mut app = ViewerApp::with_options(&cc.egui_ctx, path, app_options);
+            app.size_to_screen();
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| format!("cannot open the window: {e}"))
@@ -525,6 +634,35 @@ pub fn run_window(path: Option<PathBuf>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_window_opens_sized_to_the_screen() {
+        let size = |w, h| initial_window_size(Some(egui::vec2(w, h)));
+        // The issue's screens: at least 1440×850 on 1600×1000, not 1280×800 on 1920×1080.
+        let s = size(1600.0, 1000.0);
+        assert!(s.x >= 1440.0 && s.y >= 850.0, "{s:?}");
+        assert!(s.x < 1600.0 && s.y < 1000.0, "room for decorations: {s:?}");
+        let s = size(1920.0, 1080.0);
+        assert!(s.x > 1280.0 && s.y > 800.0, "{s:?}");
+        assert!(s.x <= 1920.0 && s.y <= 1080.0, "{s:?}");
+        // A small screen: the window fits it, down to the minimum size.
+        let s = size(1024.0, 600.0);
+        assert!(s.x <= 1024.0 && s.y <= 600.0, "{s:?}");
+        assert_eq!(size(300.0, 200.0), MIN_WINDOW_SIZE);
+        // Unknown (or nonsense) monitor size: the default.
+        assert_eq!(initial_window_size(None), DEFAULT_WINDOW_SIZE);
+        assert_eq!(size(0.0, 0.0), DEFAULT_WINDOW_SIZE);
+    }
+
+    #[test]
+    fn digit_keys_follow_the_tab_list() {
+        for (k, &(tab, _)) in TABS.iter().enumerate() {
+            assert_eq!(tab_for_key(TAB_KEYS[k]), Some(tab));
+        }
+        assert_eq!(tab_for_key(TAB_KEYS[TABS.len()]), None);
+        assert_eq!(tab_for_key(Key::Num0), None);
+        assert_eq!(tab_for_key(Key::W), None);
+    }
 
     #[test]
     fn no_display_is_told_before_trying() {

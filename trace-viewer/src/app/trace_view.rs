@@ -176,6 +176,11 @@ impl TraceView {
                 let group = self.trace.groups.group_of(task);
                 self.show_flame(Scope::Group(group));
             }
+            Some(tasks::panel::Request::ShowTask(task, span)) => {
+                self.tab = Tab::Timeline;
+                self.reveal_task(task, viewport_height);
+                self.view.fit_to(span);
+            }
             None => {}
         }
     }

@@ -11,8 +11,15 @@ use trace_analysis::model::{Model, Nanos, Span, TaskIx, ThreadIx};
 /// The narrowest view: this many nanoseconds across the whole timeline.
 pub const MIN_SPAN_NS: f64 = 10.0;
 
-/// How far a key press (W/S) zooms: the view's span is divided (W) or multiplied (S) by it.
+/// How far one zoom step goes — a key press (W/S) or one notch of a mouse wheel: the view's
+/// span is divided (W, wheel up) or multiplied (S, wheel down) by it. Fine enough to stop
+/// where wanted; ten steps are 9.3×.
 pub const KEY_ZOOM_FACTOR: f64 = 1.25;
+
+/// The points one wheel notch (one line, as winit reports a mouse wheel) scrolls: the
+/// timeline turns a line into this many points, and this many points zoom one
+/// [`KEY_ZOOM_FACTOR`] step.
+pub const WHEEL_NOTCH_POINTS: f32 = 40.0;
 
 /// How far a key press (A/D) pans, as a share of the view's span.
 pub const KEY_PAN_FRACTION: f64 = 0.1;
@@ -381,9 +388,16 @@ impl ViewState {
     }
 }
 
-/// The zoom factor for a mouse-wheel movement of `dy` points (positive: wheel up, zoom in).
+/// The zoom factor for a mouse-wheel movement of `dy` points (positive: wheel up, zoom in):
+/// one zoom step ([`KEY_ZOOM_FACTOR`]) per notch ([`WHEEL_NOTCH_POINTS`]), and in proportion
+/// for the finer movements of a trackpad.
+///
+/// ```
+/// use trace_viewer::app::view::{KEY_ZOOM_FACTOR, WHEEL_NOTCH_POINTS, wheel_zoom_factor};
+/// assert!((wheel_zoom_factor(WHEEL_NOTCH_POINTS) - KEY_ZOOM_FACTOR).abs() < 1e-12);
+/// ```
 pub fn wheel_zoom_factor(dy: f32) -> f64 {
-    (f64::from(dy) * 0.01).exp()
+    KEY_ZOOM_FACTOR.powf(f64::from(dy) / f64::from(WHEEL_NOTCH_POINTS))
 }
 
 #[cfg(test)]
@@ -603,5 +617,42 @@ mod tests {
         assert!(wheel_zoom_factor(40.0) > 1.0);
         assert!(wheel_zoom_factor(-40.0) < 1.0);
         assert_eq!(wheel_zoom_factor(0.0), 1.0);
+    }
+
+    #[test]
+    fn a_wheel_notch_zooms_as_far_as_a_key_press() {
+        let notch = wheel_zoom_factor(WHEEL_NOTCH_POINTS);
+        assert!((notch - KEY_ZOOM_FACTOR).abs() < 1e-12, "{notch}");
+        let out = wheel_zoom_factor(-WHEEL_NOTCH_POINTS);
+        assert!((out - 1.0 / KEY_ZOOM_FACTOR).abs() < 1e-12, "{out}");
+        // Half a notch (a trackpad's finer steps) is half the step, in log terms.
+        let half = wheel_zoom_factor(WHEEL_NOTCH_POINTS / 2.0);
+        assert!((half * half - KEY_ZOOM_FACTOR).abs() < 1e-12, "{half}");
+        // In a view: one notch at the middle zooms as far as W.
+        let g = Geometry {
+            left: 0.0,
+            width: 1_000.0,
+            viewport_height: 200.0,
+            content_height: 1_000.0,
+        };
+        let mut key = ViewState::new(Span::new(0, 1_000_000));
+        let mut wheel = key.clone();
+        key.apply(
+            ViewInput::KeyZoom {
+                zoom_in: true,
+                x: Some(500.0),
+            },
+            &g,
+        );
+        wheel.apply(
+            ViewInput::Wheel {
+                dx: 0.0,
+                dy: WHEEL_NOTCH_POINTS,
+                x: 500.0,
+            },
+            &g,
+        );
+        let (k, w) = (key.time.span(), wheel.time.span());
+        assert!((k - w).abs() < 1e-6 * k, "{k} {w}");
     }
 }

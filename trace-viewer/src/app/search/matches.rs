@@ -1,5 +1,6 @@
-//! Search (the `/` key): what matches a query — tasks by name or spawn location, regions by
-//! name — and the next or previous match in time from the current one.
+//! Search (the `/` key): what matches a query — tasks by id (`930` or `#930`, as the report,
+//! tooltips and details name them), name or spawn location, regions by name — and the next
+//! or previous match in time from the current one.
 //!
 //! Matching is a case-insensitive substring test, done once per query on the distinct
 //! names and locations (few) rather than on every task or region. Tasks that match are
@@ -73,6 +74,8 @@ pub struct Matches {
     pub query: String,
     /// Matching tasks, by start (then index).
     pub tasks: Vec<TaskIx>,
+    /// The tasks whose id the query is (`930` or `#930`): shown first.
+    pub by_id: Vec<TaskIx>,
     /// Names of matching regions.
     region_names: HashSet<u32>,
     /// How many regions match.
@@ -91,6 +94,21 @@ impl Matches {
             return m;
         }
         let model = &trace.model;
+        // `#930` names a task by id only; a bare `930` may also be in a name or a location.
+        let (id, only_id) = match needle.strip_prefix('#') {
+            Some(rest) => (rest.trim().parse::<u64>().ok(), true),
+            None => (needle.parse::<u64>().ok(), false),
+        };
+        if let Some(id) = id {
+            m.by_id = (model.tasks.iter().enumerate())
+                .filter(|(_, t)| t.id.0 == id)
+                .map(|(ix, _)| TaskIx(ix as u32))
+                .collect();
+        }
+        if only_id && id.is_some() {
+            m.tasks = m.by_id.clone();
+            return m;
+        }
         let hit = |s: &str| s.to_lowercase().contains(&needle);
         // Decide once per distinct name and location.
         let mut names: std::collections::HashMap<u32, bool> = Default::default();
@@ -102,7 +120,7 @@ impl Matches {
             let by_location = *locations
                 .entry(t.location.0)
                 .or_insert_with(|| hit(&model.location_label(t.location)));
-            if by_name || by_location {
+            if by_name || by_location || m.by_id.contains(&TaskIx(ix as u32)) {
                 m.tasks.push(TaskIx(ix as u32));
             }
         }
@@ -135,9 +153,14 @@ impl Matches {
     }
 
     /// The first match after `from` in time order (`backwards`: the last one before it),
-    /// going round to the other end when there is none; the first (last) one when `from`
-    /// is `None`.
+    /// going round to the other end when there is none; when `from` is `None`, the task the
+    /// query names by id, else the first (last) one.
     pub fn step(&self, trace: &OpenTrace, from: Option<Found>, backwards: bool) -> Option<Found> {
+        if from.is_none()
+            && let Some(&t) = self.by_id.first()
+        {
+            return Some(Found::Task(t));
+        }
         let key = from.map(|f| f.key(trace));
         self.step_from(trace, key, backwards)
             .or_else(|| self.step_from(trace, None, backwards))
@@ -287,6 +310,34 @@ mod tests {
             assert_eq!(m.step(&t, Some(seen[2]), true), Some(seen[1]));
         }
         assert!(Matches::find(&t, "nothing").step(&t, None, false).is_none());
+    }
+
+    #[test]
+    fn a_task_id_finds_the_task_with_or_without_its_hash() {
+        let t = opened(&Synthetic::default());
+        let task = TaskIx(7);
+        let id = t.model.tasks[task.index()].id.0;
+        for query in [format!("{id}"), format!("#{id}"), format!("  # {id} ")] {
+            let m = Matches::find(&t, &query);
+            assert!(m.tasks.contains(&task), "{query:?}: {m:?}");
+            assert_eq!(m.by_id, [task], "{query:?}");
+            // Enter shows it first, whatever else the number is found in.
+            assert_eq!(
+                m.step(&t, None, false),
+                Some(Found::Task(task)),
+                "{query:?}"
+            );
+            assert!(
+                m.step(&t, None, false)
+                    .unwrap()
+                    .describe(&t)
+                    .ends_with(&format!("#{id}"))
+            );
+        }
+        // `#` names an id only: no task is named or spawned at "#7".
+        assert_eq!(Matches::find(&t, &format!("#{id}")).len(), 1);
+        assert!(Matches::find(&t, "#999999").is_empty());
+        assert!(Matches::find(&t, "#").is_empty());
     }
 
     #[test]

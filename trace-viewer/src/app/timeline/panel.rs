@@ -275,7 +275,7 @@ fn gather_input(
             {
                 let scale = match unit {
                     MouseWheelUnit::Point => 1.0,
-                    MouseWheelUnit::Line => 40.0,
+                    MouseWheelUnit::Line => crate::app::view::WHEEL_NOTCH_POINTS,
                     MouseWheelUnit::Page => page,
                 };
                 let mut d = *delta * scale;
