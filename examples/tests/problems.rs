@@ -365,7 +365,10 @@ fn task_leak_names_the_leaked_group() {
     assert!(int(&s["stuck"]) >= 10, "{s:#}");
     assert_eq!(s["growing_at_end"], true, "{s:#}");
     assert!(
-        s["why"].as_str().unwrap().starts_with("alive grew 0 → "),
+        s["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("alive grew from 0 to "),
         "{s:#}"
     );
     // Its oldest waiting tasks, oldest first.

@@ -149,3 +149,60 @@ fn the_blocking_group_leads_by_max_poll_with_its_histogram_and_long_poll() {
     h.run_steps(3);
     h.get_by_label("busy %");
 }
+
+/// A watcher spawned at the start and waiting all along, and ten tasks spawned one a second
+/// at src/leak.rs that never finish: the leak-suspects sub-view names the growing group
+/// with why, lists its tasks (a click shows the wait), and sets the watcher apart.
+#[test]
+fn the_leak_view_names_the_growing_group_and_sets_the_watcher_apart() {
+    const S: u64 = 1_000_000_000;
+    let mut text = String::from(
+        "location id=1 file=\"src/watch.rs\" line=3 column=5\n\
+         location id=2 file=\"src/leak.rs\" line=8 column=9\n\
+         1 0 thread_start kind=worker index=0\n\
+         1 0 task_spawn task=1 kind=async tokio_id=1 parent=0 location=1 name=0\n\
+         1 1000 poll_start task=1\n\
+         1 2000 poll_end ready=false\n",
+    );
+    for i in 0..10u64 {
+        let t = (i + 1) * S;
+        let task = i + 2;
+        text += &format!(
+            "1 {t} task_spawn task={task} kind=async tokio_id={task} parent=0 location=2 name=0\n\
+             1 {} poll_start task={task}\n\
+             1 {} poll_end ready=false\n",
+            t + 1000,
+            t + 2000
+        );
+    }
+    text += &format!("1 {} thread_stop\n", 12 * S);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "leak.rtt",
+        &trace_format::text::undump(&text).unwrap(),
+    );
+    let mut h = harness(Some(path));
+    wait_opened(&mut h);
+    h.key_press(Key::Num2);
+    h.run_steps(2);
+    wait_rows(&mut h);
+    h.get_by_label_contains("leak suspects").click();
+    h.run_steps(3);
+    assert_eq!(
+        h.state().trace_view().unwrap().tasks.sub_view,
+        SubView::LeakSuspects
+    );
+    h.get_by_label("suspect: src/leak.rs:8:9");
+    h.get_by_label_contains("alive grew from 0 to 10");
+    h.get_by_label("long-lived: src/watch.rs:3:5");
+    assert!(h.query_by_label("suspect: src/watch.rs:3:5").is_none());
+    // The oldest waiting leaked task first; a click shows its wait in the timeline.
+    let first = h
+        .get_all_by_label_contains("src/leak.rs:8:9 #")
+        .next()
+        .unwrap();
+    first.click();
+    h.run_steps(3);
+    assert_eq!(h.state().trace_view().unwrap().tab, Tab::Timeline);
+}

@@ -506,7 +506,7 @@ mod tests {
         let text = render_analysis_text(&Analysis::compute(&model, &AnalysisOptions::default()));
         for want in [
             "leak suspects (groups whose alive tasks grew, with tasks waiting ≥ 1 s): 1\n  \
-             +6  src/leak.rs:1:1\n      alive grew 0 → 6 over 10 s, rising in 6 of 10 tenths; \
+             +6  src/leak.rs:1:1\n      alive grew from 0 to 6 over 10 s, rising in 6 of 10 tenths; \
              none of its 6 tasks finished; 6 waiting ≥ 4 s for a wake that never came\n",
             "              9 s      1  src/leak.rs:1:1 #1\n",
             "      … 1 more\n",

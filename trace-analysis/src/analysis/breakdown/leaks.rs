@@ -248,7 +248,7 @@ pub(super) fn classify(
     out
 }
 
-/// "alive grew 0 → 20 over 10 s, rising in 9 of 10 tenths; none of the 20 tasks finished;
+/// "alive grew from 0 to 20 over 10 s, rising in 9 of 10 tenths; none of the 20 tasks finished;
 /// 20 waiting ≥ 1 s for a wake that never came".
 fn suspect_why(
     g: &Growth,
@@ -263,7 +263,7 @@ fn suspect_why(
         f => format!("{f} of its {tasks} tasks finished"),
     };
     format!(
-        "alive grew {} → {} over {}, rising in {} of {TENTHS} tenths; {finished}; {stuck} \
+        "alive grew from {} to {} over {}, rising in {} of {TENTHS} tenths; {finished}; {stuck} \
          waiting ≥ {} for a wake that never came",
         g.start(),
         g.end(),
@@ -289,24 +289,28 @@ fn long_lived_why(g: &Growth, stuck: u64, threshold: Nanos, since: Nanos, start:
     }
     if g.growth() <= 0 {
         return format!(
-            "alive count did not grow ({} → {}): a pool or long-lived tasks",
+            "alive count did not grow (from {} to {}): a pool or long-lived tasks",
             g.start(),
             g.end()
         );
     }
     if !g.growing_at_end() {
         return format!(
-            "alive grew {} → {} in the first half of the recording only, then stopped: a pool \
+            "alive grew from {} to {} in the first half of the recording only, then stopped: a pool \
              started while recording",
             g.start(),
             g.end()
         );
     }
     if g.growth() < 2 {
-        return format!("alive grew by one task only ({} → {})", g.start(), g.end());
+        return format!(
+            "alive grew by one task only (from {} to {})",
+            g.start(),
+            g.end()
+        );
     }
     format!(
-        "alive grew {} → {}, but only {stuck} of its tasks waited ≥ {}",
+        "alive grew from {} to {}, but only {stuck} of its tasks waited ≥ {}",
         g.start(),
         g.end(),
         format_duration(threshold)

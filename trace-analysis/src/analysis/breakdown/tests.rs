@@ -120,7 +120,7 @@ fn tasks_spawned_over_time_and_never_woken_are_a_leak_suspect_with_their_growth(
     assert_eq!(s.stuck_at_least_ns, 2 * S - 20);
     assert_eq!(
         s.why,
-        "alive grew 0 → 20 over 12 s, rising in 9 of 10 tenths; none of its 20 tasks \
+        "alive grew from 0 to 20 over 12 s, rising in 9 of 10 tenths; none of its 20 tasks \
          finished; 20 waiting ≥ 2 s for a wake that never came"
     );
     // Oldest waiting first, at most 10 listed; every one kept for the views.
@@ -203,7 +203,7 @@ fn a_steady_pool_or_one_started_with_the_recording_is_not_a_suspect() {
                 0,
                 30,
                 30,
-                "alive grew 0 → 30 in the first half of the recording only, then stopped: a \
+                "alive grew from 0 to 30 in the first half of the recording only, then stopped: a \
                  pool started while recording"
             ),
             (
@@ -211,7 +211,7 @@ fn a_steady_pool_or_one_started_with_the_recording_is_not_a_suspect() {
                 50,
                 50,
                 0,
-                "alive count did not grow (50 → 50): a pool or long-lived tasks"
+                "alive count did not grow (from 50 to 50): a pool or long-lived tasks"
             ),
         ],
         "{:#?}",
