@@ -10,25 +10,45 @@
 //!
 //! | the waking thread… | source |
 //! |---|---|
-//! | is polling the woken task itself | `SelfWake` |
-//! | is the thread that last polled the task, outside any poll, the task cloned its own waker in that poll, and the thread has not blocked since (no park; on a current-thread runtime, a park less than 20 µs ago) | `SelfWake`: tokio defers `yield_now` and budget-exhaustion wakes to the end of the scheduler turn |
+//! | is polling the woken task itself | `SelfWake` (`Timer` while a `Sleep` of that poll registers: a timer firing then is handed back to the task by tokio's `AtomicWaker`) |
+//! | is a worker outside any poll, draining its deferred wakes (see below) | `SelfWake`: tokio defers `yield_now` and budget-exhaustion wakes to the end of the scheduler turn |
 //! | is polling another task | `Task`, with that task as `waker` (channels, locks, notify) |
-//! | is a worker outside any poll (its I/O or timer driver) and the task's last poll registered a timer (`Sleep` reported `poll_elapsed` pending) | `Timer` |
+//! | is a worker outside any poll (its I/O or timer driver) and the task's last poll registered a timer (a new `Sleep` set its deadline, or a `Sleep` reported `poll_elapsed` pending) | `Timer` |
 //! | … and otherwise | `Io` |
 //! | is a blocking-pool thread | `Blocking` (e.g. a `spawn_blocking` result) |
 //! | is not a runtime thread | `Foreign` |
 //!
-//! Limits: a task's first I/O registration also clones its waker, so an I/O wake that the
-//! same worker delivers before it blocks again (multi-thread: while it polls its driver
-//! between tasks; current-thread: within 20 µs of a park) reads as a self-wake; `block_on` futures have no `runtime.spawn` waker events;
-//! a task waiting on both a timer and a socket (e.g. `timeout(read)`) is classified by
-//! whether its last pending poll touched a timer; wakes of a task whose span was created
-//! while no subscriber was listening are not seen. `spawn_blocking` work is recorded as
-//! `TaskSpawn` (kind `Blocking`) and `BlockingStart`/`BlockingEnd` from its span, when it
-//! starts during the recording; tokio's workers, which run as blocking work of the
-//! scheduler's, are not. tokio's `block_on` span is not recorded as a task (use
-//! [`crate::runtime::block_on`] for the root future); as tokio emits no waker events for it, the root
-//! task's waiting stays unattributed.
+//! Deferred wakes and driver wakes both come from a worker outside any poll, in the same
+//! scheduler turn (the driver's first, then the deferred ones), and an I/O or timer
+//! registration clones the task's waker just as a deferral does; so the layer queues two
+//! markers of its own in the worker's deferred list, around the tasks' deferrals, and a
+//! wake between the drain of the first and of the last is deferred (module `drain`). A
+//! worker whose list holds a marker turns its driver once without blocking before it
+//! parks.
+//!
+//! Limits:
+//! - The markers go in through `tokio::task::yield_now`, so they rely on tokio deferring it
+//!   (it has since 1.23). If a worker's end marker is lost (a runtime shut down mid-turn),
+//!   wakes outside polls on that thread read as self-wakes until its next task poll.
+//! - With `--cfg tokio_taskdump`, a task dump taken during a poll that queues a marker sees
+//!   that `yield_now` as a leaf.
+//! - A wake that races the task's own registration of its waker is handed back to the task
+//!   by tokio's `AtomicWaker`, inside the task's poll: it reads as a self-wake (channels),
+//!   except while a `Sleep` registers (a timer).
+//! - A timer that fires on another worker while its task is in a later poll, before that
+//!   poll reaches the `Sleep` again, reads as I/O. A sleep whose deadline passed before its
+//!   first poll (a busy or descheduled worker) ends without waiting: it has no wake.
+//! - A task waiting on both a timer and a socket (e.g. `timeout(read)`, or a sleep after a
+//!   read that left its waker registered with the socket) is classified by whether its last
+//!   pending poll touched a timer.
+//! - Wakes of a task whose span was created while no subscriber was listening are not
+//!   seen; `block_on` futures have no `runtime.spawn` waker events: tokio's `block_on` span
+//!   is not recorded as a task (use [`crate::runtime::block_on`] for the root future), and
+//!   as tokio emits no waker events for it, the root task's waiting stays unattributed.
+//!
+//! `spawn_blocking` work is recorded as `TaskSpawn` (kind `Blocking`) and
+//! `BlockingStart`/`BlockingEnd` from its span, when it starts during the recording;
+//! tokio's workers, which run as blocking work of the scheduler's, are not.
 //!
 //! `LocalSet` tasks (`spawn_local`) get no task hooks from tokio, so the default mode does
 //! not see them at all. This layer records them from their span: the spawn, a poll for each
@@ -52,10 +72,12 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::context::{
-    self, blocking_start_recorded, current_task, on_runtime_thread, on_worker_thread, park_state,
+    self, blocking_start_recorded, current_task, on_runtime_thread, on_worker_thread,
 };
 use crate::local::record;
 use crate::runtime;
+
+mod drain;
 
 /// What the layer keeps in each `runtime.spawn` span.
 struct TaskSpan {
@@ -103,7 +125,8 @@ where
 {
     let targets = Targets::new()
         .with_target("tokio::task", tracing::Level::TRACE)
-        .with_target("runtime::resource::poll_op", tracing::Level::TRACE);
+        .with_target("runtime::resource::poll_op", tracing::Level::TRACE)
+        .with_target("runtime::resource::state_update", tracing::Level::TRACE);
     WakeLayer.with_filter(targets)
 }
 
@@ -191,6 +214,21 @@ impl Visit for WakerFields {
     }
 }
 
+/// A `runtime::resource::state_update` event sets a `Sleep`'s deadline (its `duration`
+/// field) before the timer registers: other resources update other fields.
+#[derive(Default)]
+struct StateUpdateFields {
+    duration: bool,
+}
+
+impl Visit for StateUpdateFields {
+    fn record_debug(&mut self, field: &Field, _value: &dyn std::fmt::Debug) {
+        if field.name() == "duration" {
+            self.duration = true;
+        }
+    }
+}
+
 #[derive(Default)]
 struct PollOpFields {
     elapsed_op: bool,
@@ -215,42 +253,15 @@ impl Visit for PollOpFields {
     }
 }
 
-/// A deferred wake arrives within this long after a park that did not block.
-const DEFER_WINDOW_NS: u64 = 20_000;
-/// Tasks remembered per thread as possibly deferred (bounded; oldest forgotten first).
-const MAX_CANDIDATES: usize = 64;
-
 thread_local! {
     /// The `runtime.spawn` span entered on this thread (the task being polled).
     static ENTERED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// The task being polled here cloned its own waker during this poll.
     static SELF_CLONED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    /// Tasks whose last poll here cloned their own waker: (task, parks at that poll's end).
-    static DEFERRED: std::cell::RefCell<Vec<(u64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Whether a wake of `task` outside any poll on this thread is tokio running a wake that
-/// the task itself deferred during its last poll here.
-fn take_deferred(task: u64) -> bool {
-    let Ok(Some(parks_then)) = DEFERRED.try_with(|d| {
-        let mut d = d.try_borrow_mut().ok()?;
-        let i = d.iter().rposition(|&(t, _)| t == task)?;
-        Some(d.remove(i).1)
-    }) else {
-        return false;
-    };
-    let (parks, park_time) = park_state();
-    if parks == parks_then {
-        return true;
-    }
-    // A multi-thread worker runs deferred wakes only in parks that skip the park hook; a
-    // current-thread runtime calls the hook, then polls the driver without blocking, then
-    // runs them.
-    let current_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
-    let since_park = crate::clock::now().saturating_sub(park_time);
-    let info = crate::clock::info_cached();
-    current_thread && parks == parks_then + 1 && info.units_to_nanos(since_park) < DEFER_WINDOW_NS
+    /// The `Sleep`s of the poll under way here: whether one is registering its waker (its
+    /// budget check reported `poll_elapsed` ready, its result is not reported yet), and how
+    /// many reported pending.
+    static SLEEP_POLL: std::cell::Cell<(bool, u32)> = const { std::cell::Cell::new((false, 0)) };
 }
 
 impl<S> Layer<S> for WakeLayer
@@ -314,6 +325,10 @@ where
         };
         t.timer_pending.store(false, Ordering::Relaxed);
         let _ = ENTERED.try_with(|e| e.set(id.into_u64()));
+        let _ = SLEEP_POLL.try_with(|s| s.set((false, 0)));
+        if t.kind == TaskKind::Async && crate::shared::is_recording() && on_worker_thread() {
+            drain::poll_starts();
+        }
         match t.kind {
             // Moves on even while not recording: a later enter is the drop, whatever the
             // session.
@@ -361,16 +376,8 @@ where
             )),
             _ => {}
         }
-        if SELF_CLONED.try_with(|c| c.replace(0)).unwrap_or(0) == t.task {
-            let parks = park_state().0;
-            let _ = DEFERRED.try_with(|d| {
-                if let Ok(mut d) = d.try_borrow_mut() {
-                    if d.len() >= MAX_CANDIDATES {
-                        d.remove(0);
-                    }
-                    d.push((t.task, parks));
-                }
-            });
+        if SELF_CLONED.try_with(|c| c.replace(0)).unwrap_or(0) == t.task && on_worker_thread() {
+            drain::self_cloned_poll_ends();
         }
     }
 
@@ -413,8 +420,14 @@ where
                 return;
             }
             let (source, waker) = if current != 0 && current == t.task {
-                (WakeSource::SelfWake, current)
-            } else if current == 0 && take_deferred(t.task) {
+                // A timer that fires while its task registers its waker is handed back to
+                // the task by tokio's `AtomicWaker`, inside the task's own poll.
+                if SLEEP_POLL.try_with(|s| s.get().0).unwrap_or(false) {
+                    (WakeSource::Timer, 0)
+                } else {
+                    (WakeSource::SelfWake, current)
+                }
+            } else if current == 0 && drain::draining() {
                 (WakeSource::SelfWake, t.task)
             } else if current != 0 {
                 (WakeSource::Task, current)
@@ -434,21 +447,53 @@ where
                 waker: TaskId(waker),
                 source,
             });
-        } else if target == "runtime::resource::poll_op" {
-            let mut f = PollOpFields::default();
-            event.record(&mut f);
-            if !f.elapsed_op || f.ready {
-                return;
-            }
+        } else if target == "runtime::resource::poll_op"
+            || target == "runtime::resource::state_update"
+        {
             let entered = ENTERED.try_with(|e| e.get()).unwrap_or(0);
             if entered == 0 {
                 return;
             }
-            if let Some(span) = ctx.span(&Id::from_u64(entered))
-                && let Some(t) = span.extensions().get::<TaskSpan>()
-            {
-                t.timer_pending.store(true, Ordering::Relaxed);
+            let Some(span) = ctx.span(&Id::from_u64(entered)) else {
+                return;
+            };
+            let ext = span.extensions();
+            let Some(t) = ext.get::<TaskSpan>() else {
+                return;
+            };
+            if target == "runtime::resource::state_update" {
+                // A `Sleep` sets its deadline before it registers: from here a timer can fire
+                // on another worker before the `poll_op` that reports it pending.
+                let mut f = StateUpdateFields::default();
+                event.record(&mut f);
+                if f.duration {
+                    t.timer_pending.store(true, Ordering::Relaxed);
+                }
+                return;
             }
+            let mut f = PollOpFields::default();
+            event.record(&mut f);
+            if !f.elapsed_op {
+                return;
+            }
+            // `Sleep::poll` reports twice: its budget check (ready; or pending, and it
+            // returns), then its timer's result.
+            let _ = SLEEP_POLL.try_with(|s| {
+                let (registering, pending) = s.get();
+                if f.ready && !registering {
+                    s.set((true, pending));
+                } else if f.ready {
+                    // Elapsed without waiting: the deadline set above is no wait, unless
+                    // another `Sleep` of this poll is pending.
+                    if pending == 0 {
+                        t.timer_pending.store(false, Ordering::Relaxed);
+                    }
+                    s.set((false, pending));
+                } else {
+                    t.timer_pending.store(true, Ordering::Relaxed);
+                    s.set((false, pending + 1));
+                }
+            });
         }
     }
 }
