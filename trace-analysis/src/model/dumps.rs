@@ -101,11 +101,23 @@ impl AwaitFrame {
 
 impl AwaitTrace {
     /// Each backtrace's frames that are code (not machinery), outermost first: the task's
-    /// own future down to the leaf it waits on.
+    /// own future down to the leaf it waits on. An async fn's body and the closure it polls
+    /// read alike (`recv::{{closure}}`, `recv`): a frame like the one before it (same name,
+    /// file and line) is shown once.
     pub fn frames(&self) -> Vec<Vec<&AwaitFrame>> {
         self.backtraces
             .iter()
-            .map(|bt| bt.iter().rev().filter(|f| !f.is_machinery()).collect())
+            .map(|bt| {
+                let mut out: Vec<&AwaitFrame> = Vec::new();
+                for f in bt.iter().rev().filter(|f| !f.is_machinery()) {
+                    if !out.last().is_some_and(|p| {
+                        p.name() == f.name() && p.file == f.file && p.line == f.line
+                    }) {
+                        out.push(f);
+                    }
+                }
+                out
+            })
             .collect()
     }
 
@@ -239,14 +251,17 @@ mod tests {
                 "core::future::poll_fn::PollFn<F>::poll".into(),
                 format!("app::wait_{time}::{{{{closure}}}}"),
                 "src/app.rs".into(),
+                format!("app::wait_{time}"),
             ],
             tasks: tokio_ids
                 .iter()
                 .map(|&tokio_id| DumpedTask {
                     tokio_id,
+                    // The async fn's body and its closure at one place: shown once.
                     backtraces: vec![vec![
                         frame(0, SymbolFrame::NO_FILE, 0),
                         frame(1, SymbolFrame::NO_FILE, 0),
+                        frame(4, 3, 7),
                         frame(2, 3, 7),
                     ]],
                 })
