@@ -66,8 +66,8 @@ pub use event::{
 };
 pub use frame::EventChunkHeader;
 pub use meta::{
-    AddrSymbol, ClockInfo, End, Header, LocationDef, MappingDef, Meta, PackedStack, PackedSymbols,
-    SamplingInfo, StackDef, StringDef, SymbolFrame, Symbols, ThreadDef,
+    AddrSymbol, ClockInfo, DumpedTask, End, Header, LocationDef, MappingDef, Meta, PackedStack,
+    PackedSymbols, SamplingInfo, StackDef, StringDef, SymbolFrame, Symbols, TaskDump, ThreadDef,
 };
 pub use reader::{ChunkInfo, FileBytes, ReadError, Record, Trace, Warning};
 pub use spec::{ArgSpec, Event, EventKind};

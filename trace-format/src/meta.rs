@@ -128,12 +128,15 @@ pub enum Meta {
     /// [`Meta::Symbols`] in compact form: addresses sorted and delta-coded, the whole table
     /// compressed ([`crate::pack`]). What recorders write; `Symbols` is still read.
     PackedSymbols(PackedSymbols),
+    /// Where each task of one runtime waited when the recording stopped: a tokio task dump
+    /// (trace-rt built with `--cfg tokio_taskdump`), or why the dump did not finish.
+    TaskDump(TaskDump),
 }
 
 impl Meta {
     /// The record's kind, as `trace-viewer check` names it: `strings`, `locations`,
-    /// `threads`, `stacks`, `symbols`, `mappings` or `sampling` (the packed forms count as
-    /// their plain kinds).
+    /// `threads`, `stacks`, `symbols`, `mappings`, `sampling` or `task_dumps` (the packed
+    /// forms count as their plain kinds).
     pub fn kind_name(&self) -> &'static str {
         match self {
             Meta::Strings(_) => "strings",
@@ -143,6 +146,7 @@ impl Meta {
             Meta::Symbols(_) | Meta::PackedSymbols(_) => "symbols",
             Meta::Mappings(_) => "mappings",
             Meta::Sampling(_) => "sampling",
+            Meta::TaskDump(_) => "task_dumps",
         }
     }
 }
@@ -316,6 +320,60 @@ pub struct SamplingInfo {
     pub resolved_addresses: u64,
     /// Time spent resolving addresses at stop, in ns.
     pub symbolize_ns: u64,
+}
+
+/// A task dump of one runtime ([`Meta::TaskDump`]): for each task alive at the stop, the
+/// await trace of its last poll, as tokio's `Handle::dump` gives it. Function names and file
+/// paths are stored once each in `strings`, as in [`Symbols`].
+///
+/// ```
+/// use trace_format::{DumpedTask, SymbolFrame, TaskDump};
+/// let dump = TaskDump {
+///     runtime: "1".into(),
+///     time: 0,
+///     wait_ns: 1_000,
+///     error: String::new(),
+///     strings: vec!["app::wait_for_job".into(), "src/main.rs".into()],
+///     tasks: vec![DumpedTask {
+///         tokio_id: 7,
+///         backtraces: vec![vec![SymbolFrame { function: 0, file: 1, line: 12, column: 5 }]],
+///     }],
+/// };
+/// assert_eq!(dump.string(0), "app::wait_for_job");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TaskDump {
+    /// tokio's id of the runtime (`Handle::id`), or empty when unknown.
+    pub runtime: String,
+    /// When the dump was asked for, in time units (as event times).
+    pub time: u64,
+    /// How long the recorder waited for it, in ns.
+    pub wait_ns: u64,
+    /// Empty when the dump finished; otherwise why it did not (e.g. it timed out because the
+    /// runtime's workers were blocked), and `tasks` is empty.
+    pub error: String,
+    /// Function names and file paths.
+    pub strings: Vec<String>,
+    /// The tasks the dump found.
+    pub tasks: Vec<DumpedTask>,
+}
+
+impl TaskDump {
+    /// The string at `ix`, or `""` for an index out of range.
+    pub fn string(&self, ix: u32) -> &str {
+        self.strings.get(ix as usize).map_or("", String::as_str)
+    }
+}
+
+/// One task of a [`TaskDump`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DumpedTask {
+    /// tokio's task id: the `tokio_id` of the task's `TaskSpawn`.
+    pub tokio_id: u64,
+    /// One backtrace per leaf future the task waits on (several under `join!` or
+    /// `select!`), each innermost frame first (the leaf's poll), out to the task's own
+    /// future; frames are indices into [`TaskDump::strings`], inlined calls included.
+    pub backtraces: Vec<Vec<SymbolFrame>>,
 }
 
 /// The last record of a trace that was finished properly. Its absence means the file was cut.

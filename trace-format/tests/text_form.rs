@@ -6,9 +6,9 @@ use trace_format::build::TraceBuilder;
 use trace_format::codec::{self, EncodeState};
 use trace_format::text::{self, ParseError};
 use trace_format::{
-    End, Event, EventChunkHeader, Level, LocationId, MappingDef, Meta, PauseScope, SamplingInfo,
-    StackDef, StackId, StringId, Symbols, TaskId, TaskKind, ThreadKind, Trace, TraceWriter,
-    WakeSource,
+    DumpedTask, End, Event, EventChunkHeader, Level, LocationId, MappingDef, Meta, PauseScope,
+    SamplingInfo, StackDef, StackId, StringId, SymbolFrame, Symbols, TaskDump, TaskId, TaskKind,
+    ThreadKind, Trace, TraceWriter, WakeSource,
 };
 
 fn dump(bytes: &[u8]) -> String {
@@ -591,4 +591,61 @@ fn a_symbols_record_in_another_form_is_kept_raw() {
     b.meta(Meta::Symbols(sym));
     let text = assert_round_trip(&b.to_bytes());
     assert!(text.contains("frame kind=0x03"), "{text}");
+}
+
+/// A task dump record (issue 20: where tasks wait) reads back with its tasks and frames,
+/// `dump` shows each await trace as comments, and the record itself round-trips exactly
+/// (kept as a `frame` line). An old reader skips it with a warning, like any unknown META.
+#[test]
+fn task_dumps_read_back_and_dump_as_comments() {
+    let mut b = TraceBuilder::new();
+    let dump = TaskDump {
+        runtime: "1".into(),
+        time: 42,
+        wait_ns: 1234,
+        error: String::new(),
+        strings: vec![
+            "tokio::sync::mpsc::Receiver<T>::recv".into(),
+            "app::wait_for_job::{{closure}}".into(),
+            "src/jobs.rs".into(),
+        ],
+        tasks: vec![DumpedTask {
+            tokio_id: 7,
+            backtraces: vec![vec![
+                SymbolFrame {
+                    function: 0,
+                    file: SymbolFrame::NO_FILE,
+                    line: 0,
+                    column: 0,
+                },
+                SymbolFrame {
+                    function: 1,
+                    file: 2,
+                    line: 25,
+                    column: 9,
+                },
+            ]],
+        }],
+    };
+    let failed = TaskDump {
+        runtime: "2".into(),
+        error: "timed out".into(),
+        ..TaskDump::default()
+    };
+    b.meta(Meta::TaskDump(dump.clone()));
+    b.meta(Meta::TaskDump(failed.clone()));
+    let bytes = b.to_bytes();
+    let trace = Trace::from_bytes(bytes.clone()).unwrap();
+    assert_eq!(trace.task_dumps(), [dump, failed]);
+    assert!(trace.file_bytes().meta_bytes("task_dumps") > 0);
+    let text = assert_round_trip(&bytes);
+    for want in [
+        "# task_dump runtime=1 tasks=1 wait_ns=1234\n",
+        "#   tokio task 7\n",
+        "#     ╼ tokio::sync::mpsc::Receiver<T>::recv\n",
+        "#     └╼ app::wait_for_job::{{closure}} at src/jobs.rs:25\n",
+        "# task_dump runtime=2 tasks=0 wait_ns=0 error=\"timed out\"\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
 }

@@ -70,6 +70,11 @@ impl Sink for RingSink {
     fn meta(&mut self, meta: &Meta) -> io::Result<()> {
         // Every restart re-sends the string and location tables: keep one copy.
         let mut ring = self.lock()?;
+        // Each dump's stop takes a task dump: the latest of each runtime replaces the last.
+        if let Meta::TaskDump(new) = meta {
+            ring.metas
+                .retain(|m| !matches!(m, Meta::TaskDump(old) if old.runtime == new.runtime));
+        }
         if !ring.metas.contains(meta) {
             ring.metas.push(meta.clone());
         }
@@ -266,7 +271,8 @@ impl FlightRecorder {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         match running {
-            Some((_, s)) => s.stop().map(|_| ()),
+            // Nothing reads this session's end: no task dump.
+            Some((_, s)) => s.stop_without_task_dump().map(|_| ()),
             None => Ok(()),
         }
     }

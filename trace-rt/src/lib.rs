@@ -40,6 +40,20 @@
 //! threads, park/unpark, runtime samples, your own events), and the trace header says so
 //! (`tokio_unstable=false`, shown by `trace-viewer report`).
 //!
+//! # Task dumps: `--cfg tokio_taskdump`
+//!
+//! Add `"--cfg", "tokio_taskdump"` to the rustflags above (Linux on x86, x86_64, aarch64 or
+//! s390x; the cfg does nothing elsewhere) and every stop of a recording — [`Session::stop`],
+//! [`record_for`], `TRACE_RT_OUT`, the HTTP trigger, a [`FlightRecorder`] dump — takes a tokio
+//! task dump of each instrumented runtime: where each task waited, as the async fns of its
+//! await trace with file and line, written as a `TaskDump` record (trace-format's FORMAT.md)
+//! and shown by the viewer under "Waits at". The stop waits for the dumps at most
+//! [`Config::task_dump_timeout`] (default 2 s, zero turns them off); a dump that does not
+//! finish in time (a runtime whose workers are blocked) is recorded as timed out. Stopping
+//! from inside a runtime's own task is safe: a current-thread runtime is dumped in place, and
+//! a multi-thread worker hands its work over while it waits. The trace header's `task_dumps`
+//! feature says the recorder takes them.
+//!
 //! # Frame pointers
 //!
 //! Call stacks ([`Config::stacks`]: sampled allocations as `AllocSampleAt`, polls running
@@ -151,6 +165,7 @@ mod session;
 mod shared;
 mod sink;
 mod stacks;
+mod taskdump;
 #[cfg(feature = "wakes")]
 mod wakes;
 mod writer;
@@ -164,7 +179,8 @@ pub use layer::{TraceLayer, layer};
 pub use pause::{PauseGuard, PauseKind, ThreadPauseGuard, pause, pause_thread};
 pub use runtime::{Options, block_on, instrument, instrument_with};
 pub use session::{
-    Config, DEFAULT_CPU_SAMPLE_HZ, DEFAULT_STALL_THRESHOLD, Error, Session, Summary, start,
+    Config, DEFAULT_CPU_SAMPLE_HZ, DEFAULT_STALL_THRESHOLD, DEFAULT_TASK_DUMP_TIMEOUT, Error,
+    Session, Summary, start,
 };
 pub use shared::is_recording;
 pub use sink::{FileSink, MemorySink, Sink, WriterSink};

@@ -172,6 +172,8 @@ fn on_thread_stop() {
 fn declare_worker(h: &HookThread, epoch: u64) {
     if h.worker_epoch.get() != epoch {
         h.worker_epoch.set(epoch);
+        // Once per thread and session: the stop dumps the tasks of the runtimes seen.
+        crate::taskdump::register_current(epoch);
         // A thread running `block_on` on a multi-thread runtime polls without being one
         // of its workers.
         if let Some(index) = tokio::runtime::worker_index() {

@@ -84,15 +84,17 @@ pub(crate) fn ensure_started() {
     });
 }
 
+/// The runtimes with threads alive now (also the task dumps' list at a stop).
+pub(crate) fn runtimes() -> Vec<tokio::runtime::Handle> {
+    let guard = RUNTIMES.lock().unwrap_or_else(|p| p.into_inner());
+    guard
+        .as_ref()
+        .map(|m| m.values().map(|r| r.handle.clone()).collect())
+        .unwrap_or_default()
+}
+
 fn sample_all() {
-    let handles: Vec<tokio::runtime::Handle> = {
-        let guard = RUNTIMES.lock().unwrap_or_else(|p| p.into_inner());
-        guard
-            .as_ref()
-            .map(|m| m.values().map(|r| r.handle.clone()).collect())
-            .unwrap_or_default()
-    };
-    for handle in handles {
+    for handle in runtimes() {
         let m = handle.metrics();
         #[cfg(tokio_unstable)]
         let blocking = m.num_blocking_threads() as u64;

@@ -43,7 +43,11 @@ pub struct Config {
     stall_threshold: Duration,
     cpu_sample_hz: u32,
     force_timer_sampling: bool,
+    task_dump_timeout: Duration,
 }
+
+/// Default [`Config::task_dump_timeout`].
+pub const DEFAULT_TASK_DUMP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Default [`Config::cpu_sample_hz`].
 pub const DEFAULT_CPU_SAMPLE_HZ: u32 = 99;
@@ -88,6 +92,7 @@ impl Default for Config {
             cpu_sample_hz: env_cpu_hz().unwrap_or(DEFAULT_CPU_SAMPLE_HZ),
             force_timer_sampling: std::env::var("TRACE_RT_CPU_SAMPLING")
                 .is_ok_and(|v| v == "timer"),
+            task_dump_timeout: DEFAULT_TASK_DUMP_TIMEOUT,
         }
     }
 }
@@ -138,6 +143,25 @@ impl Config {
     /// ```
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
+        self
+    }
+
+    /// How long the stop waits for the task dumps of the instrumented runtimes, all
+    /// together, naming their code included (default 2 s; zero: no task dumps). Only a
+    /// recorder built with `--cfg tokio_taskdump` takes them (see the crate docs, "Task
+    /// dumps"); a dump that does not finish in time is recorded as timed out. This wait
+    /// comes before, and beside, [`Config::stop_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let session = trace_rt::Config::default()
+    ///     .task_dump_timeout(Duration::from_millis(500))
+    ///     .start_with_sink(trace_rt::MemorySink::new())?;
+    /// session.stop()?;
+    /// # Ok::<(), trace_rt::Error>(())
+    /// ```
+    pub fn task_dump_timeout(mut self, timeout: Duration) -> Self {
+        self.task_dump_timeout = timeout;
         self
     }
 
@@ -281,6 +305,10 @@ impl Config {
             // reader of a cut recording knows how much of its tail may be missing.
             ("flush_interval_ns".to_string(), flush_ns.to_string()),
         ];
+        // Readers tell "no dump taken" from "this recorder takes none".
+        if crate::taskdump::ENABLED && !self.task_dump_timeout.is_zero() {
+            features.push(("task_dumps".to_string(), "true".to_string()));
+        }
         features.extend(self.features.iter().cloned());
         let info_q32 = info.nanos_per_unit_q32;
         let header = Header {
@@ -352,6 +380,8 @@ impl Config {
             path: None,
             started: Instant::now(),
             watchdog,
+            epoch,
+            task_dump_timeout: self.task_dump_timeout,
         })
     }
 }
@@ -441,6 +471,10 @@ pub struct Session {
     /// The stalled-poll watchdog thread, joined at the stop (it holds the shared state,
     /// whose memory must not be freed while a later session records allocations).
     watchdog: Option<JoinHandle<()>>,
+    /// This session's recording epoch (the runtimes registered for its task dumps).
+    epoch: u64,
+    /// [`Config::task_dump_timeout`]; zero: no task dumps at the stop.
+    task_dump_timeout: Duration,
 }
 
 impl std::fmt::Debug for Session {
@@ -524,17 +558,29 @@ impl Session {
         self.finish()
     }
 
+    /// [`Session::stop`] without the task dumps, when nobody will read them (a flight
+    /// recorder that is stopped, not dumped): each dump pauses every worker of a runtime.
+    pub(crate) fn stop_without_task_dump(mut self) -> Result<Summary, Error> {
+        self.task_dump_timeout = Duration::ZERO;
+        self.finish()
+    }
+
     fn finish(&mut self) -> Result<Summary, Error> {
         let Some((writer, outcome)) = self.writer.take() else {
             return Err(Error::Config("session already stopped".into()));
         };
-        let deadline = Instant::now() + self.shared.stop_timeout;
-        let _ = self.shared.stop_deadline.set(deadline);
         {
             let _control = CONTROL.lock().unwrap_or_else(|p| p.into_inner());
             set_current(None);
             EPOCH.store(0, Ordering::SeqCst);
         }
+        // With recording off (tokio re-polls every task to dump it: those are no polls of
+        // the application) and the writer still running: every way of stopping comes here.
+        for meta in crate::taskdump::dump_all(self.epoch, self.task_dump_timeout) {
+            self.shared.push_meta(meta);
+        }
+        let deadline = Instant::now() + self.shared.stop_timeout;
+        let _ = self.shared.stop_deadline.set(deadline);
         // The writer names the stacks' code and writes how sampling went, at its finish.
         #[cfg(all(target_os = "linux", not(miri)))]
         if self.shared.stacks.load_full().is_some() {

@@ -148,6 +148,7 @@ pub(super) fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
     wakes.par_sort_unstable_by_key(|w| (w.task, w.time, w.thread));
     let task_wake_offsets = group_offsets(tasks.len(), wakes.iter().map(|w| w.task.0));
 
+    let task_dumps = super::dumps::TaskDumps::build(trace, &tasks);
     let mut model = Model {
         header: trace.header().clone(),
         complete_until,
@@ -167,6 +168,7 @@ pub(super) fn assemble(trace: &Trace, mut parts: Vec<Part>) -> Model {
         alloc_samples: rest.alloc_samples,
         samples: rest.samples,
         code: trace.code().clone(),
+        task_dumps,
         schedule_latencies: rest.schedule_latencies,
         lost: rest.lost,
         anomalies,

@@ -15,7 +15,9 @@
 //! - [`Model::process_pauses`], [`Model::counters`], [`Model::logs`],
 //!   [`Model::alloc_samples`] and [`Model::lost`] (where data is missing, never silent);
 //! - [`Model::samples`]: CPU, stalled-poll and allocation samples with their thread, task,
-//!   stack and weight ([`Sample`]), and [`Model::code`], the stacks and their symbols.
+//!   stack and weight ([`Sample`]), and [`Model::code`], the stacks and their symbols;
+//! - [`Model::task_dumps`]: where each task waited when the recording stopped (tokio task
+//!   dumps, [`Model::await_trace`]).
 //!
 //! Pairs that the file leaves open (a poll whose end was lost or that was still running when
 //! the recording stopped) are closed at the loss, at the end of the trace, or — in a cut
@@ -25,13 +27,14 @@
 //! Modules, each using only those listed before it: `source_path` (short paths of spawn
 //! locations), `tables` (the types above and their queries), `samples` (the
 //! samples table's weights), `spans` (one region per `tracing` span), `index` and `blocks` (sorting
-//! and indexing helpers), `decode` (one thread's events into rows), `assemble` (the rows
+//! and indexing helpers), `decode` (one thread's events into rows), `dumps` (task dumps matched to tasks), `assemble` (the rows
 //! of every thread into the tables), `build` ([`Model::build`], options, progress, errors).
 
 mod assemble;
 mod blocks;
 mod build;
 mod decode;
+mod dumps;
 mod index;
 mod samples;
 mod source_path;
@@ -39,6 +42,7 @@ mod spans;
 mod tables;
 
 pub use build::{BuildError, BuildOptions, Progress};
+pub use dumps::{AwaitFrame, AwaitTrace, RuntimeDump, TaskDumps};
 pub use source_path::short_source_path;
 pub use tables::*;
 

@@ -624,6 +624,9 @@ pub struct Model {
     pub samples: Vec<Sample>,
     /// The trace's stacks, their symbols and how they were sampled.
     pub code: trace_format::code::CodeInfo,
+    /// Where tasks waited when the recording stopped (tokio task dumps; empty unless the
+    /// recorder was built with `--cfg tokio_taskdump`).
+    pub task_dumps: super::dumps::TaskDumps,
     /// tokio's schedule latencies `(poll time, task, nanos)`, by task then time.
     pub schedule_latencies: Vec<(Nanos, TaskIx, u64)>,
     /// Holes in the data, by time.
@@ -638,6 +641,19 @@ pub struct Model {
 }
 
 impl Model {
+    /// Where `task` waited when the recording stopped: its await trace from the task dump
+    /// (async fns with file and line), if the trace has one for it.
+    ///
+    /// ```
+    /// # use trace_analysis::model::{Model, TaskIx};
+    /// fn waits_in(m: &Model, task: TaskIx, function: &str) -> bool {
+    ///     m.await_trace(task).is_some_and(|t| t.mentions(function))
+    /// }
+    /// ```
+    pub fn await_trace(&self, task: TaskIx) -> Option<&super::dumps::AwaitTrace> {
+        self.task_dumps.await_trace(task)
+    }
+
     /// The whole trace as a span.
     pub fn span(&self) -> Span {
         Span {

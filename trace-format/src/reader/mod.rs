@@ -46,7 +46,7 @@ impl FileBytes {
 use crate::code::CodeInfo;
 use crate::event::{LocationId, StringId, ThreadId};
 use crate::frame::{self, EventChunkHeader, kind};
-use crate::meta::{End, Header, LocationDef, Meta, ThreadDef};
+use crate::meta::{End, Header, LocationDef, Meta, TaskDump, ThreadDef};
 
 /// Bytes scanned at open between two releases of the pages behind the scan.
 const RELEASE_EVERY: usize = 8 << 20;
@@ -72,6 +72,7 @@ pub struct Trace {
     locations: HashMap<u32, LocationDef>,
     threads: BTreeMap<ThreadId, ThreadDef>,
     code: CodeInfo,
+    task_dumps: Vec<TaskDump>,
     end: Option<End>,
     warnings: Vec<Warning>,
     valid_len: u64,
@@ -173,6 +174,7 @@ impl Trace {
         let mut locations = HashMap::new();
         let mut threads = BTreeMap::new();
         let mut code = CodeInfo::default();
+        let mut task_dumps = Vec::new();
         let mut end = None;
         let mut warnings = Vec::new();
         let mut unknown: Option<(u64, [bool; 256], u64)> = None;
@@ -308,6 +310,7 @@ impl Trace {
                     },
                     Ok(Meta::Mappings(m)) => code.add_mappings(m),
                     Ok(Meta::Sampling(s)) => code.set_sampling(s),
+                    Ok(Meta::TaskDump(d)) => task_dumps.push(d),
                     Err(_) => {
                         let e = file_bytes.meta.entry("unreadable").or_default();
                         e.0 += 1;
@@ -409,6 +412,7 @@ impl Trace {
             strings,
             locations,
             code,
+            task_dumps,
             threads,
             end,
             warnings,
@@ -468,6 +472,12 @@ impl Trace {
     /// The trace's stacks, their symbols, mapped files and how stacks were sampled.
     pub fn code(&self) -> &CodeInfo {
         &self.code
+    }
+
+    /// The task dumps the recording took when it stopped, one per runtime, in file order
+    /// (empty for a recorder built without `--cfg tokio_taskdump`).
+    pub fn task_dumps(&self) -> &[TaskDump] {
+        &self.task_dumps
     }
 
     /// A location by id.

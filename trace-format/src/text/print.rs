@@ -186,6 +186,8 @@ fn print_frame(
                     write_arg(l, "symbolize_ns", i.symbolize_ns);
                 });
             }
+            // Kept as a `frame` line (exact), after a readable comment of what it holds.
+            Some(Meta::TaskDump(d)) => print_task_dump_comment(text, &d),
             Some(Meta::Symbols(_)) | None => {} // A record that does not parse: the reader skips it, and so do stacks here.
         },
         kind::EVENTS => match print_chunk(text, payload) {
@@ -374,4 +376,33 @@ pub(crate) fn print_event(text: &mut String, thread: u32, time: u64, e: &Event<'
     let _ = write!(text, "{thread} {time} {}", e.kind_name());
     e.write_text_args(text);
     text.push('\n');
+}
+
+/// A task dump as `#` comment lines (the parser skips them): each task's await trace, the
+/// leaf future's frame first.
+fn print_task_dump_comment(text: &mut String, d: &crate::TaskDump) {
+    let _ = write!(
+        text,
+        "# task_dump runtime={} tasks={} wait_ns={}",
+        d.runtime,
+        d.tasks.len(),
+        d.wait_ns
+    );
+    if !d.error.is_empty() {
+        let _ = write!(text, " error={:?}", d.error);
+    }
+    text.push('\n');
+    for t in &d.tasks {
+        let _ = writeln!(text, "#   tokio task {}", t.tokio_id);
+        for bt in &t.backtraces {
+            for (i, f) in bt.iter().enumerate() {
+                let arrow = if i == 0 { "╼" } else { "└╼" };
+                let _ = write!(text, "#     {arrow} {}", d.string(f.function));
+                if f.file != crate::SymbolFrame::NO_FILE {
+                    let _ = write!(text, " at {}:{}", d.string(f.file), f.line);
+                }
+                text.push('\n');
+            }
+        }
+    }
 }

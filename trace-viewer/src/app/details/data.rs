@@ -50,6 +50,12 @@ pub struct TaskDetails {
     /// Sampled allocations made while it was polled: count, bytes requested, and the bytes
     /// they stand for (see [`alloc_sample_weights`]).
     pub alloc_samples: (usize, u64, u64),
+    /// "Waits at": where it waited when the recording stopped (a tokio task dump), one list
+    /// per leaf future it waited on, outermost frame first, each `(function, file:line)`.
+    pub waits_at: Vec<Vec<(String, String)>>,
+    /// Why there is no await trace although the recorder took task dumps (a dump that timed
+    /// out), for a task alive at the end.
+    pub waits_at_note: Option<String>,
 }
 
 impl TaskDetails {
@@ -97,6 +103,23 @@ impl TaskDetails {
             longest_poll: longest,
             wakes: model.task_wakes(task).len(),
             alloc_samples: (n, bytes, estimated.round() as u64),
+            waits_at: waits_at(model, task),
+            waits_at_note: (t.terminate.is_none() && model.await_trace(task).is_none())
+                .then(|| {
+                    model
+                        .task_dumps
+                        .failures()
+                        .map(|r| {
+                            format!(
+                                "runtime {}: {}",
+                                r.runtime,
+                                r.error.as_deref().unwrap_or("")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .filter(|n| !n.is_empty()),
         }
     }
 
@@ -116,6 +139,32 @@ impl TaskDetails {
             .map(|(s, ns)| (s, ns, ns as f64 / total))
             .collect()
     }
+}
+
+/// The task's await trace from the trace's task dump, code frames only, outermost first.
+fn waits_at(model: &trace_analysis::model::Model, task: TaskIx) -> Vec<Vec<(String, String)>> {
+    let Some(trace) = model.await_trace(task) else {
+        return Vec::new();
+    };
+    trace
+        .frames()
+        .into_iter()
+        .map(|frames| {
+            frames
+                .into_iter()
+                .map(|f| {
+                    let place = f.file.as_deref().map_or(String::new(), |file| {
+                        format!(
+                            "{}:{}",
+                            trace_analysis::model::short_source_path(file),
+                            f.line
+                        )
+                    });
+                    (f.name().to_string(), place)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The index in `Model::polls` of `p`, a reference into it.
@@ -346,6 +395,107 @@ mod tests {
         assert_eq!(d.alloc_samples, (2, 400, 400));
         let other = TaskDetails::compute(&t, TaskIx(1 - task as u32));
         assert_eq!(other.alloc_samples, (1, 7, 7));
+    }
+
+    #[test]
+    fn a_task_shows_where_it_waits_from_the_task_dump() {
+        use trace_format::build::TraceBuilder;
+        use trace_format::{DumpedTask, Event, LocationId, Meta, StringId, SymbolFrame, TaskDump};
+        let mut b = TraceBuilder::new();
+        for (task, t) in [(7, 10), (8, 20)] {
+            b.push(
+                1,
+                t,
+                Event::TaskSpawn {
+                    task: TaskId(task),
+                    kind: TaskKind::Async,
+                    tokio_id: task,
+                    parent: TaskId(0),
+                    location: LocationId(0),
+                    name: StringId(0),
+                },
+            );
+            b.push(1, t + 1, Event::PollStart { task: TaskId(task) });
+            b.push(1, t + 2, Event::PollEnd { ready: false });
+        }
+        let frame = |function, file, line| SymbolFrame {
+            function,
+            file,
+            line,
+            column: 1,
+        };
+        b.meta(Meta::TaskDump(TaskDump {
+            runtime: "1".into(),
+            time: 30,
+            wait_ns: 5,
+            error: String::new(),
+            strings: vec![
+                "tokio::sync::mpsc::bounded::Receiver<T>::recv::{{closure}}".into(),
+                "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.54.1/src/sync/mpsc/bounded.rs".into(),
+                "core::future::poll_fn::PollFn<F>::poll".into(),
+                "app::jobs::wait_for_job::{{closure}}".into(),
+                "/home/me/app/src/jobs.rs".into(),
+            ],
+            tasks: vec![DumpedTask {
+                tokio_id: 7,
+                // Innermost first, as recorded.
+                backtraces: vec![vec![
+                    frame(0, 1, 12),
+                    frame(2, SymbolFrame::NO_FILE, 0),
+                    frame(3, 4, 25),
+                ]],
+            }],
+        }));
+        let t = OpenTrace::from_bytes(b.to_bytes());
+        let ix = |id| {
+            TaskIx(
+                t.model
+                    .tasks
+                    .iter()
+                    .position(|x| x.id == TaskId(id))
+                    .unwrap() as u32,
+            )
+        };
+        let d = TaskDetails::compute(&t, ix(7));
+        assert_eq!(
+            d.waits_at,
+            [vec![
+                (
+                    "app::jobs::wait_for_job".to_string(),
+                    "/home/me/app/src/jobs.rs:25".to_string()
+                ),
+                (
+                    "tokio::sync::mpsc::bounded::Receiver<T>::recv".to_string(),
+                    "tokio-1.54.1/src/sync/mpsc/bounded.rs:12".to_string()
+                ),
+            ]]
+        );
+        assert_eq!(d.waits_at_note, None);
+        // Not in the dump: nothing to show, and no dump failed.
+        let other = TaskDetails::compute(&t, ix(8));
+        assert!(other.waits_at.is_empty());
+        assert_eq!(other.waits_at_note, None);
+    }
+
+    #[test]
+    fn a_timed_out_task_dump_is_said_for_a_task_alive_at_the_end() {
+        use trace_format::build::TraceBuilder;
+        use trace_format::{Event, Meta, TaskDump};
+        let mut b = TraceBuilder::new();
+        b.push(1, 10, Event::PollStart { task: TaskId(3) });
+        b.push(1, 12, Event::PollEnd { ready: false });
+        b.meta(Meta::TaskDump(TaskDump {
+            runtime: "2".into(),
+            error: "the task dump timed out after 2s".into(),
+            ..TaskDump::default()
+        }));
+        let t = OpenTrace::from_bytes(b.to_bytes());
+        let d = TaskDetails::compute(&t, TaskIx(0));
+        assert!(d.waits_at.is_empty());
+        assert_eq!(
+            d.waits_at_note.as_deref(),
+            Some("runtime 2: the task dump timed out after 2s")
+        );
     }
 
     #[test]

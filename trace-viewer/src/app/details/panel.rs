@@ -177,6 +177,38 @@ fn range_section(ui: &mut Ui, s: &Shown<'_>, action: &mut Option<Action>) {
     });
 }
 
+/// The heading of the await trace (tests look for it).
+pub const WAITS_AT: &str = "Waits at";
+
+/// Where the task waited when the recording stopped (a tokio task dump): each frame
+/// outermost first, indented as a tree, its file and line beside it.
+fn waits_at_section(ui: &mut Ui, d: &super::data::TaskDetails) {
+    if d.waits_at.is_empty() && d.waits_at_note.is_none() {
+        return;
+    }
+    ui.add_space(8.0);
+    ui.label(RichText::new(WAITS_AT).strong())
+        .on_hover_text("Where the task waited when the recording stopped (tokio task dump)");
+    if let Some(note) = &d.waits_at_note {
+        ui.label(format!("no await trace: {note}"));
+    }
+    for (i, frames) in d.waits_at.iter().enumerate() {
+        if i > 0 {
+            ui.label("and");
+        }
+        for (depth, (function, place)) in frames.iter().enumerate() {
+            let arrow = if depth == 0 { "╼" } else { "└╼" };
+            let text = format!("{:w$}{arrow} {function}", "", w = depth.min(12));
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(text).monospace());
+                if !place.is_empty() {
+                    ui.label(RichText::new(place).weak());
+                }
+            });
+        }
+    }
+}
+
 fn task_section(
     ui: &mut Ui,
     s: &Shown<'_>,
@@ -287,6 +319,8 @@ fn task_section(
                 },
             );
         });
+
+    waits_at_section(ui, d);
 
     ui.add_space(8.0);
     ui.label(RichText::new("time by state").strong());
