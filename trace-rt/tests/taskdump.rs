@@ -143,6 +143,77 @@ fn session_stop_dumps_twenty_tasks_stuck_in_wait_for_job() {
     shut(rt);
 }
 
+/// The done-when: 20 tasks stuck on a channel in a named async fn, spawned through
+/// the recording (a leak grows), are one leak-suspect group whose wait site, from the
+/// dump, names that fn; the watcher, alive and waiting all along, is not a suspect.
+#[test]
+fn leak_suspects_say_where_they_wait_and_the_watcher_is_not_one() {
+    use trace_analysis::analysis::breakdown::{Breakdown, BreakdownOptions};
+    let _g = serial();
+    let rt = runtime(2);
+    let sink = trace_rt::MemorySink::new();
+    let session = trace_rt::Config::default()
+        .start_with_sink(sink.clone())
+        .unwrap();
+    let (shutdown, rx) = tokio::sync::watch::channel(false);
+    rt.spawn(watch_for_shutdown(rx));
+    let mut jobs = Vec::new();
+    for _ in 0..STUCK {
+        std::thread::sleep(Duration::from_millis(25));
+        let (tx, rx) = tokio::sync::mpsc::channel::<u32>(1);
+        jobs.push(tx);
+        rt.spawn(wait_for_job(rx));
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    session.stop().unwrap();
+    let trace = Trace::from_bytes(sink.bytes()).unwrap();
+    let m = Model::build(&trace).unwrap();
+    let b = Breakdown::compute(
+        &m,
+        &BreakdownOptions {
+            leak_threshold: 100_000_000,
+            ..BreakdownOptions::default()
+        },
+    );
+    assert_eq!(b.leak_suspect_count, 1, "{:#?}", b.leak_suspects);
+    let suspect = &b.leak_suspects[0];
+    assert_eq!(suspect.stuck, STUCK as u64, "{suspect:#?}");
+    let site = &suspect.wait_sites[0];
+    assert_eq!(site.tasks, STUCK as u64, "{:#?}", suspect.wait_sites);
+    assert!(
+        site.frames
+            .iter()
+            .any(|f| f.contains("wait_for_job at ") && f.contains("taskdump.rs:")),
+        "{site:#?}"
+    );
+    assert!(
+        suspect.oldest_waiting.iter().all(|t| t
+            .waits_at
+            .as_ref()
+            .is_some_and(|w| w.iter().any(|f| f.contains("wait_for_job")))),
+        "{suspect:#?}"
+    );
+    // The watcher is set apart, and says where it waits.
+    assert!(
+        !b.leak_suspects.iter().any(|s| s
+            .wait_sites
+            .iter()
+            .any(|w| w.frames.iter().any(|f| f.contains("watch_for_shutdown")))),
+        "{:#?}",
+        b.leak_suspects
+    );
+    assert!(
+        b.long_lived.iter().any(|l| l
+            .wait_sites
+            .iter()
+            .any(|w| w.frames.iter().any(|f| f.contains("watch_for_shutdown")))),
+        "{:#?}",
+        b.long_lived
+    );
+    drop((jobs, shutdown));
+    shut(rt);
+}
+
 #[test]
 fn record_for_dumps_when_it_ends() {
     let _g = serial();

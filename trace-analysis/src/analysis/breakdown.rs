@@ -18,7 +18,7 @@ use super::states::{StateTotals, TaskState, WaitReason, for_each_segment, paused
 use crate::model::{AllocSample, Model, Nanos, Span, TaskIx};
 
 pub mod leaks;
-pub use leaks::{WaitingGroup, WaitingTask};
+pub use leaks::{WAIT_SITES, WaitSite, WaitingGroup, WaitingTask};
 
 /// What [`Breakdown::compute`] looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -369,6 +369,20 @@ pub fn render_analysis_text(a: &Analysis) -> String {
 /// Stuck tasks listed per leak-suspect group in the text; the JSON has more.
 const WAITING_TASKS: usize = 5;
 
+/// Where a group's stuck tasks wait, from the task dump: per await trace, how many wait
+/// there and its frames, outermost first, one per line.
+fn wait_sites(g: &WaitingGroup) -> String {
+    let mut text = String::new();
+    for site in &g.wait_sites {
+        text += &format!("      {} of {} wait at (task dump):\n", site.tasks, g.stuck);
+        for (depth, frame) in site.frames.iter().enumerate() {
+            let indent = "  ".repeat(depth.min(8));
+            text += &format!("        {indent}{frame}\n");
+        }
+    }
+    text
+}
+
 /// The leak suspects (groups whose alive count grew, with why, and their longest waiting
 /// tasks) and the long-lived tasks (the other groups with stuck tasks, with why not).
 fn leaks(b: &Breakdown) -> String {
@@ -389,6 +403,7 @@ fn leaks(b: &Breakdown) -> String {
     );
     for s in &b.leak_suspects {
         text += &format!("  {:+}  {}\n      {}\n", s.growth, s.group, s.why);
+        text += &wait_sites(s);
         let mut rows = vec![["waiting for", "polls", "task"].map(String::from).to_vec()];
         for t in s.oldest_waiting.iter().take(WAITING_TASKS) {
             rows.push(vec![
@@ -414,6 +429,7 @@ fn leaks(b: &Breakdown) -> String {
     );
     for l in &b.long_lived {
         text += &format!("  {}  {}\n      {}\n", l.group, waiting(l), l.why);
+        text += &wait_sites(l);
     }
     more(
         &mut text,
@@ -516,5 +532,44 @@ mod tests {
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
+    }
+
+    /// With a task dump, each group says where its stuck tasks wait: per await trace, how
+    /// many share it and its frames, outermost first, indented as a tree.
+    #[test]
+    fn a_group_says_where_its_tasks_wait_from_the_task_dump() {
+        use super::{WaitingGroup, wait_sites};
+        use crate::analysis::breakdown::WaitSite;
+        let group = WaitingGroup {
+            group: "src/jobs.rs:40:9".into(),
+            tasks: 20,
+            finished: 0,
+            alive_at_start: 0,
+            alive_at_end: 20,
+            growth: 20,
+            growth_per_s: 40.0,
+            rose_in_tenths: 10,
+            growing_at_end: true,
+            stuck: 20,
+            stuck_at_least_ns: 1,
+            why: String::new(),
+            wait_sites: vec![WaitSite {
+                frames: vec![
+                    "app::wait_for_job at src/jobs.rs:25".into(),
+                    "tokio::sync::mpsc::Receiver<T>::recv at tokio-1.54/src/sync/mpsc/bounded.rs:500"
+                        .into(),
+                ],
+                tasks: 19,
+            }],
+            oldest_waiting: Vec::new(),
+            waiting_tasks: Vec::new(),
+        };
+        assert_eq!(
+            wait_sites(&group),
+            "      19 of 20 wait at (task dump):\n\
+             \x20       app::wait_for_job at src/jobs.rs:25\n\
+             \x20         tokio::sync::mpsc::Receiver<T>::recv at \
+             tokio-1.54/src/sync/mpsc/bounded.rs:500\n"
+        );
     }
 }

@@ -27,6 +27,9 @@ use crate::analysis::groups::TaskGroups;
 use crate::model::{Model, Nanos, TaskIx};
 use crate::units::format_duration;
 
+/// The wait sites kept per group ([`WaitingGroup::wait_sites`]).
+pub const WAIT_SITES: usize = 3;
+
 /// The slices of the recording in which growth is counted ([`WaitingGroup::rose_in_tenths`]).
 const TENTHS: usize = 10;
 
@@ -43,10 +46,22 @@ pub struct WaitingTask {
     pub waited_ns: Nanos,
     /// Its polls.
     pub polls: u32,
-    /// The model's index of the task: the key for anything a view shows about where it
-    /// waits (its await trace, once traces carry task dumps). Not serialized.
+    /// Where it waits, from the trace's task dump (`--cfg tokio_taskdump`): its await
+    /// trace's frames, outermost first (`name at file:line`); absent without a dump.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_at: Option<Vec<String>>,
+    /// The model's index of the task, for views that show more of it. Not serialized.
     #[serde(skip)]
     pub task_ix: TaskIx,
+}
+
+/// Where some of a group's stuck tasks wait: one await trace, and how many share it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaitSite {
+    /// The await trace's frames, outermost first (`name at file:line`).
+    pub frames: Vec<String>,
+    /// The group's stuck tasks waiting there.
+    pub tasks: u64,
 }
 
 /// A task group with tasks alive at the end and stuck waiting: a leak suspect, or
@@ -77,6 +92,10 @@ pub struct WaitingGroup {
     pub stuck_at_least_ns: Nanos,
     /// Why it is a suspect, or why not.
     pub why: String,
+    /// Where its stuck tasks wait, most shared first (at most [`WAIT_SITES`]), from the
+    /// trace's task dumps; empty when the trace has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub wait_sites: Vec<WaitSite>,
     /// The stuck tasks that waited longest, oldest first (at most
     /// [`BreakdownOptions::leak_tasks`](super::BreakdownOptions::leak_tasks)).
     pub oldest_waiting: Vec<WaitingTask>,
@@ -206,9 +225,11 @@ pub(super) fn classify(
                 waiting_since_ns: since,
                 waited_ns: waited,
                 polls: model.task_poll_count(t),
+                waits_at: waits_at(model, t),
                 task_ix: t,
             })
             .collect();
+        let wait_sites = wait_sites(model, waiting.iter().map(|w| w.2));
         let entry = WaitingGroup {
             group: group.label.clone(),
             tasks: group.tasks.len() as u64,
@@ -226,6 +247,7 @@ pub(super) fn classify(
             stuck: n_stuck,
             stuck_at_least_ns: at_least,
             why,
+            wait_sites,
             oldest_waiting,
             waiting_tasks: waiting.iter().map(|w| w.2).collect(),
         };
@@ -246,6 +268,32 @@ pub(super) fn classify(
     out.long_lived
         .sort_by(|a, b| longest(b).cmp(&longest(a)).then(a.group.cmp(&b.group)));
     out
+}
+
+/// Where task `t` waits, from the task dump: its first await trace's frames, outermost
+/// first.
+fn waits_at(model: &Model, t: TaskIx) -> Option<Vec<String>> {
+    let trace = model.await_trace(t)?;
+    let frames = trace.frames().into_iter().next()?;
+    Some(frames.iter().map(|f| f.label()).collect())
+}
+
+/// The await traces `tasks` wait at, most shared first (ties by frames), at most
+/// [`WAIT_SITES`].
+fn wait_sites(model: &Model, tasks: impl Iterator<Item = TaskIx>) -> Vec<WaitSite> {
+    let mut sites: std::collections::HashMap<Vec<String>, u64> = Default::default();
+    for t in tasks {
+        if let Some(frames) = waits_at(model, t) {
+            *sites.entry(frames).or_default() += 1;
+        }
+    }
+    let mut sites: Vec<WaitSite> = sites
+        .into_iter()
+        .map(|(frames, tasks)| WaitSite { frames, tasks })
+        .collect();
+    sites.sort_by(|a, b| b.tasks.cmp(&a.tasks).then_with(|| a.frames.cmp(&b.frames)));
+    sites.truncate(WAIT_SITES);
+    sites
 }
 
 /// "alive grew from 0 to 20 over 10 s, rising in 9 of 10 tenths; none of the 20 tasks finished;

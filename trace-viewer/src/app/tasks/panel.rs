@@ -491,6 +491,15 @@ fn leak_suspects(ui: &mut Ui, d: &TasksData) -> Option<Request> {
                 ui.push_id((title, gi), |ui| {
                     ui.strong(format!("{title}: {}", g.group));
                     ui.label(&g.why);
+                    for site in &g.wait_sites {
+                        ui.label(format!(
+                            "{} of {} wait at (task dump):",
+                            site.tasks, g.stuck
+                        ));
+                        for (depth, frame) in site.frames.iter().enumerate() {
+                            ui.monospace(format!("{}{frame}", "  ".repeat(depth.min(8) + 1)));
+                        }
+                    }
                     text_table(
                         ui,
                         "leak-tasks",
