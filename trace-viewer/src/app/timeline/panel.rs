@@ -517,32 +517,46 @@ fn header(painter: &egui::Painter, visuals: &egui::Visuals, rect: Rect, collapse
     ));
 }
 
-/// The colours of the task states.
+/// What the legend shows, left to right: the colours and the words for each entry. The first
+/// says what the worker lanes' colours mean (one dark tone per task: which task ran), so
+/// they are not read as task states.
+pub fn legend_entries() -> Vec<(Vec<Color32>, String)> {
+    let mut v = vec![(
+        (1..4).map(|t| palette::task_color(TaskIx(t))).collect(),
+        "worker lanes: a dark tone per task".to_string(),
+    )];
+    for (k, s) in palette::legend_states().into_iter().enumerate() {
+        let label = short_state_label(s);
+        let label = if k == 0 {
+            format!("task lanes: {label}")
+        } else {
+            label
+        };
+        v.push((vec![palette::state_color(s)], label));
+    }
+    v.push((vec![palette::FOLDED], "folded (zoom in)".into()));
+    v.push((vec![palette::PARK], "idle".into()));
+    v.push((vec![palette::LOST], "data lost".into()));
+    v
+}
+
+/// The legend: what the lanes' colours mean.
 fn paint_legend(ui: &Ui, rect: Rect) {
     let painter = ui.painter().with_clip_rect(rect);
     let font = FontId::proportional(11.0);
     let text = ui.visuals().text_color();
     let mut x = rect.left() + 6.0;
     let y = rect.center().y;
-    let swatch = |x: &mut f32, color: Color32, label: String| {
-        painter.rect_filled(
-            Rect::from_center_size(pos2(*x + 5.0, y), vec2(10.0, 10.0)),
-            1.0,
-            color,
-        );
+    for (colors, label) in legend_entries() {
+        // A swatch of 10 points, split between its colours.
+        let w = 10.0 / colors.len() as f32;
+        for (k, c) in colors.into_iter().enumerate() {
+            let r = Rect::from_min_size(pos2(x + k as f32 * w, y - 5.0), vec2(w, 10.0));
+            painter.rect_filled(r, 0.0, c);
+        }
         let galley = painter.layout_no_wrap(label, font.clone(), text);
         let w = galley.size().x;
-        painter.galley(pos2(*x + 13.0, y - galley.size().y / 2.0), galley, text);
-        *x += 13.0 + w + 12.0;
-    };
-    for state in palette::legend_states() {
-        swatch(
-            &mut x,
-            palette::state_color(state),
-            short_state_label(state),
-        );
+        painter.galley(pos2(x + 13.0, y - galley.size().y / 2.0), galley, text);
+        x += 13.0 + w + 12.0;
     }
-    swatch(&mut x, palette::FOLDED, "folded (zoom in)".into());
-    swatch(&mut x, palette::PARK, "idle".into());
-    swatch(&mut x, palette::LOST, "data lost".into());
 }

@@ -594,3 +594,28 @@ fn cpu_samples_tick_the_worker_lane_and_stalled_polls_are_marked() {
     let scene = scene_of(&plain, TimeView::fit(plain.model.span()), area);
     assert!(scene.marks.is_empty());
 }
+
+#[test]
+fn the_legend_says_what_worker_lane_colours_mean_and_none_is_a_state() {
+    let entries = super::panel::legend_entries();
+    let (colors, label) = &entries[0];
+    assert!(label.starts_with("worker lanes"), "{label}");
+    assert!(
+        colors
+            .iter()
+            .all(|&c| (0..1000).any(|t| crate::app::palette::task_color(TaskIx(t)) == c))
+    );
+    // Every other entry's colour is at least a few just-noticeable steps from any task colour.
+    for (colors, label) in &entries[1..] {
+        for &c in colors {
+            for t in 0..1000 {
+                let d =
+                    crate::app::palette::distance(c, crate::app::palette::task_color(TaskIx(t)));
+                assert!(
+                    d >= crate::app::palette::MIN_TASK_STATE_DISTANCE,
+                    "{label}: task {t}"
+                );
+            }
+        }
+    }
+}
