@@ -676,3 +676,46 @@ fn shift_drag_on_the_lanes_selects_a_range_instead_of_panning() {
         "{range:?} vs {want}"
     );
 }
+
+#[test]
+fn a_location_clicked_in_the_tasks_tab_keeps_the_workers_in_view() {
+    use trace_viewer::app::TAB_TASKS;
+    // Enough tasks (groups expanded) that the last group's header is pages below the workers.
+    let s = Synthetic {
+        tasks: 90,
+        ..Synthetic::default()
+    };
+    let (_dir, mut h) = open(&s);
+    h.state_mut()
+        .trace_view_mut()
+        .unwrap()
+        .set_all_collapsed(false);
+    h.get_by_label(TAB_TASKS).click();
+    wait_for(&mut h, "the breakdown", |a| {
+        a.trace_view().is_some_and(|s| !s.tasks.rows.is_empty())
+    });
+    h.get_by_label("spawn_blocking <unknown location>").click();
+    h.run_steps(3);
+    let tv = h.state().trace_view().unwrap();
+    assert!(tv.view.scroll_y > 0.0, "the lanes scrolled to the group");
+    let shown: Vec<LaneKind> = tv
+        .timeline
+        .scene
+        .lanes
+        .iter()
+        .map(|&(i, _)| tv.timeline.lanes.lanes[i].kind)
+        .collect();
+    let g = tv
+        .trace
+        .groups
+        .iter()
+        .position(|g| g.label == "spawn_blocking <unknown location>")
+        .unwrap();
+    assert!(shown.contains(&LaneKind::Group(g)), "{shown:?}");
+    for w in tv.trace.model.workers() {
+        assert!(
+            shown.contains(&LaneKind::Thread(w)),
+            "worker {w:?}: {shown:?}"
+        );
+    }
+}

@@ -60,9 +60,9 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
         arrow: wake.and_then(|w| wake_arrow(lanes, w, &xmap, area, scroll_y)),
         ..Scene::default()
     };
-    for li in lanes.visible(scroll_y, scroll_y + area.height()) {
+    for li in lanes.shown(scroll_y, area.height()) {
         let lane = lanes.lanes[li];
-        let top = area.top() + lane.top - scroll_y;
+        let top = area.top() + lanes.screen_top(li, scroll_y);
         let lane_rect = Rect::from_min_max(
             pos2(area.left(), top),
             pos2(area.right(), top + lane.height),

@@ -127,18 +127,26 @@ impl TimelineState {
     ) {
         let g = trace.groups.group_of(task);
         self.expand(trace, g);
-        if let Some(i) = self.lanes.find(LaneKind::Group(g)) {
-            view.scroll_y = self.lanes.lanes[i].top;
+        if let Some(i) = self.lanes.find(LaneKind::Group(g))
+            && i >= self.lanes.pinned
+        {
+            view.scroll_y = self.lanes.lanes[i].top - self.lanes.pinned_height;
             view.clamp_scroll(self.lanes.height, viewport_height.max(1.0));
         }
     }
 
-    /// Scrolls `view` so the lane of `kind` is in view, if it is not.
+    /// Scrolls `view` so the lane of `kind` is in view, if it is not (pinned lanes always
+    /// are: the scroll moves the lanes below them).
     pub fn scroll_to_lane(&self, view: &mut ViewState, kind: LaneKind, viewport_height: f32) {
-        if let Some(i) = self.lanes.find(kind) {
+        if let Some(i) = self.lanes.find(kind)
+            && i >= self.lanes.pinned
+        {
             let lane = self.lanes.lanes[i];
-            if lane.top < view.scroll_y || lane.bottom() > view.scroll_y + viewport_height {
-                view.scroll_y = (lane.top - viewport_height / 3.0).max(0.0);
+            let band = self.lanes.pinned_height;
+            let top = lane.top - view.scroll_y;
+            if top < band || top + lane.height > viewport_height {
+                let below = (viewport_height - band).max(0.0);
+                view.scroll_y = (lane.top - band - below / 3.0).max(0.0);
                 view.clamp_scroll(self.lanes.height, viewport_height.max(1.0));
             }
         }

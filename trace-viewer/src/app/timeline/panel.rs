@@ -382,8 +382,11 @@ fn click(tl: &mut Parts<'_>, hit: Option<&Hit>) {
 
 /// A click on a lane name: toggles a group, selects a task or a thread.
 fn gutter_click(tl: &mut Parts<'_>, lanes_top: f32, pos: Pos2) {
-    let y = pos.y - lanes_top + tl.view.scroll_y;
-    let Some(i) = tl.timeline.lanes.at(y) else {
+    let Some(i) = tl
+        .timeline
+        .lanes
+        .at_screen(pos.y - lanes_top, tl.view.scroll_y)
+    else {
         return;
     };
     match tl.timeline.lanes.lanes[i].kind {

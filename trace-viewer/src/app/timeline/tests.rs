@@ -409,7 +409,13 @@ fn scrolling_shows_later_lanes_only() {
         ..Synthetic::default()
     };
     let t = opened(&s);
-    let lanes = Lanes::build(&t, &vec![false; t.groups.len()]);
+    // Nothing pinned: every lane scrolls.
+    let unpinned = Sections {
+        pin_top: false,
+        ..Sections::default()
+    };
+    let lanes = Lanes::build_with(&t, &vec![false; t.groups.len()], unpinned);
+    assert_eq!((lanes.pinned, lanes.pinned_height), (0, 0.0));
     let area = Rect::from_min_max(pos2(0.0, 100.0), pos2(500.0, 200.0));
     let mut cache = SegmentCache::default();
     let view = TimeView::fit(t.model.span());
@@ -618,4 +624,62 @@ fn the_legend_says_what_worker_lane_colours_mean_and_none_is_a_state() {
             }
         }
     }
+}
+
+#[test]
+fn pinned_workers_and_counters_stay_at_the_top_while_the_rest_scrolls() {
+    let s = Synthetic {
+        tasks: 30,
+        ..Synthetic::default()
+    };
+    let t = opened(&s);
+    let lanes = Lanes::build(&t, &vec![false; t.groups.len()]);
+    // The workers (and the counters, if any) first, pinned; the blocking thread after them.
+    let workers = t.model.workers().len();
+    assert!(workers > 0 && lanes.pinned >= workers, "{}", lanes.pinned);
+    for l in &lanes.lanes[..lanes.pinned] {
+        match l.kind {
+            LaneKind::Thread(th) => assert!(t.model.threads[th.index()].is_worker()),
+            LaneKind::Regions(_) | LaneKind::CounterHeader | LaneKind::Counter(_) => {}
+            k => panic!("{k:?} is pinned"),
+        }
+    }
+    assert_eq!(lanes.pinned_height, lanes.lanes[lanes.pinned - 1].bottom());
+    let area = Rect::from_min_max(pos2(0.0, 100.0), pos2(500.0, 300.0));
+    let view = TimeView::fit(t.model.span());
+    let mut cache = SegmentCache::default();
+    let scroll_y = 300.0;
+    let scene = build_scene(
+        &SceneInput {
+            trace: &t,
+            lanes: &lanes,
+            view: &view,
+            scroll_y,
+            area,
+            wake: None,
+        },
+        &mut cache,
+    );
+    let band = area.top() + lanes.pinned_height;
+    let shown: Vec<usize> = scene.lanes.iter().map(|&(i, _)| i).collect();
+    // Every pinned lane, at its own top; then only scrolled lanes wholly below them.
+    assert_eq!(shown[..lanes.pinned], (0..lanes.pinned).collect::<Vec<_>>());
+    for &(i, r) in &scene.lanes {
+        if i < lanes.pinned {
+            assert_eq!(r.top(), area.top() + lanes.lanes[i].top);
+        } else {
+            assert!(
+                r.top() >= band - 0.5,
+                "lane {i} at {r:?} is under the pinned lanes"
+            );
+            assert_eq!(r.top(), area.top() + lanes.lanes[i].top - scroll_y);
+        }
+        // The lane under a point of its rectangle is found back (gutter clicks).
+        let y = r.center().y - area.top();
+        assert_eq!(lanes.at_screen(y, scroll_y), Some(i));
+    }
+    assert!(
+        shown.len() > lanes.pinned,
+        "some task lanes scroll into view"
+    );
 }
