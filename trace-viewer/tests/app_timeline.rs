@@ -719,3 +719,48 @@ fn a_location_clicked_in_the_tasks_tab_keeps_the_workers_in_view() {
         );
     }
 }
+
+#[test]
+fn the_lanes_menu_shows_only_tasks_active_in_view_and_unpins() {
+    let (_dir, mut h) = open(&Synthetic::default());
+    let tasks = |h: &Harness<'_, ViewerApp>| {
+        let tl = &h.state().trace_view().unwrap().timeline;
+        tl.lanes
+            .lanes
+            .iter()
+            .filter(|l| matches!(l.kind, LaneKind::Task { .. }))
+            .count()
+    };
+    let all = tasks(&h);
+    // Zoom in far around the middle: a few polls in view.
+    for _ in 0..12 {
+        h.key_press(Key::W);
+    }
+    h.run_steps(2);
+    assert_eq!(tasks(&h), all);
+    h.get_by_label(timeline::LANES_MENU).click();
+    h.run_steps(2);
+    h.get_by_label(timeline::ACTIVE_ONLY_LABEL).click();
+    h.run_steps(3);
+    let v = view(&h);
+    let tv = h.state().trace_view().unwrap();
+    let polled: std::collections::BTreeSet<_> = tv
+        .trace
+        .model
+        .polls
+        .iter()
+        .filter(|p| (p.start as f64) < v.end && (p.end as f64) > v.start)
+        .map(|p| p.task)
+        .collect();
+    assert!(tasks(&h) < all, "{} of {all}", tasks(&h));
+    assert_eq!(tasks(&h), polled.len());
+    // Unpinned, the lanes are in thread order again: nothing pinned.
+    assert!(tv.timeline.lanes.pinned > 0);
+    if h.query_by_label(timeline::PIN_LABEL).is_none() {
+        h.get_by_label(timeline::LANES_MENU).click();
+        h.run_steps(2);
+    }
+    h.get_by_label(timeline::PIN_LABEL).click();
+    h.run_steps(3);
+    assert_eq!(h.state().trace_view().unwrap().timeline.lanes.pinned, 0);
+}

@@ -45,6 +45,8 @@ pub struct PanelRects {
     pub lanes: Rect,
     /// The legend.
     pub legend: Rect,
+    /// Left of the axis, above the lane names: the lanes menu.
+    pub corner: Rect,
 }
 
 impl PanelRects {
@@ -58,6 +60,7 @@ impl PanelRects {
             gutter: Rect::from_min_max(pos2(full.left(), top), pos2(left, bottom)),
             lanes: Rect::from_min_max(pos2(left, top), pos2(full.right(), bottom)),
             legend: Rect::from_min_max(pos2(full.left(), bottom), full.max),
+            corner: Rect::from_min_max(full.min, pos2(left, top)),
         }
     }
 
@@ -173,6 +176,8 @@ pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
     {
         gutter_click(&mut tl, rects.lanes.top(), pos);
     }
+    lanes_menu(ui, &mut tl, rects.corner);
+    tl.timeline.follow_view(tl.trace, &tl.view.time);
 
     // Layout.
     let input = SceneInput {
@@ -396,6 +401,38 @@ fn gutter_click(tl: &mut Parts<'_>, lanes_top: f32, pos: Pos2) {
         LaneKind::Counter(_) => {}
         LaneKind::Task { task, .. } => select(tl, Some(Selection::of_task(task))),
     }
+}
+
+/// The label of the lanes menu (tests find it by this).
+pub const LANES_MENU: &str = "Lanes";
+/// Its entries.
+pub const PIN_LABEL: &str = "Pin workers and counters at the top";
+/// Its entries.
+pub const ACTIVE_ONLY_LABEL: &str = "Only tasks active in view";
+/// Its entries.
+pub const SORT_LABEL: &str = "Sort tasks by time in view in";
+
+/// The lanes menu, in the corner left of the axis: pinning, and which task lanes show in
+/// which order.
+fn lanes_menu(ui: &mut Ui, tl: &mut Parts<'_>, corner: Rect) {
+    let mut pinned = tl.timeline.sections.pin_top;
+    let mut opts = tl.timeline.task_options;
+    ui.scope_builder(egui::UiBuilder::new().max_rect(corner.shrink(2.0)), |ui| {
+        ui.menu_button(LANES_MENU, |ui| {
+            ui.checkbox(&mut pinned, PIN_LABEL);
+            ui.separator();
+            ui.checkbox(&mut opts.active_only, ACTIVE_ONLY_LABEL);
+            ui.label(SORT_LABEL);
+            ui.radio_value(&mut opts.sort_by, None, "spawn order");
+            for state in palette::legend_states() {
+                ui.radio_value(&mut opts.sort_by, Some(state), short_state_label(state));
+            }
+        });
+    });
+    if pinned != tl.timeline.sections.pin_top {
+        tl.timeline.set_pinned(tl.trace, pinned);
+    }
+    tl.timeline.task_options = opts;
 }
 
 /// Lane names.

@@ -683,3 +683,83 @@ fn pinned_workers_and_counters_stay_at_the_top_while_the_rest_scrolls() {
         "some task lanes scroll into view"
     );
 }
+
+fn task_lanes(state: &super::TimelineState) -> Vec<TaskIx> {
+    state
+        .lanes
+        .lanes
+        .iter()
+        .filter_map(|l| match l.kind {
+            LaneKind::Task { task, .. } => Some(task),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn zoomed_in_task_lanes_can_show_only_active_tasks_sorted_by_time_in_a_state() {
+    let s = Synthetic::default();
+    let t = opened(&s);
+    let mut state = super::TimelineState::new(&t);
+    let all = task_lanes(&state);
+    // One poll's time: only the task polled then is active.
+    let (start, end) = s.poll_span(0, 1, 1);
+    let view = TimeView {
+        start: start as f64,
+        end: end as f64,
+    };
+    let polled: Vec<TaskIx> = t
+        .model
+        .polls
+        .iter()
+        .filter(|p| p.start < end && p.end > start)
+        .map(|p| p.task)
+        .collect();
+    state.follow_view(&t, &view);
+    assert_eq!(
+        task_lanes(&state),
+        all,
+        "nothing asked: every task, spawn order"
+    );
+    state.task_options.active_only = true;
+    state.follow_view(&t, &view);
+    let active = task_lanes(&state);
+    assert!(!active.is_empty() && active.len() < all.len(), "{active:?}");
+    for task in &active {
+        assert!(polled.contains(task), "{task:?} was not polled in view");
+    }
+    for task in &polled {
+        assert!(active.contains(task), "{task:?} was polled in view");
+    }
+    // The whole trace, most scheduler wait first within each group.
+    state.task_options = super::TaskLaneOptions {
+        active_only: false,
+        sort_by: Some(TaskState::SchedWait),
+    };
+    let whole = TimeView::fit(t.model.span());
+    state.follow_view(&t, &whole);
+    let sorted = task_lanes(&state);
+    assert_eq!(sorted.len(), all.len());
+    let wait = |task: TaskIx| -> u64 {
+        let mut total = 0;
+        trace_analysis::analysis::states::for_each_segment(&t.model, task, &t.paused, |s| {
+            if s.state == TaskState::SchedWait {
+                total += s.span.end - s.span.start;
+            }
+        });
+        total
+    };
+    for w in state.lanes.lanes.windows(2) {
+        if let (LaneKind::Task { task: a, group: ga }, LaneKind::Task { task: b, group: gb }) =
+            (w[0].kind, w[1].kind)
+            && ga == gb
+        {
+            assert!(wait(a) >= wait(b), "{a:?} before {b:?}");
+        }
+    }
+    assert_ne!(sorted, all, "some group's order changed");
+    // Asking for nothing again lists every task in spawn order.
+    state.task_options = super::TaskLaneOptions::default();
+    state.follow_view(&t, &whole);
+    assert_eq!(task_lanes(&state), all);
+}
