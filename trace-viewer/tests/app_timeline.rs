@@ -764,3 +764,29 @@ fn the_lanes_menu_shows_only_tasks_active_in_view_and_unpins() {
     h.run_steps(3);
     assert_eq!(h.state().trace_view().unwrap().timeline.lanes.pinned, 0);
 }
+
+#[test]
+fn dragging_the_lane_names_border_resizes_the_column_and_does_not_pan() {
+    let (_dir, mut h) = open(&Synthetic::default());
+    h.key_press(Key::W);
+    h.run_steps(2);
+    let v0 = view(&h);
+    let left0 = h.state().trace_view().unwrap().timeline.scene.area.left();
+    // The border, half-way down the lanes.
+    let a = Pos2::new(left0, lanes_center(&h).y);
+    h.event(Event::PointerMoved(a));
+    h.drag_at(a);
+    for i in 1..=4 {
+        h.event(Event::PointerMoved(a + vec2(30.0 * i as f32, 0.0)));
+    }
+    h.drop_at(a + vec2(120.0, 0.0));
+    h.run_steps(2);
+    let tv = h.state().trace_view().unwrap();
+    let left1 = tv.timeline.scene.area.left();
+    assert!(
+        (left1 - left0 - 120.0).abs() < 2.0,
+        "the lanes start at {left0} then {left1}"
+    );
+    assert_eq!(view(&h), v0, "the timeline did not pan");
+    assert!(tv.view.selection.is_none());
+}

@@ -71,6 +71,8 @@ pub struct TimelineState {
     pub scene: Scene,
     /// Filtering and order of the task lanes.
     pub task_options: TaskLaneOptions,
+    /// Width of the lane-name column, in points.
+    pub gutter_width: f32,
     /// The visible range the task lanes were filtered and sorted for, if they were.
     lists_for: Option<(Nanos, Nanos)>,
     /// Per group, its task lanes as filtered and sorted for `lists_for`.
@@ -89,6 +91,7 @@ impl TimelineState {
             cache: SegmentCache::default(),
             scene: Scene::default(),
             task_options: TaskLaneOptions::default(),
+            gutter_width: panel::GUTTER_WIDTH,
             lists_for: None,
             lists: None,
         }

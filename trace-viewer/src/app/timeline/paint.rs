@@ -9,6 +9,7 @@ use super::scene::Fill;
 use super::scene::{Hit, Item, Mark, Scene};
 use crate::app::axis::Axis;
 use crate::app::counters::CounterTrack;
+use crate::app::labels::elide_middle;
 use crate::app::palette::{
     self, FOLDED, LOST, PARK, PROCESS_PAUSE, THREAD_PAUSE, folded, log_color, region_color,
     state_color, task_color,
@@ -64,25 +65,24 @@ pub fn paint_scene(
 
     let font = FontId::proportional(11.0);
     for label in &scene.labels {
-        let galley = painter.layout_no_wrap(label.text.clone(), font.clone(), Color32::BLACK);
-        if galley.size().x <= label.max_width {
-            painter.galley(
-                pos2(label.pos.x, label.pos.y - galley.size().y / 2.0),
-                galley,
-                Color32::BLACK,
-            );
-        } else {
-            // Too long: clip to the slice.
-            let clip = Rect::from_min_max(
-                pos2(label.pos.x, label.pos.y - 10.0),
-                pos2(label.pos.x + label.max_width, label.pos.y + 10.0),
-            );
-            painter.with_clip_rect(clip.intersect(scene.area)).galley(
-                pos2(label.pos.x, label.pos.y - galley.size().y / 2.0),
-                galley,
-                Color32::BLACK,
-            );
+        // Too long for its slice: shortened in the middle, so a task's file:line and id
+        // stay (cutting the end left `example`).
+        let text = elide_middle(&label.text, |s| {
+            painter
+                .layout_no_wrap(s.to_string(), font.clone(), Color32::BLACK)
+                .size()
+                .x
+                <= label.max_width
+        });
+        if text.is_empty() {
+            continue;
         }
+        let galley = painter.layout_no_wrap(text, font.clone(), Color32::BLACK);
+        painter.galley(
+            pos2(label.pos.x, label.pos.y - galley.size().y / 2.0),
+            galley,
+            Color32::BLACK,
+        );
     }
 
     if let Some(task) = selection.and_then(|s| s.task()) {

@@ -16,14 +16,18 @@ use super::scene::Hit;
 use super::tooltip::{describe_counter, describe_hit};
 use crate::app::axis::axis;
 use crate::app::details::DetailsState;
-use crate::app::labels::short_state_label;
+use crate::app::labels::{elide_middle, short_state_label};
 use crate::app::open_trace::OpenTrace;
 use crate::app::palette;
 use crate::app::view::{Geometry, Selection, ViewInput, ViewState};
 use trace_analysis::model::TaskIx;
 
-/// Width of the lane-name column.
+/// Width of the lane-name column at first (drag its right border to change it).
 pub const GUTTER_WIDTH: f32 = 230.0;
+/// The narrowest lane-name column.
+pub const MIN_GUTTER_WIDTH: f32 = 80.0;
+/// Width of the grip on the lane-name column's right border.
+const GRIP_WIDTH: f32 = 8.0;
 /// Height of the time axis.
 pub const AXIS_HEIGHT: f32 = 24.0;
 /// Height of the legend strip.
@@ -31,6 +35,8 @@ pub const LEGEND_HEIGHT: f32 = 22.0;
 
 /// The accessibility label of the lanes area (tests find it by this).
 pub const LANES_LABEL: &str = "timeline lanes";
+/// The accessibility label of the lane-name column's border (drag it to resize).
+pub const GRIP_LABEL: &str = "lane names border";
 /// The accessibility label of the time axis (drag on it to select a range).
 pub const AXIS_LABEL: &str = "time axis";
 
@@ -50,9 +56,11 @@ pub struct PanelRects {
 }
 
 impl PanelRects {
-    /// Splits `full`.
-    pub fn new(full: Rect) -> PanelRects {
-        let left = (full.left() + GUTTER_WIDTH).min(full.right() - 50.0);
+    /// Splits `full`, with a lane-name column `gutter_width` wide (kept between
+    /// [`MIN_GUTTER_WIDTH`] and 70 % of `full`).
+    pub fn new(full: Rect, gutter_width: f32) -> PanelRects {
+        let w = gutter_width.min(full.width() * 0.7).max(MIN_GUTTER_WIDTH);
+        let left = (full.left() + w).min(full.right() - 50.0);
         let top = full.top() + AXIS_HEIGHT;
         let bottom = (full.bottom() - LEGEND_HEIGHT).max(top + 10.0);
         PanelRects {
@@ -97,13 +105,32 @@ pub enum Request {
 /// Shows the timeline in the rest of `ui`.
 pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
     let mut request = None;
-    let rects = PanelRects::new(ui.available_rect_before_wrap());
+    let full = ui.available_rect_before_wrap();
+    let mut rects = PanelRects::new(full, tl.timeline.gutter_width);
     let lanes_resp = ui.interact(
         rects.lanes,
         ui.scope_id().with("timeline-lanes"),
         Sense::click_and_drag(),
     );
     lanes_resp.widget_info(|| WidgetInfo::labeled(Role::Canvas, true, LANES_LABEL));
+    // The lane-name column's border, over the lanes' edge (added later, so it wins the
+    // pointer there): dragging it resizes the column and does not pan.
+    let grip = Rect::from_min_max(
+        pos2(rects.gutter.right() - GRIP_WIDTH / 2.0, rects.axis.top()),
+        pos2(
+            rects.gutter.right() + GRIP_WIDTH / 2.0,
+            rects.gutter.bottom(),
+        ),
+    );
+    let grip_resp = ui
+        .interact(grip, ui.scope_id().with("timeline-grip"), Sense::drag())
+        .on_hover_cursor(egui::CursorIcon::ResizeHorizontal);
+    grip_resp.widget_info(|| WidgetInfo::labeled(Role::Splitter, true, GRIP_LABEL));
+    if grip_resp.dragged() {
+        let w = rects.gutter.width() + grip_resp.drag_delta().x;
+        tl.timeline.gutter_width = w.clamp(MIN_GUTTER_WIDTH, full.width() * 0.7);
+        rects = PanelRects::new(full, tl.timeline.gutter_width);
+    }
     let gutter_resp = ui.interact(
         rects.gutter,
         ui.scope_id().with("timeline-gutter"),
@@ -514,6 +541,15 @@ fn paint_gutter(ui: &Ui, tl: &Parts<'_>, rects: &PanelRects) {
                 (text, small.clone(), visuals.text_color(), 20.0)
             }
         };
+        // Too long: shortened in the middle, keeping file:line and the task count.
+        let room = rect.right() - 4.0 - (rect.left() + indent);
+        let text = elide_middle(&text, |s| {
+            painter
+                .layout_no_wrap(s.to_string(), font.clone(), color)
+                .size()
+                .x
+                <= room
+        });
         painter.text(
             pos2(rect.left() + indent, rect.center().y),
             egui::Align2::LEFT_CENTER,
