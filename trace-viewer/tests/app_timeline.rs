@@ -132,10 +132,19 @@ fn zooming_in_far_reaches_nanoseconds_and_keeps_drawing() {
     h.run_steps(2);
     let v = view(&h);
     assert!(v.span() <= 10.0 + 1e-9, "{v:?}");
-    // The axis counts nanoseconds.
+    // The axis counts nanoseconds: a step of a few, and labels down to the nanosecond
+    // (as many decimals as the unit has digits below it).
     let tv = h.state().trace_view().unwrap();
     let ax = trace_viewer::app::axis::axis(&v, 0.0, tv.timeline.scene.area.width());
-    assert!(ax.ticks.iter().any(|t| t.label.ends_with(" ns")), "{ax:?}");
+    assert!(ax.step <= 5, "{ax:?}");
+    let per = ax.unit.nanos();
+    for t in &ax.ticks {
+        let decimals = t
+            .label
+            .split_once('.')
+            .map_or(0, |(_, f)| f.split(' ').next().unwrap().len());
+        assert_eq!(decimals as u32, per.ilog10(), "{}", t.label);
+    }
 }
 
 fn wheel(h: &Harness<'_, ViewerApp>, pos: Pos2, dx: f32, dy: f32, modifiers: Modifiers) {
@@ -789,4 +798,43 @@ fn dragging_the_lane_names_border_resizes_the_column_and_does_not_pan() {
     );
     assert_eq!(view(&h), v0, "the timeline did not pan");
     assert!(tv.view.selection.is_none());
+}
+
+#[test]
+fn hovering_the_lanes_shows_the_whole_time_there_on_the_axis() {
+    let (_dir, mut h) = open(&Synthetic::default());
+    for _ in 0..6 {
+        h.key_press(Key::W);
+    }
+    h.run_steps(2);
+    let p = lanes_center(&h) + vec2(37.0, 0.0);
+    h.event(Event::PointerMoved(p));
+    h.run_steps(2);
+    let tv = h.state().trace_view().unwrap();
+    let (x, text) = tv
+        .timeline
+        .pointer_time
+        .clone()
+        .expect("a time on the axis");
+    assert_eq!(x, p.x);
+    let area = tv.timeline.scene.area;
+    let v = view(&h);
+    let t = v.time_at(p.x, area.left(), area.width());
+    // The whole time since the trace start, to about a point: no `+` offset.
+    let want = trace_viewer::app::axis::pointer_time(&v, t, area.width());
+    assert_eq!(text, want);
+    assert!(!text.starts_with('+'));
+    let (num, _) = text.split_once(' ').unwrap();
+    assert!(num.parse::<f64>().is_ok(), "{text}");
+    // Off the lanes: none.
+    h.event(Event::PointerMoved(Pos2::new(2.0, area.bottom() - 2.0)));
+    h.run_steps(2);
+    assert!(
+        h.state()
+            .trace_view()
+            .unwrap()
+            .timeline
+            .pointer_time
+            .is_none()
+    );
 }

@@ -73,6 +73,8 @@ pub struct TimelineState {
     pub task_options: TaskLaneOptions,
     /// Width of the lane-name column, in points.
     pub gutter_width: f32,
+    /// The last frame's pointer over the lanes or the axis: its x and the time there.
+    pub pointer_time: Option<(f32, String)>,
     /// The visible range the task lanes were filtered and sorted for, if they were.
     lists_for: Option<(Nanos, Nanos)>,
     /// Per group, its task lanes as filtered and sorted for `lists_for`.
@@ -92,6 +94,7 @@ impl TimelineState {
             scene: Scene::default(),
             task_options: TaskLaneOptions::default(),
             gutter_width: panel::GUTTER_WIDTH,
+            pointer_time: None,
             lists_for: None,
             lists: None,
         }

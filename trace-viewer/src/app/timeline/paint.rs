@@ -161,9 +161,16 @@ pub fn paint_counter_cursor(painter: &Painter, lane: Rect, x: f32) {
     );
 }
 
-/// Paints the time axis into `rect`: ticks, their labels, the base time when ticks are
-/// offsets, and a mark under each process-wide pause of `scene`.
-pub fn paint_axis(painter: &Painter, rect: Rect, axis: &Axis, scene: &Scene, text: Color32) {
+/// Paints the time axis into `rect`: ticks, their labels, the time under the pointer
+/// (`pointer`: its x and text) and a mark under each process-wide pause of `scene`.
+pub fn paint_axis(
+    painter: &Painter,
+    rect: Rect,
+    axis: &Axis,
+    scene: &Scene,
+    pointer: Option<(f32, &str)>,
+    text: Color32,
+) {
     let painter = painter.with_clip_rect(rect);
     let font = FontId::proportional(11.0);
     let tick_color = text.gamma_multiply(0.6);
@@ -183,14 +190,18 @@ pub fn paint_axis(painter: &Painter, rect: Rect, axis: &Axis, scene: &Scene, tex
             text,
         );
     }
-    if let Some((_, base)) = &axis.base {
-        let galley = painter.layout_no_wrap(format!("{base} +"), font, text);
-        let bg = Rect::from_min_size(
-            pos2(rect.left(), rect.top()),
-            galley.size() + egui::vec2(6.0, 2.0),
+    if let Some((x, time)) = pointer {
+        // The time under the pointer, whole and precise, on a box over the ticks.
+        let galley = painter.layout_no_wrap(time.to_string(), font, Color32::WHITE);
+        let size = galley.size() + egui::vec2(8.0, 2.0);
+        let left = (x - size.x / 2.0).clamp(rect.left(), (rect.right() - size.x).max(rect.left()));
+        let bg = Rect::from_min_size(pos2(left, rect.top()), size);
+        painter.rect_filled(bg, 2.0, Color32::from_rgb(40, 70, 110));
+        painter.galley(pos2(left + 4.0, rect.top() + 1.0), galley, Color32::WHITE);
+        painter.line_segment(
+            [pos2(x, bg.bottom()), pos2(x, rect.bottom())],
+            Stroke::new(1.0, Color32::WHITE),
         );
-        painter.rect_filled(bg, 2.0, Color32::from_black_alpha(200));
-        painter.galley(pos2(rect.left() + 3.0, rect.top() + 1.0), galley, text);
     }
     for item in &scene.overlays {
         let r = Rect::from_min_max(

@@ -14,7 +14,7 @@ use super::lanes::LaneKind;
 use super::paint;
 use super::scene::Hit;
 use super::tooltip::{describe_counter, describe_hit};
-use crate::app::axis::axis;
+use crate::app::axis::{axis, pointer_time};
 use crate::app::details::DetailsState;
 use crate::app::labels::{elide_middle, short_state_label};
 use crate::app::open_trace::OpenTrace;
@@ -258,7 +258,20 @@ pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
     if let Some(arrow) = tl.timeline.scene.arrow {
         paint::paint_arrow(painter, rects.lanes, arrow);
     }
-    paint::paint_axis(painter, rects.axis, &ax, &tl.timeline.scene, text);
+    // The whole time under the pointer, on the axis.
+    tl.timeline.pointer_time = ui
+        .input(|i| i.pointer.hover_pos())
+        .filter(|p| rects.lanes.contains(*p) || rects.axis.contains(*p))
+        .map(|p| {
+            let t = pointer_t(tl.view, p);
+            (p.x, pointer_time(&tl.view.time, t, rects.lanes.width()))
+        });
+    let pointer = tl
+        .timeline
+        .pointer_time
+        .as_ref()
+        .map(|(x, s)| (*x, s.as_str()));
+    paint::paint_axis(painter, rects.axis, &ax, &tl.timeline.scene, pointer, text);
     if let Some(range) = tl.view.range {
         paint::paint_range(painter, rects.axis, rects.lanes, &tl.view.time, range);
     }
