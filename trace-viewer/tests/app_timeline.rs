@@ -838,3 +838,59 @@ fn hovering_the_lanes_shows_the_whole_time_there_on_the_axis() {
             .is_none()
     );
 }
+
+#[test]
+fn a_thread_whose_data_ends_early_is_marked_and_its_tasks_states_stop_there() {
+    use trace_analysis::analysis::states::{TaskState, for_each_segment, thread_data_end};
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Synthetic::default().build();
+    b.chunk_capacity = 256;
+    let bytes = b.to_bytes();
+    // Cut off the last chunks: some thread's data ends before the others'.
+    let path = write(dir.path(), "cut.rtt", &bytes[..bytes.len() * 3 / 4]);
+    let mut h = harness(Some(path));
+    wait_opened(&mut h);
+    h.run_steps(2);
+    let tv = h.state().trace_view().expect("a cut trace still opens");
+    let model = &tv.trace.model;
+    let (thread, end) = model
+        .thread_ixs()
+        .find_map(|t| Some((t, thread_data_end(model, t)?)))
+        .expect("a thread's data ends early");
+    assert!(end < model.end);
+    // Its lane is marked where the data ends.
+    assert!(
+        tv.timeline
+            .scene
+            .items
+            .iter()
+            .any(|i| i.hit == Hit::DataEnds { thread, time: end }),
+        "no mark on {thread:?} at {end}"
+    );
+    // A task it polled last, alive after that: no data from there, no wait.
+    let task = (0..model.tasks.len() as u32)
+        .map(trace_analysis::model::TaskIx)
+        .find(|&t| {
+            model
+                .task_polls(t)
+                .last()
+                .is_some_and(|p| p.thread() == thread)
+                && model.tasks[t.index()].lifetime(model.end).end > end
+        })
+        .expect("a task last polled there");
+    // (Process-wide pauses, known from the other threads, are still carved out of it.)
+    let mut after = vec![];
+    for_each_segment(model, task, &tv.trace.paused, |s| {
+        if s.span.end > end {
+            after.push(s);
+        }
+    });
+    assert_eq!(after[0].span.start, end, "{after:?}");
+    assert!(
+        after
+            .iter()
+            .all(|s| matches!(s.state, TaskState::NoData | TaskState::Paused)),
+        "{after:?}"
+    );
+    assert!(after.iter().any(|s| s.state == TaskState::NoData));
+}

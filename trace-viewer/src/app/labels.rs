@@ -24,6 +24,7 @@ pub fn state_label(state: TaskState) -> String {
         TaskState::Running => "running".into(),
         TaskState::SchedWait => "scheduler wait (runnable)".into(),
         TaskState::Paused => "paused (process-wide pause)".into(),
+        TaskState::NoData => "no data (its thread's data ends here)".into(),
         TaskState::Waiting(r) => format!("waiting ({})", wait_label(r)),
     }
 }
@@ -34,6 +35,7 @@ pub fn short_state_label(state: TaskState) -> String {
         TaskState::Running => "running".into(),
         TaskState::SchedWait => "sched wait".into(),
         TaskState::Paused => "paused".into(),
+        TaskState::NoData => "no data".into(),
         TaskState::Waiting(r) => format!("wait: {}", r.name()),
     }
 }

@@ -13,6 +13,8 @@ pub fn state_color(state: TaskState) -> Color32 {
         TaskState::Running => Color32::from_rgb(76, 175, 80),
         TaskState::SchedWait => Color32::from_rgb(255, 179, 0),
         TaskState::Paused => Color32::from_rgb(229, 57, 53),
+        // Darker than anything drawn: nothing is known there.
+        TaskState::NoData => Color32::from_rgb(45, 45, 52),
         TaskState::Waiting(r) => match r {
             WaitReason::Task => Color32::from_rgb(121, 134, 203),
             WaitReason::Io => Color32::from_rgb(79, 195, 247),
@@ -30,6 +32,7 @@ pub fn legend_states() -> Vec<TaskState> {
     let mut v = vec![TaskState::Running, TaskState::SchedWait];
     v.extend(WaitReason::ALL.into_iter().map(TaskState::Waiting));
     v.push(TaskState::Paused);
+    v.push(TaskState::NoData);
     v
 }
 

@@ -15,6 +15,7 @@ use crate::app::palette::{
     state_color, task_color,
 };
 use crate::app::view::Selection;
+use trace_analysis::analysis::states::TaskState;
 use trace_analysis::model::Model;
 
 /// Paints the lanes of `scene`, with the selected task's slices and `hovered` outlined.
@@ -283,6 +284,7 @@ pub fn fill_color(fill: Fill) -> Color32 {
         Fill::ThreadPause => THREAD_PAUSE,
         Fill::ProcessPause => PROCESS_PAUSE,
         Fill::Lost => LOST,
+        Fill::NoData => state_color(TaskState::NoData),
         Fill::Region(name) => region_color(name),
         Fill::FoldedRegions => FOLDED,
         Fill::Log(level) => log_color(level),

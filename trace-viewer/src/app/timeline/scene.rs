@@ -36,6 +36,8 @@ pub enum Fill {
     ProcessPause,
     /// A hole in a thread's data.
     Lost,
+    /// A thread's lane after its data ends (a cut or damaged file).
+    NoData,
     /// A region, coloured by its name.
     Region(StringId),
     /// Regions too narrow to show apart.
@@ -102,6 +104,13 @@ pub enum Hit {
         count: u32,
         /// The thread.
         thread: ThreadIx,
+    },
+    /// Where a thread's data ends, before the end of the trace (a cut or damaged file).
+    DataEnds {
+        /// The thread.
+        thread: ThreadIx,
+        /// Its last event.
+        time: Nanos,
     },
     /// A hole in a thread's data.
     Lost {
