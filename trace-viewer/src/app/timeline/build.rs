@@ -133,7 +133,7 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
                     columns,
                 });
             }
-            LaneKind::Group(_) | LaneKind::CounterHeader => {}
+            LaneKind::Group(_) | LaneKind::CounterHeader | LaneKind::RecorderHeader => {}
         }
     }
     // Process-wide pauses over every lane.

@@ -51,6 +51,8 @@ pub enum LaneKind {
     Regions(ThreadIx),
     /// The header of the counter lanes.
     CounterHeader,
+    /// The header of the recorder's own counters (`trace_rt.*`), under the others.
+    RecorderHeader,
     /// A counter (an index into [`OpenTrace::counters`]).
     Counter(usize),
 }
@@ -60,6 +62,8 @@ pub enum LaneKind {
 pub struct Sections {
     /// The counter lanes are folded into their header.
     pub counters_collapsed: bool,
+    /// The recorder's own counters are folded into their header (as they start).
+    pub recorder_collapsed: bool,
     /// The worker lanes (with their regions) and the counters come first and do not scroll.
     pub pin_top: bool,
 }
@@ -68,6 +72,7 @@ impl Default for Sections {
     fn default() -> Sections {
         Sections {
             counters_collapsed: false,
+            recorder_collapsed: true,
             pin_top: true,
         }
     }
@@ -138,8 +143,17 @@ impl Lanes {
         if !trace.counters.is_empty() {
             lanes.push(LaneKind::CounterHeader, GROUP_LANE_HEIGHT);
             if !sections.counters_collapsed {
-                for k in 0..trace.counters.len() {
+                let counters = &trace.counters;
+                for k in (0..counters.len()).filter(|&k| !counters[k].internal) {
                     lanes.push(LaneKind::Counter(k), COUNTER_LANE_HEIGHT);
+                }
+                if counters.iter().any(|c| c.internal) {
+                    lanes.push(LaneKind::RecorderHeader, GROUP_LANE_HEIGHT);
+                    if !sections.recorder_collapsed {
+                        for k in (0..counters.len()).filter(|&k| counters[k].internal) {
+                            lanes.push(LaneKind::Counter(k), COUNTER_LANE_HEIGHT);
+                        }
+                    }
                 }
             }
         }

@@ -181,6 +181,12 @@ impl TimelineState {
         }
     }
 
+    /// Collapses or expands the recorder's own counters.
+    pub fn toggle_recorder(&mut self, trace: &OpenTrace) {
+        self.sections.recorder_collapsed = !self.sections.recorder_collapsed;
+        self.relayout(trace);
+    }
+
     /// Pins (or unpins) the worker and counter lanes at the top.
     pub fn set_pinned(&mut self, trace: &OpenTrace, pinned: bool) {
         self.sections.pin_top = pinned;

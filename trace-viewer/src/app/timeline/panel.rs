@@ -255,6 +255,19 @@ pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
     {
         paint::paint_counter_cursor(painter, lane.rect, p.x);
     }
+    // Each counter's least and greatest value in view, on its lane's right.
+    let small = FontId::proportional(10.0);
+    for lane in &tl.timeline.scene.counters {
+        if let Some(text) = lane.range_text(tl.trace) {
+            painter.with_clip_rect(lane.rect).text(
+                pos2(lane.rect.right() - 4.0, lane.rect.top() + 1.0),
+                egui::Align2::RIGHT_TOP,
+                text,
+                small.clone(),
+                ui.visuals().weak_text_color(),
+            );
+        }
+    }
     if let Some(arrow) = tl.timeline.scene.arrow {
         paint::paint_arrow(painter, rects.lanes, arrow);
     }
@@ -437,6 +450,7 @@ fn gutter_click(tl: &mut Parts<'_>, lanes_top: f32, pos: Pos2) {
     match tl.timeline.lanes.lanes[i].kind {
         LaneKind::Group(g) => tl.timeline.toggle_group(tl.trace, g),
         LaneKind::CounterHeader => tl.timeline.toggle_counters(tl.trace),
+        LaneKind::RecorderHeader => tl.timeline.toggle_recorder(tl.trace),
         LaneKind::Thread(t) | LaneKind::Regions(t) => select(tl, Some(Selection::Thread(t))),
         LaneKind::Counter(_) => {}
         LaneKind::Task { task, .. } => select(tl, Some(Selection::of_task(task))),
@@ -522,10 +536,26 @@ fn paint_gutter(ui: &Ui, tl: &Parts<'_>, rects: &PanelRects) {
                     rect,
                     tl.timeline.sections.counters_collapsed,
                 );
+                let user = tl.trace.counters.iter().filter(|c| !c.internal).count();
                 (
-                    format!("counters ({})", tl.trace.counters.len()),
+                    format!("counters ({user})"),
                     font.clone(),
                     visuals.strong_text_color(),
+                    18.0,
+                )
+            }
+            LaneKind::RecorderHeader => {
+                header(
+                    &painter,
+                    visuals,
+                    rect,
+                    tl.timeline.sections.recorder_collapsed,
+                );
+                let n = tl.trace.counters.iter().filter(|c| c.internal).count();
+                (
+                    format!("recorder internals ({n})"),
+                    small.clone(),
+                    visuals.weak_text_color(),
                     18.0,
                 )
             }

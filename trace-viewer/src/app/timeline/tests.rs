@@ -640,7 +640,10 @@ fn pinned_workers_and_counters_stay_at_the_top_while_the_rest_scrolls() {
     for l in &lanes.lanes[..lanes.pinned] {
         match l.kind {
             LaneKind::Thread(th) => assert!(t.model.threads[th.index()].is_worker()),
-            LaneKind::Regions(_) | LaneKind::CounterHeader | LaneKind::Counter(_) => {}
+            LaneKind::Regions(_)
+            | LaneKind::CounterHeader
+            | LaneKind::RecorderHeader
+            | LaneKind::Counter(_) => {}
             k => panic!("{k:?} is pinned"),
         }
     }
@@ -762,4 +765,98 @@ fn zoomed_in_task_lanes_can_show_only_active_tasks_sorted_by_time_in_a_state() {
     state.task_options = super::TaskLaneOptions::default();
     state.follow_view(&t, &whole);
     assert_eq!(task_lanes(&state), all);
+}
+
+/// The synthetic trace with counters, and the recorder's own `trace_rt.alloc.sample_rate`.
+fn with_internal_counter() -> OpenTrace {
+    let s = Synthetic {
+        sample_ns: 20_000,
+        ..Synthetic::default()
+    };
+    let mut b = s.build();
+    b.string(9_001, "trace_rt.alloc.sample_rate");
+    b.push(
+        1,
+        1_000,
+        trace_format::Event::Counter {
+            name: trace_format::StringId(9_001),
+            value: 64,
+        },
+    );
+    OpenTrace::from_bytes(b.to_bytes())
+}
+
+#[test]
+fn recorder_counters_are_listed_apart_and_folded_away() {
+    let t = with_internal_counter();
+    let internal: Vec<usize> = (0..t.counters.len())
+        .filter(|&k| t.counters[k].internal)
+        .collect();
+    assert_eq!(internal.len(), 1);
+    assert_eq!(t.counters[internal[0]].label, "trace_rt.alloc.sample_rate");
+    // Not among the counters shown: under a folded "recorder internals" header.
+    let mut state = super::TimelineState::new(&t);
+    let kinds: Vec<LaneKind> = state.lanes.lanes.iter().map(|l| l.kind).collect();
+    assert!(
+        !kinds.contains(&LaneKind::Counter(internal[0])),
+        "{kinds:?}"
+    );
+    let header = kinds.iter().position(|k| *k == LaneKind::RecorderHeader);
+    let last_counter = kinds
+        .iter()
+        .rposition(|k| matches!(k, LaneKind::Counter(_)))
+        .unwrap();
+    assert!(header.unwrap() > last_counter, "after the user's counters");
+    // Unfolded, it is listed below its header.
+    state.toggle_recorder(&t);
+    let i = state.lanes.find(LaneKind::Counter(internal[0])).unwrap();
+    assert_eq!(state.lanes.lanes[i - 1].kind, LaneKind::RecorderHeader);
+}
+
+#[test]
+fn a_counter_lane_scales_from_zero_and_says_its_least_and_greatest_value() {
+    let t = with_internal_counter();
+    let lanes = Lanes::build(&t, &vec![false; t.groups.len()]);
+    let area = Rect::from_min_max(pos2(0.0, 0.0), pos2(800.0, 4_000.0));
+    let scene = {
+        let mut cache = SegmentCache::default();
+        build_scene(
+            &SceneInput {
+                trace: &t,
+                lanes: &lanes,
+                view: &TimeView::fit(t.model.span()),
+                scroll_y: 0.0,
+                area,
+                wake: None,
+            },
+            &mut cache,
+        )
+    };
+    let heap = scene
+        .counters
+        .iter()
+        .find(|c| t.counters[c.track].label == "heap in use")
+        .expect("the heap lane");
+    let min = heap
+        .columns
+        .iter()
+        .map(|c| c.min)
+        .fold(f64::INFINITY, f64::min);
+    let max = heap.columns.iter().map(|c| c.max).fold(0.0, f64::max);
+    assert!(min > 0.0 && max > min, "{min} {max}");
+    // The bottom of the lane is 0, not the least value: a small change stays small.
+    assert_eq!(heap.scale.0, 0.0);
+    let unit = t.counters[heap.track].unit;
+    assert_eq!(
+        heap.caption(&t),
+        format!(
+            "heap in use  {} – {}",
+            unit.format(0.0),
+            unit.format(heap.scale.1)
+        )
+    );
+    assert_eq!(
+        heap.range_text(&t).unwrap(),
+        format!("min {} · max {}", unit.format(min), unit.format(max))
+    );
 }
