@@ -162,13 +162,13 @@ pub fn format_in(t: u64, unit: TimeUnit, resolution: u64) -> String {
     }
 }
 
-/// The time under the pointer, for the axis: precise to about one point of `view` drawn
-/// `width` points wide.
+/// The time under the pointer, for the axis: in the axis's unit, precise to about one
+/// point of `view` drawn `width` points wide.
 pub fn pointer_time(view: &TimeView, t: f64, width: f32) -> String {
     let per_point = view.span() / f64::from(width.max(1.0));
     let resolution = round_step(per_point);
     let t = t.max(0.0).round() as u64;
-    format_precise(t, resolution)
+    format_in(t, TimeUnit::of(view.end.max(0.0) as u64), resolution)
 }
 
 #[cfg(test)]
@@ -284,6 +284,12 @@ mod tests {
         };
         // 10 µs per point.
         assert_eq!(pointer_time(&v, 184_023_456.0, 1_000.0), "184.02 ms");
+        // In the unit of the ticks beside it (seconds here), not its own.
+        let whole = TimeView {
+            start: 0.0,
+            end: 1_200_000_000.0,
+        };
+        assert_eq!(pointer_time(&whole, 454_123_456.0, 1_200.0), "0.454 s");
     }
 
     #[test]

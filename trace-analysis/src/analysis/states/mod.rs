@@ -19,9 +19,11 @@
 //! inside another task's poll), the yielded task reads as waiting (self-wake or unknown)
 //! until the deferred wake, not as scheduler wait, although it was runnable all along.
 //!
-//! - when the file is cut or damaged and the thread that last polled a task has no data
-//!   after some time ([`thread_data_end`]), the task's states stop there: the rest of its
-//!   lifetime is **no data** (not a wait, which the missing polls would have ended).
+//! - when the file is cut or damaged (no end record), a task still alive at the end is
+//!   known up to its last poll or wake; past the point where the file stops being complete
+//!   (`Model::complete_until`) or the data of the thread that last polled it ends
+//!   ([`thread_data_end`]), the rest of its lifetime is **no data** — not a wait or a
+//!   scheduler wait that the missing polls would have ended.
 //!
 //! Any of these overlapped by a process-wide pause counts as **paused** instead, so
 //! paused time is carved out of the others (like Go's GC time) and the parts still sum to the
@@ -239,12 +241,24 @@ pub fn for_each_segment(model: &Model, task: TaskIx, paused: &[Span], mut f: imp
     };
     let t = &model.tasks[task.index()];
     let mut life = t.lifetime(model.end);
-    // The data of the thread that last polled the task ends early: nothing after that is
-    // known (a wake may be there, the polls it led to are not).
-    let cut = model
-        .task_polls(task)
-        .last()
-        .and_then(|p| thread_data_end(model, p.thread()))
+    // In a cut or damaged file, a task still alive at the end is known only up to its last
+    // poll or wake, once past where the file stops being complete (`complete_until`) or
+    // the data of the thread that polled it last ends: after that, that it was not polled
+    // (or not terminated) is not evidence.
+    let cut = (t.terminate.is_none() && model.end_record.is_none())
+        .then(|| {
+            let last_poll = model.task_polls(task).last();
+            let known = last_poll
+                .map(|p| p.end)
+                .into_iter()
+                .chain(model.task_wakes(task).last().map(|w| w.time))
+                .max()
+                .unwrap_or(life.start);
+            let thread_end = last_poll
+                .and_then(|p| thread_data_end(model, p.thread()))
+                .unwrap_or(Nanos::MAX);
+            known.max(model.complete_until.min(thread_end))
+        })
         .filter(|&d| d < life.end && d >= life.start);
     let no_data_end = life.end;
     if let Some(d) = cut {

@@ -164,18 +164,20 @@ fn states_stop_where_the_data_of_the_tasks_thread_ends() {
         });
         v
     };
-    // Cut: no 770 ns of wait and scheduler wait after thread 1's data ends at 20.
+    // Cut: the wake at 30 is known; no 770 ns of scheduler wait after it (thread 1's data
+    // ended at 20, the poll the wake led to is not in the file).
     let cut = build(false);
     assert_eq!(
         states(&cut),
         [
             (TaskState::SchedWait, 0, 10),
             (TaskState::Running, 10, 20),
-            (TaskState::NoData, 20, 800),
+            (TaskState::Waiting(WaitReason::Timer), 20, 30),
+            (TaskState::NoData, 30, 800),
         ]
     );
     let totals = task_totals(&cut, TaskIx(0), &paused_spans(&cut));
-    assert_eq!((totals.no_data, totals.total()), (780, 800));
+    assert_eq!((totals.no_data, totals.total()), (770, 800));
     // Finished: thread 1 was idle, its data did not end; the wake and the wait stand.
     let finished = build(true);
     let s = states(&finished);

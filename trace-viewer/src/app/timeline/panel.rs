@@ -259,13 +259,20 @@ pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
     let small = FontId::proportional(10.0);
     for lane in &tl.timeline.scene.counters {
         if let Some(text) = lane.range_text(tl.trace) {
-            painter.with_clip_rect(lane.rect).text(
-                pos2(lane.rect.right() - 4.0, lane.rect.top() + 1.0),
-                egui::Align2::RIGHT_TOP,
-                text,
-                small.clone(),
-                ui.visuals().weak_text_color(),
+            // On a dark plate: the lane's area may be filled up to the top.
+            let p = painter.with_clip_rect(lane.rect);
+            let color = ui.visuals().text_color();
+            let galley = p.layout_no_wrap(text, small.clone(), color);
+            let at = pos2(
+                lane.rect.right() - 4.0 - galley.size().x,
+                lane.rect.top() + 1.0,
             );
+            p.rect_filled(
+                Rect::from_min_size(at, galley.size()).expand(1.0),
+                2.0,
+                Color32::from_black_alpha(170),
+            );
+            p.galley(at, galley, color);
         }
     }
     if let Some(arrow) = tl.timeline.scene.arrow {
