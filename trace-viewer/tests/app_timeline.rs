@@ -132,10 +132,19 @@ fn zooming_in_far_reaches_nanoseconds_and_keeps_drawing() {
     h.run_steps(2);
     let v = view(&h);
     assert!(v.span() <= 10.0 + 1e-9, "{v:?}");
-    // The axis counts nanoseconds.
+    // The axis counts nanoseconds: a step of a few, and labels down to the nanosecond
+    // (as many decimals as the unit has digits below it).
     let tv = h.state().trace_view().unwrap();
     let ax = trace_viewer::app::axis::axis(&v, 0.0, tv.timeline.scene.area.width());
-    assert!(ax.ticks.iter().any(|t| t.label.ends_with(" ns")), "{ax:?}");
+    assert!(ax.step <= 5, "{ax:?}");
+    let per = ax.unit.nanos();
+    for t in &ax.ticks {
+        let decimals = t
+            .label
+            .split_once('.')
+            .map_or(0, |(_, f)| f.split(' ').next().unwrap().len());
+        assert_eq!(decimals as u32, per.ilog10(), "{}", t.label);
+    }
 }
 
 fn wheel(h: &Harness<'_, ViewerApp>, pos: Pos2, dx: f32, dy: f32, modifiers: Modifiers) {
@@ -680,4 +689,218 @@ fn shift_drag_on_the_lanes_selects_a_range_instead_of_panning() {
         (range.len() as f64 - want).abs() < want * 0.05 + 2.0,
         "{range:?} vs {want}"
     );
+}
+
+#[test]
+fn a_location_clicked_in_the_tasks_tab_keeps_the_workers_in_view() {
+    use trace_viewer::app::TAB_TASKS;
+    // Enough tasks (groups expanded) that the last group's header is pages below the workers.
+    let s = Synthetic {
+        tasks: 90,
+        ..Synthetic::default()
+    };
+    let (_dir, mut h) = open(&s);
+    h.state_mut()
+        .trace_view_mut()
+        .unwrap()
+        .set_all_collapsed(false);
+    h.get_by_label(TAB_TASKS).click();
+    wait_for(&mut h, "the breakdown", |a| {
+        a.trace_view().is_some_and(|s| !s.tasks.rows.is_empty())
+    });
+    h.get_by_label("spawn_blocking <unknown location>").click();
+    h.run_steps(3);
+    let tv = h.state().trace_view().unwrap();
+    assert!(tv.view.scroll_y > 0.0, "the lanes scrolled to the group");
+    let shown: Vec<LaneKind> = tv
+        .timeline
+        .scene
+        .lanes
+        .iter()
+        .map(|&(i, _)| tv.timeline.lanes.lanes[i].kind)
+        .collect();
+    let g = tv
+        .trace
+        .groups
+        .iter()
+        .position(|g| g.label == "spawn_blocking <unknown location>")
+        .unwrap();
+    assert!(shown.contains(&LaneKind::Group(g)), "{shown:?}");
+    for w in tv.trace.model.workers() {
+        assert!(
+            shown.contains(&LaneKind::Thread(w)),
+            "worker {w:?}: {shown:?}"
+        );
+    }
+}
+
+#[test]
+fn the_lanes_menu_shows_only_tasks_active_in_view_and_unpins() {
+    let (_dir, mut h) = open(&Synthetic::default());
+    let tasks = |h: &Harness<'_, ViewerApp>| {
+        let tl = &h.state().trace_view().unwrap().timeline;
+        tl.lanes
+            .lanes
+            .iter()
+            .filter(|l| matches!(l.kind, LaneKind::Task { .. }))
+            .count()
+    };
+    let all = tasks(&h);
+    // Zoom in far around the middle: a few polls in view.
+    for _ in 0..12 {
+        h.key_press(Key::W);
+    }
+    h.run_steps(2);
+    assert_eq!(tasks(&h), all);
+    h.get_by_label(timeline::LANES_MENU).click();
+    h.run_steps(2);
+    h.get_by_label(timeline::ACTIVE_ONLY_LABEL).click();
+    h.run_steps(3);
+    let v = view(&h);
+    let tv = h.state().trace_view().unwrap();
+    let polled: std::collections::BTreeSet<_> = tv
+        .trace
+        .model
+        .polls
+        .iter()
+        .filter(|p| (p.start as f64) < v.end && (p.end as f64) > v.start)
+        .map(|p| p.task)
+        .collect();
+    assert!(tasks(&h) < all, "{} of {all}", tasks(&h));
+    assert_eq!(tasks(&h), polled.len());
+    // Unpinned, the lanes are in thread order again: nothing pinned.
+    assert!(tv.timeline.lanes.pinned > 0);
+    if h.query_by_label(timeline::PIN_LABEL).is_none() {
+        h.get_by_label(timeline::LANES_MENU).click();
+        h.run_steps(2);
+    }
+    h.get_by_label(timeline::PIN_LABEL).click();
+    h.run_steps(3);
+    assert_eq!(h.state().trace_view().unwrap().timeline.lanes.pinned, 0);
+}
+
+#[test]
+fn dragging_the_lane_names_border_resizes_the_column_and_does_not_pan() {
+    let (_dir, mut h) = open(&Synthetic::default());
+    h.key_press(Key::W);
+    h.run_steps(2);
+    let v0 = view(&h);
+    let left0 = h.state().trace_view().unwrap().timeline.scene.area.left();
+    // The border, half-way down the lanes.
+    let a = Pos2::new(left0, lanes_center(&h).y);
+    h.event(Event::PointerMoved(a));
+    h.drag_at(a);
+    for i in 1..=4 {
+        h.event(Event::PointerMoved(a + vec2(30.0 * i as f32, 0.0)));
+    }
+    h.drop_at(a + vec2(120.0, 0.0));
+    h.run_steps(2);
+    let tv = h.state().trace_view().unwrap();
+    let left1 = tv.timeline.scene.area.left();
+    assert!(
+        (left1 - left0 - 120.0).abs() < 2.0,
+        "the lanes start at {left0} then {left1}"
+    );
+    assert_eq!(view(&h), v0, "the timeline did not pan");
+    assert!(tv.view.selection.is_none());
+}
+
+#[test]
+fn hovering_the_lanes_shows_the_whole_time_there_on_the_axis() {
+    let (_dir, mut h) = open(&Synthetic::default());
+    for _ in 0..6 {
+        h.key_press(Key::W);
+    }
+    h.run_steps(2);
+    let p = lanes_center(&h) + vec2(37.0, 0.0);
+    h.event(Event::PointerMoved(p));
+    h.run_steps(2);
+    let tv = h.state().trace_view().unwrap();
+    let (x, text) = tv
+        .timeline
+        .pointer_time
+        .clone()
+        .expect("a time on the axis");
+    assert_eq!(x, p.x);
+    let area = tv.timeline.scene.area;
+    let v = view(&h);
+    let t = v.time_at(p.x, area.left(), area.width());
+    // The whole time since the trace start, to about a point: no `+` offset.
+    let want = trace_viewer::app::axis::pointer_time(&v, t, area.width());
+    assert_eq!(text, want);
+    assert!(!text.starts_with('+'));
+    let (num, _) = text.split_once(' ').unwrap();
+    assert!(num.parse::<f64>().is_ok(), "{text}");
+    // Off the lanes: none.
+    h.event(Event::PointerMoved(Pos2::new(2.0, area.bottom() - 2.0)));
+    h.run_steps(2);
+    assert!(
+        h.state()
+            .trace_view()
+            .unwrap()
+            .timeline
+            .pointer_time
+            .is_none()
+    );
+}
+
+#[test]
+fn a_thread_whose_data_ends_early_is_marked_and_its_tasks_states_stop_there() {
+    use trace_analysis::analysis::states::{TaskState, for_each_segment, thread_data_end};
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Synthetic::default().build();
+    b.chunk_capacity = 256;
+    let bytes = b.to_bytes();
+    // Cut off the last chunks: some thread's data ends before the others'.
+    let path = write(dir.path(), "cut.rtt", &bytes[..bytes.len() * 3 / 4]);
+    let mut h = harness(Some(path));
+    wait_opened(&mut h);
+    h.run_steps(2);
+    let tv = h.state().trace_view().expect("a cut trace still opens");
+    let model = &tv.trace.model;
+    let (thread, end) = model
+        .thread_ixs()
+        .find_map(|t| Some((t, thread_data_end(model, t)?)))
+        .expect("a thread's data ends early");
+    assert!(end < model.end);
+    // Its lane is marked where the data ends.
+    assert!(
+        tv.timeline
+            .scene
+            .items
+            .iter()
+            .any(|i| i.hit == Hit::DataEnds { thread, time: end }),
+        "no mark on {thread:?} at {end}"
+    );
+    // A task it polled last, alive after that: no data from there, no wait.
+    let task = (0..model.tasks.len() as u32)
+        .map(trace_analysis::model::TaskIx)
+        .find(|&t| {
+            model
+                .task_polls(t)
+                .last()
+                .is_some_and(|p| p.thread() == thread)
+                && model.tasks[t.index()].lifetime(model.end).end > end
+        })
+        .expect("a task last polled there");
+    // Known up to its last wake at most (one may come from another thread); process-wide
+    // pauses, known from the other threads, are still carved out of the rest.
+    let known = model
+        .task_wakes(task)
+        .last()
+        .map_or(end, |w| w.time.max(end));
+    let mut after = vec![];
+    for_each_segment(model, task, &tv.trace.paused, |s| {
+        if s.span.end > known {
+            after.push(s);
+        }
+    });
+    assert!(after[0].span.start <= known, "{after:?}");
+    assert!(
+        after
+            .iter()
+            .all(|s| matches!(s.state, TaskState::NoData | TaskState::Paused)),
+        "{after:?}"
+    );
+    assert!(after.iter().any(|s| s.state == TaskState::NoData));
 }

@@ -85,7 +85,7 @@ impl Stats {
 }
 
 /// The columns of the breakdown: one per task state, plus the lifetime they partition.
-pub const COLUMNS: [&str; 11] = [
+pub const COLUMNS: [&str; 12] = [
     "lifetime",
     "running",
     "sched_wait",
@@ -97,9 +97,10 @@ pub const COLUMNS: [&str; 11] = [
     "wait_self",
     "wait_unknown",
     "paused",
+    "no_data",
 ];
 
-fn columns_of(t: &StateTotals) -> [u64; 11] {
+fn columns_of(t: &StateTotals) -> [u64; 12] {
     let w = |r| t.wait(r);
     [
         t.total(),
@@ -113,6 +114,7 @@ fn columns_of(t: &StateTotals) -> [u64; 11] {
         w(WaitReason::SelfWake),
         w(WaitReason::Unknown),
         t.paused,
+        t.no_data,
     ]
 }
 
@@ -287,7 +289,7 @@ fn task_result(model: &Model, task: TaskIx, paused: &[Span]) -> TaskResult {
         match s.state {
             TaskState::Waiting(_) => waiting = true,
             TaskState::Running | TaskState::SchedWait => waiting = false,
-            TaskState::Paused => {}
+            TaskState::Paused | TaskState::NoData => {}
         }
         last_end = s.span.end;
     });
@@ -459,6 +461,7 @@ fn add_totals(sum: &mut StateTotals, t: &StateTotals) {
     sum.running += t.running;
     sum.sched_wait += t.sched_wait;
     sum.paused += t.paused;
+    sum.no_data += t.no_data;
     for (a, b) in sum.waiting.iter_mut().zip(t.waiting) {
         *a += b;
     }

@@ -1,16 +1,20 @@
 //! The time axis: where the ticks go and what they say, for any zoom from the whole trace
-//! down to single nanoseconds.
+//! down to single nanoseconds; and how the window writes a time since the trace start.
 //!
 //! Ticks fall on round times (1, 2 or 5 × 10^k ns) at least [`MIN_TICK_SPACING`] points
-//! apart. When the view is far from the trace start compared with the tick step (zoomed in
-//! on 3.5 s at 10 ns per tick), each tick would need ten digits; instead the axis shows a
-//! *base* time once, in full, and the ticks as offsets from it (`+20 ns`), as Perfetto does.
+//! apart (more when their labels are long). Every tick says its whole time since the trace
+//! start, all in one unit — the unit of the latest time in view, as [`format_precise`]
+//! writes any time in the window — with the decimals the step needs (`184.002 ms`,
+//! `3.500000010 s`): no offsets from a base, which read as short times.
 
 use super::view::TimeView;
-use trace_analysis::units::format_duration;
 
 /// Ticks are at least this many points apart.
 pub const MIN_TICK_SPACING: f32 = 90.0;
+
+/// Points a tick label's character takes, about (11-point proportional font), to space
+/// long labels further apart.
+const LABEL_CHAR_PX: f32 = 7.0;
 
 /// One tick.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,10 +32,56 @@ pub struct Tick {
 pub struct Axis {
     /// Nanoseconds between ticks.
     pub step: u64,
-    /// When ticks are offsets: the time they count from, and how to write it.
-    pub base: Option<(u64, String)>,
+    /// The unit every tick is written in.
+    pub unit: TimeUnit,
     /// The ticks, left to right.
     pub ticks: Vec<Tick>,
+}
+
+/// A unit times are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TimeUnit {
+    /// Nanoseconds.
+    Ns,
+    /// Microseconds.
+    Us,
+    /// Milliseconds.
+    Ms,
+    /// Seconds.
+    S,
+}
+
+impl TimeUnit {
+    /// The unit a time `t` (ns) is written in: the largest not over it, as for durations
+    /// (`183 ms`, `3.5 s`).
+    pub fn of(t: u64) -> TimeUnit {
+        match t {
+            0..1_000 => TimeUnit::Ns,
+            1_000..1_000_000 => TimeUnit::Us,
+            1_000_000..1_000_000_000 => TimeUnit::Ms,
+            _ => TimeUnit::S,
+        }
+    }
+
+    /// Nanoseconds in one of it.
+    pub fn nanos(self) -> u64 {
+        match self {
+            TimeUnit::Ns => 1,
+            TimeUnit::Us => 1_000,
+            TimeUnit::Ms => 1_000_000,
+            TimeUnit::S => 1_000_000_000,
+        }
+    }
+
+    /// Its symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            TimeUnit::Ns => "ns",
+            TimeUnit::Us => "µs",
+            TimeUnit::Ms => "ms",
+            TimeUnit::S => "s",
+        }
+    }
 }
 
 /// The smallest round step (1, 2 or 5 × 10^k ns, at least 1 ns) of at least `min_ns`.
@@ -54,56 +104,71 @@ pub fn round_step(min_ns: f64) -> u64 {
 /// The axis for `view` drawn from `left` over `width` points.
 pub fn axis(view: &TimeView, left: f32, width: f32) -> Axis {
     let width = width.max(1.0);
-    let step = round_step(view.span() * f64::from(MIN_TICK_SPACING) / f64::from(width));
+    let unit = TimeUnit::of(view.end.max(0.0) as u64);
+    let step_for = |spacing: f32| round_step(view.span() * f64::from(spacing) / f64::from(width));
+    let mut step = step_for(MIN_TICK_SPACING);
+    // Long labels (many decimals far into a trace) get more room.
+    let chars = format_in(view.end.max(0.0) as u64, unit, step)
+        .chars()
+        .count();
+    let spacing = MIN_TICK_SPACING.max(chars as f32 * LABEL_CHAR_PX + 12.0);
+    if spacing > MIN_TICK_SPACING {
+        step = step_for(spacing);
+    }
     let stepf = step as f64;
-    // Offsets from a base when absolute labels would need more than three digits.
-    let base = if view.end > stepf * 100.0 {
-        let unit = stepf * 100.0;
-        let b = (view.start.max(0.0) / unit).floor() * unit;
-        Some(b as u64)
-    } else {
-        None
-    };
     let mut ticks = Vec::new();
-    let first = (view.start.max(0.0) / stepf).ceil() as u64;
-    let mut n = first;
+    let mut n = (view.start.max(0.0) / stepf).ceil() as u64;
     loop {
         let time = n.saturating_mul(step);
         if time as f64 > view.end || ticks.len() > 1_000 {
             break;
         }
-        let label = match base {
-            Some(b) if time == b => "+0".to_string(),
-            Some(b) => format!("+{}", format_duration(time - b)),
-            None => format_duration(time),
-        };
         ticks.push(Tick {
             x: view.x_of(time as f64, left, width),
             time,
-            label,
+            label: format_in(time, unit, step),
         });
         n += 1;
     }
-    Axis {
-        step,
-        base: base.map(|b| (b, format_precise(b, step.saturating_mul(100)))),
-        ticks,
+    Axis { step, unit, ticks }
+}
+
+/// `t` (ns since the trace start) in its own unit ([`TimeUnit::of`]) with as many decimals
+/// as `resolution` (a power of ten times 1, 2 or 5 ns) needs — how the window writes a time:
+/// `format_precise(3_500_000_012, 1) == "3.500000012 s"`, `format_precise(183_000_000,
+/// 1_000_000) == "183 ms"`.
+///
+/// ```
+/// use trace_viewer::app::axis::format_precise;
+/// assert_eq!(format_precise(184_002_000, 1_000), "184.002 ms");
+/// ```
+pub fn format_precise(t: u64, resolution: u64) -> String {
+    format_in(t, TimeUnit::of(t), resolution)
+}
+
+/// `t` in `unit`, with as many decimals as `resolution` needs there.
+pub fn format_in(t: u64, unit: TimeUnit, resolution: u64) -> String {
+    let per = unit.nanos();
+    let digits = resolution.max(1).ilog10().min(per.ilog10());
+    let decimals = (per.ilog10() - digits) as usize;
+    let whole = t / per;
+    if decimals == 0 {
+        // Rounded to the unit.
+        let whole = (t + per / 2) / per;
+        format!("{whole} {}", unit.symbol())
+    } else {
+        let frac = format!("{:0width$}", t % per, width = per.ilog10() as usize);
+        format!("{whole}.{} {}", &frac[..decimals], unit.symbol())
     }
 }
 
-/// `t` in seconds with as many decimals as `resolution` (a power of ten times 1, 2 or 5 ns)
-/// needs: `format_precise(3_500_000_012, 1) == "3.500000012 s"`.
-pub fn format_precise(t: u64, resolution: u64) -> String {
-    let digits = resolution.max(1).ilog10().min(9);
-    let decimals = 9 - digits as usize;
-    let secs = t / 1_000_000_000;
-    let frac = t % 1_000_000_000;
-    if decimals == 0 {
-        format!("{secs} s")
-    } else {
-        let frac = format!("{frac:09}");
-        format!("{secs}.{} s", &frac[..decimals])
-    }
+/// The time under the pointer, for the axis: in the axis's unit, precise to about one
+/// point of `view` drawn `width` points wide.
+pub fn pointer_time(view: &TimeView, t: f64, width: f32) -> String {
+    let per_point = view.span() / f64::from(width.max(1.0));
+    let resolution = round_step(per_point);
+    let t = t.max(0.0).round() as u64;
+    format_in(t, TimeUnit::of(view.end.max(0.0) as u64), resolution)
 }
 
 #[cfg(test)]
@@ -122,42 +187,62 @@ mod tests {
     }
 
     #[test]
-    fn whole_trace_ticks_are_absolute() {
+    fn whole_trace_ticks_are_absolute_in_one_unit() {
         let v = TimeView {
             start: 0.0,
             end: 2_000_000_000.0,
         };
         let a = axis(&v, 0.0, 1_000.0);
         assert_eq!(a.step, 200_000_000);
-        assert!(a.base.is_none());
+        assert_eq!(a.unit, TimeUnit::S);
         let labels: Vec<&str> = a.ticks.iter().map(|t| t.label.as_str()).collect();
-        assert_eq!(labels[..3], ["0 ns", "200 ms", "400 ms"]);
-        assert_eq!(labels.last(), Some(&"2 s"));
+        assert_eq!(labels[..3], ["0.0 s", "0.2 s", "0.4 s"]);
+        assert_eq!(labels.last(), Some(&"2.0 s"));
         assert!((a.ticks[1].x - 100.0).abs() < 1e-3);
     }
 
     #[test]
-    fn nanosecond_zoom_far_into_the_trace_counts_from_a_base() {
+    fn zoomed_ticks_say_their_whole_time_not_an_offset() {
+        // The issue's case: 0.18 s into the trace at a 2 ms step read `0.1 s +` / `+84 ms`.
+        let v = TimeView {
+            start: 180_000_000.0,
+            end: 192_000_000.0,
+        };
+        let a = axis(&v, 0.0, 1_000.0);
+        assert_eq!(a.unit, TimeUnit::Ms);
+        let labels: Vec<&str> = a.ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels[0], "180 ms");
+        assert!(labels.contains(&"184 ms"), "{labels:?}");
+        for l in &labels {
+            assert!(!l.starts_with('+'), "{l}");
+        }
+    }
+
+    #[test]
+    fn nanosecond_zoom_far_into_the_trace_keeps_whole_times_apart() {
         let v = TimeView {
             start: 3_500_000_010.0,
             end: 3_500_000_030.0,
         };
         let a = axis(&v, 0.0, 1_000.0);
-        assert_eq!(a.step, 2);
-        let (base, text) = a.base.clone().unwrap();
-        assert_eq!(base, 3_500_000_000);
-        assert_eq!(text, "3.5000000 s");
         let labels: Vec<&str> = a.ticks.iter().map(|t| t.label.as_str()).collect();
-        assert_eq!(labels[0], "+10 ns");
-        assert_eq!(labels.last(), Some(&"+30 ns"));
-        // Ticks sit at their times.
+        assert_eq!(labels[0], "3.500000010 s");
+        assert_eq!(labels.last(), Some(&"3.500000030 s"));
+        // Long labels get room: ticks at least as far apart as the labels are wide.
+        for w in a.ticks.windows(2) {
+            assert!(w[1].x - w[0].x >= w[0].label.chars().count() as f32 * LABEL_CHAR_PX);
+        }
+        // Ticks sit at their times, and each label is distinct.
         for t in &a.ticks {
             assert!((t.x - v.x_of(t.time as f64, 0.0, 1_000.0)).abs() < 1e-3);
         }
+        let mut uniq = labels.clone();
+        uniq.dedup();
+        assert_eq!(uniq, labels);
     }
 
     #[test]
-    fn offsets_stay_within_three_digits() {
+    fn every_tick_label_is_exact_in_the_axis_unit() {
         for (start, span) in [
             (1.234e9, 1e5),
             (7.77e8, 3e3),
@@ -171,23 +256,40 @@ mod tests {
             let a = axis(&v, 0.0, 1_200.0);
             assert!(a.ticks.len() >= 5, "{v:?}: {a:?}");
             for t in &a.ticks {
-                // Each label must be exact: parse the offset back.
-                let off = t.time - a.base.as_ref().map_or(0, |b| b.0);
-                // Exact: at most three significant digits, which format_duration keeps.
-                let mut sig = off;
-                while sig >= 1_000 && sig.is_multiple_of(10) {
-                    sig /= 10;
-                }
-                assert!(sig < 1_000, "offset {off} at {v:?}");
-                if off > 0 {
-                    let want = match a.base {
-                        Some(_) => format!("+{}", format_duration(off)),
-                        None => format_duration(off),
-                    };
-                    assert_eq!(t.label, want);
-                }
+                // The label parses back to the tick's time.
+                let (num, sym) = t.label.split_once(' ').unwrap();
+                assert_eq!(sym, a.unit.symbol());
+                let (w, f) = num.split_once('.').unwrap_or((num, ""));
+                let per = a.unit.nanos();
+                let frac: u64 = if f.is_empty() {
+                    0
+                } else {
+                    f.parse::<u64>().unwrap() * per / 10u64.pow(f.len() as u32)
+                };
+                assert_eq!(
+                    w.parse::<u64>().unwrap() * per + frac,
+                    t.time,
+                    "{}",
+                    t.label
+                );
             }
         }
+    }
+
+    #[test]
+    fn the_pointer_time_is_precise_to_a_point() {
+        let v = TimeView {
+            start: 180_000_000.0,
+            end: 190_000_000.0,
+        };
+        // 10 µs per point.
+        assert_eq!(pointer_time(&v, 184_023_456.0, 1_000.0), "184.02 ms");
+        // In the unit of the ticks beside it (seconds here), not its own.
+        let whole = TimeView {
+            start: 0.0,
+            end: 1_200_000_000.0,
+        };
+        assert_eq!(pointer_time(&whole, 454_123_456.0, 1_200.0), "0.454 s");
     }
 
     #[test]
@@ -195,5 +297,9 @@ mod tests {
         assert_eq!(format_precise(3_500_000_012, 1), "3.500000012 s");
         assert_eq!(format_precise(3_510_000_000, 10_000_000), "3.51 s");
         assert_eq!(format_precise(12_000_000_000, 1_000_000_000), "12 s");
+        // Under a second, in ms like the rest of the window (was `0.183 s`).
+        assert_eq!(format_precise(183_000_000, 1_000_000), "183 ms");
+        assert_eq!(format_precise(183_400_000, 100_000), "183.4 ms");
+        assert_eq!(format_precise(999, 1), "999 ns");
     }
 }

@@ -60,6 +60,9 @@ pub struct CounterTrack {
     pub style: CounterStyle,
     /// A note for the tooltip (how a derived series was computed), if any.
     pub note: Option<String>,
+    /// The recorder's own bookkeeping (`trace_rt.*`), not the program's: listed apart, in
+    /// the collapsed "recorder internals" section.
+    pub internal: bool,
     /// Point times, ascending; each value holds until the next point.
     pub times: Vec<Nanos>,
     /// The values at those times.
@@ -82,6 +85,7 @@ impl CounterTrack {
             unit,
             style,
             note: None,
+            internal: false,
             tree: MinMaxTree::new(&values),
             times,
             values,
@@ -153,8 +157,9 @@ impl MinMaxTree {
 }
 
 /// The tracks of `model`, in lane order: heap in use, allocation rate, global queue, worker
-/// queues, alive tasks, blocking threads, user counters. The cumulative "allocated" series
-/// is shown as its rate.
+/// queues, alive tasks, blocking threads, user counters, then the recorder's own counters
+/// (user counters named `trace_rt.*`, marked [`CounterTrack::internal`]). The cumulative
+/// "allocated" series is shown as its rate.
 pub fn counter_tracks(model: &Model) -> Vec<CounterTrack> {
     let rank = |k: &CounterKind| match k {
         CounterKind::HeapInUse => 0,
@@ -163,6 +168,7 @@ pub fn counter_tracks(model: &Model) -> Vec<CounterTrack> {
         CounterKind::WorkerQueue(_) => 3,
         CounterKind::AliveTasks => 4,
         CounterKind::BlockingThreads => 5,
+        CounterKind::User(name) if is_internal(name) => 7,
         CounterKind::User(_) => 6,
     };
     let mut series: Vec<_> = model
@@ -216,9 +222,16 @@ pub fn counter_tracks(model: &Model) -> Vec<CounterTrack> {
                 ),
                 CounterKind::User(name) => (name.clone(), CounterUnit::Count, CounterStyle::User),
             };
-            CounterTrack::new(label, unit, style, &s.points)
+            let mut t = CounterTrack::new(label, unit, style, &s.points);
+            t.internal = matches!(&s.kind, CounterKind::User(name) if is_internal(name));
+            t
         })
         .collect()
+}
+
+/// Whether a user counter's name is the recorder's own (`trace_rt.alloc.sample_rate`, …).
+pub fn is_internal(name: &str) -> bool {
+    name.starts_with("trace_rt.")
 }
 
 /// The window the allocation rate is measured over: 1 ms, or longer on long traces so the

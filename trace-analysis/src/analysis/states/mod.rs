@@ -19,6 +19,12 @@
 //! inside another task's poll), the yielded task reads as waiting (self-wake or unknown)
 //! until the deferred wake, not as scheduler wait, although it was runnable all along.
 //!
+//! - when the file is cut or damaged (no end record), a task still alive at the end is
+//!   known up to its last poll or wake; past the point where the file stops being complete
+//!   (`Model::complete_until`) or the data of the thread that last polled it ends
+//!   ([`thread_data_end`]), the rest of its lifetime is **no data** — not a wait or a
+//!   scheduler wait that the missing polls would have ended.
+//!
 //! Any of these overlapped by a process-wide pause counts as **paused** instead, so
 //! paused time is carved out of the others (like Go's GC time) and the parts still sum to the
 //! lifetime.
@@ -27,7 +33,7 @@
 //! previous poll ended (a hook preempted between tokio's poll and its timestamp) starts when
 //! the previous one ended; polls before the spawn start at the spawn.
 
-use crate::model::{Model, Nanos, Span, TaskIx};
+use crate::model::{Model, Nanos, Span, TaskIx, ThreadIx};
 use trace_format::WakeSource;
 
 /// Why a task was waiting: the source of the wake that ended the wait.
@@ -105,6 +111,8 @@ pub enum TaskState {
     Waiting(WaitReason),
     /// Inside a process-wide pause.
     Paused,
+    /// After the data of the thread that last polled it ends (a cut or damaged file).
+    NoData,
 }
 
 impl TaskState {
@@ -114,6 +122,7 @@ impl TaskState {
             TaskState::Running => "running",
             TaskState::SchedWait => "sched_wait",
             TaskState::Paused => "paused",
+            TaskState::NoData => "no_data",
             TaskState::Waiting(r) => match r {
                 WaitReason::Task => "wait_task",
                 WaitReason::Io => "wait_io",
@@ -147,6 +156,8 @@ pub struct StateTotals {
     pub waiting: [Nanos; 7],
     /// Inside process-wide pauses.
     pub paused: Nanos,
+    /// After its data ends ([`TaskState::NoData`]).
+    pub no_data: Nanos,
 }
 
 impl StateTotals {
@@ -157,6 +168,7 @@ impl StateTotals {
             TaskState::SchedWait => self.sched_wait += len,
             TaskState::Waiting(r) => self.waiting[r.index()] += len,
             TaskState::Paused => self.paused += len,
+            TaskState::NoData => self.no_data += len,
         }
     }
 
@@ -172,7 +184,7 @@ impl StateTotals {
 
     /// The sum of all states: the lifetime they partition.
     pub fn total(&self) -> Nanos {
-        self.running + self.sched_wait + self.waiting_total() + self.paused
+        self.running + self.sched_wait + self.waiting_total() + self.paused + self.no_data
     }
 
     /// Time in `state`.
@@ -182,6 +194,7 @@ impl StateTotals {
             TaskState::SchedWait => self.sched_wait,
             TaskState::Waiting(r) => self.wait(r),
             TaskState::Paused => self.paused,
+            TaskState::NoData => self.no_data,
         }
     }
 }
@@ -227,7 +240,30 @@ pub fn for_each_segment(model: &Model, task: TaskIx, paused: &[Span], mut f: imp
         }
     };
     let t = &model.tasks[task.index()];
-    let life = t.lifetime(model.end);
+    let mut life = t.lifetime(model.end);
+    // In a cut or damaged file, a task still alive at the end is known only up to its last
+    // poll or wake, once past where the file stops being complete (`complete_until`) or
+    // the data of the thread that polled it last ends: after that, that it was not polled
+    // (or not terminated) is not evidence.
+    let cut = (t.terminate.is_none() && model.end_record.is_none())
+        .then(|| {
+            let last_poll = model.task_polls(task).last();
+            let known = last_poll
+                .map(|p| p.end)
+                .into_iter()
+                .chain(model.task_wakes(task).last().map(|w| w.time))
+                .max()
+                .unwrap_or(life.start);
+            let thread_end = last_poll
+                .and_then(|p| thread_data_end(model, p.thread()))
+                .unwrap_or(Nanos::MAX);
+            known.max(model.complete_until.min(thread_end))
+        })
+        .filter(|&d| d < life.end && d >= life.start);
+    let no_data_end = life.end;
+    if let Some(d) = cut {
+        life.end = d;
+    }
     let wakes = model.task_wakes(task);
     let latencies = model.task_schedule_latencies(task);
     let (mut next_wake, mut next_latency) = (0usize, 0usize);
@@ -309,6 +345,58 @@ pub fn for_each_segment(model: &Model, task: TaskIx, paused: &[Span], mut f: imp
             &mut emit,
         );
     }
+    emit(life.end, no_data_end, TaskState::NoData);
+}
+
+/// When `thread`'s data ends early: in a file without an end record (cut, or damaged
+/// mid-way), the end of the thread's last poll, park, pause or region, when that is before
+/// the end of the trace and the thread did not stop. `None` when its data lasts to the end.
+///
+/// ```
+/// use trace_format::{build::TraceBuilder, Event, TaskId, TaskKind, LocationId, StringId};
+/// use trace_analysis::analysis::states::{for_each_segment, paused_spans, thread_data_end, TaskState};
+/// use trace_analysis::model::{Model, TaskIx, ThreadIx};
+/// let mut b = TraceBuilder::new();
+/// for (task, thread) in [(1, 1), (2, 2)] {
+///     b.push(thread, 0, Event::TaskSpawn { task: TaskId(task), kind: TaskKind::Async,
+///         tokio_id: task, parent: TaskId::NONE, location: LocationId::NONE, name: StringId::NONE });
+/// }
+/// b.push(1, 10, Event::PollStart { task: TaskId(1) });
+/// b.push(1, 20, Event::PollEnd { ready: false });
+/// // Thread 2 goes on to 100; thread 1's data stops at 20; no end record (a cut file).
+/// b.push(2, 90, Event::PollStart { task: TaskId(2) });
+/// b.push(2, 100, Event::PollEnd { ready: false });
+/// let model = Model::build(&trace_format::Trace::from_bytes(b.write(false))?)?;
+/// let first = model.task_polls(TaskIx(0)).last().unwrap().thread();
+/// assert_eq!(thread_data_end(&model, first), Some(20));
+/// let mut states = vec![];
+/// for_each_segment(&model, TaskIx(0), &paused_spans(&model), |s| states.push((s.state, s.span.len())));
+/// assert_eq!(states, [(TaskState::SchedWait, 10), (TaskState::Running, 10), (TaskState::NoData, 80)]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn thread_data_end(model: &Model, thread: ThreadIx) -> Option<Nanos> {
+    if model.end_record.is_some() {
+        return None;
+    }
+    let t = model.threads.get(thread.index())?;
+    if t.stop.is_some() {
+        return None;
+    }
+    let polls = &model.polls[t.polls.start as usize..t.polls.end as usize];
+    // Poll ends are not monotone with nested polls: the latest of the last few is enough
+    // in practice, the latest of all is exact.
+    let last_poll = polls.iter().rev().take(64).map(|p| p.end).max();
+    let end = [
+        last_poll,
+        t.parks.last().map(|s| s.end),
+        t.pauses.last().map(|p| p.span.end),
+        t.regions.iter().rev().take(64).map(|r| r.span.end).max(),
+        t.start,
+    ]
+    .into_iter()
+    .flatten()
+    .max()?;
+    (end < model.end).then_some(end)
 }
 
 /// The totals of [`for_each_segment`] for one task.

@@ -121,3 +121,66 @@ fn the_partition_holds_on_random_traces() {
         }
     }
 }
+
+#[test]
+fn states_stop_where_the_data_of_the_tasks_thread_ends() {
+    use trace_format::{Event, LocationId, StringId, TaskId, TaskKind, WakeSource};
+    let build = |finish: bool| {
+        let mut b = trace_format::build::TraceBuilder::new();
+        for (task, thread) in [(1, 1), (2, 2)] {
+            b.push(
+                thread,
+                0,
+                Event::TaskSpawn {
+                    task: TaskId(task),
+                    kind: TaskKind::Async,
+                    tokio_id: task,
+                    parent: TaskId::NONE,
+                    location: LocationId::NONE,
+                    name: StringId::NONE,
+                },
+            );
+        }
+        b.push(1, 10, Event::PollStart { task: TaskId(1) });
+        b.push(1, 20, Event::PollEnd { ready: false });
+        // Woken from thread 2; the poll that followed on thread 1 is not in the file.
+        b.push(
+            2,
+            30,
+            Event::Wake {
+                task: TaskId(1),
+                waker: TaskId::NONE,
+                source: WakeSource::Timer,
+            },
+        );
+        b.push(2, 90, Event::PollStart { task: TaskId(2) });
+        b.push(2, 800, Event::PollEnd { ready: false });
+        Model::build(&trace_format::Trace::from_bytes(b.write(finish)).unwrap()).unwrap()
+    };
+    let states = |m: &Model| {
+        let mut v = vec![];
+        for_each_segment(m, TaskIx(0), &paused_spans(m), |s| {
+            v.push((s.state, s.span.start, s.span.end))
+        });
+        v
+    };
+    // Cut: the wake at 30 is known; no 770 ns of scheduler wait after it (thread 1's data
+    // ended at 20, the poll the wake led to is not in the file).
+    let cut = build(false);
+    assert_eq!(
+        states(&cut),
+        [
+            (TaskState::SchedWait, 0, 10),
+            (TaskState::Running, 10, 20),
+            (TaskState::Waiting(WaitReason::Timer), 20, 30),
+            (TaskState::NoData, 30, 800),
+        ]
+    );
+    let totals = task_totals(&cut, TaskIx(0), &paused_spans(&cut));
+    assert_eq!((totals.no_data, totals.total()), (770, 800));
+    // Finished: thread 1 was idle, its data did not end; the wake and the wait stand.
+    let finished = build(true);
+    let s = states(&finished);
+    assert!(s.iter().all(|x| x.0 != TaskState::NoData), "{s:?}");
+    assert_eq!(s[2], (TaskState::Waiting(WaitReason::Timer), 20, 30));
+}

@@ -339,8 +339,8 @@ fn plot(
     clicked.then_some(response.inner.map(|p| p.x)).flatten()
 }
 
-/// A window's start, precise enough to tell windows of length `window` apart: seconds with
-/// decimals down to a tenth of the window.
+/// A window's start, precise enough to tell windows of length `window` apart: in its unit,
+/// as the rest of the window writes times, with decimals down to a tenth of the window.
 pub fn window_start(start: u64, window: u64) -> String {
     let resolution = 10u64.pow((window / 10).max(1).ilog10());
     crate::app::axis::format_precise(start, resolution)

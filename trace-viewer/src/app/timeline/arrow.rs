@@ -26,10 +26,8 @@ pub fn wake_arrow(
     area: Rect,
     scroll_y: f32,
 ) -> Option<Arrow> {
-    let centre = |i: usize| {
-        let l = lanes.lanes[i];
-        area.top() + l.top - scroll_y + l.height / 2.0
-    };
+    let centre =
+        |i: usize| area.top() + lanes.screen_top(i, scroll_y) + lanes.lanes[i].height / 2.0;
     let task_lane = |task: TaskIx| {
         lanes
             .lanes

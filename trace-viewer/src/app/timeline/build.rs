@@ -17,6 +17,7 @@ use crate::app::details::wake::WakeLink;
 use crate::app::open_trace::OpenTrace;
 use crate::app::sorted::{disjoint_in, gallop};
 use crate::app::view::TimeView;
+use trace_analysis::analysis::states::thread_data_end;
 use trace_analysis::model::{Nanos, Span, ThreadIx};
 use trace_format::Level;
 
@@ -60,9 +61,9 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
         arrow: wake.and_then(|w| wake_arrow(lanes, w, &xmap, area, scroll_y)),
         ..Scene::default()
     };
-    for li in lanes.visible(scroll_y, scroll_y + area.height()) {
+    for li in lanes.shown(scroll_y, area.height()) {
         let lane = lanes.lanes[li];
-        let top = area.top() + lane.top - scroll_y;
+        let top = area.top() + lanes.screen_top(li, scroll_y);
         let lane_rect = Rect::from_min_max(
             pos2(area.left(), top),
             pos2(area.right(), top + lane.height),
@@ -132,7 +133,7 @@ pub fn build_scene(input: &SceneInput<'_>, cache: &mut SegmentCache) -> Scene {
                     columns,
                 });
             }
-            LaneKind::Group(_) | LaneKind::CounterHeader => {}
+            LaneKind::Group(_) | LaneKind::CounterHeader | LaneKind::RecorderHeader => {}
         }
     }
     // Process-wide pauses over every lane.
@@ -272,6 +273,26 @@ fn thread_lane(scene: &mut Scene, trace: &OpenTrace, thread: ThreadIx, li: usize
             })
         },
     );
+
+    // Where the thread's data ends early: the rest of its lane is "no data", with a red
+    // edge where it ends.
+    if let Some(d) = thread_data_end(&trace.model, thread)
+        && d <= t1
+    {
+        let x0 = xmap.x(d);
+        let x1 = xmap.x(trace.model.end).max(x0 + 2.0);
+        let hit = Hit::DataEnds { thread, time: d };
+        scene.items.push(Item {
+            rect: Rect::from_min_max(pos2(x0, lane.top()), pos2(x1, lane.bottom())),
+            fill: Fill::NoData,
+            hit: hit.clone(),
+        });
+        scene.items.push(Item {
+            rect: Rect::from_min_max(pos2(x0 - 1.0, lane.top()), pos2(x0 + 1.0, lane.bottom())),
+            fill: Fill::Lost,
+            hit,
+        });
+    }
 
     // Holes in the data: a red tick at the point the data resumes, one per point at most.
     let lost = &trace.lost_by_thread[thread.index()];

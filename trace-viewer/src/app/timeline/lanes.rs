@@ -2,6 +2,10 @@
 //! followed by a lane of its `tracing` regions and logs when it has any; the counters; then
 //! the task groups, each with one row per task unless collapsed. Their vertical positions,
 //! and the binary search for the rows in view.
+//!
+//! With [`Sections::pin_top`] (the default) the workers and the counters come first and stay
+//! at the top of the view, [pinned](Lanes::pinned): the rest scrolls below them, so a task's
+//! lane can be lined up with the worker that ran (or blocked) it.
 
 use std::ops::Range;
 
@@ -47,15 +51,31 @@ pub enum LaneKind {
     Regions(ThreadIx),
     /// The header of the counter lanes.
     CounterHeader,
+    /// The header of the recorder's own counters (`trace_rt.*`), under the others.
+    RecorderHeader,
     /// A counter (an index into [`OpenTrace::counters`]).
     Counter(usize),
 }
 
-/// Which of the lane sections other than task groups are collapsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Which of the lane sections other than task groups are collapsed, and which are pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sections {
     /// The counter lanes are folded into their header.
     pub counters_collapsed: bool,
+    /// The recorder's own counters are folded into their header (as they start).
+    pub recorder_collapsed: bool,
+    /// The worker lanes (with their regions) and the counters come first and do not scroll.
+    pub pin_top: bool,
+}
+
+impl Default for Sections {
+    fn default() -> Sections {
+        Sections {
+            counters_collapsed: false,
+            recorder_collapsed: true,
+            pin_top: true,
+        }
+    }
 }
 
 /// One row of the timeline.
@@ -83,6 +103,10 @@ pub struct Lanes {
     pub lanes: Vec<Lane>,
     /// The height of all of them.
     pub height: f32,
+    /// How many of the first lanes are pinned: drawn at their `top` whatever the scroll.
+    pub pinned: usize,
+    /// The height of the pinned lanes; the others scroll below it.
+    pub pinned_height: f32,
 }
 
 impl Lanes {
@@ -93,35 +117,74 @@ impl Lanes {
     }
 
     /// [`Lanes::build`], with the other sections folded as `sections` says: threads, then
-    /// counters, then task groups.
+    /// counters, then task groups (workers and counters first, pinned, with
+    /// [`Sections::pin_top`]).
     pub fn build_with(trace: &OpenTrace, collapsed: &[bool], sections: Sections) -> Lanes {
+        Self::build_full(trace, collapsed, sections, None)
+    }
+
+    /// [`Lanes::build_with`], listing the tasks of group `g` as `tasks[g]` (filtered or
+    /// sorted) instead of all of them.
+    pub fn build_full(
+        trace: &OpenTrace,
+        collapsed: &[bool],
+        sections: Sections,
+        tasks: Option<&[Vec<TaskIx>]>,
+    ) -> Lanes {
         let mut lanes = Lanes::default();
-        for t in trace.thread_order() {
-            lanes.push(LaneKind::Thread(t), THREAD_LANE_HEIGHT);
-            let rows = trace.region_rows[t.index()].len();
-            let logs = !trace.logs_by_thread[t.index()].is_empty();
-            if rows > 0 || logs {
-                let h = rows as f32 * REGION_ROW_HEIGHT + if logs { LOG_ROW_HEIGHT } else { 0.0 };
-                lanes.push(LaneKind::Regions(t), h + 2.0);
-            }
-        }
+        let order = trace.thread_order();
+        let is_worker = |t: ThreadIx| trace.model.threads[t.index()].is_worker();
+        let (first, rest): (Vec<ThreadIx>, Vec<ThreadIx>) = if sections.pin_top {
+            order.into_iter().partition(|&t| is_worker(t))
+        } else {
+            (order, Vec::new())
+        };
+        lanes.threads(trace, &first);
         if !trace.counters.is_empty() {
             lanes.push(LaneKind::CounterHeader, GROUP_LANE_HEIGHT);
             if !sections.counters_collapsed {
-                for k in 0..trace.counters.len() {
+                let counters = &trace.counters;
+                for k in (0..counters.len()).filter(|&k| !counters[k].internal) {
                     lanes.push(LaneKind::Counter(k), COUNTER_LANE_HEIGHT);
+                }
+                if counters.iter().any(|c| c.internal) {
+                    lanes.push(LaneKind::RecorderHeader, GROUP_LANE_HEIGHT);
+                    if !sections.recorder_collapsed {
+                        for k in (0..counters.len()).filter(|&k| counters[k].internal) {
+                            lanes.push(LaneKind::Counter(k), COUNTER_LANE_HEIGHT);
+                        }
+                    }
                 }
             }
         }
+        if sections.pin_top {
+            lanes.pinned = lanes.lanes.len();
+            lanes.pinned_height = lanes.height;
+        }
+        lanes.threads(trace, &rest);
         for (g, group) in trace.groups.iter().enumerate() {
             lanes.push(LaneKind::Group(g), GROUP_LANE_HEIGHT);
             if !collapsed.get(g).copied().unwrap_or(false) {
-                for &task in &group.tasks {
+                let list = tasks.and_then(|t| t.get(g)).unwrap_or(&group.tasks);
+                for &task in list {
                     lanes.push(LaneKind::Task { task, group: g }, TASK_LANE_HEIGHT);
                 }
             }
         }
         lanes
+    }
+
+    /// Thread lanes, each followed by its regions lane if it has regions or logs.
+    fn threads(&mut self, trace: &OpenTrace, threads: &[ThreadIx]) {
+        for &t in threads {
+            self.push(LaneKind::Thread(t), THREAD_LANE_HEIGHT);
+            let rows = trace.region_rows[t.index()].len();
+            let logs = !trace.logs_by_thread[t.index()].is_empty();
+            if rows > 0 || logs {
+                let h = rows as f32 * REGION_ROW_HEIGHT + if logs { LOG_ROW_HEIGHT } else { 0.0 };
+                self.push(LaneKind::Regions(t), h + 2.0);
+            }
+        }
     }
 
     fn push(&mut self, kind: LaneKind, height: f32) {
@@ -144,6 +207,37 @@ impl Lanes {
     pub fn at(&self, y: f32) -> Option<usize> {
         let i = self.lanes.partition_point(|l| l.bottom() <= y);
         (i < self.lanes.len() && self.lanes[i].top <= y).then_some(i)
+    }
+
+    /// Where lane `i`'s top is, in points below the top of a view scrolled by `scroll_y`:
+    /// pinned lanes do not scroll.
+    pub fn screen_top(&self, i: usize, scroll_y: f32) -> f32 {
+        let top = self.lanes[i].top;
+        if i < self.pinned { top } else { top - scroll_y }
+    }
+
+    /// The lanes shown in a view `height` points high scrolled by `scroll_y`: the pinned
+    /// ones, then the scrolled ones wholly below them (one partly hidden under the pinned
+    /// lanes is left out rather than drawn over them).
+    pub fn shown(&self, scroll_y: f32, height: f32) -> impl Iterator<Item = usize> + '_ {
+        let band = self.pinned_height.min(height);
+        let scrolled = self.visible(scroll_y + band, scroll_y + height);
+        let first = scrolled.start.max(self.pinned);
+        (0..self.pinned.min(self.lanes.len()))
+            .filter(move |&i| self.lanes[i].top < height)
+            .chain(
+                (first..scrolled.end.max(first))
+                    .filter(move |&i| band == 0.0 || self.lanes[i].top - scroll_y >= band - 0.5),
+            )
+    }
+
+    /// The lane at `y` points below the top of a view scrolled by `scroll_y`.
+    pub fn at_screen(&self, y: f32, scroll_y: f32) -> Option<usize> {
+        if y < self.pinned_height {
+            self.at(y).filter(|&i| i < self.pinned)
+        } else {
+            self.at(y + scroll_y).filter(|&i| i >= self.pinned)
+        }
     }
 
     /// The index of the lane of `kind`, if shown.

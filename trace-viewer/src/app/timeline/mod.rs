@@ -35,8 +35,26 @@ use scene::Scene;
 use segments::SegmentCache;
 
 use super::open_trace::OpenTrace;
-use super::view::ViewState;
-use trace_analysis::model::TaskIx;
+use super::view::{TimeView, ViewState};
+use crate::app::sorted::disjoint_in;
+use trace_analysis::analysis::states::TaskState;
+use trace_analysis::model::{Nanos, TaskIx};
+
+/// How expanded groups list their tasks once zoomed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TaskLaneOptions {
+    /// Only the tasks polled in the visible time range.
+    pub active_only: bool,
+    /// Most time in this state (in the visible range) first; `None`: by spawn.
+    pub sort_by: Option<TaskState>,
+}
+
+impl TaskLaneOptions {
+    /// Whether the task lanes depend on the visible range.
+    pub fn follows_view(&self) -> bool {
+        self.active_only || self.sort_by.is_some()
+    }
+}
 
 /// The Timeline view's state.
 #[derive(Debug)]
@@ -51,6 +69,16 @@ pub struct TimelineState {
     pub cache: SegmentCache,
     /// The last frame's layout (hit testing, tests).
     pub scene: Scene,
+    /// Filtering and order of the task lanes.
+    pub task_options: TaskLaneOptions,
+    /// Width of the lane-name column, in points.
+    pub gutter_width: f32,
+    /// The last frame's pointer over the lanes or the axis: its x and the time there.
+    pub pointer_time: Option<(f32, String)>,
+    /// The visible range the task lanes were filtered and sorted for, if they were.
+    lists_for: Option<(Nanos, Nanos)>,
+    /// Per group, its task lanes as filtered and sorted for `lists_for`.
+    lists: Option<Vec<Vec<TaskIx>>>,
 }
 
 impl TimelineState {
@@ -64,7 +92,65 @@ impl TimelineState {
             lanes,
             cache: SegmentCache::default(),
             scene: Scene::default(),
+            task_options: TaskLaneOptions::default(),
+            gutter_width: panel::GUTTER_WIDTH,
+            pointer_time: None,
+            lists_for: None,
+            lists: None,
         }
+    }
+
+    /// Filters and sorts the expanded groups' task lanes for the visible range of `view`
+    /// when [`TimelineState::task_options`] ask for it and the range changed since (the
+    /// cost is the expanded tasks' state stretches in view, not every frame's).
+    pub fn follow_view(&mut self, trace: &OpenTrace, view: &TimeView) {
+        if !self.task_options.follows_view() {
+            if self.lists.take().is_some() {
+                self.lists_for = None;
+                self.relayout(trace);
+            }
+            return;
+        }
+        let range = (
+            view.start.max(0.0).floor() as Nanos,
+            view.end.max(0.0).ceil() as Nanos,
+        );
+        if self.lists_for == Some(range) && self.lists.is_some() {
+            return;
+        }
+        let (t0, t1) = range;
+        let opts = self.task_options;
+        let mut lists = Vec::with_capacity(trace.groups.len());
+        for (g, group) in trace.groups.iter().enumerate() {
+            if self.collapsed.get(g).copied().unwrap_or(false) {
+                lists.push(Vec::new());
+                continue;
+            }
+            let mut keyed: Vec<(Nanos, TaskIx)> = Vec::new();
+            for &task in &group.tasks {
+                let segments = self.cache.get(trace, task);
+                let shown = &segments[disjoint_in(segments, |s| s.span, t0, t1)];
+                if opts.active_only && !shown.iter().any(|s| s.state == TaskState::Running) {
+                    continue;
+                }
+                let time = opts.sort_by.map_or(0, |state| {
+                    shown
+                        .iter()
+                        .filter(|s| s.state == state)
+                        .map(|s| s.span.end.min(t1).saturating_sub(s.span.start.max(t0)))
+                        .sum()
+                });
+                keyed.push((time, task));
+            }
+            if opts.sort_by.is_some() {
+                // Stable: equal times keep spawn order.
+                keyed.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
+            }
+            lists.push(keyed.into_iter().map(|(_, t)| t).collect());
+        }
+        self.lists = Some(lists);
+        self.relayout(trace);
+        self.lists_for = Some(range);
     }
 
     /// Collapses or expands task group `g`.
@@ -95,8 +181,25 @@ impl TimelineState {
         }
     }
 
+    /// Collapses or expands the recorder's own counters.
+    pub fn toggle_recorder(&mut self, trace: &OpenTrace) {
+        self.sections.recorder_collapsed = !self.sections.recorder_collapsed;
+        self.relayout(trace);
+    }
+
+    /// Pins (or unpins) the worker and counter lanes at the top.
+    pub fn set_pinned(&mut self, trace: &OpenTrace, pinned: bool) {
+        self.sections.pin_top = pinned;
+        self.relayout(trace);
+    }
+
     fn relayout(&mut self, trace: &OpenTrace) {
-        self.lanes = Lanes::build_with(trace, &self.collapsed, self.sections);
+        // A group expanded since the lists were made has none yet: make them again.
+        if self.lists.is_some() {
+            self.lists_for = None;
+        }
+        self.lanes =
+            Lanes::build_full(trace, &self.collapsed, self.sections, self.lists.as_deref());
         // The last frame's layout refers to the old lanes.
         self.scene = Scene {
             area: self.scene.area,
@@ -127,18 +230,26 @@ impl TimelineState {
     ) {
         let g = trace.groups.group_of(task);
         self.expand(trace, g);
-        if let Some(i) = self.lanes.find(LaneKind::Group(g)) {
-            view.scroll_y = self.lanes.lanes[i].top;
+        if let Some(i) = self.lanes.find(LaneKind::Group(g))
+            && i >= self.lanes.pinned
+        {
+            view.scroll_y = self.lanes.lanes[i].top - self.lanes.pinned_height;
             view.clamp_scroll(self.lanes.height, viewport_height.max(1.0));
         }
     }
 
-    /// Scrolls `view` so the lane of `kind` is in view, if it is not.
+    /// Scrolls `view` so the lane of `kind` is in view, if it is not (pinned lanes always
+    /// are: the scroll moves the lanes below them).
     pub fn scroll_to_lane(&self, view: &mut ViewState, kind: LaneKind, viewport_height: f32) {
-        if let Some(i) = self.lanes.find(kind) {
+        if let Some(i) = self.lanes.find(kind)
+            && i >= self.lanes.pinned
+        {
             let lane = self.lanes.lanes[i];
-            if lane.top < view.scroll_y || lane.bottom() > view.scroll_y + viewport_height {
-                view.scroll_y = (lane.top - viewport_height / 3.0).max(0.0);
+            let band = self.lanes.pinned_height;
+            let top = lane.top - view.scroll_y;
+            if top < band || top + lane.height > viewport_height {
+                let below = (viewport_height - band).max(0.0);
+                view.scroll_y = (lane.top - band - below / 3.0).max(0.0);
                 view.clamp_scroll(self.lanes.height, viewport_height.max(1.0));
             }
         }

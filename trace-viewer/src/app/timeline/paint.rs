@@ -9,11 +9,13 @@ use super::scene::Fill;
 use super::scene::{Hit, Item, Mark, Scene};
 use crate::app::axis::Axis;
 use crate::app::counters::CounterTrack;
+use crate::app::labels::elide_middle;
 use crate::app::palette::{
     self, FOLDED, LOST, PARK, PROCESS_PAUSE, THREAD_PAUSE, folded, log_color, region_color,
     state_color, task_color,
 };
 use crate::app::view::Selection;
+use trace_analysis::analysis::states::TaskState;
 use trace_analysis::model::Model;
 
 /// Paints the lanes of `scene`, with the selected task's slices and `hovered` outlined.
@@ -64,25 +66,24 @@ pub fn paint_scene(
 
     let font = FontId::proportional(11.0);
     for label in &scene.labels {
-        let galley = painter.layout_no_wrap(label.text.clone(), font.clone(), Color32::BLACK);
-        if galley.size().x <= label.max_width {
-            painter.galley(
-                pos2(label.pos.x, label.pos.y - galley.size().y / 2.0),
-                galley,
-                Color32::BLACK,
-            );
-        } else {
-            // Too long: clip to the slice.
-            let clip = Rect::from_min_max(
-                pos2(label.pos.x, label.pos.y - 10.0),
-                pos2(label.pos.x + label.max_width, label.pos.y + 10.0),
-            );
-            painter.with_clip_rect(clip.intersect(scene.area)).galley(
-                pos2(label.pos.x, label.pos.y - galley.size().y / 2.0),
-                galley,
-                Color32::BLACK,
-            );
+        // Too long for its slice: shortened in the middle, so a task's file:line and id
+        // stay (cutting the end left `example`).
+        let text = elide_middle(&label.text, |s| {
+            painter
+                .layout_no_wrap(s.to_string(), font.clone(), Color32::BLACK)
+                .size()
+                .x
+                <= label.max_width
+        });
+        if text.is_empty() {
+            continue;
         }
+        let galley = painter.layout_no_wrap(text, font.clone(), Color32::BLACK);
+        painter.galley(
+            pos2(label.pos.x, label.pos.y - galley.size().y / 2.0),
+            galley,
+            Color32::BLACK,
+        );
     }
 
     if let Some(task) = selection.and_then(|s| s.task()) {
@@ -161,9 +162,16 @@ pub fn paint_counter_cursor(painter: &Painter, lane: Rect, x: f32) {
     );
 }
 
-/// Paints the time axis into `rect`: ticks, their labels, the base time when ticks are
-/// offsets, and a mark under each process-wide pause of `scene`.
-pub fn paint_axis(painter: &Painter, rect: Rect, axis: &Axis, scene: &Scene, text: Color32) {
+/// Paints the time axis into `rect`: ticks, their labels, the time under the pointer
+/// (`pointer`: its x and text) and a mark under each process-wide pause of `scene`.
+pub fn paint_axis(
+    painter: &Painter,
+    rect: Rect,
+    axis: &Axis,
+    scene: &Scene,
+    pointer: Option<(f32, &str)>,
+    text: Color32,
+) {
     let painter = painter.with_clip_rect(rect);
     let font = FontId::proportional(11.0);
     let tick_color = text.gamma_multiply(0.6);
@@ -183,14 +191,18 @@ pub fn paint_axis(painter: &Painter, rect: Rect, axis: &Axis, scene: &Scene, tex
             text,
         );
     }
-    if let Some((_, base)) = &axis.base {
-        let galley = painter.layout_no_wrap(format!("{base} +"), font, text);
-        let bg = Rect::from_min_size(
-            pos2(rect.left(), rect.top()),
-            galley.size() + egui::vec2(6.0, 2.0),
+    if let Some((x, time)) = pointer {
+        // The time under the pointer, whole and precise, on a box over the ticks.
+        let galley = painter.layout_no_wrap(time.to_string(), font, Color32::WHITE);
+        let size = galley.size() + egui::vec2(8.0, 2.0);
+        let left = (x - size.x / 2.0).clamp(rect.left(), (rect.right() - size.x).max(rect.left()));
+        let bg = Rect::from_min_size(pos2(left, rect.top()), size);
+        painter.rect_filled(bg, 2.0, Color32::from_rgb(40, 70, 110));
+        painter.galley(pos2(left + 4.0, rect.top() + 1.0), galley, Color32::WHITE);
+        painter.line_segment(
+            [pos2(x, bg.bottom()), pos2(x, rect.bottom())],
+            Stroke::new(1.0, Color32::WHITE),
         );
-        painter.rect_filled(bg, 2.0, Color32::from_black_alpha(200));
-        painter.galley(pos2(rect.left() + 3.0, rect.top() + 1.0), galley, text);
     }
     for item in &scene.overlays {
         let r = Rect::from_min_max(
@@ -272,6 +284,7 @@ pub fn fill_color(fill: Fill) -> Color32 {
         Fill::ThreadPause => THREAD_PAUSE,
         Fill::ProcessPause => PROCESS_PAUSE,
         Fill::Lost => LOST,
+        Fill::NoData => state_color(TaskState::NoData),
         Fill::Region(name) => region_color(name),
         Fill::FoldedRegions => FOLDED,
         Fill::Log(level) => log_color(level),

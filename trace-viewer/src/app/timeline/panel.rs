@@ -14,16 +14,20 @@ use super::lanes::LaneKind;
 use super::paint;
 use super::scene::Hit;
 use super::tooltip::{describe_counter, describe_hit};
-use crate::app::axis::axis;
+use crate::app::axis::{axis, pointer_time};
 use crate::app::details::DetailsState;
-use crate::app::labels::short_state_label;
+use crate::app::labels::{elide_middle, short_state_label};
 use crate::app::open_trace::OpenTrace;
 use crate::app::palette;
 use crate::app::view::{Geometry, Selection, ViewInput, ViewState};
 use trace_analysis::model::TaskIx;
 
-/// Width of the lane-name column.
+/// Width of the lane-name column at first (drag its right border to change it).
 pub const GUTTER_WIDTH: f32 = 230.0;
+/// The narrowest lane-name column.
+pub const MIN_GUTTER_WIDTH: f32 = 80.0;
+/// Width of the grip on the lane-name column's right border.
+const GRIP_WIDTH: f32 = 8.0;
 /// Height of the time axis.
 pub const AXIS_HEIGHT: f32 = 24.0;
 /// Height of the legend strip.
@@ -31,6 +35,8 @@ pub const LEGEND_HEIGHT: f32 = 22.0;
 
 /// The accessibility label of the lanes area (tests find it by this).
 pub const LANES_LABEL: &str = "timeline lanes";
+/// The accessibility label of the lane-name column's border (drag it to resize).
+pub const GRIP_LABEL: &str = "lane names border";
 /// The accessibility label of the time axis (drag on it to select a range).
 pub const AXIS_LABEL: &str = "time axis";
 
@@ -45,12 +51,16 @@ pub struct PanelRects {
     pub lanes: Rect,
     /// The legend.
     pub legend: Rect,
+    /// Left of the axis, above the lane names: the lanes menu.
+    pub corner: Rect,
 }
 
 impl PanelRects {
-    /// Splits `full`.
-    pub fn new(full: Rect) -> PanelRects {
-        let left = (full.left() + GUTTER_WIDTH).min(full.right() - 50.0);
+    /// Splits `full`, with a lane-name column `gutter_width` wide (kept between
+    /// [`MIN_GUTTER_WIDTH`] and 70 % of `full`).
+    pub fn new(full: Rect, gutter_width: f32) -> PanelRects {
+        let w = gutter_width.min(full.width() * 0.7).max(MIN_GUTTER_WIDTH);
+        let left = (full.left() + w).min(full.right() - 50.0);
         let top = full.top() + AXIS_HEIGHT;
         let bottom = (full.bottom() - LEGEND_HEIGHT).max(top + 10.0);
         PanelRects {
@@ -58,6 +68,7 @@ impl PanelRects {
             gutter: Rect::from_min_max(pos2(full.left(), top), pos2(left, bottom)),
             lanes: Rect::from_min_max(pos2(left, top), pos2(full.right(), bottom)),
             legend: Rect::from_min_max(pos2(full.left(), bottom), full.max),
+            corner: Rect::from_min_max(full.min, pos2(left, top)),
         }
     }
 
@@ -94,13 +105,32 @@ pub enum Request {
 /// Shows the timeline in the rest of `ui`.
 pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
     let mut request = None;
-    let rects = PanelRects::new(ui.available_rect_before_wrap());
+    let full = ui.available_rect_before_wrap();
+    let mut rects = PanelRects::new(full, tl.timeline.gutter_width);
     let lanes_resp = ui.interact(
         rects.lanes,
         ui.scope_id().with("timeline-lanes"),
         Sense::click_and_drag(),
     );
     lanes_resp.widget_info(|| WidgetInfo::labeled(Role::Canvas, true, LANES_LABEL));
+    // The lane-name column's border, over the lanes' edge (added later, so it wins the
+    // pointer there): dragging it resizes the column and does not pan.
+    let grip = Rect::from_min_max(
+        pos2(rects.gutter.right() - GRIP_WIDTH / 2.0, rects.axis.top()),
+        pos2(
+            rects.gutter.right() + GRIP_WIDTH / 2.0,
+            rects.gutter.bottom(),
+        ),
+    );
+    let grip_resp = ui
+        .interact(grip, ui.scope_id().with("timeline-grip"), Sense::drag())
+        .on_hover_cursor(egui::CursorIcon::ResizeHorizontal);
+    grip_resp.widget_info(|| WidgetInfo::labeled(Role::Splitter, true, GRIP_LABEL));
+    if grip_resp.dragged() {
+        let w = rects.gutter.width() + grip_resp.drag_delta().x;
+        tl.timeline.gutter_width = w.clamp(MIN_GUTTER_WIDTH, full.width() * 0.7);
+        rects = PanelRects::new(full, tl.timeline.gutter_width);
+    }
     let gutter_resp = ui.interact(
         rects.gutter,
         ui.scope_id().with("timeline-gutter"),
@@ -173,6 +203,8 @@ pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
     {
         gutter_click(&mut tl, rects.lanes.top(), pos);
     }
+    lanes_menu(ui, &mut tl, rects.corner);
+    tl.timeline.follow_view(tl.trace, &tl.view.time);
 
     // Layout.
     let input = SceneInput {
@@ -223,10 +255,43 @@ pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
     {
         paint::paint_counter_cursor(painter, lane.rect, p.x);
     }
+    // Each counter's least and greatest value in view, on its lane's right.
+    let small = FontId::proportional(10.0);
+    for lane in &tl.timeline.scene.counters {
+        if let Some(text) = lane.range_text(tl.trace) {
+            // On a dark plate: the lane's area may be filled up to the top.
+            let p = painter.with_clip_rect(lane.rect);
+            let color = ui.visuals().text_color();
+            let galley = p.layout_no_wrap(text, small.clone(), color);
+            let at = pos2(
+                lane.rect.right() - 4.0 - galley.size().x,
+                lane.rect.top() + 1.0,
+            );
+            p.rect_filled(
+                Rect::from_min_size(at, galley.size()).expand(1.0),
+                2.0,
+                Color32::from_black_alpha(170),
+            );
+            p.galley(at, galley, color);
+        }
+    }
     if let Some(arrow) = tl.timeline.scene.arrow {
         paint::paint_arrow(painter, rects.lanes, arrow);
     }
-    paint::paint_axis(painter, rects.axis, &ax, &tl.timeline.scene, text);
+    // The whole time under the pointer, on the axis.
+    tl.timeline.pointer_time = ui
+        .input(|i| i.pointer.hover_pos())
+        .filter(|p| rects.lanes.contains(*p) || rects.axis.contains(*p))
+        .map(|p| {
+            let t = pointer_t(tl.view, p);
+            (p.x, pointer_time(&tl.view.time, t, rects.lanes.width()))
+        });
+    let pointer = tl
+        .timeline
+        .pointer_time
+        .as_ref()
+        .map(|(x, s)| (*x, s.as_str()));
+    paint::paint_axis(painter, rects.axis, &ax, &tl.timeline.scene, pointer, text);
     if let Some(range) = tl.view.range {
         paint::paint_range(painter, rects.axis, rects.lanes, &tl.view.time, range);
     }
@@ -382,17 +447,53 @@ fn click(tl: &mut Parts<'_>, hit: Option<&Hit>) {
 
 /// A click on a lane name: toggles a group, selects a task or a thread.
 fn gutter_click(tl: &mut Parts<'_>, lanes_top: f32, pos: Pos2) {
-    let y = pos.y - lanes_top + tl.view.scroll_y;
-    let Some(i) = tl.timeline.lanes.at(y) else {
+    let Some(i) = tl
+        .timeline
+        .lanes
+        .at_screen(pos.y - lanes_top, tl.view.scroll_y)
+    else {
         return;
     };
     match tl.timeline.lanes.lanes[i].kind {
         LaneKind::Group(g) => tl.timeline.toggle_group(tl.trace, g),
         LaneKind::CounterHeader => tl.timeline.toggle_counters(tl.trace),
+        LaneKind::RecorderHeader => tl.timeline.toggle_recorder(tl.trace),
         LaneKind::Thread(t) | LaneKind::Regions(t) => select(tl, Some(Selection::Thread(t))),
         LaneKind::Counter(_) => {}
         LaneKind::Task { task, .. } => select(tl, Some(Selection::of_task(task))),
     }
+}
+
+/// The label of the lanes menu (tests find it by this).
+pub const LANES_MENU: &str = "Lanes";
+/// Its entries.
+pub const PIN_LABEL: &str = "Pin workers and counters at the top";
+/// Its entries.
+pub const ACTIVE_ONLY_LABEL: &str = "Only tasks active in view";
+/// Its entries.
+pub const SORT_LABEL: &str = "Sort tasks by time in view in";
+
+/// The lanes menu, in the corner left of the axis: pinning, and which task lanes show in
+/// which order.
+fn lanes_menu(ui: &mut Ui, tl: &mut Parts<'_>, corner: Rect) {
+    let mut pinned = tl.timeline.sections.pin_top;
+    let mut opts = tl.timeline.task_options;
+    ui.scope_builder(egui::UiBuilder::new().max_rect(corner.shrink(2.0)), |ui| {
+        ui.menu_button(LANES_MENU, |ui| {
+            ui.checkbox(&mut pinned, PIN_LABEL);
+            ui.separator();
+            ui.checkbox(&mut opts.active_only, ACTIVE_ONLY_LABEL);
+            ui.label(SORT_LABEL);
+            ui.radio_value(&mut opts.sort_by, None, "spawn order");
+            for state in palette::legend_states() {
+                ui.radio_value(&mut opts.sort_by, Some(state), short_state_label(state));
+            }
+        });
+    });
+    if pinned != tl.timeline.sections.pin_top {
+        tl.timeline.set_pinned(tl.trace, pinned);
+    }
+    tl.timeline.task_options = opts;
 }
 
 /// Lane names.
@@ -442,10 +543,26 @@ fn paint_gutter(ui: &Ui, tl: &Parts<'_>, rects: &PanelRects) {
                     rect,
                     tl.timeline.sections.counters_collapsed,
                 );
+                let user = tl.trace.counters.iter().filter(|c| !c.internal).count();
                 (
-                    format!("counters ({})", tl.trace.counters.len()),
+                    format!("counters ({user})"),
                     font.clone(),
                     visuals.strong_text_color(),
+                    18.0,
+                )
+            }
+            LaneKind::RecorderHeader => {
+                header(
+                    &painter,
+                    visuals,
+                    rect,
+                    tl.timeline.sections.recorder_collapsed,
+                );
+                let n = tl.trace.counters.iter().filter(|c| c.internal).count();
+                (
+                    format!("recorder internals ({n})"),
+                    small.clone(),
+                    visuals.weak_text_color(),
                     18.0,
                 )
             }
@@ -474,6 +591,15 @@ fn paint_gutter(ui: &Ui, tl: &Parts<'_>, rects: &PanelRects) {
                 (text, small.clone(), visuals.text_color(), 20.0)
             }
         };
+        // Too long: shortened in the middle, keeping file:line and the task count.
+        let room = rect.right() - 4.0 - (rect.left() + indent);
+        let text = elide_middle(&text, |s| {
+            painter
+                .layout_no_wrap(s.to_string(), font.clone(), color)
+                .size()
+                .x
+                <= room
+        });
         painter.text(
             pos2(rect.left() + indent, rect.center().y),
             egui::Align2::LEFT_CENTER,
@@ -517,32 +643,46 @@ fn header(painter: &egui::Painter, visuals: &egui::Visuals, rect: Rect, collapse
     ));
 }
 
-/// The colours of the task states.
+/// What the legend shows, left to right: the colours and the words for each entry. The first
+/// says what the worker lanes' colours mean (one dark tone per task: which task ran), so
+/// they are not read as task states.
+pub fn legend_entries() -> Vec<(Vec<Color32>, String)> {
+    let mut v = vec![(
+        (1..4).map(|t| palette::task_color(TaskIx(t))).collect(),
+        "worker lanes: a dark tone per task".to_string(),
+    )];
+    for (k, s) in palette::legend_states().into_iter().enumerate() {
+        let label = short_state_label(s);
+        let label = if k == 0 {
+            format!("task lanes: {label}")
+        } else {
+            label
+        };
+        v.push((vec![palette::state_color(s)], label));
+    }
+    v.push((vec![palette::FOLDED], "folded (zoom in)".into()));
+    v.push((vec![palette::PARK], "idle".into()));
+    v.push((vec![palette::LOST], "data lost".into()));
+    v
+}
+
+/// The legend: what the lanes' colours mean.
 fn paint_legend(ui: &Ui, rect: Rect) {
     let painter = ui.painter().with_clip_rect(rect);
     let font = FontId::proportional(11.0);
     let text = ui.visuals().text_color();
     let mut x = rect.left() + 6.0;
     let y = rect.center().y;
-    let swatch = |x: &mut f32, color: Color32, label: String| {
-        painter.rect_filled(
-            Rect::from_center_size(pos2(*x + 5.0, y), vec2(10.0, 10.0)),
-            1.0,
-            color,
-        );
+    for (colors, label) in legend_entries() {
+        // A swatch of 10 points, split between its colours.
+        let w = 10.0 / colors.len() as f32;
+        for (k, c) in colors.into_iter().enumerate() {
+            let r = Rect::from_min_size(pos2(x + k as f32 * w, y - 5.0), vec2(w, 10.0));
+            painter.rect_filled(r, 0.0, c);
+        }
         let galley = painter.layout_no_wrap(label, font.clone(), text);
         let w = galley.size().x;
-        painter.galley(pos2(*x + 13.0, y - galley.size().y / 2.0), galley, text);
-        *x += 13.0 + w + 12.0;
-    };
-    for state in palette::legend_states() {
-        swatch(
-            &mut x,
-            palette::state_color(state),
-            short_state_label(state),
-        );
+        painter.galley(pos2(x + 13.0, y - galley.size().y / 2.0), galley, text);
+        x += 13.0 + w + 12.0;
     }
-    swatch(&mut x, palette::FOLDED, "folded (zoom in)".into());
-    swatch(&mut x, palette::PARK, "idle".into());
-    swatch(&mut x, palette::LOST, "data lost".into());
 }

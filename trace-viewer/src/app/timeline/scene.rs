@@ -36,6 +36,8 @@ pub enum Fill {
     ProcessPause,
     /// A hole in a thread's data.
     Lost,
+    /// A thread's lane after its data ends (a cut or damaged file).
+    NoData,
     /// A region, coloured by its name.
     Region(StringId),
     /// Regions too narrow to show apart.
@@ -102,6 +104,13 @@ pub enum Hit {
         count: u32,
         /// The thread.
         thread: ThreadIx,
+    },
+    /// Where a thread's data ends, before the end of the trace (a cut or damaged file).
+    DataEnds {
+        /// The thread.
+        thread: ThreadIx,
+        /// Its last event.
+        time: Nanos,
     },
     /// A hole in a thread's data.
     Lost {
@@ -194,10 +203,29 @@ impl CounterLane {
         self.rect.bottom() - 1.0 - share * (self.rect.height() - 3.0)
     }
 
-    /// The lane's name with the top of its scale: "heap in use  ≤ 12 MiB".
+    /// The lane's name with its scale, bottom to top: "heap in use  0 – 12 MiB" (the
+    /// bottom is 0 unless values go below it, so a flat series does not read as a climb).
     pub fn caption(&self, trace: &OpenTrace) -> String {
         let t = &trace.counters[self.track];
-        format!("{}  ≤ {}", t.label, t.unit.format(self.scale.1))
+        format!(
+            "{}  {} – {}",
+            t.label,
+            t.unit.format(self.scale.0),
+            t.unit.format(self.scale.1)
+        )
+    }
+
+    /// The least and greatest value in view, written on the lane: "min 990 KiB · max 1 MiB"
+    /// (`flat 1 MiB` when they are equal); `None` with nothing in view.
+    pub fn range_text(&self, trace: &OpenTrace) -> Option<String> {
+        let unit = trace.counters[self.track].unit;
+        let min = self.columns.iter().map(|c| c.min).reduce(f64::min)?;
+        let max = self.columns.iter().map(|c| c.max).reduce(f64::max)?;
+        Some(if min == max {
+            format!("flat {}", unit.format(min))
+        } else {
+            format!("min {} · max {}", unit.format(min), unit.format(max))
+        })
     }
 }
 

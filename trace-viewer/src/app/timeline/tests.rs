@@ -409,7 +409,13 @@ fn scrolling_shows_later_lanes_only() {
         ..Synthetic::default()
     };
     let t = opened(&s);
-    let lanes = Lanes::build(&t, &vec![false; t.groups.len()]);
+    // Nothing pinned: every lane scrolls.
+    let unpinned = Sections {
+        pin_top: false,
+        ..Sections::default()
+    };
+    let lanes = Lanes::build_with(&t, &vec![false; t.groups.len()], unpinned);
+    assert_eq!((lanes.pinned, lanes.pinned_height), (0, 0.0));
     let area = Rect::from_min_max(pos2(0.0, 100.0), pos2(500.0, 200.0));
     let mut cache = SegmentCache::default();
     let view = TimeView::fit(t.model.span());
@@ -593,4 +599,264 @@ fn cpu_samples_tick_the_worker_lane_and_stalled_polls_are_marked() {
     let plain = opened(&Synthetic::default());
     let scene = scene_of(&plain, TimeView::fit(plain.model.span()), area);
     assert!(scene.marks.is_empty());
+}
+
+#[test]
+fn the_legend_says_what_worker_lane_colours_mean_and_none_is_a_state() {
+    let entries = super::panel::legend_entries();
+    let (colors, label) = &entries[0];
+    assert!(label.starts_with("worker lanes"), "{label}");
+    assert!(
+        colors
+            .iter()
+            .all(|&c| (0..1000).any(|t| crate::app::palette::task_color(TaskIx(t)) == c))
+    );
+    // Every other entry's colour is at least a few just-noticeable steps from any task colour.
+    for (colors, label) in &entries[1..] {
+        for &c in colors {
+            for t in 0..1000 {
+                let d =
+                    crate::app::palette::distance(c, crate::app::palette::task_color(TaskIx(t)));
+                assert!(
+                    d >= crate::app::palette::MIN_TASK_STATE_DISTANCE,
+                    "{label}: task {t}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn pinned_workers_and_counters_stay_at_the_top_while_the_rest_scrolls() {
+    let s = Synthetic {
+        tasks: 30,
+        ..Synthetic::default()
+    };
+    let t = opened(&s);
+    let lanes = Lanes::build(&t, &vec![false; t.groups.len()]);
+    // The workers (and the counters, if any) first, pinned; the blocking thread after them.
+    let workers = t.model.workers().len();
+    assert!(workers > 0 && lanes.pinned >= workers, "{}", lanes.pinned);
+    for l in &lanes.lanes[..lanes.pinned] {
+        match l.kind {
+            LaneKind::Thread(th) => assert!(t.model.threads[th.index()].is_worker()),
+            LaneKind::Regions(_)
+            | LaneKind::CounterHeader
+            | LaneKind::RecorderHeader
+            | LaneKind::Counter(_) => {}
+            k => panic!("{k:?} is pinned"),
+        }
+    }
+    assert_eq!(lanes.pinned_height, lanes.lanes[lanes.pinned - 1].bottom());
+    let area = Rect::from_min_max(pos2(0.0, 100.0), pos2(500.0, 300.0));
+    let view = TimeView::fit(t.model.span());
+    let mut cache = SegmentCache::default();
+    let scroll_y = 300.0;
+    let scene = build_scene(
+        &SceneInput {
+            trace: &t,
+            lanes: &lanes,
+            view: &view,
+            scroll_y,
+            area,
+            wake: None,
+        },
+        &mut cache,
+    );
+    let band = area.top() + lanes.pinned_height;
+    let shown: Vec<usize> = scene.lanes.iter().map(|&(i, _)| i).collect();
+    // Every pinned lane, at its own top; then only scrolled lanes wholly below them.
+    assert_eq!(shown[..lanes.pinned], (0..lanes.pinned).collect::<Vec<_>>());
+    for &(i, r) in &scene.lanes {
+        if i < lanes.pinned {
+            assert_eq!(r.top(), area.top() + lanes.lanes[i].top);
+        } else {
+            assert!(
+                r.top() >= band - 0.5,
+                "lane {i} at {r:?} is under the pinned lanes"
+            );
+            assert_eq!(r.top(), area.top() + lanes.lanes[i].top - scroll_y);
+        }
+        // The lane under a point of its rectangle is found back (gutter clicks).
+        let y = r.center().y - area.top();
+        assert_eq!(lanes.at_screen(y, scroll_y), Some(i));
+    }
+    assert!(
+        shown.len() > lanes.pinned,
+        "some task lanes scroll into view"
+    );
+}
+
+fn task_lanes(state: &super::TimelineState) -> Vec<TaskIx> {
+    state
+        .lanes
+        .lanes
+        .iter()
+        .filter_map(|l| match l.kind {
+            LaneKind::Task { task, .. } => Some(task),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn zoomed_in_task_lanes_can_show_only_active_tasks_sorted_by_time_in_a_state() {
+    let s = Synthetic::default();
+    let t = opened(&s);
+    let mut state = super::TimelineState::new(&t);
+    let all = task_lanes(&state);
+    // One poll's time: only the task polled then is active.
+    let (start, end) = s.poll_span(0, 1, 1);
+    let view = TimeView {
+        start: start as f64,
+        end: end as f64,
+    };
+    let polled: Vec<TaskIx> = t
+        .model
+        .polls
+        .iter()
+        .filter(|p| p.start < end && p.end > start)
+        .map(|p| p.task)
+        .collect();
+    state.follow_view(&t, &view);
+    assert_eq!(
+        task_lanes(&state),
+        all,
+        "nothing asked: every task, spawn order"
+    );
+    state.task_options.active_only = true;
+    state.follow_view(&t, &view);
+    let active = task_lanes(&state);
+    assert!(!active.is_empty() && active.len() < all.len(), "{active:?}");
+    for task in &active {
+        assert!(polled.contains(task), "{task:?} was not polled in view");
+    }
+    for task in &polled {
+        assert!(active.contains(task), "{task:?} was polled in view");
+    }
+    // The whole trace, most scheduler wait first within each group.
+    state.task_options = super::TaskLaneOptions {
+        active_only: false,
+        sort_by: Some(TaskState::SchedWait),
+    };
+    let whole = TimeView::fit(t.model.span());
+    state.follow_view(&t, &whole);
+    let sorted = task_lanes(&state);
+    assert_eq!(sorted.len(), all.len());
+    let wait = |task: TaskIx| -> u64 {
+        let mut total = 0;
+        trace_analysis::analysis::states::for_each_segment(&t.model, task, &t.paused, |s| {
+            if s.state == TaskState::SchedWait {
+                total += s.span.end - s.span.start;
+            }
+        });
+        total
+    };
+    for w in state.lanes.lanes.windows(2) {
+        if let (LaneKind::Task { task: a, group: ga }, LaneKind::Task { task: b, group: gb }) =
+            (w[0].kind, w[1].kind)
+            && ga == gb
+        {
+            assert!(wait(a) >= wait(b), "{a:?} before {b:?}");
+        }
+    }
+    assert_ne!(sorted, all, "some group's order changed");
+    // Asking for nothing again lists every task in spawn order.
+    state.task_options = super::TaskLaneOptions::default();
+    state.follow_view(&t, &whole);
+    assert_eq!(task_lanes(&state), all);
+}
+
+/// The synthetic trace with counters, and the recorder's own `trace_rt.alloc.sample_rate`.
+fn with_internal_counter() -> OpenTrace {
+    let s = Synthetic {
+        sample_ns: 20_000,
+        ..Synthetic::default()
+    };
+    let mut b = s.build();
+    b.string(9_001, "trace_rt.alloc.sample_rate");
+    b.push(
+        1,
+        1_000,
+        trace_format::Event::Counter {
+            name: trace_format::StringId(9_001),
+            value: 64,
+        },
+    );
+    OpenTrace::from_bytes(b.to_bytes())
+}
+
+#[test]
+fn recorder_counters_are_listed_apart_and_folded_away() {
+    let t = with_internal_counter();
+    let internal: Vec<usize> = (0..t.counters.len())
+        .filter(|&k| t.counters[k].internal)
+        .collect();
+    assert_eq!(internal.len(), 1);
+    assert_eq!(t.counters[internal[0]].label, "trace_rt.alloc.sample_rate");
+    // Not among the counters shown: under a folded "recorder internals" header.
+    let mut state = super::TimelineState::new(&t);
+    let kinds: Vec<LaneKind> = state.lanes.lanes.iter().map(|l| l.kind).collect();
+    assert!(
+        !kinds.contains(&LaneKind::Counter(internal[0])),
+        "{kinds:?}"
+    );
+    let header = kinds.iter().position(|k| *k == LaneKind::RecorderHeader);
+    let last_counter = kinds
+        .iter()
+        .rposition(|k| matches!(k, LaneKind::Counter(_)))
+        .unwrap();
+    assert!(header.unwrap() > last_counter, "after the user's counters");
+    // Unfolded, it is listed below its header.
+    state.toggle_recorder(&t);
+    let i = state.lanes.find(LaneKind::Counter(internal[0])).unwrap();
+    assert_eq!(state.lanes.lanes[i - 1].kind, LaneKind::RecorderHeader);
+}
+
+#[test]
+fn a_counter_lane_scales_from_zero_and_says_its_least_and_greatest_value() {
+    let t = with_internal_counter();
+    let lanes = Lanes::build(&t, &vec![false; t.groups.len()]);
+    let area = Rect::from_min_max(pos2(0.0, 0.0), pos2(800.0, 4_000.0));
+    let scene = {
+        let mut cache = SegmentCache::default();
+        build_scene(
+            &SceneInput {
+                trace: &t,
+                lanes: &lanes,
+                view: &TimeView::fit(t.model.span()),
+                scroll_y: 0.0,
+                area,
+                wake: None,
+            },
+            &mut cache,
+        )
+    };
+    let heap = scene
+        .counters
+        .iter()
+        .find(|c| t.counters[c.track].label == "heap in use")
+        .expect("the heap lane");
+    let min = heap
+        .columns
+        .iter()
+        .map(|c| c.min)
+        .fold(f64::INFINITY, f64::min);
+    let max = heap.columns.iter().map(|c| c.max).fold(0.0, f64::max);
+    assert!(min > 0.0 && max > min, "{min} {max}");
+    // The bottom of the lane is 0, not the least value: a small change stays small.
+    assert_eq!(heap.scale.0, 0.0);
+    let unit = t.counters[heap.track].unit;
+    assert_eq!(
+        heap.caption(&t),
+        format!(
+            "heap in use  {} – {}",
+            unit.format(0.0),
+            unit.format(heap.scale.1)
+        )
+    );
+    assert_eq!(
+        heap.range_text(&t).unwrap(),
+        format!("min {} · max {}", unit.format(min), unit.format(max))
+    );
 }

@@ -114,6 +114,17 @@ pub fn describe_hit(trace: &OpenTrace, hit: &Hit) -> Vec<String> {
             first,
             count,
         } => describe_logs(trace, thread, first, count),
+        Hit::DataEnds { thread, time } => vec![
+            format!(
+                "no data on {} after this",
+                model.threads[thread.index()].label()
+            ),
+            format!(
+                "its data ends at {} (the file is cut or damaged); the states of the tasks it \
+                 polled last stop there",
+                format_duration(time)
+            ),
+        ],
         Hit::Lost {
             thread,
             time,
