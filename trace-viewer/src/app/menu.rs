@@ -11,9 +11,10 @@ pub const OPEN_RECENT: &str = "Open Recent";
 /// Its last entry.
 pub const CLEAR_RECENT: &str = "Clear the list";
 
-/// Shows the menu bar; `has_trace` enables the view entries; `recent` lists recently
-/// opened files, most recent first.
-pub fn bar(ui: &mut Ui, has_trace: bool, recent: &[PathBuf]) -> Option<Action> {
+/// Shows the menu bar; `has_trace` enables the view entries, `can_close` "Close trace"
+/// (something is open, opening or failed to open); `recent` lists recently opened files,
+/// most recent first.
+pub fn bar(ui: &mut Ui, has_trace: bool, can_close: bool, recent: &[PathBuf]) -> Option<Action> {
     let mut action = None;
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
@@ -46,7 +47,10 @@ pub fn bar(ui: &mut Ui, has_trace: bool, recent: &[PathBuf]) -> Option<Action> {
             {
                 action = Some(Action::ShowExport);
             }
-            if ui.button("Close trace").clicked() {
+            if ui
+                .add_enabled(can_close, egui::Button::new(CLOSE_TRACE))
+                .clicked()
+            {
                 action = Some(Action::CloseTrace);
             }
             ui.separator();
@@ -90,6 +94,9 @@ pub fn recent_label(path: &Path) -> String {
     }
 }
 
+/// The File menu entry that closes the trace.
+pub const CLOSE_TRACE: &str = "Close trace";
+
 /// The File menu entry that opens the export window.
 pub const EXPORT_MENU: &str = "Export to Perfetto (Chrome JSON)…";
 
@@ -107,9 +114,15 @@ Esc                  clear the selection and the range
 click a slice        details; click a folded (grey) slice to zoom to it
 click a group name   collapse / expand it";
 
-/// The "Open" window: a path to type (or paste), Open and Cancel, and Browse… for the
-/// native dialog when `native` (the app uses one). `path` is its text.
-pub fn open_dialog(ctx: &egui::Context, path: &mut String, native: bool) -> Option<Action> {
+/// The "Open" window: a path to type (or paste; Enter opens it), Open and Cancel, and
+/// Browse… for the native dialog when `native` (the app uses one). `path` is its text;
+/// `note` says why the system's dialog is not used, if it should.
+pub fn open_dialog(
+    ctx: &egui::Context,
+    path: &mut String,
+    note: Option<&str>,
+    native: bool,
+) -> Option<Action> {
     let mut action = None;
     let mut open = true;
     egui::Window::new("Open trace")
@@ -118,14 +131,21 @@ pub fn open_dialog(ctx: &egui::Context, path: &mut String, native: bool) -> Opti
         .resizable(false)
         .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
         .show(ctx, |ui| {
+            if let Some(note) = note {
+                ui.label(egui::RichText::new(note).color(ui.visuals().warn_fg_color));
+            }
             ui.label("Path of a .rtt file (or drop one onto the window):");
             let edit = ui.add(
                 egui::TextEdit::singleline(path)
                     .desired_width(420.0)
                     .hint_text("/path/to/trace.rtt"),
             );
-            edit.request_focus();
+            // Read Enter before taking the focus back: Enter makes the edit give it up, and
+            // taking it again in the same frame would hide that it did.
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            if !enter && ui.memory(|m| m.focused().is_none()) {
+                edit.request_focus();
+            }
             ui.horizontal(|ui| {
                 if (ui.button("Open").clicked() || enter) && !path.trim().is_empty() {
                     action = Some(Action::Open(path.trim().into()));

@@ -64,6 +64,7 @@ pub mod view;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 
@@ -164,6 +165,9 @@ pub struct AppOptions {
     pub recent_file: Option<PathBuf>,
     /// File > Open uses the system's file dialog (off in tests, which must not start one).
     pub native_dialog: bool,
+    /// Why the system's file dialog cannot be used here (see [`file_chooser_problem`]):
+    /// File > Open then shows the "Open" window with this note.
+    pub file_chooser_note: Option<String>,
 }
 
 /// The window's application state.
@@ -173,8 +177,11 @@ pub struct ViewerApp {
     recent: RecentFiles,
     /// File > Open uses the native dialog.
     native_dialog: bool,
-    /// The native dialog in progress: its answer comes on this channel.
-    picking: Option<mpsc::Receiver<Option<PathBuf>>>,
+    /// The native dialog in progress: its answer comes on this channel; when it started.
+    picking: Option<(mpsc::Receiver<Option<PathBuf>>, Instant)>,
+    /// Why File > Open shows the "Open" window instead of the system's dialog, if it should
+    /// say so.
+    file_chooser_note: Option<String>,
     /// The "Open" window's text, while it is shown.
     open_dialog: Option<String>,
     /// A line about what just happened (e.g. a canceled opening), shown on the empty screen.
@@ -204,6 +211,7 @@ impl ViewerApp {
                 None => RecentFiles::in_memory(),
             },
             native_dialog: options.native_dialog,
+            file_chooser_note: options.file_chooser_note,
             picking: None,
             open_dialog: None,
             notice: None,
@@ -293,20 +301,29 @@ impl ViewerApp {
                 ctx.request_repaint();
             });
         if spawned.is_ok() {
-            self.picking = Some(rx);
+            self.picking = Some((rx, Instant::now()));
         }
     }
 
     /// Opens what the native dialog picked, once it answered.
     fn poll_picker(&mut self) {
-        let Some(rx) = &self.picking else {
+        let Some((rx, since)) = &self.picking else {
             return;
         };
         match rx.try_recv() {
             Ok(picked) => {
+                let answered_in = since.elapsed();
                 self.picking = None;
-                if let Some(path) = picked {
-                    self.open(path);
+                match picked {
+                    Some(path) => self.open(path),
+                    // No one cancels a dialog that fast: it never opened (the portal is
+                    // missing or failed). Say so, and let the path be typed from now on.
+                    None if answered_in < DIALOG_NEVER_OPENED => {
+                        self.native_dialog = false;
+                        self.file_chooser_note = Some(FILE_CHOOSER_FAILED.into());
+                        self.apply(Action::ShowOpenPathDialog);
+                    }
+                    None => {}
                 }
             }
             Err(mpsc::TryRecvError::Empty) => {}
@@ -504,7 +521,8 @@ impl eframe::App for ViewerApp {
         let mut actions = Vec::new();
         egui::Panel::top("menu").show(ui, |ui| {
             let has_trace = self.trace_view().is_some();
-            actions.extend(menu::bar(ui, has_trace, self.recent.entries()));
+            let can_close = !matches!(self.screen, Screen::Empty);
+            actions.extend(menu::bar(ui, has_trace, can_close, self.recent.entries()));
         });
         if let Screen::Open(tv) = &mut self.screen {
             if tv.banner_shown() {
@@ -572,7 +590,12 @@ impl eframe::App for ViewerApp {
             }
         });
         if let Some(text) = &mut self.open_dialog {
-            actions.extend(menu::open_dialog(ui.ctx(), text, self.native_dialog));
+            actions.extend(menu::open_dialog(
+                ui.ctx(),
+                text,
+                self.file_chooser_note.as_deref(),
+                self.native_dialog,
+            ));
         }
         if let Screen::Open(tv) = &mut self.screen {
             let visible = tv.visible_span();
@@ -584,6 +607,49 @@ impl eframe::App for ViewerApp {
             self.apply(a);
         }
     }
+}
+
+/// A native dialog answered faster than this never opened.
+const DIALOG_NEVER_OPENED: Duration = Duration::from_millis(400);
+
+/// The "Open" window's note after the system's file dialog failed to open.
+pub const FILE_CHOOSER_FAILED: &str = "The system's file chooser did not open (is \
+    xdg-desktop-portal running?). Type the path, or drop a .rtt file onto the window.";
+
+/// Why the system's file dialog cannot open here, if that can be told beforehand: on Linux
+/// and the BSDs it is the XDG desktop portal, reached over the D-Bus session bus, and there
+/// is none when `DBUS_SESSION_BUS_ADDRESS` is unset and `$XDG_RUNTIME_DIR/bus` does not
+/// exist. `env` looks a variable up, `exists` a path.
+///
+/// ```
+/// # use std::ffi::OsString;
+/// # use trace_viewer::app::file_chooser_problem;
+/// let no_bus = file_chooser_problem(|_| None, |_| false);
+/// assert!(cfg!(not(target_os = "linux")) || no_bus.unwrap().contains("D-Bus"));
+/// let bus = |k: &str| (k == "DBUS_SESSION_BUS_ADDRESS").then(|| OsString::from("unix:path=/b"));
+/// assert_eq!(file_chooser_problem(bus, |_| false), None);
+/// ```
+pub fn file_chooser_problem(
+    env: impl Fn(&str) -> Option<OsString>,
+    exists: impl Fn(&Path) -> bool,
+) -> Option<String> {
+    let portal = cfg!(all(
+        unix,
+        not(target_os = "macos"),
+        not(target_os = "android")
+    ));
+    if !portal || env("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    let bus = env("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("bus"));
+    if bus.is_some_and(|b| exists(&b)) {
+        return None;
+    }
+    Some(
+        "No system file chooser here (no D-Bus session bus for the XDG desktop portal). Type \
+         the path, or drop a .rtt file onto the window."
+            .into(),
+    )
 }
 
 /// Why no window can be opened here, if that can be told beforehand: on Linux and the
@@ -615,9 +681,11 @@ pub fn run_window(path: Option<PathBuf>) -> Result<(), String> {
             .with_drag_and_drop(true),
         ..Default::default()
     };
+    let file_chooser_note = file_chooser_problem(|k| std::env::var_os(k), Path::exists);
     let app_options = AppOptions {
         recent_file: recent::default_file(|k| std::env::var_os(k)),
-        native_dialog: true,
+        native_dialog: file_chooser_note.is_none(),
+        file_chooser_note,
     };
     eframe::run_native(
         "trace-viewer",

@@ -72,6 +72,9 @@ pub enum Tab {
     Flame,
 }
 
+/// What the timeline says of a trace without events.
+pub const NO_EVENTS: &str = "This trace holds no events.";
+
 impl TraceView {
     /// Opens `trace` showing all of it.
     pub fn new(trace: Box<OpenTrace>) -> TraceView {
@@ -155,6 +158,21 @@ impl TraceView {
 
     /// The Timeline view, in the rest of `ui`.
     pub fn show_timeline(&mut self, ui: &mut Ui) {
+        if self.trace.model.events == 0 {
+            // An empty 0–1 µs timeline would read as a trace of nothing happening.
+            ui.centered_and_justified(|ui| {
+                ui.label(format!(
+                    "{NO_EVENTS}{}",
+                    if self.trace.model.end_record.is_none() {
+                        " The file ends before its first chunk of events: the recording was \
+                         cut (killed, or a full disk) before it wrote one."
+                    } else {
+                        " The recording stopped before anything was recorded."
+                    }
+                ));
+            });
+            return;
+        }
         let parts = Parts {
             trace: &self.trace,
             view: &mut self.view,
