@@ -273,6 +273,16 @@ pub fn run(args: &PprofArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         }
         return Ok(EXIT_CORRUPT);
     }
+    if !model.code.has_symbols() {
+        // Without this the profile reads as empty stacks, and nothing says why.
+        writeln!(
+            err,
+            "warning: the trace holds no symbols (naming the code did not finish before the \
+             stop's deadline, or failed): its functions are unnamed addresses. Name them first \
+             with `trace-viewer symbolize {} --binary PATH`.",
+            args.file.display()
+        )?;
+    }
     let span = filter.span.unwrap_or(model.span());
     let profile = build(&model, kind, &samples, span);
     let mut bytes = Vec::new();
