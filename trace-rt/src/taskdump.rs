@@ -87,11 +87,31 @@ mod on {
 
     /// Dumps every runtime registered in session `epoch`, all within `timeout` together;
     /// one record per runtime. Called with recording switched off.
+    /// A dump is being taken: tokio re-polls every task in a tracing mode, in which the wake
+    /// layer must not add its markers (its `yield_now` would read as a leaf of each task).
+    static DUMPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    /// Whether a dump is being taken (see [`DUMPING`]).
+    pub(crate) fn in_progress() -> bool {
+        DUMPING.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Clears [`DUMPING`] however `dump_all` returns.
+    struct Dumping;
+
+    impl Drop for Dumping {
+        fn drop(&mut self) {
+            DUMPING.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn dump_all(epoch: u64, timeout: Duration) -> Vec<Meta> {
         let runtimes = take(epoch);
         if timeout.is_zero() {
             return Vec::new();
         }
+        DUMPING.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _dumping = Dumping;
         let deadline = Instant::now() + timeout;
         let current = Handle::try_current().ok();
         let mut pending = Vec::new();
@@ -317,7 +337,7 @@ mod on {
         target_arch = "s390x"
     )
 ))]
-pub(crate) use on::{ENABLED, dump_all, register_current};
+pub(crate) use on::{ENABLED, dump_all, in_progress, register_current};
 
 #[cfg(not(all(
     tokio_unstable,
@@ -340,6 +360,12 @@ mod off {
     pub(crate) fn dump_all(_epoch: u64, _timeout: std::time::Duration) -> Vec<trace_format::Meta> {
         Vec::new()
     }
+
+    /// Never: this build takes no dumps.
+    #[inline]
+    pub(crate) fn in_progress() -> bool {
+        false
+    }
 }
 
 #[cfg(not(all(
@@ -353,4 +379,4 @@ mod off {
         target_arch = "s390x"
     )
 )))]
-pub(crate) use off::{ENABLED, dump_all, register_current};
+pub(crate) use off::{ENABLED, dump_all, in_progress, register_current};

@@ -248,6 +248,43 @@ fn a_flight_recorder_dump_holds_the_latest_task_dump() {
     shut(rt);
 }
 
+/// With the wake layer on (it adds markers to tokio's deferred wakes by polling
+/// `yield_now`), a flight-recorder dump, taken while recording goes on, shows where the
+/// tasks wait and nothing of the recorder's.
+#[cfg(feature = "wakes")]
+#[test]
+fn a_dump_under_the_wake_layer_shows_no_recorder_frame() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let _g = serial();
+    // tokio's task spans take the subscriber of the thread that spawns them.
+    let _subscriber = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(trace_rt::wake_layer()),
+    );
+    let rt = runtime(2);
+    let flight = trace_rt::FlightRecorder::start(Duration::from_secs(10), 16 << 20).unwrap();
+    let stuck = spawn_stuck(rt.handle());
+    let mut bytes = Vec::new();
+    flight.write_into(&mut bytes).unwrap();
+    let trace = Trace::from_bytes(bytes).unwrap();
+    assert_stuck_tasks_dumped(&trace);
+    let m = Model::build(&trace).unwrap();
+    for t in m.task_ixs() {
+        if let Some(a) = m.await_trace(t) {
+            assert!(
+                !a.backtraces
+                    .iter()
+                    .flatten()
+                    .any(|f| f.function.contains("trace_rt::")),
+                "{}",
+                a.text()
+            );
+        }
+    }
+    flight.stop().unwrap();
+    drop(stuck);
+    shut(rt);
+}
+
 #[cfg(feature = "http")]
 #[test]
 fn an_http_recording_dumps_when_it_ends() {
