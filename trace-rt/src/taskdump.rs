@@ -33,7 +33,7 @@
         target_arch = "s390x"
     )
 ))]
-mod on {
+mod imp {
     use std::collections::HashMap;
     use std::sync::Mutex;
     use std::sync::mpsc;
@@ -326,19 +326,6 @@ mod on {
     }
 }
 
-#[cfg(all(
-    tokio_unstable,
-    tokio_taskdump,
-    target_os = "linux",
-    any(
-        target_arch = "x86",
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "s390x"
-    )
-))]
-pub(crate) use on::{ENABLED, dump_all, in_progress, register_current};
-
 #[cfg(not(all(
     tokio_unstable,
     tokio_taskdump,
@@ -350,7 +337,7 @@ pub(crate) use on::{ENABLED, dump_all, in_progress, register_current};
         target_arch = "s390x"
     )
 )))]
-mod off {
+mod imp {
     /// Whether this build takes task dumps.
     pub(crate) const ENABLED: bool = false;
 
@@ -368,15 +355,5 @@ mod off {
     }
 }
 
-#[cfg(not(all(
-    tokio_unstable,
-    tokio_taskdump,
-    target_os = "linux",
-    any(
-        target_arch = "x86",
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "s390x"
-    )
-)))]
-pub(crate) use off::{ENABLED, dump_all, in_progress, register_current};
+// One of the two `imp` modules above is built: dumps on a platform tokio dumps on, or none.
+pub(crate) use imp::{ENABLED, dump_all, in_progress, register_current};
