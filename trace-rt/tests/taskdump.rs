@@ -164,7 +164,8 @@ fn leak_suspects_say_where_they_wait_and_the_watcher_is_not_one() {
         jobs.push(tx);
         rt.spawn(wait_for_job(rx));
     }
-    std::thread::sleep(Duration::from_millis(150));
+    // Well past the 100 ms threshold, even for a task whose first poll came late.
+    std::thread::sleep(Duration::from_millis(400));
     session.stop().unwrap();
     let trace = Trace::from_bytes(sink.bytes()).unwrap();
     let m = Model::build(&trace).unwrap();
