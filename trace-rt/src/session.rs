@@ -574,6 +574,7 @@ impl Session {
             set_current(None);
             EPOCH.store(0, Ordering::SeqCst);
         }
+        let _ = self.shared.stopped_at.set(crate::clock::now());
         // With recording off (tokio re-polls every task to dump it: those are no polls of
         // the application) and the writer still running: every way of stopping comes here.
         for meta in crate::taskdump::dump_all(self.epoch, self.task_dump_timeout) {

@@ -133,6 +133,9 @@ pub(crate) struct Shared {
     pub(crate) stop_timeout: Duration,
     /// When the stop must have returned; set before `stop`.
     pub(crate) stop_deadline: OnceLock<Instant>,
+    /// When recording was switched off (clock units): the trace's end, whatever the stop
+    /// does after (task dumps, naming the code) before the writer writes the end record.
+    pub(crate) stopped_at: OnceLock<u64>,
     writer: OnceLock<Thread>,
     /// The session's stack table, when it records stacks. Emptied by the writer when it
     /// finishes: threads keep the shared state of the last session they recorded in until
@@ -176,6 +179,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             stop_timeout,
             stop_deadline: OnceLock::new(),
+            stopped_at: OnceLock::new(),
             writer: OnceLock::new(),
             stacks: ArcSwapOption::new(stacks),
         }

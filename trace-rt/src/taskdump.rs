@@ -124,6 +124,8 @@ mod imp {
                 && handle.runtime_flavor() == RuntimeFlavor::CurrentThread;
             let (tx, rx) = mpsc::sync_channel::<tokio::runtime::Dump>(1);
             let mut early = None;
+            // The task that asks for the dump is the recorder's, not the application's.
+            let mut asking = None;
             if own_thread {
                 // Its only thread is this one: a spawned task would never run while we
                 // wait. Its dump is synchronous here (tokio re-polls its tasks in place).
@@ -137,13 +139,14 @@ mod imp {
                 }
             } else {
                 let h = handle.clone();
-                drop(handle.spawn(async move {
+                let task = handle.spawn(async move {
                     let _ = tx.send(h.dump().await);
-                }));
+                });
+                asking = Some(crate::runtime::task_id(task.id()));
             }
-            pending.push((id, time, started, rx, early));
+            pending.push((id, time, started, rx, early, asking));
         }
-        for (id, time, started, rx, early) in pending {
+        for (id, time, started, rx, early, asking) in pending {
             let left = deadline.saturating_duration_since(Instant::now());
             let got = wait(|| rx.recv_timeout(left));
             let mut record = TaskDump {
@@ -156,7 +159,8 @@ mod imp {
                 Ok(dump) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     match resolve(dump, left) {
-                        Ok((strings, tasks)) => {
+                        Ok((strings, mut tasks)) => {
+                            tasks.retain(|t| Some(t.tokio_id) != asking);
                             record.strings = strings;
                             record.tasks = tasks;
                         }

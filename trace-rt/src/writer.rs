@@ -612,8 +612,13 @@ impl Writer {
         // Chunks of threads that were busy handing one over when the slots were collected.
         self.drain();
         self.write_stacks(true);
-        // The recording ends here: naming the code below takes time that is not recorded.
-        let end_time = self.end_time.max(crate::clock::now());
+        // The recording ended when it was switched off: the task dumps taken since, and
+        // naming the code below, take time that is not recorded (a poll cut by the stop
+        // must not read as lasting through them).
+        let stopped_at = self.shared.stopped_at.get().copied();
+        let end_time = self
+            .end_time
+            .max(stopped_at.unwrap_or_else(crate::clock::now));
         if let Some(stacks) = self.shared.stacks.load_full() {
             self.write_code_records(&stacks, deadline);
         }

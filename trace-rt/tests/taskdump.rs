@@ -100,6 +100,31 @@ fn assert_stuck_tasks_dumped(trace: &Trace) {
     );
     let m = Model::build(trace).unwrap();
     assert!(!m.task_dumps.is_empty(), "no task dump in the trace");
+    // The recorder's own task, which asks for the dump, is not listed.
+    for r in &m.task_dumps.runtimes {
+        for t in &r.tasks {
+            assert!(
+                !t.backtraces
+                    .iter()
+                    .flatten()
+                    .any(|f| f.function.contains("Handle::dump")),
+                "{}",
+                t.text()
+            );
+        }
+    }
+    // The trace ends when recording was switched off, before the dumps: a poll cut by the
+    // stop does not read as lasting through them.
+    if let Some(end) = trace.end() {
+        let end = trace.to_nanos(end.end_time);
+        for r in &m.task_dumps.runtimes {
+            assert!(
+                end <= r.time,
+                "the trace ends at {end}, after a dump at {}",
+                r.time
+            );
+        }
+    }
     let stuck = waiting_in(&m, "wait_for_job");
     assert_eq!(
         stuck.len(),
