@@ -642,8 +642,7 @@ fn task_dumps_read_back_and_dump_as_comments() {
     for want in [
         "# task_dump runtime=1 tasks=1 wait_ns=1234\n",
         "#   tokio task 7\n",
-        "#     ╼ tokio::sync::mpsc::Receiver<T>::recv\n",
-        "#     └╼ app::wait_for_job::{{closure}} at src/jobs.rs:25\n",
+        "#     ╼ app::wait_for_job::{{closure}} at src/jobs.rs:25\n#     └╼ tokio::sync::mpsc::Receiver<T>::recv\n",
         "# task_dump runtime=2 tasks=0 wait_ns=0 error=\"timed out\"\n",
     ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");

@@ -378,8 +378,8 @@ pub(crate) fn print_event(text: &mut String, thread: u32, time: u64, e: &Event<'
     text.push('\n');
 }
 
-/// A task dump as `#` comment lines (the parser skips them): each task's await trace, the
-/// leaf future's frame first.
+/// A task dump as `#` comment lines (the parser skips them): each task's await trace,
+/// outermost frame first down to the leaf future, as the viewer shows it.
 fn print_task_dump_comment(text: &mut String, d: &crate::TaskDump) {
     let _ = write!(
         text,
@@ -395,7 +395,7 @@ fn print_task_dump_comment(text: &mut String, d: &crate::TaskDump) {
     for t in &d.tasks {
         let _ = writeln!(text, "#   tokio task {}", t.tokio_id);
         for bt in &t.backtraces {
-            for (i, f) in bt.iter().enumerate() {
+            for (i, f) in bt.iter().rev().enumerate() {
                 let arrow = if i == 0 { "╼" } else { "└╼" };
                 let _ = write!(text, "#     {arrow} {}", d.string(f.function));
                 if f.file != crate::SymbolFrame::NO_FILE {
