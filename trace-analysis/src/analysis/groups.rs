@@ -229,7 +229,7 @@ fn root_regions(model: &Model) -> RootRegions {
     }
     let fields: HashMap<&str, Vec<String>> = by_name
         .iter()
-        .map(|(&name, spans)| (name, super::regions::low_cardinality_fields(spans)))
+        .map(|(&name, spans)| (name, super::regions::low_cardinality_fields(model, spans)))
         .collect();
     let mut out = RootRegions::default();
     let mut label_ix: HashMap<String, u32> = HashMap::new();
@@ -240,7 +240,8 @@ fn root_regions(model: &Model) -> RootRegions {
         let name = model.string(s.name);
         let mut label = format!("region {name}");
         for f in &fields[name] {
-            label += &format!(" {f}={}", s.field(f).unwrap_or("-"));
+            let value = super::regions::span_value(model, s, f).unwrap_or("-");
+            label += &format!(" {f}={value}");
         }
         let next = label_ix.len() as u32 + 1;
         let ix = *label_ix.entry(label.clone()).or_insert_with(|| {

@@ -113,14 +113,14 @@ impl RegionGroups {
                 Some(f) => f.clone(),
                 None => {
                     let only: Vec<&SpanRegion> = spans.iter().map(|&(_, s)| s).collect();
-                    low_cardinality_fields(&only)
+                    low_cardinality_fields(model, &only)
                 }
             };
             let mut keyed: BTreeMap<Vec<String>, Vec<(u32, &SpanRegion)>> = BTreeMap::new();
             for &(i, s) in &spans {
                 let key = fields
                     .iter()
-                    .map(|f| s.field(f).unwrap_or("-").to_string())
+                    .map(|f| span_value(model, s, f).unwrap_or("-").to_string())
                     .collect();
                 keyed.entry(key).or_default().push((i, s));
             }
@@ -143,21 +143,54 @@ impl RegionGroups {
     }
 }
 
-/// The fields of `spans` (one name) that group by default.
-pub(crate) fn low_cardinality_fields(spans: &[&SpanRegion]) -> Vec<String> {
+/// What groups a span under `key`: its field of that name, else, for `target`, the
+/// span's target (the module path of the code that made it: the same `#[instrument]`ed
+/// name, e.g. mini-redis's `apply`, in `cmd::get` and in `cmd::set`).
+///
+/// ```
+/// # use trace_analysis::model::Model;
+/// # use trace_analysis::analysis::regions::span_value;
+/// # fn show(model: &Model) {
+/// for s in &model.spans {
+///     println!("{:?} {:?}", span_value(model, s, "route"), span_value(model, s, "target"));
+/// }
+/// # }
+/// ```
+pub fn span_value<'m>(model: &'m Model, span: &'m SpanRegion, key: &str) -> Option<&'m str> {
+    match span.field(key) {
+        Some(v) => Some(v),
+        None if key == TARGET => Some(model.string(span.target)),
+        None => None,
+    }
+}
+
+/// The pseudo-field naming a span's target ([`span_value`]).
+pub const TARGET: &str = "target";
+
+/// The fields of `spans` (one name) that group by default: fields with few values (at most
+/// [`MAX_AUTO_VALUES`], and at most one per two spans), and the target when spans of the
+/// name come from several.
+pub(crate) fn low_cardinality_fields(model: &Model, spans: &[&SpanRegion]) -> Vec<String> {
     let mut values: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut targets: BTreeSet<&str> = BTreeSet::new();
     for s in spans {
         for kv in s.fields.split(' ') {
             if let Some((k, v)) = kv.split_once('=') {
                 values.entry(k).or_default().insert(v);
             }
         }
+        targets.insert(model.string(s.target));
     }
-    values
+    let few = |n: usize| n <= MAX_AUTO_VALUES && n * 2 <= spans.len();
+    let mut out: Vec<String> = values
         .into_iter()
-        .filter(|(_, v)| v.len() <= MAX_AUTO_VALUES && v.len() * 2 <= spans.len())
+        .filter(|(_, v)| few(v.len()))
         .map(|(k, _)| k.to_string())
-        .collect()
+        .collect();
+    if targets.len() > 1 && few(targets.len()) && !out.iter().any(|f| f == TARGET) {
+        out.push(TARGET.to_string());
+    }
+    out
 }
 
 fn group(
@@ -491,5 +524,50 @@ mod tests {
         let g = RegionGroups::build(&m, &RegionsOptions::default());
         assert!(g.groups[0].histogram(&m).is_empty());
         assert_eq!(g.groups[0].slowest(&m, None).len(), 1);
+    }
+
+    /// One `#[instrument]`ed name in two modules (mini-redis's `apply` in `cmd::get` and
+    /// `cmd::set`): grouped by target by default, and by `--by target`.
+    #[test]
+    fn one_name_in_several_targets_groups_by_target() {
+        let mut text = String::from(
+            "string id=3 text=\"apply\"\nstring id=4 text=\"mini_redis::cmd::get\"\n\
+             string id=5 text=\"mini_redis::cmd::set\"\n1 0 thread_start kind=worker index=0\n",
+        );
+        for i in 0..6u64 {
+            let target = if i % 3 == 0 { 5 } else { 4 };
+            let at = 100 * i + 10;
+            text += &format!(
+                "1 {at} span_new id={} parent=0 name=3 target={target} level=info fields=\"\"\n\
+                 1 {} span_close id={}\n",
+                i + 1,
+                at + 5 + i,
+                i + 1
+            );
+        }
+        let bytes = trace_format::text::undump(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let m = Model::build(&trace_format::Trace::from_bytes(bytes).unwrap()).unwrap();
+        for by in [None, Some(vec![TARGET.to_string()])] {
+            let g = RegionGroups::build(
+                &m,
+                &RegionsOptions {
+                    by: by.clone(),
+                    ..Default::default()
+                },
+            );
+            let got: Vec<(String, u64)> = g
+                .groups
+                .iter()
+                .map(|g| (g.fields[TARGET].clone(), g.count))
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    ("mini_redis::cmd::get".to_string(), 4),
+                    ("mini_redis::cmd::set".to_string(), 2)
+                ],
+                "{by:?}"
+            );
+        }
     }
 }
