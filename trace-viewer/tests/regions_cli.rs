@@ -173,6 +173,18 @@ fn spans_group_by_route_with_exact_counts_and_latencies_that_match_the_routes() 
     assert_eq!(code, 0);
     assert!(out.contains("request: route"), "{out}");
     assert!(out.contains("route=/slow"), "{out}");
+    // No allocator and no CPU sampling in this recording: not measured, not zero.
+    let slow = out.lines().find(|l| l.contains("route=/slow")).unwrap();
+    assert!(
+        slow.trim_end().ends_with("-") && !slow.contains(" 0 B"),
+        "{slow}"
+    );
+    let (_, json, _) = regions(&path, &["--json"]);
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (&json["allocations_recorded"], &json["cpu_sampled"]),
+        (&Value::Bool(false), &Value::Bool(false))
+    );
 }
 
 #[test]

@@ -91,6 +91,11 @@ pub struct RegionGroups {
     pub by: BTreeMap<String, Vec<String>>,
     /// Whether those were chosen automatically.
     pub auto: bool,
+    /// The trace records allocations (`TracingAllocator`): without, `alloc_bytes` is 0 for
+    /// want of a measurement.
+    pub allocations_recorded: bool,
+    /// The trace has CPU samples: without, `cpu_samples` is 0 for want of a measurement.
+    pub cpu_sampled: bool,
     /// The groups.
     pub groups: Vec<RegionGroup>,
 }
@@ -138,6 +143,12 @@ impl RegionGroups {
         RegionGroups {
             by,
             auto: options.by.is_none(),
+            allocations_recorded: !model.alloc_samples.is_empty()
+                || model
+                    .counters
+                    .iter()
+                    .any(|c| c.kind == crate::model::CounterKind::HeapInUse),
+            cpu_sampled: model.samples.iter().any(|s| s.kind == SampleKind::Cpu),
             groups,
         }
     }

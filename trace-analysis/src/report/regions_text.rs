@@ -78,8 +78,17 @@ pub fn render_regions_text(
             format_duration(g.max_ns),
             format!("{:.0}%", g.busy_share * 100.0),
             format_duration(g.long_poll_ns),
-            format_bytes(g.alloc_bytes),
-            g.cpu_samples.to_string(),
+            // Not measured is not zero.
+            if groups.allocations_recorded {
+                format_bytes(g.alloc_bytes)
+            } else {
+                "-".into()
+            },
+            if groups.cpu_sampled {
+                g.cpu_samples.to_string()
+            } else {
+                "-".into()
+            },
         ]);
     }
     use Align::{Left, Right};
