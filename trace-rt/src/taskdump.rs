@@ -92,6 +92,7 @@ mod imp {
     static DUMPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
     /// Whether a dump is being taken (see [`DUMPING`]).
+    #[cfg(feature = "wakes")]
     pub(crate) fn in_progress() -> bool {
         DUMPING.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -353,6 +354,7 @@ mod imp {
     }
 
     /// Never: this build takes no dumps.
+    #[cfg(feature = "wakes")]
     #[inline]
     pub(crate) fn in_progress() -> bool {
         false
@@ -360,4 +362,7 @@ mod imp {
 }
 
 // One of the two `imp` modules above is built: dumps on a platform tokio dumps on, or none.
-pub(crate) use imp::{ENABLED, dump_all, in_progress, register_current};
+pub(crate) use imp::{ENABLED, dump_all, register_current};
+// The wake layer's markers stay out of dumps.
+#[cfg(feature = "wakes")]
+pub(crate) use imp::in_progress;
