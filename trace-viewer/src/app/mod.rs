@@ -34,7 +34,8 @@
 //! - [`export`]: the export window;
 //! - [`status`] and [`menu`]: the empty, opening and error screens, the banner, the menu
 //!   bar and the "Open" window; [`action`]: what they ask the app to do;
-//! - [`recent`]: the recent-files list and the small file it is kept in.
+//! - [`recent`]: the recent-files list and the small file it is kept in;
+//! - [`frame_stats`]: per-frame timings printed with `TRACE_VIEWER_FRAME_STATS=1`.
 //!
 //! [`ViewerApp`] wires them into an [`eframe::App`]; [`run_window`] opens the window.
 
@@ -44,6 +45,7 @@ pub mod counters;
 pub mod details;
 pub mod export;
 pub mod flame;
+pub mod frame_stats;
 pub mod jobs;
 pub mod labels;
 pub mod menu;
@@ -164,6 +166,8 @@ pub struct AppOptions {
     pub recent_file: Option<PathBuf>,
     /// File > Open uses the system's file dialog (off in tests, which must not start one).
     pub native_dialog: bool,
+    /// Print each frame's timings to stderr ([`frame_stats`]).
+    pub frame_stats: bool,
 }
 
 /// The window's application state.
@@ -181,6 +185,10 @@ pub struct ViewerApp {
     notice: Option<String>,
     /// The window is still to be sized to the screen.
     fit_to_screen: bool,
+    /// Per-frame timings, when asked for.
+    stats: Option<frame_stats::FrameStats>,
+    /// The input taken out of egui's for this frame (for the timings).
+    taken_input: Vec<egui::Event>,
     ctx: egui::Context,
 }
 
@@ -208,6 +216,8 @@ impl ViewerApp {
             open_dialog: None,
             notice: None,
             fit_to_screen: false,
+            stats: options.frame_stats.then(frame_stats::FrameStats::new),
+            taken_input: Vec::new(),
             ctx: ctx.clone(),
         };
         if let Some(p) = path {
@@ -479,6 +489,9 @@ impl ViewerApp {
 
 impl eframe::App for ViewerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if let Some(stats) = &mut self.stats {
+            stats.begin(ctx);
+        }
         self.poll_open();
         self.poll_picker();
         let wake = {
@@ -500,7 +513,7 @@ impl eframe::App for ViewerApp {
         }
     }
 
-    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
         let mut actions = Vec::new();
         egui::Panel::top("menu").show(ui, |ui| {
             let has_trace = self.trace_view().is_some();
@@ -583,6 +596,10 @@ impl eframe::App for ViewerApp {
         for a in actions {
             self.apply(a);
         }
+        if let Some(stats) = &mut self.stats {
+            let taken = std::mem::take(&mut self.taken_input);
+            eprintln!("{}", stats.end(ui.ctx(), frame, &taken).text());
+        }
     }
 }
 
@@ -618,6 +635,7 @@ pub fn run_window(path: Option<PathBuf>) -> Result<(), String> {
     let app_options = AppOptions {
         recent_file: recent::default_file(|k| std::env::var_os(k)),
         native_dialog: true,
+        frame_stats: frame_stats::enabled_by(std::env::var_os(frame_stats::ENV_VAR).as_deref()),
     };
     eframe::run_native(
         "trace-viewer",
