@@ -488,6 +488,24 @@ impl ViewerApp {
 }
 
 impl eframe::App for ViewerApp {
+    /// Wheel events over the timeline go to the timeline alone ([`timeline::TimelineState::take_wheel`]).
+    fn raw_input_hook(&mut self, ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        if let Screen::Open(tv) = &mut self.screen
+            && tv.tab == Tab::Timeline
+        {
+            let pointer = ctx.input(|i| i.pointer.latest_pos());
+            // Over a window or a popup, the wheel is theirs (and egui's).
+            let covered = |p| {
+                ctx.layer_id_at(p)
+                    .is_some_and(|l| l != egui::LayerId::background())
+            };
+            tv.timeline.take_wheel(raw_input, pointer, covered);
+            if self.stats.is_some() {
+                self.taken_input = tv.timeline.wheel.clone();
+            }
+        }
+    }
+
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         if let Some(stats) = &mut self.stats {
             stats.begin(ctx);
