@@ -320,7 +320,6 @@ fn opened_files_are_remembered_in_the_recent_list_across_restarts() {
                     AppOptions {
                         recent_file: Some(recent_file),
                         native_dialog: false,
-                        ..AppOptions::default()
                     },
                 )
             });

@@ -166,8 +166,6 @@ pub struct AppOptions {
     pub recent_file: Option<PathBuf>,
     /// File > Open uses the system's file dialog (off in tests, which must not start one).
     pub native_dialog: bool,
-    /// Print each frame's timings to stderr ([`frame_stats`]).
-    pub frame_stats: bool,
 }
 
 /// The window's application state.
@@ -216,7 +214,7 @@ impl ViewerApp {
             open_dialog: None,
             notice: None,
             fit_to_screen: false,
-            stats: options.frame_stats.then(frame_stats::FrameStats::new),
+            stats: None,
             taken_input: Vec::new(),
             ctx: ctx.clone(),
         };
@@ -428,6 +426,11 @@ impl ViewerApp {
                 }
             }
         }
+    }
+
+    /// Prints each frame's timings to stderr from now on ([`frame_stats`]).
+    pub fn print_frame_stats(&mut self) {
+        self.stats.get_or_insert_with(frame_stats::FrameStats::new);
     }
 
     /// Sizes the window to the screen ([`initial_window_size`]) and centres it once the
@@ -653,14 +656,17 @@ pub fn run_window(path: Option<PathBuf>) -> Result<(), String> {
     let app_options = AppOptions {
         recent_file: recent::default_file(|k| std::env::var_os(k)),
         native_dialog: true,
-        frame_stats: frame_stats::enabled_by(std::env::var_os(frame_stats::ENV_VAR).as_deref()),
     };
+    let frame_stats = frame_stats::enabled_by(std::env::var_os(frame_stats::ENV_VAR).as_deref());
     eframe::run_native(
         "trace-viewer",
         options,
         Box::new(move |cc| {
             let mut app = ViewerApp::with_options(&cc.egui_ctx, path, app_options);
             app.size_to_screen();
+            if frame_stats {
+                app.print_frame_stats();
+            }
             Ok(Box::new(app))
         }),
     )
