@@ -22,7 +22,9 @@
 //! `cargo bench -p trace-viewer --bench viewer` runs the full size and prints the figures;
 //! without `--bench` (e.g. `cargo test --benches`) it smoke-runs on 100 k events.
 //! `VIEWER_BENCH_EVENTS=N` overrides the size; `VIEWER_BENCH_PLAIN=1` leaves the counters,
-//! regions and logs out of the trace (to compare with figures taken before their lanes).
+//! regions and logs out of the trace (to compare with figures taken before their lanes);
+//! `VIEWER_BENCH_SAVE=PATH` writes the generated trace to PATH and stops (to open the same
+//! trace in the real window, e.g. with `TRACE_VIEWER_FRAME_STATS=1`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -138,6 +140,11 @@ fn main() {
         // The trace as before the counter, region and log lanes, to compare with.
         s.sample_ns = 0;
         s.regions_every = 0;
+    }
+    if let Some(save) = std::env::var_os("VIEWER_BENCH_SAVE") {
+        std::fs::write(&save, s.bytes()).expect("writing the trace");
+        println!("trace written to {}", std::path::Path::new(&save).display());
+        return;
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("viewer-bench.rtt");

@@ -34,7 +34,8 @@
 //! - [`export`]: the export window;
 //! - [`status`] and [`menu`]: the empty, opening and error screens, the banner, the menu
 //!   bar and the "Open" window; [`action`]: what they ask the app to do;
-//! - [`recent`]: the recent-files list and the small file it is kept in.
+//! - [`recent`]: the recent-files list and the small file it is kept in;
+//! - [`frame_stats`]: per-frame timings printed with `TRACE_VIEWER_FRAME_STATS=1`.
 //!
 //! [`ViewerApp`] wires them into an [`eframe::App`]; [`run_window`] opens the window.
 
@@ -44,6 +45,7 @@ pub mod counters;
 pub mod details;
 pub mod export;
 pub mod flame;
+pub mod frame_stats;
 pub mod jobs;
 pub mod labels;
 pub mod menu;
@@ -188,6 +190,10 @@ pub struct ViewerApp {
     notice: Option<String>,
     /// The window is still to be sized to the screen.
     fit_to_screen: bool,
+    /// Per-frame timings, when asked for.
+    stats: Option<frame_stats::FrameStats>,
+    /// The input taken out of egui's for this frame (for the timings).
+    taken_input: Vec<egui::Event>,
     ctx: egui::Context,
 }
 
@@ -216,6 +222,8 @@ impl ViewerApp {
             open_dialog: None,
             notice: None,
             fit_to_screen: false,
+            stats: None,
+            taken_input: Vec::new(),
             ctx: ctx.clone(),
         };
         if let Some(p) = path {
@@ -437,6 +445,11 @@ impl ViewerApp {
         }
     }
 
+    /// Prints each frame's timings to stderr from now on ([`frame_stats`]).
+    pub fn print_frame_stats(&mut self) {
+        self.stats.get_or_insert_with(frame_stats::FrameStats::new);
+    }
+
     /// Sizes the window to the screen ([`initial_window_size`]) and centres it once the
     /// monitor's size is known: winit tells it only once the window exists. (Not in tests,
     /// whose harness has no monitor.)
@@ -495,7 +508,28 @@ impl ViewerApp {
 }
 
 impl eframe::App for ViewerApp {
+    /// Wheel events over the timeline go to the timeline alone ([`timeline::TimelineState::take_wheel`]).
+    fn raw_input_hook(&mut self, ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        if let Screen::Open(tv) = &mut self.screen
+            && tv.tab == Tab::Timeline
+        {
+            let pointer = ctx.input(|i| i.pointer.latest_pos());
+            // Over a window or a popup, the wheel is theirs (and egui's).
+            let covered = |p| {
+                ctx.layer_id_at(p)
+                    .is_some_and(|l| l != egui::LayerId::background())
+            };
+            tv.timeline.take_wheel(raw_input, pointer, covered);
+            if self.stats.is_some() {
+                self.taken_input = tv.timeline.wheel.clone();
+            }
+        }
+    }
+
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if let Some(stats) = &mut self.stats {
+            stats.begin(ctx);
+        }
         self.poll_open();
         self.poll_picker();
         let wake = {
@@ -517,7 +551,7 @@ impl eframe::App for ViewerApp {
         }
     }
 
-    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
         let mut actions = Vec::new();
         egui::Panel::top("menu").show(ui, |ui| {
             let has_trace = self.trace_view().is_some();
@@ -606,6 +640,10 @@ impl eframe::App for ViewerApp {
         for a in actions {
             self.apply(a);
         }
+        if let Some(stats) = &mut self.stats {
+            let taken = std::mem::take(&mut self.taken_input);
+            eprintln!("{}", stats.end(ui.ctx(), frame, &taken).text());
+        }
     }
 }
 
@@ -687,12 +725,16 @@ pub fn run_window(path: Option<PathBuf>) -> Result<(), String> {
         native_dialog: file_chooser_note.is_none(),
         file_chooser_note,
     };
+    let frame_stats = frame_stats::enabled_by(std::env::var_os(frame_stats::ENV_VAR).as_deref());
     eframe::run_native(
         "trace-viewer",
         options,
         Box::new(move |cc| {
             let mut app = ViewerApp::with_options(&cc.egui_ctx, path, app_options);
             app.size_to_screen();
+            if frame_stats {
+                app.print_frame_stats();
+            }
             Ok(Box::new(app))
         }),
     )

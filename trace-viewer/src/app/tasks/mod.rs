@@ -140,6 +140,13 @@ pub struct TasksState {
     /// The row whose poll-duration histogram is shown (an index into `rows`); `None`: the
     /// first row shown.
     pub selected: Option<usize>,
+    /// The rows shown, in order: filtered and sorted when the rows, the sort or the filter
+    /// change, not every frame.
+    order: Vec<usize>,
+    /// The order and filter `order` was made for (`None`: to be made again).
+    order_for: Option<TableState>,
+    /// How many times the rows were filtered and sorted (tests check idle frames add none).
+    pub sorts: u64,
 }
 
 impl Default for TasksState {
@@ -151,6 +158,9 @@ impl Default for TasksState {
             group_by: GroupBy::Location,
             sub_view: SubView::default(),
             selected: None,
+            order: Vec::new(),
+            order_for: None,
+            sorts: 0,
         }
     }
 }
@@ -173,6 +183,7 @@ impl TasksState {
             self.group_by = by;
             self.data = Lazy::Idle;
             self.rows.clear();
+            self.order_for = None;
             self.selected = None;
         }
     }
@@ -184,6 +195,18 @@ impl TasksState {
             && let Some(d) = self.data.get()
         {
             self.rows = table::rows(&d.breakdown, &d.polls);
+            self.order_for = None;
         }
+    }
+
+    /// The rows shown, in order (indices into `rows`), filtered and sorted again only when
+    /// the rows, the sort column, its direction or the filter changed.
+    pub fn order(&mut self) -> &[usize] {
+        if self.order_for.as_ref() != Some(&self.table) {
+            self.order = self.table.view(&self.rows);
+            self.order_for = Some(self.table.clone());
+            self.sorts += 1;
+        }
+        &self.order
     }
 }

@@ -166,7 +166,9 @@ fn groups(ui: &mut Ui, tasks: &mut TasksState, d: &TasksData) -> Option<Request>
         }
     });
     ui.add_space(4.0);
-    let order = tasks.table.view(&tasks.rows);
+    // Sorted when the rows, the sort or the filter change; borrowed out for this frame.
+    tasks.order();
+    let order = std::mem::take(&mut tasks.order);
     let selected = tasks
         .selected
         .filter(|s| order.contains(s))
@@ -264,6 +266,7 @@ fn groups(ui: &mut Ui, tasks: &mut TasksState, d: &TasksData) -> Option<Request>
                 }
             });
         });
+    tasks.order = order;
     if let Some(c) = clicked_header {
         tasks.table.click_header(c);
     }

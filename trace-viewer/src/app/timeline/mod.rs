@@ -75,6 +75,11 @@ pub struct TimelineState {
     pub gutter_width: f32,
     /// The last frame's pointer over the lanes or the axis: its x and the time there.
     pub pointer_time: Option<(f32, String)>,
+    /// The whole panel (axis, lane names, lanes, legend) as the last frame laid it out.
+    pub panel: egui::Rect,
+    /// Wheel events over the panel, taken out of egui's input before egui saw them
+    /// ([`TimelineState::take_wheel`]); the next frame's panel applies them.
+    pub wheel: Vec<egui::Event>,
     /// The visible range the task lanes were filtered and sorted for, if they were.
     lists_for: Option<(Nanos, Nanos)>,
     /// Per group, its task lanes as filtered and sorted for `lists_for`.
@@ -95,6 +100,8 @@ impl TimelineState {
             task_options: TaskLaneOptions::default(),
             gutter_width: panel::GUTTER_WIDTH,
             pointer_time: None,
+            panel: egui::Rect::NOTHING,
+            wheel: Vec::new(),
             lists_for: None,
             lists: None,
         }
@@ -151,6 +158,43 @@ impl TimelineState {
         self.lists = Some(lists);
         self.relayout(trace);
         self.lists_for = Some(range);
+    }
+
+    /// Takes the mouse wheel events of `raw` that land on the panel (where the pointer is at
+    /// `pointer`, with nothing of egui's over it) out of egui's input: the panel zooms and
+    /// pans by them itself, while egui would also smooth each notch over the next frames and
+    /// ask for a frame for each step of that (a dozen frames per notch, each a whole frame
+    /// of lanes) although nothing of egui's scrolls there. Returns how many it took.
+    pub fn take_wheel(
+        &mut self,
+        raw: &mut egui::RawInput,
+        pointer: Option<egui::Pos2>,
+        covered: impl Fn(egui::Pos2) -> bool,
+    ) -> usize {
+        // The pointer as of each event: moves come in the same list.
+        let mut at = pointer;
+        let mut taken = Vec::new();
+        raw.events.retain(|e| match e {
+            egui::Event::PointerMoved(p) => {
+                at = Some(*p);
+                true
+            }
+            egui::Event::PointerGone => {
+                at = None;
+                true
+            }
+            egui::Event::MouseWheel { .. }
+                if at.is_some_and(|p| self.panel.contains(p) && !covered(p)) =>
+            {
+                taken.push(e.clone());
+                false
+            }
+            _ => true,
+        });
+        let n = taken.len();
+        // A frame that did not show the panel leaves its events behind: they are dropped.
+        self.wheel = taken;
+        n
     }
 
     /// Collapses or expands task group `g`.

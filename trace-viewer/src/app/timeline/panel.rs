@@ -106,6 +106,8 @@ pub enum Request {
 pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
     let mut request = None;
     let full = ui.available_rect_before_wrap();
+    tl.timeline.panel = full;
+    let taken_wheel = std::mem::take(&mut tl.timeline.wheel);
     let mut rects = PanelRects::new(full, tl.timeline.gutter_width);
     let lanes_resp = ui.interact(
         rects.lanes,
@@ -171,7 +173,7 @@ pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
     // Input first, so this frame shows its effect.
     let geometry = rects.geometry(tl.timeline.lanes.height);
     let ranging = tl.view.range_anchor.is_some();
-    for input in gather_input(ui, &rects, &lanes_resp, ranging) {
+    for input in gather_input(ui, &rects, &lanes_resp, ranging, &taken_wheel) {
         tl.view.apply(input, &geometry);
     }
     if !ui.egui_wants_keyboard_input() {
@@ -317,12 +319,14 @@ pub fn show(ui: &mut Ui, mut tl: Parts<'_>) -> Option<Request> {
     request
 }
 
-/// Wheel, drag and key presses over the timeline, as view gestures.
+/// Wheel, drag and key presses over the timeline, as view gestures; `taken_wheel` are the
+/// wheel events taken out of egui's input for the panel (`TimelineState::take_wheel`).
 fn gather_input(
     ui: &Ui,
     rects: &PanelRects,
     lanes: &egui::Response,
     ranging: bool,
+    taken_wheel: &[Event],
 ) -> Vec<ViewInput> {
     let mut out = Vec::new();
     let pointer = ui.input(|i| i.pointer.hover_pos());
@@ -330,7 +334,7 @@ fn gather_input(
     let over_gutter = pointer.filter(|p| rects.gutter.contains(*p));
     let page = rects.lanes.height();
     ui.input(|i| {
-        for e in &i.events {
+        for e in taken_wheel.iter().chain(&i.events) {
             if let Event::MouseWheel {
                 unit,
                 delta,
