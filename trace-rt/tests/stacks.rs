@@ -234,16 +234,17 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
-/// Waits (up to 10 s) until the process has `fds` files open again: the stop closed every
-/// sampler, but when naming the code outlasted the stop's deadline (a loaded machine), the
-/// symbolizer thread finishes alone and closes its ELF files later. A sampler left open
-/// never closes.
+/// Waits (up to 10 s) until the process has at most `fds` files open again: the stop closed
+/// every sampler, but when naming the code outlasted the stop's deadline (a loaded machine),
+/// the symbolizer thread finishes alone and closes its ELF files later. A sampler left open
+/// never closes. Fewer is fine: an earlier test's symbolizer may close its files meanwhile.
 fn assert_fds_back_to(fds: usize, what: &str) {
     let start = std::time::Instant::now();
-    while open_fds() != fds && start.elapsed() < Duration::from_secs(10) {
+    while open_fds() > fds && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(open_fds(), fds, "{what}");
+    let now = open_fds();
+    assert!(now <= fds, "{what}: {now} files open, {fds} before");
 }
 
 /// A thread that records (one event attaches it to the session) and burns CPU.
