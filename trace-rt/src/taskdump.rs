@@ -87,32 +87,11 @@ mod imp {
 
     /// Dumps every runtime registered in session `epoch`, all within `timeout` together;
     /// one record per runtime. Called with recording switched off.
-    /// A dump is being taken: tokio re-polls every task in a tracing mode, in which the wake
-    /// layer must not add its markers (its `yield_now` would read as a leaf of each task).
-    static DUMPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-    /// Whether a dump is being taken (see [`DUMPING`]).
-    #[cfg(feature = "wakes")]
-    pub(crate) fn in_progress() -> bool {
-        DUMPING.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Clears [`DUMPING`] however `dump_all` returns.
-    struct Dumping;
-
-    impl Drop for Dumping {
-        fn drop(&mut self) {
-            DUMPING.store(false, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-
     pub(crate) fn dump_all(epoch: u64, timeout: Duration) -> Vec<Meta> {
         let runtimes = take(epoch);
         if timeout.is_zero() {
             return Vec::new();
         }
-        DUMPING.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _dumping = Dumping;
         let deadline = Instant::now() + timeout;
         let current = Handle::try_current().ok();
         let mut pending = Vec::new();
@@ -352,17 +331,7 @@ mod imp {
     pub(crate) fn dump_all(_epoch: u64, _timeout: std::time::Duration) -> Vec<trace_format::Meta> {
         Vec::new()
     }
-
-    /// Never: this build takes no dumps.
-    #[cfg(feature = "wakes")]
-    #[inline]
-    pub(crate) fn in_progress() -> bool {
-        false
-    }
 }
 
 // One of the two `imp` modules above is built: dumps on a platform tokio dumps on, or none.
 pub(crate) use imp::{ENABLED, dump_all, register_current};
-// The wake layer's markers stay out of dumps.
-#[cfg(feature = "wakes")]
-pub(crate) use imp::in_progress;

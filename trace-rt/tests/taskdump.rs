@@ -275,8 +275,8 @@ fn a_flight_recorder_dump_holds_the_latest_task_dump() {
 }
 
 /// With the wake layer on (it adds markers to tokio's deferred wakes by polling
-/// `yield_now`), a flight-recorder dump, taken while recording goes on, shows where the
-/// tasks wait and nothing of the recorder's.
+/// `yield_now`), a flight-recorder dump shows where the tasks wait and nothing of the
+/// recorder's: the dump is taken with recording switched off, when the layer adds none.
 #[cfg(feature = "wakes")]
 #[test]
 fn a_dump_under_the_wake_layer_shows_no_recorder_frame() {

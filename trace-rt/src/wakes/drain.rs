@@ -15,8 +15,8 @@
 //!   deferral (if it made one), so that it is drained first (the list does not hold the
 //!   same waker twice in a row, so a run of such polls adds one marker).
 //!
-//! No marker is added while a task dump is taken (tokio then re-polls every task to trace
-//! it, and the marker's `yield_now` would read as a leaf of each).
+//! No marker is added while no session records (the layer's hooks check first), so none
+//! is added while the stop takes its task dumps (tokio re-polls every task to trace it).
 //!
 //! Between the start marker's wake and the end marker's, every task wake on this thread is
 //! a deferred one. Costs: a marker in the list makes an idle worker turn its driver once
@@ -117,9 +117,6 @@ fn push(waker: &Waker) -> bool {
 /// A task poll begins on this worker: no drain is under way, and the end marker goes below
 /// whatever the poll defers.
 pub(super) fn poll_starts() {
-    if crate::taskdump::in_progress() {
-        return;
-    }
     let queued = STATE
         .try_with(|s| {
             s.draining.set(0);
@@ -133,9 +130,6 @@ pub(super) fn poll_starts() {
 
 /// The task polled here cloned its own waker: the start marker goes above its deferral.
 pub(super) fn self_cloned_poll_ends() {
-    if crate::taskdump::in_progress() {
-        return;
-    }
     push(&markers().0);
 }
 
