@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use super::breakdown::Stats;
 use crate::model::{Model, Nanos, SampleKind, SpanRegion, TaskIx};
 
 /// A field with more distinct values than this never groups by default.
@@ -228,14 +229,8 @@ fn group(
         .filter(|s| s.closed)
         .map(|s| s.span.len())
         .collect();
-    lat.sort_unstable();
-    let pct = |q: f64| -> u64 {
-        if lat.is_empty() {
-            0
-        } else {
-            lat[(((lat.len() - 1) as f64) * q).round() as usize]
-        }
-    };
+    // The same percentiles as the breakdown's.
+    let lat = Stats::of(&mut lat);
     let life: u64 = spans.iter().map(|s| s.span.len()).sum();
     let busy: u64 = spans.iter().map(|s| s.busy.min(s.span.len())).sum();
     let (mut long_poll_ns, mut alloc_bytes, mut cpu_samples) = (0, 0, 0);
@@ -250,10 +245,10 @@ fn group(
         fields: fields.iter().cloned().zip(values).collect(),
         count: spans.len() as u64,
         open: spans.iter().filter(|s| !s.closed).count() as u64,
-        total_ns: lat.iter().sum(),
-        p50_ns: pct(0.5),
-        p99_ns: pct(0.99),
-        max_ns: lat.last().copied().unwrap_or(0),
+        total_ns: lat.total,
+        p50_ns: lat.p50,
+        p99_ns: lat.p99,
+        max_ns: lat.max,
         busy_share: if life == 0 {
             0.0
         } else {
